@@ -1,0 +1,97 @@
+# backprop - build, test and install.
+#
+#   make              library (static and shared) and the `backprop` program, in build/
+#   make demo         build, then train the built-in example and report
+#   make test         every test; the last line reads "N passed, M failed"
+#   make sanitize     the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make install PREFIX=/usr/local    library, header, pkg-config file and program
+#   make CC=clang     any C11 compiler works; warnings are errors either way
+#
+# The plain build needs only libc and libm.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?=
+BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC
+LDLIBS  := -lm
+
+VERSION := 0.1.0
+
+LIB_SRC := $(wildcard src/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+STATIC := $(BUILD)/libbackprop.a
+SHARED := $(BUILD)/libbackprop.so
+PROGRAM := $(BUILD)/backprop
+UNIT := $(BUILD)/unit-tests
+
+.PHONY: all demo test unit sanitize install uninstall clean
+
+all: $(STATIC) $(SHARED) $(PROGRAM)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(PROGRAM): $(CLI_OBJ) $(STATIC)
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+
+# The test list is generated from the test functions themselves (see tests/main.c).
+$(BUILD)/tests/test_list.h: $(filter-out tests/main.c,$(TEST_SRC))
+	@mkdir -p $(dir $@)
+	sed -n 's/^void \(test_[A-Za-z0-9_]*\)(void).*$$/TEST(\1)/p' $^ > $@
+
+$(BUILD)/tests/main.o: $(BUILD)/tests/test_list.h
+$(BUILD)/tests/main.o: BASEFLAGS += -I$(BUILD)/tests
+
+$(UNIT): $(TEST_OBJ) $(STATIC)
+	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+
+demo: $(PROGRAM)
+	./$(PROGRAM) demo
+
+unit: $(UNIT)
+	./$(UNIT)
+
+# Unit tests, end-to-end CLI tests, and the PyTorch comparison (skipped without PyTorch).
+test: $(UNIT) $(PROGRAM)
+	@sh tests/run-all.sh $(BUILD)
+
+# The unit tests built and run under ASan + UBSan (clang or gcc).
+sanitize:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" build-asan/unit-tests build-asan/backprop
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/unit-tests
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/backprop.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(PROGRAM) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' backprop.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libbackprop.a $(DESTDIR)$(PREFIX)/lib/libbackprop.so \
+	    $(DESTDIR)$(PREFIX)/include/backprop.h $(DESTDIR)$(PREFIX)/bin/backprop \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
+
+clean:
+	rm -rf build build-asan build-clang

@@ -1,0 +1,109 @@
+/*
+ * cli.h - what the `backprop` program's command files share: option parsing,
+ * strict number parsing, messages and exit codes, and a small JSON writer.
+ *
+ * The library returns statuses; turning them into messages and exit codes is
+ * this program's job (STYLE.md: the library returns, the program reports).
+ */
+#ifndef BP_CLI_H
+#define BP_CLI_H
+
+#include <stdio.h>
+
+#include "backprop.h"
+
+/* Exit codes, the same for every command. */
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* ---------------------------------------------------------------- options */
+
+/* One command-line option: --name, with a value when arg is not NULL. */
+typedef struct {
+    const char *name;   /* without the dashes; "o" stands for -o */
+    const char *arg;    /* placeholder shown in help ("FILE"), NULL for a flag */
+    const char *help;
+} cli_option;
+
+#define CLI_MAX_OPTIONS 48
+#define CLI_MAX_POSITIONAL 4
+
+typedef struct {
+    const char *command;
+    const cli_option *options;
+    size_t n_options;
+    const char *values[CLI_MAX_OPTIONS]; /* NULL when not given; "" for a flag that was */
+    const char *positional[CLI_MAX_POSITIONAL];
+    size_t n_positional;
+} cli_args;
+
+/* A command: its name, a usage line, a paragraph, its options, and its entry point. */
+typedef struct {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    const char *description;
+    const cli_option *options;
+    size_t n_options;
+    size_t max_positional;
+    int (*run)(cli_args *args);
+} cli_command;
+
+/* Parse argv (after the command name). Returns -1 to go on, or an exit code
+   (0 after printing --help, 2 after a usage error). */
+int cli_parse(const cli_command *cmd, int argc, char **argv, cli_args *out);
+void cli_print_help(const cli_command *cmd, FILE *f);
+
+/* The option's value, or NULL when it was not given. */
+const char *cli_get(const cli_args *a, const char *name);
+int cli_flag(const cli_args *a, const char *name);
+
+/* Strict conversions for option values: 0 on success; on failure they print a
+   usage message naming the option and return EXIT_USAGE. */
+int cli_size(const cli_args *a, const char *name, size_t min, size_t max, size_t *out);
+int cli_double(const cli_args *a, const char *name, double min, double max, double *out);
+int cli_u64(const cli_args *a, const char *name, uint64_t *out);
+/* "784,256,10" -> sizes; count receives the number of entries. */
+int cli_size_list(const cli_args *a, const char *name, size_t *sizes, size_t max, size_t *count);
+
+/* Print "backprop CMD: message" to stderr and return code. */
+int cli_fail(const cli_args *a, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Report a library error: its detailed message when there is one, else the status text. */
+int cli_fail_status(const cli_args *a, bp_status s, const bp_error *err, const char *what);
+
+/* ----------------------------------------------------- network description */
+
+/* --activation, --output, --loss, --no-bias, --seed read into a config, with the
+   defaults: output follows the loss (ce: softmax, bce: sigmoid, mse: identity). */
+int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss);
+
+/* Read a CSV data file for a network: class labels for ce nets (or --targets class),
+   otherwise n_L target columns. Checks the widths against the net. */
+int cli_load_data_for_net(const cli_args *a, const char *path, const bp_net *net,
+                          bp_dataset **out);
+
+/* A small deterministic generator for the program's own made-up data (splitmix64). */
+uint64_t cli_random(uint64_t *state);
+double cli_random_unit(uint64_t *state); /* [0, 1) */
+
+/* Seconds on a monotonic clock, for rates and elapsed times. */
+double cli_now(void);
+
+/* ------------------------------------------------------------------- JSON */
+
+void json_string(FILE *f, const char *s);
+void json_double(FILE *f, double v);   /* 17 significant digits; null if not finite */
+void json_float(FILE *f, float v);     /* 9 significant digits: round-trips a float */
+void json_float_array(FILE *f, const float *v, size_t n);
+/* rows x cols row-major as an array of row arrays */
+void json_float_matrix(FILE *f, const float *v, size_t rows, size_t cols);
+
+/* ---------------------------------------------------------------- commands */
+
+extern const cli_command cmd_init, cmd_info, cmd_grad, cmd_gradcheck, cmd_explain, cmd_train,
+    cmd_eval, cmd_demo;
+
+#endif

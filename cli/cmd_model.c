@@ -1,0 +1,103 @@
+/*
+ * cmd_model.c - commands that create or describe a model file: init and info.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ------------------------------------------------------------------- init */
+
+static const cli_option init_options[] = {
+    {"arch", "N0,N1,...,NL", "layer widths from inputs to outputs, e.g. 2,3,2 (required)"},
+    {"activation", "NAME", "hidden activation: identity, sigmoid, tanh, relu (default), leaky-relu"},
+    {"output", "NAME", "output activation (default: softmax for ce, sigmoid for bce, identity for mse)"},
+    {"loss", "NAME", "mse (default), ce (softmax cross-entropy) or bce (sigmoid binary cross-entropy)"},
+    {"no-bias", NULL, "layers without biases: z = W a"},
+    {"seed", "N", "initialization seed (default 1): the same seed gives the same weights"},
+    {"o", "FILE", "where to write the model (.bpm) (required)"},
+};
+
+static int run_init(cli_args *a)
+{
+    size_t sizes[BP_MAX_LAYERS + 1], count = 0;
+    const char *out = cli_get(a, "o");
+    if (!cli_get(a, "arch")) return cli_fail(a, EXIT_USAGE, "--arch is required, e.g. --arch 2,3,2");
+    if (!out) return cli_fail(a, EXIT_USAGE, "-o FILE is required");
+    int code = cli_size_list(a, "arch", sizes, BP_MAX_LAYERS + 1, &count);
+    if (code) return code;
+    if (count < 2) return cli_fail(a, EXIT_USAGE, "--arch needs at least two widths (inputs and outputs)");
+    bp_net_config c = {0};
+    if ((code = cli_net_config(a, &c, BP_LOSS_MSE))) return code;
+    c.n_layers = count - 1;
+    c.sizes = sizes;
+    bp_error err = {0};
+    bp_net *net = NULL;
+    bp_status s = bp_net_create(&c, &net, &err);
+    if (s != BP_OK) return cli_fail(a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s", err.message);
+    s = bp_net_save(net, out, &err);
+    size_t params = bp_net_param_count(net);
+    bp_net_free(net);
+    if (s != BP_OK) return cli_fail_status(a, s, &err, out);
+    printf("wrote %s: %zu parameters\n", out, params);
+    return EXIT_OK;
+}
+
+const cli_command cmd_init = {
+    "init", "--arch 2,3,2 [options] -o model.bpm", "write an untrained model",
+    "Create a network with He (ReLU family) or Xavier (otherwise) initial weights\n"
+    "and zero biases, and save it as a .bpm model file.",
+    init_options, sizeof init_options / sizeof init_options[0], 0, run_init};
+
+/* ------------------------------------------------------------------- info */
+
+static const cli_option info_options[] = {
+    {"json", NULL, "machine-readable output"},
+};
+
+static int run_info(cli_args *a)
+{
+    if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
+    const char *path = a->positional[0];
+    bp_error err = {0};
+    bp_net *net = NULL;
+    bp_status s = bp_net_load(path, &net, &err);
+    if (s != BP_OK) return cli_fail_status(a, s, &err, path);
+    size_t L = bp_net_layers(net);
+    if (cli_flag(a, "json")) {
+        printf("{\"file\":");
+        json_string(stdout, path);
+        printf(",\"sizes\":[");
+        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_size(net, l));
+        printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"parameters\":%zu}\n",
+               bp_activation_name(bp_net_hidden_activation(net)),
+               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss(net)),
+               bp_net_has_bias(net) ? "true" : "false", bp_net_param_count(net));
+    } else {
+        printf("model       %s\narchitecture ", path);
+        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "-" : "", bp_net_size(net, l));
+        printf("\nhidden      %s\noutput      %s\nloss        %s\nbiases      %s\nparameters  %zu\n\n",
+               bp_activation_name(bp_net_hidden_activation(net)),
+               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss(net)),
+               bp_net_has_bias(net) ? "yes" : "no", bp_net_param_count(net));
+        printf("layer  W shape        b shape   activation  parameters\n");
+        for (size_t l = 1; l <= L; l++) {
+            char w[32], b[32];
+            size_t n = bp_net_size(net, l), p = bp_net_size(net, l - 1);
+            snprintf(w, sizeof w, "%zu x %zu", n, p);
+            snprintf(b, sizeof b, "%zu", n);
+            printf("%5zu  %-13s  %-8s  %-10s  %zu\n", l, w, bp_net_has_bias(net) ? b : "-",
+                   bp_activation_name(l == L ? bp_net_output_activation(net)
+                                             : bp_net_hidden_activation(net)),
+                   n * p + (bp_net_has_bias(net) ? n : 0));
+        }
+    }
+    bp_net_free(net);
+    return EXIT_OK;
+}
+
+const cli_command cmd_info = {
+    "info", "MODEL [--json]", "show a model's architecture, shapes and parameter count",
+    "Print the architecture stored in a .bpm model file: widths, activations, loss,\n"
+    "and the shape of every layer's W and b.",
+    info_options, sizeof info_options / sizeof info_options[0], 1, run_info};

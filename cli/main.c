@@ -1,0 +1,61 @@
+/*
+ * main.c - the `backprop` program: picks the command and runs it.
+ *
+ * Each command lives in its own file (cmd_*.c) and is described by a
+ * cli_command table entry; this file only dispatches and prints the overview.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define BP_VERSION "0.1.0"
+
+static const cli_command *const commands[] = {
+    &cmd_demo, &cmd_train, &cmd_eval, &cmd_init, &cmd_info,
+    &cmd_grad, &cmd_gradcheck, &cmd_explain,
+};
+
+static void overview(FILE *f)
+{
+    fprintf(f, "backprop %s - train fully connected neural networks by backpropagation\n\n"
+               "usage: backprop COMMAND [options]\n\ncommands:\n",
+            BP_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "\n'backprop COMMAND --help' describes a command and all its options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        overview(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("backprop %s\n", BP_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const cli_command *cmd = commands[i];
+        if (strcmp(name, cmd->name) != 0) continue;
+        cli_args args;
+        int code = cli_parse(cmd, argc - 2, argv + 2, &args);
+        if (code >= 0) return code;
+        code = cmd->run(&args);
+        /* A write error on stdout (a full disk, a closed pipe) must not pass as success. */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "backprop %s: error writing the output\n", cmd->name);
+            return EXIT_FAILED;
+        }
+        return code;
+    }
+    fprintf(stderr, "backprop: unknown command '%s'\n\n", name);
+    overview(stderr);
+    return EXIT_USAGE;
+}

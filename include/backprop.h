@@ -1,0 +1,269 @@
+/*
+ * backprop.h - the public interface of libbackprop.
+ *
+ * libbackprop trains fully connected feed-forward networks by backpropagation
+ * and gradient descent. Notation follows docs/backprop.md: layer l = 1..L has
+ *
+ *     z^l = W^l a^(l-1) + b^l,   a^l = g^l(z^l),   a^0 = x
+ *
+ * with W^l of shape n_l x n_(l-1). A mini-batch of m samples is stored sample
+ * after sample (row s of an m x n array is sample s), which is the seeds'
+ * "samples as columns" matrix A (n x m) in column-major order.
+ *
+ * The library never prints, exits or aborts: every fallible function returns a
+ * bp_status, and functions that read files also fill an optional bp_error with
+ * a message naming the file and the place in it.
+ *
+ * Threads: handles are not shared-safe. Two threads may use two different
+ * networks, trainers and data sets at the same time (there is no global mutable
+ * state); one handle must not be used by two threads at once. A bp_dataset that
+ * no thread modifies may be read by several threads.
+ */
+#ifndef BACKPROP_H
+#define BACKPROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+/** Result of every fallible call. BP_OK is zero; everything else is an error. */
+typedef enum {
+    BP_OK = 0,
+    BP_ERR_ARG,         /**< an argument is invalid (null, zero size, bad combination) */
+    BP_ERR_NOMEM,       /**< memory allocation failed or a size would overflow */
+    BP_ERR_IO,          /**< a file could not be opened, read or written */
+    BP_ERR_FORMAT,      /**< a file's contents are malformed, truncated or damaged */
+    BP_ERR_UNSUPPORTED, /**< valid but not supported by this build or version */
+    BP_ERR_NUMERIC      /**< a NaN or infinity appeared where a number was needed */
+} bp_status;
+
+/** A short English description of a status code; never NULL. */
+const char *bp_status_message(bp_status status);
+
+/** Details of a failure: the status plus a message naming file, line and column
+ *  (or byte offset) where that applies. Pass NULL where you do not need it. */
+typedef struct {
+    bp_status status;
+    char message[512];
+} bp_error;
+
+/* ----------------------------------------------------------- network shape */
+
+/** Element-wise activations g (softmax is the one exception: it couples a layer's units). */
+typedef enum {
+    BP_ACT_IDENTITY = 0,
+    BP_ACT_SIGMOID,
+    BP_ACT_TANH,
+    BP_ACT_RELU,
+    BP_ACT_LEAKY_RELU, /**< g(z) = z for z > 0, 0.01 z otherwise */
+    BP_ACT_SOFTMAX     /**< output layer only */
+} bp_activation;
+
+/** Loss functions C. All are averaged over the batch unless BP_REDUCE_SUM is asked for.
+ *  MSE: C = 1/2 ||a - y||^2 per sample, any output activation.
+ *  CE:  C = -sum_i y_i log softmax(z)_i, needs a softmax output.
+ *  BCE: C = -sum_i [y_i log a_i + (1 - y_i) log(1 - a_i)], needs a sigmoid output.
+ *  CE and BCE are computed from z (log-sum-exp, softplus) so they stay finite. */
+typedef enum {
+    BP_LOSS_MSE = 0,
+    BP_LOSS_CE,
+    BP_LOSS_BCE
+} bp_loss;
+
+/** How per-sample losses and gradients combine over a batch. */
+typedef enum {
+    BP_REDUCE_MEAN = 0, /**< (1/m) sum over samples (the default) */
+    BP_REDUCE_SUM       /**< plain sum over samples (seed 003's convention) */
+} bp_reduction;
+
+/** Name of an activation ("relu", ...), loss ("mse", ...) or reduction ("mean", ...). */
+const char *bp_activation_name(bp_activation act);
+const char *bp_loss_name(bp_loss loss);
+const char *bp_reduction_name(bp_reduction reduction);
+/** Parse a name as printed by the functions above. Returns BP_ERR_ARG if unknown. */
+bp_status bp_activation_parse(const char *name, bp_activation *out);
+bp_status bp_loss_parse(const char *name, bp_loss *out);
+bp_status bp_reduction_parse(const char *name, bp_reduction *out);
+
+/** Largest number of weight layers and largest width a network may have. */
+#define BP_MAX_LAYERS 64
+#define BP_MAX_WIDTH (1 << 24)
+
+/** Architecture of a network. sizes has n_layers + 1 entries: n_0 (inputs) .. n_L (outputs). */
+typedef struct {
+    size_t n_layers;          /**< L, the number of weight layers, 1..BP_MAX_LAYERS */
+    const size_t *sizes;      /**< n_0 .. n_L, each 1..BP_MAX_WIDTH */
+    bp_activation hidden;     /**< g for layers 1..L-1 (not softmax) */
+    bp_activation output;     /**< g^L */
+    bp_loss loss;             /**< the cost the network is trained on */
+    int bias;                 /**< nonzero: layers have biases b^l; zero: z = W a only */
+    uint64_t seed;            /**< initialization seed: same seed, bitwise same weights */
+} bp_net_config;
+
+/** Check a configuration without building anything. On failure, err says what is wrong. */
+bp_status bp_net_config_check(const bp_net_config *config, bp_error *err);
+
+/* ----------------------------------------------------------------- network */
+
+/** A network: its parameters, their gradients and a work space sized per batch. Opaque. */
+typedef struct bp_net bp_net;
+
+/** Create a network and initialize it: He-normal weights for the ReLU family,
+ *  Xavier-uniform otherwise, zero biases, all from config->seed. */
+bp_status bp_net_create(const bp_net_config *config, bp_net **out, bp_error *err);
+/** Free a network; NULL is ignored. */
+void bp_net_free(bp_net *net);
+/** Make an independent copy of a network's shape and parameters (not its gradients). */
+bp_status bp_net_clone(const bp_net *net, bp_net **out);
+
+/** Shape queries. Layers are numbered 1..L; bp_net_size(net, 0) is the input width. */
+size_t bp_net_layers(const bp_net *net);
+size_t bp_net_size(const bp_net *net, size_t layer);
+bp_activation bp_net_hidden_activation(const bp_net *net);
+bp_activation bp_net_output_activation(const bp_net *net);
+bp_loss bp_net_loss(const bp_net *net);
+int bp_net_has_bias(const bp_net *net);
+/** Total number of parameters (every W and b). */
+size_t bp_net_param_count(const bp_net *net);
+
+/** All parameters in one block: for l = 1..L, W^l row-major (n_l x n_(l-1)), then b^l.
+ *  The gradient block has the same layout. Pointers stay valid for the net's life. */
+float *bp_net_params(bp_net *net);
+const float *bp_net_params_const(const bp_net *net);
+float *bp_net_grads(bp_net *net);
+/** Views of one layer's W^l, b^l (NULL without biases) and their gradients. */
+bp_status bp_net_layer(bp_net *net, size_t layer, float **W, float **b, float **grad_W, float **grad_b);
+
+/** Views of z^l and a^l (m x n_l, row s = sample s) from the last forward or backward
+ *  call; valid until the next call on this net. Layer 0 is not stored (a^0 is your x). */
+bp_status bp_net_layer_state(const bp_net *net, size_t layer, const float **z, const float **a);
+
+/** Forward pass over a batch: x is m x n_0, out (may be NULL) receives a^L, m x n_L.
+ *  The pass keeps z^l and a^l for a following backward call. */
+bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out);
+
+/** Forward, loss and backward over a batch: fills the gradient block with dC/dW, dC/db
+ *  for targets y (m x n_L) and returns the loss (mean or sum as asked) in *loss. */
+bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
+                          bp_reduction reduction, double *loss);
+
+/** Loss of a batch without touching the gradients. */
+bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t m,
+                            bp_reduction reduction, double *loss);
+
+/** Save a network to a .bpm file (written to a temporary file, synced and renamed). */
+bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err);
+/** Load a network from a .bpm file, refusing damaged or truncated files. */
+bp_status bp_net_load(const char *path, bp_net **out, bp_error *err);
+/** The same from memory (for embedding and fuzzing). name is used in messages. */
+bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp_net **out,
+                             bp_error *err);
+
+/* ----------------------------------------------------------------- data set */
+
+/** Samples with inputs and targets, each a contiguous float block (n x n_in, n x n_out). */
+typedef struct bp_dataset bp_dataset;
+
+/** Create an empty (zero-filled) data set of n samples. */
+bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out);
+void bp_dataset_free(bp_dataset *data);
+size_t bp_dataset_count(const bp_dataset *data);
+size_t bp_dataset_inputs(const bp_dataset *data);
+size_t bp_dataset_outputs(const bp_dataset *data);
+float *bp_dataset_x(bp_dataset *data);
+float *bp_dataset_y(bp_dataset *data);
+const float *bp_dataset_x_const(const bp_dataset *data);
+const float *bp_dataset_y_const(const bp_dataset *data);
+
+/** How the target columns of a CSV file are read. */
+typedef enum {
+    BP_TARGET_CLASS = 0, /**< the last column is an integer class 0..K-1, one-hot encoded */
+    BP_TARGET_VALUES     /**< the last n_targets columns are real-valued targets */
+} bp_target_kind;
+
+/** Options for bp_dataset_read_csv. Zero-initialize for the defaults. */
+typedef struct {
+    bp_target_kind target;
+    size_t n_targets;  /**< VALUES: number of target columns (default 1); CLASS: number of
+                            classes, 0 to take max label + 1 */
+    int header;        /**< -1: no header, 0: detect (default), 1: first line is a header */
+} bp_csv_options;
+
+/** Read a numeric CSV file (comma, semicolon or tab separated). Errors name file:line:column. */
+bp_status bp_dataset_read_csv(const char *path, const bp_csv_options *options, bp_dataset **out,
+                              bp_error *err);
+
+/* ----------------------------------------------------------------- training */
+
+/** Training settings. Zero-initialize, then set what you need. */
+typedef struct {
+    double learning_rate;    /**< eta; default 0.1 when zero */
+    double momentum;         /**< 0 for plain gradient descent; v <- mu v + g, W <- W - eta v */
+    size_t batch_size;       /**< 1 = per-sample, k = mini-batch, 0 = the whole data set */
+    bp_reduction reduction;  /**< mean (default) or sum over each batch */
+    int no_shuffle;          /**< nonzero keeps the data set's order every epoch */
+    uint64_t seed;           /**< seed of the shuffling generator */
+} bp_train_config;
+
+/** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */
+typedef struct bp_trainer bp_trainer;
+
+/** Statistics of one epoch. */
+typedef struct {
+    double loss;     /**< mean per-sample loss over the epoch (before each step's update) */
+    size_t steps;    /**< parameter updates made */
+    size_t samples;  /**< samples seen */
+} bp_epoch_stats;
+
+bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out);
+void bp_trainer_free(bp_trainer *trainer);
+/** One gradient step on one batch (m x n_0 inputs, m x n_L targets). */
+bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, size_t m,
+                          double *loss);
+/** One pass over the data set in batches, reshuffled each epoch unless no_shuffle. */
+bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, bp_epoch_stats *stats);
+
+/* --------------------------------------------------------------- evaluation */
+
+/** Loss and, for one-hot targets with more than one output, classification accuracy
+ *  (argmax of a^L against argmax of y). For a single sigmoid output, a^L >= 0.5 is class 1. */
+typedef struct {
+    double loss;      /**< mean per-sample loss */
+    double accuracy;  /**< fraction correct; negative when not a classification task */
+    double mse;       /**< mean over samples of (1/n_L) ||a - y||^2 */
+    size_t samples;
+} bp_metrics;
+
+bp_status bp_net_evaluate(bp_net *net, const bp_dataset *data, bp_metrics *metrics);
+
+/* ------------------------------------------------------------- verification */
+
+/** The reference gradient: double precision, explicit Jacobians multiplied along the chain
+ *  rule (diag(g'(z)), W, and dz/dW), one sample at a time. grad has bp_net_param_count
+ *  entries in the parameter block's layout. Slow and obviously correct: for tests only. */
+bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *y, size_t m,
+                                bp_reduction reduction, double *loss, double *grad);
+
+/** Central finite differences of the (double precision) loss:
+ *  (C(p + h) - C(p - h)) / 2h for every parameter p. */
+bp_status bp_finite_difference_gradient(const bp_net *net, const float *x, const float *y,
+                                        size_t m, bp_reduction reduction, double h, double *grad);
+
+/** The loss in double precision, for the parameters given in params (NULL: the net's own). */
+bp_status bp_reference_loss(const bp_net *net, const double *params, const float *x,
+                            const float *y, size_t m, bp_reduction reduction, double *loss);
+
+/** max_i |a_i - b_i| / max(max_i |a_i|, max_i |b_i|): the error relative to the gradient's
+ *  own scale. Returns 0 when both are all zero. */
+double bp_relative_error(const double *a, const double *b, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BACKPROP_H */

@@ -1,0 +1,630 @@
+/*
+ * csv.c - a CSV table reader that reports bad input instead of crashing, and a
+ * locale-independent number parser.
+ *
+ * The reader makes two passes over the text: the first finds the separator,
+ * the column count, the header and the number of data rows, so that the value
+ * block is allocated once at its final size; the second fills it. Input is
+ * never trusted: every size is checked before it is allocated, every byte
+ * shown in a message is escaped, and every error path frees what it holds.
+ * Deciding what the columns mean (inputs, targets, classes) is left to the
+ * caller (dataset.c, the CLI).
+ */
+#include "csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ----------------------------------------------------------------- errors */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static bp_status csv_fail(bp_error *err, bp_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->status = status;
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* Shows at most this many bytes of a bad cell: enough to recognize it, and a
+   megabyte-long cell still gives a one-line message. */
+#define SHOWN_BYTES 40
+/* Room for SHOWN_BYTES bytes escaped as \xNN, two quotes, "..." and a NUL. */
+#define SHOWN_SIZE (4 * SHOWN_BYTES + 8)
+
+/* Quote a cell for a message, escaping everything that is not printable ASCII
+   so NUL bytes, control characters and broken UTF-8 cannot upset a terminal. */
+static void quote_cell(char *buf, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t shown = len < SHOWN_BYTES ? len : SHOWN_BYTES, k = 0;
+    buf[k++] = '"';
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf[k++] = '\\';
+            buf[k++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            buf[k++] = '\\';
+            buf[k++] = 'x';
+            buf[k++] = hex[c >> 4];
+            buf[k++] = hex[c & 15];
+        } else {
+            buf[k++] = (char)c;
+        }
+    }
+    buf[k++] = '"';
+    if (shown < len) {
+        memcpy(buf + k, "...", 3);
+        k += 3;
+    }
+    buf[k] = '\0';
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+/* Powers of ten that a double holds exactly: one multiplication or division by
+   one of them rounds correctly. */
+static const double exact_pow10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Half-way between FLT_MAX and the next power of two: the smallest magnitude
+   that rounds to infinity as a float (ties go to the even neighbour, infinity). */
+#define FLOAT_OVERFLOW 0x1.ffffffp127
+
+/* Significant digits kept: 10^19 - 1 still fits in a uint64_t. */
+#define KEPT_DIGITS 19
+/* Exponents are clamped here; anything beyond is overflow or zero for any
+   mantissa that 19 digits can hold, and the clamp keeps the arithmetic safe. */
+#define EXPONENT_CLAMP 100000L
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+
+static int equals_word(const char *s, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    if (len != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(s[i]) != word[i]) return 0;
+    return 1;
+}
+
+/* m * 10^e in double. With m <= 2^53 and |e| <= 22 this is one correctly
+   rounded operation (Clinger's fast path); beyond that, each extra rounding
+   costs at most an ulp of a double, far below a float's resolution. */
+static double scale_pow10(uint64_t m, long e)
+{
+    double v = (double)m;
+    if (m == 0) return 0.0;
+    if (e > 400) return HUGE_VAL;          /* overflow, caught by the caller */
+    if (e < -400) return 0.0;              /* m < 1e20, so below the smallest denormal */
+    if (e >= 0) {
+        while (e > 22) {
+            v *= 1e22;
+            e -= 22;
+        }
+        return v * exact_pow10[e];
+    }
+    while (e < -22) {
+        v /= 1e22;
+        e += 22;
+    }
+    return v / exact_pow10[-e];
+}
+
+bp_status bp_parse_number(const char *s, size_t len, double *out)
+{
+    if (!out) return BP_ERR_ARG;
+    if (!s || len == 0) return BP_ERR_FORMAT;
+    size_t i = 0;
+    int negative = 0;
+    if (s[i] == '+' || s[i] == '-') {
+        negative = s[i] == '-';
+        i++;
+    }
+    if (i < len && !is_digit(s[i]) && s[i] != '.' &&
+        (equals_word(s + i, len - i, "nan") || equals_word(s + i, len - i, "inf") ||
+         equals_word(s + i, len - i, "infinity")))
+        return BP_ERR_NUMERIC;
+
+    uint64_t mantissa = 0;
+    int kept = 0, any_digit = 0;
+    long scale = 0; /* value = mantissa * 10^(scale + exponent) */
+    for (; i < len && is_digit(s[i]); i++) {
+        int d = s[i] - '0';
+        any_digit = 1;
+        if (kept < KEPT_DIGITS) {
+            if (mantissa != 0 || d != 0) {
+                mantissa = mantissa * 10 + (uint64_t)d;
+                kept++;
+            }
+        } else if (scale < EXPONENT_CLAMP) {
+            scale++; /* a dropped integer digit still multiplies by ten */
+        }
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && is_digit(s[i]); i++) {
+            int d = s[i] - '0';
+            any_digit = 1;
+            if (kept < KEPT_DIGITS) {
+                if (mantissa != 0 || d != 0) {
+                    mantissa = mantissa * 10 + (uint64_t)d;
+                    kept++;
+                }
+                if (scale > -EXPONENT_CLAMP) scale--;
+            }
+        }
+    }
+    if (!any_digit) return BP_ERR_FORMAT;
+
+    long exponent = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        int exp_negative = 0, exp_digit = 0;
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-')) {
+            exp_negative = s[i] == '-';
+            i++;
+        }
+        for (; i < len && is_digit(s[i]); i++) {
+            exp_digit = 1;
+            if (exponent < EXPONENT_CLAMP) exponent = exponent * 10 + (s[i] - '0');
+        }
+        if (!exp_digit) return BP_ERR_FORMAT;
+        if (exp_negative) exponent = -exponent;
+    }
+    if (i != len) return BP_ERR_FORMAT;
+
+    double v = scale_pow10(mantissa, scale + exponent);
+    if (!(v < FLOAT_OVERFLOW)) return BP_ERR_NUMERIC;
+    *out = negative ? -v : v;
+    return BP_OK;
+}
+
+/* ------------------------------------------------------------ lines, cells */
+
+/* One physical line without its line ending. */
+typedef struct {
+    const char *begin, *end;
+    size_t number; /* 1-based */
+} csv_line;
+
+/* One cell: for a quoted cell, the bytes between the quotes, "" escapes still in. */
+typedef struct {
+    const char *text;
+    size_t len;
+    size_t column; /* 1-based byte column where the cell starts */
+    int quoted;
+} csv_cell;
+
+/* Where the line iteration stands; copied to restart the second pass. */
+typedef struct {
+    const char *text;
+    size_t len, pos, line_number;
+} csv_cursor;
+
+static int next_line(csv_cursor *c, csv_line *line)
+{
+    if (c->pos >= c->len) return 0;
+    const char *begin = c->text + c->pos;
+    const char *nl = memchr(begin, '\n', c->len - c->pos);
+    const char *end = nl ? nl : c->text + c->len;
+    c->pos = nl ? (size_t)(nl - c->text) + 1 : c->len;
+    if (end > begin && end[-1] == '\r') end--;
+    line->begin = begin;
+    line->end = end;
+    line->number = ++c->line_number;
+    return 1;
+}
+
+static int is_pad(char ch, char sep) { return ch == ' ' || (ch == '\t' && sep != '\t'); }
+
+/* Blank lines and comments carry no row. */
+static int is_skipped(const csv_line *line)
+{
+    const char *p = line->begin;
+    while (p < line->end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    return p == line->end || *p == '#';
+}
+
+/* The separator is the candidate seen most often outside quotes on the first
+   line; ties go to comma, then semicolon, so a one-column file reads as CSV. */
+static char detect_separator(const csv_line *line)
+{
+    size_t commas = 0, semicolons = 0, tabs = 0;
+    int in_quotes = 0;
+    for (const char *p = line->begin; p < line->end; p++) {
+        if (*p == '"') in_quotes = !in_quotes;
+        else if (in_quotes) continue;
+        else if (*p == ',') commas++;
+        else if (*p == ';') semicolons++;
+        else if (*p == '\t') tabs++;
+    }
+    if (commas >= semicolons && commas >= tabs) return ',';
+    return semicolons >= tabs ? ';' : '\t';
+}
+
+/* Split a line into cells, storing the first max of them and counting all. */
+static bp_status split_line(const csv_line *line, char sep, csv_cell *cells, size_t max,
+                            size_t *count, const char *name, bp_error *err)
+{
+    const char *p = line->begin, *end = line->end;
+    size_t n = 0;
+    for (;;) {
+        while (p < end && is_pad(*p, sep)) p++;
+        csv_cell cell;
+        cell.column = (size_t)(p - line->begin) + 1;
+        if (p < end && *p == '"') {
+            const char *q = p + 1;
+            while (q < end) {
+                if (*q == '"') {
+                    if (q + 1 < end && q[1] == '"') {
+                        q += 2;
+                        continue;
+                    }
+                    break;
+                }
+                q++;
+            }
+            if (q >= end)
+                return csv_fail(err, BP_ERR_FORMAT,
+                                "%s:%zu:%zu: quoted field is not closed on this line", name,
+                                line->number, cell.column);
+            cell.text = p + 1;
+            cell.len = (size_t)(q - p - 1);
+            cell.quoted = 1;
+            p = q + 1;
+            while (p < end && is_pad(*p, sep)) p++;
+            if (p < end && *p != sep) {
+                char shown[SHOWN_SIZE];
+                quote_cell(shown, p, 1);
+                return csv_fail(err, BP_ERR_FORMAT,
+                                "%s:%zu:%zu: expected a separator after the closing quote, found %s",
+                                name, line->number, (size_t)(p - line->begin) + 1, shown);
+            }
+        } else {
+            const char *start = p;
+            while (p < end && *p != sep) p++;
+            const char *stop = p;
+            while (stop > start && is_pad(stop[-1], sep)) stop--;
+            cell.text = start;
+            cell.len = (size_t)(stop - start);
+            cell.quoted = 0;
+        }
+        if (n < max) cells[n] = cell;
+        n++;
+        if (p >= end) break;
+        p++; /* the separator; a separator at the very end leaves one empty cell */
+    }
+    *count = n;
+    return BP_OK;
+}
+
+/* Copy a cell's text with "" turned back into ", NUL-terminated; returns bytes written
+   without the NUL. dst has room for cell->len + 1 bytes. */
+static size_t unescape_cell(char *dst, const csv_cell *cell)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < cell->len; i++) {
+        dst[k++] = cell->text[i];
+        if (cell->quoted && cell->text[i] == '"' && i + 1 < cell->len && cell->text[i + 1] == '"')
+            i++;
+    }
+    dst[k] = '\0';
+    return k;
+}
+
+/* Whether a first-line cell reads as a column name rather than data: empty cells
+   do not count (pandas leaves the index column's name empty), and neither do
+   "nan" or 1e39, so a bad first data row is reported rather than swallowed. */
+static int looks_like_name(const csv_cell *cell)
+{
+    double v;
+    return cell->len > 0 && bp_parse_number(cell->text, cell->len, &v) == BP_ERR_FORMAT;
+}
+
+static bp_status parse_cell(const csv_cell *cell, const csv_line *line, const char *name,
+                            float *out, bp_error *err)
+{
+    double v;
+    if (cell->len == 0)
+        return csv_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: expected a number, found an empty field",
+                        name, line->number, cell->column);
+    bp_status s = bp_parse_number(cell->text, cell->len, &v);
+    if (s == BP_OK) {
+        *out = (float)v; /* in range: bp_parse_number refuses what would round to infinity */
+        return BP_OK;
+    }
+    char shown[SHOWN_SIZE];
+    quote_cell(shown, cell->text, cell->len);
+    if (s == BP_ERR_NUMERIC) {
+        const char *t = cell->text;
+        size_t i = (t[0] == '+' || t[0] == '-') ? 1 : 0;
+        if (i < cell->len && (is_digit(t[i]) || t[i] == '.'))
+            return csv_fail(err, BP_ERR_NUMERIC,
+                            "%s:%zu:%zu: number %s is out of range for a float (beyond 3.4e38)",
+                            name, line->number, cell->column, shown);
+        return csv_fail(err, BP_ERR_NUMERIC, "%s:%zu:%zu: expected a finite number, found %s",
+                        name, line->number, cell->column, shown);
+    }
+    return csv_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: expected a number, found %s", name,
+                    line->number, cell->column, shown);
+}
+
+/* -------------------------------------------------------------- the table */
+
+void bp_csv_table_free(bp_csv_table *t)
+{
+    if (!t) return;
+    free(t->values);
+    free(t->names); /* pointers and strings share one block */
+    free(t->labels);
+    memset(t, 0, sizeof *t);
+}
+
+/* One block holding n pointers followed by the strings they point at. */
+static char **string_block(size_t n, size_t chars)
+{
+    if (n > (SIZE_MAX - chars) / sizeof(char *)) return NULL;
+    return malloc(n * sizeof(char *) + chars);
+}
+
+/* Label text collected during the second pass: strings back to back, with offsets. */
+typedef struct {
+    char *chars;
+    size_t len, cap;
+    size_t *offsets;
+} label_store;
+
+static int label_append(label_store *ls, const csv_cell *cell, size_t row)
+{
+    if (cell->len >= SIZE_MAX - ls->len) return 0;
+    size_t need = ls->len + cell->len + 1;
+    if (need > ls->cap) {
+        size_t cap = ls->cap ? ls->cap : 256;
+        while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        char *grown = realloc(ls->chars, cap);
+        if (!grown) return 0;
+        ls->chars = grown;
+        ls->cap = cap;
+    }
+    ls->offsets[row] = ls->len;
+    ls->len += unescape_cell(ls->chars + ls->len, cell) + 1;
+    return 1;
+}
+
+bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
+                             const bp_csv_read_options *opt, bp_csv_table *out, bp_error *err)
+{
+    if (!name) name = "<memory>";
+    if (!out) return csv_fail(err, BP_ERR_ARG, "%s: no table to read into", name);
+    memset(out, 0, sizeof *out);
+    if (!text && len > 0) return csv_fail(err, BP_ERR_ARG, "%s: no text given", name);
+    bp_csv_read_options o = {0, 0, 0};
+    if (opt) o = *opt;
+    if (o.header < -1 || o.header > 1)
+        return csv_fail(err, BP_ERR_ARG, "%s: header option %d is not -1, 0 or 1", name, o.header);
+
+    csv_cursor cur = {text, len, 0, 0};
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) cur.pos = 3;
+
+    /* Pass 1: the first line fixes the separator, the columns and the header. */
+    csv_line first;
+    csv_cursor before_first;
+    for (;;) {
+        before_first = cur;
+        if (!next_line(&cur, &first)) return csv_fail(err, BP_ERR_FORMAT, "%s: no data rows", name);
+        if (!is_skipped(&first)) break;
+    }
+    char sep = detect_separator(&first);
+    size_t cols = 0;
+    bp_status s = split_line(&first, sep, NULL, 0, &cols, name, err);
+    if (s != BP_OK) return s;
+
+    size_t label = SIZE_MAX;
+    if (o.has_label_column) {
+        long k = o.label_column;
+        if (k >= 0 && (unsigned long)k < cols) label = (size_t)k;
+        else if (k < 0 && (unsigned long)-(k + 1) < cols) label = cols - 1 - (size_t)-(k + 1);
+        else
+            return csv_fail(err, BP_ERR_ARG,
+                            "%s: label column %ld does not exist: the file has %zu column%s", name,
+                            k, cols, cols == 1 ? "" : "s");
+    }
+
+    csv_cell *cells = calloc(cols, sizeof *cells);
+    if (!cells) return csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu columns", name, cols);
+    size_t n;
+    split_line(&first, sep, cells, cols, &n, name, err); /* succeeded above */
+
+    int header = o.header == 1;
+    if (o.header == 0)
+        for (size_t i = 0; i < cols && !header; i++)
+            if (i != label && looks_like_name(&cells[i])) header = 1;
+
+    csv_cursor data_start = header ? cur : before_first;
+    size_t rows = 0;
+    csv_cursor scan = data_start;
+    csv_line line;
+    while (next_line(&scan, &line))
+        if (!is_skipped(&line)) rows++;
+
+    float *values = NULL;
+    char **names = NULL;
+    label_store ls = {NULL, 0, 0, NULL};
+    char **labels = NULL;
+    size_t count;
+
+    if (rows == 0) {
+        s = csv_fail(err, BP_ERR_FORMAT, "%s: no data rows", name);
+        goto fail;
+    }
+    if (cols > SIZE_MAX / sizeof(float) / rows) {
+        s = csv_fail(err, BP_ERR_NOMEM, "%s: %zu rows of %zu columns do not fit in memory", name,
+                     rows, cols);
+        goto fail;
+    }
+    values = malloc(rows * cols * sizeof(float));
+    if (!values) {
+        s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu rows of %zu columns", name,
+                     rows, cols);
+        goto fail;
+    }
+
+    if (header) {
+        /* Unescaped names are no longer than the line, plus one NUL each. */
+        size_t line_len = (size_t)(first.end - first.begin);
+        names = line_len < SIZE_MAX - cols ? string_block(cols, line_len + cols) : NULL;
+        if (!names) {
+            s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for the header", name);
+            goto fail;
+        }
+        char *dst = (char *)(names + cols);
+        for (size_t i = 0; i < cols; i++) {
+            names[i] = dst;
+            dst += unescape_cell(dst, &cells[i]) + 1;
+        }
+    }
+
+    if (label != SIZE_MAX) {
+        ls.offsets = calloc(rows, sizeof *ls.offsets);
+        if (!ls.offsets) {
+            s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", name, rows);
+            goto fail;
+        }
+    }
+
+    /* Pass 2: every data row, checked cell by cell. */
+    scan = data_start;
+    for (size_t r = 0; next_line(&scan, &line);) {
+        if (is_skipped(&line)) continue;
+        s = split_line(&line, sep, cells, cols, &count, name, err);
+        if (s != BP_OK) goto fail;
+        if (count != cols) {
+            s = csv_fail(err, BP_ERR_FORMAT, "%s:%zu: expected %zu columns, found %zu", name,
+                         line.number, cols, count);
+            goto fail;
+        }
+        float *row = values + r * cols;
+        for (size_t i = 0; i < cols; i++) {
+            if (i == label) {
+                row[i] = 0.0f;
+                if (!label_append(&ls, &cells[i], r)) {
+                    s = csv_fail(err, BP_ERR_NOMEM, "%s:%zu: out of memory for labels", name,
+                                 line.number);
+                    goto fail;
+                }
+                continue;
+            }
+            s = parse_cell(&cells[i], &line, name, &row[i], err);
+            if (s != BP_OK) goto fail;
+        }
+        r++;
+    }
+
+    if (label != SIZE_MAX) {
+        labels = string_block(rows, ls.len);
+        if (!labels) {
+            s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", name, rows);
+            goto fail;
+        }
+        char *chars = (char *)(labels + rows);
+        memcpy(chars, ls.chars, ls.len);
+        for (size_t r = 0; r < rows; r++) labels[r] = chars + ls.offsets[r];
+    }
+
+    free(ls.chars);
+    free(ls.offsets);
+    free(cells);
+    out->rows = rows;
+    out->cols = cols;
+    out->values = values;
+    out->names = names;
+    out->labels = labels;
+    out->has_header = header;
+    out->separator = sep;
+    return BP_OK;
+
+fail:
+    free(ls.chars);
+    free(ls.offsets);
+    free(labels);
+    free(names);
+    free(values);
+    free(cells);
+    return s;
+}
+
+/* ------------------------------------------------------------------ files */
+
+bp_status bp_csv_read_file(const char *path, const bp_csv_read_options *opt, bp_csv_table *out,
+                           bp_error *err)
+{
+    if (!out) return csv_fail(err, BP_ERR_ARG, "no table to read into");
+    memset(out, 0, sizeof *out);
+    if (!path) return csv_fail(err, BP_ERR_ARG, "no file name given");
+
+    errno = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return csv_fail(err, BP_ERR_IO, "cannot open %s: %s", path,
+                        e ? strerror(e) : "unknown error");
+    }
+    /* Read in growing chunks rather than trusting a size from stat: pipes and
+       /proc files report none, and a file may change while it is read. */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return csv_fail(err, BP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap > SIZE_MAX / 2) {
+                free(buf);
+                fclose(f);
+                return csv_fail(err, BP_ERR_NOMEM, "%s: too large to read into memory", path);
+            }
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return csv_fail(err, BP_ERR_NOMEM, "%s: out of memory after %zu bytes", path, len);
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        errno = 0;
+        size_t want = cap - len, got = fread(buf + len, 1, want, f);
+        len += got;
+        if (got < want) {
+            if (ferror(f)) {
+                int e = errno;
+                free(buf);
+                fclose(f);
+                return csv_fail(err, BP_ERR_IO, "cannot read %s: %s", path,
+                                e ? strerror(e) : "read error");
+            }
+            break; /* end of file */
+        }
+    }
+    fclose(f);
+    bp_status s = bp_csv_read_memory(buf, len, path, opt, out, err);
+    free(buf);
+    return s;
+}

@@ -1,0 +1,361 @@
+/*
+ * gemm.c - the blocked single-precision GEMM behind bp_gemm, and its naive twin.
+ *
+ * The structure is GotoBLAS/BLIS: a KC x NC panel of op(B) and an MC x KC block
+ * of op(A) are copied ("packed") into the workspace in the exact order the
+ * micro-kernel reads them, and the micro-kernel computes an MR x NR tile of C
+ * from a sliver of each. Packing is where the transposes are dealt with and
+ * where edge tiles are padded with zeros, so the micro-kernel has one layout,
+ * one shape and no tail code. Two micro-kernels share that shape: portable C
+ * that compilers vectorize on their own, and AVX2+FMA intrinsics picked at run
+ * time on x86 CPUs that have them.
+ *
+ * Left out on purpose: threads (see gemm.h), other CPU families' intrinsics
+ * (the portable kernel vectorizes for them), and per-CPU tuning of the block
+ * sizes, which are fixed so that the workspace size is a constant.
+ */
+#include "gemm.h"
+
+#include <stdint.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) \
+    && !defined(BP_NO_SIMD)
+#define BP_GEMM_AVX2 1
+#include <immintrin.h>
+#else
+#define BP_GEMM_AVX2 0
+#endif
+
+/* MR x NR = 6 x 16 fills AVX2's register file: 12 accumulators of 8 floats,
+   two vectors of B and one broadcast of A, 15 of the 16 ymm registers. Twelve
+   independent FMA chains also cover the FMA latency on current x86 cores.
+   KC = 256 keeps one 16 x 256 sliver of B (16 KiB) in L1 next to a 6 x 256
+   sliver of A; the 96 x 256 block of A (96 KiB) sits in L2. NC only bounds the
+   workspace: B is packed once whatever NC is, and A is re-packed N / NC times,
+   which costs 1/NC of the arithmetic. */
+enum { MR = 6, NR = 16, KC = 256, MC = 96, NC = 256, ALIGN_FLOATS = 16 };
+
+_Static_assert(BP_GEMM_WORKSPACE_FLOATS == KC * NC + MC * KC + ALIGN_FLOATS,
+               "gemm.h's BP_GEMM_WORKSPACE_FLOATS must match the blocking in gemm.c");
+_Static_assert(MC % MR == 0 && NC % NR == 0, "blocks are whole numbers of tiles");
+_Static_assert((KC * NC) % ALIGN_FLOATS == 0, "packed A starts 64-byte aligned");
+
+/* Below this many multiply-adds, packing costs more than it saves. */
+#define SMALL_GEMM_FLOPS (32 * 32 * 32)
+
+/* Where a finished tile goes: its valid m x n corner is written to C with
+   C = alpha tile + beta C. Kernels take it by pointer so that alpha and beta
+   stay in memory during the k loop: passed as values, they pin two vector
+   registers, and GCC then spills an accumulator, which halves its speed. */
+typedef struct {
+    float *C;
+    size_t ldc, m, n;
+    float alpha, beta;
+} tile_dest;
+
+typedef void (*micro_kernel)(size_t kc, const float *restrict a, const float *restrict b,
+                             const tile_dest *dest);
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* C = beta * C over M x N, where beta == 0 must write zeros rather than
+   multiply, so that NaN already in C does not survive. */
+static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
+{
+    for (size_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            for (size_t j = 0; j < N; j++) c[j] = 0.0f;
+        else if (beta != 1.0f)
+            for (size_t j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* y += a[0] x0 + a[1] x1 + a[2] x2 + a[3] x3. Four rows of B per pass over
+   the C row cut its loads and stores, and the chain of updates through memory
+   that limits a one-row axpy, by four. restrict on a separate function lets
+   the compiler vectorize without an overlap check, and the fixed 8-float body
+   vectorizes under GCC's -O2 cost model, which refuses loops that need a
+   scalar epilogue. */
+static void axpy4(size_t n, const float a[4], const float *restrict x0,
+                  const float *restrict x1, const float *restrict x2,
+                  const float *restrict x3, float *restrict y)
+{
+    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (size_t u = 0; u < 8; u++)
+            y[j + u] += a0 * x0[j + u] + a1 * x1[j + u] + a2 * x2[j + u] + a3 * x3[j + u];
+    for (; j < n; j++) y[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
+}
+
+static void axpy(size_t n, float a, const float *restrict x, float *restrict y)
+{
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (size_t u = 0; u < 8; u++) y[j + u] += a * x[j + u];
+    for (; j < n; j++) y[j] += a * x[j];
+}
+
+/* Small products with op(B) = B: row i of C accumulates rows of B, every inner
+   loop running over contiguous memory. op(B) = B^T would make the inner loop a
+   dot product, which does not vectorize without reassociation, so those go
+   through packing however small they are. */
+static void gemm_small(int trans_a, size_t M, size_t N, size_t K, float alpha,
+                       const float *A, size_t lda, const float *B, size_t ldb,
+                       float beta, float *C, size_t ldc)
+{
+    scale_c(M, N, beta, C, ldc);
+    for (size_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        size_t p = 0;
+        for (; p + 4 <= K; p += 4) {
+            float a[4];
+            for (size_t u = 0; u < 4; u++)
+                a[u] = alpha * (trans_a ? A[(p + u) * lda + i] : A[i * lda + p + u]);
+            axpy4(N, a, B + p * ldb, B + (p + 1) * ldb, B + (p + 2) * ldb, B + (p + 3) * ldb, c);
+        }
+        for (; p < K; p++)
+            axpy(N, alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]), B + p * ldb, c);
+    }
+}
+
+static int is_small(size_t M, size_t N, size_t K)
+{
+    if (M > SMALL_GEMM_FLOPS || N > SMALL_GEMM_FLOPS || K > SMALL_GEMM_FLOPS)
+        return 0; /* keeps the product below from overflowing */
+    return M * N <= SMALL_GEMM_FLOPS && M * N * K <= SMALL_GEMM_FLOPS;
+}
+
+/* Packs rows [ic, ic+mc) and columns [pc, pc+kc) of op(A) as MR-row slivers,
+   each stored column after column (MR floats per k), rows past mc set to zero. */
+static void pack_a(int trans_a, const float *A, size_t lda, size_t ic, size_t pc,
+                   size_t mc, size_t kc, float *restrict dst)
+{
+    for (size_t ir = 0; ir < mc; ir += MR) {
+        size_t mr = min_size(MR, mc - ir);
+        float *d = dst + ir * kc;
+        if (trans_a) {
+            /* A^T's columns are A's rows: each k reads MR adjacent floats. */
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = A + (pc + p) * lda + ic + ir;
+                for (size_t i = 0; i < mr; i++) d[p * MR + i] = src[i];
+                for (size_t i = mr; i < MR; i++) d[p * MR + i] = 0.0f;
+            }
+        } else {
+            for (size_t i = 0; i < mr; i++) {
+                const float *src = A + (ic + ir + i) * lda + pc;
+                for (size_t p = 0; p < kc; p++) d[p * MR + i] = src[p];
+            }
+            for (size_t i = mr; i < MR; i++)
+                for (size_t p = 0; p < kc; p++) d[p * MR + i] = 0.0f;
+        }
+    }
+}
+
+/* Packs rows [pc, pc+kc) and columns [jc, jc+nc) of op(B) as NR-column
+   slivers, each stored row after row (NR floats per k), columns past nc set to
+   zero. Every sliver row is 64 bytes and starts on a 64-byte boundary. */
+static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc,
+                   size_t kc, size_t nc, float *restrict dst)
+{
+    for (size_t jr = 0; jr < nc; jr += NR) {
+        size_t nr = min_size(NR, nc - jr);
+        float *d = dst + jr * kc;
+        if (trans_b) {
+            for (size_t j = 0; j < nr; j++) {
+                const float *src = B + (jc + jr + j) * ldb + pc;
+                for (size_t p = 0; p < kc; p++) d[p * NR + j] = src[p];
+            }
+            for (size_t j = nr; j < NR; j++)
+                for (size_t p = 0; p < kc; p++) d[p * NR + j] = 0.0f;
+        } else if (nr == NR) {
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = B + (pc + p) * ldb + jc + jr;
+                for (size_t j = 0; j < NR; j++) d[p * NR + j] = src[j];
+            }
+        } else {
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = B + (pc + p) * ldb + jc + jr;
+                for (size_t j = 0; j < nr; j++) d[p * NR + j] = src[j];
+                for (size_t j = nr; j < NR; j++) d[p * NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Writes the valid m x n corner of a finished tile: C = alpha tile + beta C.
+   The full-tile branch has constant trip counts so that it vectorizes; inlined
+   into each kernel, it is compiled for that kernel's instruction set. */
+static inline void store_tile(const float *restrict tile, const tile_dest *dest)
+{
+    float *restrict C = dest->C;
+    const size_t ldc = dest->ldc, m = dest->m, n = dest->n;
+    const float alpha = dest->alpha, beta = dest->beta;
+    if (m == MR && n == NR) {
+        for (size_t i = 0; i < MR; i++) {
+            float *c = C + i * ldc;
+            const float *t = tile + i * NR;
+            if (beta == 0.0f)
+                for (size_t j = 0; j < NR; j++) c[j] = alpha * t[j];
+            else
+                for (size_t j = 0; j < NR; j++) c[j] = alpha * t[j] + beta * c[j];
+        }
+        return;
+    }
+    for (size_t i = 0; i < m; i++) {
+        float *c = C + i * ldc;
+        const float *t = tile + i * NR;
+        if (beta == 0.0f)
+            for (size_t j = 0; j < n; j++) c[j] = alpha * t[j];
+        else
+            for (size_t j = 0; j < n; j++) c[j] = alpha * t[j] + beta * c[j];
+    }
+}
+
+/* The portable micro-kernel: fixed MR x NR loops over a local accumulator
+   array, which GCC and clang turn into vector multiply-adds at -O2/-O3. */
+static void kernel_portable(size_t kc, const float *restrict a, const float *restrict b,
+                            const tile_dest *dest)
+{
+    _Alignas(64) float acc[MR * NR] = {0};
+#if defined(__GNUC__) || defined(__clang__)
+    b = __builtin_assume_aligned(b, 64);
+#endif
+    for (size_t p = 0; p < kc; p++) {
+        const float *ap = a + p * MR, *bp = b + p * NR;
+        for (size_t i = 0; i < MR; i++) {
+            const float ai = ap[i];
+            for (size_t j = 0; j < NR; j++) acc[i * NR + j] += ai * bp[j];
+        }
+    }
+    store_tile(acc, dest);
+}
+
+#if BP_GEMM_AVX2
+/* The same tile with the accumulators pinned in registers: per k, two aligned
+   loads of B, six broadcasts of A and twelve FMAs. */
+__attribute__((target("avx2,fma")))
+static void kernel_avx2(size_t kc, const float *restrict a, const float *restrict b,
+                        const tile_dest *dest)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 ai;
+        ai = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+        ai = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
+        ai = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
+        a += MR;
+        b += NR;
+    }
+    _Alignas(64) float acc[MR * NR];
+    _mm256_store_ps(acc + 0 * NR, c00); _mm256_store_ps(acc + 0 * NR + 8, c01);
+    _mm256_store_ps(acc + 1 * NR, c10); _mm256_store_ps(acc + 1 * NR + 8, c11);
+    _mm256_store_ps(acc + 2 * NR, c20); _mm256_store_ps(acc + 2 * NR + 8, c21);
+    _mm256_store_ps(acc + 3 * NR, c30); _mm256_store_ps(acc + 3 * NR + 8, c31);
+    _mm256_store_ps(acc + 4 * NR, c40); _mm256_store_ps(acc + 4 * NR + 8, c41);
+    _mm256_store_ps(acc + 5 * NR, c50); _mm256_store_ps(acc + 5 * NR + 8, c51);
+    store_tile(acc, dest);
+}
+#endif
+
+/* Asked per call rather than cached, so that nothing global is ever written
+   by this file (the CPU model that __builtin_cpu_init fills belongs to the
+   compiler's runtime and is idempotent). */
+static micro_kernel pick_kernel(void)
+{
+#if BP_GEMM_AVX2
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return kernel_avx2;
+#endif
+    return kernel_portable;
+}
+
+void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+             float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+             float beta, float *C, size_t ldc, float *workspace)
+{
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    if (!trans_b && is_small(M, N, K)) {
+        gemm_small(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+
+    const micro_kernel kernel = pick_kernel();
+    /* Rounding up by an index rather than by casting an integer back to a
+       pointer keeps the pointer's provenance; the slack is in the size. */
+    size_t misalign = (size_t)((uintptr_t)workspace % 64) / sizeof(float);
+    float *packed_b = workspace + (ALIGN_FLOATS - misalign) % ALIGN_FLOATS;
+    float *packed_a = packed_b + KC * NC;
+
+    /* Equal K blocks: K = 257 as 129 + 128 rather than 256 + 1, because every
+       K block costs a full read-modify-write pass over C. */
+    size_t k_blocks = (K + KC - 1) / KC;
+    size_t kc_step = (K + k_blocks - 1) / k_blocks;
+
+    for (size_t jc = 0; jc < N; jc += NC) {
+        size_t nc = min_size(NC, N - jc);
+        for (size_t pc = 0; pc < K; pc += kc_step) {
+            size_t kc = min_size(kc_step, K - pc);
+            /* Later K blocks add to what the first one wrote. */
+            float beta_block = pc == 0 ? beta : 1.0f;
+            pack_b(trans_b, B, ldb, pc, jc, kc, nc, packed_b);
+            for (size_t ic = 0; ic < M; ic += MC) {
+                size_t mc = min_size(MC, M - ic);
+                pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a);
+                /* One B sliver stays in L1 while the A slivers stream past it. */
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        const tile_dest dest = {C + (ic + ir) * ldc + jc + jr, ldc,
+                                                min_size(MR, mc - ir), min_size(NR, nc - jr),
+                                                alpha, beta_block};
+                        kernel(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void bp_gemm_naive(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                   float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                   float beta, float *C, size_t ldc)
+{
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    for (size_t i = 0; i < M; i++) {
+        for (size_t j = 0; j < N; j++) {
+            double sum = 0.0;
+            for (size_t p = 0; p < K; p++) {
+                double a = trans_a ? A[p * lda + i] : A[i * lda + p];
+                double b = trans_b ? B[j * ldb + p] : B[p * ldb + j];
+                sum += a * b;
+            }
+            float *c = &C[i * ldc + j];
+            *c = beta == 0.0f ? (float)(alpha * sum) : (float)(alpha * sum + (double)beta * *c);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/*
+ * gemm.h - single-precision matrix product C = alpha op(A) op(B) + beta C.
+ *
+ * This is the one compute kernel under the dense layers. The forward product
+ * and both backward products (the delta sent down through W^T, and the weight
+ * gradient delta^T a) are the same call with different transpose flags, so no
+ * transposed copy of a matrix is ever made.
+ *
+ * Left to others on purpose: threads (a caller that wants them splits C by
+ * rows and calls bp_gemm once per slice, each slice with its own workspace),
+ * checking shapes against the network (the layer code knows them), and owning
+ * the workspace (it lives in the network's work space, allocated once, so a
+ * training step never allocates).
+ *
+ * Everything is row-major. op(X) is X when trans_x is zero and X^T otherwise;
+ * op(A) is M x K, op(B) is K x N and C is M x N. lda, ldb and ldc are the row
+ * strides, in floats, of the matrices as they are stored: A is stored M x K
+ * (lda >= K) or, when trans_a, K x M (lda >= M); B is stored K x N (ldb >= N)
+ * or, when trans_b, N x K (ldb >= K); ldc >= N. C must not overlap A, B or
+ * the workspace.
+ */
+#ifndef BP_GEMM_H
+#define BP_GEMM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Floats the caller provides as bp_gemm's `workspace` (about 350 KiB): a packed
+ *  256 x 256 panel of op(B), a packed 96 x 256 block of op(A), and 16 floats of
+ *  slack that let bp_gemm round the pointer up to a 64-byte boundary itself.
+ *  gemm.c checks this number against its blocking at compile time. */
+#define BP_GEMM_WORKSPACE_FLOATS (256 * 256 + 96 * 256 + 16)
+
+/** C = alpha * op(A) * op(B) + beta * C (see the top of this file for shapes
+ *  and strides). beta == 0 overwrites C without reading it, so NaN or garbage in
+ *  C does not leak through; alpha == 0 or K == 0 leaves A and B unread and only
+ *  scales C by beta (the BLAS convention). `workspace` holds
+ *  BP_GEMM_WORKSPACE_FLOATS floats; 64-byte alignment is best, but any float
+ *  pointer works. Single-threaded, allocates nothing, keeps no state: calls on
+ *  disjoint C with separate workspaces may run in parallel. On x86 it uses an
+ *  AVX2+FMA micro-kernel when the CPU has one (unless built with
+ *  -DBP_NO_SIMD), and a portable C one otherwise. */
+void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+             float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+             float beta, float *C, size_t ldc, float *workspace);
+
+/** The obvious triple loop with bp_gemm's contract (no workspace): the
+ *  reference that bp_gemm is tested against. It accumulates in double, so as an
+ *  oracle it adds almost none of the rounding error it is used to bound. */
+void bp_gemm_naive(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                   float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                   float beta, float *C, size_t ldc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

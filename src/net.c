@@ -1,0 +1,247 @@
+/*
+ * net.c - creating, shaping, initializing and freeing a network.
+ *
+ * Owns the memory layout described in net_internal.h: the parameter block,
+ * the gradient block and the per-batch work space. The arithmetic of the
+ * forward and backward passes lives in network.c and dense.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "net_internal.h"
+#include "rng.h"
+
+void *bp_alloc_aligned(size_t bytes)
+{
+    if (bytes == 0) bytes = 64;
+    bytes = (bytes + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes);
+}
+
+void bp_free_aligned(void *p) { free(p); }
+
+bp_status bp_count_params(size_t n_layers, const size_t *sizes, int bias, size_t *count)
+{
+    size_t total = 0;
+    for (size_t l = 1; l <= n_layers; l++) {
+        size_t w;
+        if (bp_mul_overflows(sizes[l], sizes[l - 1], &w)) return BP_ERR_NOMEM;
+        if (bias) {
+            if (w > (size_t)-1 - sizes[l]) return BP_ERR_NOMEM;
+            w += sizes[l];
+        }
+        if (w > (size_t)-1 - total) return BP_ERR_NOMEM;
+        total += w;
+    }
+    /* Parameters and gradients are float blocks: keep their byte size representable. */
+    size_t bytes;
+    if (bp_mul_overflows(total, 2 * sizeof(float), &bytes)) return BP_ERR_NOMEM;
+    *count = total;
+    return BP_OK;
+}
+
+bp_status bp_net_config_check(const bp_net_config *c, bp_error *err)
+{
+    if (!c) return bp_fail(err, BP_ERR_ARG, "no network configuration given");
+    if (c->n_layers < 1 || c->n_layers > BP_MAX_LAYERS)
+        return bp_fail(err, BP_ERR_ARG, "a network needs 1 to %d weight layers, not %zu",
+                       BP_MAX_LAYERS, c->n_layers);
+    if (!c->sizes) return bp_fail(err, BP_ERR_ARG, "no layer sizes given");
+    for (size_t l = 0; l <= c->n_layers; l++)
+        if (c->sizes[l] < 1 || c->sizes[l] > BP_MAX_WIDTH)
+            return bp_fail(err, BP_ERR_ARG, "layer %zu has width %zu; widths must be 1 to %d", l,
+                           c->sizes[l], BP_MAX_WIDTH);
+    if ((unsigned)c->hidden > BP_ACT_SOFTMAX || (unsigned)c->output > BP_ACT_SOFTMAX)
+        return bp_fail(err, BP_ERR_ARG, "unknown activation");
+    if (c->hidden == BP_ACT_SOFTMAX)
+        return bp_fail(err, BP_ERR_ARG, "softmax is for the output layer only; pick another hidden activation");
+    if ((unsigned)c->loss > BP_LOSS_BCE) return bp_fail(err, BP_ERR_ARG, "unknown loss");
+    if (c->loss == BP_LOSS_CE && c->output != BP_ACT_SOFTMAX)
+        return bp_fail(err, BP_ERR_ARG,
+                       "cross-entropy (ce) is defined on a softmax output; use --output softmax, "
+                       "or bce with a sigmoid output");
+    if (c->loss == BP_LOSS_BCE && c->output != BP_ACT_SIGMOID)
+        return bp_fail(err, BP_ERR_ARG,
+                       "binary cross-entropy (bce) is defined on a sigmoid output; use --output sigmoid");
+    if (c->output == BP_ACT_SOFTMAX && c->sizes[c->n_layers] < 2)
+        return bp_fail(err, BP_ERR_ARG, "a softmax output needs at least 2 units");
+    size_t count;
+    if (bp_count_params(c->n_layers, c->sizes, c->bias, &count) != BP_OK)
+        return bp_fail(err, BP_ERR_NOMEM, "the network has too many parameters for this machine");
+    return BP_OK;
+}
+
+bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err)
+{
+    if (!out) return bp_fail(err, BP_ERR_ARG, "no place to store the network");
+    *out = NULL;
+    bp_status s = bp_net_config_check(config, err);
+    if (s != BP_OK) return s;
+
+    bp_net *net = calloc(1, sizeof *net);
+    if (!net) return bp_fail(err, BP_ERR_NOMEM, "out of memory creating the network");
+    net->n_layers = config->n_layers;
+    memcpy(net->sizes, config->sizes, (config->n_layers + 1) * sizeof(size_t));
+    net->hidden = config->hidden;
+    net->output = config->output;
+    net->loss = config->loss;
+    net->bias = config->bias != 0;
+    bp_count_params(net->n_layers, net->sizes, net->bias, &net->n_params);
+
+    size_t bytes = net->n_params * sizeof(float);
+    net->params = bp_alloc_aligned(bytes);
+    net->grads = bp_alloc_aligned(bytes);
+    net->gemm_work = bp_alloc_aligned(BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
+    if (!net->params || !net->grads || !net->gemm_work) {
+        size_t n = net->n_params;
+        bp_net_free(net);
+        return bp_fail(err, BP_ERR_NOMEM, "out of memory for %zu parameters", n);
+    }
+    memset(net->params, 0, bytes);
+    memset(net->grads, 0, bytes);
+
+    /* Point each layer's views into the blocks: W^l then b^l, layer after layer. */
+    size_t offset = 0;
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        bp_layer *layer = &net->layers[l];
+        layer->n_in = net->sizes[l - 1];
+        layer->n_out = net->sizes[l];
+        layer->W = net->params + offset;
+        layer->grad_W = net->grads + offset;
+        offset += layer->n_in * layer->n_out;
+        if (net->bias) {
+            layer->b = net->params + offset;
+            layer->grad_b = net->grads + offset;
+            offset += layer->n_out;
+        }
+    }
+    *out = net;
+    return BP_OK;
+}
+
+bp_status bp_net_create(const bp_net_config *config, bp_net **out, bp_error *err)
+{
+    bp_status s = bp_net_alloc(config, out, err);
+    if (s != BP_OK) return s;
+    bp_net *net = *out;
+    bp_rng rng;
+    bp_rng_seed(&rng, config->seed);
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        bp_layer *layer = &net->layers[l];
+        bp_activation g = l == net->n_layers ? net->output : net->hidden;
+        size_t count = layer->n_in * layer->n_out;
+        if (g == BP_ACT_RELU || g == BP_ACT_LEAKY_RELU) {
+            /* He: keeps the variance of z constant through ReLU layers, which zero half of it. */
+            double std = sqrt(2.0 / (double)layer->n_in);
+            for (size_t i = 0; i < count; i++) layer->W[i] = (float)(std * bp_rng_normal(&rng));
+        } else {
+            /* Xavier/Glorot uniform: balances the variance of the forward and backward signals. */
+            double limit = sqrt(6.0 / (double)(layer->n_in + layer->n_out));
+            for (size_t i = 0; i < count; i++)
+                layer->W[i] = (float)(limit * (2.0 * bp_rng_uniform(&rng) - 1.0));
+        }
+        /* Biases start at zero (already zeroed). */
+    }
+    return BP_OK;
+}
+
+void bp_net_free(bp_net *net)
+{
+    if (!net) return;
+    bp_free_aligned(net->params);
+    bp_free_aligned(net->grads);
+    bp_free_aligned(net->work);
+    bp_free_aligned(net->gemm_work);
+    free(net);
+}
+
+static bp_net_config config_of(const bp_net *net)
+{
+    bp_net_config c = {net->n_layers, net->sizes, net->hidden, net->output, net->loss, net->bias, 0};
+    return c;
+}
+
+bp_status bp_net_clone(const bp_net *net, bp_net **out)
+{
+    if (!net || !out) return BP_ERR_ARG;
+    bp_net_config c = config_of(net);
+    bp_status s = bp_net_alloc(&c, out, NULL);
+    if (s != BP_OK) return s;
+    memcpy((*out)->params, net->params, net->n_params * sizeof(float));
+    return BP_OK;
+}
+
+size_t bp_net_layers(const bp_net *net) { return net ? net->n_layers : 0; }
+
+size_t bp_net_size(const bp_net *net, size_t layer)
+{
+    return net && layer <= net->n_layers ? net->sizes[layer] : 0;
+}
+
+bp_activation bp_net_hidden_activation(const bp_net *net) { return net->hidden; }
+bp_activation bp_net_output_activation(const bp_net *net) { return net->output; }
+bp_loss bp_net_loss(const bp_net *net) { return net->loss; }
+int bp_net_has_bias(const bp_net *net) { return net->bias; }
+size_t bp_net_param_count(const bp_net *net) { return net ? net->n_params : 0; }
+float *bp_net_params(bp_net *net) { return net ? net->params : NULL; }
+const float *bp_net_params_const(const bp_net *net) { return net ? net->params : NULL; }
+float *bp_net_grads(bp_net *net) { return net ? net->grads : NULL; }
+
+bp_status bp_net_layer(bp_net *net, size_t l, float **W, float **b, float **grad_W, float **grad_b)
+{
+    if (!net || l < 1 || l > net->n_layers) return BP_ERR_ARG;
+    bp_layer *layer = &net->layers[l];
+    if (W) *W = layer->W;
+    if (b) *b = layer->b;
+    if (grad_W) *grad_W = layer->grad_W;
+    if (grad_b) *grad_b = layer->grad_b;
+    return BP_OK;
+}
+
+size_t bp_net_max_width(const bp_net *net)
+{
+    size_t w = 0;
+    for (size_t l = 0; l <= net->n_layers; l++) w = net->sizes[l] > w ? net->sizes[l] : w;
+    return w;
+}
+
+bp_status bp_net_reserve(bp_net *net, size_t m)
+{
+    if (m <= net->capacity) return BP_OK;
+    /* Layout: for l = 1..L, z^l and a^l (m x n_l each); then delta and delta_next
+       (m x max width each). Every piece starts on a 16-float boundary. */
+    size_t total = 0, piece;
+    size_t maxw = bp_net_max_width(net);
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        if (bp_mul_overflows(m, net->sizes[l], &piece)) return BP_ERR_NOMEM;
+        piece = (piece + 15) & ~(size_t)15;
+        if (piece > ((size_t)-1 - total) / 2) return BP_ERR_NOMEM;
+        total += 2 * piece;
+    }
+    if (bp_mul_overflows(m, maxw, &piece)) return BP_ERR_NOMEM;
+    piece = (piece + 15) & ~(size_t)15;
+    if (piece > ((size_t)-1 - total) / 2) return BP_ERR_NOMEM;
+    total += 2 * piece;
+    size_t bytes;
+    if (bp_mul_overflows(total, sizeof(float), &bytes)) return BP_ERR_NOMEM;
+    float *work = bp_alloc_aligned(bytes);
+    if (!work) return BP_ERR_NOMEM;
+    bp_free_aligned(net->work);
+    net->work = work;
+    net->capacity = m;
+
+    size_t offset = 0;
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        size_t n = (m * net->sizes[l] + 15) & ~(size_t)15;
+        net->layers[l].z = work + offset;
+        net->layers[l].a = work + offset + n;
+        offset += 2 * n;
+    }
+    net->delta = work + offset;
+    net->delta_next = work + offset + piece;
+    net->input = NULL;
+    net->batch = 0;
+    return BP_OK;
+}

@@ -1,0 +1,79 @@
+/*
+ * net_internal.h - the inside of a bp_net, shared by the library's own files.
+ *
+ * One allocation per role (STYLE.md): all parameters in one block, all
+ * gradients in a block of the same shape, and one work space holding every
+ * layer's z and a for the largest batch seen so far plus two delta buffers and
+ * the GEMM packing area. Per-layer pointers are views into those blocks.
+ * Nothing here is public: users see only the opaque handle in backprop.h.
+ */
+#ifndef BP_NET_INTERNAL_H
+#define BP_NET_INTERNAL_H
+
+#include "backprop.h"
+
+/* Slope of leaky ReLU for z <= 0 (also written into model files). */
+#define BP_LEAKY_SLOPE 0.01f
+
+/* One dense layer l: views into the net's blocks. */
+typedef struct {
+    size_t n_in, n_out;    /* n_(l-1), n_l */
+    float *W, *b;          /* W^l (n_out x n_in, row-major), b^l (n_out) or NULL */
+    float *grad_W, *grad_b;
+    float *z, *a;          /* work space: z^l and a^l, batch x n_out */
+} bp_layer;
+
+struct bp_net {
+    size_t n_layers;                  /* L */
+    size_t sizes[BP_MAX_LAYERS + 1];  /* n_0 .. n_L */
+    bp_activation hidden, output;
+    bp_loss loss;
+    int bias;
+
+    size_t n_params;
+    float *params;                    /* the parameter block */
+    float *grads;                     /* the gradient block, same layout */
+    bp_layer layers[BP_MAX_LAYERS + 1];  /* index 1..L used, like the seeds */
+
+    /* Work space, sized for `capacity` samples; grown only when a larger batch arrives. */
+    size_t capacity;
+    float *work;
+    float *delta, *delta_next;        /* capacity x max width each */
+    float *gemm_work;                 /* BP_GEMM_WORKSPACE_FLOATS, 64-byte aligned */
+    const float *input;               /* a^0 of the last forward pass (the caller's x) */
+    size_t batch;                     /* m of the last forward pass */
+};
+
+/* Set a formatted message in err (if any) and return status. */
+bp_status bp_fail(bp_error *err, bp_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Size of the parameter block for an architecture, with overflow checks. */
+bp_status bp_count_params(size_t n_layers, const size_t *sizes, int bias, size_t *count);
+
+/* Allocate an uninitialized net of this shape (params zeroed); no RNG used. */
+bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err);
+
+/* Make sure the work space holds m samples. The only place a step may allocate,
+   and only when m exceeds every batch seen before. */
+bp_status bp_net_reserve(bp_net *net, size_t m);
+
+/* Largest layer width n_l over l = 0..L. */
+size_t bp_net_max_width(const bp_net *net);
+
+/* malloc/free of 64-byte aligned blocks (size in bytes, checked for overflow by callers). */
+void *bp_alloc_aligned(size_t bytes);
+void bp_free_aligned(void *p);
+
+/* Multiply two sizes, failing on overflow. */
+static inline int bp_mul_overflows(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > (size_t)-1 / a) return 1;
+    *out = a * b;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * network.c - forward and backward passes of a whole network over a batch.
+ *
+ * Straight-line code: layer after layer forward, the loss and delta^L, then
+ * layer after layer backward. Each step is one call to a plain function in
+ * dense.c, activation.c or loss.c. The work space is sized by bp_net_reserve,
+ * so after the first batch of a given size nothing here allocates.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "activation.h"
+#include "dense.h"
+#include "loss.h"
+#include "net_internal.h"
+
+static bp_status forward(bp_net *net, const float *x, size_t m)
+{
+    if (!net || !x || m == 0) return BP_ERR_ARG;
+    bp_status s = bp_net_reserve(net, m);
+    if (s != BP_OK) return s;
+    const float *a_prev = x; /* a^0 = x */
+    for (size_t l = 1; l <= net->n_layers; l++) {
+        bp_layer *layer = &net->layers[l];
+        bp_activation g = l == net->n_layers ? net->output : net->hidden;
+        bp_dense_forward(layer->z, layer->a, a_prev, layer->W, layer->b, m, layer->n_in,
+                         layer->n_out, g, net->gemm_work);
+        a_prev = layer->a;
+    }
+    net->input = x;
+    net->batch = m;
+    return BP_OK;
+}
+
+bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out)
+{
+    bp_status s = forward(net, x, m);
+    if (s != BP_OK) return s;
+    if (out) {
+        const bp_layer *top = &net->layers[net->n_layers];
+        memcpy(out, top->a, m * top->n_out * sizeof(float));
+    }
+    return BP_OK;
+}
+
+bp_status bp_net_layer_state(const bp_net *net, size_t l, const float **z, const float **a)
+{
+    if (!net || l < 1 || l > net->n_layers || net->batch == 0) return BP_ERR_ARG;
+    if (z) *z = net->layers[l].z;
+    if (a) *a = net->layers[l].a;
+    return BP_OK;
+}
+
+static double reduce(double sum, size_t m, bp_reduction reduction)
+{
+    return reduction == BP_REDUCE_SUM ? sum : sum / (double)m;
+}
+
+bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t m,
+                            bp_reduction reduction, double *loss)
+{
+    if (!y || !loss) return BP_ERR_ARG;
+    bp_status s = forward(net, x, m);
+    if (s != BP_OK) return s;
+    const bp_layer *top = &net->layers[net->n_layers];
+    *loss = reduce(bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out), m, reduction);
+    return isfinite(*loss) ? BP_OK : BP_ERR_NUMERIC;
+}
+
+bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
+                          bp_reduction reduction, double *loss)
+{
+    if (!y) return BP_ERR_ARG;
+    bp_status s = forward(net, x, m);
+    if (s != BP_OK) return s;
+    size_t L = net->n_layers;
+    const bp_layer *top = &net->layers[L];
+    double total = bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out);
+    if (loss) *loss = reduce(total, m, reduction);
+
+    /* delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
+    float *delta = net->delta, *delta_prev = net->delta_next;
+    bp_loss_delta(net->loss, net->output, top->z, top->a, y, delta, m, top->n_out);
+
+    float scale = reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
+    for (size_t l = L; l >= 1; l--) {
+        bp_layer *layer = &net->layers[l];
+        const float *a_prev = l > 1 ? net->layers[l - 1].a : x;
+        /* Layer 1 needs no delta^0: nobody differentiates with respect to the data. */
+        float *dp = l > 1 ? delta_prev : NULL;
+        bp_dense_backward(layer->grad_W, layer->grad_b, dp, delta, a_prev, layer->W, m,
+                          layer->n_in, layer->n_out, scale, net->gemm_work);
+        if (l > 1) {
+            /* delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)) */
+            const bp_layer *below = &net->layers[l - 1];
+            bp_activation_backward(net->hidden, below->z, below->a, dp, m, below->n_out);
+            float *t = delta;
+            delta = delta_prev;
+            delta_prev = t;
+        }
+    }
+    return loss && !isfinite(*loss) ? BP_ERR_NUMERIC : BP_OK;
+}

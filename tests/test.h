@@ -1,0 +1,36 @@
+/*
+ * test.h - the smallest test harness that does the job.
+ *
+ * Every tests/test_*.c file defines functions `void test_NAME(void)` that use
+ * CHECK / CHECK_NEAR; tests/main.c lists and runs them and prints the closing
+ * line "N passed, M failed". A test "passes" when none of its checks failed.
+ */
+#ifndef BP_TEST_H
+#define BP_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+
+/* Counters of the test program (not the library): failures in the running test. */
+extern int bp_test_failures;
+
+#define CHECK(cond, ...)                                                          \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            bp_test_failures++;                                                   \
+            fprintf(stderr, "  %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                         \
+            fputc('\n', stderr);                                                  \
+        }                                                                         \
+    } while (0)
+
+/* |a - b| <= tol * max(1, |a|, |b|) */
+#define CHECK_NEAR(a, b, tol)                                                     \
+    do {                                                                          \
+        double ca_ = (double)(a), cb_ = (double)(b), sc_ = fabs(ca_);             \
+        if (fabs(cb_) > sc_) sc_ = fabs(cb_);                                     \
+        if (sc_ < 1.0) sc_ = 1.0;                                                 \
+        CHECK(fabs(ca_ - cb_) <= (tol) * sc_, "%s = %.10g, %s = %.10g", #a, ca_, #b, cb_); \
+    } while (0)
+
+#endif

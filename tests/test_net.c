@@ -1,0 +1,278 @@
+/*
+ * test_net.c - networks as objects: configuration checks, initialization,
+ * determinism, numerical stability, model files and training.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backprop.h"
+#include "test.h"
+
+static bp_net *net_of(size_t L, size_t *sizes, bp_activation h, bp_activation o, bp_loss loss,
+                      int bias, uint64_t seed)
+{
+    bp_net_config c = {L, sizes, h, o, loss, bias, seed};
+    bp_net *net = NULL;
+    bp_error err = {0};
+    bp_status s = bp_net_create(&c, &net, &err);
+    CHECK(s == BP_OK, "create: %s", err.message);
+    return net;
+}
+
+void test_config_rejects_bad_networks(void)
+{
+    size_t sizes[] = {2, 3, 2}, zero[] = {2, 0, 2}, one_out[] = {2, 3, 1};
+    bp_net *net = NULL;
+    bp_error err = {0};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_CE, 1, 1};
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG && !net, "ce needs softmax");
+    CHECK(strstr(err.message, "softmax") != NULL, "message: %s", err.message);
+    c.loss = BP_LOSS_BCE, c.output = BP_ACT_SOFTMAX;
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG, "bce needs sigmoid");
+    c.loss = BP_LOSS_MSE, c.hidden = BP_ACT_SOFTMAX;
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG, "softmax hidden");
+    c.hidden = BP_ACT_RELU, c.sizes = zero;
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG, "zero width");
+    c.sizes = one_out, c.output = BP_ACT_SOFTMAX;
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG, "softmax of one unit");
+    c.sizes = sizes, c.n_layers = 0;
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG, "no layers");
+    c.n_layers = BP_MAX_LAYERS + 1;
+    CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG, "too many layers");
+    CHECK(bp_net_create(NULL, &net, NULL) == BP_ERR_ARG, "null config");
+    c.n_layers = 2;
+    c.output = BP_ACT_SIGMOID;
+    CHECK(bp_net_create(&c, NULL, NULL) == BP_ERR_ARG, "null out");
+    /* Widths whose product overflows are refused before any allocation. */
+    size_t huge[] = {BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH};
+    bp_net_config h = {4, huge, BP_ACT_RELU, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1};
+    bp_status s = bp_net_create(&h, &net, &err);
+    CHECK(s == BP_ERR_NOMEM || s == BP_ERR_ARG || (s == BP_OK && net), "huge network: %d", (int)s);
+    bp_net_free(net);
+    CHECK(bp_net_forward(NULL, NULL, 1, NULL) == BP_ERR_ARG, "null net");
+    CHECK(strcmp(bp_status_message(BP_ERR_FORMAT), "malformed or damaged file") == 0, "message");
+    bp_activation a;
+    CHECK(bp_activation_parse("leaky-relu", &a) == BP_OK && a == BP_ACT_LEAKY_RELU, "parse");
+    CHECK(bp_activation_parse("swish", &a) == BP_ERR_ARG, "unknown name");
+}
+
+void test_init_is_seeded_and_scaled(void)
+{
+    size_t sizes[] = {400, 300, 10};
+    bp_net *a = net_of(2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 42);
+    bp_net *b = net_of(2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 42);
+    bp_net *c = net_of(2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 43);
+    if (!a || !b || !c) goto done;
+    size_t P = bp_net_param_count(a);
+    CHECK(memcmp(bp_net_params(a), bp_net_params(b), P * sizeof(float)) == 0, "same seed, same bits");
+    CHECK(memcmp(bp_net_params(a), bp_net_params(c), P * sizeof(float)) != 0, "other seed differs");
+    /* He: Var(W^1) = 2 / n_in; Xavier uniform: Var(W^2) = 2 / (n_in + n_out). */
+    float *W1, *W2, *b1;
+    bp_net_layer(a, 1, &W1, &b1, NULL, NULL);
+    bp_net_layer(a, 2, &W2, NULL, NULL, NULL);
+    double v1 = 0, v2 = 0, bsum = 0;
+    for (size_t i = 0; i < 300 * 400; i++) v1 += (double)W1[i] * W1[i];
+    for (size_t i = 0; i < 10 * 300; i++) v2 += (double)W2[i] * W2[i];
+    for (size_t i = 0; i < 300; i++) bsum += fabs(b1[i]);
+    v1 /= 300 * 400, v2 /= 10 * 300;
+    CHECK(fabs(v1 - 2.0 / 400) < 0.05 * 2.0 / 400, "He variance %g", v1);
+    CHECK(fabs(v2 - 2.0 / 310) < 0.1 * 2.0 / 310, "Xavier variance %g", v2);
+    CHECK(bsum == 0, "biases start at zero");
+done:
+    bp_net_free(a), bp_net_free(b), bp_net_free(c);
+}
+
+void test_losses_stay_finite(void)
+{
+    /* Logits of +-1000 would overflow exp() in float; the losses must stay finite. */
+    size_t sizes[] = {1, 3};
+    bp_net *ce = net_of(1, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1);
+    bp_net *bce = net_of(1, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_BCE, 1, 1);
+    if (!ce || !bce) goto done;
+    float *W, *b;
+    bp_net_layer(ce, 1, &W, &b, NULL, NULL);
+    W[0] = 1000, W[1] = -1000, W[2] = 0, b[0] = b[1] = b[2] = 0;
+    const float x[] = {1}, y_ce[] = {0, 1, 0};
+    double loss = 0;
+    CHECK(bp_net_backward(ce, x, y_ce, 1, BP_REDUCE_MEAN, &loss) == BP_OK, "ce backward");
+    CHECK(isfinite(loss) && fabs(loss - 2000) < 1e-3, "ce loss %g", loss);
+    for (int i = 0; i < 3; i++) CHECK(isfinite(bp_net_grads(ce)[i]), "ce grad %d", i);
+    bp_net_layer(bce, 1, &W, &b, NULL, NULL);
+    W[0] = 1000, W[1] = -1000, W[2] = 0, b[0] = b[1] = b[2] = 0;
+    const float y_bce[] = {0, 1, 1};
+    CHECK(bp_net_backward(bce, x, y_bce, 1, BP_REDUCE_MEAN, &loss) == BP_OK, "bce backward");
+    CHECK(isfinite(loss) && fabs(loss - (2000 + log(2.0))) < 1e-3, "bce loss %g", loss);
+    float out[3];
+    CHECK(bp_net_forward(bce, x, 1, out) == BP_OK, "forward");
+    CHECK(out[0] == 1.0f && out[1] == 0.0f && out[2] == 0.5f, "sigmoid saturates cleanly");
+done:
+    bp_net_free(ce), bp_net_free(bce);
+}
+
+static char *temp_path(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "/tmp/bp-test-%ld-%s", (long)getpid(), name);
+    return buf;
+}
+
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)n);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+void test_model_file_round_trip_and_damage(void)
+{
+    size_t sizes[] = {5, 7, 3};
+    bp_net *net = net_of(2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7), *back = NULL;
+    if (!net) return;
+    const char *path = temp_path("model.bpm");
+    bp_error err = {0};
+    CHECK(bp_net_save(net, path, &err) == BP_OK, "save: %s", err.message);
+    CHECK(bp_net_load(path, &back, &err) == BP_OK, "load: %s", err.message);
+    if (back) {
+        CHECK(bp_net_layers(back) == 2 && bp_net_size(back, 1) == 7, "shape");
+        CHECK(bp_net_hidden_activation(back) == BP_ACT_TANH && bp_net_loss(back) == BP_LOSS_CE, "kinds");
+        CHECK(memcmp(bp_net_params(net), bp_net_params(back), bp_net_param_count(net) * 4) == 0,
+              "bitwise the same parameters");
+    }
+    bp_net_free(back);
+    size_t size = 0;
+    unsigned char *bytes = slurp(path, &size);
+    CHECK(bytes != NULL && size > 40, "read back");
+    if (bytes) {
+        /* Every truncation is refused, with a message naming the file. */
+        for (size_t n = 0; n < size; n += (n < 64 ? 1 : 37)) {
+            bp_net *t = NULL;
+            bp_status s = bp_net_load_memory(bytes, n, "cut.bpm", &t, &err);
+            CHECK(s != BP_OK && !t, "truncated to %zu bytes accepted", n);
+            CHECK(strstr(err.message, "cut.bpm") != NULL, "message names the file: %s", err.message);
+            bp_net_free(t);
+        }
+        /* Every single bit flip is caught (by the checksum if nothing else). */
+        for (size_t i = 0; i < size; i++) {
+            for (int bit = 0; bit < 8; bit += 3) {
+                bytes[i] ^= (unsigned char)(1 << bit);
+                bp_net *t = NULL;
+                bp_status s = bp_net_load_memory(bytes, size, "flip.bpm", &t, &err);
+                CHECK(s != BP_OK && !t, "bit %d of byte %zu flipped and accepted", bit, i);
+                bp_net_free(t);
+                bytes[i] ^= (unsigned char)(1 << bit);
+            }
+        }
+        bp_net *t = NULL;
+        CHECK(bp_net_load_memory(bytes, size, "ok.bpm", &t, &err) == BP_OK, "intact copy loads");
+        bp_net_free(t);
+        memcpy(bytes, "PK\3\4", 4);
+        CHECK(bp_net_load_memory(bytes, size, "zip.bpm", &t, &err) == BP_ERR_FORMAT, "magic");
+        CHECK(strstr(err.message, "not a backprop model") != NULL, "magic message: %s", err.message);
+        free(bytes);
+    }
+    CHECK(bp_net_load("/nonexistent/dir/x.bpm", &back, &err) == BP_ERR_IO, "missing file");
+    CHECK(strstr(err.message, "/nonexistent/dir/x.bpm") != NULL, "names it: %s", err.message);
+    CHECK(bp_net_load("/tmp", &back, &err) == BP_ERR_IO, "a directory");
+    CHECK(bp_net_save(net, "/nonexistent/dir/x.bpm", &err) == BP_ERR_IO, "unwritable");
+    remove(path);
+    bp_net_free(net);
+}
+
+/* Two-class problem: is a point inside a circle? */
+static bp_dataset *circle_data(size_t n, uint64_t seed)
+{
+    bp_dataset *d = NULL;
+    if (bp_dataset_create(n, 2, 2, &d) != BP_OK) return NULL;
+    float *x = bp_dataset_x(d), *y = bp_dataset_y(d);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        float u = (float)((s >> 40) & 0xFFFFFF) / 16777216.0f;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        float v = (float)((s >> 40) & 0xFFFFFF) / 16777216.0f;
+        int in = (u - .5f) * (u - .5f) + (v - .5f) * (v - .5f) < .09f;
+        x[2 * i] = u, x[2 * i + 1] = v;
+        y[2 * i] = (float)in, y[2 * i + 1] = (float)!in;
+    }
+    return d;
+}
+
+static double train_accuracy(size_t batch, double lr, double momentum, size_t epochs, float *out_params,
+                             size_t out_n)
+{
+    size_t sizes[] = {2, 8, 2};
+    bp_net *net = net_of(2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3);
+    bp_dataset *train = circle_data(1000, 1), *test = circle_data(500, 2);
+    bp_trainer *t = NULL;
+    bp_train_config tc = {lr, momentum, batch, BP_REDUCE_MEAN, 0, 5};
+    double acc = -1;
+    if (net && train && test && bp_trainer_create(net, &tc, &t) == BP_OK) {
+        bp_metrics m;
+        for (size_t e = 0; e < epochs; e++) CHECK(bp_trainer_epoch(t, train, NULL) == BP_OK, "epoch");
+        CHECK(bp_net_evaluate(net, test, &m) == BP_OK, "evaluate");
+        acc = m.accuracy;
+        if (out_params) memcpy(out_params, bp_net_params(net), out_n * sizeof(float));
+    }
+    bp_trainer_free(t);
+    bp_net_free(net);
+    bp_dataset_free(train);
+    bp_dataset_free(test);
+    return acc;
+}
+
+void test_training_per_sample_minibatch_full_batch(void)
+{
+    double per_sample = train_accuracy(1, 0.05, 0, 30, NULL, 0);
+    double mini = train_accuracy(16, 0.5, 0, 60, NULL, 0);
+    double momentum = train_accuracy(16, 0.02, 0.9, 40, NULL, 0);
+    double full = train_accuracy(0, 0.5, 0.9, 400, NULL, 0);
+    CHECK(per_sample >= 0.95, "per-sample accuracy %.3f", per_sample);
+    CHECK(mini >= 0.95, "mini-batch accuracy %.3f", mini);
+    CHECK(momentum >= 0.95, "momentum accuracy %.3f", momentum);
+    CHECK(full >= 0.9, "full-batch accuracy %.3f", full);
+}
+
+void test_training_is_reproducible(void)
+{
+    float a[42], b[42]; /* 2*8 + 8 + 8*2 + 2 parameters */
+    train_accuracy(8, 0.3, 0.5, 3, a, 42);
+    train_accuracy(8, 0.3, 0.5, 3, b, 42);
+    CHECK(memcmp(a, b, sizeof a) == 0, "same seeds, bitwise the same model");
+}
+
+void test_full_batch_step_matches_gradient(void)
+{
+    /* One full-batch epoch without shuffling is exactly W <- W - eta dC/dW. */
+    size_t sizes[] = {2, 4, 2};
+    bp_net *net = net_of(2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 2);
+    bp_dataset *d = circle_data(50, 3);
+    bp_trainer *t = NULL;
+    bp_train_config tc = {0.7, 0, 0, BP_REDUCE_MEAN, 1, 1};
+    if (!net || !d || bp_trainer_create(net, &tc, &t) != BP_OK) goto done;
+    size_t P = bp_net_param_count(net);
+    float before[64], grad[64];
+    memcpy(before, bp_net_params(net), P * 4);
+    CHECK(bp_net_backward(net, bp_dataset_x(d), bp_dataset_y(d), 50, BP_REDUCE_MEAN, NULL) == BP_OK, "grad");
+    memcpy(grad, bp_net_grads(net), P * 4);
+    bp_epoch_stats st;
+    CHECK(bp_trainer_epoch(t, d, &st) == BP_OK && st.steps == 1 && st.samples == 50, "one step");
+    for (size_t i = 0; i < P; i++)
+        CHECK(bp_net_params(net)[i] == before[i] - 0.7f * grad[i], "parameter %zu", i);
+done:
+    bp_trainer_free(t);
+    bp_net_free(net);
+    bp_dataset_free(d);
+}
