@@ -74,26 +74,25 @@ static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
 /* y += a[0] x0 + a[1] x1 + a[2] x2 + a[3] x3. Four rows of B per pass over
    the C row cut its loads and stores, and the chain of updates through memory
    that limits a one-row axpy, by four. restrict on a separate function lets
-   the compiler vectorize without an overlap check, and the fixed 8-float body
-   vectorizes under GCC's -O2 cost model, which refuses loops that need a
-   scalar epilogue. */
+   the compiler vectorize without an overlap check. The main loop's trip count
+   is visibly a multiple of 8 because GCC's -O2 cost model vectorizes only
+   loops that need no scalar epilogue (clang vectorizes either way). */
 static void axpy4(size_t n, const float a[4], const float *restrict x0,
                   const float *restrict x1, const float *restrict x2,
                   const float *restrict x3, float *restrict y)
 {
     const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    const size_t n8 = n & ~(size_t)7;
     size_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (size_t u = 0; u < 8; u++)
-            y[j + u] += a0 * x0[j + u] + a1 * x1[j + u] + a2 * x2[j + u] + a3 * x3[j + u];
+    for (; j < n8; j++) y[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
     for (; j < n; j++) y[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
 }
 
 static void axpy(size_t n, float a, const float *restrict x, float *restrict y)
 {
+    const size_t n8 = n & ~(size_t)7;
     size_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (size_t u = 0; u < 8; u++) y[j + u] += a * x[j + u];
+    for (; j < n8; j++) y[j] += a * x[j];
     for (; j < n; j++) y[j] += a * x[j];
 }
 

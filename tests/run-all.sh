@@ -1,0 +1,60 @@
+#!/bin/sh
+# Runs every test suite and prints one closing line: "N passed, M failed[, K skipped]".
+#
+#   unit   build/unit-tests (C unit tests: engine, gradients, GEMM, CSV, model files)
+#   cli    tests/cli-tests.sh (the backprop program end to end)
+#   readme tests/readme-test.sh (the C example in README.md compiles and runs)
+#   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
+#
+# Usage: sh tests/run-all.sh [BUILD_DIR]
+build=${1:-build}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+passed=0
+failed=0
+skipped=0
+
+# Add up the "NAME: N passed, M failed[, K skipped]" line a suite ends with.
+tally() {
+    line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $1: the suite ended without its summary line"
+        failed=$((failed + 1))
+        return
+    fi
+    p=$(echo "$line" | sed -E 's/^[a-z]+: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + ${s:-0}))
+}
+
+run() {
+    name=$1
+    shift
+    echo "== $name"
+    "$@" >"$log" 2>&1
+    code=$?
+    cat "$log"
+    tally "$name"
+    [ $code -eq 0 ] || status=1
+}
+
+run unit "./$build/unit-tests"
+run cli sh tests/cli-tests.sh "$build"
+run readme sh tests/readme-test.sh "$build"
+# PyTorch lives in Debian's python3; the first python3 on PATH may be another install.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+run torch "$python" tests/torch_compare.py "$build"
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ $failed -eq 0 ] || status=1
+exit $status
