@@ -25,7 +25,7 @@ CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/digits.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 STATIC := $(BUILD)/libbackprop.a
@@ -39,6 +39,18 @@ all: $(STATIC) $(SHARED) $(PROGRAM)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h) Makefile
 	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+# The embedded data set of `backprop demo`, compiled into the program.
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $< -o $@
+
+$(BUILD)/gen/digits.c: data/digits.csv.gz $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $< bp_digits_csv_gz > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/digits.o: $(BUILD)/gen/digits.c
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
@@ -57,6 +69,8 @@ $(BUILD)/tests/test_list.h: $(filter-out tests/main.c,$(TEST_SRC))
 	sed -n 's/^void \(test_[A-Za-z0-9_]*\)(void).*$$/TEST(\1)/p' $^ > $@
 
 $(BUILD)/tests/main.o: $(BUILD)/tests/test_list.h
+# test_plot.c includes cli/*.c files directly.
+$(BUILD)/tests/test_plot.o: $(wildcard cli/*.c)
 $(BUILD)/tests/main.o: BASEFLAGS += -I$(BUILD)/tests
 
 $(UNIT): $(TEST_OBJ) $(STATIC)

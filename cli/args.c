@@ -172,12 +172,13 @@ int cli_size_list(const cli_args *a, const char *name, size_t *sizes, size_t max
         p = end;
         if (*p == ',') {
             p++;
-            if (!*p) break;
+            if (!*p) break; /* a trailing comma: "2,3," */
         } else if (*p) {
             break;
         }
     }
-    if (*p || *count == 0)
+    size_t len = strlen(v);
+    if (*p || *count == 0 || (len && v[len - 1] == ','))
         return cli_fail(a, EXIT_USAGE,
                         "--%s expects comma-separated widths from 1 to %d (at most %zu), got '%s'",
                         name, BP_MAX_WIDTH, max, v);
@@ -205,31 +206,6 @@ int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss)
     c->bias = !cli_flag(a, "no-bias");
     c->seed = 1;
     return cli_u64(a, "seed", &c->seed);
-}
-
-int cli_load_data_for_net(const cli_args *a, const char *path, const bp_net *net, bp_dataset **out)
-{
-    size_t n_in = bp_net_size(net, 0), n_out = bp_net_size(net, bp_net_layers(net));
-    bp_csv_options opt = {BP_TARGET_VALUES, n_out, 0};
-    const char *targets = cli_get(a, "targets");
-    if (bp_net_loss(net) == BP_LOSS_CE || (targets && strcmp(targets, "class") == 0))
-        opt.target = BP_TARGET_CLASS;
-    else if (targets && strcmp(targets, "values") != 0)
-        return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
-    bp_error err = {0};
-    bp_status s = bp_dataset_read_csv(path, &opt, out, &err);
-    if (s != BP_OK) return cli_fail_status(a, s, &err, path);
-    if (bp_dataset_inputs(*out) != n_in) {
-        size_t got = bp_dataset_inputs(*out);
-        bp_dataset_free(*out);
-        *out = NULL;
-        return cli_fail(a, EXIT_FAILED,
-                        "%s: %zu input column%s, but the network takes %zu inputs (plus %s)", path,
-                        got, got == 1 ? "" : "s", n_in,
-                        opt.target == BP_TARGET_CLASS ? "one class-label column"
-                                                      : "its target columns");
-    }
-    return 0;
 }
 
 uint64_t cli_random(uint64_t *state)

@@ -80,10 +80,33 @@ int cli_fail_status(const cli_args *a, bp_status s, const bp_error *err, const c
    defaults: output follows the loss (ce: softmax, bce: sigmoid, mse: identity). */
 int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss);
 
-/* Read a CSV data file for a network: class labels for ce nets (or --targets class),
-   otherwise n_L target columns. Checks the widths against the net. */
-int cli_load_data_for_net(const cli_args *a, const char *path, const bp_net *net,
-                          bp_dataset **out);
+/* ------------------------------------------------------------ data files */
+
+typedef enum { CLI_FORMAT_AUTO = 0, CLI_FORMAT_CSV, CLI_FORMAT_IDX, CLI_FORMAT_FANN } cli_format;
+
+/* What to read: a file (plus an IDX labels file), its format, and how targets are read. */
+typedef struct {
+    const char *path, *labels;
+    cli_format format;
+    bp_target_kind target;
+    size_t n_targets;               /* VALUES: target columns */
+    size_t n_classes;               /* CLASS: number of classes, 0 to take it from the data */
+    const char *const *class_names; /* CLASS: a fixed mapping (the training set's), or NULL */
+} cli_data_request;
+
+/* The format of a file from its first bytes and its name. */
+cli_format cli_detect_format(const char *path);
+/* --format auto|csv|idx|fann. */
+int cli_parse_format(const cli_args *a, cli_format *out);
+/* Read a data set; on failure print the message and return the exit code. */
+int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out);
+/* Read data for a model: targets as the model expects them (class names, ce -> classes,
+   --targets), widths checked, the model's input transform applied. inputs_only: the
+   file may lack targets (predict). */
+int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
+                          int inputs_only, bp_dataset **out);
+/* Columns of a CSV file's first data line; -1 when it is not CSV or cannot be read. */
+int cli_csv_columns(const char *path, size_t *cols);
 
 /* A small deterministic generator for the program's own made-up data (splitmix64). */
 uint64_t cli_random(uint64_t *state);
@@ -104,6 +127,6 @@ void json_float_matrix(FILE *f, const float *v, size_t rows, size_t cols);
 /* ---------------------------------------------------------------- commands */
 
 extern const cli_command cmd_init, cmd_info, cmd_grad, cmd_gradcheck, cmd_explain, cmd_train,
-    cmd_eval, cmd_demo;
+    cmd_eval, cmd_predict, cmd_convert, cmd_export_c, cmd_demo;
 
 #endif

@@ -13,6 +13,8 @@
 #include "cli.h"
 
 static const cli_option explain_options[] = {
+    {"labels", "FILE", "IDX labels file, when --data is an IDX images file"},
+    {"format", "FMT", "data format: auto (default), csv, idx or fann"},
     {"arch", "N0,...,NL", "layer widths (or take them from --model)"},
     {"activation", "NAME", "hidden activation (default relu)"},
     {"output", "NAME", "output activation (default from the loss)"},
@@ -95,8 +97,10 @@ static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_
         snprintf(s1, sizeof s1, "[%zu x %s]", n[l], m);
         snprintf(s2, sizeof s2, "[%zu x %zu]", n[l], n[l - 1]);
         snprintf(s3, sizeof s3, "[%zu x %s]", n[l - 1], m);
-        printf("  Z^%zu = W^%zu A^%zu%s   %s = %s %s%s\n", l, l, l - 1, bias ? " + b^l 1^T" : "", s1, s2,
-               s3, bias ? " + broadcast b" : "");
+        char bterm[48] = "";
+        if (bias) snprintf(bterm, sizeof bterm, " + b^%zu 1^T", l);
+        printf("  Z^%zu = W^%zu A^%zu%s   %s = %s %s%s\n", l, l, l - 1, bterm, s1, s2, s3,
+               bias ? " + broadcast b" : "");
     }
     printf("  Delta^%zu = A^%zu - Y%s    [%zu x %s]\n", L, L,
            canonical ? "" : " through g'(Z) as above", n[L], m);
@@ -187,22 +191,23 @@ static int run_explain(cli_args *a)
         if (s != BP_OK) return cli_fail_status(a, s, &err, model);
         size_t L = bp_net_layers(net);
         for (size_t l = 0; l <= L; l++) sizes[l] = bp_net_size(net, l);
-        print_equations(L, sizes, bp_net_hidden_activation(net), bp_net_output_activation(net),
-                        bp_net_loss(net), bp_net_has_bias(net), m);
+        /* Read and check the data first: an error must not follow a page of equations. */
+        bp_dataset *data = NULL;
+        size_t k = 1;
         code = EXIT_OK;
         if (data_path) {
-            bp_dataset *data = NULL;
-            size_t k = 1;
             if ((code = cli_size(a, "sample", 1, (size_t)1 << 40, &k)) == 0 &&
-                (code = cli_load_data_for_net(a, data_path, net, &data)) == 0) {
-                if (k > bp_dataset_count(data))
-                    code = cli_fail(a, EXIT_USAGE, "--sample %zu: %s has %zu data rows", k, data_path,
-                                    bp_dataset_count(data));
-                else
-                    code = print_numbers(a, net, data, k - 1);
-            }
-            bp_dataset_free(data);
+                (code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 0, &data)) == 0 &&
+                k > bp_dataset_count(data))
+                code = cli_fail(a, EXIT_USAGE, "--sample %zu: %s has %zu data rows", k, data_path,
+                                bp_dataset_count(data));
         }
+        if (code == EXIT_OK) {
+            print_equations(L, sizes, bp_net_hidden_activation(net), bp_net_output_activation(net),
+                            bp_net_loss(net), bp_net_has_bias(net), m);
+            if (data) code = print_numbers(a, net, data, k - 1);
+        }
+        bp_dataset_free(data);
         bp_net_free(net);
         return code;
     }

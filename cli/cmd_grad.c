@@ -12,6 +12,8 @@
 /* ------------------------------------------------------------------- grad */
 
 static const cli_option grad_options[] = {
+    {"labels", "FILE", "IDX labels file, when --data is an IDX images file"},
+    {"format", "FMT", "data format: auto (default), csv, idx or fann"},
     {"data", "FILE", "CSV data: inputs, then the class label (ce) or n_L target columns (required)"},
     {"samples", "N", "use only the first N samples (default: all)"},
     {"reduction", "NAME", "mean (default) or sum over the samples"},
@@ -37,7 +39,7 @@ static int run_grad(cli_args *a)
     bp_status s = bp_net_load(a->positional[0], &net, &err);
     if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
     bp_dataset *data = NULL;
-    if ((code = cli_load_data_for_net(a, data_path, net, &data))) {
+    if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 0, &data))) {
         bp_net_free(net);
         return code;
     }
@@ -243,6 +245,15 @@ static int run_gradcheck(cli_args *a)
     if (cli_flag(a, "no-bias")) bias_list[0] = 0, n_bias = 1;
     if (cli_flag(a, "bias")) n_bias = 1;
 
+    /* Check every combination before printing anything, so a bad pairing is a clean usage error. */
+    for (size_t li = 0; li < n_loss; li++)
+        for (size_t hi = 0; hi < n_hidden && output_pinned; hi++) {
+            bp_net_config c = {count - 1, sizes, hidden_list[hi], pinned_output, loss_list[li], 1, seed};
+            bp_error err = {0};
+            if (bp_net_config_check(&c, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
+        }
+    if (!output_pinned && sizes[count - 1] < 2 && n_loss == 1 && loss_list[0] == BP_LOSS_CE)
+        return cli_fail(a, EXIT_USAGE, "a softmax output needs at least 2 units");
     int json = cli_flag(a, "json");
     size_t total = 0, failed = 0;
     if (json) printf("{\"tolerance\":{\"reference_vs_fd\":%g,\"backprop_vs_reference\":%g},\"checks\":[",
@@ -302,14 +313,15 @@ static int run_gradcheck(cli_args *a)
         printf("\n],\"checked\":%zu,\"failed\":%zu}\n", total, failed);
     else
         printf("\n%zu combinations checked, %zu failed\n", total, failed);
-    return failed ? EXIT_FAILED : EXIT_OK;
+    if (failed) return cli_fail(a, EXIT_FAILED, "%zu of %zu combinations failed the gradient check", failed, total);
+    return EXIT_OK;
 }
 
 const cli_command cmd_gradcheck = {
     "gradcheck", "[--arch 2,3,2] [--activation A] [--output G] [--loss L] [...]",
     "prove the gradients three ways on random networks",
     "Build random networks and data and compute every gradient three independent ways:\n"
-    "float32 backpropagation, a double-precision reference that multiplies explicit\n"
+    "float32 backpropagation, an extended-precision reference that multiplies explicit\n"
     "Jacobians along the chain rule, and central finite differences of the loss.\n"
     "Errors are max |difference| / max |gradient| within each W^l and b^l.\n"
     "Without --activation/--output/--loss/--bias it checks every combination.\n"

@@ -1,251 +1,488 @@
 /*
- * cmd_train.c - `backprop train` and `backprop eval` on CSV data.
+ * cmd_train.c - `backprop train`: read the data, build the network, run the
+ * library's trainer epoch after epoch, report, and save the model.
  *
- * Training is the library's bp_trainer_epoch in a loop; this file reads the
- * options, reads the data, prints one line per epoch and saves the model.
+ * Everything a run needs is checked before the first epoch (options, output
+ * paths, data), so a typo never costs a long training run. The loop itself
+ * is short: bp_trainer_epoch, evaluation, one line of report, early stopping.
  */
 #include <math.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-
-/* ------------------------------------------------------------------ train */
+#include "log.h"
+#include "plot.h"
+#include "progress.h"
 
 static const cli_option train_options[] = {
-    {"train", "FILE", "training data, CSV: inputs then the class label (or --targets N columns) (required)"},
+    {"train", "FILE", "training data: CSV, IDX images (with --labels) or FANN text (required)"},
+    {"labels", "FILE", "IDX labels for --train"},
     {"test", "FILE", "held-out data in the same layout, evaluated after every epoch"},
-    {"targets", "N|class", "class (default): last column is a class 0..K-1; N: the last N columns are values"},
-    {"hidden", "N1,N2,...", "hidden layer widths (default 16; 0 layers: --hidden none)"},
+    {"test-labels", "FILE", "IDX labels for --test"},
+    {"format", "FMT", "data format: auto (default: from the file), csv, idx or fann"},
+    {"targets", "N|class", "class (default): last CSV column is a class (number or name);"
+                           " N: the last N columns are real values"},
+    {"hidden", "N1,N2,...", "hidden layer widths (default 32; --hidden none for no hidden layer)"},
     {"activation", "NAME", "hidden activation: identity, sigmoid, tanh, relu (default), leaky-relu"},
     {"output", "NAME", "output activation (default: softmax for ce, sigmoid for bce, identity for mse)"},
     {"loss", "NAME", "ce (default for classes), mse (default for values) or bce"},
-    {"no-bias", NULL, "layers without biases"},
-    {"lr", "ETA", "learning rate (default 0.1)"},
-    {"momentum", "MU", "momentum, 0 to <1 (default 0: plain gradient descent)"},
+    {"no-bias", NULL, "layers without biases (z = W a)"},
+    {"optimizer", "NAME", "sgd (default), momentum, nesterov, adam, adamw or rprop (full batch)"},
+    {"lr", "ETA", "learning rate (default 0.1; 0.001 for adam and adamw)"},
+    {"momentum", "MU", "momentum for momentum/nesterov (default 0.9); with sgd, turns momentum on"},
+    {"weight-decay", "L", "L2 penalty on all weights and biases (decoupled for adamw; default 0)"},
+    {"clip", "NORM", "rescale each step's gradient to at most this 2-norm (default: no clipping)"},
+    {"schedule", "NAME", "learning-rate schedule: constant (default), step or cosine"},
+    {"step-epochs", "N", "step schedule: epochs between decays (default 10)"},
+    {"gamma", "G", "step schedule: decay factor (default 0.1)"},
+    {"min-lr", "ETA", "cosine schedule: final learning rate (default 0)"},
+    {"warmup", "EPOCHS", "linear learning-rate warm-up over this many epochs (default 0)"},
     {"batch", "M", "samples per step: 1 = per-sample, 0 = full batch (default 32)"},
     {"epochs", "N", "passes over the training data (default 10)"},
     {"reduction", "NAME", "mean (default) or sum of the per-sample gradients in a batch"},
+    {"validation", "FRACTION", "hold out this fraction of the training data (shuffled with --seed)"},
+    {"early-stop", "PATIENCE", "stop after this many epochs without a better validation loss, and"
+                               " keep the best weights (uses --validation, 0.1 if not given)"},
+    {"normalize", "HOW", "input preprocessing from the training set, stored in the model: none,"
+                         " minmax (to [0,1]) or standardize (default none; IDX: divide by 255)"},
+    {"input-scale", "K", "divide every input by K (e.g. 255 for pixels), stored in the model"},
     {"no-shuffle", NULL, "keep the file's order instead of reshuffling every epoch"},
-    {"seed", "N", "seed for initialization and shuffling (default 1)"},
+    {"seed", "N", "seed for initialization, shuffling and the validation split (default 1)"},
+    {"log", "FILE", "write per-epoch metrics as CSV (rewritten after every epoch)"},
+    {"plot", "FILE", "draw loss and accuracy curves as a standalone SVG"},
+    {"quiet", NULL, "print only the final summary (no per-epoch lines, no progress bar)"},
+    {"json", NULL, "one JSON object per epoch and one at the end instead of text"},
     {"o", "FILE", "save the trained model here (.bpm)"},
-    {"json", NULL, "one JSON object per epoch instead of text"},
 };
 
-static int read_train_data(cli_args *a, const char *path, size_t n_classes, bp_dataset **out,
-                           int *classes)
+/* Everything the options say, parsed and checked before any data is read. */
+typedef struct {
+    size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets;
+    double validation, input_scale;
+    bp_normalize normalize;
+    int normalize_given, json, quiet;
+    bp_net_config net;
+    bp_train_config train;
+    cli_format format;
+} train_plan;
+
+/* The directory of an output path must exist and be writable before training starts. */
+static int check_writable(const cli_args *a, const char *option, const char *path)
 {
-    const char *t = cli_get(a, "targets");
-    bp_csv_options opt = {BP_TARGET_CLASS, n_classes, 0};
-    *classes = 1;
-    if (t && strcmp(t, "class") != 0) {
-        size_t n = 0;
-        int code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &n);
-        if (code) return code;
-        opt.target = BP_TARGET_VALUES;
-        opt.n_targets = n;
-        *classes = 0;
+    if (!path) return 0;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t len = (size_t)(slash - path);
+        if (len >= sizeof dir) return cli_fail(a, EXIT_USAGE, "%s: path too long", path);
+        memcpy(dir, path, len ? len : 1);
+        dir[len ? len : 1] = '\0';
     }
-    bp_error err = {0};
-    bp_status s = bp_dataset_read_csv(path, &opt, out, &err);
-    return s == BP_OK ? 0 : cli_fail_status(a, s, &err, path);
+    if (access(dir, W_OK) != 0)
+        return cli_fail(a, EXIT_FAILED, "cannot write %s (%s %s): the directory %s does not exist or is not writable",
+                        path, option, path, dir);
+    return 0;
 }
 
-static void print_epoch(int json, size_t epoch, size_t epochs, const bp_epoch_stats *st,
-                        const bp_metrics *test, double rate, double elapsed)
+static int parse_plan(cli_args *a, train_plan *p)
 {
-    if (json) {
-        printf("{\"epoch\":%zu,\"train_loss\":", epoch);
-        json_double(stdout, st->loss);
-        if (test) {
-            printf(",\"test_loss\":");
-            json_double(stdout, test->loss);
-            if (test->accuracy >= 0) {
-                printf(",\"test_accuracy\":");
-                json_double(stdout, test->accuracy);
-            } else {
-                printf(",\"test_mse\":");
-                json_double(stdout, test->mse);
-            }
-        }
-        printf(",\"samples_per_second\":%.0f,\"elapsed\":%.3f}\n", rate, elapsed);
-        return;
+    int code;
+    memset(p, 0, sizeof *p);
+    p->n_hidden = 1;
+    p->hidden[0] = 32;
+    p->epochs = 10;
+    const char *hs = cli_get(a, "hidden");
+    if (hs && strcmp(hs, "none") == 0)
+        p->n_hidden = 0;
+    else if (hs && (code = cli_size_list(a, "hidden", p->hidden, BP_MAX_LAYERS - 1, &p->n_hidden)))
+        return code;
+    const char *t = cli_get(a, "targets");
+    if (t && strcmp(t, "class") != 0 &&
+        (code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &p->value_targets)))
+        return code;
+    if ((code = cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE))) return code;
+
+    bp_train_config *c = &p->train;
+    c->batch_size = 32;
+    const char *v;
+    if ((v = cli_get(a, "optimizer")) && bp_optimizer_parse(v, &c->optimizer) != BP_OK)
+        return cli_fail(a, EXIT_USAGE, "unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rprop)", v);
+    if ((v = cli_get(a, "schedule")) && bp_schedule_parse(v, &c->schedule) != BP_OK)
+        return cli_fail(a, EXIT_USAGE, "unknown schedule '%s' (constant, step, cosine)", v);
+    if ((v = cli_get(a, "reduction")) && bp_reduction_parse(v, &c->reduction) != BP_OK)
+        return cli_fail(a, EXIT_USAGE, "--reduction expects mean or sum, got '%s'", v);
+    if ((code = cli_double(a, "lr", 1e-12, 1e6, &c->learning_rate)) ||
+        (code = cli_double(a, "momentum", 0, 0.999999, &c->momentum)) ||
+        (code = cli_double(a, "weight-decay", 0, 1e3, &c->weight_decay)) ||
+        (code = cli_double(a, "clip", 1e-12, 1e12, &c->clip_norm)) ||
+        (code = cli_double(a, "step-epochs", 1e-6, 1e9, &c->step_epochs)) ||
+        (code = cli_double(a, "gamma", 1e-12, 1e3, &c->gamma)) ||
+        (code = cli_double(a, "min-lr", 0, 1e6, &c->min_lr)) ||
+        (code = cli_double(a, "warmup", 0, 1e9, &c->warmup_epochs)) ||
+        (code = cli_size(a, "batch", 0, (size_t)1 << 40, &c->batch_size)) ||
+        (code = cli_size(a, "epochs", 1, 100000000, &p->epochs)) ||
+        (code = cli_double(a, "validation", 1e-9, 0.999999, &p->validation)) ||
+        (code = cli_size(a, "early-stop", 1, 100000000, &p->patience)) ||
+        (code = cli_double(a, "input-scale", 1e-30, 1e30, &p->input_scale)))
+        return code;
+    c->no_shuffle = cli_flag(a, "no-shuffle");
+    c->seed = p->net.seed;
+    c->epochs = p->epochs;
+    if (p->patience && p->validation == 0) p->validation = 0.1;
+    if ((v = cli_get(a, "normalize"))) {
+        p->normalize_given = 1;
+        if (strcmp(v, "none") == 0) p->normalize = BP_NORMALIZE_NONE;
+        else if (strcmp(v, "minmax") == 0) p->normalize = BP_NORMALIZE_MINMAX;
+        else if (strcmp(v, "standardize") == 0) p->normalize = BP_NORMALIZE_STANDARDIZE;
+        else return cli_fail(a, EXIT_USAGE, "--normalize expects none, minmax or standardize, got '%s'", v);
     }
-    printf("epoch %*zu/%zu  train loss %.6f", epoch < 10 && epochs < 10 ? 1 : 3, epoch, epochs, st->loss);
-    if (test) {
-        printf("  test loss %.6f", test->loss);
-        if (test->accuracy >= 0)
-            printf("  test accuracy %6.2f%%", 100.0 * test->accuracy);
-        else
-            printf("  test mse %.6g", test->mse);
+    if (p->normalize_given && p->normalize != BP_NORMALIZE_NONE && p->input_scale)
+        return cli_fail(a, EXIT_USAGE, "--normalize and --input-scale cannot be combined");
+    if ((code = cli_parse_format(a, &p->format))) return code;
+    p->json = cli_flag(a, "json");
+    p->quiet = cli_flag(a, "quiet");
+    /* Check the combination now, with a stand-in shape, so a bad pairing fails fast. */
+    size_t probe[] = {1, 2};
+    bp_net_config check = p->net;
+    check.n_layers = 1;
+    check.sizes = probe;
+    bp_error err = {0};
+    if (bp_net_config_check(&check, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
+    bp_trainer *probe_trainer = NULL;
+    bp_net *probe_net = NULL;
+    if (bp_net_create(&check, &probe_net, NULL) == BP_OK) {
+        bp_status s = bp_trainer_create(probe_net, c, &probe_trainer);
+        bp_trainer_free(probe_trainer);
+        bp_net_free(probe_net);
+        if (s == BP_ERR_ARG) return cli_fail(a, EXIT_USAGE, "invalid combination of training options");
     }
-    printf("  %9.0f samples/s  %.2f s\n", rate, elapsed);
+    if ((code = check_writable(a, "-o", cli_get(a, "o"))) ||
+        (code = check_writable(a, "--log", cli_get(a, "log"))) ||
+        (code = check_writable(a, "--plot", cli_get(a, "plot"))))
+        return code;
+    return 0;
+}
+
+/* Per-epoch history, for the plot. */
+typedef struct {
+    double *train_loss, *val_loss, *val_acc, *test_loss, *test_acc;
+    size_t n;
+} history;
+
+static int history_alloc(history *h, size_t epochs)
+{
+    memset(h, 0, sizeof *h);
+    h->train_loss = malloc(epochs * sizeof(double));
+    h->val_loss = malloc(epochs * sizeof(double));
+    h->val_acc = malloc(epochs * sizeof(double));
+    h->test_loss = malloc(epochs * sizeof(double));
+    h->test_acc = malloc(epochs * sizeof(double));
+    return h->train_loss && h->val_loss && h->val_acc && h->test_loss && h->test_acc;
+}
+
+static void history_free(history *h)
+{
+    free(h->train_loss), free(h->val_loss), free(h->val_acc), free(h->test_loss), free(h->test_acc);
+}
+
+static int write_plot(const cli_args *a, const char *path, const history *h)
+{
+    plot_series s[5];
+    size_t n = 0;
+    s[n++] = (plot_series){"train loss", h->train_loss, h->n, 0};
+    s[n++] = (plot_series){"validation loss", h->val_loss, h->n, 0};
+    s[n++] = (plot_series){"test loss", h->test_loss, h->n, 0};
+    s[n++] = (plot_series){"validation accuracy", h->val_acc, h->n, 1};
+    s[n++] = (plot_series){"test accuracy", h->test_acc, h->n, 1};
+    char why[256] = "";
+    if (plot_write_svg(path, "backprop train", s, n, why, sizeof why) != 0)
+        return cli_fail(a, EXIT_FAILED, "%s", why);
+    return 0;
+}
+
+static void on_step(void *context, size_t done, size_t total)
+{
+    (void)total;
+    progress_update(context, done);
+}
+
+static void print_metrics_json(const char *name, const bp_metrics *m)
+{
+    printf(",\"%s_loss\":", name);
+    json_double(stdout, m->loss);
+    if (m->accuracy >= 0) {
+        printf(",\"%s_accuracy\":", name);
+        json_double(stdout, m->accuracy);
+    } else {
+        printf(",\"%s_rmse\":", name);
+        json_double(stdout, sqrt(m->mse));
+    }
+}
+
+static void print_metrics_text(const char *name, const bp_metrics *m)
+{
+    printf("  %s%sloss %.4f", name, *name ? " " : "", m->loss);
+    if (m->accuracy >= 0)
+        printf("  %s%saccuracy %6.2f%%", name, *name ? " " : "", 100.0 * m->accuracy);
+    else
+        printf("  %s%srmse %.4g", name, *name ? " " : "", sqrt(m->mse));
 }
 
 static int run_train(cli_args *a)
 {
-    const char *train_path = cli_get(a, "train"), *test_path = cli_get(a, "test"),
-               *out_path = cli_get(a, "o");
+    const char *train_path = cli_get(a, "train"), *test_path = cli_get(a, "test");
+    const char *out_path = cli_get(a, "o"), *log_path = cli_get(a, "log"), *plot_path = cli_get(a, "plot");
     if (!train_path) return cli_fail(a, EXIT_USAGE, "--train FILE is required");
-    int code;
-    size_t hidden[BP_MAX_LAYERS], n_hidden = 1;
-    hidden[0] = 16;
-    const char *hs = cli_get(a, "hidden");
-    if (hs && strcmp(hs, "none") == 0)
-        n_hidden = 0;
-    else if (hs && (code = cli_size_list(a, "hidden", hidden, BP_MAX_LAYERS - 1, &n_hidden)))
-        return code;
-    bp_train_config tc = {0};
-    tc.learning_rate = 0.1;
-    tc.batch_size = 32;
-    size_t epochs = 10;
-    if ((code = cli_double(a, "lr", 0, 1e6, &tc.learning_rate)) ||
-        (code = cli_double(a, "momentum", 0, 0.999999, &tc.momentum)) ||
-        (code = cli_size(a, "batch", 0, (size_t)1 << 40, &tc.batch_size)) ||
-        (code = cli_size(a, "epochs", 1, 1000000, &epochs)))
-        return code;
-    const char *rs = cli_get(a, "reduction");
-    if (rs && bp_reduction_parse(rs, &tc.reduction) != BP_OK)
-        return cli_fail(a, EXIT_USAGE, "--reduction expects mean or sum, got '%s'", rs);
-    tc.no_shuffle = cli_flag(a, "no-shuffle");
+    if (cli_get(a, "test-labels") && !test_path)
+        return cli_fail(a, EXIT_USAGE, "--test-labels needs --test");
+    train_plan p;
+    int code = parse_plan(a, &p);
+    if (code) return code;
 
-    bp_dataset *train = NULL, *test = NULL;
-    int classes = 1;
-    if ((code = read_train_data(a, train_path, 0, &train, &classes))) return code;
-    size_t n_in = bp_dataset_inputs(train), n_out = bp_dataset_outputs(train);
+    bp_dataset *all = NULL, *train = NULL, *valid = NULL, *test = NULL;
+    bp_net *net = NULL;
+    bp_trainer *trainer = NULL;
+    history h = {0};
+    metrics_log log = {0};
+    int log_open = 0;
+    bp_error err = {0};
+    bp_status s;
 
-    bp_net_config c = {0};
-    if ((code = cli_net_config(a, &c, classes ? BP_LOSS_CE : BP_LOSS_MSE))) goto done;
-    size_t sizes[BP_MAX_LAYERS + 1];
-    sizes[0] = n_in;
-    for (size_t i = 0; i < n_hidden; i++) sizes[i + 1] = hidden[i];
-    sizes[n_hidden + 1] = n_out;
-    c.n_layers = n_hidden + 1;
-    c.sizes = sizes;
-    tc.seed = c.seed;
+    /* ---- data */
+    cli_data_request req = {train_path, cli_get(a, "labels"), p.format,
+                            p.value_targets ? BP_TARGET_VALUES : BP_TARGET_CLASS, p.value_targets, 0, NULL};
+    if ((code = cli_read_data(a, &req, &all))) goto done;
+    if (bp_dataset_outputs(all) == 0) {
+        code = cli_fail(a, EXIT_FAILED, "%s: no targets to train on", train_path);
+        goto done;
+    }
+    size_t n_in = bp_dataset_inputs(all), n_out = bp_dataset_outputs(all);
+    const char *names[65536];
+    int named = bp_dataset_class_name(all, 0) != NULL && n_out <= 65536;
+    for (size_t k = 0; named && k < n_out; k++) names[k] = bp_dataset_class_name(all, k);
     if (test_path) {
-        int test_classes = 1;
-        if ((code = read_train_data(a, test_path, classes ? n_out : 0, &test, &test_classes))) goto done;
+        cli_data_request tr = {test_path, cli_get(a, "test-labels"), p.format, req.target,
+                               p.value_targets, p.value_targets ? 0 : n_out, named ? names : NULL};
+        if ((code = cli_read_data(a, &tr, &test))) goto done;
         if (bp_dataset_inputs(test) != n_in || bp_dataset_outputs(test) != n_out) {
-            code = cli_fail(a, EXIT_FAILED, "%s: %zu inputs and %zu outputs, but %s has %zu and %zu",
-                            test_path, bp_dataset_inputs(test), bp_dataset_outputs(test), train_path,
-                            n_in, n_out);
+            code = cli_fail(a, EXIT_FAILED, "%s: %zu inputs and %zu outputs per sample, but %s has %zu and %zu",
+                            test_path, bp_dataset_inputs(test), bp_dataset_outputs(test), train_path, n_in, n_out);
             goto done;
         }
     }
+    if (p.validation > 0) {
+        s = bp_dataset_split(all, p.validation, p.net.seed ^ 0x5eed, &train, &valid);
+        if (s != BP_OK) {
+            code = cli_fail(a, EXIT_USAGE, "--validation %g leaves no samples on one side of %zu",
+                            p.validation, bp_dataset_count(all));
+            goto done;
+        }
+    } else {
+        train = all;
+        all = NULL;
+    }
 
-    bp_error err = {0};
-    bp_net *net = NULL;
-    bp_trainer *trainer = NULL;
-    bp_status s = bp_net_create(&c, &net, &err);
-    if (s != BP_OK) {
-        code = cli_fail(a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s", err.message);
+    /* ---- preprocessing: statistics from the training part only, stored in the model */
+    float *shift = calloc(n_in, sizeof(float)), *scale = calloc(n_in, sizeof(float));
+    int transform = 0;
+    if (!shift || !scale) {
+        free(shift), free(scale);
+        code = cli_fail(a, EXIT_FAILED, "out of memory");
         goto done;
     }
-    if ((s = bp_trainer_create(net, &tc, &trainer)) != BP_OK) {
-        bp_net_free(net);
+    int idx = req.labels != NULL || (p.format == CLI_FORMAT_AUTO ? cli_detect_format(train_path) : p.format) == CLI_FORMAT_IDX;
+    if (!p.input_scale && !p.normalize_given && idx) p.input_scale = 255; /* pixels to [0, 1] */
+    if (p.input_scale) {
+        for (size_t i = 0; i < n_in; i++) scale[i] = (float)(1.0 / p.input_scale);
+        transform = 1;
+    } else if (p.normalize != BP_NORMALIZE_NONE) {
+        bp_dataset_input_stats(train, p.normalize, shift, scale);
+        transform = 1;
+    }
+    if (transform) {
+        bp_dataset_transform_inputs(train, shift, scale);
+        if (valid) bp_dataset_transform_inputs(valid, shift, scale);
+        if (test) bp_dataset_transform_inputs(test, shift, scale);
+    }
+
+    /* ---- the network and the trainer */
+    size_t sizes[BP_MAX_LAYERS + 1];
+    sizes[0] = n_in;
+    for (size_t i = 0; i < p.n_hidden; i++) sizes[i + 1] = p.hidden[i];
+    sizes[p.n_hidden + 1] = n_out;
+    p.net.n_layers = p.n_hidden + 1;
+    p.net.sizes = sizes;
+    s = bp_net_create(&p.net, &net, &err);
+    if (s == BP_OK && transform) s = bp_net_set_input_transform(net, shift, scale);
+    free(shift), free(scale);
+    if (s == BP_OK && named) s = bp_net_set_class_names(net, names, n_out);
+    if (s != BP_OK) {
+        code = cli_fail(a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s",
+                        err.message[0] ? err.message : bp_status_message(s));
+        goto done;
+    }
+    progress bar = {0};
+    p.train.on_step = on_step;
+    p.train.context = &bar;
+    if ((s = bp_trainer_create(net, &p.train, &trainer)) != BP_OK) {
         code = cli_fail_status(a, s, NULL, "setting up training");
         goto done;
     }
-    int json = cli_flag(a, "json");
-    if (!json) {
-        printf("training ");
-        for (size_t l = 0; l <= c.n_layers; l++) printf("%s%zu", l ? "-" : "", sizes[l]);
-        printf(" (%s hidden, %s output, %s loss) on %zu samples from %s\n", bp_activation_name(c.hidden),
-               bp_activation_name(c.output), bp_loss_name(c.loss), bp_dataset_count(train), train_path);
+    if (!history_alloc(&h, p.epochs)) {
+        code = cli_fail(a, EXIT_FAILED, "out of memory");
+        goto done;
     }
+    char why[256] = "";
+    if (log_path) {
+        if (metrics_log_open(&log, log_path, why, sizeof why) != 0) {
+            code = cli_fail(a, EXIT_FAILED, "%s", why);
+            goto done;
+        }
+        log_open = 1;
+    }
+
+    int text = !p.json && !p.quiet;
+    if (text) {
+        printf("training ");
+        for (size_t l = 0; l <= p.net.n_layers; l++) printf("%s%zu", l ? "-" : "", sizes[l]);
+        printf(" (%s hidden, %s output, %s loss) on %zu samples from %s", bp_activation_name(p.net.hidden),
+               bp_activation_name(p.net.output), bp_loss_name(p.net.loss), bp_dataset_count(train), train_path);
+        if (valid) printf(" (%zu more held out for validation)", bp_dataset_count(valid));
+        printf("\n%s, learning rate %g, ", bp_optimizer_name(p.train.optimizer), p.train.learning_rate ? p.train.learning_rate : bp_trainer_learning_rate(trainer));
+        if (p.train.batch_size == 0 || p.train.optimizer == BP_OPT_RPROP) printf("full-batch");
+        else printf("batch %zu", p.train.batch_size);
+        printf(", %zu epochs\n", p.epochs);
+    }
+
+    /* ---- the epochs */
     double start = cli_now();
-    code = EXIT_OK;
-    for (size_t e = 1; e <= epochs; e++) {
+    size_t best_epoch = 0;
+    double best_val = INFINITY;
+    int stopped = 0;
+    for (size_t e = 1; e <= p.epochs; e++) {
+        double lr = bp_trainer_learning_rate(trainer);
+        char label[32];
+        snprintf(label, sizeof label, "epoch %zu/%zu", e, p.epochs);
+        bar.quiet = p.quiet || p.json;
+        progress_start(&bar, label, bp_dataset_count(train));
         double t0 = cli_now();
         bp_epoch_stats st;
         s = bp_trainer_epoch(trainer, train, &st);
         double t1 = cli_now();
-        if (s != BP_OK) {
-            code = cli_fail(a, EXIT_FAILED, "epoch %zu: %s%s", e, bp_status_message(s),
-                            s == BP_ERR_NUMERIC ? " (the loss diverged; try a smaller --lr)" : "");
-            break;
+        progress_finish(&bar);
+        if (s == BP_ERR_NUMERIC || (s == BP_OK && !isfinite(st.loss))) {
+            code = cli_fail(a, EXIT_FAILED,
+                            "epoch %zu: the loss became NaN or infinite: training diverged. Try a smaller "
+                            "learning rate (--lr %g), gradient clipping (--clip 1) or normalized inputs "
+                            "(--normalize standardize). No model was written.",
+                            e, lr / 10);
+            goto done;
         }
-        bp_metrics m;
-        int have_test = test && bp_net_evaluate(net, test, &m) == BP_OK;
-        print_epoch(json, e, epochs, &st, have_test ? &m : NULL,
-                    (double)st.samples / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9), cli_now() - start);
+        if (s != BP_OK) {
+            code = cli_fail_status(a, s, NULL, "training");
+            goto done;
+        }
+        bp_metrics vm = {0}, tm = {0};
+        int have_v = valid && bp_net_evaluate(net, valid, &vm) == BP_OK;
+        int have_t = test && bp_net_evaluate(net, test, &tm) == BP_OK;
+        double rate = (double)st.samples / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9), elapsed = cli_now() - start;
+        h.train_loss[h.n] = st.loss;
+        h.val_loss[h.n] = have_v ? vm.loss : NAN;
+        h.val_acc[h.n] = have_v && vm.accuracy >= 0 ? vm.accuracy : NAN;
+        h.test_loss[h.n] = have_t ? tm.loss : NAN;
+        h.test_acc[h.n] = have_t && tm.accuracy >= 0 ? tm.accuracy : NAN;
+        h.n++;
+        if (p.json) {
+            printf("{\"epoch\":%zu,\"train_loss\":", e);
+            json_double(stdout, st.loss);
+            if (have_v) print_metrics_json("validation", &vm);
+            if (have_t) print_metrics_json("test", &tm);
+            printf(",\"learning_rate\":");
+            json_double(stdout, lr);
+            printf(",\"samples_per_second\":%.0f,\"elapsed\":%.3f}\n", rate, elapsed);
+        } else if (text) {
+            printf("epoch %*zu/%zu  train loss %.4f", e < 10 && p.epochs < 10 ? 1 : 3, e, p.epochs, st.loss);
+            if (have_v) print_metrics_text("val", &vm);
+            if (have_t) print_metrics_text("test", &tm);
+            printf("  %8.0f samples/s  %6.2f s\n", rate, elapsed);
+        }
         fflush(stdout);
+        if (log_open) {
+            double row[9] = {(double)e, st.loss, h.val_loss[h.n - 1], h.val_acc[h.n - 1], h.test_loss[h.n - 1],
+                             h.test_acc[h.n - 1], lr, rate, elapsed};
+            if (metrics_log_row(&log, row, why, sizeof why) != 0) {
+                code = cli_fail(a, EXIT_FAILED, "%s", why);
+                goto done;
+            }
+        }
+        if (plot_path && (code = write_plot(a, plot_path, &h))) goto done;
+        if (have_v && p.patience) {
+            int stop = 0;
+            if (vm.loss < best_val) best_val = vm.loss, best_epoch = e;
+            if (bp_trainer_observe(trainer, vm.loss, p.patience, &stop) == BP_OK && stop) {
+                stopped = 1;
+                break;
+            }
+        }
     }
-    if (code == EXIT_OK && out_path) {
-        s = bp_net_save(net, out_path, &err);
-        if (s != BP_OK)
-            code = cli_fail_status(a, s, &err, out_path);
-        else if (!json)
-            printf("saved %s\n", out_path);
+    if (p.patience && best_epoch) {
+        bp_trainer_restore_best(trainer);
+        if (text)
+            printf("%s; keeping the weights of epoch %zu (validation loss %.4f)\n",
+                   stopped ? "early stop: no better validation loss" : "done", best_epoch, best_val);
     }
+
+    /* ---- final report and the model */
+    bp_metrics fm = {0};
+    int have_final = test && bp_net_evaluate(net, test, &fm) == BP_OK;
+    if (out_path && (s = bp_net_save(net, out_path, &err)) != BP_OK) {
+        code = cli_fail_status(a, s, &err, out_path);
+        goto done;
+    }
+    if (p.json) {
+        printf("{\"done\":true,\"epochs\":%zu", h.n);
+        if (have_final) print_metrics_json("test", &fm);
+        printf(",\"seconds\":%.3f", cli_now() - start);
+        if (out_path) {
+            printf(",\"model\":");
+            json_string(stdout, out_path);
+        }
+        printf("}\n");
+    } else {
+        if (have_final) {
+            printf("final:");
+            print_metrics_text("test", &fm);
+            printf(" on %zu samples\n", bp_dataset_count(test));
+        }
+        if (out_path) printf("saved %s\n", out_path);
+        else if (!p.quiet) printf("(the model was not saved: add -o FILE.bpm)\n");
+        if (plot_path && !p.quiet) printf("plot: %s\n", plot_path);
+    }
+    code = EXIT_OK;
+done:
+    if (log_open) metrics_log_close(&log, NULL, 0);
+    history_free(&h);
     bp_trainer_free(trainer);
     bp_net_free(net);
-done:
+    bp_dataset_free(all);
     bp_dataset_free(train);
+    bp_dataset_free(valid);
     bp_dataset_free(test);
     return code;
 }
 
 const cli_command cmd_train = {
     "train", "--train FILE [--test FILE] [--hidden 64,32] [options] [-o model.bpm]",
-    "train a network on CSV data",
+    "train a network on CSV, IDX (MNIST) or FANN data",
     "Train a fully connected network by backpropagation and gradient descent.\n"
-    "Each CSV row holds the inputs, then either a class label 0..K-1 (the default;\n"
-    "the network gets K softmax outputs and cross-entropy) or, with --targets N, N\n"
-    "real-valued targets (identity outputs and mean squared error).\n"
-    "--batch 1 is per-sample descent, --batch 0 full-batch descent.",
+    "A CSV row holds the inputs, then a class (a number 0..K-1 or a name; the network\n"
+    "gets K softmax outputs and cross-entropy) or, with --targets N, N real-valued\n"
+    "targets (identity outputs and mean squared error). IDX images take their labels\n"
+    "from --labels. --batch 1 is per-sample descent, --batch 0 full-batch descent.\n"
+    "Preprocessing, class names and the architecture are stored in the model, so eval\n"
+    "and predict take raw data.",
     train_options, sizeof train_options / sizeof train_options[0], 0, run_train};
-
-/* ------------------------------------------------------------------- eval */
-
-static const cli_option eval_options[] = {
-    {"data", "FILE", "CSV data: inputs, then the class label (ce) or n_L target columns (required)"},
-    {"targets", "KIND", "class or values: how to read the target columns (default from the loss)"},
-    {"json", NULL, "machine-readable output"},
-};
-
-static int run_eval(cli_args *a)
-{
-    if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
-    const char *data_path = cli_get(a, "data");
-    if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
-    bp_error err = {0};
-    bp_net *net = NULL;
-    bp_status s = bp_net_load(a->positional[0], &net, &err);
-    if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
-    bp_dataset *data = NULL;
-    int code = cli_load_data_for_net(a, data_path, net, &data);
-    if (code) {
-        bp_net_free(net);
-        return code;
-    }
-    bp_metrics m;
-    s = bp_net_evaluate(net, data, &m);
-    if (s != BP_OK) {
-        code = cli_fail_status(a, s, NULL, "evaluating");
-    } else if (cli_flag(a, "json")) {
-        printf("{\"samples\":%zu,\"loss\":", m.samples);
-        json_double(stdout, m.loss);
-        printf(",\"accuracy\":");
-        if (m.accuracy >= 0) json_double(stdout, m.accuracy); else printf("null");
-        printf(",\"mse\":");
-        json_double(stdout, m.mse);
-        printf(",\"rmse\":");
-        json_double(stdout, m.mse > 0 ? sqrt(m.mse) : 0.0);
-        printf("}\n");
-    } else {
-        printf("samples   %zu\nloss      %.6f (%s)\n", m.samples, m.loss, bp_loss_name(bp_net_loss(net)));
-        if (m.accuracy >= 0) printf("accuracy  %.2f%%\n", 100.0 * m.accuracy);
-        printf("mse       %.6g\nrmse      %.6g\n", m.mse, m.mse > 0 ? sqrt(m.mse) : 0.0);
-    }
-    bp_dataset_free(data);
-    bp_net_free(net);
-    return code;
-}
-
-const cli_command cmd_eval = {
-    "eval", "MODEL --data FILE [--json]", "loss and accuracy (or RMSE) of a model on data",
-    "Evaluate a trained model on a CSV file in the layout it was trained on:\n"
-    "the loss, the accuracy for class labels, and the (root) mean squared error.",
-    eval_options, sizeof eval_options / sizeof eval_options[0], 1, run_eval};

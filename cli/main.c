@@ -12,8 +12,8 @@
 #define BP_VERSION "0.1.0"
 
 static const cli_command *const commands[] = {
-    &cmd_demo, &cmd_train, &cmd_eval, &cmd_init, &cmd_info,
-    &cmd_grad, &cmd_gradcheck, &cmd_explain,
+    &cmd_demo, &cmd_train, &cmd_eval, &cmd_predict, &cmd_init, &cmd_info,
+    &cmd_grad, &cmd_gradcheck, &cmd_explain, &cmd_convert, &cmd_export_c,
 };
 
 static void overview(FILE *f)

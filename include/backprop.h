@@ -156,6 +156,20 @@ bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
 bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t m,
                             bp_reduction reduction, double *loss);
 
+/** Store an input transform with the model (x' = (x - shift) * scale, n_0 values each),
+ *  so whoever loads it can prepare raw inputs the same way. NULL, NULL removes it. The
+ *  network's own forward pass does not apply it: apply it to data with
+ *  bp_dataset_transform_inputs or bp_net_transform_inputs. */
+bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale);
+/** The stored transform: returns 1 and sets the pointers if there is one, else 0. */
+int bp_net_input_transform(const bp_net *net, const float **shift, const float **scale);
+/** Apply the stored transform (if any) to m samples in place. */
+void bp_net_transform_inputs(const bp_net *net, float *x, size_t m);
+/** Name the n_L outputs as classes (copied; stored in the model file). NULL removes them. */
+bp_status bp_net_set_class_names(bp_net *net, const char *const *names, size_t n);
+/** Name of output k, or NULL when the model has no class names. */
+const char *bp_net_class_name(const bp_net *net, size_t k);
+
 /** Save a network to a .bpm file (written to a temporary file, synced and renamed). */
 bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err);
 /** Load a network from a .bpm file, refusing damaged or truncated files. */
@@ -169,45 +183,138 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
 /** Samples with inputs and targets, each a contiguous float block (n x n_in, n x n_out). */
 typedef struct bp_dataset bp_dataset;
 
-/** Create an empty (zero-filled) data set of n samples. */
+/** Create an empty (zero-filled) data set of n samples. n_out may be 0 for inputs without
+ *  targets (data to predict on). */
 bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out);
 void bp_dataset_free(bp_dataset *data);
 size_t bp_dataset_count(const bp_dataset *data);
 size_t bp_dataset_inputs(const bp_dataset *data);
 size_t bp_dataset_outputs(const bp_dataset *data);
 float *bp_dataset_x(bp_dataset *data);
-float *bp_dataset_y(bp_dataset *data);
+float *bp_dataset_y(bp_dataset *data);          /**< NULL when the data set has no targets */
 const float *bp_dataset_x_const(const bp_dataset *data);
 const float *bp_dataset_y_const(const bp_dataset *data);
 
+/** Class names of a data set whose targets are one-hot classes read from text labels
+ *  (k < bp_dataset_outputs). NULL when the classes are plain numbers or there are none. */
+const char *bp_dataset_class_name(const bp_dataset *data, size_t k);
+/** Give the data set's one-hot outputs names (copied). n must equal bp_dataset_outputs. */
+bp_status bp_dataset_set_class_names(bp_dataset *data, const char *const *names, size_t n);
+
 /** How the target columns of a CSV file are read. */
 typedef enum {
-    BP_TARGET_CLASS = 0, /**< the last column is an integer class 0..K-1, one-hot encoded */
-    BP_TARGET_VALUES     /**< the last n_targets columns are real-valued targets */
+    BP_TARGET_CLASS = 0, /**< the last column is a class: a whole number 0..K-1 or a text
+                              label (classes then sorted by name), one-hot encoded */
+    BP_TARGET_VALUES,    /**< the last n_targets columns are real-valued targets */
+    BP_TARGET_NONE       /**< every column is an input (data to predict on) */
 } bp_target_kind;
 
 /** Options for bp_dataset_read_csv. Zero-initialize for the defaults. */
 typedef struct {
     bp_target_kind target;
     size_t n_targets;  /**< VALUES: number of target columns (default 1); CLASS: number of
-                            classes, 0 to take max label + 1 */
+                            classes, 0 to take it from the data */
     int header;        /**< -1: no header, 0: detect (default), 1: first line is a header */
+    const char *const *class_names; /**< CLASS: use this mapping (e.g. the training set's)
+                                         instead of building one; n_targets names */
 } bp_csv_options;
 
-/** Read a numeric CSV file (comma, semicolon or tab separated). Errors name file:line:column. */
+/** Read a CSV file (comma, semicolon or tab separated; gzip-compressed files too).
+ *  Errors name file:line:column. */
 bp_status bp_dataset_read_csv(const char *path, const bp_csv_options *options, bp_dataset **out,
                               bp_error *err);
+/** The same from CSV text in memory (gzip-compressed text is accepted too); name is used
+ *  in messages. */
+bp_status bp_dataset_read_csv_memory(const void *text, size_t len, const char *name,
+                                     const bp_csv_options *options, bp_dataset **out,
+                                     bp_error *err);
+/** Write a data set as CSV: inputs, then the class name or number (one-hot targets with
+ *  names or class data) or the target values. Locale-independent; written atomically. */
+bp_status bp_dataset_write_csv(const bp_dataset *data, const char *path, bp_error *err);
+
+/** Read IDX files (MNIST, Fashion-MNIST): images (any item shape, unsigned bytes or other
+ *  IDX types) as inputs with their raw values, labels (1-D, unsigned bytes) as one-hot
+ *  targets over max label + 1 classes (at least n_classes when nonzero). Plain or gzip
+ *  (.gz). labels may be NULL for inputs only. Sizes are checked against the file before any
+ *  allocation; errors name the file and byte offset. */
+bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_classes,
+                              bp_dataset **out, bp_error *err);
+
+/** Read FANN's text data format: a line "samples inputs outputs", then for each sample a
+ *  line of inputs and a line of outputs. Errors name file:line:column. */
+bp_status bp_dataset_read_fann(const char *path, bp_dataset **out, bp_error *err);
+/** Write a data set in FANN's text data format (atomically). */
+bp_status bp_dataset_write_fann(const bp_dataset *data, const char *path, bp_error *err);
+
+/** A new data set holding the samples idx[0..n) of data, in that order. */
+bp_status bp_dataset_subset(const bp_dataset *data, const size_t *idx, size_t n, bp_dataset **out);
+/** Shuffle with seed and split: *first gets the first n - round(fraction n) samples,
+ *  *second the rest (validation split). Both must be freed; data is unchanged. */
+bp_status bp_dataset_split(const bp_dataset *data, double fraction, uint64_t seed,
+                           bp_dataset **first, bp_dataset **second);
+
+/** Input normalization, computed on the training set and stored with the model. */
+typedef enum {
+    BP_NORMALIZE_NONE = 0,
+    BP_NORMALIZE_MINMAX,      /**< x' = (x - min) / (max - min): each input to [0, 1] */
+    BP_NORMALIZE_STANDARDIZE  /**< x' = (x - mean) / std: zero mean, unit variance */
+} bp_normalize;
+
+/** Per-input shift and scale (x' = (x - shift) * scale) for a normalization, from the data.
+ *  Constant inputs get scale 1. shift and scale hold bp_dataset_inputs values each. */
+bp_status bp_dataset_input_stats(const bp_dataset *data, bp_normalize mode, float *shift,
+                                 float *scale);
+/** Apply x' = (x - shift) * scale to every sample's inputs, in place. */
+bp_status bp_dataset_transform_inputs(bp_dataset *data, const float *shift, const float *scale);
 
 /* ----------------------------------------------------------------- training */
 
-/** Training settings. Zero-initialize, then set what you need. */
+/** Parameter update rules. */
+typedef enum {
+    BP_OPT_SGD = 0,    /**< W <- W - eta g (with momentum > 0: heavy-ball momentum) */
+    BP_OPT_MOMENTUM,   /**< v <- mu v + g; W <- W - eta v */
+    BP_OPT_NESTEROV,   /**< v <- mu v + g; W <- W - eta (g + mu v) */
+    BP_OPT_ADAM,       /**< Adam with bias correction; weight decay added to g (L2) */
+    BP_OPT_ADAMW,      /**< Adam with decoupled weight decay: W <- W - eta wd W first */
+    BP_OPT_RPROP       /**< iRPROP-: per-parameter steps from gradient signs; full batch */
+} bp_optimizer;
+
+/** Learning-rate schedules (an optional linear warm-up comes first). */
+typedef enum {
+    BP_SCHEDULE_CONSTANT = 0,
+    BP_SCHEDULE_STEP,    /**< eta gamma^floor(epoch / step_epochs) */
+    BP_SCHEDULE_COSINE   /**< eta_min + (eta - eta_min) (1 + cos(pi epoch / epochs)) / 2 */
+} bp_schedule;
+
+const char *bp_optimizer_name(bp_optimizer opt);
+bp_status bp_optimizer_parse(const char *name, bp_optimizer *out);
+const char *bp_schedule_name(bp_schedule schedule);
+bp_status bp_schedule_parse(const char *name, bp_schedule *out);
+
+/** Training settings. Zero-initialize, then set what you need: zero means the default. */
 typedef struct {
-    double learning_rate;    /**< eta; default 0.1 when zero */
-    double momentum;         /**< 0 for plain gradient descent; v <- mu v + g, W <- W - eta v */
+    double learning_rate;    /**< eta; default 0.1 when zero (0.001 for Adam/AdamW) */
+    double momentum;         /**< mu for momentum/Nesterov (default 0.9 there); with plain SGD,
+                                  a nonzero value turns on momentum */
     size_t batch_size;       /**< 1 = per-sample, k = mini-batch, 0 = the whole data set */
     bp_reduction reduction;  /**< mean (default) or sum over each batch */
     int no_shuffle;          /**< nonzero keeps the data set's order every epoch */
     uint64_t seed;           /**< seed of the shuffling generator */
+    bp_optimizer optimizer;  /**< default SGD */
+    double beta1, beta2;     /**< Adam's decay rates (default 0.9, 0.999) */
+    double epsilon;          /**< Adam's denominator guard (default 1e-8) */
+    double weight_decay;     /**< L2 penalty lambda on all parameters (0: none) */
+    double clip_norm;        /**< rescale the gradient when its 2-norm exceeds this (0: never) */
+    bp_schedule schedule;    /**< default constant */
+    double step_epochs;      /**< STEP: epochs between decays (default 10) */
+    double gamma;            /**< STEP: decay factor (default 0.1) */
+    double min_lr;           /**< COSINE: the final learning rate (default 0) */
+    size_t epochs;           /**< COSINE: the length of the schedule in epochs (required) */
+    double warmup_epochs;    /**< linear warm-up from 0 over this many epochs (0: none) */
+    /** Called after every step of bp_trainer_epoch with the samples done so far in the
+     *  epoch and the epoch's total (for progress bars); may be NULL. */
+    void (*on_step)(void *context, size_t done, size_t total);
+    void *context;
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */
@@ -227,6 +334,17 @@ bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, s
                           double *loss);
 /** One pass over the data set in batches, reshuffled each epoch unless no_shuffle. */
 bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, bp_epoch_stats *stats);
+/** Epochs completed so far, and the learning rate the next step will use. */
+size_t bp_trainer_epochs_done(const bp_trainer *trainer);
+double bp_trainer_learning_rate(const bp_trainer *trainer);
+
+/** Early stopping: report the validation loss after an epoch. The trainer keeps a copy of
+ *  the parameters with the lowest loss so far; *stop becomes 1 once `patience` epochs in a
+ *  row brought no improvement. */
+bp_status bp_trainer_observe(bp_trainer *trainer, double validation_loss, size_t patience,
+                             int *stop);
+/** Put the best parameters seen by bp_trainer_observe back into the network. */
+bp_status bp_trainer_restore_best(bp_trainer *trainer);
 
 /* --------------------------------------------------------------- evaluation */
 
@@ -243,18 +361,18 @@ bp_status bp_net_evaluate(bp_net *net, const bp_dataset *data, bp_metrics *metri
 
 /* ------------------------------------------------------------- verification */
 
-/** The reference gradient: double precision, explicit Jacobians multiplied along the chain
+/** The reference gradient: long double (at least double) precision, explicit Jacobians multiplied along the chain
  *  rule (diag(g'(z)), W, and dz/dW), one sample at a time. grad has bp_net_param_count
  *  entries in the parameter block's layout. Slow and obviously correct: for tests only. */
 bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *y, size_t m,
                                 bp_reduction reduction, double *loss, double *grad);
 
-/** Central finite differences of the (double precision) loss:
+/** Central finite differences of the reference loss (long double, differenced before rounding):
  *  (C(p + h) - C(p - h)) / 2h for every parameter p. */
 bp_status bp_finite_difference_gradient(const bp_net *net, const float *x, const float *y,
                                         size_t m, bp_reduction reduction, double h, double *grad);
 
-/** The loss in double precision, for the parameters given in params (NULL: the net's own). */
+/** The reference loss (computed in long double, returned as double), for the parameters given in params (NULL: the net's own). */
 bp_status bp_reference_loss(const bp_net *net, const double *params, const float *x,
                             const float *y, size_t m, bp_reduction reduction, double *loss);
 

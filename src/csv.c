@@ -11,6 +11,7 @@
  * caller (dataset.c, the CLI).
  */
 #include "csv.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <math.h>
@@ -373,6 +374,8 @@ void bp_csv_table_free(bp_csv_table *t)
     free(t->values);
     free(t->names); /* pointers and strings share one block */
     free(t->labels);
+    free(t->lines);
+    free(t->label_at);
     memset(t, 0, sizeof *t);
 }
 
@@ -388,6 +391,7 @@ typedef struct {
     char *chars;
     size_t len, cap;
     size_t *offsets;
+    size_t *columns;
 } label_store;
 
 static int label_append(label_store *ls, const csv_cell *cell, size_t row)
@@ -403,6 +407,7 @@ static int label_append(label_store *ls, const csv_cell *cell, size_t row)
         ls->cap = cap;
     }
     ls->offsets[row] = ls->len;
+    ls->columns[row] = cell->column;
     ls->len += unescape_cell(ls->chars + ls->len, cell) + 1;
     return 1;
 }
@@ -465,8 +470,9 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
 
     float *values = NULL;
     char **names = NULL;
-    label_store ls = {NULL, 0, 0, NULL};
+    label_store ls = {NULL, 0, 0, NULL, NULL};
     char **labels = NULL;
+    size_t *lines = NULL;
     size_t count;
 
     if (rows == 0) {
@@ -479,7 +485,8 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
         goto fail;
     }
     values = malloc(rows * cols * sizeof(float));
-    if (!values) {
+    lines = malloc(rows * sizeof *lines);
+    if (!values || !lines) {
         s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu rows of %zu columns", name,
                      rows, cols);
         goto fail;
@@ -502,7 +509,8 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
 
     if (label != SIZE_MAX) {
         ls.offsets = calloc(rows, sizeof *ls.offsets);
-        if (!ls.offsets) {
+        ls.columns = calloc(rows, sizeof *ls.columns);
+        if (!ls.offsets || !ls.columns) {
             s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", name, rows);
             goto fail;
         }
@@ -520,6 +528,7 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
             goto fail;
         }
         float *row = values + r * cols;
+        lines[r] = line.number;
         for (size_t i = 0; i < cols; i++) {
             if (i == label) {
                 row[i] = 0.0f;
@@ -550,6 +559,8 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     free(ls.chars);
     free(ls.offsets);
     free(cells);
+    out->lines = lines;
+    out->label_at = ls.columns;
     out->rows = rows;
     out->cols = cols;
     out->values = values;
@@ -562,6 +573,8 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
 fail:
     free(ls.chars);
     free(ls.offsets);
+    free(ls.columns);
+    free(lines);
     free(labels);
     free(names);
     free(values);
@@ -578,53 +591,12 @@ bp_status bp_csv_read_file(const char *path, const bp_csv_read_options *opt, bp_
     memset(out, 0, sizeof *out);
     if (!path) return csv_fail(err, BP_ERR_ARG, "no file name given");
 
-    errno = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return csv_fail(err, BP_ERR_IO, "cannot open %s: %s", path,
-                        e ? strerror(e) : "unknown error");
-    }
-    /* Read in growing chunks rather than trusting a size from stat: pipes and
-       /proc files report none, and a file may change while it is read. */
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return csv_fail(err, BP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > SIZE_MAX / 2) {
-                free(buf);
-                fclose(f);
-                return csv_fail(err, BP_ERR_NOMEM, "%s: too large to read into memory", path);
-            }
-            char *grown = realloc(buf, cap * 2);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return csv_fail(err, BP_ERR_NOMEM, "%s: out of memory after %zu bytes", path, len);
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        errno = 0;
-        size_t want = cap - len, got = fread(buf + len, 1, want, f);
-        len += got;
-        if (got < want) {
-            if (ferror(f)) {
-                int e = errno;
-                free(buf);
-                fclose(f);
-                return csv_fail(err, BP_ERR_IO, "cannot read %s: %s", path,
-                                e ? strerror(e) : "read error");
-            }
-            break; /* end of file */
-        }
-    }
-    fclose(f);
-    bp_status s = bp_csv_read_memory(buf, len, path, opt, out, err);
+    /* Whole regular files only: a FIFO or a directory is refused, never waited on. */
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    bp_status rs = bp_read_file(path, SIZE_MAX - 1, &buf, &len, err);
+    if (rs != BP_OK) return rs;
+    bp_status s = bp_csv_read_memory((const char *)buf, len, path, opt, out, err);
     free(buf);
     return s;
 }

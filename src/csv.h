@@ -22,6 +22,8 @@ typedef struct {
     float *values;      /* rows x cols, row-major; the label column's cells hold 0 */
     char **names;       /* cols column names if the file had a header, else NULL */
     char **labels;      /* rows strings of the label column if one was asked for, else NULL */
+    size_t *lines;      /* rows: the physical line (1-based) each data row came from */
+    size_t *label_at;   /* rows: the byte column of each label cell, when labels != NULL */
     int has_header;     /* nonzero when the first line was taken as a header */
     char separator;     /* ',' ';' or '\t', as detected */
 } bp_csv_table;

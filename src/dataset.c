@@ -1,27 +1,32 @@
 /*
  * dataset.c - the in-memory data set: inputs and targets as two contiguous
- * float32 blocks, and reading one from CSV.
+ * float32 blocks, optional class names, and the operations on whole data sets
+ * (CSV in and out, subsets, the validation split, input normalization).
  *
- * Parsing CSV text is csv.c's job; this file only turns a parsed table into
- * inputs and targets (one-hot encoding class labels), checking sizes first.
+ * CSV syntax is csv.c's job; this file decides what the columns mean. The
+ * binary and FANN formats live in idx.c and fann.c.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "csv.h"
+#include "fileio.h"
+#include "inflate.h"
 #include "net_internal.h"
+#include "rng.h"
 
 struct bp_dataset {
     size_t n, n_in, n_out;
-    float *x, *y;
+    float *x, *y;        /* n x n_in, n x n_out (y NULL when n_out is 0) */
+    char **class_names;  /* n_out names or NULL: one block, pointers then strings */
 };
 
 bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out)
 {
     if (!out) return BP_ERR_ARG;
     *out = NULL;
-    if (n == 0 || n_in == 0 || n_out == 0) return BP_ERR_ARG;
+    if (n == 0 || n_in == 0) return BP_ERR_ARG;
     size_t nx, ny, bx, by;
     if (bp_mul_overflows(n, n_in, &nx) || bp_mul_overflows(n, n_out, &ny) ||
         bp_mul_overflows(nx, sizeof(float), &bx) || bp_mul_overflows(ny, sizeof(float), &by))
@@ -29,13 +34,13 @@ bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **ou
     bp_dataset *d = calloc(1, sizeof *d);
     if (!d) return BP_ERR_NOMEM;
     d->x = bp_alloc_aligned(bx);
-    d->y = bp_alloc_aligned(by);
-    if (!d->x || !d->y) {
+    d->y = n_out ? bp_alloc_aligned(by) : NULL;
+    if (!d->x || (n_out && !d->y)) {
         bp_dataset_free(d);
         return BP_ERR_NOMEM;
     }
     memset(d->x, 0, bx);
-    memset(d->y, 0, by);
+    if (d->y) memset(d->y, 0, by);
     d->n = n;
     d->n_in = n_in;
     d->n_out = n_out;
@@ -48,6 +53,7 @@ void bp_dataset_free(bp_dataset *d)
     if (!d) return;
     bp_free_aligned(d->x);
     bp_free_aligned(d->y);
+    free(d->class_names);
     free(d);
 }
 
@@ -59,68 +65,398 @@ float *bp_dataset_y(bp_dataset *d) { return d ? d->y : NULL; }
 const float *bp_dataset_x_const(const bp_dataset *d) { return d ? d->x : NULL; }
 const float *bp_dataset_y_const(const bp_dataset *d) { return d ? d->y : NULL; }
 
+const char *bp_dataset_class_name(const bp_dataset *d, size_t k)
+{
+    return d && d->class_names && k < d->n_out ? d->class_names[k] : NULL;
+}
+
+/* Copy n strings into one block: n pointers, then the characters. */
+char **bp_copy_names(const char *const *names, size_t n)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + 1;
+        if (len > (size_t)-1 - chars) return NULL;
+        chars += len;
+    }
+    if (n > ((size_t)-1 - chars) / sizeof(char *)) return NULL;
+    char **block = malloc(n * sizeof(char *) + chars);
+    if (!block) return NULL;
+    char *dst = (char *)(block + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + 1;
+        memcpy(dst, names[i], len);
+        block[i] = dst;
+        dst += len;
+    }
+    return block;
+}
+
+bp_status bp_dataset_set_class_names(bp_dataset *d, const char *const *names, size_t n)
+{
+    if (!d) return BP_ERR_ARG;
+    if (!names) {
+        free(d->class_names);
+        d->class_names = NULL;
+        return BP_OK;
+    }
+    if (n != d->n_out) return BP_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!names[i]) return BP_ERR_ARG;
+    char **copy = bp_copy_names(names, n);
+    if (!copy) return BP_ERR_NOMEM;
+    free(d->class_names);
+    d->class_names = copy;
+    return BP_OK;
+}
+
+/* ----------------------------------------------------------------- CSV in */
+
 /* Classes are limited so a typo (a real number in the label column) cannot ask
    for gigabytes of one-hot targets. */
 #define MAX_CLASSES 65536
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Index of name in a sorted or unsorted list (linear: class counts are small). */
+static long find_class(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return (long)i;
+    return -1;
+}
+
+/* Turn the label column's text into class indices: whole numbers 0..K-1 stay numbers
+   (no names); anything else makes text classes, sorted by name so train and test files
+   agree whatever their row order. With a given mapping, labels must be in it. */
+static bp_status map_classes(const bp_csv_table *t, const char *path, const bp_csv_options *opt,
+                             size_t *index, size_t *n_classes, char ***names_out, bp_error *err)
+{
+    size_t rows = t->rows;
+    *names_out = NULL;
+    if (opt->class_names) {
+        for (size_t r = 0; r < rows; r++) {
+            long k = find_class(opt->class_names, opt->n_targets, t->labels[r]);
+            if (k < 0)
+                return bp_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: class \"%.40s\" is not one of the %zu classes the model knows",
+                               path, t->lines[r], t->label_at[r], t->labels[r], opt->n_targets);
+            index[r] = (size_t)k;
+        }
+        *n_classes = opt->n_targets;
+        return BP_OK;
+    }
+    int numeric = 1;
+    for (size_t r = 0; r < rows && numeric; r++) {
+        double v;
+        if (bp_parse_number(t->labels[r], strlen(t->labels[r]), &v) != BP_OK) numeric = 0;
+    }
+    if (numeric) {
+        size_t max = 0;
+        for (size_t r = 0; r < rows; r++) {
+            double v = 0;
+            bp_parse_number(t->labels[r], strlen(t->labels[r]), &v);
+            if (v < 0 || v != floor(v) || v >= MAX_CLASSES)
+                return bp_fail(err, BP_ERR_FORMAT,
+                               "%s:%zu:%zu: class label %s is not a whole number from 0 to %d",
+                               path, t->lines[r], t->label_at[r], t->labels[r], MAX_CLASSES - 1);
+            index[r] = (size_t)v;
+            if (index[r] > max) max = index[r];
+        }
+        size_t k = opt->n_targets ? opt->n_targets : max + 1;
+        if (max >= k) {
+            for (size_t r = 0; r < rows; r++)
+                if (index[r] >= k)
+                    return bp_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: class label %zu is out of range for %zu classes (0 to %zu)",
+                                   path, t->lines[r], t->label_at[r], index[r], k, k - 1);
+        }
+        *n_classes = k < 2 ? 2 : k; /* one class still needs two outputs to mean anything */
+        return BP_OK;
+    }
+    /* Text classes: the sorted distinct labels. */
+    const char **sorted = malloc(rows * sizeof *sorted);
+    if (!sorted) return bp_fail(err, BP_ERR_NOMEM, "%s: out of memory for class labels", path);
+    for (size_t r = 0; r < rows; r++) sorted[r] = t->labels[r];
+    qsort(sorted, rows, sizeof *sorted, compare_names);
+    size_t distinct = 0;
+    for (size_t r = 0; r < rows; r++)
+        if (distinct == 0 || strcmp(sorted[distinct - 1], sorted[r]) != 0) sorted[distinct++] = sorted[r];
+    if (distinct > MAX_CLASSES) {
+        free(sorted);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: %zu distinct class labels; at most %d are supported",
+                       path, distinct, MAX_CLASSES);
+    }
+    if (opt->n_targets && distinct > opt->n_targets) {
+        free(sorted);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: %zu distinct class labels, but %zu classes were expected",
+                       path, distinct, opt->n_targets);
+    }
+    for (size_t r = 0; r < rows; r++) {
+        /* Binary search in the sorted distinct names. */
+        size_t lo = 0, hi = distinct;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = strcmp(sorted[mid], t->labels[r]);
+            if (c < 0) lo = mid + 1; else hi = mid;
+        }
+        index[r] = lo;
+    }
+    *n_classes = distinct < 2 ? 2 : distinct;
+    char **names = NULL;
+    if (distinct == *n_classes) {
+        names = bp_copy_names(sorted, distinct);
+    } else {
+        /* A single text class gets a second, unnamed-looking one so outputs stay two. */
+        const char *two[2] = {sorted[0], "(other)"};
+        names = bp_copy_names(two, 2);
+    }
+    free(sorted);
+    if (!names) return bp_fail(err, BP_ERR_NOMEM, "%s: out of memory for class names", path);
+    *names_out = names;
+    return BP_OK;
+}
+
+/* Turn CSV text into a data set. The text may be gzip-compressed. */
+static bp_status read_csv_text(const unsigned char *text, size_t len, const char *path,
+                               const bp_csv_options *options, bp_dataset **out, bp_error *err)
+{
+    bp_csv_options opt = {BP_TARGET_CLASS, 0, 0, NULL};
+    if (options) opt = *options;
+    if ((unsigned)opt.target > BP_TARGET_NONE)
+        return bp_fail(err, BP_ERR_ARG, "%s: unknown target kind", path);
+    bp_csv_read_options ro = {0, 0, 0};
+    ro.header = opt.header;
+    if (opt.target == BP_TARGET_CLASS) {
+        ro.has_label_column = 1;
+        ro.label_column = -1;
+    }
+    bp_csv_table t = {0};
+    unsigned char *plain = NULL;
+    size_t plain_len = 0;
+    bp_status s = bp_maybe_gunzip(text, len, path, &plain, &plain_len, err);
+    if (s != BP_OK) return s;
+    if (plain) {
+        text = plain;
+        len = plain_len;
+    }
+    s = bp_csv_read_memory((const char *)text, len, path, &ro, &t, err);
+    free(plain);
+    if (s != BP_OK) return s;
+
+    size_t n_targets = opt.target == BP_TARGET_VALUES ? (opt.n_targets ? opt.n_targets : 1)
+                       : opt.target == BP_TARGET_CLASS ? 1 : 0;
+    if (t.cols <= n_targets) {
+        s = bp_fail(err, BP_ERR_FORMAT,
+                    "%s:%zu:1: %zu column%s, but %zu target column%s and at least one input are needed",
+                    path, t.lines[0], t.cols, t.cols == 1 ? "" : "s", n_targets, n_targets == 1 ? "" : "s");
+        bp_csv_table_free(&t);
+        return s;
+    }
+    size_t n_in = t.cols - n_targets, n_out = n_targets;
+    size_t *index = NULL;
+    char **names = NULL;
+    if (opt.target == BP_TARGET_CLASS) {
+        index = malloc(t.rows * sizeof *index);
+        if (!index) {
+            bp_csv_table_free(&t);
+            return bp_fail(err, BP_ERR_NOMEM, "%s: out of memory", path);
+        }
+        s = map_classes(&t, path, &opt, index, &n_out, &names, err);
+        if (s != BP_OK) {
+            free(index);
+            bp_csv_table_free(&t);
+            return s;
+        }
+        if (!names && opt.class_names) names = bp_copy_names(opt.class_names, opt.n_targets);
+    }
+    bp_dataset *d = NULL;
+    s = bp_dataset_create(t.rows, n_in, n_out, &d);
+    if (s != BP_OK) {
+        free(index);
+        free(names);
+        bp_csv_table_free(&t);
+        return bp_fail(err, s, "%s: cannot hold %zu samples in memory", path, t.rows);
+    }
+    d->class_names = names;
+    for (size_t r = 0; r < t.rows; r++) {
+        const float *row = t.values + r * t.cols;
+        memcpy(d->x + r * n_in, row, n_in * sizeof(float));
+        if (opt.target == BP_TARGET_CLASS)
+            d->y[r * n_out + index[r]] = 1.0f;
+        else if (n_out)
+            memcpy(d->y + r * n_out, row + n_in, n_out * sizeof(float));
+    }
+    free(index);
+    bp_csv_table_free(&t);
+    *out = d;
+    return BP_OK;
+}
 
 bp_status bp_dataset_read_csv(const char *path, const bp_csv_options *options, bp_dataset **out,
                               bp_error *err)
 {
     if (!path || !out) return bp_fail(err, BP_ERR_ARG, "no file or output given");
     *out = NULL;
-    bp_csv_options opt = {BP_TARGET_CLASS, 0, 0};
-    if (options) opt = *options;
-    bp_csv_read_options ro = {0};
-    ro.header = opt.header;
-    bp_csv_table t = {0};
-    bp_status s = bp_csv_read_file(path, &ro, &t, err);
+    unsigned char *text = NULL;
+    size_t len = 0;
+    bp_status s = bp_read_file(path, (size_t)-2, &text, &len, err);
     if (s != BP_OK) return s;
+    s = read_csv_text(text, len, path, options, out, err);
+    free(text);
+    return s;
+}
 
-    size_t n_targets = opt.target == BP_TARGET_VALUES ? (opt.n_targets ? opt.n_targets : 1) : 1;
-    if (t.cols <= n_targets) {
-        bp_csv_table_free(&t);
-        return bp_fail(err, BP_ERR_FORMAT, "%s: %zu column%s, but %zu target column%s and at least one input are needed",
-                       path, t.cols, t.cols == 1 ? "" : "s", n_targets, n_targets == 1 ? "" : "s");
+bp_status bp_dataset_read_csv_memory(const void *text, size_t len, const char *name,
+                                     const bp_csv_options *options, bp_dataset **out,
+                                     bp_error *err)
+{
+    if (!out || (!text && len)) return bp_fail(err, BP_ERR_ARG, "no text or output given");
+    *out = NULL;
+    return read_csv_text(text, len, name ? name : "<memory>", options, out, err);
+}
+
+/* ---------------------------------------------------------------- CSV out */
+
+/* The class of a one-hot target row, or -1 when the row is not one-hot. */
+static long one_hot_class(const float *y, size_t n)
+{
+    long k = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] == 1.0f && k < 0) k = (long)i;
+        else if (y[i] != 0.0f) return -1;
     }
-    size_t n_in = t.cols - n_targets;
-    size_t n_out = n_targets;
-    if (opt.target == BP_TARGET_CLASS) {
-        /* Labels must be whole numbers 0..K-1. */
-        long max_label = -1;
-        for (size_t r = 0; r < t.rows; r++) {
-            double v = t.values[r * t.cols + n_in];
-            if (v < 0 || v != floor(v) || v >= MAX_CLASSES) {
-                bp_status st = bp_fail(err, BP_ERR_FORMAT,
-                                       "%s: data row %zu: class label %g in the last column is not a whole number from 0 to %d",
-                                       path, r + 1, v, MAX_CLASSES - 1);
-                bp_csv_table_free(&t);
-                return st;
+    return k;
+}
+
+bp_status bp_dataset_write_csv(const bp_dataset *d, const char *path, bp_error *err)
+{
+    if (!d || !path) return bp_fail(err, BP_ERR_ARG, "no data set or path given");
+    /* Class data (every row one-hot, more than one output) is written as one label column. */
+    int classes = d->n_out > 1;
+    for (size_t r = 0; r < d->n && classes; r++)
+        if (one_hot_class(d->y + r * d->n_out, d->n_out) < 0) classes = 0;
+    bp_buffer b = {0};
+    for (size_t r = 0; r < d->n; r++) {
+        for (size_t i = 0; i < d->n_in; i++) {
+            if (i) bp_buffer_append(&b, ",", 1);
+            bp_buffer_float(&b, d->x[r * d->n_in + i]);
+        }
+        if (classes) {
+            long k = one_hot_class(d->y + r * d->n_out, d->n_out);
+            const char *name = bp_dataset_class_name(d, (size_t)k);
+            if (name) {
+                /* Quote names that could be mistaken for syntax. */
+                bp_buffer_append(&b, ",\"", 2);
+                for (const char *c = name; *c; c++) bp_buffer_append(&b, c, *c == '"' ? 0 : 1);
+                bp_buffer_append(&b, "\"", 1);
+            } else {
+                bp_buffer_printf(&b, ",%ld", k);
             }
-            if ((long)v > max_label) max_label = (long)v;
+        } else {
+            for (size_t i = 0; i < d->n_out; i++) {
+                bp_buffer_append(&b, ",", 1);
+                bp_buffer_float(&b, d->y[r * d->n_out + i]);
+            }
         }
-        n_out = opt.n_targets ? opt.n_targets : (size_t)max_label + 1;
-        if ((size_t)max_label >= n_out) {
-            bp_csv_table_free(&t);
-            return bp_fail(err, BP_ERR_FORMAT, "%s: class label %ld is out of range for %zu classes",
-                           path, max_label, n_out);
-        }
-        if (n_out < 2) n_out = 2; /* a single class still needs two outputs to mean anything */
+        bp_buffer_append(&b, "\n", 1);
     }
-    bp_dataset *d = NULL;
-    s = bp_dataset_create(t.rows, n_in, n_out, &d);
+    bp_status s = b.failed ? bp_fail(err, BP_ERR_NOMEM, "out of memory writing %s", path)
+                           : bp_write_file_atomic(path, b.data, b.len, err);
+    bp_buffer_free(&b);
+    return s;
+}
+
+/* ------------------------------------------------------- subsets and splits */
+
+bp_status bp_dataset_subset(const bp_dataset *d, const size_t *idx, size_t n, bp_dataset **out)
+{
+    if (!d || !idx || !out || n == 0) return BP_ERR_ARG;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (idx[i] >= d->n) return BP_ERR_ARG;
+    bp_dataset *s = NULL;
+    bp_status st = bp_dataset_create(n, d->n_in, d->n_out, &s);
+    if (st != BP_OK) return st;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(s->x + i * d->n_in, d->x + idx[i] * d->n_in, d->n_in * sizeof(float));
+        if (d->n_out) memcpy(s->y + i * d->n_out, d->y + idx[i] * d->n_out, d->n_out * sizeof(float));
+    }
+    if (d->class_names &&
+        bp_dataset_set_class_names(s, (const char *const *)d->class_names, d->n_out) != BP_OK) {
+        bp_dataset_free(s);
+        return BP_ERR_NOMEM;
+    }
+    *out = s;
+    return BP_OK;
+}
+
+bp_status bp_dataset_split(const bp_dataset *d, double fraction, uint64_t seed, bp_dataset **first,
+                           bp_dataset **second)
+{
+    if (!d || !first || !second || !(fraction > 0 && fraction < 1)) return BP_ERR_ARG;
+    *first = *second = NULL;
+    size_t n2 = (size_t)floor(fraction * (double)d->n + 0.5);
+    if (n2 == 0 || n2 >= d->n) return BP_ERR_ARG;
+    size_t *idx = malloc(d->n * sizeof *idx);
+    if (!idx) return BP_ERR_NOMEM;
+    for (size_t i = 0; i < d->n; i++) idx[i] = i;
+    bp_rng rng;
+    bp_rng_seed(&rng, seed);
+    bp_rng_shuffle(&rng, idx, d->n);
+    bp_status s = bp_dataset_subset(d, idx, d->n - n2, first);
+    if (s == BP_OK) s = bp_dataset_subset(d, idx + (d->n - n2), n2, second);
+    free(idx);
     if (s != BP_OK) {
-        bp_csv_table_free(&t);
-        return bp_fail(err, s, "%s: cannot hold %zu samples in memory", path, t.rows);
+        bp_dataset_free(*first);
+        *first = NULL;
     }
-    for (size_t r = 0; r < t.rows; r++) {
-        const float *row = t.values + r * t.cols;
-        memcpy(d->x + r * n_in, row, n_in * sizeof(float));
-        if (opt.target == BP_TARGET_CLASS)
-            d->y[r * n_out + (size_t)row[n_in]] = 1.0f;
-        else
-            memcpy(d->y + r * n_out, row + n_in, n_out * sizeof(float));
+    return s;
+}
+
+/* ---------------------------------------------------------- normalization */
+
+bp_status bp_dataset_input_stats(const bp_dataset *d, bp_normalize mode, float *shift, float *scale)
+{
+    if (!d || !shift || !scale || (unsigned)mode > BP_NORMALIZE_STANDARDIZE) return BP_ERR_ARG;
+    for (size_t i = 0; i < d->n_in; i++) {
+        shift[i] = 0.0f;
+        scale[i] = 1.0f;
     }
-    bp_csv_table_free(&t);
-    *out = d;
+    if (mode == BP_NORMALIZE_NONE) return BP_OK;
+    for (size_t i = 0; i < d->n_in; i++) {
+        double lo = d->x[i], hi = d->x[i], sum = 0.0;
+        for (size_t r = 0; r < d->n; r++) {
+            double v = d->x[r * d->n_in + i];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            sum += v;
+        }
+        if (mode == BP_NORMALIZE_MINMAX) {
+            shift[i] = (float)lo;
+            /* A constant input stays put (scale 1) rather than dividing by zero. */
+            scale[i] = hi > lo ? (float)(1.0 / (hi - lo)) : 1.0f;
+        } else {
+            double mean = sum / (double)d->n, var = 0.0;
+            for (size_t r = 0; r < d->n; r++) {
+                double v = d->x[r * d->n_in + i] - mean;
+                var += v * v;
+            }
+            double sd = sqrt(var / (double)d->n);
+            shift[i] = (float)mean;
+            scale[i] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f;
+        }
+    }
+    return BP_OK;
+}
+
+bp_status bp_dataset_transform_inputs(bp_dataset *d, const float *shift, const float *scale)
+{
+    if (!d || !shift || !scale) return BP_ERR_ARG;
+    for (size_t r = 0; r < d->n; r++) {
+        float *x = d->x + r * d->n_in;
+        for (size_t i = 0; i < d->n_in; i++) x[i] = (x[i] - shift[i]) * scale[i];
+    }
     return BP_OK;
 }

@@ -40,8 +40,20 @@ _Static_assert(BP_GEMM_WORKSPACE_FLOATS == KC * NC + MC * KC + ALIGN_FLOATS,
 _Static_assert(MC % MR == 0 && NC % NR == 0, "blocks are whole numbers of tiles");
 _Static_assert((KC * NC) % ALIGN_FLOATS == 0, "packed A starts 64-byte aligned");
 
-/* Below this many multiply-adds, packing costs more than it saves. */
-#define SMALL_GEMM_FLOPS (32 * 32 * 32)
+/* With fewer rows than this, packing op(B) costs about as much as the
+   arithmetic (each packed float serves fewer than four rows) and a 6-row tile
+   is mostly padding, so bp_gemm goes straight to the loops in gemm_small. */
+#define SMALL_M 4
+
+/* GCC 12 at -O2 vectorizes the small loops below as separate functions but
+   leaves them scalar once they are inlined into gemm_small (measured; the
+   restrict on their parameters seems not to survive, and -O2 will not pay for
+   a run-time overlap check), hence noinline. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
 
 /* Where a finished tile goes: its valid m x n corner is written to C with
    C = alpha tile + beta C. Kernels take it by pointer so that alpha and beta
@@ -73,13 +85,12 @@ static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
 
 /* y += a[0] x0 + a[1] x1 + a[2] x2 + a[3] x3. Four rows of B per pass over
    the C row cut its loads and stores, and the chain of updates through memory
-   that limits a one-row axpy, by four. restrict on a separate function lets
-   the compiler vectorize without an overlap check. The main loop's trip count
-   is visibly a multiple of 8 because GCC's -O2 cost model vectorizes only
-   loops that need no scalar epilogue (clang vectorizes either way). */
-static void axpy4(size_t n, const float a[4], const float *restrict x0,
-                  const float *restrict x1, const float *restrict x2,
-                  const float *restrict x3, float *restrict y)
+   that limits a one-row axpy, by four. The main loop's trip count is visibly
+   a multiple of 8 because GCC's -O2 cost model vectorizes only loops that need
+   no scalar epilogue. */
+NOINLINE static void axpy4(size_t n, const float a[4], const float *restrict x0,
+                           const float *restrict x1, const float *restrict x2,
+                           const float *restrict x3, float *restrict y)
 {
     const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
     const size_t n8 = n & ~(size_t)7;
@@ -88,7 +99,7 @@ static void axpy4(size_t n, const float a[4], const float *restrict x0,
     for (; j < n; j++) y[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j];
 }
 
-static void axpy(size_t n, float a, const float *restrict x, float *restrict y)
+NOINLINE static void axpy(size_t n, float a, const float *restrict x, float *restrict y)
 {
     const size_t n8 = n & ~(size_t)7;
     size_t j = 0;
@@ -96,14 +107,40 @@ static void axpy(size_t n, float a, const float *restrict x, float *restrict y)
     for (; j < n; j++) y[j] += a * x[j];
 }
 
-/* Small products with op(B) = B: row i of C accumulates rows of B, every inner
-   loop running over contiguous memory. op(B) = B^T would make the inner loop a
-   dot product, which does not vectorize without reassociation, so those go
-   through packing however small they are. */
-static void gemm_small(int trans_a, size_t M, size_t N, size_t K, float alpha,
+/* Eight partial sums, so that the loop is eight independent lanes rather
+   than one serial sum, which compilers may not vectorize without permission
+   to reassociate. */
+NOINLINE static float dot(size_t n, const float *restrict x, const float *restrict y)
+{
+    float partial[8] = {0};
+    const size_t n8 = n & ~(size_t)7;
+    size_t p = 0;
+    for (; p < n8; p += 8)
+        for (size_t u = 0; u < 8; u++) partial[u] += x[p + u] * y[p + u];
+    float sum = 0.0f;
+    for (; p < n; p++) sum += x[p] * y[p];
+    for (size_t u = 0; u < 8; u++) sum += partial[u];
+    return sum;
+}
+
+/* Few rows (M < SMALL_M), no packing, every inner loop over contiguous
+   memory. With op(B) = B, row i of C accumulates rows of B. With op(B) = B^T,
+   C[i][j] is a dot product of row i of A with row j of B, which only works
+   when op(A) = A; bp_gemm packs the case where both are transposed. */
+static void gemm_small(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, const float *B, size_t ldb,
                        float beta, float *C, size_t ldc)
 {
+    if (trans_b) {
+        for (size_t i = 0; i < M; i++) {
+            for (size_t j = 0; j < N; j++) {
+                float *c = &C[i * ldc + j];
+                float ab = alpha * dot(K, A + i * lda, B + j * ldb);
+                *c = beta == 0.0f ? ab : ab + beta * *c;
+            }
+        }
+        return;
+    }
     scale_c(M, N, beta, C, ldc);
     for (size_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
@@ -117,13 +154,6 @@ static void gemm_small(int trans_a, size_t M, size_t N, size_t K, float alpha,
         for (; p < K; p++)
             axpy(N, alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]), B + p * ldb, c);
     }
-}
-
-static int is_small(size_t M, size_t N, size_t K)
-{
-    if (M > SMALL_GEMM_FLOPS || N > SMALL_GEMM_FLOPS || K > SMALL_GEMM_FLOPS)
-        return 0; /* keeps the product below from overflowing */
-    return M * N <= SMALL_GEMM_FLOPS && M * N * K <= SMALL_GEMM_FLOPS;
 }
 
 /* Packs rows [ic, ic+mc) and columns [pc, pc+kc) of op(A) as MR-row slivers,
@@ -161,7 +191,19 @@ static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc
     for (size_t jr = 0; jr < nc; jr += NR) {
         size_t nr = min_size(NR, nc - jr);
         float *d = dst + jr * kc;
-        if (trans_b) {
+        if (trans_b && nr == NR) {
+            /* B^T's rows are B's columns. Going 8 k at a time reads 16 short
+               runs of B and writes 8 whole sliver rows instead of scattering
+               single floats 64 bytes apart (measured about twice as fast);
+               a batch times a row-major W^T packs this way on every call. */
+            const float *src = B + (jc + jr) * ldb + pc;
+            size_t p = 0;
+            for (; p + 8 <= kc; p += 8)
+                for (size_t j = 0; j < NR; j++)
+                    for (size_t u = 0; u < 8; u++) d[(p + u) * NR + j] = src[j * ldb + p + u];
+            for (; p < kc; p++)
+                for (size_t j = 0; j < NR; j++) d[p * NR + j] = src[j * ldb + p];
+        } else if (trans_b) {
             for (size_t j = 0; j < nr; j++) {
                 const float *src = B + (jc + jr + j) * ldb + pc;
                 for (size_t p = 0; p < kc; p++) d[p * NR + j] = src[p];
@@ -184,8 +226,7 @@ static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc
 }
 
 /* Writes the valid m x n corner of a finished tile: C = alpha tile + beta C.
-   The full-tile branch has constant trip counts so that it vectorizes; inlined
-   into each kernel, it is compiled for that kernel's instruction set. */
+   The full-tile branch has constant trip counts so that it vectorizes. */
 static inline void store_tile(const float *restrict tile, const tile_dest *dest)
 {
     float *restrict C = dest->C;
@@ -296,8 +337,8 @@ void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
         scale_c(M, N, beta, C, ldc);
         return;
     }
-    if (!trans_b && is_small(M, N, K)) {
-        gemm_small(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (M < SMALL_M && !(trans_a && trans_b)) {
+        gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 

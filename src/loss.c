@@ -61,7 +61,19 @@ void bp_loss_delta(bp_loss loss, bp_activation output, const float *z, const flo
                    const float *y, float *delta, size_t m, size_t n)
 {
     size_t count = m * n;
-    /* Canonical pairs: the output activation's Jacobian cancels against the loss. */
+    /* Softmax + CE: dC/dz = (sum_i y_i) a - y, which is a - y for targets that sum to 1
+       (one-hot or probabilities); the general form keeps any other target right too. */
+    if (loss == BP_LOSS_CE && output == BP_ACT_SOFTMAX) {
+        for (size_t s = 0; s < m; s++) {
+            const float *ar = a + s * n, *yr = y + s * n;
+            float *dr = delta + s * n;
+            float ysum = 0.0f;
+            for (size_t i = 0; i < n; i++) ysum += yr[i];
+            for (size_t i = 0; i < n; i++) dr[i] = ysum * ar[i] - yr[i];
+        }
+        return;
+    }
+    /* The other canonical pairs: the output activation's Jacobian cancels against the loss. */
     if (bp_loss_is_canonical(loss, output)) {
         for (size_t i = 0; i < count; i++) delta[i] = a[i] - y[i];
         return;

@@ -10,8 +10,9 @@
  *   24  chunks   each: 4-byte tag, u64 payload length, payload
  *   end u32      CRC-32 of every byte before it
  *
- * Chunks in version 1: "ARCH" (shape, activations, loss, bias) and "PARM" (the
- * parameter block as float32). A chunk whose tag starts with a lowercase
+ * Chunks in version 1: "ARCH" (shape, activations, loss, bias), "PARM" (the
+ * parameter block as float32), "PREP" (the input transform, when there is one)
+ * and "clss" (class names, optional). A chunk whose tag starts with a lowercase
  * letter is optional and skipped by readers that do not know it; an unknown
  * uppercase chunk is refused, so old readers never misread new files.
  *
@@ -20,15 +21,11 @@
  * a temporary file in the same directory, synced, then renamed over the
  * target, so a crash leaves either the old file or the new one.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bytes.h"
+#include "fileio.h"
 #include "net_internal.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\n'};
@@ -38,7 +35,7 @@ static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\
 /* Fixed part of ARCH: L, hidden, output, loss, bias (u32 each) and the leaky slope (f32). */
 #define ARCH_FIXED 24u
 /* Refuse files larger than this outright: no real model comes near it. */
-#define MAX_FILE_SIZE ((uint64_t)1 << 36)
+#define MAX_FILE_SIZE ((size_t)1 << 36)
 
 uint32_t bp_crc32(uint32_t crc, const void *data, size_t len)
 {
@@ -59,107 +56,88 @@ uint32_t bp_crc32(uint32_t crc, const void *data, size_t len)
 
 /* ------------------------------------------------------------------ write */
 
-static int sync_directory_of(const char *path)
+static void put_u32(bp_buffer *b, uint32_t v)
 {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t len = (size_t)(slash - path);
-        if (len == 0) len = 1; /* the root directory */
-        if (len >= sizeof dir) return -1;
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd < 0) return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
+    unsigned char bytes[4];
+    bp_put_u32(bytes, v);
+    bp_buffer_append(b, bytes, 4);
 }
 
-static bp_status write_atomically(const char *path, const unsigned char *buf, size_t len,
-                                  bp_error *err)
+static void put_u64(bp_buffer *b, uint64_t v)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        bp_status s = bp_fail(err, BP_ERR_IO, "cannot create a temporary file next to %s: %s", path,
-                              strerror(errno));
-        free(tmp);
-        return s;
+    unsigned char bytes[8];
+    bp_put_u64(bytes, v);
+    bp_buffer_append(b, bytes, 8);
+}
+
+static void put_floats(bp_buffer *b, const float *v, size_t n)
+{
+    unsigned char bytes[4];
+    for (size_t i = 0; i < n; i++) {
+        bp_put_f32(bytes, v[i]);
+        bp_buffer_append(b, bytes, 4);
     }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
-    int saved_errno = errno;
-    int ok = done == len && fsync(fd) == 0;
-    if (!ok && done == len) saved_errno = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        saved_errno = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        saved_errno = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return bp_fail(err, BP_ERR_IO, "cannot write %s: %s", path, strerror(saved_errno));
-    }
-    free(tmp);
-    sync_directory_of(path); /* best effort: the rename is already visible */
-    return BP_OK;
+}
+
+static void chunk_header(bp_buffer *b, const char *tag, uint64_t len)
+{
+    bp_buffer_append(b, tag, 4);
+    put_u64(b, len);
 }
 
 bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err)
 {
     if (!net || !path) return bp_fail(err, BP_ERR_ARG, "no network or path given");
-    size_t L = net->n_layers;
-    size_t arch_len = ARCH_FIXED + 8 * (L + 1);
-    size_t parm_len = 8 + 4 * net->n_params;
-    size_t total = HEADER_SIZE + CHUNK_HEADER + arch_len + CHUNK_HEADER + parm_len + 4;
-    unsigned char *buf = malloc(total);
-    if (!buf) return bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path);
+    size_t L = net->n_layers, n0 = net->sizes[0], nL = net->sizes[L];
+    bp_buffer b = {0};
+    bp_buffer_append(&b, MAGIC, 8);
+    put_u32(&b, VERSION);
+    put_u32(&b, 0);
+    put_u64(&b, 0); /* total size, patched below */
 
-    memcpy(buf, MAGIC, 8);
-    bp_put_u32(buf + 8, VERSION);
-    bp_put_u32(buf + 12, 0);
-    bp_put_u64(buf + 16, total);
-    unsigned char *p = buf + HEADER_SIZE;
+    chunk_header(&b, "ARCH", ARCH_FIXED + 8 * (L + 1));
+    put_u32(&b, (uint32_t)L);
+    put_u32(&b, (uint32_t)net->hidden);
+    put_u32(&b, (uint32_t)net->output);
+    put_u32(&b, (uint32_t)net->loss);
+    put_u32(&b, (uint32_t)net->bias);
+    put_floats(&b, (const float[]){BP_LEAKY_SLOPE}, 1);
+    for (size_t l = 0; l <= L; l++) put_u64(&b, net->sizes[l]);
 
-    memcpy(p, "ARCH", 4);
-    bp_put_u64(p + 4, arch_len);
-    p += CHUNK_HEADER;
-    bp_put_u32(p, (uint32_t)L);
-    bp_put_u32(p + 4, (uint32_t)net->hidden);
-    bp_put_u32(p + 8, (uint32_t)net->output);
-    bp_put_u32(p + 12, (uint32_t)net->loss);
-    bp_put_u32(p + 16, (uint32_t)net->bias);
-    bp_put_f32(p + 20, BP_LEAKY_SLOPE);
-    for (size_t l = 0; l <= L; l++) bp_put_u64(p + ARCH_FIXED + 8 * l, net->sizes[l]);
-    p += arch_len;
+    if (net->input_shift) {
+        /* Required when present: predictions are wrong without it. */
+        chunk_header(&b, "PREP", 8 + 8 * (uint64_t)n0);
+        put_u64(&b, n0);
+        put_floats(&b, net->input_shift, n0);
+        put_floats(&b, net->input_scale, n0);
+    }
+    if (net->class_names) {
+        /* Optional: only for printing. u32 count, then u32 length + bytes per name. */
+        uint64_t len = 4;
+        for (size_t k = 0; k < nL; k++) len += 4 + strlen(net->class_names[k]);
+        chunk_header(&b, "clss", len);
+        put_u32(&b, (uint32_t)nL);
+        for (size_t k = 0; k < nL; k++) {
+            size_t n = strlen(net->class_names[k]);
+            put_u32(&b, (uint32_t)n);
+            bp_buffer_append(&b, net->class_names[k], n);
+        }
+    }
 
-    memcpy(p, "PARM", 4);
-    bp_put_u64(p + 4, parm_len);
-    p += CHUNK_HEADER;
-    bp_put_u64(p, net->n_params);
-    p += 8;
-    for (size_t i = 0; i < net->n_params; i++, p += 4) bp_put_f32(p, net->params[i]);
+    chunk_header(&b, "PARM", 8 + 4 * (uint64_t)net->n_params);
+    put_u64(&b, net->n_params);
+    put_floats(&b, net->params, net->n_params);
 
-    bp_put_u32(p, bp_crc32(0, buf, total - 4));
-    bp_status s = write_atomically(path, buf, total, err);
-    free(buf);
+    bp_status s;
+    if (b.failed) {
+        s = bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path);
+    } else {
+        bp_put_u64((unsigned char *)b.data + 16, b.len + 4);
+        put_u32(&b, bp_crc32(0, b.data, b.len));
+        s = b.failed ? bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path)
+                     : bp_write_file_atomic(path, b.data, b.len, err);
+    }
+    bp_buffer_free(&b);
     return s;
 }
 
@@ -203,6 +181,53 @@ static bp_status parse_arch(const unsigned char *p, uint64_t len, uint64_t at, c
     return BP_OK;
 }
 
+/* The optional class names: u32 count (= n_L), then u32 length and bytes per name. */
+static bp_status parse_classes(bp_net *net, const unsigned char *p, uint64_t len, uint64_t at,
+                               const char *name, bp_error *err)
+{
+    size_t nL = net->sizes[net->n_layers];
+    if (bp_get_u32(p) != nL)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: %u class names for %zu outputs", name,
+                       (unsigned long long)at, bp_get_u32(p), nL);
+    /* The names are no longer than the chunk: one block of that size holds them all. */
+    char *text = malloc((size_t)len + nL);
+    const char **names = malloc(nL * sizeof *names);
+    bp_status s = BP_OK;
+    if (!text || !names) {
+        s = bp_fail(err, BP_ERR_NOMEM, "%s: out of memory for class names", name);
+    } else {
+        uint64_t pos = 4;
+        char *dst = text;
+        for (size_t k = 0; k < nL && s == BP_OK; k++) {
+            if (len - pos < 4) {
+                s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: class names cut short", name,
+                            (unsigned long long)(at + pos));
+                break;
+            }
+            uint32_t n = bp_get_u32(p + pos);
+            pos += 4;
+            if (n > len - pos || memchr(p + pos, 0, n)) {
+                s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed class name", name,
+                            (unsigned long long)(at + pos));
+                break;
+            }
+            memcpy(dst, p + pos, n);
+            dst[n] = '\0';
+            names[k] = dst;
+            dst += n + 1;
+            pos += n;
+        }
+        if (s == BP_OK && pos != len)
+            s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: trailing bytes after the class names",
+                        name, (unsigned long long)(at + pos));
+        if (s == BP_OK && bp_net_set_class_names(net, names, nL) != BP_OK)
+            s = bp_fail(err, BP_ERR_NOMEM, "%s: out of memory for class names", name);
+    }
+    free(text);
+    free(names);
+    return s;
+}
+
 bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp_net **out,
                              bp_error *err)
 {
@@ -210,9 +235,12 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
     *out = NULL;
     if (!name) name = "model";
     const unsigned char *buf = data;
-    if (!buf || size < HEADER_SIZE + 4 || memcmp(buf, MAGIC, 8) != 0)
+    if (!buf || size < 8 || memcmp(buf, MAGIC, 8) != 0)
         return bp_fail(err, BP_ERR_FORMAT, "%s: not a backprop model file (.bpm): wrong magic number",
                        name);
+    if (size < HEADER_SIZE + 4)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: truncated: %zu bytes is shorter than a model file's header",
+                       name, size);
     uint32_t version = bp_get_u32(buf + 8);
     if (version != VERSION)
         return bp_fail(err, BP_ERR_UNSUPPORTED,
@@ -231,8 +259,9 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
     bp_net_config config;
     size_t sizes[BP_MAX_LAYERS + 1];
     int have_arch = 0;
-    const unsigned char *params = NULL;
-    uint64_t params_at = 0, params_count = 0;
+    const unsigned char *params = NULL, *prep = NULL, *classes = NULL;
+    uint64_t params_at = 0, params_count = 0, prep_at = 0, prep_count = 0, classes_len = 0,
+             classes_at = 0;
     uint64_t pos = HEADER_SIZE, end = size - 4;
     while (pos < end) {
         if (end - pos < CHUNK_HEADER)
@@ -262,6 +291,20 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
                                (unsigned long long)((len - 8) / 4));
             params = buf + body + 8;
             params_at = body + 8;
+        } else if (memcmp(tag, "PREP", 4) == 0) {
+            if (len < 8 || prep || (len - 8) % 8 != 0 || bp_get_u64(buf + body) != (len - 8) / 8)
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed PREP chunk", name,
+                               (unsigned long long)pos);
+            prep = buf + body + 8;
+            prep_at = body + 8;
+            prep_count = (len - 8) / 8;
+        } else if (memcmp(tag, "clss", 4) == 0) {
+            if (len < 4 || classes)
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed clss chunk", name,
+                               (unsigned long long)pos);
+            classes = buf + body;
+            classes_len = len;
+            classes_at = body;
         } else if (!(tag[0] >= 'a' && tag[0] <= 'z')) {
             return bp_fail(err, BP_ERR_UNSUPPORTED,
                            "%s: byte %llu: unknown required chunk \"%c%c%c%c\"; a newer backprop wrote this file",
@@ -281,9 +324,43 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
         return bp_fail(err, BP_ERR_FORMAT,
                        "%s: byte %llu: %llu parameters stored, but the architecture needs %zu", name,
                        (unsigned long long)params_at, (unsigned long long)params_count, expected);
+    bp_error check = {0};
+    if (bp_net_config_check(&config, &check) != BP_OK)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: the stored network is invalid: %s", name, check.message);
+    if (prep && prep_count != config.sizes[0])
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: input transform for %llu inputs, but the network has %zu",
+                       name, (unsigned long long)prep_at, (unsigned long long)prep_count, config.sizes[0]);
     bp_net *net = NULL;
     bp_status s = bp_net_alloc(&config, &net, err);
     if (s != BP_OK) return s;
+    if (prep) {
+        size_t n0 = config.sizes[0];
+        float *shift = malloc(n0 * sizeof(float)), *scale = malloc(n0 * sizeof(float));
+        if (shift && scale) {
+            for (size_t i = 0; i < n0; i++) {
+                shift[i] = bp_get_f32(prep + 4 * i);
+                scale[i] = bp_get_f32(prep + 4 * (n0 + i));
+            }
+            s = bp_net_set_input_transform(net, shift, scale);
+        } else {
+            s = BP_ERR_NOMEM;
+        }
+        free(shift);
+        free(scale);
+        if (s != BP_OK) {
+            bp_net_free(net);
+            return bp_fail(err, s == BP_ERR_NOMEM ? s : BP_ERR_FORMAT, "%s: byte %llu: %s", name,
+                           (unsigned long long)prep_at,
+                           s == BP_ERR_NOMEM ? "out of memory" : "input transform is not finite");
+        }
+    }
+    if (classes) {
+        s = parse_classes(net, classes, classes_len, classes_at, name, err);
+        if (s != BP_OK) {
+            bp_net_free(net);
+            return s;
+        }
+    }
     for (size_t i = 0; i < net->n_params; i++) {
         float v = bp_get_f32(params + 4 * i);
         if (!(v == v) || v - v != 0.0f) { /* NaN or infinity */
@@ -301,34 +378,11 @@ bp_status bp_net_load(const char *path, bp_net **out, bp_error *err)
 {
     if (!path || !out) return bp_fail(err, BP_ERR_ARG, "no path or output given");
     *out = NULL;
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) return bp_fail(err, BP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return bp_fail(err, BP_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > MAX_FILE_SIZE || (uint64_t)st.st_size > (size_t)-1) {
-        close(fd);
-        return bp_fail(err, BP_ERR_FORMAT, "%s: %lld bytes is too large for a model file", path,
-                       (long long)st.st_size);
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return bp_fail(err, BP_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t r = read(fd, buf + done, size - done);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        done += (size_t)r;
-    }
-    close(fd);
-    bp_status s = bp_net_load_memory(buf, done, path, out, err);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    bp_status s = bp_read_file(path, MAX_FILE_SIZE, &buf, &size, err);
+    if (s != BP_OK) return s;
+    s = bp_net_load_memory(buf, size, path, out, err);
     free(buf);
     return s;
 }

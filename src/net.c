@@ -154,6 +154,9 @@ void bp_net_free(bp_net *net)
     bp_free_aligned(net->grads);
     bp_free_aligned(net->work);
     bp_free_aligned(net->gemm_work);
+    free(net->input_shift);
+    free(net->input_scale);
+    free(net->class_names);
     free(net);
 }
 
@@ -170,7 +173,77 @@ bp_status bp_net_clone(const bp_net *net, bp_net **out)
     bp_status s = bp_net_alloc(&c, out, NULL);
     if (s != BP_OK) return s;
     memcpy((*out)->params, net->params, net->n_params * sizeof(float));
+    bp_status st = bp_net_set_input_transform(*out, net->input_shift, net->input_scale);
+    if (st == BP_OK)
+        st = bp_net_set_class_names(*out, (const char *const *)net->class_names,
+                                    net->class_names ? net->sizes[net->n_layers] : 0);
+    if (st != BP_OK) {
+        bp_net_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale)
+{
+    if (!net || (!shift) != (!scale)) return BP_ERR_ARG;
+    free(net->input_shift);
+    free(net->input_scale);
+    net->input_shift = net->input_scale = NULL;
+    if (!shift) return BP_OK;
+    size_t n = net->sizes[0];
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(shift[i]) || !isfinite(scale[i])) return BP_ERR_NUMERIC;
+    net->input_shift = malloc(n * sizeof(float));
+    net->input_scale = malloc(n * sizeof(float));
+    if (!net->input_shift || !net->input_scale) {
+        free(net->input_shift);
+        free(net->input_scale);
+        net->input_shift = net->input_scale = NULL;
+        return BP_ERR_NOMEM;
+    }
+    memcpy(net->input_shift, shift, n * sizeof(float));
+    memcpy(net->input_scale, scale, n * sizeof(float));
     return BP_OK;
+}
+
+int bp_net_input_transform(const bp_net *net, const float **shift, const float **scale)
+{
+    if (!net || !net->input_shift) return 0;
+    if (shift) *shift = net->input_shift;
+    if (scale) *scale = net->input_scale;
+    return 1;
+}
+
+void bp_net_transform_inputs(const bp_net *net, float *x, size_t m)
+{
+    if (!net || !x || !net->input_shift) return;
+    size_t n = net->sizes[0];
+    for (size_t s = 0; s < m; s++)
+        for (size_t i = 0; i < n; i++) x[s * n + i] = (x[s * n + i] - net->input_shift[i]) * net->input_scale[i];
+}
+
+bp_status bp_net_set_class_names(bp_net *net, const char *const *names, size_t n)
+{
+    if (!net) return BP_ERR_ARG;
+    if (!names) {
+        free(net->class_names);
+        net->class_names = NULL;
+        return BP_OK;
+    }
+    if (n != net->sizes[net->n_layers]) return BP_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!names[i]) return BP_ERR_ARG;
+    char **copy = bp_copy_names(names, n);
+    if (!copy) return BP_ERR_NOMEM;
+    free(net->class_names);
+    net->class_names = copy;
+    return BP_OK;
+}
+
+const char *bp_net_class_name(const bp_net *net, size_t k)
+{
+    return net && net->class_names && k < net->sizes[net->n_layers] ? net->class_names[k] : NULL;
 }
 
 size_t bp_net_layers(const bp_net *net) { return net ? net->n_layers : 0; }

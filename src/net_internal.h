@@ -42,6 +42,11 @@ struct bp_net {
     float *gemm_work;                 /* BP_GEMM_WORKSPACE_FLOATS, 64-byte aligned */
     const float *input;               /* a^0 of the last forward pass (the caller's x) */
     size_t batch;                     /* m of the last forward pass */
+
+    /* What travels with the model but is not part of the math: the input transform
+       x' = (x - shift) * scale (n_0 each, or NULL) and the names of the n_L classes. */
+    float *input_shift, *input_scale;
+    char **class_names;
 };
 
 /* Set a formatted message in err (if any) and return status. */
@@ -63,6 +68,9 @@ bp_status bp_net_reserve(bp_net *net, size_t m);
 
 /* Largest layer width n_l over l = 0..L. */
 size_t bp_net_max_width(const bp_net *net);
+
+/* Copy n strings into one block (n pointers, then the characters); free() releases it. */
+char **bp_copy_names(const char *const *names, size_t n);
 
 /* malloc/free of 64-byte aligned blocks (size in bytes, checked for overflow by callers). */
 void *bp_alloc_aligned(size_t bytes);

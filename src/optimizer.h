@@ -1,14 +1,38 @@
 /*
- * optimizer.h - parameter updates: one loop over the whole parameter block.
+ * optimizer.h - parameter updates: each rule is one loop over the whole
+ * parameter block, because every W and b lives in one block with a gradient
+ * block of the same layout. Optimizers know nothing about layers.
  */
 #ifndef BP_OPTIMIZER_H
 #define BP_OPTIMIZER_H
 
-#include <stddef.h>
+#include "backprop.h"
 
-/* Gradient descent, optionally with momentum (velocity may be NULL when momentum is 0):
+/* Everything an update rule needs besides the parameters and gradients. */
+typedef struct {
+    bp_optimizer kind;
+    float lr, momentum, beta1, beta2, epsilon, weight_decay;
+    uint64_t step;     /* updates made so far (Adam's bias correction) */
+    float *state1;     /* momentum/Nesterov: velocity; Adam: first moment; RPROP: previous gradient */
+    float *state2;     /* Adam: second moment; RPROP: per-parameter step size */
+} bp_update;
+
+/* Number of per-parameter state blocks a rule needs (0, 1 or 2). */
+int bp_update_state_blocks(bp_optimizer kind);
+
+/* Prepare fresh state (RPROP's steps start at 0.1; everything else at 0). */
+void bp_update_init_state(bp_update *u, size_t n);
+
+/* Apply one update to params from grads. grads may be modified (weight decay, RPROP). */
+void bp_update_apply(bp_update *u, float *params, float *grads, size_t n);
+
+/* Plain gradient descent with optional momentum, used by bp_update_apply and kept
+   separate as the simplest rule (velocity may be NULL when momentum is 0):
        v <- momentum v + grad;   W <- W - lr v          (plain: W <- W - lr grad) */
 void bp_sgd_update(float *params, const float *grads, float *velocity, size_t n, float lr,
                    float momentum);
+
+/* 2-norm of a vector, accumulated in double. */
+double bp_norm2(const float *v, size_t n);
 
 #endif

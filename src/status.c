@@ -41,6 +41,8 @@ static const char *const activation_names[] = {"identity", "sigmoid", "tanh",
                                                "relu", "leaky-relu", "softmax"};
 static const char *const loss_names[] = {"mse", "ce", "bce"};
 static const char *const reduction_names[] = {"mean", "sum"};
+static const char *const optimizer_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rprop"};
+static const char *const schedule_names[] = {"constant", "step", "cosine"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -101,5 +103,31 @@ bp_status bp_reduction_parse(const char *name, bp_reduction *out)
     int v = 0;
     bp_status s = find_name(name, reduction_names, COUNT(reduction_names), &v);
     if (s == BP_OK && out) *out = (bp_reduction)v;
+    return s;
+}
+
+const char *bp_optimizer_name(bp_optimizer opt)
+{
+    return (unsigned)opt < COUNT(optimizer_names) ? optimizer_names[opt] : "unknown";
+}
+
+const char *bp_schedule_name(bp_schedule schedule)
+{
+    return (unsigned)schedule < COUNT(schedule_names) ? schedule_names[schedule] : "unknown";
+}
+
+bp_status bp_optimizer_parse(const char *name, bp_optimizer *out)
+{
+    int v = 0;
+    bp_status s = find_name(name, optimizer_names, COUNT(optimizer_names), &v);
+    if (s == BP_OK && out) *out = (bp_optimizer)v;
+    return s;
+}
+
+bp_status bp_schedule_parse(const char *name, bp_schedule *out)
+{
+    int v = 0;
+    bp_status s = find_name(name, schedule_names, COUNT(schedule_names), &v);
+    if (s == BP_OK && out) *out = (bp_schedule)v;
     return s;
 }

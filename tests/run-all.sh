@@ -4,6 +4,7 @@
 #   unit   build/unit-tests (C unit tests: engine, gradients, GEMM, CSV, model files)
 #   cli    tests/cli-tests.sh (the backprop program end to end)
 #   readme tests/readme-test.sh (the C example in README.md compiles and runs)
+#   export tests/export-test.sh (export-c output compiles and matches predict)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
 #
 # Usage: sh tests/run-all.sh [BUILD_DIR]
@@ -45,6 +46,7 @@ run() {
 run unit "./$build/unit-tests"
 run cli sh tests/cli-tests.sh "$build"
 run readme sh tests/readme-test.sh "$build"
+run export sh tests/export-test.sh "$build"
 # PyTorch lives in Debian's python3; the first python3 on PATH may be another install.
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3

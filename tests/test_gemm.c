@@ -212,8 +212,8 @@ void test_gemm_transposes(void)
 }
 
 /* alpha and beta: zero, one, negative, fractional; beta == 0 on a C full of
-   NaN (which must not leak); alpha == 0, which only scales C. Both small
-   (unpacked) and blocked shapes. */
+   NaN (which must not leak); alpha == 0, which only scales C. Shapes that go
+   through packing and one with M < 4, which does not. */
 void test_gemm_alpha_beta(void)
 {
     gemm_rng rng = {3};
@@ -223,7 +223,7 @@ void test_gemm_alpha_beta(void)
         return;
     const float alphas[] = {1.0f, -1.0f, 0.5f, 2.5f, 0.0f};
     const float betas[] = {0.0f, 1.0f, -1.0f, 0.3f};
-    const size_t shapes[][3] = {{5, 7, 3}, {33, 17, 65}, {100, 40, 270}};
+    const size_t shapes[][3] = {{5, 7, 3}, {2, 37, 19}, {33, 17, 65}, {100, 40, 270}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         for (int t = 0; t < 4; t++) {
             for (size_t ia = 0; ia < sizeof alphas / sizeof alphas[0]; ia++) {

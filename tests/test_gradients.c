@@ -48,7 +48,10 @@ static int compare(bp_activation hidden, bp_activation output, bp_loss loss, int
     if (ok) {
         for (size_t i = 0; i < m * n0; i++) x[i] = (float)(2 * unit(&st) - 1);
         for (size_t k = 0; k < m; k++) {
-            if (loss == BP_LOSS_CE)
+            if (loss == BP_LOSS_CE && seed % 3 == 0)
+                /* Targets that do not sum to 1: dC/dz is then (sum y) a - y, not a - y. */
+                for (size_t i = 0; i < nL; i++) y[k * nL + i] = (float)unit(&st);
+            else if (loss == BP_LOSS_CE)
                 y[k * nL + next(&st) % nL] = 1;
             else
                 for (size_t i = 0; i < nL; i++) y[k * nL + i] = (float)unit(&st);

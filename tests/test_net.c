@@ -217,7 +217,7 @@ static double train_accuracy(size_t batch, double lr, double momentum, size_t ep
     bp_net *net = net_of(2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3);
     bp_dataset *train = circle_data(1000, 1), *test = circle_data(500, 2);
     bp_trainer *t = NULL;
-    bp_train_config tc = {lr, momentum, batch, BP_REDUCE_MEAN, 0, 5};
+    bp_train_config tc = {.learning_rate = lr, .momentum = momentum, .batch_size = batch, .seed = 5};
     double acc = -1;
     if (net && train && test && bp_trainer_create(net, &tc, &t) == BP_OK) {
         bp_metrics m;
@@ -260,7 +260,7 @@ void test_full_batch_step_matches_gradient(void)
     bp_net *net = net_of(2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 2);
     bp_dataset *d = circle_data(50, 3);
     bp_trainer *t = NULL;
-    bp_train_config tc = {0.7, 0, 0, BP_REDUCE_MEAN, 1, 1};
+    bp_train_config tc = {.learning_rate = 0.7, .batch_size = 0, .no_shuffle = 1, .seed = 1};
     if (!net || !d || bp_trainer_create(net, &tc, &t) != BP_OK) goto done;
     size_t P = bp_net_param_count(net);
     float before[64], grad[64];

@@ -1,0 +1,261 @@
+/*
+ * cmd_eval.c - using a trained model: `backprop eval` (loss, accuracy and the
+ * confusion matrix, or MSE/RMSE/MAE) and `backprop predict` (one output row per
+ * sample, as CSV).
+ *
+ * Both read raw data: the model's stored input transform and class names are
+ * applied by cli_load_data_for_net.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fileio.h"
+
+static size_t argmax(const float *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* The class of an output row: argmax, or a >= 0.5 for a single sigmoid output. */
+static size_t predicted_class(const float *a, size_t n) { return n == 1 ? a[0] >= 0.5f : argmax(a, n); }
+
+/* Forward pass over a data set in chunks; out receives n x n_L outputs. */
+static bp_status predict_all(bp_net *net, const bp_dataset *d, float *out)
+{
+    size_t n = bp_dataset_count(d), n_in = bp_dataset_inputs(d), nL = bp_net_size(net, bp_net_layers(net));
+    const float *x = bp_dataset_x_const(d);
+    for (size_t start = 0; start < n; start += 256) {
+        size_t m = n - start < 256 ? n - start : 256;
+        bp_status s = bp_net_forward(net, x + start * n_in, m, out + start * nL);
+        if (s != BP_OK) return s;
+    }
+    return BP_OK;
+}
+
+static void class_label(char *buf, size_t size, const bp_net *net, size_t k)
+{
+    const char *name = bp_net_class_name(net, k);
+    if (name) snprintf(buf, size, "%s", name);
+    else snprintf(buf, size, "%zu", k);
+}
+
+/* ------------------------------------------------------------------- eval */
+
+static const cli_option eval_options[] = {
+    {"data", "FILE", "data with targets: CSV, IDX images (with --labels) or FANN text (required)"},
+    {"labels", "FILE", "IDX labels for --data"},
+    {"format", "FMT", "data format: auto (default), csv, idx or fann"},
+    {"targets", "KIND", "class or values: how to read CSV target columns (default: from the model)"},
+    {"confusion", NULL, "print the confusion matrix (rows: true class, columns: predicted)"},
+    {"json", NULL, "machine-readable output"},
+};
+
+static int run_eval(cli_args *a)
+{
+    if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
+    const char *data_path = cli_get(a, "data");
+    if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
+    const char *targets = cli_get(a, "targets");
+    if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0)
+        return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
+    cli_format format;
+    int code = cli_parse_format(a, &format);
+    if (code) return code;
+    bp_error err = {0};
+    bp_net *net = NULL;
+    bp_status s = bp_net_load(a->positional[0], &net, &err);
+    if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
+    bp_dataset *data = NULL;
+    float *out = NULL;
+    size_t *confusion = NULL;
+    if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 0, &data))) goto done;
+    size_t n = bp_dataset_count(data), nL = bp_net_size(net, bp_net_layers(net));
+    bp_metrics m;
+    if ((s = bp_net_evaluate(net, data, &m)) != BP_OK) {
+        code = cli_fail_status(a, s, NULL, "evaluating");
+        goto done;
+    }
+    out = malloc(n * nL * sizeof(float));
+    if (!out || (s = predict_all(net, data, out)) != BP_OK) {
+        code = cli_fail(a, EXIT_FAILED, "out of memory");
+        goto done;
+    }
+    double mae = 0;
+    const float *y = bp_dataset_y_const(data);
+    for (size_t i = 0; i < n * nL; i++) mae += fabs((double)out[i] - y[i]);
+    mae /= (double)(n * nL);
+    size_t classes = nL == 1 ? 2 : nL;
+    int want_confusion = m.accuracy >= 0 && (cli_flag(a, "confusion") || cli_flag(a, "json"));
+    if (want_confusion) {
+        confusion = calloc(classes * classes, sizeof(size_t));
+        if (!confusion) {
+            code = cli_fail(a, EXIT_FAILED, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            confusion[predicted_class(y + i * nL, nL) * classes + predicted_class(out + i * nL, nL)]++;
+    }
+    if (cli_flag(a, "json")) {
+        printf("{\"samples\":%zu,\"loss\":", n);
+        json_double(stdout, m.loss);
+        printf(",\"accuracy\":");
+        if (m.accuracy >= 0) json_double(stdout, m.accuracy); else printf("null");
+        printf(",\"mse\":");
+        json_double(stdout, m.mse);
+        printf(",\"rmse\":");
+        json_double(stdout, sqrt(m.mse));
+        printf(",\"mae\":");
+        json_double(stdout, mae);
+        if (confusion) {
+            printf(",\"classes\":[");
+            for (size_t k = 0; k < classes; k++) {
+                char name[128];
+                class_label(name, sizeof name, net, k);
+                printf("%s", k ? "," : "");
+                json_string(stdout, name);
+            }
+            printf("],\"confusion\":[");
+            for (size_t r = 0; r < classes; r++) {
+                printf("%s[", r ? "," : "");
+                for (size_t c = 0; c < classes; c++) printf("%s%zu", c ? "," : "", confusion[r * classes + c]);
+                printf("]");
+            }
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("samples   %zu\nloss      %.6f (%s)\n", n, m.loss, bp_loss_name(bp_net_loss(net)));
+        if (m.accuracy >= 0) {
+            printf("accuracy  %.2f%% (%zu of %zu)\n", 100.0 * m.accuracy, (size_t)llround(m.accuracy * (double)n), n);
+        } else {
+            printf("mse       %.6g   (mean over samples and outputs of (a - y)^2)\n", m.mse);
+            printf("rmse      %.6g\nmae       %.6g\n", sqrt(m.mse), mae);
+        }
+        if (confusion && cli_flag(a, "confusion")) {
+            printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%12s", "");
+            for (size_t c = 0; c < classes; c++) {
+                char name[128];
+                class_label(name, sizeof name, net, c);
+                printf(" %8.8s", name);
+            }
+            printf("\n");
+            for (size_t r = 0; r < classes; r++) {
+                char name[128];
+                class_label(name, sizeof name, net, r);
+                printf("%12.12s", name);
+                for (size_t c = 0; c < classes; c++) printf(" %8zu", confusion[r * classes + c]);
+                printf("\n");
+            }
+        }
+    }
+    code = EXIT_OK;
+done:
+    free(out);
+    free(confusion);
+    bp_dataset_free(data);
+    bp_net_free(net);
+    return code;
+}
+
+const cli_command cmd_eval = {
+    "eval", "MODEL --data FILE [--confusion] [--json]", "loss, accuracy / RMSE of a model on data",
+    "Evaluate a trained model on data in the layout it was trained on (raw values: the\n"
+    "model applies its own preprocessing). Classification prints the loss, the accuracy\n"
+    "and, with --confusion, the confusion matrix; regression prints MSE, RMSE and MAE.",
+    eval_options, sizeof eval_options / sizeof eval_options[0], 1, run_eval};
+
+/* ---------------------------------------------------------------- predict */
+
+static const cli_option predict_options[] = {
+    {"data", "FILE", "inputs (any target columns are ignored): CSV, IDX or FANN (required)"},
+    {"labels", "FILE", "IDX labels (ignored; accepted for symmetry with eval)"},
+    {"format", "FMT", "data format: auto (default), csv, idx or fann"},
+    {"classes", NULL, "print the predicted class (its name when the model has names) instead of the outputs"},
+    {"o", "FILE", "write the CSV here instead of standard output"},
+};
+
+static int run_predict(cli_args *a)
+{
+    if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
+    const char *data_path = cli_get(a, "data"), *out_path = cli_get(a, "o");
+    if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
+    cli_format format;
+    int code = cli_parse_format(a, &format);
+    if (code) return code;
+    bp_error err = {0};
+    bp_net *net = NULL;
+    bp_status s = bp_net_load(a->positional[0], &net, &err);
+    if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
+    bp_dataset *data = NULL;
+    float *out = NULL;
+    bp_buffer b = {0};
+    if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 1, &data))) goto done;
+    size_t n = bp_dataset_count(data), nL = bp_net_size(net, bp_net_layers(net));
+    out = malloc(n * nL * sizeof(float));
+    if (!out) {
+        code = cli_fail(a, EXIT_FAILED, "out of memory");
+        goto done;
+    }
+    if ((s = predict_all(net, data, out)) != BP_OK) {
+        code = cli_fail_status(a, s, NULL, "predicting");
+        goto done;
+    }
+    int classes = cli_flag(a, "classes");
+    /* Header: the class names (or output numbers), so the columns explain themselves. */
+    if (classes) {
+        bp_buffer_printf(&b, "class\n");
+    } else {
+        for (size_t k = 0; k < nL; k++) {
+            char name[128];
+            if (bp_net_class_name(net, k)) class_label(name, sizeof name, net, k);
+            else snprintf(name, sizeof name, "output%zu", k + 1);
+            bp_buffer_printf(&b, "%s%s", k ? "," : "", name);
+        }
+        bp_buffer_append(&b, "\n", 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *row = out + i * nL;
+        if (classes) {
+            char name[128];
+            class_label(name, sizeof name, net, predicted_class(row, nL));
+            bp_buffer_printf(&b, "%s\n", name);
+        } else {
+            for (size_t k = 0; k < nL; k++) {
+                if (k) bp_buffer_append(&b, ",", 1);
+                bp_buffer_float(&b, row[k]);
+            }
+            bp_buffer_append(&b, "\n", 1);
+        }
+    }
+    if (b.failed) {
+        code = cli_fail(a, EXIT_FAILED, "out of memory");
+        goto done;
+    }
+    if (out_path) {
+        if ((s = bp_write_file_atomic(out_path, b.data, b.len, &err)) != BP_OK) {
+            code = cli_fail_status(a, s, &err, out_path);
+            goto done;
+        }
+    } else {
+        fwrite(b.data, 1, b.len, stdout);
+    }
+    code = EXIT_OK;
+done:
+    bp_buffer_free(&b);
+    free(out);
+    bp_dataset_free(data);
+    bp_net_free(net);
+    return code;
+}
+
+const cli_command cmd_predict = {
+    "predict", "MODEL --data FILE [--classes] [-o FILE]", "one output row per sample, as CSV",
+    "Run a trained model on data and print one CSV row per sample: the outputs (class\n"
+    "probabilities for a softmax model), or with --classes the predicted class. The\n"
+    "first line names the columns. The model applies its own preprocessing.",
+    predict_options, sizeof predict_options / sizeof predict_options[0], 1, run_predict};

@@ -1,0 +1,183 @@
+/*
+ * data.c - how the program finds and reads data files: the format from
+ * --format or from the file itself (CSV, IDX plain or gzip, FANN text), the
+ * targets from the model or the options, and the model's input transform.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fileio.h"
+
+/* The first bytes of a file, to tell the formats apart (NUL-terminated). */
+static size_t peek(const char *path, unsigned char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+cli_format cli_detect_format(const char *path)
+{
+    unsigned char head[256];
+    size_t n = peek(path, head, sizeof head);
+    /* IDX: two zero bytes, then a type byte (0x08..0x0E). */
+    if (n >= 4 && head[0] == 0 && head[1] == 0 && head[2] >= 0x08 && head[2] <= 0x0E) return CLI_FORMAT_IDX;
+    if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+        /* Compressed: MNIST-style names say IDX, anything else is taken for CSV. */
+        if (strstr(path, "idx") || strstr(path, "ubyte")) return CLI_FORMAT_IDX;
+        return CLI_FORMAT_CSV;
+    }
+    if (ends_with(path, ".fann") || ends_with(path, ".data") || ends_with(path, ".train") ||
+        ends_with(path, ".test"))
+        return CLI_FORMAT_FANN;
+    /* FANN's first line is exactly three whole numbers separated by blanks. */
+    size_t i = 0, numbers = 0;
+    while (i < n && head[i] != '\n') {
+        while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r')) i++;
+        if (i >= n || head[i] == '\n') break;
+        if (head[i] < '0' || head[i] > '9') return CLI_FORMAT_CSV;
+        while (i < n && head[i] >= '0' && head[i] <= '9') i++;
+        numbers++;
+        if (i < n && head[i] != ' ' && head[i] != '\t' && head[i] != '\r' && head[i] != '\n')
+            return CLI_FORMAT_CSV;
+    }
+    return numbers == 3 && i < n ? CLI_FORMAT_FANN : CLI_FORMAT_CSV;
+}
+
+int cli_parse_format(const cli_args *a, cli_format *out)
+{
+    const char *f = cli_get(a, "format");
+    *out = CLI_FORMAT_AUTO;
+    if (!f || strcmp(f, "auto") == 0) return 0;
+    if (strcmp(f, "csv") == 0) *out = CLI_FORMAT_CSV;
+    else if (strcmp(f, "idx") == 0) *out = CLI_FORMAT_IDX;
+    else if (strcmp(f, "fann") == 0) *out = CLI_FORMAT_FANN;
+    else return cli_fail(a, EXIT_USAGE, "--format expects auto, csv, idx or fann, got '%s'", f);
+    return 0;
+}
+
+int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out)
+{
+    *out = NULL;
+    cli_format format = req->format;
+    if (req->labels) format = CLI_FORMAT_IDX;
+    if (format == CLI_FORMAT_AUTO) format = cli_detect_format(req->path);
+    bp_error err = {0};
+    bp_status s;
+    if (format == CLI_FORMAT_IDX) {
+        s = bp_dataset_read_idx(req->path, req->labels, req->n_classes, out, &err);
+        if (s == BP_OK && req->target == BP_TARGET_NONE && bp_dataset_outputs(*out) == 0) return 0;
+        if (s == BP_OK && !req->labels && req->target != BP_TARGET_NONE) {
+            bp_dataset_free(*out);
+            *out = NULL;
+            return cli_fail(a, EXIT_USAGE, "%s is an IDX image file: give its labels file too (--labels / --test-labels)",
+                            req->path);
+        }
+    } else if (format == CLI_FORMAT_FANN) {
+        s = bp_dataset_read_fann(req->path, out, &err);
+    } else {
+        bp_csv_options opt = {req->target, req->n_targets, 0, req->class_names};
+        if (req->target == BP_TARGET_CLASS) opt.n_targets = req->n_classes;
+        s = bp_dataset_read_csv(req->path, &opt, out, &err);
+    }
+    if (s != BP_OK) return cli_fail_status(a, s, &err, req->path);
+    return 0;
+}
+
+int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
+                          int inputs_only, bp_dataset **out)
+{
+    size_t n_in = bp_net_size(net, 0), n_out = bp_net_size(net, bp_net_layers(net));
+    cli_data_request req = {path, labels, CLI_FORMAT_AUTO, BP_TARGET_VALUES, n_out, 0, NULL};
+    int code = cli_parse_format(a, &req.format);
+    if (code) return code;
+    const char *targets = cli_get(a, "targets");
+    if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0)
+        return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
+    int classes = bp_net_class_name(net, 0) != NULL || bp_net_loss(net) == BP_LOSS_CE;
+    if (targets) classes = strcmp(targets, "class") == 0;
+    if (classes) {
+        req.target = BP_TARGET_CLASS;
+        req.n_classes = n_out;
+        const char *names[BP_MAX_WIDTH < 65536 ? BP_MAX_WIDTH : 65536];
+        if (bp_net_class_name(net, 0) && n_out <= sizeof names / sizeof names[0]) {
+            for (size_t k = 0; k < n_out; k++) names[k] = bp_net_class_name(net, k);
+            req.class_names = names;
+        }
+        if (inputs_only) {
+            /* Data to predict on may or may not carry its labels: n_0 columns means none. */
+            size_t cols = 0;
+            if (cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
+        }
+        code = cli_read_data(a, &req, out);
+    } else {
+        if (inputs_only) {
+            size_t cols = 0;
+            if (cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
+        }
+        code = cli_read_data(a, &req, out);
+    }
+    if (code) return code;
+    if (bp_dataset_inputs(*out) != n_in) {
+        size_t got = bp_dataset_inputs(*out);
+        bp_dataset_free(*out);
+        *out = NULL;
+        return cli_fail(a, EXIT_FAILED,
+                        "%s: %zu input column%s, but the network takes %zu inputs (plus %s)", path,
+                        got, got == 1 ? "" : "s", n_in,
+                        classes ? "one class-label column" : "its target columns");
+    }
+    if (bp_dataset_outputs(*out) != 0 && bp_dataset_outputs(*out) != n_out) {
+        size_t got = bp_dataset_outputs(*out);
+        bp_dataset_free(*out);
+        *out = NULL;
+        return cli_fail(a, EXIT_FAILED, "%s: %zu targets per sample, but the network has %zu outputs",
+                        path, got, n_out);
+    }
+    /* The model's stored preprocessing, applied once to the whole data set. */
+    const float *shift, *scale;
+    if (bp_net_input_transform(net, &shift, &scale)) bp_dataset_transform_inputs(*out, shift, scale);
+    return 0;
+}
+
+int cli_csv_columns(const char *path, size_t *cols)
+{
+    if (cli_detect_format(path) != CLI_FORMAT_CSV) return -1;
+    unsigned char head[65536];
+    size_t n = peek(path, head, sizeof head);
+    if (n == 0) return -1;
+    /* Count separators on the first line that is not blank or a comment. */
+    size_t i = 0;
+    if (n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF) i = 3;
+    for (;;) {
+        while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n')) i++;
+        if (i < n && head[i] == '#') {
+            while (i < n && head[i] != '\n') i++;
+            continue;
+        }
+        break;
+    }
+    size_t counts[3] = {0, 0, 0};
+    int quoted = 0;
+    for (size_t j = i; j < n && head[j] != '\n'; j++) {
+        if (head[j] == '"') quoted = !quoted;
+        else if (!quoted && head[j] == ',') counts[0]++;
+        else if (!quoted && head[j] == ';') counts[1]++;
+        else if (!quoted && head[j] == '\t') counts[2]++;
+    }
+    size_t best = counts[0];
+    if (counts[1] > best) best = counts[1];
+    if (counts[2] > best) best = counts[2];
+    *cols = best + 1;
+    return 0;
+}

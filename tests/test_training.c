@@ -1,0 +1,246 @@
+/*
+ * test_training.c - optimizers, schedules, clipping and early stopping, and the
+ * data-set operations training relies on (text classes, splits, normalization,
+ * model files carrying preprocessing and class names).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backprop.h"
+#include "test.h"
+
+/* One parameter p with C = 1/2 (w x - y)^2: a 1-1 identity network without bias.
+   With x = 1, y = 0 the gradient is exactly w, so every rule can be followed by hand. */
+static bp_net *scalar_net(float w)
+{
+    size_t sizes[] = {1, 1};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1};
+    bp_net *net = NULL;
+    CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
+    if (net) bp_net_params(net)[0] = w;
+    return net;
+}
+
+static double run_steps(bp_train_config tc, float w0, int steps)
+{
+    bp_net *net = scalar_net(w0);
+    bp_trainer *t = NULL;
+    double w = NAN;
+    const float x = 1, y = 0;
+    if (net && bp_trainer_create(net, &tc, &t) == BP_OK) {
+        for (int i = 0; i < steps; i++) CHECK(bp_trainer_step(t, &x, &y, 1, NULL) == BP_OK, "step");
+        w = bp_net_params(net)[0];
+    }
+    bp_trainer_free(t);
+    bp_net_free(net);
+    return w;
+}
+
+void test_optimizers_by_hand(void)
+{
+    /* SGD: w <- w - 0.1 w, twice: 1 -> 0.9 -> 0.81. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1}, 1.0f, 2), 0.81, 1e-6);
+    /* Momentum 0.5: v = 1, w = 0.9; v = 0.5 + 0.9 = 1.4, w = 0.9 - 0.14 = 0.76. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .optimizer = BP_OPT_MOMENTUM, .momentum = 0.5},
+                         1.0f, 2), 0.76, 1e-6);
+    /* Nesterov 0.5: v = 1, w = 1 - 0.1 (1 + 0.5) = 0.85. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .optimizer = BP_OPT_NESTEROV, .momentum = 0.5},
+                         1.0f, 1), 0.85, 1e-6);
+    /* Adam's first step moves every weight by lr (times g / |g|): 1 - 0.01. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.01, .optimizer = BP_OPT_ADAM}, 1.0f, 1), 0.99, 1e-5);
+    /* Adam's second step: m = 0.1*0.99 + 0.9*0.1*1... computed in double below. */
+    {
+        double w = 1.0, m = 0, v = 0, lr = 0.01, b1 = 0.9, b2 = 0.999;
+        for (int t = 1; t <= 3; t++) {
+            double g = w;
+            m = b1 * m + (1 - b1) * g;
+            v = b2 * v + (1 - b2) * g * g;
+            w -= lr * (m / (1 - pow(b1, t))) / (sqrt(v / (1 - pow(b2, t))) + 1e-8);
+        }
+        CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.01, .optimizer = BP_OPT_ADAM}, 1.0f, 3), w, 1e-5);
+    }
+    /* AdamW decays the weight first: w = 1 - 0.01*0.5*1 = 0.995, then Adam's step of 0.01. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.01, .optimizer = BP_OPT_ADAMW, .weight_decay = 0.5},
+                         1.0f, 1), 0.985, 1e-5);
+    /* L2 weight decay on SGD: g = w + 0.5 w = 1.5, w = 1 - 0.15. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .weight_decay = 0.5}, 1.0f, 1), 0.85, 1e-6);
+    /* RPROP: steps of 0.1, then 0.12 while the sign holds: 1 -> 0.9 -> 0.78 -> 0.636. */
+    CHECK_NEAR(run_steps((bp_train_config){.optimizer = BP_OPT_RPROP}, 1.0f, 3), 0.636, 1e-5);
+    /* RPROP overshoot: from 0.05 the first step lands at -0.05 (sign change), the next
+       step is skipped and the step size halves, then it moves back by 0.05: 0.0. */
+    CHECK_NEAR(run_steps((bp_train_config){.optimizer = BP_OPT_RPROP}, 0.05f, 3), 0.0, 1e-6);
+    /* Clipping: g = 10 clipped to norm 1: w = 10 - 0.1. */
+    CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .clip_norm = 1}, 10.0f, 1), 9.9, 1e-5);
+}
+
+void test_schedules_and_warmup(void)
+{
+    bp_net *net = scalar_net(1.0f);
+    if (!net) return;
+    bp_dataset *d = NULL;
+    CHECK(bp_dataset_create(4, 1, 1, &d) == BP_OK, "data");
+    struct {
+        bp_train_config c;
+        double expect[4]; /* learning rate at the start of epochs 0..3 */
+    } cases[] = {
+        {{.learning_rate = 1, .schedule = BP_SCHEDULE_STEP, .step_epochs = 2, .gamma = 0.5}, {1, 1, 0.5, 0.5}},
+        {{.learning_rate = 1, .schedule = BP_SCHEDULE_COSINE, .epochs = 2}, {1, 0.5, 0, 0}},
+        {{.learning_rate = 1, .warmup_epochs = 2}, {0, 0.5, 1, 1}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        bp_trainer *t = NULL;
+        cases[k].c.batch_size = 4;
+        CHECK(bp_trainer_create(net, &cases[k].c, &t) == BP_OK, "trainer %zu", k);
+        for (int e = 0; t && e < 4; e++) {
+            CHECK_NEAR(bp_trainer_learning_rate(t), cases[k].expect[e], 1e-12);
+            CHECK(bp_trainer_epoch(t, d, NULL) == BP_OK, "epoch");
+        }
+        bp_trainer_free(t);
+    }
+    bp_train_config bad = {.schedule = BP_SCHEDULE_COSINE};
+    bp_trainer *t = NULL;
+    CHECK(bp_trainer_create(net, &bad, &t) == BP_ERR_ARG, "cosine needs epochs");
+    bad = (bp_train_config){.momentum = 1.5};
+    CHECK(bp_trainer_create(net, &bad, &t) == BP_ERR_ARG, "momentum >= 1");
+    bad = (bp_train_config){.learning_rate = NAN};
+    CHECK(bp_trainer_create(net, &bad, &t) == BP_ERR_ARG, "NaN learning rate");
+    bp_dataset_free(d);
+    bp_net_free(net);
+}
+
+void test_early_stopping_keeps_best(void)
+{
+    bp_net *net = scalar_net(1.0f);
+    bp_trainer *t = NULL;
+    bp_train_config tc = {.learning_rate = 0.1};
+    if (!net || bp_trainer_create(net, &tc, &t) != BP_OK) goto done;
+    const double losses[] = {5, 3, 4, 4, 4};
+    int stop = 0;
+    for (int e = 0; e < 5 && !stop; e++) {
+        bp_net_params(net)[0] = (float)(e + 1); /* stands in for training */
+        CHECK(bp_trainer_observe(t, losses[e], 2, &stop) == BP_OK, "observe");
+        CHECK(stop == (e == 3), "stop after two epochs without improvement (epoch %d: %d)", e, stop);
+    }
+    CHECK(bp_trainer_restore_best(t) == BP_OK, "restore");
+    CHECK(bp_net_params(net)[0] == 2.0f, "the parameters of the best epoch come back");
+done:
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
+static const char *temp_file(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "/tmp/bp-training-%ld-%s", (long)getpid(), name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+void test_csv_text_classes_and_mapping(void)
+{
+    const char *path = temp_file("iris.csv", "a,b,species\n1,2,setosa\n3,4,virginica\n5,6,setosa\n7,8,versicolor\n");
+    bp_dataset *d = NULL, *t = NULL;
+    bp_error err = {0};
+    CHECK(bp_dataset_read_csv(path, NULL, &d, &err) == BP_OK, "read: %s", err.message);
+    if (d) {
+        CHECK(bp_dataset_outputs(d) == 3 && bp_dataset_inputs(d) == 2, "3 classes, 2 inputs");
+        CHECK(strcmp(bp_dataset_class_name(d, 0), "setosa") == 0 &&
+              strcmp(bp_dataset_class_name(d, 2), "virginica") == 0, "sorted names");
+        const float *y = bp_dataset_y_const(d);
+        CHECK(y[1 * 3 + 2] == 1 && y[3 * 3 + 1] == 1, "one-hot by name");
+        /* A test file maps through the training names, whatever its own classes. */
+        const char *names[] = {"setosa", "versicolor", "virginica"};
+        const char *tpath = temp_file("iris-test.csv", "9,9,virginica\n8,8,setosa\n");
+        bp_csv_options o = {BP_TARGET_CLASS, 3, 0, names};
+        CHECK(bp_dataset_read_csv(tpath, &o, &t, &err) == BP_OK, "test read: %s", err.message);
+        if (t) CHECK(bp_dataset_y_const(t)[2] == 1 && bp_dataset_outputs(t) == 3, "mapped");
+        bp_dataset_free(t);
+        t = NULL;
+        const char *bad = temp_file("iris-bad.csv", "9,9,virginica\n8,8,rose\n");
+        CHECK(bp_dataset_read_csv(bad, &o, &t, &err) == BP_ERR_FORMAT, "unknown class");
+        CHECK(strstr(err.message, ":2:5: class \"rose\"") != NULL, "line and column: %s", err.message);
+        remove(tpath);
+        remove(bad);
+    }
+    const char *frac = temp_file("frac.csv", "x,y,label\n1,2,0\n3,4,1.5\n");
+    CHECK(bp_dataset_read_csv(frac, NULL, &t, &err) == BP_ERR_FORMAT, "fractional label");
+    CHECK(strstr(err.message, "frac.csv:3:5: class label 1.5") != NULL, "message: %s", err.message);
+    remove(frac);
+    remove(path);
+    bp_dataset_free(d);
+}
+
+void test_split_and_normalization(void)
+{
+    bp_dataset *d = NULL, *a = NULL, *b = NULL;
+    CHECK(bp_dataset_create(10, 2, 1, &d) == BP_OK, "create");
+    if (!d) return;
+    for (int i = 0; i < 10; i++) {
+        bp_dataset_x(d)[2 * i] = (float)i;
+        bp_dataset_x(d)[2 * i + 1] = 7.0f; /* constant input */
+        bp_dataset_y(d)[i] = (float)i;
+    }
+    CHECK(bp_dataset_split(d, 0.3, 1, &a, &b) == BP_OK, "split");
+    if (a && b) {
+        CHECK(bp_dataset_count(a) == 7 && bp_dataset_count(b) == 3, "7 + 3");
+        /* Every sample lands on exactly one side, with its target. */
+        int seen[10] = {0};
+        for (size_t i = 0; i < 7; i++) seen[(int)bp_dataset_x(a)[2 * i]]++;
+        for (size_t i = 0; i < 3; i++) seen[(int)bp_dataset_x(b)[2 * i]]++;
+        for (int i = 0; i < 10; i++) CHECK(seen[i] == 1, "sample %d seen %d times", i, seen[i]);
+        CHECK(bp_dataset_y(b)[0] == bp_dataset_x(b)[0], "targets travel with inputs");
+    }
+    float shift[2], scale[2];
+    CHECK(bp_dataset_input_stats(d, BP_NORMALIZE_MINMAX, shift, scale) == BP_OK, "minmax");
+    CHECK(shift[0] == 0 && fabsf(scale[0] - 1.0f / 9) < 1e-7f && scale[1] == 1, "minmax values");
+    CHECK(bp_dataset_input_stats(d, BP_NORMALIZE_STANDARDIZE, shift, scale) == BP_OK, "standardize");
+    CHECK(fabsf(shift[0] - 4.5f) < 1e-6f && fabsf(scale[0] - (float)(1 / sqrt(8.25))) < 1e-6f, "mean, 1/sd");
+    bp_dataset_transform_inputs(d, shift, scale);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 10; i++) mean += bp_dataset_x(d)[2 * i] / 10.0;
+    for (int i = 0; i < 10; i++) var += pow(bp_dataset_x(d)[2 * i] - mean, 2) / 10.0;
+    CHECK(fabs(mean) < 1e-6 && fabs(var - 1) < 1e-5, "standardized: mean %g var %g", mean, var);
+    CHECK(bp_dataset_split(d, 0.0, 1, &a, &b) == BP_ERR_ARG || (a && b), "empty side refused");
+    bp_dataset_free(a);
+    bp_dataset_free(b);
+    bp_dataset_free(d);
+}
+
+void test_model_keeps_preprocessing_and_classes(void)
+{
+    size_t sizes[] = {2, 3, 3};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1};
+    bp_net *net = NULL, *back = NULL;
+    CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
+    if (!net) return;
+    const float shift[] = {1.5f, -2}, scale[] = {0.25f, 4};
+    const char *names[] = {"cat", "dog \"rex\"", ""};
+    CHECK(bp_net_set_input_transform(net, shift, scale) == BP_OK, "transform");
+    CHECK(bp_net_set_class_names(net, names, 3) == BP_OK, "names");
+    CHECK(bp_net_set_class_names(net, names, 2) == BP_ERR_ARG, "wrong count");
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/bp-training-%ld.bpm", (long)getpid());
+    bp_error err = {0};
+    CHECK(bp_net_save(net, path, &err) == BP_OK, "save: %s", err.message);
+    CHECK(bp_net_load(path, &back, &err) == BP_OK, "load: %s", err.message);
+    if (back) {
+        const float *s2, *k2;
+        CHECK(bp_net_input_transform(back, &s2, &k2) == 1, "has a transform");
+        CHECK(s2[0] == 1.5f && s2[1] == -2 && k2[0] == 0.25f && k2[1] == 4, "the same transform");
+        CHECK(strcmp(bp_net_class_name(back, 1), "dog \"rex\"") == 0 && strcmp(bp_net_class_name(back, 2), "") == 0,
+              "the same names");
+        float x[] = {3.5f, -1};
+        bp_net_transform_inputs(back, x, 1);
+        CHECK(x[0] == 0.5f && x[1] == 4, "applied");
+    }
+    remove(path);
+    bp_net_free(back);
+    bp_net_free(net);
+}
