@@ -90,7 +90,8 @@ static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_
                    gname(hidden), l - 1, s3, s4, s2, s3);
         }
     }
-    printf("  (bp_dense_backward in src/dense.c, bp_activation_backward in src/activation.c)\n\n");
+    printf("  (bp_dense_gradient and bp_dense_backward_delta in src/dense.c; the (.) g' is applied\n"
+           "   as the product is written, in bp_gemm_ex's epilogue, src/gemm.c)\n\n");
 
     printf("Mini-batch of %s samples as columns (A^0 = X is %zu x %s)\n", m, n[0], m);
     for (size_t l = 1; l <= L; l++) {
@@ -155,8 +156,20 @@ static int print_numbers(cli_args *a, bp_net *net, const bp_dataset *data, size_
             snprintf(name, sizeof name, "b^%zu", l);
             print_matrix(name, b, 1, n);
         }
+        /* Hidden layers keep only a^l: recompute z^l = W^l a^(l-1) + b^l for the display. */
+        float zbuf[4096];
+        if (!z && n <= sizeof zbuf / sizeof zbuf[0]) {
+            const float *prev = x;
+            if (l > 1) bp_net_layer_state(net, l - 1, NULL, &prev);
+            for (size_t i = 0; i < n; i++) {
+                double v = b ? b[i] : 0.0;
+                for (size_t j = 0; j < p; j++) v += (double)W[i * p + j] * prev[j];
+                zbuf[i] = (float)v;
+            }
+            z = zbuf;
+        }
         snprintf(name, sizeof name, "z^%zu = W^%zu a^%zu%s", l, l, l - 1, b ? " + b" : "");
-        print_matrix(name, z, 1, n);
+        if (z) print_matrix(name, z, 1, n);
         snprintf(name, sizeof name, "a^%zu = %s(z^%zu)", l, gname(g), l);
         print_matrix(name, act, 1, n);
     }

@@ -140,7 +140,8 @@ float *bp_net_grads(bp_net *net);
 bp_status bp_net_layer(bp_net *net, size_t layer, float **W, float **b, float **grad_W, float **grad_b);
 
 /** Views of z^l and a^l (m x n_l, row s = sample s) from the last forward or backward
- *  call; valid until the next call on this net. Layer 0 is not stored (a^0 is your x). */
+ *  call; valid until the next call on this net. Layer 0 is not stored (a^0 is your x).
+ *  Hidden layers keep only a^l (every hidden g' is computed from a): *z is NULL there. */
 bp_status bp_net_layer_state(const bp_net *net, size_t layer, const float **z, const float **a);
 
 /** Forward pass over a batch: x is m x n_0, out (may be NULL) receives a^L, m x n_L.
@@ -329,7 +330,9 @@ typedef struct {
 
 bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out);
 void bp_trainer_free(bp_trainer *trainer);
-/** One gradient step on one batch (m x n_0 inputs, m x n_L targets). */
+/** One gradient step on one batch (m x n_0 inputs, m x n_L targets). For plain gradient
+ *  descent and momentum the update is applied inside the backward pass, so the network's
+ *  gradient block is not written; call bp_net_backward to see a gradient. */
 bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, size_t m,
                           double *loss);
 /** One pass over the data set in batches, reshuffled each epoch unless no_shuffle. */

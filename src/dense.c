@@ -1,44 +1,104 @@
 /*
  * dense.c - the forward and backward products of one dense layer.
  *
- * All three products go through bp_gemm with transpose flags instead of
- * materialized transposes. Activation derivatives are applied by the caller
- * (network.c), which knows which activation the previous layer used.
+ * All three products go through bp_gemm_ex with transpose flags instead of
+ * materialized transposes; the epilogue does the element-wise work (bias,
+ * ReLU, g'(z)) as each tile of the product is written. The optimizer steps
+ * for gradient descent and momentum are fused into the weight-gradient
+ * product too, which saves writing and re-reading a gradient block.
  */
 #include <string.h>
 
 #include "activation.h"
 #include "dense.h"
 #include "gemm.h"
+#include "net_internal.h"
 
 void bp_dense_forward(float *z, float *a, const float *a_prev, const float *W, const float *b,
                       size_t m, size_t n_in, size_t n_out, bp_activation g, float *gemm_work)
 {
-    float beta = 0.0f;
-    if (b) {
-        /* Start every row of Z at b so the product accumulates onto it (beta = 1). */
-        for (size_t s = 0; s < m; s++) memcpy(z + s * n_out, b, n_out * sizeof(float));
-        beta = 1.0f;
+    bp_gemm_epilogue epi = {b, BP_EPI_NONE, BP_EPI_NONE, NULL, 0, BP_LEAKY_SLOPE};
+    if (z == a && (g == BP_ACT_RELU || g == BP_ACT_LEAKY_RELU)) {
+        /* a = relu(W a_prev + b) straight out of the product. */
+        epi.act = g == BP_ACT_RELU ? BP_EPI_RELU : BP_EPI_LEAKY;
+        bp_gemm_ex(0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, 0.0f, a, n_out, gemm_work, &epi);
+        return;
     }
-    bp_gemm(0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, beta, z, n_out, gemm_work);
+    bp_gemm_ex(0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, 0.0f, z, n_out, gemm_work, &epi);
     bp_activation_forward(g, z, a, m, n_out);
 }
 
-void bp_dense_backward(float *grad_W, float *grad_b, float *delta_prev, const float *delta,
-                       const float *a_prev, const float *W, size_t m, size_t n_in, size_t n_out,
-                       float scale, float *gemm_work)
+static int derivative_code(bp_activation g)
+{
+    switch (g) {
+    case BP_ACT_RELU: return BP_EPI_RELU;
+    case BP_ACT_LEAKY_RELU: return BP_EPI_LEAKY;
+    case BP_ACT_SIGMOID: return BP_EPI_SIGMOID;
+    case BP_ACT_TANH: return BP_EPI_TANH;
+    case BP_ACT_IDENTITY:
+    case BP_ACT_SOFTMAX: break; /* softmax is never a hidden activation */
+    }
+    return BP_EPI_NONE;
+}
+
+void bp_dense_backward_delta(float *delta_prev, const float *delta, const float *W,
+                             const float *a_prev, bp_activation g_prev, size_t m, size_t n_in,
+                             size_t n_out, float *gemm_work)
+{
+    /* W^T delta for every sample: Delta_prev (m x n_in) = Delta (m x n_out) W (n_out x n_in),
+       then (.) g'(z^(l-1)), written from a^(l-1) in the epilogue. */
+    bp_gemm_epilogue epi = {NULL, BP_EPI_NONE, derivative_code(g_prev), a_prev, n_in, BP_LEAKY_SLOPE};
+    bp_gemm_ex(0, 0, m, n_in, n_out, 1.0f, delta, n_out, W, n_in, 0.0f, delta_prev, n_in, gemm_work, &epi);
+}
+
+/* sum over the m rows of delta (m x n), times scale, into out (n). */
+static void column_sums(float *out, const float *delta, size_t m, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++) out[i] = 0.0f;
+    for (size_t s = 0; s < m; s++) {
+        const float *row = delta + s * n;
+        for (size_t i = 0; i < n; i++) out[i] += row[i];
+    }
+    for (size_t i = 0; i < n; i++) out[i] *= scale;
+}
+
+void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
+                       size_t m, size_t n_in, size_t n_out, float scale, float *gemm_work)
 {
     /* dC/dW (n_out x n_in) = scale * Delta^T (n_out x m) A_prev (m x n_in) */
     bp_gemm(1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, 0.0f, grad_W, n_in, gemm_work);
-    if (grad_b) {
-        for (size_t i = 0; i < n_out; i++) grad_b[i] = 0.0f;
+    if (grad_b) column_sums(grad_b, delta, m, n_out, scale);
+}
+
+void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_prev, size_t m,
+                       size_t n_in, size_t n_out, float scale, float lr, float wd,
+                       float *gemm_work)
+{
+    float keep = 1.0f - lr * wd;
+    /* W = keep W - lr scale Delta^T A_prev: the GEMM's beta does the decay. */
+    bp_gemm(1, 0, n_out, n_in, m, -lr * scale, delta, n_out, a_prev, n_in, keep, W, n_in, gemm_work);
+    if (b) {
+        for (size_t i = 0; i < n_out; i++) b[i] *= keep;
         for (size_t s = 0; s < m; s++) {
             const float *row = delta + s * n_out;
-            for (size_t i = 0; i < n_out; i++) grad_b[i] += row[i];
+            for (size_t i = 0; i < n_out; i++) b[i] -= lr * scale * row[i];
         }
-        for (size_t i = 0; i < n_out; i++) grad_b[i] *= scale;
     }
-    /* W^T delta for every sample: Delta_prev (m x n_in) = Delta (m x n_out) W (n_out x n_in) */
-    if (delta_prev)
-        bp_gemm(0, 0, m, n_in, n_out, 1.0f, delta, n_out, W, n_in, 0.0f, delta_prev, n_in, gemm_work);
+}
+
+void bp_dense_momentum_step(float *W, float *b, float *vW, float *vb, const float *delta,
+                            const float *a_prev, size_t m, size_t n_in, size_t n_out, float scale,
+                            float lr, float mu, float *gemm_work)
+{
+    bp_gemm(1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, mu, vW, n_in, gemm_work);
+    size_t n = n_out * n_in;
+    for (size_t i = 0; i < n; i++) W[i] -= lr * vW[i];
+    if (b) {
+        for (size_t i = 0; i < n_out; i++) vb[i] *= mu;
+        for (size_t s = 0; s < m; s++) {
+            const float *row = delta + s * n_out;
+            for (size_t i = 0; i < n_out; i++) vb[i] += scale * row[i];
+        }
+        for (size_t i = 0; i < n_out; i++) b[i] -= lr * vb[i];
+    }
 }

@@ -63,6 +63,8 @@ typedef struct {
     float *C;
     size_t ldc, m, n;
     float alpha, beta;
+    const bp_gemm_epilogue *epi; /* NULL, or applied to this tile (last K block only) */
+    size_t row, col;             /* where the tile sits in C, for the bias and D */
 } tile_dest;
 
 typedef void (*micro_kernel)(size_t kc, const float *restrict a, const float *restrict b,
@@ -225,6 +227,35 @@ static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc
     }
 }
 
+/* The epilogue on one row segment of C: columns [col, col + n) of row `row`. */
+static inline void apply_epilogue(const bp_gemm_epilogue *e, float *restrict c, size_t row, size_t col,
+                                  size_t n)
+{
+    if (e->bias)
+        for (size_t j = 0; j < n; j++) c[j] += e->bias[col + j];
+    if (e->act == BP_EPI_RELU)
+        for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+    else if (e->act == BP_EPI_LEAKY)
+        for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : e->slope * c[j];
+    if (e->deriv != BP_EPI_NONE) {
+        const float *restrict d = e->D + row * e->ldd + col;
+        switch (e->deriv) {
+        case BP_EPI_RELU:
+            for (size_t j = 0; j < n; j++) c[j] = d[j] > 0.0f ? c[j] : 0.0f;
+            break;
+        case BP_EPI_LEAKY:
+            for (size_t j = 0; j < n; j++) c[j] *= d[j] > 0.0f ? 1.0f : e->slope;
+            break;
+        case BP_EPI_SIGMOID:
+            for (size_t j = 0; j < n; j++) c[j] *= d[j] * (1.0f - d[j]);
+            break;
+        case BP_EPI_TANH:
+            for (size_t j = 0; j < n; j++) c[j] *= 1.0f - d[j] * d[j];
+            break;
+        }
+    }
+}
+
 /* Writes the valid m x n corner of a finished tile: C = alpha tile + beta C.
    The full-tile branch has constant trip counts so that it vectorizes. */
 static inline void store_tile(const float *restrict tile, const tile_dest *dest)
@@ -240,6 +271,7 @@ static inline void store_tile(const float *restrict tile, const tile_dest *dest)
                 for (size_t j = 0; j < NR; j++) c[j] = alpha * t[j];
             else
                 for (size_t j = 0; j < NR; j++) c[j] = alpha * t[j] + beta * c[j];
+            if (dest->epi) apply_epilogue(dest->epi, c, dest->row + i, dest->col, NR);
         }
         return;
     }
@@ -250,6 +282,7 @@ static inline void store_tile(const float *restrict tile, const tile_dest *dest)
             for (size_t j = 0; j < n; j++) c[j] = alpha * t[j];
         else
             for (size_t j = 0; j < n; j++) c[j] = alpha * t[j] + beta * c[j];
+        if (dest->epi) apply_epilogue(dest->epi, c, dest->row + i, dest->col, n);
     }
 }
 
@@ -303,6 +336,33 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         a += MR;
         b += NR;
     }
+    if (dest->m == MR && dest->n == NR) {
+        /* A whole tile: C = alpha acc + beta C straight from the registers. */
+        float *C = dest->C;
+        const size_t ldc = dest->ldc;
+        const __m256 va = _mm256_set1_ps(dest->alpha);
+        if (dest->beta == 0.0f) {
+#define BP_STORE_ROW(i, lo, hi)                                                  \
+    _mm256_storeu_ps(C + (i) * ldc, _mm256_mul_ps(va, lo));                     \
+    _mm256_storeu_ps(C + (i) * ldc + 8, _mm256_mul_ps(va, hi));
+            BP_STORE_ROW(0, c00, c01) BP_STORE_ROW(1, c10, c11) BP_STORE_ROW(2, c20, c21)
+            BP_STORE_ROW(3, c30, c31) BP_STORE_ROW(4, c40, c41) BP_STORE_ROW(5, c50, c51)
+#undef BP_STORE_ROW
+        } else {
+            const __m256 vb = _mm256_set1_ps(dest->beta);
+#define BP_STORE_ROW(i, lo, hi)                                                                   \
+    _mm256_storeu_ps(C + (i) * ldc,                                                              \
+                     _mm256_fmadd_ps(vb, _mm256_loadu_ps(C + (i) * ldc), _mm256_mul_ps(va, lo)));   \
+    _mm256_storeu_ps(C + (i) * ldc + 8,                                                          \
+                     _mm256_fmadd_ps(vb, _mm256_loadu_ps(C + (i) * ldc + 8), _mm256_mul_ps(va, hi)));
+            BP_STORE_ROW(0, c00, c01) BP_STORE_ROW(1, c10, c11) BP_STORE_ROW(2, c20, c21)
+            BP_STORE_ROW(3, c30, c31) BP_STORE_ROW(4, c40, c41) BP_STORE_ROW(5, c50, c51)
+#undef BP_STORE_ROW
+        }
+        if (dest->epi)
+            for (size_t i = 0; i < MR; i++) apply_epilogue(dest->epi, C + i * ldc, dest->row + i, dest->col, NR);
+        return;
+    }
     _Alignas(64) float acc[MR * NR];
     _mm256_store_ps(acc + 0 * NR, c00); _mm256_store_ps(acc + 0 * NR + 8, c01);
     _mm256_store_ps(acc + 1 * NR, c10); _mm256_store_ps(acc + 1 * NR + 8, c11);
@@ -327,18 +387,36 @@ static micro_kernel pick_kernel(void)
     return kernel_portable;
 }
 
+/* The epilogue over a whole M x N block of C, for the paths that do not work in tiles. */
+static void epilogue_pass(const bp_gemm_epilogue *e, size_t M, size_t N, float *C, size_t ldc)
+{
+    if (!e) return;
+    for (size_t i = 0; i < M; i++) apply_epilogue(e, C + i * ldc, i, 0, N);
+}
+
 void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
              float alpha, const float *A, size_t lda, const float *B, size_t ldb,
              float beta, float *C, size_t ldc, float *workspace)
 {
+    bp_gemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, workspace, NULL);
+}
+
+void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                float beta, float *C, size_t ldc, float *workspace,
+                const bp_gemm_epilogue *epi)
+{
     if (M == 0 || N == 0)
         return;
+    if (epi && epi->bias == NULL && epi->act == BP_EPI_NONE && epi->deriv == BP_EPI_NONE) epi = NULL;
     if (K == 0 || alpha == 0.0f) {
         scale_c(M, N, beta, C, ldc);
+        epilogue_pass(epi, M, N, C, ldc);
         return;
     }
     if (M < SMALL_M && !(trans_a && trans_b)) {
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        epilogue_pass(epi, M, N, C, ldc);
         return;
     }
 
@@ -360,6 +438,7 @@ void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             size_t kc = min_size(kc_step, K - pc);
             /* Later K blocks add to what the first one wrote. */
             float beta_block = pc == 0 ? beta : 1.0f;
+            const bp_gemm_epilogue *epi_block = pc + kc >= K ? epi : NULL;
             pack_b(trans_b, B, ldb, pc, jc, kc, nc, packed_b);
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
@@ -369,7 +448,7 @@ void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                     for (size_t ir = 0; ir < mc; ir += MR) {
                         const tile_dest dest = {C + (ic + ir) * ldc + jc + jr, ldc,
                                                 min_size(MR, mc - ir), min_size(NR, nc - jr),
-                                                alpha, beta_block};
+                                                alpha, beta_block, epi_block, ic + ir, jc + jr};
                         kernel(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
                     }
                 }

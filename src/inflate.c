@@ -14,8 +14,8 @@
  *
  * Output goes to one growing buffer capped at the caller's max_out; the cap is
  * enforced before every write, so a bomb costs at most max_out bytes of memory
- * and the time to produce them. Compression and zlib/raw streaming are not
- * here: backprop only reads .gz files.
+ * and the time to produce them. Compression, the zlib (RFC 1950) wrapper and
+ * streaming are not here: backprop only reads whole .gz files.
  */
 #include <stdarg.h>
 #include <stdint.h>

@@ -37,15 +37,18 @@ double bp_loss_sum(bp_loss loss, const float *z, const float *a, const float *y,
             }
             break;
         case BP_LOSS_CE: {
-            /* C = -sum y_i log softmax(z)_i = (sum y) lse(z) - sum y_i z_i */
-            double max = zr[0], sum = 0.0, ysum = 0.0, yz = 0.0;
-            for (size_t i = 1; i < n; i++) max = zr[i] > max ? zr[i] : max;
+            /* C = -sum y_i log softmax(z)_i = (sum y) lse(z) - sum y_i z_i, where
+               lse(z) = log sum_j e^(z_j). The softmax a is already there: at the largest
+               logit a = e^(z_max - lse), so lse = z_max - log(a at z_max), and that a is at
+               least 1/n, so its logarithm is accurate: one log per sample, no exp. */
+            size_t top = 0;
+            double ysum = 0.0, yz = 0.0;
+            for (size_t i = 1; i < n; i++) top = zr[i] > zr[top] ? i : top;
             for (size_t i = 0; i < n; i++) {
-                sum += exp((double)zr[i] - max);
                 ysum += yr[i];
                 yz += (double)yr[i] * zr[i];
             }
-            total += ysum * (max + log(sum)) - yz;
+            total += ysum * ((double)zr[top] - log((double)ar[top])) - yz;
             break;
         }
         case BP_LOSS_BCE:

@@ -293,6 +293,7 @@ bp_status bp_net_reserve(bp_net *net, size_t m)
         if (piece > ((size_t)-1 - total) / 2) return BP_ERR_NOMEM;
         total += 2 * piece;
     }
+    /* (Hidden layers use only one of their two pieces; the layout stays simple.) */
     if (bp_mul_overflows(m, maxw, &piece)) return BP_ERR_NOMEM;
     piece = (piece + 15) & ~(size_t)15;
     if (piece > ((size_t)-1 - total) / 2) return BP_ERR_NOMEM;
@@ -308,8 +309,11 @@ bp_status bp_net_reserve(bp_net *net, size_t m)
     size_t offset = 0;
     for (size_t l = 1; l <= net->n_layers; l++) {
         size_t n = (m * net->sizes[l] + 15) & ~(size_t)15;
-        net->layers[l].z = work + offset;
+        /* Hidden layers compute a^l = g(z^l) in place: every g' a hidden layer can have
+           is a function of a^l, so z^l need not be kept. The output layer keeps z^L for
+           the loss (log-sum-exp and softplus work from the logits). */
         net->layers[l].a = work + offset + n;
+        net->layers[l].z = l == net->n_layers ? work + offset : net->layers[l].a;
         offset += 2 * n;
     }
     net->delta = work + offset;

@@ -20,7 +20,7 @@ typedef struct {
     size_t n_in, n_out;    /* n_(l-1), n_l */
     float *W, *b;          /* W^l (n_out x n_in, row-major), b^l (n_out) or NULL */
     float *grad_W, *grad_b;
-    float *z, *a;          /* work space: z^l and a^l, batch x n_out */
+    float *z, *a;          /* work space: z^l and a^l, batch x n_out (z == a for hidden layers) */
 } bp_layer;
 
 struct bp_net {
@@ -48,6 +48,18 @@ struct bp_net {
     float *input_shift, *input_scale;
     char **class_names;
 };
+
+/* A gradient-descent step applied inside the backward pass (see dense.c): plain
+   (momentum 0, velocity NULL) or with momentum (velocity in the parameter block's
+   layout). The gradient block is not written. */
+typedef struct {
+    float lr, momentum, weight_decay;
+    float *velocity;
+} bp_fused_step;
+
+/* bp_net_backward, then the step, fused layer by layer. */
+bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
+                               bp_reduction reduction, double *loss, const bp_fused_step *step);
 
 /* Set a formatted message in err (if any) and return status. */
 bp_status bp_fail(bp_error *err, bp_status status, const char *fmt, ...)

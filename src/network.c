@@ -46,7 +46,8 @@ bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out)
 bp_status bp_net_layer_state(const bp_net *net, size_t l, const float **z, const float **a)
 {
     if (!net || l < 1 || l > net->n_layers || net->batch == 0) return BP_ERR_ARG;
-    if (z) *z = net->layers[l].z;
+    /* Hidden layers keep only a^l (their z^l is overwritten by g in place). */
+    if (z) *z = net->layers[l].z != net->layers[l].a || l == net->n_layers ? net->layers[l].z : NULL;
     if (a) *a = net->layers[l].a;
     return BP_OK;
 }
@@ -67,8 +68,10 @@ bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t 
     return isfinite(*loss) ? BP_OK : BP_ERR_NUMERIC;
 }
 
-bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
-                          bp_reduction reduction, double *loss)
+/* Backward over the batch of the last forward pass: the gradients into the gradient
+   block, or (step != NULL) straight into the parameters. */
+static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
+                          bp_reduction reduction, double *loss, const bp_fused_step *step)
 {
     if (!y) return BP_ERR_ARG;
     bp_status s = forward(net, x, m);
@@ -86,18 +89,42 @@ bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
     for (size_t l = L; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];
         const float *a_prev = l > 1 ? net->layers[l - 1].a : x;
-        /* Layer 1 needs no delta^0: nobody differentiates with respect to the data. */
-        float *dp = l > 1 ? delta_prev : NULL;
-        bp_dense_backward(layer->grad_W, layer->grad_b, dp, delta, a_prev, layer->W, m,
-                          layer->n_in, layer->n_out, scale, net->gemm_work);
+        /* delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)), before W^l changes.
+           Layer 1 needs no delta^0: nobody differentiates with respect to the data. */
+        if (l > 1)
+            bp_dense_backward_delta(delta_prev, delta, layer->W, a_prev, net->hidden, m, layer->n_in,
+                                    layer->n_out, net->gemm_work);
+        if (!step) {
+            bp_dense_gradient(layer->grad_W, layer->grad_b, delta, a_prev, m, layer->n_in, layer->n_out,
+                              scale, net->gemm_work);
+        } else if (step->velocity) {
+            size_t off = (size_t)(layer->W - net->params);
+            float *vb = layer->b ? step->velocity + (size_t)(layer->b - net->params) : NULL;
+            bp_dense_momentum_step(layer->W, layer->b, step->velocity + off, vb, delta, a_prev, m,
+                                   layer->n_in, layer->n_out, scale, step->lr, step->momentum,
+                                   net->gemm_work);
+        } else {
+            bp_dense_sgd_step(layer->W, layer->b, delta, a_prev, m, layer->n_in, layer->n_out, scale,
+                              step->lr, step->weight_decay, net->gemm_work);
+        }
         if (l > 1) {
-            /* delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)) */
-            const bp_layer *below = &net->layers[l - 1];
-            bp_activation_backward(net->hidden, below->z, below->a, dp, m, below->n_out);
             float *t = delta;
             delta = delta_prev;
             delta_prev = t;
         }
     }
     return loss && !isfinite(*loss) ? BP_ERR_NUMERIC : BP_OK;
+}
+
+bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
+                          bp_reduction reduction, double *loss)
+{
+    return backward(net, x, y, m, reduction, loss, NULL);
+}
+
+bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
+                               bp_reduction reduction, double *loss, const bp_fused_step *step)
+{
+    if (!step) return BP_ERR_ARG;
+    return backward(net, x, y, m, reduction, loss, step);
 }

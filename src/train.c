@@ -132,6 +132,18 @@ bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t 
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
     bp_net *net = t->net;
     double l = 0.0;
+    bp_optimizer kind = t->update.kind;
+    /* Gradient descent and momentum fold into the backward pass itself (dense.c) when
+       nothing needs the whole gradient first (clipping needs its norm). */
+    if (t->config.clip_norm == 0 &&
+        (kind == BP_OPT_SGD || (kind == BP_OPT_MOMENTUM && t->update.weight_decay == 0.0f))) {
+        bp_fused_step step = {(float)bp_trainer_learning_rate(t), t->update.momentum, t->update.weight_decay,
+                              kind == BP_OPT_MOMENTUM ? t->update.state1 : NULL};
+        t->update.step++;
+        bp_status s = bp_net_backward_step(net, x, y, m, t->config.reduction, &l, &step);
+        if (loss) *loss = l;
+        return s;
+    }
     bp_status s = bp_net_backward(net, x, y, m, t->config.reduction, &l);
     if (loss) *loss = l;
     if (s != BP_OK) return s;
@@ -197,7 +209,11 @@ bp_status bp_trainer_epoch(bp_trainer *t, const bp_dataset *data, bp_epoch_stats
         size_t m = n - start < batch ? n - start : batch;
         t->epoch_progress = (double)start / (double)n;
         const float *xs = x + start * n_in, *ys = y + start * n_out;
-        if (!t->config.no_shuffle) {
+        if (!t->config.no_shuffle && m == 1) {
+            /* One sample needs no gathering: point at it. */
+            xs = x + t->order[start] * n_in;
+            ys = y + t->order[start] * n_out;
+        } else if (!t->config.no_shuffle) {
             /* Gather the batch's rows into contiguous buffers (m x n_in, m x n_out). */
             for (size_t k = 0; k < m; k++) {
                 size_t i = t->order[start + k];

@@ -453,7 +453,9 @@ void test_inflate_truncated(void)
                    {gz_all_flags, sizeof gz_all_flags}, {gz_tool, sizeof gz_tool},
                    {gz_zeros_1mib, sizeof gz_zeros_1mib}};
     for (size_t v = 0; v < SIZE(vectors); v++) {
-        for (size_t len = 1; len < vectors[v].len; len++) {
+        /* Every cut of the small vectors; every 13th of the bomb, which inflates ~1 MiB each time. */
+        size_t step = vectors[v].data == gz_zeros_1mib ? 13 : 1;
+        for (size_t len = 1; len < vectors[v].len; len += step) {
             result r = gunzip(vectors[v].data, len, (size_t)1 << 21);
             CHECK(fails_with(r, BP_ERR_FORMAT, NULL), "vector %zu cut to %zu bytes", v, len);
         }
@@ -591,7 +593,7 @@ void test_inflate_random_damage(void)
             default: buf[at] = 0xFF; break;
             }
         }
-        result res = gunzip(buf, len, (size_t)1 << 21);
+        result res = gunzip(buf, len, (size_t)1 << 17); /* the bomb stops early: faster */
         if (res.status == BP_OK) {
             odd += res.out == NULL;
             free(res.out);

@@ -1,0 +1,377 @@
+/*
+ * bp_bench.c - backprop's side of the benchmarks (bench/README.md): the
+ * workloads W1, W2, W3 trained through the public API, W1 per sample (to set
+ * beside FANN), and the library's internal GEMM on square 1024 matrices.
+ *
+ *   bp_bench w1   [--epochs 1] [--eval 1,5,10] [--data DIR] [--seed S] [--threads N]
+ *   bp_bench w1b1 [--samples 5000] [--data DIR]
+ *   bp_bench w2   [--samples 100000]
+ *   bp_bench w3   [--samples 16384]
+ *   bp_bench gemm [--calls 10] [--threads N]
+ *
+ * Each run prints one JSON object on one line (bench/report.py reads them).
+ * Timed: training only, shuffling and batch gathering included (that is
+ * inside bp_trainer_epoch); not timed: reading data, creating the net,
+ * evaluating the test set.
+ *
+ * Threads: the library is single-threaded today. When bench/run.sh finds a
+ * `threads` field in bp_train_config it builds this file with
+ * -DBP_BENCH_HAVE_THREADS and the thread count is passed through; otherwise
+ * training runs on one thread and the JSON says so ("threads_used": 1). The
+ * GEMM ceiling runs bp_gemm on N threads the way gemm.h tells callers to:
+ * rows of C split into N slices, each with its own workspace.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backprop.h"
+#include "gemm.h"
+#include "bench_common.h"
+
+static const char *prog = "bp_bench";
+
+typedef struct {
+    const char *workload;
+    size_t epochs;
+    char eval[128];
+    const char *data_dir;
+    uint64_t seed;
+    long threads;
+    size_t samples;
+    size_t calls;
+} options;
+
+static void check(bp_status s, const char *what, const bp_error *err)
+{
+    if (s == BP_OK) return;
+    fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, bp_status_message(s),
+            err && err->message[0] ? ": " : "", err ? err->message : "");
+    exit(1);
+}
+
+static int threads_used(long threads)
+{
+#ifdef BP_BENCH_HAVE_THREADS
+    return (int)threads;
+#else
+    (void)threads;
+    return 1;
+#endif
+}
+
+static void set_threads(bp_train_config *c, long threads)
+{
+#ifdef BP_BENCH_HAVE_THREADS
+    c->threads = (size_t)threads;
+#else
+    (void)c;
+    (void)threads;
+#endif
+}
+
+/* ------------------------------------------------------------------ data */
+
+static bp_dataset *synthetic_classes(size_t n, size_t n_in, size_t n_out, uint64_t seed)
+{
+    bp_dataset *d;
+    check(bp_dataset_create(n, n_in, n_out, &d), "creating a data set", NULL);
+    float *x = bp_dataset_x(d), *y = bp_dataset_y(d);
+    uint64_t state = seed;
+    for (size_t i = 0; i < n * n_in; i++) x[i] = bench_uniform(&state);
+    for (size_t i = 0; i < n; i++) y[i * n_out + bench_splitmix64(&state) % n_out] = 1.0f;
+    return d;
+}
+
+/* Fashion-MNIST (pixels / 255), or synthetic data of the same shape when absent. */
+static bp_dataset *fashion(const char *dir, const char *kind, int *synthetic)
+{
+    char images[1024], labels[1024];
+    snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, kind);
+    snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, kind);
+    FILE *f = fopen(images, "rb");
+    if (!f) {
+        *synthetic = 1;
+        return synthetic_classes(strcmp(kind, "train") == 0 ? 60000 : 10000, 784, 10,
+                                 strcmp(kind, "train") == 0 ? 11 : 12);
+    }
+    fclose(f);
+    bp_dataset *d;
+    bp_error err;
+    check(bp_dataset_read_idx(images, labels, 10, &d, &err), "reading Fashion-MNIST", &err);
+    size_t n_in = bp_dataset_inputs(d);
+    float *shift = calloc(n_in, sizeof(float)), *scale = malloc(n_in * sizeof(float));
+    if (!shift || !scale) bench_die(prog, "out of memory");
+    for (size_t i = 0; i < n_in; i++) scale[i] = 1.0f / 255.0f;
+    check(bp_dataset_transform_inputs(d, shift, scale), "scaling pixels", NULL);
+    free(shift);
+    free(scale);
+    return d;
+}
+
+static bp_net *make_net(const size_t *sizes, size_t n_layers, bp_activation hidden,
+                        bp_activation output, bp_loss loss, uint64_t seed)
+{
+    bp_net_config nc = {.n_layers = n_layers, .sizes = sizes, .hidden = hidden, .output = output,
+                        .loss = loss, .bias = 1, .seed = seed};
+    bp_net *net;
+    bp_error err;
+    check(bp_net_create(&nc, &net, &err), "creating the network", &err);
+    return net;
+}
+
+/* -------------------------------------------------------------- workloads */
+
+static int in_list(const char *list, size_t epoch)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","))
+        if ((size_t)strtoul(tok, NULL, 10) == epoch) return 1;
+    return 0;
+}
+
+static void run_w1(const options *o)
+{
+    int synthetic = 0;
+    bp_dataset *train = fashion(o->data_dir, "train", &synthetic);
+    bp_dataset *test = fashion(o->data_dir, "t10k", &synthetic);
+    static const size_t sizes[] = {784, 256, 128, 10};
+    bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
+    bp_train_config tc = {.learning_rate = 0.1, .batch_size = 64, .seed = o->seed + 1000};
+    set_threads(&tc, o->threads);
+    bp_trainer *tr;
+    check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
+
+    size_t n = bp_dataset_count(train);
+    double *secs = calloc(o->epochs, sizeof(double));
+    double acc[64];
+    size_t acc_epoch[64], n_acc = 0;
+    double last_loss = 0;
+    for (size_t e = 1; e <= o->epochs; e++) {
+        bp_epoch_stats st;
+        double t0 = bench_now();
+        check(bp_trainer_epoch(tr, train, &st), "training", NULL);
+        secs[e - 1] = bench_now() - t0;
+        last_loss = st.loss;
+        if (in_list(o->eval, e) && n_acc < 64) {
+            bp_metrics m;
+            check(bp_net_evaluate(net, test, &m), "evaluating", NULL);
+            acc_epoch[n_acc] = e;
+            acc[n_acc++] = m.accuracy;
+        }
+    }
+    printf("{\"impl\": \"backprop\", \"workload\": \"w1\", \"threads_used\": %d, \"synthetic\": %s, "
+           "\"samples\": %zu, \"epoch_s\": ", threads_used(o->threads), synthetic ? "true" : "false", n);
+    bench_print_array(secs, o->epochs);
+    printf(", \"train_loss\": %.6g, \"accuracy\": {", last_loss);
+    for (size_t i = 0; i < n_acc; i++) printf("%s\"%zu\": %.6g", i ? ", " : "", acc_epoch[i], acc[i]);
+    printf("}}\n");
+    free(secs);
+    bp_trainer_free(tr);
+    bp_net_free(net);
+    bp_dataset_free(train);
+    bp_dataset_free(test);
+}
+
+/* W1 per sample (batch 1, lr 0.1, first `samples` training samples in file order): the
+ * setting FANN can run, so FANN's figure has a like-for-like backprop figure beside it. */
+static void run_w1b1(const options *o)
+{
+    int synthetic = 0;
+    bp_dataset *train = fashion(o->data_dir, "train", &synthetic);
+    size_t n = o->samples < bp_dataset_count(train) ? o->samples : bp_dataset_count(train);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx) bench_die(prog, "out of memory");
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    bp_dataset *part;
+    check(bp_dataset_subset(train, idx, n, &part), "taking a subset", NULL);
+    static const size_t sizes[] = {784, 256, 128, 10};
+    bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
+    bp_train_config tc = {.learning_rate = 0.1, .batch_size = 1, .no_shuffle = 1};
+    set_threads(&tc, o->threads);
+    bp_trainer *tr;
+    check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
+    bp_epoch_stats st;
+    double t0 = bench_now();
+    check(bp_trainer_epoch(tr, part, &st), "training", NULL);
+    double secs = bench_now() - t0;
+    printf("{\"impl\": \"backprop\", \"workload\": \"w1b1\", \"threads_used\": %d, \"synthetic\": %s, "
+           "\"samples\": %zu, \"seconds\": %.6g, \"train_loss\": %.6g}\n",
+           threads_used(o->threads), synthetic ? "true" : "false", n, secs, st.loss);
+    free(idx);
+    bp_trainer_free(tr);
+    bp_net_free(net);
+    bp_dataset_free(part);
+    bp_dataset_free(train);
+}
+
+static void run_w2(const options *o)
+{
+    size_t n = o->samples;
+    bp_dataset *d;
+    check(bp_dataset_create(n, 2, 2, &d), "creating a data set", NULL);
+    bench_w2_data(bp_dataset_x(d), bp_dataset_y(d), n);
+    static const size_t sizes[] = {2, 3, 2};
+    bp_net *net = make_net(sizes, 2, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, o->seed);
+    bp_train_config tc = {.learning_rate = 0.5, .batch_size = 1, .no_shuffle = 1};
+    set_threads(&tc, o->threads);
+    bp_trainer *tr;
+    check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
+    bp_epoch_stats st;
+    double t0 = bench_now();
+    check(bp_trainer_epoch(tr, d, &st), "training", NULL);
+    double secs = bench_now() - t0;
+    bp_metrics m;
+    check(bp_net_evaluate(net, d, &m), "evaluating", NULL);
+    /* m.mse is (1/n_L)||a - y||^2 averaged over samples; report 1/2||a - y||^2 like the loss. */
+    printf("{\"impl\": \"backprop\", \"workload\": \"w2\", \"threads_used\": %d, \"samples\": %zu, "
+           "\"seconds\": %.6g, \"train_loss\": %.6g, \"final_loss\": %.6g}\n",
+           threads_used(o->threads), n, secs, st.loss, m.mse);
+    bp_trainer_free(tr);
+    bp_net_free(net);
+    bp_dataset_free(d);
+}
+
+static void run_w3(const options *o)
+{
+    size_t n = o->samples;
+    static const size_t sizes[] = {784, 1024, 1024, 10};
+    bp_dataset *d = synthetic_classes(n, 784, 10, 33);
+    bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
+    bp_train_config tc = {.learning_rate = 0.1, .batch_size = 256, .seed = o->seed + 1000};
+    set_threads(&tc, o->threads);
+    bp_trainer *tr;
+    check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
+    /* One untimed warm-up step: first-touch of the work space and the caches. */
+    check(bp_trainer_step(tr, bp_dataset_x_const(d), bp_dataset_y_const(d), 256, NULL), "warm-up", NULL);
+    bp_epoch_stats st;
+    double t0 = bench_now();
+    check(bp_trainer_epoch(tr, d, &st), "training", NULL);
+    double secs = bench_now() - t0;
+    printf("{\"impl\": \"backprop\", \"workload\": \"w3\", \"threads_used\": %d, \"samples\": %zu, "
+           "\"steps\": %zu, \"seconds\": %.6g, \"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
+           threads_used(o->threads), n, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
+    bp_trainer_free(tr);
+    bp_net_free(net);
+    bp_dataset_free(d);
+}
+
+/* ------------------------------------------------------------------- GEMM */
+
+enum { N_GEMM = 1024 };
+
+typedef struct {
+    int ta, tb;
+    size_t row0, rows;
+    const float *A, *B;
+    float *C, *work;
+} gemm_slice;
+
+static void *gemm_slice_run(void *arg)
+{
+    gemm_slice *s = arg;
+    size_t n = N_GEMM;
+    /* Rows row0.. of C = op(A) op(B): op(A)'s rows are A's rows (or columns when trans_a). */
+    const float *A = s->ta ? s->A + s->row0 : s->A + s->row0 * n;
+    bp_gemm(s->ta, s->tb, s->rows, n, n, 1.0f, A, n, s->B, n, 0.0f, s->C + s->row0 * n, n, s->work);
+    return NULL;
+}
+
+static double gemm_once(int ta, int tb, const float *A, const float *B, float *C, float **work,
+                        int threads)
+{
+    gemm_slice sl[64];
+    pthread_t th[64];
+    size_t per = (N_GEMM + (size_t)threads - 1) / (size_t)threads;
+    double t0 = bench_now();
+    for (int t = 0; t < threads; t++) {
+        size_t r0 = (size_t)t * per, rows = r0 >= N_GEMM ? 0 : (N_GEMM - r0 < per ? N_GEMM - r0 : per);
+        sl[t] = (gemm_slice){ta, tb, r0, rows, A, B, C, work[t]};
+        if (t > 0 && rows) pthread_create(&th[t], NULL, gemm_slice_run, &sl[t]);
+    }
+    gemm_slice_run(&sl[0]);
+    for (int t = 1; t < threads; t++)
+        if (sl[t].rows) pthread_join(th[t], NULL);
+    return bench_now() - t0;
+}
+
+static void run_gemm(const options *o)
+{
+    size_t n = N_GEMM, calls = o->calls ? o->calls : 1;
+    int threads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : (int)o->threads;
+    float *A = aligned_alloc(64, n * n * sizeof(float)), *B = aligned_alloc(64, n * n * sizeof(float));
+    float *C = aligned_alloc(64, n * n * sizeof(float));
+    float *work[64];
+    if (!A || !B || !C) bench_die(prog, "out of memory");
+    for (int t = 0; t < threads; t++) {
+        work[t] = aligned_alloc(64, ((BP_GEMM_WORKSPACE_FLOATS * sizeof(float) + 63) / 64) * 64);
+        if (!work[t]) bench_die(prog, "out of memory");
+    }
+    uint64_t state = 5;
+    for (size_t i = 0; i < n * n; i++) {
+        A[i] = bench_uniform(&state) - 0.5f;
+        B[i] = bench_uniform(&state) - 0.5f;
+    }
+    double flops = 2.0 * (double)n * (double)n * (double)n;
+    static const char *names[] = {"nn", "tn", "nt"};
+    static const int flags[][2] = {{0, 0}, {1, 0}, {0, 1}};
+    printf("{\"impl\": \"backprop\", \"workload\": \"gemm\", \"n\": %zu, \"threads_used\": %d, "
+           "\"calls\": %zu", n, threads, calls);
+    double *g = malloc(calls * sizeof(double));
+    for (int v = 0; v < 3; v++) {
+        gemm_once(flags[v][0], flags[v][1], A, B, C, work, threads); /* warm-up */
+        for (size_t c = 0; c < calls; c++)
+            g[c] = flops / gemm_once(flags[v][0], flags[v][1], A, B, C, work, threads) * 1e-9;
+        printf(", \"gflops_%s\": ", names[v]);
+        bench_print_array(g, calls);
+    }
+    /* A spot check that the product is right (the unit tests do the real checking). */
+    double err = 0;
+    for (size_t k = 0; k < 8; k++) {
+        size_t i = (k * 131) % n, j = (k * 277) % n;
+        double ref = 0;
+        for (size_t p = 0; p < n; p++) ref += (double)A[i * n + p] * B[j * n + p]; /* last: NT */
+        err = fmax(err, fabs(ref - C[i * n + j]));
+    }
+    printf(", \"max_abs_error\": %.3g}\n", err);
+    free(g);
+    free(A);
+    free(B);
+    free(C);
+    for (int t = 0; t < threads; t++) free(work[t]);
+}
+
+/* ------------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    options o = {.epochs = 1, .data_dir = "/usr/share/datasets/fashion-mnist", .seed = 1,
+                 .threads = 1, .samples = 0, .calls = 10};
+    snprintf(o.eval, sizeof o.eval, "1");
+    if (argc < 2) bench_die(prog, "usage: bp_bench w1|w1b1|w2|w3|gemm [options]");
+    o.workload = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc) bench_die(prog, "an option needs a value");
+        const char *v = argv[++i];
+        if (!strcmp(a, "--epochs")) o.epochs = (size_t)bench_long(prog, v);
+        else if (!strcmp(a, "--eval")) snprintf(o.eval, sizeof o.eval, "%s", v);
+        else if (!strcmp(a, "--data")) o.data_dir = v;
+        else if (!strcmp(a, "--seed")) o.seed = (uint64_t)bench_long(prog, v);
+        else if (!strcmp(a, "--threads")) o.threads = bench_long(prog, v);
+        else if (!strcmp(a, "--samples")) o.samples = (size_t)bench_long(prog, v);
+        else if (!strcmp(a, "--calls")) o.calls = (size_t)bench_long(prog, v);
+        else bench_die(prog, "unknown option");
+    }
+    if (o.epochs < 1) o.epochs = 1;
+    if (!strcmp(o.workload, "w1")) run_w1(&o);
+    else if (!strcmp(o.workload, "w1b1")) { if (!o.samples) o.samples = 5000; run_w1b1(&o); }
+    else if (!strcmp(o.workload, "w2")) { if (!o.samples) o.samples = 100000; run_w2(&o); }
+    else if (!strcmp(o.workload, "w3")) { if (!o.samples) o.samples = 16384; run_w3(&o); }
+    else if (!strcmp(o.workload, "gemm")) run_gemm(&o);
+    else bench_die(prog, "unknown workload (w1, w1b1, w2, w3, gemm)");
+    return 0;
+}
