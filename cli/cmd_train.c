@@ -7,6 +7,7 @@
  * is short: bp_trainer_epoch, evaluation, one line of report, early stopping.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,11 @@ static const cli_option train_options[] = {
     {"input-scale", "K", "divide every input by K (e.g. 255 for pixels), stored in the model"},
     {"no-shuffle", NULL, "keep the file's order instead of reshuffling every epoch"},
     {"seed", "N", "seed for initialization, shuffling and the validation split (default 1)"},
+    {"checkpoint", "FILE", "save the whole training state here after every epoch (atomically);"
+                           " also a valid model"},
+    {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
+    {"resume", "FILE", "continue from a checkpoint: give the same data options; the network and"
+                       " training settings come from the file, --epochs may grow"},
     {"log", "FILE", "write per-epoch metrics as CSV (rewritten after every epoch)"},
     {"plot", "FILE", "draw loss and accuracy curves as a standalone SVG"},
     {"quiet", NULL, "print only the final summary (no per-epoch lines, no progress bar)"},
@@ -59,7 +65,7 @@ static const cli_option train_options[] = {
 
 /* Everything the options say, parsed and checked before any data is read. */
 typedef struct {
-    size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets;
+    size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets, checkpoint_every;
     double validation, input_scale;
     bp_normalize normalize;
     int normalize_given, json, quiet;
@@ -127,8 +133,11 @@ static int parse_plan(cli_args *a, train_plan *p)
         (code = cli_size(a, "epochs", 1, 100000000, &p->epochs)) ||
         (code = cli_double(a, "validation", 1e-9, 0.999999, &p->validation)) ||
         (code = cli_size(a, "early-stop", 1, 100000000, &p->patience)) ||
-        (code = cli_double(a, "input-scale", 1e-30, 1e30, &p->input_scale)))
+        (code = cli_double(a, "input-scale", 1e-30, 1e30, &p->input_scale)) ||
+        (code = cli_size(a, "checkpoint-every", 1, (size_t)1 << 40, &p->checkpoint_every)))
         return code;
+    if (p->checkpoint_every && !cli_get(a, "checkpoint"))
+        return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
     c->no_shuffle = cli_flag(a, "no-shuffle");
     c->seed = p->net.seed;
     c->epochs = p->epochs;
@@ -160,7 +169,8 @@ static int parse_plan(cli_args *a, train_plan *p)
         bp_net_free(probe_net);
         if (s == BP_ERR_ARG) return cli_fail(a, EXIT_USAGE, "invalid combination of training options");
     }
-    if ((code = check_writable(a, "-o", cli_get(a, "o"))) ||
+    if ((code = check_writable(a, "--checkpoint", cli_get(a, "checkpoint"))) ||
+        (code = check_writable(a, "-o", cli_get(a, "o"))) ||
         (code = check_writable(a, "--log", cli_get(a, "log"))) ||
         (code = check_writable(a, "--plot", cli_get(a, "plot"))))
         return code;
@@ -168,46 +178,121 @@ static int parse_plan(cli_args *a, train_plan *p)
 }
 
 /* Per-epoch history, for the plot. */
+enum { H_TRAIN_LOSS, H_VAL_LOSS, H_VAL_ACC, H_TEST_LOSS, H_TEST_ACC, H_LR, H_RATE, H_ELAPSED, H_COLUMNS };
 typedef struct {
-    double *train_loss, *val_loss, *val_acc, *test_loss, *test_acc;
-    size_t n;
+    double *col[H_COLUMNS]; /* one array per metric, one value per finished epoch */
+    size_t n, cap;
+    size_t best_epoch;      /* early stopping: the best validation loss so far */
+    double best_val;
 } history;
 
 static int history_alloc(history *h, size_t epochs)
 {
     memset(h, 0, sizeof *h);
-    h->train_loss = malloc(epochs * sizeof(double));
-    h->val_loss = malloc(epochs * sizeof(double));
-    h->val_acc = malloc(epochs * sizeof(double));
-    h->test_loss = malloc(epochs * sizeof(double));
-    h->test_acc = malloc(epochs * sizeof(double));
-    return h->train_loss && h->val_loss && h->val_acc && h->test_loss && h->test_acc;
+    h->cap = epochs;
+    h->best_val = INFINITY;
+    for (int c = 0; c < H_COLUMNS; c++)
+        if (!(h->col[c] = calloc(epochs ? epochs : 1, sizeof(double)))) return 0;
+    return 1;
 }
 
 static void history_free(history *h)
 {
-    free(h->train_loss), free(h->val_loss), free(h->val_acc), free(h->test_loss), free(h->test_acc);
+    for (int c = 0; c < H_COLUMNS; c++) free(h->col[c]);
+}
+
+/* The history as bytes for the checkpoint's user chunk: "BPH1", u64 n, u64 best epoch,
+   f64 best loss, then n rows of H_COLUMNS f64, all little-endian. */
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static unsigned char *history_encode(const history *h, size_t *len)
+{
+    *len = 4 + 8 * 3 + 8 * H_COLUMNS * h->n;
+    unsigned char *b = malloc(*len), *p = b;
+    if (!b) return NULL;
+    memcpy(p, "BPH1", 4), p += 4;
+    put64(p, h->n), p += 8;
+    put64(p, h->best_epoch), p += 8;
+    uint64_t u;
+    memcpy(&u, &h->best_val, 8);
+    put64(p, u), p += 8;
+    for (size_t e = 0; e < h->n; e++)
+        for (int c = 0; c < H_COLUMNS; c++) {
+            memcpy(&u, &h->col[c][e], 8);
+            put64(p, u), p += 8;
+        }
+    return b;
+}
+
+static int history_decode(history *h, const unsigned char *b, size_t len)
+{
+    if (!b || len < 28 || memcmp(b, "BPH1", 4) != 0) return 0;
+    uint64_t n = get64(b + 4);
+    if (n > h->cap || len != 28 + 8 * H_COLUMNS * n) return 0;
+    h->n = (size_t)n;
+    h->best_epoch = (size_t)get64(b + 12);
+    uint64_t u = get64(b + 20);
+    memcpy(&h->best_val, &u, 8);
+    const unsigned char *p = b + 28;
+    for (size_t e = 0; e < h->n; e++)
+        for (int c = 0; c < H_COLUMNS; c++, p += 8) {
+            u = get64(p);
+            memcpy(&h->col[c][e], &u, 8);
+        }
+    return 1;
 }
 
 static int write_plot(const cli_args *a, const char *path, const history *h)
 {
     plot_series s[5];
     size_t n = 0;
-    s[n++] = (plot_series){"train loss", h->train_loss, h->n, 0};
-    s[n++] = (plot_series){"validation loss", h->val_loss, h->n, 0};
-    s[n++] = (plot_series){"test loss", h->test_loss, h->n, 0};
-    s[n++] = (plot_series){"validation accuracy", h->val_acc, h->n, 1};
-    s[n++] = (plot_series){"test accuracy", h->test_acc, h->n, 1};
+    s[n++] = (plot_series){"train loss", h->col[H_TRAIN_LOSS], h->n, 0};
+    s[n++] = (plot_series){"validation loss", h->col[H_VAL_LOSS], h->n, 0};
+    s[n++] = (plot_series){"test loss", h->col[H_TEST_LOSS], h->n, 0};
+    s[n++] = (plot_series){"validation accuracy", h->col[H_VAL_ACC], h->n, 1};
+    s[n++] = (plot_series){"test accuracy", h->col[H_TEST_ACC], h->n, 1};
     char why[256] = "";
     if (plot_write_svg(path, "backprop train", s, n, why, sizeof why) != 0)
         return cli_fail(a, EXIT_FAILED, "%s", why);
     return 0;
 }
 
-static void on_step(void *context, size_t done, size_t total)
+/* Set by SIGINT/SIGTERM; the training loop checks it after every step. (A program-level
+   flag: the library itself keeps no global state.) */
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int on_step(void *context, size_t done, size_t total)
 {
     (void)total;
     progress_update(context, done);
+    return interrupted != 0;
+}
+
+static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const history *h)
+{
+    size_t len = 0;
+    unsigned char *user = history_encode(h, &len);
+    if (!user) return cli_fail(a, EXIT_FAILED, "out of memory");
+    bp_error err = {0};
+    bp_status s = bp_checkpoint_save(t, path, user, len, &err);
+    free(user);
+    return s == BP_OK ? 0 : cli_fail_status(a, s, &err, path);
 }
 
 static void print_metrics_json(const char *name, const bp_metrics *m)
@@ -309,33 +394,67 @@ static int run_train(cli_args *a)
         if (test) bp_dataset_transform_inputs(test, shift, scale);
     }
 
-    /* ---- the network and the trainer */
-    size_t sizes[BP_MAX_LAYERS + 1];
-    sizes[0] = n_in;
-    for (size_t i = 0; i < p.n_hidden; i++) sizes[i + 1] = p.hidden[i];
-    sizes[p.n_hidden + 1] = n_out;
-    p.net.n_layers = p.n_hidden + 1;
-    p.net.sizes = sizes;
-    s = bp_net_create(&p.net, &net, &err);
-    if (s == BP_OK && transform) s = bp_net_set_input_transform(net, shift, scale);
-    free(shift), free(scale);
-    if (s == BP_OK && named) s = bp_net_set_class_names(net, names, n_out);
-    if (s != BP_OK) {
-        code = cli_fail(a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s",
-                        err.message[0] ? err.message : bp_status_message(s));
-        goto done;
-    }
+    /* ---- the network and the trainer: new, or where a checkpoint left them */
+    const char *resume = cli_get(a, "resume"), *ckpt = cli_get(a, "checkpoint");
     progress bar = {0};
-    p.train.on_step = on_step;
-    p.train.context = &bar;
-    if ((s = bp_trainer_create(net, &p.train, &trainer)) != BP_OK) {
-        code = cli_fail_status(a, s, NULL, "setting up training");
-        goto done;
+    size_t sizes[BP_MAX_LAYERS + 1];
+    if (resume) {
+        void *user = NULL;
+        size_t user_len = 0;
+        s = bp_checkpoint_load(resume, &net, &trainer, &user, &user_len, &err);
+        if (s != BP_OK) {
+            free(shift), free(scale);
+            code = cli_fail_status(a, s, &err, resume);
+            goto done;
+        }
+        const float *cs, *ck;
+        int has = bp_net_input_transform(net, &cs, &ck);
+        int same = bp_net_size(net, 0) == n_in && bp_net_size(net, bp_net_layers(net)) == n_out && has == transform;
+        for (size_t i = 0; same && has && i < n_in; i++) same = cs[i] == shift[i] && ck[i] == scale[i];
+        if (!same) {
+            free(user), free(shift), free(scale);
+            code = cli_fail(a, EXIT_USAGE, "%s was made with other data or preprocessing: resume with the "
+                            "same --train, --labels, --normalize/--input-scale and --validation options", resume);
+            goto done;
+        }
+        if (!history_alloc(&h, p.epochs) || (user && !history_decode(&h, user, user_len))) {
+            free(user), free(shift), free(scale);
+            code = cli_fail(a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
+                            resume, p.epochs);
+            goto done;
+        }
+        free(user);
+        p.net.n_layers = bp_net_layers(net);
+        for (size_t l = 0; l <= p.net.n_layers; l++) sizes[l] = bp_net_size(net, l);
+        p.net.hidden = bp_net_hidden_activation(net);
+        p.net.output = bp_net_output_activation(net);
+        p.net.loss = bp_net_loss(net);
+        free(shift), free(scale);
+    } else {
+        sizes[0] = n_in;
+        for (size_t i = 0; i < p.n_hidden; i++) sizes[i + 1] = p.hidden[i];
+        sizes[p.n_hidden + 1] = n_out;
+        p.net.n_layers = p.n_hidden + 1;
+        p.net.sizes = sizes;
+        s = bp_net_create(&p.net, &net, &err);
+        if (s == BP_OK && transform) s = bp_net_set_input_transform(net, shift, scale);
+        free(shift), free(scale);
+        if (s == BP_OK && named) s = bp_net_set_class_names(net, names, n_out);
+        if (s != BP_OK) {
+            code = cli_fail(a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s",
+                            err.message[0] ? err.message : bp_status_message(s));
+            goto done;
+        }
+        if ((s = bp_trainer_create(net, &p.train, &trainer)) != BP_OK) {
+            code = cli_fail_status(a, s, NULL, "setting up training");
+            goto done;
+        }
+        if (!history_alloc(&h, p.epochs)) {
+            code = cli_fail(a, EXIT_FAILED, "out of memory");
+            goto done;
+        }
     }
-    if (!history_alloc(&h, p.epochs)) {
-        code = cli_fail(a, EXIT_FAILED, "out of memory");
-        goto done;
-    }
+    bp_trainer_set_callback(trainer, on_step, &bar);
     char why[256] = "";
     if (log_path) {
         if (metrics_log_open(&log, log_path, why, sizeof why) != 0) {
@@ -343,59 +462,93 @@ static int run_train(cli_args *a)
             goto done;
         }
         log_open = 1;
+        /* A resumed run's log starts with the epochs before the checkpoint. */
+        for (size_t e = 0; e < h.n; e++) {
+            double row[9] = {(double)(e + 1)};
+            for (int c = 0; c < H_COLUMNS; c++) row[c + 1] = h.col[c][e];
+            if (metrics_log_row(&log, row, why, sizeof why) != 0) {
+                code = cli_fail(a, EXIT_FAILED, "%s", why);
+                goto done;
+            }
+        }
     }
 
     int text = !p.json && !p.quiet;
+    size_t first = bp_trainer_epochs_done(trainer) + 1;
     if (text) {
         printf("training ");
         for (size_t l = 0; l <= p.net.n_layers; l++) printf("%s%zu", l ? "-" : "", sizes[l]);
         printf(" (%s hidden, %s output, %s loss) on %zu samples from %s", bp_activation_name(p.net.hidden),
                bp_activation_name(p.net.output), bp_loss_name(p.net.loss), bp_dataset_count(train), train_path);
         if (valid) printf(" (%zu more held out for validation)", bp_dataset_count(valid));
-        printf("\n%s, learning rate %g, ", bp_optimizer_name(p.train.optimizer), p.train.learning_rate ? p.train.learning_rate : bp_trainer_learning_rate(trainer));
-        if (p.train.batch_size == 0 || p.train.optimizer == BP_OPT_RPROP) printf("full-batch");
-        else printf("batch %zu", p.train.batch_size);
+        if (resume) {
+            printf("\nresuming from %s at epoch %zu", resume, first);
+        } else {
+            printf("\n%s, learning rate %g, ", bp_optimizer_name(p.train.optimizer),
+                   p.train.learning_rate ? p.train.learning_rate : bp_trainer_learning_rate(trainer));
+            if (p.train.batch_size == 0 || p.train.optimizer == BP_OPT_RPROP) printf("full-batch");
+            else printf("batch %zu", p.train.batch_size);
+        }
         printf(", %zu epochs\n", p.epochs);
     }
 
     /* ---- the epochs */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     double start = cli_now();
-    size_t best_epoch = 0;
-    double best_val = INFINITY;
     int stopped = 0;
-    for (size_t e = 1; e <= p.epochs; e++) {
+    for (size_t e = first; e <= p.epochs && !stopped; e++) {
         double lr = bp_trainer_learning_rate(trainer);
         char label[32];
         snprintf(label, sizeof label, "epoch %zu/%zu", e, p.epochs);
         bar.quiet = p.quiet || p.json;
         progress_start(&bar, label, bp_dataset_count(train));
         double t0 = cli_now();
-        bp_epoch_stats st;
-        s = bp_trainer_epoch(trainer, train, &st);
+        bp_epoch_stats st = {0};
+        do {
+            /* In pieces of --checkpoint-every steps, saving after each. */
+            s = bp_trainer_run(trainer, train, p.checkpoint_every, &st);
+            if (s == BP_OK && !st.complete && ckpt && !interrupted && (code = save_checkpoint(a, trainer, ckpt, &h)))
+                goto done;
+        } while (s == BP_OK && !st.complete && !interrupted);
         double t1 = cli_now();
         progress_finish(&bar);
-        if (s == BP_ERR_NUMERIC || (s == BP_OK && !isfinite(st.loss))) {
+        if (s == BP_ERR_NUMERIC) {
             code = cli_fail(a, EXIT_FAILED,
-                            "epoch %zu: the loss became NaN or infinite: training diverged. Try a smaller "
-                            "learning rate (--lr %g), gradient clipping (--clip 1) or normalized inputs "
-                            "(--normalize standardize). No model was written.",
-                            e, lr / 10);
+                            "epoch %zu, step %zu: the loss became NaN or infinite: training diverged. Try a "
+                            "smaller learning rate (--lr %g), gradient clipping (--clip 1) or normalized "
+                            "inputs (--normalize standardize). Nothing was written%s%s%s.",
+                            e, bp_trainer_steps_done(trainer), lr / 10, ckpt ? "; the last good checkpoint is " : "",
+                            ckpt ? ckpt : "", ckpt ? " (untouched)" : "");
             goto done;
         }
         if (s != BP_OK) {
             code = cli_fail_status(a, s, NULL, "training");
             goto done;
         }
+        if (interrupted) {
+            const char *to = ckpt ? ckpt : "backprop-interrupted.ckpt";
+            if ((code = save_checkpoint(a, trainer, to, &h))) goto done;
+            code = cli_fail(a, EXIT_FAILED, "interrupted in epoch %zu after %zu of %zu samples; saved %s. "
+                            "Resume with the same command plus --resume %s", e, st.samples,
+                            bp_dataset_count(train), to, to);
+            goto done;
+        }
         bp_metrics vm = {0}, tm = {0};
         int have_v = valid && bp_net_evaluate(net, valid, &vm) == BP_OK;
         int have_t = test && bp_net_evaluate(net, test, &tm) == BP_OK;
         double rate = (double)st.samples / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9), elapsed = cli_now() - start;
-        h.train_loss[h.n] = st.loss;
-        h.val_loss[h.n] = have_v ? vm.loss : NAN;
-        h.val_acc[h.n] = have_v && vm.accuracy >= 0 ? vm.accuracy : NAN;
-        h.test_loss[h.n] = have_t ? tm.loss : NAN;
-        h.test_acc[h.n] = have_t && tm.accuracy >= 0 ? tm.accuracy : NAN;
-        h.n++;
+        double row[9] = {(double)e, st.loss, have_v ? vm.loss : NAN,
+                         have_v && vm.accuracy >= 0 ? vm.accuracy : NAN, have_t ? tm.loss : NAN,
+                         have_t && tm.accuracy >= 0 ? tm.accuracy : NAN, lr, rate, elapsed};
+        if (h.n < h.cap) {
+            for (int c = 0; c < H_COLUMNS; c++) h.col[c][h.n] = row[c + 1];
+            h.n++;
+        }
         if (p.json) {
             printf("{\"epoch\":%zu,\"train_loss\":", e);
             json_double(stdout, st.loss);
@@ -411,29 +564,25 @@ static int run_train(cli_args *a)
             printf("  %8.0f samples/s  %6.2f s\n", rate, elapsed);
         }
         fflush(stdout);
-        if (log_open) {
-            double row[9] = {(double)e, st.loss, h.val_loss[h.n - 1], h.val_acc[h.n - 1], h.test_loss[h.n - 1],
-                             h.test_acc[h.n - 1], lr, rate, elapsed};
-            if (metrics_log_row(&log, row, why, sizeof why) != 0) {
-                code = cli_fail(a, EXIT_FAILED, "%s", why);
-                goto done;
-            }
+        if (log_open && metrics_log_row(&log, row, why, sizeof why) != 0) {
+            code = cli_fail(a, EXIT_FAILED, "%s", why);
+            goto done;
         }
         if (plot_path && (code = write_plot(a, plot_path, &h))) goto done;
         if (have_v && p.patience) {
             int stop = 0;
-            if (vm.loss < best_val) best_val = vm.loss, best_epoch = e;
-            if (bp_trainer_observe(trainer, vm.loss, p.patience, &stop) == BP_OK && stop) {
-                stopped = 1;
-                break;
-            }
+            if (vm.loss < h.best_val) h.best_val = vm.loss, h.best_epoch = e;
+            if (bp_trainer_observe(trainer, vm.loss, p.patience, &stop) == BP_OK && stop) stopped = 1;
         }
+        if (ckpt && (code = save_checkpoint(a, trainer, ckpt, &h))) goto done;
     }
-    if (p.patience && best_epoch) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (p.patience && h.best_epoch) {
         bp_trainer_restore_best(trainer);
         if (text)
             printf("%s; keeping the weights of epoch %zu (validation loss %.4f)\n",
-                   stopped ? "early stop: no better validation loss" : "done", best_epoch, best_val);
+                   stopped ? "early stop: no better validation loss" : "done", h.best_epoch, h.best_val);
     }
 
     /* ---- final report and the model */
@@ -465,6 +614,8 @@ static int run_train(cli_args *a)
     code = EXIT_OK;
 done:
     if (log_open) metrics_log_close(&log, NULL, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     history_free(&h);
     bp_trainer_free(trainer);
     bp_net_free(net);

@@ -312,9 +312,11 @@ typedef struct {
     double min_lr;           /**< COSINE: the final learning rate (default 0) */
     size_t epochs;           /**< COSINE: the length of the schedule in epochs (required) */
     double warmup_epochs;    /**< linear warm-up from 0 over this many epochs (0: none) */
-    /** Called after every step of bp_trainer_epoch with the samples done so far in the
-     *  epoch and the epoch's total (for progress bars); may be NULL. */
-    void (*on_step)(void *context, size_t done, size_t total);
+    /** Called after every step (every few thousand samples on the tiny-network path) with
+     *  the samples done so far in the epoch and the epoch's total, for progress bars; may be
+     *  NULL. Returning nonzero stops the epoch there (bp_epoch_stats.complete is then 0 and
+     *  the next call continues where it stopped). */
+    int (*on_step)(void *context, size_t done, size_t total);
     void *context;
 } bp_train_config;
 
@@ -325,7 +327,8 @@ typedef struct bp_trainer bp_trainer;
 typedef struct {
     double loss;     /**< mean per-sample loss over the epoch (before each step's update) */
     size_t steps;    /**< parameter updates made */
-    size_t samples;  /**< samples seen */
+    size_t samples;  /**< samples seen in this epoch so far */
+    int complete;    /**< 1 when the epoch ended, 0 when it was stopped early (on_step, max_steps) */
 } bp_epoch_stats;
 
 bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out);
@@ -337,8 +340,14 @@ bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, s
                           double *loss);
 /** One pass over the data set in batches, reshuffled each epoch unless no_shuffle. */
 bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, bp_epoch_stats *stats);
-/** Epochs completed so far, and the learning rate the next step will use. */
+/** Continue the current epoch for at most max_steps steps (0: to its end). Statistics are
+ *  those of the whole epoch so far. A checkpoint taken between calls resumes mid-epoch. */
+bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, size_t max_steps,
+                         bp_epoch_stats *stats);
+/** Epochs completed so far, steps (updates) made so far, and the learning rate the next
+ *  step will use. After BP_ERR_NUMERIC, steps_done names the step that diverged. */
 size_t bp_trainer_epochs_done(const bp_trainer *trainer);
+size_t bp_trainer_steps_done(const bp_trainer *trainer);
 double bp_trainer_learning_rate(const bp_trainer *trainer);
 
 /** Early stopping: report the validation loss after an epoch. The trainer keeps a copy of
@@ -348,6 +357,25 @@ bp_status bp_trainer_observe(bp_trainer *trainer, double validation_loss, size_t
                              int *stop);
 /** Put the best parameters seen by bp_trainer_observe back into the network. */
 bp_status bp_trainer_restore_best(bp_trainer *trainer);
+/** Replace the progress callback (it is not saved in checkpoints). */
+void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t, size_t),
+                             void *context);
+
+/* -------------------------------------------------------------- checkpoints */
+
+/** Save the trainer's network and everything needed to continue training exactly: the
+ *  optimizer state, the shuffling generator, the epoch, the position within the epoch,
+ *  the schedule and the early-stopping state. Written atomically. The file is also a
+ *  valid model (.bpm) for eval and predict. `user` bytes (may be NULL) are stored with it
+ *  and given back by bp_checkpoint_load (the program keeps its per-epoch history there). */
+bp_status bp_checkpoint_save(const bp_trainer *trainer, const char *path, const void *user,
+                             size_t user_len, bp_error *err);
+/** Load a checkpoint: a new network and a trainer attached to it, ready to continue where
+ *  the saved one stopped (same data set, same thread count: then bitwise the same result as
+ *  training without the interruption). *user receives a malloc'd copy of the user bytes (or
+ *  NULL); free it. Free the trainer before the network. */
+bp_status bp_checkpoint_load(const char *path, bp_net **net, bp_trainer **trainer, void **user,
+                             size_t *user_len, bp_error *err);
 
 /* --------------------------------------------------------------- evaluation */
 

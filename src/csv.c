@@ -523,8 +523,21 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
         s = split_line(&line, sep, cells, cols, &count, name, err);
         if (s != BP_OK) goto fail;
         if (count != cols) {
-            s = csv_fail(err, BP_ERR_FORMAT, "%s:%zu: expected %zu columns, found %zu", name,
-                         line.number, cols, count);
+            /* Point at the first extra field, or at the end of a short line. */
+            size_t column = (size_t)(line.end - line.begin) + 1;
+            if (count > cols) {
+                int quoted = 0;
+                size_t field = 0;
+                for (const char *c = line.begin; c < line.end; c++) {
+                    if (*c == '"') quoted = !quoted;
+                    else if (*c == sep && !quoted && ++field == cols) {
+                        column = (size_t)(c - line.begin) + 2;
+                        break;
+                    }
+                }
+            }
+            s = csv_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: expected %zu columns, found %zu", name,
+                         line.number, column, cols, count);
             goto fail;
         }
         float *row = values + r * cols;

@@ -26,6 +26,7 @@
 
 #include "bytes.h"
 #include "fileio.h"
+#include "model_file.h"
 #include "net_internal.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\n'};
@@ -36,23 +37,6 @@ static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\
 #define ARCH_FIXED 24u
 /* Refuse files larger than this outright: no real model comes near it. */
 #define MAX_FILE_SIZE ((size_t)1 << 36)
-
-uint32_t bp_crc32(uint32_t crc, const void *data, size_t len)
-{
-    /* Nibble-at-a-time table for the reflected polynomial 0xEDB88320. */
-    static const uint32_t table[16] = {
-        0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-        0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-        0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
-    const unsigned char *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ table[crc & 15];
-        crc = (crc >> 4) ^ table[crc & 15];
-    }
-    return ~crc;
-}
 
 /* ------------------------------------------------------------------ write */
 
@@ -85,9 +69,8 @@ static void chunk_header(bp_buffer *b, const char *tag, uint64_t len)
     put_u64(b, len);
 }
 
-bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err)
+void bp_model_encode(const bp_net *net, const bp_chunk *extra, size_t n_extra, bp_buffer *out)
 {
-    if (!net || !path) return bp_fail(err, BP_ERR_ARG, "no network or path given");
     size_t L = net->n_layers, n0 = net->sizes[0], nL = net->sizes[L];
     bp_buffer b = {0};
     bp_buffer_append(&b, MAGIC, 8);
@@ -128,15 +111,24 @@ bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err)
     put_u64(&b, net->n_params);
     put_floats(&b, net->params, net->n_params);
 
-    bp_status s;
-    if (b.failed) {
-        s = bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path);
-    } else {
+    for (size_t i = 0; i < n_extra; i++) {
+        chunk_header(&b, extra[i].tag, extra[i].len);
+        bp_buffer_append(&b, extra[i].data, extra[i].len);
+    }
+    if (!b.failed) {
         bp_put_u64((unsigned char *)b.data + 16, b.len + 4);
         put_u32(&b, bp_crc32(0, b.data, b.len));
-        s = b.failed ? bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path)
-                     : bp_write_file_atomic(path, b.data, b.len, err);
     }
+    *out = b;
+}
+
+bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err)
+{
+    if (!net || !path) return bp_fail(err, BP_ERR_ARG, "no network or path given");
+    bp_buffer b;
+    bp_model_encode(net, NULL, 0, &b);
+    bp_status s = b.failed ? bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path)
+                           : bp_write_file_atomic(path, b.data, b.len, err);
     bp_buffer_free(&b);
     return s;
 }
@@ -231,6 +223,16 @@ static bp_status parse_classes(bp_net *net, const unsigned char *p, uint64_t len
 bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp_net **out,
                              bp_error *err)
 {
+    return bp_model_decode(data, size, name, out, NULL, 0, err);
+}
+
+bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_net **out,
+                          bp_chunk *found, size_t n_found, bp_error *err)
+{
+    for (size_t i = 0; i < n_found; i++) {
+        found[i].data = NULL;
+        found[i].len = 0;
+    }
     if (!out) return bp_fail(err, BP_ERR_ARG, "no place to store the network");
     *out = NULL;
     if (!name) name = "model";
@@ -305,7 +307,14 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
             classes = buf + body;
             classes_len = len;
             classes_at = body;
-        } else if (!(tag[0] >= 'a' && tag[0] <= 'z')) {
+        } else if (tag[0] >= 'a' && tag[0] <= 'z') {
+            /* Optional: handed to the caller if it asked for this tag, else skipped. */
+            for (size_t i = 0; i < n_found; i++)
+                if (memcmp(found[i].tag, tag, 4) == 0 && !found[i].data) {
+                    found[i].data = buf + body;
+                    found[i].len = (size_t)len;
+                }
+        } else {
             return bp_fail(err, BP_ERR_UNSUPPORTED,
                            "%s: byte %llu: unknown required chunk \"%c%c%c%c\"; a newer backprop wrote this file",
                            name, (unsigned long long)pos, tag[0] >= 32 && tag[0] < 127 ? tag[0] : '?',

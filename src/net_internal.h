@@ -11,6 +11,7 @@
 #define BP_NET_INTERNAL_H
 
 #include "backprop.h"
+#include "fileio.h"
 
 /* Slope of leaky ReLU for z <= 0 (also written into model files). */
 #define BP_LEAKY_SLOPE 0.01f
@@ -60,6 +61,12 @@ typedef struct {
 /* bp_net_backward, then the step, fused layer by layer. */
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
                                bp_reduction reduction, double *loss, const bp_fused_step *step);
+
+/* The trainer's state as bytes and back (train.c), for checkpoints (checkpoint.c). */
+void bp_trainer_encode(const bp_trainer *t, bp_buffer *b);
+bp_status bp_trainer_decode(bp_net *net, const unsigned char *data, size_t len, bp_trainer **out,
+                            char *why, size_t why_len);
+bp_net *bp_trainer_net(const bp_trainer *t);
 
 /* Set a formatted message in err (if any) and return status. */
 bp_status bp_fail(bp_error *err, bp_status status, const char *fmt, ...)

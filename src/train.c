@@ -10,12 +10,16 @@
  * step.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+#include "fileio.h"
 #include "net_internal.h"
 #include "optimizer.h"
 #include "rng.h"
+#include "small.h"
 
 struct bp_trainer {
     bp_net *net;
@@ -28,6 +32,10 @@ struct bp_trainer {
     size_t batch_capacity;
     size_t epoch;           /* epochs completed */
     double epoch_progress;  /* fraction of the current epoch done, for the schedule */
+    size_t position;        /* samples of the current epoch already trained on */
+    double epoch_loss;      /* sum of per-sample losses of the current epoch so far */
+    size_t epoch_steps;     /* steps of the current epoch so far */
+    size_t steps;           /* steps since training began */
     float *best;            /* early stopping: the best parameters so far (or NULL) */
     double best_loss;
     size_t bad_epochs;
@@ -157,6 +165,7 @@ bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t 
         }
     }
     t->update.lr = (float)bp_trainer_learning_rate(t);
+    if (!isfinite(l)) return BP_ERR_NUMERIC; /* never apply a step computed from NaN */
     bp_update_apply(&t->update, net->params, net->grads, net->n_params);
     return BP_OK;
 }
@@ -191,54 +200,106 @@ static bp_status ensure_buffers(bp_trainer *t, size_t n, size_t batch, size_t n_
     return BP_OK;
 }
 
-bp_status bp_trainer_epoch(bp_trainer *t, const bp_dataset *data, bp_epoch_stats *stats)
+/* Samples the tiny-network path trains between two calls of on_step. */
+#define SMALL_CHUNK 4096
+
+bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps, bp_epoch_stats *stats)
 {
     if (!t || !data) return BP_ERR_ARG;
     bp_net *net = t->net;
     size_t n = bp_dataset_count(data), n_in = bp_dataset_inputs(data), n_out = bp_dataset_outputs(data);
     if (n_in != net->sizes[0] || n_out != net->sizes[net->n_layers]) return BP_ERR_ARG;
+    /* A checkpoint made on another data set cannot continue on this one. */
+    if (t->order && t->order_n != n && t->position > 0) return BP_ERR_ARG;
     size_t batch = t->config.batch_size == 0 || t->config.batch_size > n ? n : t->config.batch_size;
     bp_status s = ensure_buffers(t, n, batch, n_in, n_out);
     if (s != BP_OK) return s;
-    if (!t->config.no_shuffle) bp_rng_shuffle(&t->rng, t->order, n);
+    if (t->position == 0) {
+        if (!t->config.no_shuffle) bp_rng_shuffle(&t->rng, t->order, n);
+        t->epoch_loss = 0.0;
+        t->epoch_steps = 0;
+    }
 
     const float *x = bp_dataset_x_const(data), *y = bp_dataset_y_const(data);
-    double loss_sum = 0.0;
-    size_t steps = 0;
-    for (size_t start = 0; start < n; start += batch) {
-        size_t m = n - start < batch ? n - start : batch;
-        t->epoch_progress = (double)start / (double)n;
-        const float *xs = x + start * n_in, *ys = y + start * n_out;
-        if (!t->config.no_shuffle && m == 1) {
-            /* One sample needs no gathering: point at it. */
-            xs = x + t->order[start] * n_in;
-            ys = y + t->order[start] * n_out;
-        } else if (!t->config.no_shuffle) {
-            /* Gather the batch's rows into contiguous buffers (m x n_in, m x n_out). */
-            for (size_t k = 0; k < m; k++) {
-                size_t i = t->order[start + k];
-                memcpy(t->xb + k * n_in, x + i * n_in, n_in * sizeof(float));
-                memcpy(t->yb + k * n_out, y + i * n_out, n_out * sizeof(float));
+    size_t done_steps = 0;
+    int stop = 0;
+    /* Tiny networks trained one sample at a time take the fused path of small.c. */
+    int small = batch == 1 && t->update.kind == BP_OPT_SGD && t->config.clip_norm == 0 &&
+                t->config.schedule == BP_SCHEDULE_CONSTANT && t->config.warmup_epochs == 0 &&
+                bp_small_applies(net);
+    while (t->position < n && !stop && (max_steps == 0 || done_steps < max_steps)) {
+        size_t start = t->position;
+        if (small) {
+            size_t count = n - start < SMALL_CHUNK ? n - start : SMALL_CHUNK;
+            if (max_steps && count > max_steps - done_steps) count = max_steps - done_steps;
+            double loss = bp_small_sgd_epoch(net, x, y, t->config.no_shuffle ? NULL : t->order + start, count,
+                                             (float)t->config.learning_rate, (float)t->config.weight_decay,
+                                             t->config.no_shuffle ? start : 0);
+            t->update.step += count;
+            t->steps += count;
+            t->epoch_steps += count;
+            t->position += count;
+            done_steps += count;
+            t->epoch_loss += loss;
+            if (!isfinite(loss)) return BP_ERR_NUMERIC;
+        } else {
+            size_t m = n - start < batch ? n - start : batch;
+            t->epoch_progress = (double)start / (double)n;
+            const float *xs = x + start * n_in, *ys = y + start * n_out;
+            if (!t->config.no_shuffle && m == 1) {
+                /* One sample needs no gathering: point at it. */
+                xs = x + t->order[start] * n_in;
+                ys = y + t->order[start] * n_out;
+            } else if (!t->config.no_shuffle) {
+                /* Gather the batch's rows into contiguous buffers (m x n_in, m x n_out). */
+                for (size_t k = 0; k < m; k++) {
+                    size_t i = t->order[start + k];
+                    memcpy(t->xb + k * n_in, x + i * n_in, n_in * sizeof(float));
+                    memcpy(t->yb + k * n_out, y + i * n_out, n_out * sizeof(float));
+                }
+                xs = t->xb;
+                ys = t->yb;
             }
-            xs = t->xb;
-            ys = t->yb;
+            double loss = 0.0;
+            t->steps++;
+            s = bp_trainer_step(t, xs, ys, m, &loss);
+            if (s == BP_OK && !isfinite(loss)) s = BP_ERR_NUMERIC;
+            if (s != BP_OK) return s;
+            /* Back to a per-sample sum whatever the reduction, so epochs compare. */
+            t->epoch_loss += t->config.reduction == BP_REDUCE_SUM ? loss : loss * (double)m;
+            t->epoch_steps++;
+            t->position += m;
+            done_steps++;
         }
-        double loss = 0.0;
-        s = bp_trainer_step(t, xs, ys, m, &loss);
-        if (s != BP_OK) return s;
-        /* Back to a per-sample sum whatever the reduction, so epochs compare. */
-        loss_sum += t->config.reduction == BP_REDUCE_SUM ? loss : loss * (double)m;
-        steps++;
-        if (t->config.on_step) t->config.on_step(t->config.context, start + m, n);
+        if (t->config.on_step && t->config.on_step(t->config.context, t->position, n)) stop = 1;
     }
-    t->epoch++;
-    t->epoch_progress = 0.0;
+    int complete = t->position >= n;
     if (stats) {
-        stats->loss = loss_sum / (double)n;
-        stats->steps = steps;
-        stats->samples = n;
+        stats->loss = t->position ? t->epoch_loss / (double)t->position : 0.0;
+        stats->steps = t->epoch_steps;
+        stats->samples = t->position;
+        stats->complete = complete;
     }
-    return isfinite(loss_sum) ? BP_OK : BP_ERR_NUMERIC;
+    if (complete) {
+        t->epoch++;
+        t->epoch_progress = 0.0;
+        t->position = 0;
+    }
+    return BP_OK;
+}
+
+bp_status bp_trainer_epoch(bp_trainer *t, const bp_dataset *data, bp_epoch_stats *stats)
+{
+    return bp_trainer_run(t, data, 0, stats);
+}
+
+size_t bp_trainer_steps_done(const bp_trainer *t) { return t ? t->steps : 0; }
+
+void bp_trainer_set_callback(bp_trainer *t, int (*on_step)(void *, size_t, size_t), void *context)
+{
+    if (!t) return;
+    t->config.on_step = on_step;
+    t->config.context = context;
 }
 
 bp_status bp_trainer_observe(bp_trainer *t, double validation_loss, size_t patience, int *stop)
@@ -266,3 +327,214 @@ bp_status bp_trainer_restore_best(bp_trainer *t)
     memcpy(t->net->params, t->best, t->net->n_params * sizeof(float));
     return BP_OK;
 }
+
+/* ------------------------------------------------------- checkpoint state */
+
+/* The trainer's whole state as bytes (little-endian), for checkpoint.c. Layout, version 1:
+   u32 version; u32 optimizer, schedule, reduction, no_shuffle; u64 batch_size, epochs, seed;
+   11 f64 (learning_rate, momentum, beta1, beta2, epsilon, weight_decay, clip_norm,
+   step_epochs, gamma, min_lr, warmup_epochs); 4 u64 RNG state; u64 epoch, position,
+   epoch_steps, steps, update step; f64 epoch_loss, epoch_progress; u64 order_n and the
+   order; u64 n_params, u32 state blocks, the blocks as f32; u32 has_best, f64 best_loss,
+   u64 bad_epochs, and the best parameters as f32 when has_best. */
+#define TRAINER_STATE_VERSION 1u
+
+static void w32(bp_buffer *b, uint32_t v)
+{
+    unsigned char x[4];
+    bp_put_u32(x, v);
+    bp_buffer_append(b, x, 4);
+}
+
+static void w64(bp_buffer *b, uint64_t v)
+{
+    unsigned char x[8];
+    bp_put_u64(x, v);
+    bp_buffer_append(b, x, 8);
+}
+
+static void wf64(bp_buffer *b, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    w64(b, u);
+}
+
+static void wfloats(bp_buffer *b, const float *v, size_t n)
+{
+    unsigned char x[4];
+    for (size_t i = 0; i < n; i++) {
+        bp_put_f32(x, v[i]);
+        bp_buffer_append(b, x, 4);
+    }
+}
+
+void bp_trainer_encode(const bp_trainer *t, bp_buffer *b)
+{
+    const bp_train_config *c = &t->config;
+    size_t n = t->net->n_params;
+    w32(b, TRAINER_STATE_VERSION);
+    w32(b, (uint32_t)c->optimizer);
+    w32(b, (uint32_t)c->schedule);
+    w32(b, (uint32_t)c->reduction);
+    w32(b, (uint32_t)c->no_shuffle);
+    w64(b, c->batch_size);
+    w64(b, c->epochs);
+    w64(b, c->seed);
+    const double d[11] = {c->learning_rate, c->momentum, c->beta1, c->beta2, c->epsilon, c->weight_decay,
+                          c->clip_norm, c->step_epochs, c->gamma, c->min_lr, c->warmup_epochs};
+    for (int i = 0; i < 11; i++) wf64(b, d[i]);
+    for (int i = 0; i < 4; i++) w64(b, t->rng.s[i]);
+    w64(b, t->epoch);
+    w64(b, t->position);
+    w64(b, t->epoch_steps);
+    w64(b, t->steps);
+    w64(b, t->update.step);
+    wf64(b, t->epoch_loss);
+    wf64(b, t->epoch_progress);
+    w64(b, t->order ? t->order_n : 0);
+    for (size_t i = 0; t->order && i < t->order_n; i++) w64(b, t->order[i]);
+    int blocks = bp_update_state_blocks(t->update.kind);
+    w64(b, n);
+    w32(b, (uint32_t)blocks);
+    if (blocks >= 1) wfloats(b, t->update.state1, n);
+    if (blocks >= 2) wfloats(b, t->update.state2, n);
+    w32(b, t->best ? 1u : 0u);
+    wf64(b, t->best_loss);
+    w64(b, t->bad_epochs);
+    if (t->best) wfloats(b, t->best, n);
+}
+
+/* A bounds-checked reader over the state bytes. */
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad;
+} reader;
+
+static const unsigned char *take(reader *r, size_t n)
+{
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = 1;
+        return NULL;
+    }
+    const unsigned char *p = r->p + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static uint32_t r32(reader *r)
+{
+    const unsigned char *p = take(r, 4);
+    return p ? bp_get_u32(p) : 0;
+}
+
+static uint64_t r64(reader *r)
+{
+    const unsigned char *p = take(r, 8);
+    return p ? bp_get_u64(p) : 0;
+}
+
+static double rf64(reader *r)
+{
+    uint64_t u = r64(r);
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+static int rfloats(reader *r, float *dst, size_t n)
+{
+    if (n > (r->len - r->pos) / 4) {
+        r->bad = 1;
+        return 0;
+    }
+    const unsigned char *p = take(r, 4 * n);
+    for (size_t i = 0; p && i < n; i++) dst[i] = bp_get_f32(p + 4 * i);
+    return p != NULL;
+}
+
+bp_status bp_trainer_decode(bp_net *net, const unsigned char *data, size_t len, bp_trainer **out,
+                            char *why, size_t why_len)
+{
+    *out = NULL;
+    reader r = {data, len, 0, 0};
+    if (r32(&r) != TRAINER_STATE_VERSION) {
+        snprintf(why, why_len, "unknown trainer state version");
+        return BP_ERR_UNSUPPORTED;
+    }
+    bp_train_config c = {0};
+    c.optimizer = (bp_optimizer)r32(&r);
+    c.schedule = (bp_schedule)r32(&r);
+    c.reduction = (bp_reduction)r32(&r);
+    c.no_shuffle = (int)r32(&r);
+    c.batch_size = (size_t)r64(&r);
+    c.epochs = (size_t)r64(&r);
+    c.seed = r64(&r);
+    double *d[11] = {&c.learning_rate, &c.momentum, &c.beta1, &c.beta2, &c.epsilon, &c.weight_decay,
+                     &c.clip_norm, &c.step_epochs, &c.gamma, &c.min_lr, &c.warmup_epochs};
+    for (int i = 0; i < 11; i++) *d[i] = rf64(&r);
+    if (r.bad) {
+        snprintf(why, why_len, "trainer state cut short");
+        return BP_ERR_FORMAT;
+    }
+    bp_trainer *t = NULL;
+    bp_status s = bp_trainer_create(net, &c, &t);
+    if (s != BP_OK) {
+        snprintf(why, why_len, "invalid training settings in the trainer state");
+        return s == BP_ERR_NOMEM ? s : BP_ERR_FORMAT;
+    }
+    for (int i = 0; i < 4; i++) t->rng.s[i] = r64(&r);
+    t->epoch = (size_t)r64(&r);
+    t->position = (size_t)r64(&r);
+    t->epoch_steps = (size_t)r64(&r);
+    t->steps = (size_t)r64(&r);
+    t->update.step = r64(&r);
+    t->epoch_loss = rf64(&r);
+    t->epoch_progress = rf64(&r);
+    uint64_t order_n = r64(&r);
+    if (!r.bad && order_n > 0) {
+        if (order_n > (r.len - r.pos) / 8) {
+            r.bad = 1;
+        } else {
+            t->order = malloc((size_t)order_n * sizeof(size_t));
+            if (!t->order) {
+                bp_trainer_free(t);
+                snprintf(why, why_len, "out of memory");
+                return BP_ERR_NOMEM;
+            }
+            t->order_n = (size_t)order_n;
+            for (size_t i = 0; i < t->order_n; i++) {
+                uint64_t v = r64(&r);
+                if (v >= order_n) r.bad = 1;
+                t->order[i] = (size_t)v;
+            }
+        }
+    }
+    uint64_t n = r64(&r);
+    uint32_t blocks = r32(&r);
+    if (!r.bad && (n != net->n_params || (int)blocks != bp_update_state_blocks(t->update.kind))) r.bad = 1;
+    if (!r.bad && blocks >= 1) rfloats(&r, t->update.state1, (size_t)n);
+    if (!r.bad && blocks >= 2) rfloats(&r, t->update.state2, (size_t)n);
+    uint32_t has_best = r32(&r);
+    t->best_loss = rf64(&r);
+    t->bad_epochs = (size_t)r64(&r);
+    if (!r.bad && has_best) {
+        t->best = malloc(net->n_params * sizeof(float));
+        if (!t->best) {
+            bp_trainer_free(t);
+            snprintf(why, why_len, "out of memory");
+            return BP_ERR_NOMEM;
+        }
+        rfloats(&r, t->best, net->n_params);
+    }
+    if (r.bad || r.pos != r.len || has_best > 1 || (t->order && t->position > t->order_n)) {
+        bp_trainer_free(t);
+        snprintf(why, why_len, "malformed trainer state near byte %zu of the chunk", r.pos);
+        return BP_ERR_FORMAT;
+    }
+    *out = t;
+    return BP_OK;
+}
+
+bp_net *bp_trainer_net(const bp_trainer *t) { return t ? t->net : NULL; }

@@ -556,7 +556,7 @@ t "demo -o into a nonexistent directory" 1 '^backprop demo: .*nodir/d\.bpm' "$BP
 t "init -o onto an existing directory" 1 '^backprop init: .*adir' "$BP" init --arch 2,3 -o adir
 nothing_left "init onto a directory leaves no temporary file" ./adir
 c "the directory is still a directory" '[ -d adir ]'
-t "train diverging (--lr 1e6) fails with exit 1" 1 '^backprop train: epoch [0-9]+: .*(finite|diverge)' \
+t "train diverging (--lr 1e6) fails with exit 1" 1 '^backprop train: epoch [0-9]+, step [0-9]+: .*(finite|diverge)' \
     "$BP" train --train reg.csv --targets 1 --lr 1e6 --epochs 3 -o diverged.bpm
 nothing_left "a diverged training run writes no model" diverged.bpm
 t "train on bad data with -o" 1 '^backprop train: nonnum\.csv' "$BP" train --train nonnum.csv -o badmodel.bpm

@@ -5,6 +5,7 @@
 #   cli    tests/cli-tests.sh (the backprop program end to end)
 #   readme tests/readme-test.sh (the C example in README.md compiles and runs)
 #   export tests/export-test.sh (export-c output compiles and matches predict)
+#   resume tests/resume-test.sh (SIGKILL/SIGINT mid-training, resume: bitwise the same model)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
 #
 # Usage: sh tests/run-all.sh [BUILD_DIR]
@@ -47,6 +48,7 @@ run unit "./$build/unit-tests"
 run cli sh tests/cli-tests.sh "$build"
 run readme sh tests/readme-test.sh "$build"
 run export sh tests/export-test.sh "$build"
+run resume sh tests/resume-test.sh "$build"
 # PyTorch lives in Debian's python3; the first python3 on PATH may be another install.
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3

@@ -420,11 +420,11 @@ void test_csv_errors(void)
     bp_status st;
 
     st = READ("1,2,3\n4,5,6\n7,8\n", "data.csv", NULL, &t, &err);
-    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "data.csv:3: expected 3 columns, found 2"),
+    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "data.csv:3:4: expected 3 columns, found 2"),
           "%s", err.message);
     CHECK(err.status == BP_ERR_FORMAT, "err.status is set");
     st = READ("a,b\n1,2\n\n3,4,5\n", "data.csv", NULL, &t, &err);
-    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "data.csv:4: expected 2 columns, found 3"),
+    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "data.csv:4:5: expected 2 columns, found 3"),
           "%s", err.message);
     st = READ("1,2,\n", "data.csv", NULL, &t, &err);
     CHECK(message_has(&err, "data.csv:1:5: expected a number, found an empty field"),

@@ -331,7 +331,7 @@ void test_idx_gzip(void)
 {
     /* 5 images of 300 values: 1512 bytes, more than the reader's first look at the header
        takes (1024), so the file is inflated a second time, up to its declared size. */
-    static unsigned char img[2000], gz[2100], lab[32], lgz[80];
+    unsigned char img[2000], gz[2100], lab[32], lgz[80];
     uint32_t dims[2] = {5, 300}, ldims[1] = {5};
     size_t h = idx_header(img, 0x08, 2, dims);
     for (int i = 0; i < 1500; i++) img[h + i] = (unsigned char)(i % 256);

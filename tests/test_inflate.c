@@ -349,7 +349,7 @@ void test_inflate_fixed_block(void)
 void test_inflate_dynamic_block(void)
 {
     CHECK(first_block_type(gz_dynamic) == 2, "vector lost its dynamic block");
-    static char expected[16384];
+    char expected[16384];
     size_t len = pattern_text(expected, sizeof expected, 400);
     CHECK(len > 0, "pattern");
     CHECK(inflates_to(gz_dynamic, sizeof gz_dynamic, expected, len), "dynamic");

@@ -3,6 +3,7 @@
  * determinism, numerical stability, model files and training.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,4 +308,18 @@ void test_fused_steps_match_plain_steps(void)
                     for (size_t i = 0; i < P; i++) CHECK_NEAR(fused[i], plain[i], 1e-5);
             }
         }
+}
+
+uint32_t bp_crc32(uint32_t crc, const void *data, size_t len); /* src/crc32.c */
+
+void test_crc32_known_values(void)
+{
+    /* The standard check value of CRC-32, and the same in two pieces. */
+    CHECK(bp_crc32(0, "123456789", 9) == 0xCBF43926u, "check value");
+    CHECK(bp_crc32(bp_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u, "continued");
+    CHECK(bp_crc32(0, "", 0) == 0, "empty");
+    unsigned char big[1000];
+    for (int i = 0; i < 1000; i++) big[i] = (unsigned char)(i * 7);
+    uint32_t whole = bp_crc32(0, big, 1000), parts = bp_crc32(bp_crc32(0, big, 333), big + 333, 667);
+    CHECK(whole == parts, "slices agree with bytes");
 }

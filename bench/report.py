@@ -1,0 +1,373 @@
+"""report.py - turn bench/run.sh's raw results (one JSON object per line) into the table on
+the terminal and one JSON file with every number. Standard library only.
+
+Every figure is the median over its measurements with [min-max] beside it when there is more
+than one. Ratios are backprop / other, taken round by round (the two figures of a ratio come
+from the same round of the same run), shown as the median ratio [min-max over rounds];
+above 1 means backprop is faster.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+W1_SIZES = [784, 256, 128, 10]
+W3_SIZES = [784, 1024, 1024, 10]
+AVX512_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def flops_per_sample(sizes):
+    macs = sum(sizes[i] * sizes[i - 1] for i in range(1, len(sizes)))
+    return 2 * (3 * macs - sizes[1] * sizes[0])
+
+
+def stat(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def fmt_num(v, kind):
+    if v is None:
+        return "-"
+    if kind == "rate":
+        if v >= 1e6:
+            return "%.2fM" % (v / 1e6)
+        if v >= 1e4:
+            return "{:,.0f}".format(v)
+        return "{:,.0f}".format(v) if v >= 100 else "%.1f" % v
+    if kind == "gflops":
+        return "%.1f" % v
+    if kind == "secs":
+        return "%.3g" % v
+    if kind == "ratio":
+        return "%.2fx" % v
+    if kind == "pct":
+        return "%.1f" % (100 * v)
+    if kind == "loss":
+        return "%.3g" % v
+    return str(v)
+
+
+def fmt(st, kind):
+    if st is None:
+        return "-"
+    if st["n"] == 1 or st["min"] == st["max"]:
+        return fmt_num(st["median"], kind)
+    return "%s [%s-%s]" % (fmt_num(st["median"], kind), fmt_num(st["min"], kind).rstrip("x"),
+                           fmt_num(st["max"], kind))
+
+
+def machine():
+    info = {"cpu": "?", "logical_cpus": os.cpu_count(), "flags": {}}
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        m = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+        if m:
+            info["cpu"] = m.group(1).strip()
+        m = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
+        flags = set(m.group(1).split()) if m else set()
+        for f in ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "hypervisor"):
+            info["flags"][f] = f in flags
+    except OSError:
+        pass
+    return info
+
+
+def command_output(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--mode", default="quick")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--wall", type=float, default=0)
+    ap.add_argument("--bp-threads-flag", default="none")
+    ap.add_argument("--w2", type=int, default=100000)
+    ap.add_argument("--w2-torch", type=int, default=0)
+    ap.add_argument("--w2-numpy", type=int, default=0)
+    ap.add_argument("--w1b1", type=int, default=0)
+    ap.add_argument("--w3", type=int, default=0)
+    ap.add_argument("--cc", default="cc")
+    ap.add_argument("--data", default="")
+    a = ap.parse_args()
+
+    records = []
+    with open(a.raw) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    print("report.py: skipping a malformed line: %s" % line[:100], file=sys.stderr)
+
+    def recs(impl, workload, variant=""):
+        return [r for r in records if r.get("impl") == impl and r.get("workload") == workload
+                and r.get("variant", "") == variant and "status" not in r]
+
+    def why_missing(impl, workload, variant=""):
+        for r in records:
+            if (r.get("impl") == impl and r.get("workload") == workload and "status" in r
+                    and r.get("variant", "") == variant):
+                return r["status"]
+        return "not run"
+
+    # ---------------------------------------------------------------- per-round rates
+    def rates(impl, workload):
+        """{round: samples/s} (W1: the round's median epoch) and the pooled list of rates."""
+        per_round, pooled = {}, []
+        for r in recs(impl, workload):
+            if "epoch_s" in r:
+                rs = [r["samples"] / t for t in r["epoch_s"] if t > 0]
+                pooled += rs
+                per_round[r["round"]] = statistics.median(rs)
+            elif r.get("seconds", 0) > 0:
+                v = r["samples"] / r["seconds"]
+                pooled.append(v)
+                per_round[r["round"]] = v
+        return per_round, pooled
+
+    def ratio(workload, other, bp_workload=None):
+        mine, _ = rates("backprop", bp_workload or workload)
+        theirs, _ = rates(other, workload)
+        rs = [mine[k] / theirs[k] for k in mine if k in theirs and theirs[k] > 0]
+        return stat(rs)
+
+    summary = {}
+    lines = []
+    out = lines.append
+
+    # ---------------------------------------------------------------- header
+    mach = machine()
+    fl = mach["flags"]
+    yes = lambda b: "yes" if b else "no"  # noqa: E731
+    versions = {}
+    mk = ""
+    try:
+        with open("Makefile") as f:
+            m = re.search(r"^VERSION\s*:?=\s*(\S+)", f.read(), re.M)
+            mk = m.group(1) if m else "?"
+    except OSError:
+        pass
+    versions["backprop"] = mk
+    versions["cc"] = command_output([a.cc, "--version"]).split("\n")[0]
+    for impl, key in (("pytorch", "PyTorch"), ("numpy", "NumPy")):
+        vs = {r.get("version") for r in records if r.get("impl") == impl and r.get("version")}
+        versions[key] = ", ".join(sorted(vs)) if vs else None
+    ob = [r for r in records if r.get("impl") == "openblas" and "config" in r]
+    versions["OpenBLAS"] = ob[0]["config"] if ob else None
+    fann_v = command_output(["dpkg-query", "-W", "-f", "${Version}", "libfann-dev"]) if shutil.which("dpkg-query") else ""
+    have_fann = any(r.get("impl") == "fann" and "status" not in r for r in records)
+    versions["FANN"] = (fann_v or "installed") if have_fann else None
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+                                          "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY")}
+    bp_threads = sorted({r.get("threads_used") for r in records
+                         if r.get("impl") == "backprop" and r.get("workload") != "gemm" and "threads_used" in r})
+
+    out("== backprop benchmarks: %s mode, %d round%s, %d thread%s, wall %.1f s ==" % (
+        a.mode, a.rounds, "s" if a.rounds > 1 else "", a.threads, "s" if a.threads > 1 else "", a.wall))
+    out("machine   %s, %s logical CPUs%s; avx2 %s, fma %s, avx512f %s" % (
+        mach["cpu"], mach["logical_cpus"], " (virtual machine)" if fl.get("hypervisor") else "",
+        yes(fl.get("avx2")), yes(fl.get("fma")), yes(fl.get("avx512f"))))
+    bp_note = ("passed to bp_train_config.threads" if a.bp_threads_flag != "none" else
+               "backprop trained on 1 thread (bp_train_config has no threads field yet)")
+    out("threads   %d for PyTorch, NumPy, OpenBLAS; %s; FANN is single-threaded" % (a.threads, bp_note))
+    out("versions  backprop %s (library by make, -O2; harness %s -O2), PyTorch %s, NumPy %s," % (
+        versions["backprop"], versions["cc"] or a.cc, versions["PyTorch"] or "not installed",
+        versions["NumPy"] or "not installed"))
+    out("          %s, FANN %s" % (versions["OpenBLAS"] or "OpenBLAS not installed",
+                                           versions["FANN"] or "not installed"))
+    out("env       OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s OMP_WAIT_POLICY=%s" % (
+        env["OPENBLAS_CORETYPE"] or "(unset)", env["OPENBLAS_L2_SIZE"] or "(unset)", env["OMP_WAIT_POLICY"]))
+    out("figures   median [min-max] over every measurement; backprop/X = backprop's rate over X's,"
+        " per round (>1: backprop faster)")
+
+    def missing_row(name, impl, workload, width):
+        return "  %-*s %s" % (width, name, why_missing(impl, workload))
+
+    # ---------------------------------------------------------------- W1
+    w1 = [r for r in records if r.get("workload") == "w1" and "status" not in r]
+    synthetic = any(r.get("synthetic") for r in records if r.get("workload") in ("w1", "w1b1"))
+    data_note = "SYNTHETIC data (Fashion-MNIST not found in %s)" % a.data if synthetic else "Fashion-MNIST"
+    n_w1 = w1[0]["samples"] if w1 else 60000
+    fps1 = flops_per_sample(W1_SIZES)
+    out("")
+    out("W1 fmnist-mlp: %s, 784-256-128-10 ReLU, softmax-CE, SGD lr 0.1, batch 64, %d samples/epoch,"
+        " %.2f MFLOP/sample" % (data_note, n_w1, fps1 / 1e6))
+    W = 20
+    out("  %-*s %-26s %-20s %-20s %s" % (W, "impl", "samples/s", "epoch s", "GFLOP/s", "backprop/impl"))
+    summary["w1"] = {}
+    for impl in ("backprop", "pytorch", "numpy"):
+        per_round, pooled = rates(impl, "w1")
+        if not pooled:
+            out(missing_row(impl, impl, "w1", W))
+            continue
+        sps = stat(pooled)
+        secs = stat([t for r in recs(impl, "w1") for t in r["epoch_s"]])
+        gf = stat([v * fps1 / 1e9 for v in pooled])
+        rt = ratio("w1", impl) if impl != "backprop" else None
+        acc = {}
+        for r in recs(impl, "w1"):
+            for e, v in r.get("accuracy", {}).items():
+                acc.setdefault(e, []).append(v)
+        summary["w1"][impl] = {"samples_per_s": sps, "epoch_s": secs, "gflops": gf, "ratio_backprop_over": rt,
+                               "test_accuracy": {e: stat(v) for e, v in acc.items()}}
+        out("  %-*s %-26s %-20s %-20s %s" % (W, impl, fmt(sps, "rate"), fmt(secs, "secs"), fmt(gf, "gflops"),
+                                             fmt(rt, "ratio") if rt else ""))
+    # per sample
+    out("  per sample (batch 1, lr 0.1), first %d training samples in file order:" % a.w1b1)
+    for impl, name in (("backprop", "backprop batch 1"), ("fann", "fann (see note)")):
+        per_round, pooled = rates(impl, "w1b1")
+        if not pooled:
+            out(missing_row(name, impl, "w1b1", W))
+            continue
+        sps = stat(pooled)
+        gf = stat([v * fps1 / 1e9 for v in pooled])
+        rt = ratio("w1b1", impl) if impl != "backprop" else None
+        summary.setdefault("w1b1", {})[impl] = {"samples_per_s": sps, "gflops": gf, "ratio_backprop_over": rt}
+        accs = [r["accuracy"] for r in recs(impl, "w1b1") if "accuracy" in r]
+        if accs:
+            summary["w1b1"][impl]["test_accuracy"] = stat(accs)
+        out("  %-*s %-26s %-20s %-20s %s" % (W, name, fmt(sps, "rate"), "", fmt(gf, "gflops"),
+                                             fmt(rt, "ratio") if rt else ""))
+    epochs = sorted({int(e) for impl in summary["w1"].values() for e in impl["test_accuracy"]})
+    if epochs:
+        out("  %-*s %s" % (W, "test accuracy %", "".join("%-26s" % ("after %d epoch%s" % (e, "s" if e > 1 else ""))
+                                                           for e in epochs)))
+        for impl, s in summary["w1"].items():
+            out("  %-*s %s" % (W, impl, "".join("%-26s" % fmt(s["test_accuracy"].get(str(e)), "pct")
+                                               for e in epochs)))
+    fann_acc = summary.get("w1b1", {}).get("fann", {}).get("test_accuracy")
+    out("  note: FANN has no mini-batches, ReLU or softmax: it trains 784-256-128-10 with sigmoid units and"
+        " MSE, one sample per")
+    out("        update, so its rate is set beside backprop at batch 1 on the same samples%s." % (
+        "; its test accuracy after those %d samples: %s%%" % (a.w1b1, fmt(fann_acc, "pct")) if fann_acc else ""))
+
+    # ---------------------------------------------------------------- W2
+    out("")
+    out("W2 seed-232: 2-3-2, sigmoid hidden and output, MSE, per-sample SGD lr 0.5, %d synthetic samples"
+        " (splitmix64 seed 232), fixed order" % a.w2)
+    out("  %-*s %-26s %-20s %s" % (W, "impl", "samples/s", "backprop/impl", "mean 1/2|a-y|^2 after its samples"))
+    summary["w2"] = {}
+    for impl in ("backprop", "fann", "pytorch", "numpy"):
+        per_round, pooled = rates(impl, "w2")
+        if not pooled:
+            out(missing_row(impl, impl, "w2", W))
+            continue
+        sps = stat(pooled)
+        rt = ratio("w2", impl) if impl != "backprop" else None
+        n = recs(impl, "w2")[0]["samples"]
+        loss = stat([r.get("final_loss") for r in recs(impl, "w2")])
+        summary["w2"][impl] = {"samples_per_s": sps, "ratio_backprop_over": rt, "samples_timed": n,
+                               "final_loss": loss}
+        capped = "  (rate from the first %d samples)" % n if n < a.w2 else ""
+        out("  %-*s %-26s %-20s %s%s" % (W, impl, fmt(sps, "rate"), fmt(rt, "ratio") if rt else "",
+                                         fmt(loss, "loss"), capped))
+
+    # ---------------------------------------------------------------- GEMM (before W3: W3 uses its ceiling)
+    gemm_rows = []
+    for impl, variant, name in (("openblas", "env", "OpenBLAS, environment as set"),
+                                ("openblas", "unset", "OpenBLAS, CORETYPE/L2_SIZE unset"),
+                                ("backprop", "", "backprop bp_gemm")):
+        rs = recs(impl, "gemm", variant)
+        if not rs:
+            gemm_rows.append((name, impl, variant, None, why_missing(impl, "gemm", variant)))
+            continue
+        st = {k: stat([v for r in rs for v in r.get("gflops_" + k, [])]) for k in ("nn", "tn", "nt")}
+        kernel = rs[0].get("corename", "") if impl == "openblas" else ""
+        gemm_rows.append((name, impl, variant, st, kernel))
+    ceiling, ceiling_name = None, None
+    ob_rows = [g for g in gemm_rows if g[1] == "openblas" and g[3] and g[3]["nn"]]
+    avx512 = [g for g in ob_rows if g[4].lower() in AVX512_KERNELS]
+    pick = max(avx512 or ob_rows, key=lambda g: g[3]["nn"]["median"], default=None)
+    if pick:
+        ceiling = pick[3]["nn"]["median"]
+        ceiling_name = "%s (kernel %s)" % (pick[0], pick[4])
+
+    # ---------------------------------------------------------------- W3
+    fps3 = flops_per_sample(W3_SIZES)
+    out("")
+    out("W3 wide: 784-1024-1024-10 ReLU, softmax-CE, SGD lr 0.1, batch 256, %d synthetic samples (%d steps)"
+        " per measurement, %.2f MFLOP/sample" % (a.w3, (a.w3 + 255) // 256, fps3 / 1e6))
+    out("  %-*s %-26s %-20s %-20s %s" % (W, "impl", "samples/s", "GFLOP/s", "% of GEMM ceiling", "backprop/impl"))
+    summary["w3"] = {}
+    for impl in ("backprop", "pytorch", "numpy"):
+        per_round, pooled = rates(impl, "w3")
+        if not pooled:
+            out(missing_row(impl, impl, "w3", W))
+            continue
+        sps = stat(pooled)
+        gf = stat([v * fps3 / 1e9 for v in pooled])
+        pct = gf["median"] / ceiling if ceiling else None
+        rt = ratio("w3", impl) if impl != "backprop" else None
+        summary["w3"][impl] = {"samples_per_s": sps, "gflops": gf, "fraction_of_ceiling": pct,
+                               "ratio_backprop_over": rt}
+        out("  %-*s %-26s %-20s %-20s %s" % (W, impl, fmt(sps, "rate"), fmt(gf, "gflops"),
+                                             "%.0f%%" % (100 * pct) if pct else "-", fmt(rt, "ratio") if rt else ""))
+
+    out("")
+    out("GEMM ceiling: square 1024 SGEMM, row-major, GFLOP/s (2 n^3 per call)")
+    out("  %-34s %-22s %-22s %-22s %s" % ("impl", "C = A B", "C = A^T B", "C = A B^T", "kernel"))
+    summary["gemm"] = {}
+    for name, impl, variant, st, kernel in gemm_rows:
+        key = impl + ("_" + variant if variant else "")
+        if st is None:
+            out("  %-34s %s" % (name, kernel))
+            summary["gemm"][key] = {"status": kernel}
+            continue
+        summary["gemm"][key] = {"gflops_nn": st["nn"], "gflops_tn": st["tn"], "gflops_nt": st["nt"],
+                                "kernel": kernel}
+        out("  %-34s %-22s %-22s %-22s %s" % (name, fmt(st["nn"], "gflops"), fmt(st["tn"], "gflops"),
+                                              fmt(st["nt"], "gflops"), kernel))
+    if ceiling:
+        bp = [g for g in gemm_rows if g[1] == "backprop" and g[3]]
+        bp_pct = bp[0][3]["nn"]["median"] / ceiling if bp else None
+        kind = "AVX-512 kernel" if avx512 else "best OpenBLAS run; no AVX-512 kernel (avx512f %s)" % (
+            "present" if fl.get("avx512f") else "absent")
+        out("  ceiling = %s, C = A B: %.1f GFLOP/s (%s)" % (ceiling_name, ceiling, kind))
+        if not env["OPENBLAS_CORETYPE"] and not env["OPENBLAS_L2_SIZE"]:
+            out("  (neither variable is set on this machine: the two OpenBLAS runs differ only by noise)")
+        parts = []
+        if bp_pct:
+            parts.append("backprop's GEMM %.0f%%" % (100 * bp_pct))
+        for impl in ("backprop", "pytorch", "numpy"):
+            s = summary["w3"].get(impl)
+            if s and s["fraction_of_ceiling"]:
+                parts.append("W3 %s %.0f%%" % (impl, 100 * s["fraction_of_ceiling"]))
+        out("  of the ceiling: " + ", ".join(parts))
+        summary["gemm"]["ceiling"] = {"gflops": ceiling, "source": ceiling_name,
+                                      "backprop_gemm_fraction": bp_pct}
+    if a.threads > 1:
+        out("  (bp_gemm is single-threaded: the harness splits C's rows over %d threads, as gemm.h suggests)"
+            % a.threads)
+
+    print("\n".join(lines))
+    result = {"mode": a.mode, "threads": a.threads, "rounds": a.rounds, "wall_s": a.wall, "machine": mach,
+              "versions": versions, "env": env, "backprop_training_threads": bp_threads,
+              "synthetic_w1_data": synthetic,
+              "params": {"w1b1_samples": a.w1b1, "w2_samples": a.w2, "w2_samples_pytorch": a.w2_torch,
+                         "w2_samples_numpy": a.w2_numpy, "w3_samples": a.w3}, "flops_per_sample": {"w1": fps1, "w3": fps3},
+              "summary": summary, "records": records, "table": lines}
+    with open(a.json, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    print("\nall numbers: %s" % a.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+#!/bin/sh
+# bench/run.sh - run every workload for every implementation in one run and print
+# the table (see bench/README.md).
+#
+#   sh bench/run.sh [--quick|--full] [--threads N] [--json FILE]
+#
+#   --quick    one repetition, smaller sample counts; under a minute (the default)
+#   --full     5 rounds; every figure is a median with its min-max (several minutes)
+#   --threads  threads for every implementation (default 1)
+#   --json     where to write all numbers (default build/bench-results.json)
+#
+# Implementations run round by round (backprop, PyTorch, NumPy, FANN, the GEMMs, then
+# the next round), so a slow patch of a shared machine hits all of them alike. A
+# reference that is not installed (PyTorch, NumPy, FANN, OpenBLAS) or that fails is
+# reported as such; the run goes on. Needs: make, cc, and a python3 for the report.
+set -u
+
+MODE=quick
+THREADS=1
+JSON=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) MODE=quick ;;
+        --full) MODE=full ;;
+        --threads) shift; THREADS=${1:-}; ;;
+        --threads=*) THREADS=${1#--threads=} ;;
+        --json) shift; JSON=${1:-} ;;
+        --json=*) JSON=${1#--json=} ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$THREADS" in ''|*[!0-9]*|0) echo "run.sh: --threads needs a positive whole number" >&2; exit 2 ;; esac
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+[ -n "$JSON" ] || JSON=$ROOT/build/bench-results.json
+OUT=$ROOT/build/bench
+mkdir -p "$OUT" || exit 1
+RAW=$OUT/raw.jsonl
+: > "$RAW"
+START=$(date +%s.%N)
+
+# The first python3 on PATH may be an install without torch; Debian's is the reference.
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+command -v "$PY" >/dev/null 2>&1 || { echo "run.sh: python3 is needed for the report" >&2; exit 1; }
+if command -v timeout >/dev/null 2>&1; then
+    if [ "$MODE" = full ]; then TIMEOUT="timeout 400"; else TIMEOUT="timeout 120"; fi
+else
+    TIMEOUT=
+fi
+
+# Every implementation gets the same thread count; OMP_WAIT_POLICY=PASSIVE because
+# libgomp's busy-waiting makes PyTorch at 2 threads several times slower on this machine.
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+export OMP_WAIT_POLICY=PASSIVE
+
+# ------------------------------------------------------------------ sizes per mode
+DATA=/usr/share/datasets/fashion-mnist
+if [ "$MODE" = full ]; then
+    ROUNDS=5
+    W1_EPOCHS=10; W1_EVAL=1,5,10      # backprop and PyTorch: accuracy after 1, 5, 10 epochs
+    NP_W1_EPOCHS=1                    # NumPy: speed (and accuracy after 1 epoch) only
+    W1B1=5000; FANN_EVAL=10000
+    W2=100000; W2_TORCH=5000; W2_NUMPY=20000
+    W3=16384; CALLS=10
+else
+    ROUNDS=1
+    W1_EPOCHS=1; W1_EVAL=1; NP_W1_EPOCHS=1
+    W1B1=1000; FANN_EVAL=0
+    W2=100000; W2_TORCH=2000; W2_NUMPY=5000
+    W3=2048; CALLS=3
+fi
+
+# ------------------------------------------------------------------ helpers
+# record JSON: append one line to the raw results.
+record() { printf '%s\n' "$1" >> "$RAW"; }
+
+# status IMPL WORKLOADS TEXT [DETAIL]: a reference that did not run (in round ROUND, as
+# variant VARIANT).
+VARIANT=
+status() {
+    detail=$(printf '%s' "${4:-}" | tr -d '"\\' | tr '\n\t' '  ' | cut -c1-300)
+    for w in $2; do
+        record "{\"round\": $ROUND, \"variant\": \"$VARIANT\", \"impl\": \"$1\", \"workload\": \"$w\", \"status\": \"$3\", \"detail\": \"$detail\"}"
+    done
+}
+
+# job IMPL WORKLOADS VARIANT CMD...: run one program, keep its JSON lines (tagged with the
+# round and variant), and turn a failure or a crash into a status record.
+job() {
+    impl=$1; wl=$2; variant=$3; shift 3
+    printf '  [round %d/%d] %-9s %-10s%s ... ' "$ROUND" "$ROUNDS" "$impl" "$wl" \
+        "${variant:+ ($variant)}" >&2
+    t0=$(date +%s.%N)
+    $TIMEOUT "$@" > "$OUT/job.out" 2> "$OUT/job.err"
+    rc=$?
+    t1=$(date +%s.%N)
+    grep '^{' "$OUT/job.out" | sed "s/^{/{\"round\": $ROUND, \"variant\": \"$variant\", /" >> "$RAW"
+    if [ $rc -eq 0 ]; then
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s\n", b - a }' >&2
+        return 0
+    fi
+    if [ $rc -eq 124 ]; then what="timed out"
+    elif [ $rc -gt 128 ]; then
+        sig=$((rc - 128))
+        case $sig in 4) what="crashed (SIGILL, illegal instruction)" ;; 9) what="killed (SIGKILL)" ;;
+                     11) what="crashed (SIGSEGV)" ;; *) what="crashed (signal $sig)" ;; esac
+    else what="failed (exit $rc)"; fi
+    echo "$what" >&2
+    # Workloads that printed a result before the failure keep it; the others get the status.
+    for w in $wl; do
+        grep -q "\"workload\": \"$w\"" "$OUT/job.out" 2>/dev/null && continue
+        VARIANT=$variant
+        status "$impl" "$w" "$what" "$(tail -n 3 "$OUT/job.err")"
+        VARIANT=
+    done
+    return 0
+}
+
+# ------------------------------------------------------------------ build
+echo "backprop bench: $MODE mode, $THREADS thread(s)" >&2
+CC=${CC:-cc}
+HFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Ibench"
+ROUND=0
+
+if ! make -s build/libbackprop.a >&2; then
+    echo "run.sh: building the library failed (make)" >&2
+    exit 1
+fi
+# Pass --threads to the library once bp_train_config has a `threads` field.
+BP_THREADS_FLAG=
+if awk '/typedef struct/ { s = "" } { s = s $0 "\n" } /} bp_train_config;/ { print s }' \
+        include/backprop.h | grep -Eq '[[:space:]]threads;'; then
+    BP_THREADS_FLAG=-DBP_BENCH_HAVE_THREADS
+fi
+if ! $CC $HFLAGS $BP_THREADS_FLAG -Iinclude -Isrc bench/bp_bench.c build/libbackprop.a \
+        -lm -lpthread -o "$OUT/bp_bench" 2> "$OUT/build.err"; then
+    cat "$OUT/build.err" >&2
+    echo "run.sh: bench/bp_bench.c does not build against this library" >&2
+    exit 1
+fi
+
+HAVE_FANN=0
+if [ -f /usr/include/floatfann.h ]; then
+    if $CC $HFLAGS bench/fann_bench.c -lfloatfann -lm -o "$OUT/fann_bench" 2> "$OUT/build.err"; then
+        HAVE_FANN=1
+    else
+        FANN_WHY="not installed (build failed: $(tail -n 1 "$OUT/build.err"))"
+    fi
+else
+    FANN_WHY="not installed (no floatfann.h; apt-get install libfann-dev)"
+fi
+
+HAVE_OPENBLAS=0
+if pkg-config --exists openblas 2>/dev/null; then
+    OB_FLAGS=$(pkg-config --cflags openblas) OB_LIBS=$(pkg-config --libs openblas)
+else
+    OB_FLAGS="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
+    OB_LIBS="/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so"
+fi
+if $CC $HFLAGS $OB_FLAGS bench/openblas_gemm.c $OB_LIBS -o "$OUT/openblas_gemm" 2> "$OUT/build.err"; then
+    HAVE_OPENBLAS=1
+else
+    OB_WHY="not installed (apt-get install libopenblas-dev)"
+fi
+
+HAVE_TORCH=0; HAVE_NUMPY=0
+if "$PY" -c 'import torch' 2>/dev/null; then HAVE_TORCH=1; fi
+if "$PY" -c 'import numpy' 2>/dev/null; then HAVE_NUMPY=1; fi
+
+# ------------------------------------------------------------------ rounds
+ROUND=1
+while [ $ROUND -le $ROUNDS ]; do
+    SEED=$ROUND
+    job backprop w1 "" "$OUT/bp_bench" w1 --epochs $W1_EPOCHS --eval $W1_EVAL --seed $SEED \
+        --threads $THREADS --data $DATA
+    job backprop w1b1 "" "$OUT/bp_bench" w1b1 --samples $W1B1 --seed $SEED --threads $THREADS --data $DATA
+    job backprop w2 "" "$OUT/bp_bench" w2 --samples $W2 --seed $SEED --threads $THREADS
+    job backprop w3 "" "$OUT/bp_bench" w3 --samples $W3 --seed $SEED --threads $THREADS
+
+    if [ $HAVE_TORCH = 1 ]; then
+        job pytorch "w1 w2 w3" "" "$PY" bench/torch_bench.py w1 w2 w3 --epochs $W1_EPOCHS \
+            --eval $W1_EVAL --w2-samples $W2_TORCH --w3-samples $W3 --seed $SEED \
+            --threads $THREADS --data $DATA
+    else
+        status pytorch "w1 w2 w3" "not installed" "import torch failed with $PY (apt-get install python3-torch)"
+    fi
+    if [ $HAVE_NUMPY = 1 ]; then
+        job numpy "w1 w2 w3" "" "$PY" bench/numpy_bench.py w1 w2 w3 --epochs $NP_W1_EPOCHS \
+            --eval 1 --w2-samples $W2_NUMPY --w3-samples $W3 --seed $SEED \
+            --threads $THREADS --data $DATA
+    else
+        status numpy "w1 w2 w3" "not installed" "import numpy failed with $PY (apt-get install python3-numpy)"
+    fi
+    if [ $HAVE_FANN = 1 ]; then
+        job fann "w1b1 w2" "" "$OUT/fann_bench" w2 w1 --w2-samples $W2 --w1-samples $W1B1 \
+            --eval-samples $([ $ROUND = 1 ] && echo $FANN_EVAL || echo 0) --seed $SEED --data $DATA
+    else
+        status fann "w1b1 w2" "$FANN_WHY"
+    fi
+
+    job backprop gemm "" "$OUT/bp_bench" gemm --calls $CALLS --threads $THREADS
+    if [ $HAVE_OPENBLAS = 1 ]; then
+        job openblas gemm env "$OUT/openblas_gemm" --calls $CALLS --threads $THREADS
+        job openblas gemm unset env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+            "$OUT/openblas_gemm" --calls $CALLS --threads $THREADS
+    else
+        status openblas gemm "$OB_WHY"
+    fi
+    ROUND=$((ROUND + 1))
+done
+
+END=$(date +%s.%N)
+WALL=$(awk -v a="$START" -v b="$END" 'BEGIN { printf "%.1f", b - a }')
+mkdir -p "$(dirname "$JSON")"
+exec "$PY" bench/report.py --raw "$RAW" --json "$JSON" --mode "$MODE" --threads "$THREADS" \
+    --rounds "$ROUNDS" --wall "$WALL" --bp-threads-flag "${BP_THREADS_FLAG:-none}" \
+    --w2 "$W2" --w2-torch "$W2_TORCH" --w2-numpy "$W2_NUMPY" --w1b1 "$W1B1" --w3 "$W3" \
+    --cc "$CC" --data "$DATA"
