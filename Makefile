@@ -74,7 +74,7 @@ $(BUILD)/tests/test_plot.o: $(wildcard cli/*.c)
 $(BUILD)/tests/main.o: BASEFLAGS += -I$(BUILD)/tests
 
 $(UNIT): $(TEST_OBJ) $(STATIC)
-	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS) -pthread
 
 demo: $(PROGRAM)
 	./$(PROGRAM) demo

@@ -262,7 +262,7 @@ def main():
     out("")
     out("W2 seed-232: 2-3-2, sigmoid hidden and output, MSE, per-sample SGD lr 0.5, %d synthetic samples"
         " (splitmix64 seed 232), fixed order" % a.w2)
-    out("  %-*s %-26s %-20s %s" % (W, "impl", "samples/s", "backprop/impl", "mean 1/2|a-y|^2 after its samples"))
+    out("  %-*s %-26s %-30s %s" % (W, "impl", "samples/s", "backprop/impl", "mean 1/2|a-y|^2 after its samples"))
     summary["w2"] = {}
     for impl in ("backprop", "fann", "pytorch", "numpy"):
         per_round, pooled = rates(impl, "w2")
@@ -276,7 +276,7 @@ def main():
         summary["w2"][impl] = {"samples_per_s": sps, "ratio_backprop_over": rt, "samples_timed": n,
                                "final_loss": loss}
         capped = "  (rate from the first %d samples)" % n if n < a.w2 else ""
-        out("  %-*s %-26s %-20s %s%s" % (W, impl, fmt(sps, "rate"), fmt(rt, "ratio") if rt else "",
+        out("  %-*s %-26s %-30s %s%s" % (W, impl, fmt(sps, "rate"), fmt(rt, "ratio") if rt else "",
                                          fmt(loss, "loss"), capped))
 
     # ---------------------------------------------------------------- GEMM (before W3: W3 uses its ceiling)

@@ -9,6 +9,8 @@
 #   --threads  threads for every implementation (default 1)
 #   --json     where to write all numbers (default build/bench-results.json)
 #
+# Environment: CC (default cc), BENCH_PYTHON (default /usr/bin/python3).
+#
 # Implementations run round by round (backprop, PyTorch, NumPy, FANN, the GEMMs, then
 # the next round), so a slow patch of a shared machine hits all of them alike. A
 # reference that is not installed (PyTorch, NumPy, FANN, OpenBLAS) or that fails is
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
         --threads=*) THREADS=${1#--threads=} ;;
         --json) shift; JSON=${1:-} ;;
         --json=*) JSON=${1#--json=} ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -43,7 +45,10 @@ RAW=$OUT/raw.jsonl
 START=$(date +%s.%N)
 
 # The first python3 on PATH may be an install without torch; Debian's is the reference.
-if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+# BENCH_PYTHON overrides it (e.g. to try a run without PyTorch).
+if [ -n "${BENCH_PYTHON:-}" ]; then PY=$BENCH_PYTHON
+elif [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3
+else PY=python3; fi
 command -v "$PY" >/dev/null 2>&1 || { echo "run.sh: python3 is needed for the report" >&2; exit 1; }
 if command -v timeout >/dev/null 2>&1; then
     if [ "$MODE" = full ]; then TIMEOUT="timeout 400"; else TIMEOUT="timeout 120"; fi
