@@ -4,6 +4,7 @@
 #   make demo         build, then train the built-in example and report
 #   make test         every test; the last line reads "N passed, M failed"
 #   make sanitize     the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench        speed against PyTorch, NumPy, FANN and OpenBLAS (bench-quick: < 1 min)
 #   make install PREFIX=/usr/local    library, header, pkg-config file and program
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #
@@ -33,7 +34,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize install uninstall clean
+.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -85,6 +86,14 @@ unit: $(UNIT)
 # Unit tests, end-to-end CLI tests, and the PyTorch comparison (skipped without PyTorch).
 test: $(UNIT) $(PROGRAM)
 	@sh tests/run-all.sh $(BUILD)
+
+# Speed against PyTorch, NumPy, FANN and OpenBLAS, measured in one run (bench/README.md):
+# about 5 minutes in full (every figure 5 times, medians), under a minute in quick mode.
+bench: all
+	sh bench/run.sh --full
+
+bench-quick: all
+	sh bench/run.sh --quick
 
 # The unit tests built and run under ASan + UBSan (clang or gcc).
 sanitize:

@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--w3", type=int, default=0)
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--data", default="")
+    ap.add_argument("--lib-sha", default="unknown")
     a = ap.parse_args()
 
     records = []
@@ -165,6 +166,7 @@ def main():
     except OSError:
         pass
     versions["backprop"] = mk
+    versions["libbackprop.a sha256"] = a.lib_sha
     versions["cc"] = command_output([a.cc, "--version"]).split("\n")[0]
     for impl, key in (("pytorch", "PyTorch"), ("numpy", "NumPy")):
         vs = {r.get("version") for r in records if r.get("impl") == impl and r.get("version")}
@@ -187,8 +189,8 @@ def main():
     bp_note = ("passed to bp_train_config.threads" if a.bp_threads_flag != "none" else
                "backprop trained on 1 thread (bp_train_config has no threads field yet)")
     out("threads   %d for PyTorch, NumPy, OpenBLAS; %s; FANN is single-threaded" % (a.threads, bp_note))
-    out("versions  backprop %s (library by make, -O2; harness %s -O2), PyTorch %s, NumPy %s," % (
-        versions["backprop"], versions["cc"] or a.cc, versions["PyTorch"] or "not installed",
+    out("versions  backprop %s (libbackprop.a %s, by make -O2; harness %s -O2), PyTorch %s, NumPy %s," % (
+        versions["backprop"], a.lib_sha, versions["cc"] or a.cc, versions["PyTorch"] or "not installed",
         versions["NumPy"] or "not installed"))
     out("          %s, FANN %s" % (versions["OpenBLAS"] or "OpenBLAS not installed",
                                            versions["FANN"] or "not installed"))

@@ -75,7 +75,7 @@ else
     W1_EPOCHS=1; W1_EVAL=1; NP_W1_EPOCHS=1
     W1B1=1000; FANN_EVAL=0
     W2=100000; W2_TORCH=2000; W2_NUMPY=5000
-    W3=2048; CALLS=3
+    W3=2048; CALLS=10
 fi
 
 # ------------------------------------------------------------------ helpers
@@ -134,6 +134,8 @@ if ! make -s build/libbackprop.a >&2; then
     echo "run.sh: building the library failed (make)" >&2
     exit 1
 fi
+# Which build of the library these figures belong to.
+LIB_SHA=$( (sha256sum build/libbackprop.a 2>/dev/null || echo unknown) | cut -c1-12)
 # Pass --threads to the library once bp_train_config has a `threads` field.
 BP_THREADS_FLAG=
 if awk '/typedef struct/ { s = "" } { s = s $0 "\n" } /} bp_train_config;/ { print s }' \
@@ -223,4 +225,4 @@ mkdir -p "$(dirname "$JSON")"
 exec "$PY" bench/report.py --raw "$RAW" --json "$JSON" --mode "$MODE" --threads "$THREADS" \
     --rounds "$ROUNDS" --wall "$WALL" --bp-threads-flag "${BP_THREADS_FLAG:-none}" \
     --w2 "$W2" --w2-torch "$W2_TORCH" --w2-numpy "$W2_NUMPY" --w1b1 "$W1B1" --w3 "$W3" \
-    --cc "$CC" --data "$DATA"
+    --cc "$CC" --data "$DATA" --lib-sha "$LIB_SHA"

@@ -69,17 +69,39 @@ static int run_info(cli_args *a)
         json_string(stdout, path);
         printf(",\"sizes\":[");
         for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_size(net, l));
-        printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"parameters\":%zu}\n",
+        printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"parameters\":%zu,"
+               "\"preprocessing\":%s,\"classes\":",
                bp_activation_name(bp_net_hidden_activation(net)),
                bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss(net)),
-               bp_net_has_bias(net) ? "true" : "false", bp_net_param_count(net));
+               bp_net_has_bias(net) ? "true" : "false", bp_net_param_count(net),
+               bp_net_input_transform(net, NULL, NULL) ? "true" : "false");
+        if (bp_net_class_name(net, 0)) {
+            printf("[");
+            for (size_t k = 0; k < bp_net_size(net, L); k++) {
+                printf("%s", k ? "," : "");
+                json_string(stdout, bp_net_class_name(net, k));
+            }
+            printf("]}\n");
+        } else {
+            printf("null}\n");
+        }
     } else {
-        printf("model       %s\narchitecture ", path);
+        printf("model         %s\narchitecture  ", path);
         for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "-" : "", bp_net_size(net, l));
-        printf("\nhidden      %s\noutput      %s\nloss        %s\nbiases      %s\nparameters  %zu\n\n",
+        printf("\nhidden        %s\noutput        %s\nloss          %s\nbiases        %s\nparameters    %zu\n",
                bp_activation_name(bp_net_hidden_activation(net)),
                bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss(net)),
                bp_net_has_bias(net) ? "yes" : "no", bp_net_param_count(net));
+        printf("preprocessing %s\n", bp_net_input_transform(net, NULL, NULL)
+                                          ? "stored: inputs become (x - shift) * scale, applied by eval and predict"
+                                          : "none");
+        if (bp_net_class_name(net, 0)) {
+            printf("classes       ");
+            size_t nL = bp_net_size(net, L);
+            for (size_t k = 0; k < nL && k < 20; k++) printf("%s%s", k ? ", " : "", bp_net_class_name(net, k));
+            printf("%s\n", nL > 20 ? ", ..." : "");
+        }
+        printf("\n");
         printf("layer  W shape        b shape   activation  parameters\n");
         for (size_t l = 1; l <= L; l++) {
             char w[32], b[32];

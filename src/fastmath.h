@@ -40,4 +40,93 @@ static inline float bp_fast_expf(float x)
 /* 1 / (1 + e^-z): e^-z is at most e^87, so this never overflows or divides by 0. */
 static inline float bp_fast_sigmoidf(float z) { return 1.0f / (1.0f + bp_fast_expf(-z)); }
 
+/* Four lanes at once, with GCC/clang vector extensions (any target: the compiler
+   picks the instructions; nothing here is x86-specific except an optional
+   min/max below). The tiny-network path (small.c) runs a whole layer of up to
+   four units through one call. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(BP_NO_SIMD)
+#define BP_FAST_V4 1
+
+typedef float bp_v4 __attribute__((vector_size(16)));
+typedef int32_t bp_v4i __attribute__((vector_size(16)));  /* lane masks: -1 or 0 */
+typedef uint32_t bp_v4u __attribute__((vector_size(16)));
+
+#define BP_V4(s) ((bp_v4){(s), (s), (s), (s)})
+
+/* lo where x < lo, else x; NaN stays NaN (x86's maxps with lo first does exactly this,
+   and GCC does not find it in the portable form). */
+static inline __attribute__((always_inline)) bp_v4 bp_v4_at_least(bp_v4 lo, bp_v4 x)
+{
+#if defined(__SSE__)
+    return __builtin_ia32_maxps(lo, x);
+#else
+    bp_v4i m = lo > x;
+    return (bp_v4)((m & (bp_v4i)lo) | (~m & (bp_v4i)x));
+#endif
+}
+
+/* hi where x > hi, else x; NaN stays NaN. */
+static inline __attribute__((always_inline)) bp_v4 bp_v4_at_most(bp_v4 hi, bp_v4 x)
+{
+#if defined(__SSE__)
+    return __builtin_ia32_minps(hi, x);
+#else
+    bp_v4i m = hi < x;
+    return (bp_v4)((m & (bp_v4i)hi) | (~m & (bp_v4i)x));
+#endif
+}
+
+/* The shared first half of e^x: n = round(x / ln2) by the 1.5 * 2^23 trick (the sum's
+   low mantissa bits then hold n + 127, which shifted into the exponent field is 2^n),
+   and r = x - n ln2. With fused nonzero the caller is compiled for FMA, and the one
+   fused step x - n ln2 rounds once: its error is n times that of ln2 as a float,
+   below 2.5e-7 relative even at n = 127. Without FMA the product would be rounded on
+   its own, so ln2 is split in two (Cody-Waite) and n ln2_hi is exact. x must lie in
+   [-87, 88]. */
+static inline __attribute__((always_inline)) void bp_exp4_reduce(bp_v4 x, int fused, bp_v4 *r, bp_v4 *scale)
+{
+    const float shift = 12582912.0f + 127.0f; /* 1.5 * 2^23, plus the exponent bias */
+    bp_v4 t = x * BP_V4(1.44269504088896341f) + BP_V4(shift);
+    bp_v4 n = t - BP_V4(shift);
+    if (fused)
+        *r = x - n * BP_V4(0.693147180559945309f);
+    else
+        *r = x - n * BP_V4(0.693145751953125f) - n * BP_V4(1.428606765330187e-06f);
+    *scale = (bp_v4)((bp_v4u)t << 23);
+}
+
+/* e^x lane by lane: bp_fast_expf's clamp, polynomial and accuracy (about 2e-7). */
+static inline __attribute__((always_inline)) bp_v4 bp_fast_exp4(bp_v4 x, int fused)
+{
+    x = bp_v4_at_most(BP_V4(88.0f), bp_v4_at_least(BP_V4(-87.0f), x));
+    bp_v4 r, scale;
+    bp_exp4_reduce(x, fused, &r, &scale);
+    bp_v4 r2 = r * r, r4 = r2 * r2;
+    bp_v4 p01 = BP_V4(1.0f) + r, p23 = BP_V4(0.5f) + r * BP_V4(1.0f / 6.0f);
+    bp_v4 p45 = BP_V4(1.0f / 24.0f) + r * BP_V4(1.0f / 120.0f);
+    bp_v4 p = (p01 + r2 * p23) + r4 * (p45 + r2 * BP_V4(1.0f / 720.0f));
+    return p * scale;
+}
+
+/* 1 / (1 + e^-z) lane by lane. The same polynomial as bp_fast_exp4, but 2^n and the
+   1 + are folded into its coefficients (computed while r is still being reduced), so
+   the chain from z to the result is the reduction, three multiply-add levels and the
+   division. -z is clamped to [-40, 80]: beyond 40 the sum 1 + e^-z is 1 in float
+   anyway, and below -80 the result (1.8e-35 or less) is kept a normal float rather
+   than a slow denormal. NaN stays NaN. */
+static inline __attribute__((always_inline)) bp_v4 bp_fast_sigmoid4(bp_v4 z, int fused)
+{
+    bp_v4 x = bp_v4_at_most(BP_V4(80.0f), bp_v4_at_least(BP_V4(-40.0f), -z));
+    bp_v4 r, s;
+    bp_exp4_reduce(x, fused, &r, &s);
+    /* 1 + s (1 + r + r^2/2 + ... + r^6/720), Estrin's scheme. */
+    bp_v4 s2 = s * BP_V4(0.5f), s3 = s * BP_V4(1.0f / 6.0f), s4 = s * BP_V4(1.0f / 24.0f);
+    bp_v4 s5 = s * BP_V4(1.0f / 120.0f), s6 = s * BP_V4(1.0f / 720.0f);
+    bp_v4 r2 = r * r, r4 = r2 * r2;
+    bp_v4 p01 = (BP_V4(1.0f) + s) + r * s, p23 = s2 + r * s3, p45 = s4 + r * s5;
+    bp_v4 d = (p01 + r2 * p23) + r4 * (p45 + r2 * s6);
+    return BP_V4(1.0f) / d;
+}
+#endif
+
 #endif

@@ -232,9 +232,11 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
         if (small) {
             size_t count = n - start < SMALL_CHUNK ? n - start : SMALL_CHUNK;
             if (max_steps && count > max_steps - done_steps) count = max_steps - done_steps;
-            double loss = bp_small_sgd_epoch(net, x, y, t->config.no_shuffle ? NULL : t->order + start, count,
-                                             (float)t->config.learning_rate, (float)t->config.weight_decay,
-                                             t->config.no_shuffle ? start : 0);
+            /* In file order the samples are simply the next `count` rows. */
+            int ordered = t->config.no_shuffle;
+            double loss = bp_small_sgd_epoch(net, ordered ? x + start * n_in : x, ordered ? y + start * n_out : y,
+                                             ordered ? NULL : t->order + start, count,
+                                             (float)t->config.learning_rate, (float)t->config.weight_decay);
             t->update.step += count;
             t->steps += count;
             t->epoch_steps += count;
