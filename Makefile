@@ -7,12 +7,20 @@
 #   make bench        speed against PyTorch, NumPy, FANN and OpenBLAS (bench-quick: < 1 min)
 #   make install PREFIX=/usr/local    library, header, pkg-config file and program
 #   make CC=clang     any C11 compiler works; warnings are errors either way
+#   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
 #
 # The plain build needs only libc and libm.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
+# make MPI=1: the program built with mpicc for data-parallel `mpirun -np N backprop train`
+# (in build-mpi/, so it never mixes with the plain build).
+ifeq ($(MPI),1)
+CC      := mpicc
+BUILD   := build-mpi
+CFLAGS  += -DBP_MPI
+endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?=
@@ -117,4 +125,4 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-mpi

@@ -115,6 +115,20 @@ double cli_random_unit(uint64_t *state); /* [0, 1) */
 /* Seconds on a monotonic clock, for rates and elapsed times. */
 double cli_now(void);
 
+/* ----------------------------------------------------------- MPI (mpi.c) */
+
+/* Start MPI when launched by mpirun (in a `make MPI=1` build); otherwise nothing. */
+void cli_mpi_init(int *argc, char ***argv);
+void cli_mpi_finish(void);
+int cli_mpi_rank(void);  /* 0 without MPI */
+int cli_mpi_size(void);  /* 1 without MPI */
+/* bp_train_config.allreduce over MPI_COMM_WORLD. */
+int cli_mpi_allreduce(void *context, double *values, size_t n);
+/* 1 when every rank passed the same checksum. */
+int cli_mpi_same_everywhere(uint32_t checksum);
+/* End the whole job (every rank) with this exit code. */
+void cli_mpi_abort(int code);
+
 /* ------------------------------------------------------------------- JSON */
 
 void json_string(FILE *f, const char *s);

@@ -24,10 +24,11 @@ static size_t argmax(const float *v, size_t n)
 /* The class of an output row: argmax, or a >= 0.5 for a single sigmoid output. */
 static size_t predicted_class(const float *a, size_t n) { return n == 1 ? a[0] >= 0.5f : argmax(a, n); }
 
-/* Forward pass over a data set in chunks; out receives n x n_L outputs. */
-static bp_status predict_all(bp_net *net, const bp_dataset *d, float *out)
+/* Forward pass over the n samples of a data set in chunks; out receives n x n_L outputs.
+   n is the caller's count, the one it sized out with. */
+static bp_status predict_all(bp_net *net, const bp_dataset *d, size_t n, float *out)
 {
-    size_t n = bp_dataset_count(d), n_in = bp_dataset_inputs(d), nL = bp_net_size(net, bp_net_layers(net));
+    size_t n_in = bp_dataset_inputs(d), nL = bp_net_size(net, bp_net_layers(net));
     const float *x = bp_dataset_x_const(d);
     for (size_t start = 0; start < n; start += 256) {
         size_t m = n - start < 256 ? n - start : 256;
@@ -81,8 +82,12 @@ static int run_eval(cli_args *a)
         goto done;
     }
     out = malloc(n * nL * sizeof(float));
-    if (!out || (s = predict_all(net, data, out)) != BP_OK) {
+    if (!out) {
         code = cli_fail(a, EXIT_FAILED, "out of memory");
+        goto done;
+    }
+    if ((s = predict_all(net, data, n, out)) != BP_OK) {
+        code = cli_fail_status(a, s, NULL, "predicting");
         goto done;
     }
     double mae = 0;
@@ -201,7 +206,7 @@ static int run_predict(cli_args *a)
         code = cli_fail(a, EXIT_FAILED, "out of memory");
         goto done;
     }
-    if ((s = predict_all(net, data, out)) != BP_OK) {
+    if ((s = predict_all(net, data, n, out)) != BP_OK) {
         code = cli_fail_status(a, s, NULL, "predicting");
         goto done;
     }

@@ -157,6 +157,10 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
     bp_status s = bp_net_create(c, &net, NULL);
     if (s != BP_OK) return s;
     size_t n0 = c->sizes[0], nL = c->sizes[c->n_layers], P = bp_net_param_count(net);
+    if (m == 0 || n0 == 0 || nL == 0) { /* ruled out by cli_size and bp_net_create */
+        bp_net_free(net);
+        return BP_ERR_ARG;
+    }
     uint64_t st = c->seed * 7919 + 17;
     /* Random biases too, so their gradients are not checked only at zero. */
     for (size_t l = 1; l <= c->n_layers && c->bias; l++) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "cli.h"
 #include "log.h"
 #include "plot.h"
@@ -281,7 +282,17 @@ static int on_step(void *context, size_t done, size_t total)
 {
     (void)total;
     progress_update(context, done);
-    return interrupted != 0;
+    /* Under MPI every rank must stop at the same step, so interruptions are agreed on
+       between epochs instead (see the epoch loop). */
+    return interrupted != 0 && cli_mpi_size() == 1;
+}
+
+/* Whether any rank was interrupted (every rank learns the same answer). */
+static int any_interrupted(void)
+{
+    double flag = interrupted ? 1.0 : 0.0;
+    if (cli_mpi_size() > 1) cli_mpi_allreduce(NULL, &flag, 1);
+    return flag > 0;
 }
 
 static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const history *h)
@@ -455,6 +466,16 @@ static int run_train(cli_args *a)
         }
     }
     bp_trainer_set_callback(trainer, on_step, &bar);
+    /* Under mpirun: every rank trains on its share of each batch; only rank 0 reports and
+       writes files. */
+    int ranks = cli_mpi_size(), leader = cli_mpi_rank() == 0;
+    if (ranks > 1) bp_trainer_set_parallel(trainer, (size_t)cli_mpi_rank(), (size_t)ranks, cli_mpi_allreduce, NULL);
+    if (!leader) {
+        p.quiet = 1;
+        p.json = 0;
+        log_path = plot_path = out_path = NULL;
+        ckpt = NULL;
+    }
     char why[256] = "";
     if (log_path) {
         if (metrics_log_open(&log, log_path, why, sizeof why) != 0) {
@@ -481,6 +502,7 @@ static int run_train(cli_args *a)
         printf(" (%s hidden, %s output, %s loss) on %zu samples from %s", bp_activation_name(p.net.hidden),
                bp_activation_name(p.net.output), bp_loss_name(p.net.loss), bp_dataset_count(train), train_path);
         if (valid) printf(" (%zu more held out for validation)", bp_dataset_count(valid));
+        if (ranks > 1) printf(", data-parallel over %d MPI ranks", ranks);
         if (resume) {
             printf("\nresuming from %s at epoch %zu", resume, first);
         } else {
@@ -530,12 +552,23 @@ static int run_train(cli_args *a)
             code = cli_fail_status(a, s, NULL, "training");
             goto done;
         }
-        if (interrupted) {
+        if (interrupted || (ranks > 1 && any_interrupted())) {
+            interrupted = 1;
+            if (!leader) {
+                code = EXIT_FAILED;
+                goto done;
+            }
             const char *to = ckpt ? ckpt : "backprop-interrupted.ckpt";
             if ((code = save_checkpoint(a, trainer, to, &h))) goto done;
             code = cli_fail(a, EXIT_FAILED, "interrupted in epoch %zu after %zu of %zu samples; saved %s. "
                             "Resume with the same command plus --resume %s", e, st.samples,
                             bp_dataset_count(train), to, to);
+            goto done;
+        }
+        if (ranks > 1 && !cli_mpi_same_everywhere(bp_crc32(0, bp_net_params_const(net),
+                                                           bp_net_param_count(net) * sizeof(float)))) {
+            code = cli_fail(a, EXIT_FAILED, "epoch %zu: the ranks' parameters differ (checksum mismatch); "
+                            "stopping. Are all ranks running the same build on the same data?", e);
             goto done;
         }
         bp_metrics vm = {0}, tm = {0};
@@ -601,7 +634,7 @@ static int run_train(cli_args *a)
             json_string(stdout, out_path);
         }
         printf("}\n");
-    } else {
+    } else if (cli_mpi_rank() == 0) {
         if (have_final) {
             printf("final:");
             print_metrics_text("test", &fm);
@@ -613,6 +646,8 @@ static int run_train(cli_args *a)
     }
     code = EXIT_OK;
 done:
+    /* A rank that fails alone would leave the others waiting in an allreduce: end the job. */
+    if (code != EXIT_OK && cli_mpi_size() > 1 && !interrupted) cli_mpi_abort(code);
     if (log_open) metrics_log_close(&log, NULL, 0);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

@@ -47,7 +47,9 @@ int main(int argc, char **argv)
         cli_args args;
         int code = cli_parse(cmd, argc - 2, argv + 2, &args);
         if (code >= 0) return code;
+        cli_mpi_init(&argc, &argv);
         code = cmd->run(&args);
+        cli_mpi_finish();
         /* A write error on stdout (a full disk, a closed pipe) must not pass as success. */
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "backprop %s: error writing the output\n", cmd->name);

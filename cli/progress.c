@@ -94,6 +94,8 @@ static void progress_draw(progress *p, double now)
         for (long i = 0; i < bar; i++)
             line[len++] = i < filled ? '=' : i == filled ? '>' : ' ';
         line[len++] = ']';
+        /* line is bytes for fwrite(line, 1, len), never a C string, so it needs no terminator.
+           NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
         memcpy(line + len, tail, tail_len);
         len += tail_len;
     } else {

@@ -318,6 +318,15 @@ typedef struct {
      *  the next call continues where it stopped). */
     int (*on_step)(void *context, size_t done, size_t total);
     void *context;
+    /** Data-parallel training (for example one process per MPI rank): this process is
+     *  `rank` of `ranks` and computes the gradient of its share of every global batch;
+     *  `allreduce` must replace values[0..n) by their element-wise sum over all processes
+     *  and return 0. Every process then applies the same update, so the model stays the
+     *  same everywhere and means what one process training on the whole batch would give.
+     *  NULL allreduce: one process. Not stored in checkpoints. */
+    size_t rank, ranks;
+    int (*allreduce)(void *context, double *values, size_t n);
+    void *allreduce_context;
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */
@@ -360,6 +369,10 @@ bp_status bp_trainer_restore_best(bp_trainer *trainer);
 /** Replace the progress callback (it is not saved in checkpoints). */
 void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t, size_t),
                              void *context);
+/** Set (or, with allreduce NULL, clear) data-parallel training as in bp_train_config;
+ *  used after bp_checkpoint_load, since a checkpoint does not depend on the rank count. */
+bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_t ranks,
+                                  int (*allreduce)(void *, double *, size_t), void *context);
 
 /* -------------------------------------------------------------- checkpoints */
 

@@ -461,12 +461,23 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
         for (size_t i = 0; i < cols && !header; i++)
             if (i != label && looks_like_name(&cells[i])) header = 1;
 
+    /* Rows are counted up to the first one with the wrong number of cells (or a quote
+       error): pass 2 stops there with its message, and a first line of many columns
+       followed by many short lines must not size rows x cols floats that the text
+       cannot fill (each counted row holds at least cols - 1 separators). */
     csv_cursor data_start = header ? cur : before_first;
     size_t rows = 0;
+    int bad_row = 0;
     csv_cursor scan = data_start;
     csv_line line;
-    while (next_line(&scan, &line))
-        if (!is_skipped(&line)) rows++;
+    while (!bad_row && next_line(&scan, &line)) {
+        if (is_skipped(&line)) continue;
+        size_t found = 0;
+        if (split_line(&line, sep, NULL, 0, &found, name, NULL) != BP_OK || found != cols)
+            bad_row = 1;
+        else
+            rows++;
+    }
 
     float *values = NULL;
     char **names = NULL;
@@ -475,17 +486,19 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     size_t *lines = NULL;
     size_t count;
 
-    if (rows == 0) {
+    if (rows == 0 && !bad_row) {
         s = csv_fail(err, BP_ERR_FORMAT, "%s: no data rows", name);
         goto fail;
     }
-    if (cols > SIZE_MAX / sizeof(float) / rows) {
+    /* With a bad first row, room for one: pass 2 fails on it before writing anything. */
+    size_t room = rows ? rows : 1;
+    if (cols > SIZE_MAX / sizeof(float) / room) {
         s = csv_fail(err, BP_ERR_NOMEM, "%s: %zu rows of %zu columns do not fit in memory", name,
                      rows, cols);
         goto fail;
     }
-    values = malloc(rows * cols * sizeof(float));
-    lines = malloc(rows * sizeof *lines);
+    values = malloc(room * cols * sizeof(float));
+    lines = malloc(room * sizeof *lines);
     if (!values || !lines) {
         s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu rows of %zu columns", name,
                      rows, cols);
@@ -508,8 +521,8 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     }
 
     if (label != SIZE_MAX) {
-        ls.offsets = calloc(rows, sizeof *ls.offsets);
-        ls.columns = calloc(rows, sizeof *ls.columns);
+        ls.offsets = calloc(room, sizeof *ls.offsets);
+        ls.columns = calloc(room, sizeof *ls.columns);
         if (!ls.offsets || !ls.columns) {
             s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", name, rows);
             goto fail;
@@ -518,7 +531,7 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
 
     /* Pass 2: every data row, checked cell by cell. */
     scan = data_start;
-    for (size_t r = 0; next_line(&scan, &line);) {
+    for (size_t r = 0; r < rows + (size_t)bad_row && next_line(&scan, &line);) {
         if (is_skipped(&line)) continue;
         s = split_line(&line, sep, cells, cols, &count, name, err);
         if (s != BP_OK) goto fail;

@@ -116,6 +116,24 @@ bp_status bp_dataset_set_class_names(bp_dataset *d, const char *const *names, si
    for gigabytes of one-hot targets. */
 #define MAX_CLASSES 65536
 
+/* One-hot targets take samples x classes floats: quadratic in the file when every row
+   brings a new class or one stray label is large. They may take ONEHOT_FREE bytes
+   whatever the file, and beyond that ONEHOT_PER_BYTE bytes per byte of (inflated)
+   text, so memory stays bounded by the file's size. idx.c applies the same limit. */
+#define ONEHOT_FREE ((size_t)16 << 20)
+#define ONEHOT_PER_BYTE 16
+
+static int onehot_fits(size_t n, size_t classes, size_t text_bytes)
+{
+    size_t cells, bytes;
+    if (bp_mul_overflows(n, classes, &cells) || bp_mul_overflows(cells, sizeof(float), &bytes))
+        return 0;
+    if (bytes <= ONEHOT_FREE) return 1;
+    return text_bytes <= (SIZE_MAX - ONEHOT_FREE) / ONEHOT_PER_BYTE
+               ? bytes <= ONEHOT_FREE + ONEHOT_PER_BYTE * text_bytes
+               : 1;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -270,6 +288,18 @@ static bp_status read_csv_text(const unsigned char *text, size_t len, const char
             return s;
         }
         if (!names && opt.class_names) names = bp_copy_names(opt.class_names, opt.n_targets);
+        if (!onehot_fits(t.rows, n_out, len)) {
+            s = bp_fail(err, BP_ERR_FORMAT,
+                        "%s: %zu samples of %zu classes would need %.0f MB of one-hot targets, "
+                        "too many for %zu bytes of data (%s)",
+                        path, t.rows, n_out, (double)t.rows * (double)n_out * 4e-6, len,
+                        opt.n_targets ? "the number of classes was given" :
+                        names ? "is the last column really the class?" : "is a class label too large?");
+            free(index);
+            free(names);
+            bp_csv_table_free(&t);
+            return s;
+        }
     }
     bp_dataset *d = NULL;
     s = bp_dataset_create(t.rows, n_in, n_out, &d);

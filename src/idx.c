@@ -39,6 +39,12 @@
    one-hot targets. */
 #define MAX_CLASSES 65536
 
+/* And the same bound on the one-hot block as dataset.c's: samples x classes floats may
+   take ONEHOT_FREE bytes, beyond that ONEHOT_PER_BYTE per byte of the two files'
+   (inflated) contents: 60,000 labels of which one is 65535 must not cost 15 GB. */
+#define ONEHOT_FREE ((size_t)16 << 20)
+#define ONEHOT_PER_BYTE 16
+
 typedef struct {
     const char *path;
     const char *inflated;  /* " (decompressed)" for .gz files, "" otherwise: for messages */
@@ -365,6 +371,20 @@ bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_c
         }
         n_out = max_label + 1 > n_classes ? max_label + 1 : n_classes;
         if (n_out < 2) n_out = 2; /* as the CSV reader: one class still needs two outputs */
+        /* count <= 2^32 and n_out <= 65536: the product fits in 64 bits. */
+        uint64_t need = (uint64_t)img.count * n_out * sizeof(float);
+        uint64_t have = (uint64_t)img.len + lab.len;
+        if (need > ONEHOT_FREE && need - ONEHOT_FREE > ONEHOT_PER_BYTE * have) {
+            s = bp_fail(err, BP_ERR_FORMAT,
+                        "%s: %zu labels of %zu classes would need %.0f MB of one-hot targets, too "
+                        "many for files of %llu bytes (%s)",
+                        labels, lab.count, n_out, (double)need * 1e-6, (unsigned long long)have,
+                        max_label + 1 >= n_classes ? "is a label too large?"
+                                                   : "the number of classes was given");
+            free(img.bytes);
+            free(lab.bytes);
+            return s;
+        }
     }
 
     bp_dataset *d = NULL;

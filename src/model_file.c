@@ -21,6 +21,7 @@
  * a temporary file in the same directory, synced, then renamed over the
  * target, so a crash leaves either the old file or the new one.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,29 +140,27 @@ static bp_status parse_arch(const unsigned char *p, uint64_t len, uint64_t at, c
                             bp_net_config *c, size_t *sizes, bp_error *err)
 {
     if (len < ARCH_FIXED)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: ARCH chunk too short", name,
-                       (unsigned long long)at);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": ARCH chunk too short", name, at);
     uint32_t L = bp_get_u32(p);
     if (L < 1 || L > BP_MAX_LAYERS)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: %u layers (must be 1 to %d)", name,
-                       (unsigned long long)at, L, BP_MAX_LAYERS);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": %u layers (must be 1 to %d)", name,
+                       at, L, BP_MAX_LAYERS);
     if (len != ARCH_FIXED + 8ull * (L + 1))
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: ARCH chunk length %llu does not match %u layers",
-                       name, (unsigned long long)at, (unsigned long long)len, L);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": ARCH chunk length %" PRIu64 " does not match %u layers",
+                       name, at, len, L);
     uint32_t hidden = bp_get_u32(p + 4), output = bp_get_u32(p + 8), loss = bp_get_u32(p + 12),
              bias = bp_get_u32(p + 16);
     if (hidden > BP_ACT_SOFTMAX || output > BP_ACT_SOFTMAX || loss > BP_LOSS_BCE || bias > 1)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: unknown activation, loss or bias code",
-                       name, (unsigned long long)(at + 4));
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": unknown activation, loss or bias code",
+                       name, at + 4);
     if (bp_get_f32(p + 20) != BP_LEAKY_SLOPE)
-        return bp_fail(err, BP_ERR_UNSUPPORTED, "%s: byte %llu: leaky ReLU slope %g is not supported",
-                       name, (unsigned long long)(at + 20), (double)bp_get_f32(p + 20));
+        return bp_fail(err, BP_ERR_UNSUPPORTED, "%s: byte %" PRIu64 ": leaky ReLU slope %g is not supported",
+                       name, at + 20, (double)bp_get_f32(p + 20));
     for (uint32_t l = 0; l <= L; l++) {
         uint64_t w = bp_get_u64(p + ARCH_FIXED + 8 * l);
         if (w < 1 || w > BP_MAX_WIDTH)
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: layer %u has width %llu (must be 1 to %d)",
-                           name, (unsigned long long)(at + ARCH_FIXED + 8 * l), l,
-                           (unsigned long long)w, BP_MAX_WIDTH);
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": layer %u has width %" PRIu64 " (must be 1 to %d)",
+                           name, at + ARCH_FIXED + 8 * l, l, w, BP_MAX_WIDTH);
         sizes[l] = (size_t)w;
     }
     c->n_layers = L;
@@ -179,8 +178,8 @@ static bp_status parse_classes(bp_net *net, const unsigned char *p, uint64_t len
 {
     size_t nL = net->sizes[net->n_layers];
     if (bp_get_u32(p) != nL)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: %u class names for %zu outputs", name,
-                       (unsigned long long)at, bp_get_u32(p), nL);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": %u class names for %zu outputs", name,
+                       at, bp_get_u32(p), nL);
     /* The names are no longer than the chunk: one block of that size holds them all. */
     char *text = malloc((size_t)len + nL);
     const char **names = malloc(nL * sizeof *names);
@@ -192,15 +191,13 @@ static bp_status parse_classes(bp_net *net, const unsigned char *p, uint64_t len
         char *dst = text;
         for (size_t k = 0; k < nL && s == BP_OK; k++) {
             if (len - pos < 4) {
-                s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: class names cut short", name,
-                            (unsigned long long)(at + pos));
+                s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": class names cut short", name, at + pos);
                 break;
             }
             uint32_t n = bp_get_u32(p + pos);
             pos += 4;
             if (n > len - pos || memchr(p + pos, 0, n)) {
-                s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed class name", name,
-                            (unsigned long long)(at + pos));
+                s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed class name", name, at + pos);
                 break;
             }
             memcpy(dst, p + pos, n);
@@ -210,8 +207,8 @@ static bp_status parse_classes(bp_net *net, const unsigned char *p, uint64_t len
             pos += n;
         }
         if (s == BP_OK && pos != len)
-            s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: trailing bytes after the class names",
-                        name, (unsigned long long)(at + pos));
+            s = bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": trailing bytes after the class names",
+                        name, at + pos);
         if (s == BP_OK && bp_net_set_class_names(net, names, nL) != BP_OK)
             s = bp_fail(err, BP_ERR_NOMEM, "%s: out of memory for class names", name);
     }
@@ -250,16 +247,18 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
                        version, VERSION);
     uint64_t declared = bp_get_u64(buf + 16);
     if (declared != size)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: file is %zu bytes but its header says %llu: %s", name,
-                       size, (unsigned long long)declared,
+        return bp_fail(err, BP_ERR_FORMAT, "%s: file is %zu bytes but its header says %" PRIu64 ": %s", name,
+                       size, declared,
                        declared > size ? "truncated" : "trailing data");
     uint32_t stored = bp_get_u32(buf + size - 4), actual = bp_crc32(0, buf, size - 4);
     if (stored != actual)
         return bp_fail(err, BP_ERR_FORMAT, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
                        name, stored, actual);
 
-    bp_net_config config;
-    size_t sizes[BP_MAX_LAYERS + 1];
+    /* Zeroed, though parse_arch fills both before have_arch is set: the analyzer cannot
+       see that bp_fail returns its status argument. */
+    bp_net_config config = {0};
+    size_t sizes[BP_MAX_LAYERS + 1] = {0};
     int have_arch = 0;
     const unsigned char *params = NULL, *prep = NULL, *classes = NULL;
     uint64_t params_at = 0, params_count = 0, prep_at = 0, prep_count = 0, classes_len = 0,
@@ -267,43 +266,37 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
     uint64_t pos = HEADER_SIZE, end = size - 4;
     while (pos < end) {
         if (end - pos < CHUNK_HEADER)
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: chunk header cut short", name,
-                           (unsigned long long)pos);
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": chunk header cut short", name, pos);
         const unsigned char *tag = buf + pos;
         uint64_t len = bp_get_u64(buf + pos + 4);
         uint64_t body = pos + CHUNK_HEADER;
         if (len > end - body)
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: chunk length %llu runs past the end of the file",
-                           name, (unsigned long long)(pos + 4), (unsigned long long)len);
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": chunk length %" PRIu64 " runs past the end of the file",
+                           name, pos + 4, len);
         if (memcmp(tag, "ARCH", 4) == 0) {
             if (have_arch)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: second ARCH chunk", name,
-                               (unsigned long long)pos);
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": second ARCH chunk", name, pos);
             bp_status s = parse_arch(buf + body, len, body, name, &config, sizes, err);
             if (s != BP_OK) return s;
             have_arch = 1;
         } else if (memcmp(tag, "PARM", 4) == 0) {
             if (len < 8 || (len - 8) % 4 != 0 || params)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed PARM chunk", name,
-                               (unsigned long long)pos);
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed PARM chunk", name, pos);
             params_count = bp_get_u64(buf + body);
             if (params_count != (len - 8) / 4)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: PARM says %llu parameters but holds %llu",
-                               name, (unsigned long long)body, (unsigned long long)params_count,
-                               (unsigned long long)((len - 8) / 4));
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": PARM says %" PRIu64 " parameters but holds %" PRIu64,
+                               name, body, params_count, (len - 8) / 4);
             params = buf + body + 8;
             params_at = body + 8;
         } else if (memcmp(tag, "PREP", 4) == 0) {
             if (len < 8 || prep || (len - 8) % 8 != 0 || bp_get_u64(buf + body) != (len - 8) / 8)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed PREP chunk", name,
-                               (unsigned long long)pos);
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed PREP chunk", name, pos);
             prep = buf + body + 8;
             prep_at = body + 8;
             prep_count = (len - 8) / 8;
         } else if (memcmp(tag, "clss", 4) == 0) {
             if (len < 4 || classes)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: malformed clss chunk", name,
-                               (unsigned long long)pos);
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed clss chunk", name, pos);
             classes = buf + body;
             classes_len = len;
             classes_at = body;
@@ -316,8 +309,8 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
                 }
         } else {
             return bp_fail(err, BP_ERR_UNSUPPORTED,
-                           "%s: byte %llu: unknown required chunk \"%c%c%c%c\"; a newer backprop wrote this file",
-                           name, (unsigned long long)pos, tag[0] >= 32 && tag[0] < 127 ? tag[0] : '?',
+                           "%s: byte %" PRIu64 ": unknown required chunk \"%c%c%c%c\"; a newer backprop wrote this file",
+                           name, pos, tag[0] >= 32 && tag[0] < 127 ? tag[0] : '?',
                            tag[1] >= 32 && tag[1] < 127 ? tag[1] : '?',
                            tag[2] >= 32 && tag[2] < 127 ? tag[2] : '?',
                            tag[3] >= 32 && tag[3] < 127 ? tag[3] : '?');
@@ -331,14 +324,14 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
     if (bp_count_params(config.n_layers, config.sizes, config.bias, &expected) != BP_OK ||
         expected != params_count)
         return bp_fail(err, BP_ERR_FORMAT,
-                       "%s: byte %llu: %llu parameters stored, but the architecture needs %zu", name,
-                       (unsigned long long)params_at, (unsigned long long)params_count, expected);
+                       "%s: byte %" PRIu64 ": %" PRIu64 " parameters stored, but the architecture needs %zu", name,
+                       params_at, params_count, expected);
     bp_error check = {0};
     if (bp_net_config_check(&config, &check) != BP_OK)
         return bp_fail(err, BP_ERR_FORMAT, "%s: the stored network is invalid: %s", name, check.message);
     if (prep && prep_count != config.sizes[0])
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: input transform for %llu inputs, but the network has %zu",
-                       name, (unsigned long long)prep_at, (unsigned long long)prep_count, config.sizes[0]);
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": input transform for %" PRIu64 " inputs, but the network has %zu",
+                       name, prep_at, prep_count, config.sizes[0]);
     bp_net *net = NULL;
     bp_status s = bp_net_alloc(&config, &net, err);
     if (s != BP_OK) return s;
@@ -358,8 +351,8 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
         free(scale);
         if (s != BP_OK) {
             bp_net_free(net);
-            return bp_fail(err, s == BP_ERR_NOMEM ? s : BP_ERR_FORMAT, "%s: byte %llu: %s", name,
-                           (unsigned long long)prep_at,
+            return bp_fail(err, s == BP_ERR_NOMEM ? s : BP_ERR_FORMAT, "%s: byte %" PRIu64 ": %s", name,
+                           prep_at,
                            s == BP_ERR_NOMEM ? "out of memory" : "input transform is not finite");
         }
     }
@@ -374,8 +367,8 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
         float v = bp_get_f32(params + 4 * i);
         if (!(v == v) || v - v != 0.0f) { /* NaN or infinity */
             bp_net_free(net);
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %llu: parameter %zu is not a finite number",
-                           name, (unsigned long long)(params_at + 4 * i), i);
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": parameter %zu is not a finite number",
+                           name, params_at + 4 * i, i);
         }
         net->params[i] = v;
     }

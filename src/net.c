@@ -172,6 +172,7 @@ bp_status bp_net_clone(const bp_net *net, bp_net **out)
     bp_net_config c = config_of(net);
     bp_status s = bp_net_alloc(&c, out, NULL);
     if (s != BP_OK) return s;
+    if (!*out) return BP_ERR_NOMEM; /* bp_net_alloc sets *out on success; stated for the analyzer */
     memcpy((*out)->params, net->params, net->n_params * sizeof(float));
     bp_status st = bp_net_set_input_transform(*out, net->input_shift, net->input_scale);
     if (st == BP_OK)

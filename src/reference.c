@@ -238,7 +238,7 @@ bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *
     ref_net r;
     size_t maxw = bp_net_max_width(net);
     real *J = malloc(maxw * maxw * sizeof(real));       /* da/dz of one layer */
-    real *row = malloc(maxw * sizeof(real));            /* dC/da, a row vector */
+    real *row = calloc(maxw, sizeof(real));             /* dC/da, a row vector */
     real *dCdz = malloc(maxw * sizeof(real));           /* dC/dz, a row vector */
     real *sum = calloc(net->n_params, sizeof(real));    /* the gradient, accumulated */
     if (!J || !row || !dCdz || !sum || ref_open(net, params, &r) != BP_OK) {

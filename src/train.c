@@ -36,6 +36,7 @@ struct bp_trainer {
     double epoch_loss;      /* sum of per-sample losses of the current epoch so far */
     size_t epoch_steps;     /* steps of the current epoch so far */
     size_t steps;           /* steps since training began */
+    double *reduce_buf;     /* data-parallel: the gradient and loss summed across processes */
     float *best;            /* early stopping: the best parameters so far (or NULL) */
     double best_loss;
     size_t bad_epochs;
@@ -66,6 +67,8 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     if (c.step_epochs == 0) c.step_epochs = 10;
     if (c.gamma == 0) c.gamma = 0.1;
     if (c.schedule == BP_SCHEDULE_COSINE && c.epochs == 0) return BP_ERR_ARG;
+    if (c.allreduce && (c.ranks < 1 || c.rank >= c.ranks)) return BP_ERR_ARG;
+    if (!c.allreduce) c.rank = 0, c.ranks = 1;
     /* RPROP adapts to the sign of the whole-data-set gradient: full batch only. */
     if (c.optimizer == BP_OPT_RPROP) {
         c.batch_size = 0;
@@ -104,6 +107,7 @@ void bp_trainer_free(bp_trainer *t)
     free(t->update.state1);
     free(t->update.state2);
     free(t->order);
+    free(t->reduce_buf);
     free(t->best);
     bp_free_aligned(t->xb);
     bp_free_aligned(t->yb);
@@ -200,6 +204,9 @@ static bp_status ensure_buffers(bp_trainer *t, size_t n, size_t batch, size_t n_
     return BP_OK;
 }
 
+static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
+                               double *loss);
+
 /* Samples the tiny-network path trains between two calls of on_step. */
 #define SMALL_CHUNK 4096
 
@@ -224,7 +231,8 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     size_t done_steps = 0;
     int stop = 0;
     /* Tiny networks trained one sample at a time take the fused path of small.c. */
-    int small = batch == 1 && t->update.kind == BP_OPT_SGD && t->config.clip_norm == 0 &&
+    int parallel = t->config.ranks > 1;
+    int small = !parallel && batch == 1 && t->update.kind == BP_OPT_SGD && t->config.clip_norm == 0 &&
                 t->config.schedule == BP_SCHEDULE_CONSTANT && t->config.warmup_epochs == 0 &&
                 bp_small_applies(net);
     while (t->position < n && !stop && (max_steps == 0 || done_steps < max_steps)) {
@@ -248,6 +256,25 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
             size_t m = n - start < batch ? n - start : batch;
             t->epoch_progress = (double)start / (double)n;
             const float *xs = x + start * n_in, *ys = y + start * n_out;
+            if (parallel) {
+                /* This process's share of the global batch: samples [lo, hi) of it. */
+                size_t lo = m * t->config.rank / t->config.ranks, hi = m * (t->config.rank + 1) / t->config.ranks;
+                for (size_t k = lo; k < hi; k++) {
+                    size_t i = t->config.no_shuffle ? start + k : t->order[start + k];
+                    memcpy(t->xb + (k - lo) * n_in, x + i * n_in, n_in * sizeof(float));
+                    memcpy(t->yb + (k - lo) * n_out, y + i * n_out, n_out * sizeof(float));
+                }
+                double loss = 0.0;
+                t->steps++;
+                s = parallel_step(t, t->xb, t->yb, hi - lo, m, &loss);
+                if (s != BP_OK) return s;
+                t->epoch_loss += t->config.reduction == BP_REDUCE_SUM ? loss : loss * (double)m;
+                t->epoch_steps++;
+                t->position += m;
+                done_steps++;
+                if (t->config.on_step && t->config.on_step(t->config.context, t->position, n)) stop = 1;
+                continue;
+            }
             if (!t->config.no_shuffle && m == 1) {
                 /* One sample needs no gathering: point at it. */
                 xs = x + t->order[start] * n_in;
@@ -296,6 +323,54 @@ bp_status bp_trainer_epoch(bp_trainer *t, const bp_dataset *data, bp_epoch_stats
 }
 
 size_t bp_trainer_steps_done(const bp_trainer *t) { return t ? t->steps : 0; }
+
+bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
+                                  int (*allreduce)(void *, double *, size_t), void *context)
+{
+    if (!t || (allreduce && (ranks < 1 || rank >= ranks))) return BP_ERR_ARG;
+    t->config.allreduce = allreduce;
+    t->config.allreduce_context = context;
+    t->config.rank = allreduce ? rank : 0;
+    t->config.ranks = allreduce ? ranks : 1;
+    return BP_OK;
+}
+
+/* One data-parallel step: this process's share x, y (local_m samples, possibly none)
+   of a global batch of m. Local gradients are sums; the processes add them up (in
+   double, with the loss as one more value), divide by m for the mean, and all apply
+   the same update. */
+static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
+                               double *loss)
+{
+    bp_net *net = t->net;
+    size_t n = net->n_params;
+    if (!t->reduce_buf && !(t->reduce_buf = malloc((n + 1) * sizeof(double)))) return BP_ERR_NOMEM;
+    double local_loss = 0.0;
+    if (local_m > 0) {
+        bp_status s = bp_net_backward(net, x, y, local_m, BP_REDUCE_SUM, &local_loss);
+        if (s != BP_OK && s != BP_ERR_NUMERIC) return s;
+        for (size_t i = 0; i < n; i++) t->reduce_buf[i] = net->grads[i];
+    } else {
+        for (size_t i = 0; i < n; i++) t->reduce_buf[i] = 0.0;
+    }
+    t->reduce_buf[n] = local_loss;
+    if (t->config.allreduce(t->config.allreduce_context, t->reduce_buf, n + 1) != 0) return BP_ERR_IO;
+    double scale = t->config.reduction == BP_REDUCE_SUM ? 1.0 : 1.0 / (double)m;
+    for (size_t i = 0; i < n; i++) net->grads[i] = (float)(t->reduce_buf[i] * scale);
+    *loss = t->reduce_buf[n] * scale;
+    if (!isfinite(*loss)) return BP_ERR_NUMERIC;
+    if (t->config.clip_norm > 0) {
+        double norm = bp_norm2(net->grads, n);
+        if (!isfinite(norm)) return BP_ERR_NUMERIC;
+        if (norm > t->config.clip_norm) {
+            float f = (float)(t->config.clip_norm / norm);
+            for (size_t i = 0; i < n; i++) net->grads[i] *= f;
+        }
+    }
+    t->update.lr = (float)bp_trainer_learning_rate(t);
+    bp_update_apply(&t->update, net->params, net->grads, n);
+    return BP_OK;
+}
 
 void bp_trainer_set_callback(bp_trainer *t, int (*on_step)(void *, size_t, size_t), void *context)
 {

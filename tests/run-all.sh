@@ -6,6 +6,7 @@
 #   readme tests/readme-test.sh (the C example in README.md compiles and runs)
 #   export tests/export-test.sh (export-c output compiles and matches predict)
 #   resume tests/resume-test.sh (SIGKILL/SIGINT mid-training, resume: bitwise the same model)
+#   mpi    tests/mpi-test.sh (make MPI=1; N ranks = one process; skipped without Open MPI)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
 #
 # Usage: sh tests/run-all.sh [BUILD_DIR]
@@ -49,6 +50,7 @@ run cli sh tests/cli-tests.sh "$build"
 run readme sh tests/readme-test.sh "$build"
 run export sh tests/export-test.sh "$build"
 run resume sh tests/resume-test.sh "$build"
+run mpi sh tests/mpi-test.sh "$build"
 # PyTorch lives in Debian's python3; the first python3 on PATH may be another install.
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3

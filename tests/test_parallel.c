@@ -1,0 +1,127 @@
+/*
+ * test_parallel.c - data-parallel training has the meaning of one process: N
+ * trainers in N threads, each training on its share of every batch and summing
+ * gradients through an allreduce made of a mutex and a barrier, end with the
+ * model one trainer gets alone (within float rounding), for N = 1, 2, 3 and
+ * for batches that do not divide evenly.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backprop.h"
+#include "test.h"
+
+#define MAX_RANKS 3
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_barrier_t barrier;
+    double *sum;
+    size_t n;
+} shared_reduce;
+
+static int thread_allreduce(void *context, double *values, size_t n)
+{
+    shared_reduce *r = context;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < n; i++) r->sum[i] += values[i];
+    pthread_mutex_unlock(&r->lock);
+    pthread_barrier_wait(&r->barrier);
+    for (size_t i = 0; i < n; i++) values[i] = r->sum[i];
+    /* Everyone has read the sum before anyone clears it for the next step. */
+    if (pthread_barrier_wait(&r->barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
+        for (size_t i = 0; i < n; i++) r->sum[i] = 0.0;
+    pthread_barrier_wait(&r->barrier);
+    return 0;
+}
+
+typedef struct {
+    size_t rank, ranks;
+    bp_optimizer optimizer;
+    shared_reduce *reduce;
+    float params[2048];
+    size_t n;
+    int ok;
+} worker;
+
+static void *train_worker(void *arg)
+{
+    worker *w = arg;
+    size_t sizes[] = {5, 12, 3};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 11};
+    bp_train_config tc = {.learning_rate = w->optimizer == BP_OPT_ADAM ? 0.01 : 0.2, .optimizer = w->optimizer,
+                          .batch_size = 7, .seed = 4};
+    if (w->ranks > 1) {
+        tc.rank = w->rank;
+        tc.ranks = w->ranks;
+        tc.allreduce = thread_allreduce;
+        tc.allreduce_context = w->reduce;
+    }
+    bp_net *net = NULL;
+    bp_trainer *t = NULL;
+    bp_dataset *d = NULL;
+    w->ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_dataset_create(101, 5, 3, &d) == BP_OK &&
+            bp_trainer_create(net, &tc, &t) == BP_OK;
+    if (w->ok) {
+        unsigned long long s = 17; /* every rank holds the same data, as every MPI rank reads it */
+        for (size_t i = 0; i < 101; i++) {
+            float sum = 0;
+            for (int k = 0; k < 5; k++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                float v = (float)((s >> 40) & 0xFFFF) / 65536.0f - 0.5f;
+                bp_dataset_x(d)[i * 5 + k] = v;
+                sum += v * (float)(k + 1);
+            }
+            bp_dataset_y(d)[i * 3 + (sum > 0.5f ? 2 : sum > -0.5f ? 1 : 0)] = 1;
+        }
+        for (int e = 0; e < 3 && w->ok; e++) w->ok = bp_trainer_epoch(t, d, NULL) == BP_OK;
+        w->n = bp_net_param_count(net);
+        memcpy(w->params, bp_net_params(net), w->n * sizeof(float));
+    }
+    bp_trainer_free(t);
+    bp_net_free(net);
+    bp_dataset_free(d);
+    return NULL;
+}
+
+void test_parallel_training_means_one_process(void)
+{
+    const bp_optimizer kinds[] = {BP_OPT_SGD, BP_OPT_ADAM};
+    for (int k = 0; k < 2; k++) {
+        worker alone = {0, 1, kinds[k], NULL, {0}, 0, 0};
+        train_worker(&alone);
+        CHECK(alone.ok, "single process");
+        for (size_t ranks = 1; ranks <= MAX_RANKS; ranks++) {
+            shared_reduce r;
+            r.n = 4096;
+            r.sum = calloc(r.n, sizeof(double));
+            pthread_mutex_init(&r.lock, NULL);
+            pthread_barrier_init(&r.barrier, NULL, (unsigned)ranks);
+            worker w[MAX_RANKS];
+            pthread_t th[MAX_RANKS];
+            for (size_t i = 0; i < ranks; i++) w[i] = (worker){i, ranks, kinds[k], &r, {0}, 0, 0};
+            int started = 1;
+            for (size_t i = 0; i < ranks; i++) started &= pthread_create(&th[i], NULL, train_worker, &w[i]) == 0;
+            CHECK(started, "threads");
+            for (size_t i = 0; started && i < ranks; i++) pthread_join(th[i], NULL);
+            double worst = 0, scale = 0;
+            for (size_t i = 0; i < ranks; i++) {
+                CHECK(w[i].ok && w[i].n == alone.n, "rank %zu of %zu ran", i, ranks);
+                /* Every rank holds the same model... */
+                CHECK(memcmp(w[i].params, w[0].params, w[0].n * sizeof(float)) == 0, "rank %zu agrees with rank 0", i);
+            }
+            /* ...and it is the single-process model within float rounding. */
+            for (size_t p = 0; p < alone.n; p++) {
+                worst = fmax(worst, fabs((double)w[0].params[p] - alone.params[p]));
+                scale = fmax(scale, fabs((double)alone.params[p]));
+            }
+            CHECK(worst <= 1e-5 * scale, "%s, %zu ranks: max difference %g of scale %g",
+                  bp_optimizer_name(kinds[k]), ranks, worst, scale);
+            pthread_barrier_destroy(&r.barrier);
+            pthread_mutex_destroy(&r.lock);
+            free(r.sum);
+        }
+    }
+}
