@@ -42,7 +42,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick
+.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick bench-mpi
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -102,6 +102,10 @@ bench: all
 
 bench-quick: all
 	sh bench/run.sh --quick
+
+# Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
+bench-mpi:
+	sh bench/mpi.sh
 
 # The unit tests built and run under ASan + UBSan (clang or gcc).
 sanitize:

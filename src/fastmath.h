@@ -52,6 +52,7 @@ typedef int32_t bp_v4i __attribute__((vector_size(16)));  /* lane masks: -1 or 0
 typedef uint32_t bp_v4u __attribute__((vector_size(16)));
 
 #define BP_V4(s) ((bp_v4){(s), (s), (s), (s)})
+#define BP_V4I(s) ((bp_v4i){(s), (s), (s), (s)})
 
 /* lo where x < lo, else x; NaN stays NaN (x86's maxps with lo first does exactly this,
    and GCC does not find it in the portable form). */
@@ -108,24 +109,36 @@ static inline __attribute__((always_inline)) bp_v4 bp_fast_exp4(bp_v4 x, int fus
     return p * scale;
 }
 
-/* 1 / (1 + e^-z) lane by lane. The same polynomial as bp_fast_exp4, but 2^n and the
-   1 + are folded into its coefficients (computed while r is still being reduced), so
-   the chain from z to the result is the reduction, three multiply-add levels and the
-   division. -z is clamped to [-40, 80]: beyond 40 the sum 1 + e^-z is 1 in float
-   anyway, and below -80 the result (1.8e-35 or less) is kept a normal float rather
-   than a slow denormal. NaN stays NaN. */
+/* 1 / (1 + e^-z) lane by lane, built for latency: on a tiny network trained one sample
+   at a time this sits twice on the chain every sample. Compared with bp_fast_exp4:
+   - no clamp in front: n = round(-z / ln2) comes straight from z, and the lanes where
+     it would not fit the exponent field (|z| > 80) are replaced by 0 or 1 at the end,
+     from a mask worked out on the side;
+   - r = -z - n ln2 is carried as q = -r, so no negation either (the polynomial's odd
+     coefficients change sign);
+   - 2^n and the 1 + are folded into the coefficients while q is still being reduced,
+     leaving three multiply-add levels and the division.
+   For |z| <= 80, 2^n stays a normal float. NaN stays NaN. */
 static inline __attribute__((always_inline)) bp_v4 bp_fast_sigmoid4(bp_v4 z, int fused)
 {
-    bp_v4 x = bp_v4_at_most(BP_V4(80.0f), bp_v4_at_least(BP_V4(-40.0f), -z));
-    bp_v4 r, s;
-    bp_exp4_reduce(x, fused, &r, &s);
-    /* 1 + s (1 + r + r^2/2 + ... + r^6/720), Estrin's scheme. */
+    const float shift = 12582912.0f + 127.0f; /* as in bp_exp4_reduce */
+    bp_v4 t = z * BP_V4(-1.44269504088896341f) + BP_V4(shift);
+    bp_v4 n = t - BP_V4(shift), q;
+    if (fused)
+        q = z + n * BP_V4(0.693147180559945309f);
+    else
+        q = z + n * BP_V4(0.693145751953125f) + n * BP_V4(1.428606765330187e-06f);
+    bp_v4 s = (bp_v4)((bp_v4u)t << 23);
+    /* 1 + s (1 + r + r^2/2 + ... + r^6/720) with r = -q, Estrin's scheme. */
     bp_v4 s2 = s * BP_V4(0.5f), s3 = s * BP_V4(1.0f / 6.0f), s4 = s * BP_V4(1.0f / 24.0f);
     bp_v4 s5 = s * BP_V4(1.0f / 120.0f), s6 = s * BP_V4(1.0f / 720.0f);
-    bp_v4 r2 = r * r, r4 = r2 * r2;
-    bp_v4 p01 = (BP_V4(1.0f) + s) + r * s, p23 = s2 + r * s3, p45 = s4 + r * s5;
-    bp_v4 d = (p01 + r2 * p23) + r4 * (p45 + r2 * s6);
-    return BP_V4(1.0f) / d;
+    bp_v4 q2 = q * q, q4 = q2 * q2;
+    bp_v4 p01 = (BP_V4(1.0f) + s) - q * s, p23 = s2 - q * s3, p45 = s4 - q * s5;
+    bp_v4 d = (p01 + q2 * p23) + q4 * (p45 + q2 * s6);
+    bp_v4 a = BP_V4(1.0f) / d;
+    bp_v4i far = (bp_v4)((bp_v4i)z & BP_V4I(0x7fffffff)) > BP_V4(80.0f); /* |z| > 80; not NaN */
+    bp_v4 saturated = (bp_v4)((bp_v4i)BP_V4(1.0f) & (z > BP_V4(0.0f)));
+    return (bp_v4)((far & (bp_v4i)saturated) | (~far & (bp_v4i)a));
 }
 #endif
 

@@ -255,10 +255,11 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
         return bp_fail(err, BP_ERR_FORMAT, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
                        name, stored, actual);
 
-    /* Zeroed, though parse_arch fills both before have_arch is set: the analyzer cannot
-       see that bp_fail returns its status argument. */
-    bp_net_config config = {0};
+    /* parse_arch fills both before have_arch is set; they start empty (0 layers, which
+       bp_net_config_check refuses) because the analyzer cannot see that bp_fail returns
+       its status argument, and so follows paths where a failed parse_arch "succeeded". */
     size_t sizes[BP_MAX_LAYERS + 1] = {0};
+    bp_net_config config = {.sizes = sizes};
     int have_arch = 0;
     const unsigned char *params = NULL, *prep = NULL, *classes = NULL;
     uint64_t params_at = 0, params_count = 0, prep_at = 0, prep_count = 0, classes_len = 0,

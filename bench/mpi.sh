@@ -1,0 +1,47 @@
+#!/bin/sh
+# Data-parallel scaling: samples/s and parallel efficiency of `mpirun -np N backprop train`
+# for N = 1, 2, 4, 8 on W1 (784-256-128-10, global batch 64 x N... see below) and W3
+# (784-1024-1024-10, batch 256). Efficiency(N) = rate(N) / (N rate(1)). On a machine with
+# fewer cores than N the ranks share cores and the efficiency says so.
+# usage: sh bench/mpi.sh [--ranks "1 2 4 8"] [--epochs 1]
+ranks="1 2 4 8"
+epochs=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --ranks) ranks=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    *) echo "usage: sh bench/mpi.sh [--ranks \"1 2 4 8\"] [--epochs N]"; exit 2 ;;
+    esac
+done
+command -v mpirun > /dev/null 2>&1 || { echo "Open MPI is not installed (apt-get install libopenmpi-dev openmpi-bin)"; exit 1; }
+make MPI=1 build-mpi/backprop > /dev/null || exit 1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+F=/usr/share/datasets/fashion-mnist
+if [ -f "$F/train-images-idx3-ubyte.gz" ]; then
+    data="--train $F/train-images-idx3-ubyte.gz --labels $F/train-labels-idx1-ubyte.gz"
+    what="Fashion-MNIST (60,000 samples)"
+else
+    awk 'BEGIN { srand(5); for (i = 0; i < 20000; i++) { k = i % 10; line = "";
+         for (j = 0; j < 784; j++) line = line sprintf("%d,", (j % 10 == k) ? 100 + int(rand() * 155) : int(rand() * 60));
+         print line k } }' > "$dir/data.csv"
+    data="--train $dir/data.csv --input-scale 255"
+    what="synthetic 784-input data (20,000 samples)"
+fi
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs"
+echo "data: $what; $epochs epoch(s) per run; rate = samples / training seconds (rank 0's --json)"
+for workload in W1 W3; do
+    if [ $workload = W1 ]; then net="--hidden 256,128 --batch 512 --lr 0.4"; else net="--hidden 1024,1024 --batch 256 --lr 0.1"; fi
+    echo
+    echo "$workload ($net; the global batch and learning rate stay the same whatever N)"
+    printf "  %-6s %14s %12s\n" ranks samples/s efficiency
+    base=""
+    for n in $ranks; do
+        rate=$(timeout 600 mpirun -np "$n" build-mpi/backprop train $data $net --epochs "$epochs" --json 2>/dev/null |
+            grep '"epoch"' | sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p' | sort -n | tail -n 1)
+        [ -n "$rate" ] || { printf "  %-6s %14s\n" "$n" failed; continue; }
+        [ -n "$base" ] || base=$rate
+        printf "  %-6s %14.0f %11.0f%%\n" "$n" "$rate" "$(awk -v r="$rate" -v n="$n" -v b="$base" "BEGIN { print 100 * r / (n * b) }")"
+    done
+done
