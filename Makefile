@@ -5,6 +5,7 @@
 #   make test         every test; the last line reads "N passed, M failed"
 #   make sanitize     the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench        speed against PyTorch, NumPy, FANN and OpenBLAS (bench-quick: < 1 min)
+#   make lint         cppcheck + clang-tidy;  make valgrind: demo and CLI tests under memcheck
 #   make install PREFIX=/usr/local    library, header, pkg-config file and program
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
@@ -42,7 +43,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick bench-mpi
+.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -106,6 +107,14 @@ bench-quick: all
 # Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
 bench-mpi:
 	sh bench/mpi.sh
+
+# Static analysis: cppcheck and clang-tidy (.clang-tidy) over src/ and cli/ (about 2 minutes).
+lint:
+	sh tools/lint.sh
+
+# The program under valgrind memcheck: demo and the CLI suite (about 8 minutes).
+valgrind: $(PROGRAM)
+	sh tools/valgrind.sh $(BUILD)
 
 # The unit tests built and run under ASan + UBSan (clang or gcc).
 sanitize:

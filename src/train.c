@@ -176,7 +176,7 @@ bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t 
 
 static bp_status ensure_buffers(bp_trainer *t, size_t n, size_t batch, size_t n_in, size_t n_out)
 {
-    if (t->order_n != n) {
+    if (!t->order || t->order_n != n) {
         size_t *order = malloc(n * sizeof(size_t));
         if (!order) return BP_ERR_NOMEM;
         for (size_t i = 0; i < n; i++) order[i] = i;
