@@ -53,6 +53,22 @@ double bp_rng_normal(bp_rng *rng)
 
 uint64_t bp_rng_below(bp_rng *rng, uint64_t n)
 {
+#if defined(__SIZEOF_INT128__)
+    /* Lemire's multiply-shift: the high half of x * n is uniform in [0, n) once the few
+       low halves that would bias it are rejected; the division that finds them runs
+       only in the rare case l < n, so a shuffle costs no division per element. */
+    __extension__ typedef unsigned __int128 u128;
+    u128 m = (u128)bp_rng_next(rng) * n;
+    uint64_t l = (uint64_t)m;
+    if (l < n) {
+        uint64_t threshold = (0 - n) % n;
+        while (l < threshold) {
+            m = (u128)bp_rng_next(rng) * n;
+            l = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+#else
     /* Reject the top partial range so every value is equally likely. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t r;
@@ -60,6 +76,7 @@ uint64_t bp_rng_below(bp_rng *rng, uint64_t n)
         r = bp_rng_next(rng);
     } while (r >= limit);
     return r % n;
+#endif
 }
 
 void bp_rng_shuffle(bp_rng *rng, size_t *idx, size_t n)

@@ -13,21 +13,28 @@
  *     W^l <- (1 - eta wd) W^l - eta delta^l (a^(l-1))^T,  b^l likewise
  *
  * Each sample needs the weights the previous one left, so an epoch is one long
- * chain of dependent arithmetic and its speed is that chain's latency. Two
- * versions compute it:
+ * chain of dependent arithmetic and its speed is that chain's latency, not the
+ * number of operations. Two versions compute it:
  *
  *  - reference_epoch: plain loops over any widths up to SMALL_WIDTH and any
  *    depth; the fallback, and the obvious code to read the math from.
- *  - vector_epoch: depth 1 to 3 and widths up to 4. Every layer is padded to
- *    four lanes (GCC/clang vector extensions) and the weights stay in
- *    registers for the whole epoch, so a layer is a few vector multiply-adds
- *    and one vectorized sigmoid. Built twice: portable, and for AVX2 + FMA
- *    (picked at run time), where fused multiply-adds shorten the chain.
+ *  - vector_epoch: depth 1 to 3 and widths up to 4 (GCC and clang). Every layer
+ *    is padded to four lanes with vector extensions and the weights stay in
+ *    registers for the whole call, so a layer is a few multiply-adds and one
+ *    four-lane sigmoid (fastmath.h). The next sample's first layer is computed
+ *    through the update rather than after it (see vector_epoch). Built twice,
+ *    portable and for AVX2 + FMA (picked at run time, where fused multiply-adds
+ *    shorten the chain), and instantiated for seed 001's 2-3-2 sigmoid network
+ *    with its exact widths and kinds, and for everything else with the kinds as
+ *    run-time values.
  *
- * Both compute what network.c + optimizer.c compute for batch size 1 (up to
- * rounding; tests/test_small.c compares them) and are used by the trainer only
- * when this path applies: batch 1, plain SGD, no clipping, no schedule, every
- * width small. The loss is computed as loss.c does, but off the chain.
+ * Both compute what network.c + optimizer.c compute for batch size 1, up to
+ * rounding and the fast exp (tests/test_small.c compares them on every kind and
+ * shape), and are used by the trainer only when this path applies: batch 1,
+ * plain SGD, no clipping, no schedule, every width small. The loss is summed as
+ * loss.c sums it: MSE in the loop, CE and BCE (which need logarithms) by loss.c
+ * itself for each block of samples, which for those losses costs about as much
+ * as the training step.
  */
 #include <math.h>
 #include <string.h>
@@ -161,21 +168,27 @@ static double reference_epoch(bp_net *net, const float *x, const float *y, const
 #define VECTOR_WIDTH 4 /* lanes of a padded layer */
 #define VECTOR_DEPTH 3 /* deepest network the vector version takes */
 #define LOSS_BLOCK 32  /* samples whose loss is summed together, off the chain */
+#define PREFETCH_AHEAD 8 /* samples */
 
 typedef bp_v4 v4;
 typedef bp_v4i v4i;
 #define V4(s) BP_V4(s)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-/* Loops over layers and lanes run a known 1-4 times: unrolled, their vectors are
-   registers rather than stack slots. */
+/* for (i = lo; i < hi; i++) over layers or lanes, hi <= max. Unrolled, the vectors
+   such loops touch live in registers rather than on the stack; written with the
+   constant bound max and a test inside, both compilers unroll them before the
+   bound is known (it is a constant only once vector_epoch is inlined). */
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
 #define UNROLL _Pragma("GCC unroll 4")
+#endif
+#define FOR_UNROLLED(i, lo, hi, max) UNROLL for (size_t i = (lo); i < (max); i++) if (i < (hi))
 
 #if defined(__clang__)
-#define SWAP_PAIRS(v) __builtin_shufflevector((v), (v), 1, 0, 3, 2)
-#define SWAP_HALVES(v) __builtin_shufflevector((v), (v), 2, 3, 0, 1)
+#define SHUFFLE2(a, b, i, j, k, l) __builtin_shufflevector((a), (b), i, j, k, l)
 #else
-#define SWAP_PAIRS(v) __builtin_shuffle((v), (v4i){1, 0, 3, 2})
-#define SWAP_HALVES(v) __builtin_shuffle((v), (v4i){2, 3, 0, 1})
+#define SHUFFLE2(a, b, i, j, k, l) __builtin_shuffle((a), (b), (v4i){i, j, k, l})
 #endif
 
 /* The output layer's (loss, activation) pair, which decides a^L and delta^L. */
@@ -190,15 +203,12 @@ typedef enum {
     TOP_BCE_SIGMOID
 } top_kind;
 
-/* A layer padded to 4 x 4. W is kept twice, by columns for the forward pass
-   (z = b + sum_j col_j a_j: broadcasts and multiply-adds) and by rows for the
-   backward one (W^T delta = sum_i row_i delta_i); both copies get the same update
-   with the same products, so they stay bitwise equal. The padded rows and
-   columns are zero and stay zero: every update multiplies them by a lane that is
-   masked to zero. */
+/* A layer padded to 4 x 4, kept by columns: col[j] holds the weights out of input j,
+   one lane per output, so z = b + sum_j col[j] a_j is broadcasts and multiply-adds.
+   The padded rows and columns are zero and stay zero: every update multiplies them
+   by a lane masked to zero. */
 typedef struct {
     v4 col[VECTOR_WIDTH];
-    v4 row[VECTOR_WIDTH];
     v4 b;
 } layer4;
 
@@ -207,21 +217,43 @@ static ALWAYS_INLINE v4 masked(v4 v, v4i mask) { return (v4)((v4i)v & mask); }
 /* Every lane holds the sum (the maximum) of v's four lanes. */
 static ALWAYS_INLINE v4 lane_sum(v4 v)
 {
-    v = v + SWAP_HALVES(v);
-    return v + SWAP_PAIRS(v);
+    v = v + SHUFFLE2(v, v, 2, 3, 0, 1);
+    return v + SHUFFLE2(v, v, 1, 0, 3, 2);
 }
 
 static ALWAYS_INLINE v4 lane_max(v4 v)
 {
-    v = bp_v4_at_least(v, SWAP_HALVES(v));
-    return bp_v4_at_least(v, SWAP_PAIRS(v));
+    v = bp_v4_at_least(v, SHUFFLE2(v, v, 2, 3, 0, 1));
+    return bp_v4_at_least(v, SHUFFLE2(v, v, 1, 0, 3, 2));
 }
 
-/* z = W a + b for one padded layer, as a tree: two short chains of multiply-adds
-   instead of one long one. */
-static ALWAYS_INLINE v4 affine(const layer4 *w, v4 a)
+/* base + sum_{j < n} col[j] a_j, as two short chains of multiply-adds (j = 0, 3 on
+   base and j = 1, 2) added at the end: 10 cycles for n = 3 with FMA, not 12. */
+static ALWAYS_INLINE v4 affine(v4 base, const v4 *col, v4 a, size_t n)
 {
-    return (w->b + w->col[0] * a[0] + w->col[1] * a[1]) + (w->col[2] * a[2] + w->col[3] * a[3]);
+    v4 even = base + col[0] * a[0];
+    if (n == 1) return even;
+    v4 odd = col[1] * a[1];
+    if (n > 2) odd = odd + col[2] * a[2];
+    if (n > 3) even = even + col[3] * a[3];
+    return even + odd;
+}
+
+/* The rows of a 4 x 4 block kept by columns (the backward pass needs W^T delta). */
+static ALWAYS_INLINE void transpose(const v4 *col, v4 *row)
+{
+    v4 t0 = SHUFFLE2(col[0], col[1], 0, 4, 1, 5), t1 = SHUFFLE2(col[2], col[3], 0, 4, 1, 5);
+    v4 t2 = SHUFFLE2(col[0], col[1], 2, 6, 3, 7), t3 = SHUFFLE2(col[2], col[3], 2, 6, 3, 7);
+    row[0] = SHUFFLE2(t0, t1, 0, 1, 4, 5);
+    row[1] = SHUFFLE2(t0, t1, 2, 3, 6, 7);
+    row[2] = SHUFFLE2(t2, t3, 0, 1, 4, 5);
+    row[3] = SHUFFLE2(t2, t3, 2, 3, 6, 7);
+}
+
+/* yes in the lanes where mask is set, no in the others. */
+static ALWAYS_INLINE v4 lane_select(v4i mask, v4 yes, v4 no)
+{
+    return (v4)((mask & (v4i)yes) | (~mask & (v4i)no));
 }
 
 static ALWAYS_INLINE v4 activate4(bp_activation g, v4 z, int fused)
@@ -231,13 +263,31 @@ static ALWAYS_INLINE v4 activate4(bp_activation g, v4 z, int fused)
     case BP_ACT_SIGMOID: return bp_fast_sigmoid4(z, fused);
     case BP_ACT_TANH: return V4(2.0f) * bp_fast_sigmoid4(V4(2.0f) * z, fused) - V4(1.0f);
     case BP_ACT_RELU: return masked(z, z > V4(0.0f));
-    case BP_ACT_LEAKY_RELU: {
-        v4i pos = z > V4(0.0f);
-        return z * (v4)((pos & (v4i)V4(1.0f)) | (~pos & (v4i)V4(BP_LEAKY_SLOPE)));
-    }
+    case BP_ACT_LEAKY_RELU: return z * lane_select(z > V4(0.0f), V4(1.0f), V4(BP_LEAKY_SLOPE));
     case BP_ACT_SOFTMAX: break;
     }
     return z;
+}
+
+/* base + sum_{j < n} (col[j] x_j) c_j, which is affine(base, col, x (.) c, n) for the
+   sigmoid's a = x0 (.) newton: the products with x start 4 cycles before c is known. */
+static ALWAYS_INLINE v4 affine_split(v4 base, const v4 *col, v4 x, v4 c, size_t n)
+{
+    v4 cx[VECTOR_WIDTH];
+    FOR_UNROLLED(j, 0, n, VECTOR_WIDTH) cx[j] = col[j] * x[j];
+    return affine(base, cx, c, n);
+}
+
+/* A hidden layer's a = g(z) as a product x (.) c (see bp_fast_sigmoid4_split); c = 1
+   for the activations that need no reciprocal. */
+static ALWAYS_INLINE void activate4_split(bp_activation g, v4 z, int fused, v4 *x, v4 *c)
+{
+    if (g == BP_ACT_SIGMOID) {
+        bp_fast_sigmoid4_split(z, fused, x, c);
+        return;
+    }
+    *x = activate4(g, z, fused);
+    *c = V4(1.0f);
 }
 
 /* g'(z) from a = g(z), as activation.c computes it (a > 0 exactly when z > 0). */
@@ -248,10 +298,7 @@ static ALWAYS_INLINE v4 derivative4(bp_activation g, v4 a)
     case BP_ACT_SIGMOID: return a - a * a;
     case BP_ACT_TANH: return V4(1.0f) - a * a;
     case BP_ACT_RELU: return masked(V4(1.0f), a > V4(0.0f));
-    case BP_ACT_LEAKY_RELU: {
-        v4i pos = a > V4(0.0f);
-        return (v4)((pos & (v4i)V4(1.0f)) | (~pos & (v4i)V4(BP_LEAKY_SLOPE)));
-    }
+    case BP_ACT_LEAKY_RELU: return lane_select(a > V4(0.0f), V4(1.0f), V4(BP_LEAKY_SLOPE));
     case BP_ACT_SOFTMAX: break;
     }
     return V4(1.0f);
@@ -260,7 +307,7 @@ static ALWAYS_INLINE v4 derivative4(bp_activation g, v4 a)
 /* Softmax over the lanes in mask (the others come out 0), stabilized by the maximum. */
 static ALWAYS_INLINE v4 softmax4(v4 z, v4i mask, int fused)
 {
-    v4 valid = (v4)((mask & (v4i)z) | (~mask & (v4i)V4(-3.0e38f)));
+    v4 valid = lane_select(mask, z, V4(-3.0e38f));
     v4 e = masked(bp_fast_exp4(valid - lane_max(valid), fused), mask);
     return e / lane_sum(e);
 }
@@ -290,7 +337,7 @@ static layer4 load_layer(const bp_layer *src)
     layer4 w;
     memset(&w, 0, sizeof w);
     for (size_t i = 0; i < src->n_out; i++) {
-        for (size_t j = 0; j < src->n_in; j++) w.col[j][i] = w.row[i][j] = src->W[i * src->n_in + j];
+        for (size_t j = 0; j < src->n_in; j++) w.col[j][i] = src->W[i * src->n_in + j];
         if (src->b) w.b[i] = src->b[i];
     }
     return w;
@@ -305,31 +352,43 @@ static void store_layer(layer4 w, bp_layer *dst)
 }
 
 /*
- * One epoch, with the depth L, the kinds and fused (the caller is compiled for FMA)
- * known when it is compiled (or, for the kinds, chosen by predictable branches).
+ * One epoch of per-sample SGD on a network of depth L <= 3. Every parameter after
+ * L is a constant of the instantiation: n0..n3 are the lanes each layer uses (<= 4;
+ * the widths themselves when exact, else upper bounds read from the net), hidden and
+ * top the kinds (or run-time values), decay whether weight decay is on (without it
+ * the multiplications by 1 - eta wd fold away), fused whether the caller is compiled
+ * for FMA.
  *
- * One more step shortens the chain: z^1 of the next sample x' is computed from the
- * weights before this sample's update, since with W' = k W - eta delta x^T and
- * b' = k b - eta delta (k = 1 - eta wd),
+ * The chain from one sample to the next is shortened in two places:
  *
- *     W' x' + b' = k (W x' + b) - eta delta (x . x' + 1)
+ *  - z^1 of the next sample x' comes from the weights before this sample's update.
+ *    With W' = k W - eta delta^1 x^T and b' = k b - eta delta^1 (k = 1 - eta wd),
  *
- * where W x' + b is worked out while this sample is still going forward, leaving
- * one multiply-add after delta^1 instead of the update and a matrix product.
+ *        W' x' + b' = k (W x' + b) - eta (x . x' + 1) delta^1
+ *
+ *    and k (W x' + b) is worked out while this sample is still going forward.
+ *  - delta^1 = sum_i (row_i of W^2 (.) g'(a^1)) delta^2_i is folded into that:
+ *    z^1' = k (W x' + b) + sum_i m_i delta^2_i with m_i = -eta (x . x' + 1) times
+ *    those rows, known as soon as a^1 is.
+ *
+ * So after delta^2 come only two multiply-adds before the next sample's sigmoid.
  */
 static ALWAYS_INLINE double vector_epoch(bp_net *net, const float *x, const float *y,
                                          const size_t *order, size_t n, float lr,
-                                         float weight_decay, const size_t L,
-                                         const bp_activation hidden, const top_kind top,
-                                         const int fused)
+                                         float weight_decay, const size_t L, const size_t n0,
+                                         const size_t n1, const size_t n2, const size_t n3,
+                                         const int exact, const bp_activation hidden,
+                                         const top_kind top, const int decay, const int fused)
 {
+    const size_t lanes[VECTOR_DEPTH + 1] = {n0, n1, n2, n3};
     layer4 w[VECTOR_DEPTH];
-    v4i mask[VECTOR_DEPTH + 1]; /* lanes below n_l */
-    UNROLL for (size_t l = 0; l <= L; l++) mask[l] = lanes_below(net->sizes[l]);
-    UNROLL for (size_t l = 0; l < L; l++) w[l] = load_layer(&net->layers[l + 1]);
+    v4i mask[VECTOR_DEPTH + 1]; /* the real lanes, below sizes[l] */
+    FOR_UNROLLED(l, 0, L + 1, VECTOR_DEPTH + 1) mask[l] = lanes_below(exact ? lanes[l] : net->sizes[l]);
+    FOR_UNROLLED(l, 0, L, VECTOR_DEPTH) w[l] = load_layer(&net->layers[l + 1]);
 
-    const size_t n_in = net->sizes[0], n_out = net->sizes[L];
-    const v4 rate = V4(lr), keep = V4(1.0f - lr * weight_decay);
+    const size_t n_in = exact ? n0 : net->sizes[0], n_out = exact ? lanes[L] : net->sizes[L];
+    /* k = 1 - eta wd */
+    const v4 rate = V4(lr), keep = V4(decay ? 1.0f - lr * weight_decay : 1.0f);
     const v4 bias = V4(net->bias ? 1.0f : 0.0f);
     const int mse = top < TOP_CE_SOFTMAX;
 
@@ -338,26 +397,30 @@ static ALWAYS_INLINE double vector_epoch(bp_net *net, const float *x, const floa
     v4 zb[LOSS_BLOCK], ab[LOSS_BLOCK], yb[LOSS_BLOCK];
 
     v4 x_cur = load_row(x + (order ? order[0] : 0) * n_in, n_in);
-    v4 z1 = affine(&w[0], x_cur);
+    v4 z1 = affine(w[0].b, w[0].col, x_cur, n0);
     for (size_t start = 0; start < n; start += LOSS_BLOCK) {
         const size_t end = n - start < LOSS_BLOCK ? n : start + LOSS_BLOCK;
         v4 squares = V4(0.0f); /* MSE: the block's sum of (a - y)^2, lane by lane */
         for (size_t k = start; k < end; k++) {
-            /* Off the chain first: the next sample's input and W^1 x' + b^1. */
-            v4 x_next = V4(0.0f), u = V4(0.0f);
-            if (k + 1 < n) {
-                x_next = load_row(x + (order ? order[k + 1] : k + 1) * n_in, n_in);
-                u = affine(&w[0], x_next);
-            }
+            /* Values are computed where they are used, which keeps them in registers;
+               the processor runs what is off the chain early anyway. */
             const v4 yv = load_row(y + (order ? order[k] : k) * n_out, n_out);
+            /* In shuffled order the rows are scattered over the data set: ask for them a
+               few samples ahead, as the chain leaves no time to wait for memory. */
+            if (order && k + PREFETCH_AHEAD < n) {
+                __builtin_prefetch(x + order[k + PREFETCH_AHEAD] * n_in);
+                __builtin_prefetch(y + order[k + PREFETCH_AHEAD] * n_out);
+            }
 
-            /* Forward. a[0] = x; a[l] for hidden layers may be nonzero in padded
-               lanes (sigmoid(0) = 1/2): the padded columns they meet are zero. */
+            /* Forward. a[l] of a hidden layer may be nonzero in padded lanes
+               (sigmoid(0) = 1/2): the padded columns they meet are zero. */
             v4 a[VECTOR_DEPTH + 1], z = z1;
             a[0] = x_cur;
-            UNROLL for (size_t l = 1; l < L; l++) {
-                a[l] = activate4(hidden, z, fused);
-                z = affine(&w[l], a[l]);
+            FOR_UNROLLED(l, 1, L, VECTOR_DEPTH) {
+                v4 ax, ac;
+                activate4_split(hidden, z, fused, &ax, &ac);
+                a[l] = ax * ac;
+                z = affine_split(w[l].b, w[l].col, ax, ac, lanes[l]);
             }
             const v4 zL = z;
             v4 aL;
@@ -394,34 +457,50 @@ static ALWAYS_INLINE double vector_epoch(bp_net *net, const float *x, const floa
                 yb[k - start] = yv;
             }
 
-            /* Backward with the old weights. The padded lanes of delta^L may be
-               nonzero, but they meet only zero rows; those of the deltas below come
-               out zero. g' multiplies the rows first, before delta^l is known. */
-            UNROLL for (size_t l = L; l >= 2; l--) {
-                const v4 g = derivative4(hidden, a[l - 1]), *row = w[l - 1].row;
-                const v4 *d = &delta[l];
-                delta[l - 1] = ((row[0] * g) * (*d)[0] + (row[1] * g) * (*d)[1]) +
-                               ((row[2] * g) * (*d)[2] + (row[3] * g) * (*d)[3]);
+            /* The next sample: its input, k (W^1 x' + b^1) from the decayed weights (the
+               update starts from them too), and -eta (x . x' + 1), how delta^1 moves its
+               z^1 (see above). */
+            layer4 kept = w[0];
+            FOR_UNROLLED(j, 0, n0, VECTOR_WIDTH) kept.col[j] = keep * w[0].col[j];
+            kept.b = keep * w[0].b;
+            v4 x_next = V4(0.0f), ku = V4(0.0f);
+            if (k + 1 < n) {
+                x_next = load_row(x + (order ? order[k + 1] : k + 1) * n_in, n_in);
+                ku = affine(kept.b, kept.col, x_next, n0);
             }
+            const v4 pull = -rate * (lane_sum(x_cur * x_next) + bias);
 
-            /* The next sample's z^1 through the update (see above). For L = 1, delta^1
-               is delta^L, whose padded lanes are masked off. */
-            const v4 dot = lane_sum(x_cur * x_next) + bias;
-            if (L == 1)
-                z1 = keep * u - dot * masked(rate * delta[1], mask[1]);
-            else
-                z1 = keep * u - (dot * rate) * delta[1];
+            /* Backward with the old weights: delta^(l-1) = sum_i rg_i delta^l_i, rg_i =
+               row_i (.) g'(a^(l-1)) known before delta^l is. The padded lanes of delta^L
+               may be nonzero, but they meet only zero rows; those of the deltas below
+               come out zero. At l = 2 the next sample's z^1 comes along (see above). */
+            FOR_UNROLLED(back, 0, L - 1, VECTOR_DEPTH - 1) {
+                const size_t l = L - back; /* L, L - 1, ..., 2 */
+                const v4 g = derivative4(hidden, a[l - 1]);
+                v4 row[VECTOR_WIDTH], rg[VECTOR_WIDTH], m[VECTOR_WIDTH];
+                transpose(w[l - 1].col, row);
+                const v4 pull_g = pull * g;
+                FOR_UNROLLED(i, 0, lanes[l], VECTOR_WIDTH) {
+                    rg[i] = row[i] * g;
+                    m[i] = row[i] * pull_g;
+                }
+                delta[l - 1] = affine(V4(0.0f), rg, delta[l], lanes[l]);
+                if (l == 2) z1 = affine(ku, m, delta[2], lanes[2]);
+            }
+            if (L == 1) /* delta^1 is delta^L, whose padded lanes are masked off */
+                z1 = ku + pull * masked(delta[1], mask[1]);
 
-            /* The update, layer by layer: eta delta^l masked to the real outputs, a^(l-1)
-               to the real inputs, so the padding stays zero. */
-            UNROLL for (size_t l = 1; l <= L; l++) {
-                layer4 *wl = &w[l - 1];
-                const v4 step = masked(rate * delta[l], mask[l]);
-                const v4 in = masked(a[l - 1], mask[l - 1]);
-                UNROLL for (size_t j = 0; j < VECTOR_WIDTH; j++) wl->col[j] = keep * wl->col[j] - step * in[j];
-                if (l > 1)
-                    UNROLL for (size_t r = 0; r < VECTOR_WIDTH; r++) wl->row[r] = keep * wl->row[r] - in * step[r];
-                wl->b = keep * wl->b - step * bias;
+            /* The update, which must leave the padding zero: eta delta^l is masked to the
+               real outputs (below the top layer its padded lanes are zero already), and
+               a^(l-1) to the real inputs where a padded lane is read (x has zeros there). */
+            FOR_UNROLLED(l, 1, L + 1, VECTOR_DEPTH + 1) {
+                const v4 step = l == L ? masked(rate * delta[l], mask[l]) : rate * delta[l];
+                const v4 in = l == 1 || exact ? a[l - 1] : masked(a[l - 1], mask[l - 1]);
+                /* W <- k W - step in^T; layer 1's k W is the one made for the next sample. */
+                const layer4 old = l == 1 ? kept : w[l - 1];
+                const v4 k_l = l == 1 ? V4(1.0f) : keep;
+                FOR_UNROLLED(j, 0, lanes[l - 1], VECTOR_WIDTH) w[l - 1].col[j] = k_l * old.col[j] - step * in[j];
+                w[l - 1].b = k_l * old.b - step * bias;
             }
             x_cur = x_next;
         }
@@ -433,27 +512,39 @@ static ALWAYS_INLINE double vector_epoch(bp_net *net, const float *x, const floa
                                      (const float *)&yb[s], 1, n_out);
         }
     }
-    UNROLL for (size_t l = 0; l < L; l++) store_layer(w[l], &net->layers[l + 1]);
+    FOR_UNROLLED(l, 0, L, VECTOR_DEPTH) store_layer(w[l], &net->layers[l + 1]);
     return total;
 }
 
-/* The depths, with the kinds as run-time values: the branches on them inside the
-   loop go the same way every sample. */
-#define VECTOR_DEPTHS(fused)                                                                    \
-    switch (net->n_layers) {                                                                    \
-    case 1: return vector_epoch(net, x, y, order, n, lr, weight_decay, 1, hidden, top, fused); \
-    case 2: return vector_epoch(net, x, y, order, n, lr, weight_decay, 2, hidden, top, fused); \
-    default: return vector_epoch(net, x, y, order, n, lr, weight_decay, 3, hidden, top, fused); \
+/* The instantiations. Seed 001's 2-3-2 with sigmoids and MSE gets its own, with the
+   lanes it uses; every other network of depth <= 3 and widths <= 4 runs padded to four
+   lanes with the kinds as run-time values (the branches on them inside the loop go
+   the same way every sample). */
+#define VECTOR_EPOCHS(fused)                                                                   \
+    if (net->n_layers == 2 && net->sizes[0] == 2 && net->sizes[1] == 3 && net->sizes[2] == 2 && \
+        net->hidden == BP_ACT_SIGMOID && top == TOP_MSE_SIGMOID && weight_decay == 0)         \
+        return vector_epoch(net, x, y, order, n, lr, weight_decay, 2, 2, 3, 2, 0, 1,          \
+                            BP_ACT_SIGMOID, TOP_MSE_SIGMOID, 0, fused);                        \
+    switch (net->n_layers) {                                                                   \
+    case 1:                                                                                    \
+        return vector_epoch(net, x, y, order, n, lr, weight_decay, 1, 4, 4, 0, 0, 0, hidden,   \
+                            top, 1, fused);                                                    \
+    case 2:                                                                                    \
+        return vector_epoch(net, x, y, order, n, lr, weight_decay, 2, 4, 4, 4, 0, 0, hidden,   \
+                            top, 1, fused);                                                    \
+    default:                                                                                   \
+        return vector_epoch(net, x, y, order, n, lr, weight_decay, 3, 4, 4, 4, 4, 0, hidden,   \
+                            top, 1, fused);                                                    \
     }
 
 static double vector_epoch_portable(bp_net *net, const float *x, const float *y,
                                     const size_t *order, size_t n, float lr, float weight_decay,
                                     bp_activation hidden, top_kind top)
 {
-    VECTOR_DEPTHS(0)
+    VECTOR_EPOCHS(0)
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && BP_FAST_V4
+#if defined(__x86_64__) || defined(__i386__)
 #define VECTOR_FMA 1
 /* GCC contracts a * b + c into an FMA only when told to (-std=c11 turns it off);
    clang does within an expression by default. */
@@ -466,7 +557,7 @@ TARGET_FMA static double vector_epoch_fma(bp_net *net, const float *x, const flo
                                           const size_t *order, size_t n, float lr,
                                           float weight_decay, bp_activation hidden, top_kind top)
 {
-    VECTOR_DEPTHS(1)
+    VECTOR_EPOCHS(1)
 }
 #else
 #define VECTOR_FMA 0

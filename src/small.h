@@ -19,8 +19,8 @@ double bp_small_sgd_epoch(bp_net *net, const float *x, const float *y, const siz
                           float lr, float weight_decay);
 
 /* The implementations bp_small_sgd_epoch chooses from, for tests that compare them:
-   the plain loops (any shape it takes), and the four-lane vector version (depth <= 3,
-   widths <= 4) portable or with AVX2 + FMA where the CPU has them. */
+   the plain loops (any shape this path takes), and the four-lane vector version
+   (depth <= 3, widths <= 4, GCC or clang), portable or with AVX2 + FMA. */
 typedef enum {
     BP_SMALL_AUTO = 0,      /* what bp_small_sgd_epoch picks */
     BP_SMALL_REFERENCE,
