@@ -6,6 +6,7 @@
 #   make sanitize     the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench        speed against PyTorch, NumPy, FANN and OpenBLAS (bench-quick: < 1 min)
 #   make lint         cppcheck + clang-tidy;  make valgrind: demo and CLI tests under memcheck
+#   make fuzz         every file reader under libFuzzer + ASan/UBSan (FUZZ_SECONDS each)
 #   make install PREFIX=/usr/local    library, header, pkg-config file and program
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
@@ -43,7 +44,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind
+.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -107,6 +108,15 @@ bench-quick: all
 # Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
 bench-mpi:
 	sh bench/mpi.sh
+
+# Fuzz every file reader with libFuzzer + ASan + UBSan (needs clang, libclang-rt);
+# FUZZ_SECONDS per harness; findings land in tests/fuzz/regressions/.
+FUZZ_SECONDS ?= 30
+fuzz:
+	sh tests/fuzz/run.sh --seconds $(FUZZ_SECONDS)
+
+# test_fuzz_regressions.c includes the harnesses.
+$(BUILD)/tests/test_fuzz_regressions.o: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 # Static analysis: cppcheck and clang-tidy (.clang-tidy) over src/ and cli/ (about 2 minutes).
 lint:

@@ -3,19 +3,35 @@
  * --format or from the file itself (CSV, IDX plain or gzip, FANN text), the
  * targets from the model or the options, and the model's input transform.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fileio.h"
 
-/* The first bytes of a file, to tell the formats apart (NUL-terminated). */
+/* The first bytes of a file, to tell the formats apart (NUL-terminated). Only regular
+   files are looked at: opening a FIFO must not wait for a writer, and the reader that
+   follows refuses anything else with a proper message. */
 static size_t peek(const char *path, unsigned char *buf, size_t size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, size - 1, f);
-    fclose(f);
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    size_t n = 0;
+    while (n < size - 1) {
+        ssize_t r = read(fd, buf + n, size - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
     buf[n] = '\0';
     return n;
 }

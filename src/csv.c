@@ -94,6 +94,20 @@ static const double exact_pow10[23] = {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* The end of the run of digits at s[i..len): 64 bytes at a time (a loop compilers
+   vectorize), so a number of 100 million digits is skipped in milliseconds. */
+static size_t digits_end(const char *s, size_t i, size_t len)
+{
+    while (len - i >= 64) {
+        unsigned not_digit = 0;
+        for (int k = 0; k < 64; k++) not_digit |= (unsigned char)(s[i + k] - '0') > 9;
+        if (not_digit) break;
+        i += 64;
+    }
+    while (i < len && is_digit(s[i])) i++;
+    return i;
+}
+
 static char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 
 static int equals_word(const char *s, size_t len, const char *word)
@@ -146,30 +160,37 @@ bp_status bp_parse_number(const char *s, size_t len, double *out)
     uint64_t mantissa = 0;
     int kept = 0, any_digit = 0;
     long scale = 0; /* value = mantissa * 10^(scale + exponent) */
-    for (; i < len && is_digit(s[i]); i++) {
+    for (; i < len && is_digit(s[i]) && kept < KEPT_DIGITS; i++) {
         int d = s[i] - '0';
         any_digit = 1;
-        if (kept < KEPT_DIGITS) {
+        if (mantissa != 0 || d != 0) {
+            mantissa = mantissa * 10 + (uint64_t)d;
+            kept++;
+        }
+    }
+    /* Integer digits beyond the kept ones are dropped, but each still multiplies by ten.
+       A tight loop: a 100 MB number must not take seconds. */
+    size_t dropped = i;
+    i = digits_end(s, i, len);
+    dropped = i - dropped;
+    if (dropped) {
+        any_digit = 1;
+        scale = dropped < (size_t)EXPONENT_CLAMP ? (long)dropped : EXPONENT_CLAMP;
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && is_digit(s[i]) && kept < KEPT_DIGITS; i++) {
+            int d = s[i] - '0';
+            any_digit = 1;
             if (mantissa != 0 || d != 0) {
                 mantissa = mantissa * 10 + (uint64_t)d;
                 kept++;
             }
-        } else if (scale < EXPONENT_CLAMP) {
-            scale++; /* a dropped integer digit still multiplies by ten */
+            if (scale > -EXPONENT_CLAMP) scale--;
         }
-    }
-    if (i < len && s[i] == '.') {
-        for (i++; i < len && is_digit(s[i]); i++) {
-            int d = s[i] - '0';
-            any_digit = 1;
-            if (kept < KEPT_DIGITS) {
-                if (mantissa != 0 || d != 0) {
-                    mantissa = mantissa * 10 + (uint64_t)d;
-                    kept++;
-                }
-                if (scale > -EXPONENT_CLAMP) scale--;
-            }
-        }
+        /* Fraction digits beyond the kept ones change nothing. */
+        size_t from = i;
+        i = digits_end(s, i, len);
+        if (i > from) any_digit = 1;
     }
     if (!any_digit) return BP_ERR_FORMAT;
 
@@ -242,75 +263,143 @@ static int is_skipped(const csv_line *line)
     return p == line->end || *p == '#';
 }
 
+/* How many bytes of [p, end) equal c. Blocks of 64 with a small counter, a loop
+   compilers turn into vector code: a line of 100 MB costs milliseconds. */
+static size_t count_byte(const char *p, const char *end, char c)
+{
+    size_t n = 0;
+    while (end - p >= 64) {
+        unsigned k = 0;
+        for (int i = 0; i < 64; i++) k += p[i] == c;
+        n += k;
+        p += 64;
+    }
+    for (; p < end; p++) n += *p == c;
+    return n;
+}
+
+/* Add up the candidate separators in [p, end), which holds no quote. */
+static void count_separators(const char *p, const char *end, size_t counts[3])
+{
+    counts[0] += count_byte(p, end, ',');
+    counts[1] += count_byte(p, end, ';');
+    counts[2] += count_byte(p, end, '\t');
+}
+
 /* The separator is the candidate seen most often outside quotes on the first
    line; ties go to comma, then semicolon, so a one-column file reads as CSV. */
 static char detect_separator(const csv_line *line)
 {
-    size_t commas = 0, semicolons = 0, tabs = 0;
-    int in_quotes = 0;
-    for (const char *p = line->begin; p < line->end; p++) {
-        if (*p == '"') in_quotes = !in_quotes;
-        else if (in_quotes) continue;
-        else if (*p == ',') commas++;
-        else if (*p == ';') semicolons++;
-        else if (*p == '\t') tabs++;
+    size_t counts[3] = {0, 0, 0};
+    const char *p = line->begin, *end = line->end;
+    while (p < end) {
+        const char *open = memchr(p, '"', (size_t)(end - p));
+        count_separators(p, open ? open : end, counts);
+        if (!open) break;
+        /* Skip to the matching quote ("" inside quotes closes and reopens: the same). */
+        const char *close = memchr(open + 1, '"', (size_t)(end - open - 1));
+        if (!close) break;
+        p = close + 1;
     }
+    size_t commas = counts[0], semicolons = counts[1], tabs = counts[2];
     if (commas >= semicolons && commas >= tabs) return ',';
     return semicolons >= tabs ? ';' : '\t';
 }
 
-/* Split a line into cells, storing the first max of them and counting all. */
-static bp_status split_line(const csv_line *line, char sep, csv_cell *cells, size_t max,
-                            size_t *count, const char *name, bp_error *err)
+/* Reading a line cell by cell, so that no array of cells is ever needed (a line of
+   50 million columns costs its floats, not 32 bytes of bookkeeping per cell). */
+typedef struct {
+    const csv_line *line;
+    const char *p; /* where the next cell starts */
+    int done;      /* the last cell has been handed out */
+} cell_reader;
+
+static cell_reader cells_of(const csv_line *line)
 {
-    const char *p = line->begin, *end = line->end;
-    size_t n = 0;
-    for (;;) {
-        while (p < end && is_pad(*p, sep)) p++;
-        csv_cell cell;
-        cell.column = (size_t)(p - line->begin) + 1;
-        if (p < end && *p == '"') {
-            const char *q = p + 1;
-            while (q < end) {
-                if (*q == '"') {
-                    if (q + 1 < end && q[1] == '"') {
-                        q += 2;
-                        continue;
-                    }
-                    break;
-                }
-                q++;
+    cell_reader r = {line, line->begin, 0};
+    return r;
+}
+
+/* The next cell: 1 (and *cell), 0 after the last one, or -1 with err set when a quoted
+   field is not closed or not followed by a separator. */
+static int next_cell(cell_reader *r, char sep, csv_cell *cell, const char *name, bp_error *err)
+{
+    if (r->done) return 0;
+    const csv_line *line = r->line;
+    const char *p = r->p, *end = line->end;
+    while (p < end && is_pad(*p, sep)) p++;
+    cell->column = (size_t)(p - line->begin) + 1;
+    if (p < end && *p == '"') {
+        const char *q = p + 1;
+        for (;;) {
+            q = q < end ? memchr(q, '"', (size_t)(end - q)) : NULL;
+            if (!q) {
+                q = end;
+                break;
             }
-            if (q >= end)
-                return csv_fail(err, BP_ERR_FORMAT,
-                                "%s:%zu:%zu: quoted field is not closed on this line", name,
-                                line->number, cell.column);
-            cell.text = p + 1;
-            cell.len = (size_t)(q - p - 1);
-            cell.quoted = 1;
-            p = q + 1;
-            while (p < end && is_pad(*p, sep)) p++;
-            if (p < end && *p != sep) {
-                char shown[SHOWN_SIZE];
-                quote_cell(shown, p, 1);
-                return csv_fail(err, BP_ERR_FORMAT,
-                                "%s:%zu:%zu: expected a separator after the closing quote, found %s",
-                                name, line->number, (size_t)(p - line->begin) + 1, shown);
+            if (q + 1 < end && q[1] == '"') {
+                q += 2;
+                continue;
             }
-        } else {
-            const char *start = p;
-            while (p < end && *p != sep) p++;
-            const char *stop = p;
-            while (stop > start && is_pad(stop[-1], sep)) stop--;
-            cell.text = start;
-            cell.len = (size_t)(stop - start);
-            cell.quoted = 0;
+            break;
         }
-        if (n < max) cells[n] = cell;
-        n++;
-        if (p >= end) break;
-        p++; /* the separator; a separator at the very end leaves one empty cell */
+        if (q >= end) {
+            csv_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: quoted field is not closed on this line",
+                     name, line->number, cell->column);
+            return -1;
+        }
+        cell->text = p + 1;
+        cell->len = (size_t)(q - p - 1);
+        cell->quoted = 1;
+        p = q + 1;
+        while (p < end && is_pad(*p, sep)) p++;
+        if (p < end && *p != sep) {
+            char shown[SHOWN_SIZE];
+            quote_cell(shown, p, 1);
+            csv_fail(err, BP_ERR_FORMAT,
+                     "%s:%zu:%zu: expected a separator after the closing quote, found %s", name,
+                     line->number, (size_t)(p - line->begin) + 1, shown);
+            return -1;
+        }
+    } else {
+        const char *start = p;
+        /* Most cells are short: look at a few bytes before calling memchr. */
+        const char *near = end - p > 16 ? p + 16 : end;
+        while (p < near && *p != sep) p++;
+        if (p == near && p < end) {
+            const char *next = memchr(p, sep, (size_t)(end - p));
+            p = next ? next : end;
+        }
+        const char *stop = p;
+        while (stop > start && is_pad(stop[-1], sep)) stop--;
+        cell->text = start;
+        cell->len = (size_t)(stop - start);
+        cell->quoted = 0;
     }
+    if (p >= end)
+        r->done = 1;
+    else
+        p++; /* the separator; a separator at the very end leaves one empty cell */
+    r->p = p;
+    return 1;
+}
+
+/* The number of cells of a line (or the error of a malformed quoted field). A line
+   without quotes has one more cell than separators. */
+static bp_status count_cells(const csv_line *line, char sep, size_t *count, const char *name,
+                             bp_error *err)
+{
+    size_t len = (size_t)(line->end - line->begin);
+    if (!memchr(line->begin, '"', len)) {
+        *count = count_byte(line->begin, line->end, sep) + 1;
+        return BP_OK;
+    }
+    cell_reader r = cells_of(line);
+    csv_cell cell;
+    size_t n = 0;
+    int got;
+    while ((got = next_cell(&r, sep, &cell, name, err)) > 0) n++;
+    if (got < 0) return BP_ERR_FORMAT;
     *count = n;
     return BP_OK;
 }
@@ -437,7 +526,7 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     }
     char sep = detect_separator(&first);
     size_t cols = 0;
-    bp_status s = split_line(&first, sep, NULL, 0, &cols, name, err);
+    bp_status s = count_cells(&first, sep, &cols, name, err);
     if (s != BP_OK) return s;
 
     size_t label = SIZE_MAX;
@@ -451,15 +540,16 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
                             k, cols, cols == 1 ? "" : "s");
     }
 
-    csv_cell *cells = calloc(cols, sizeof *cells);
-    if (!cells) return csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu columns", name, cols);
-    size_t n;
-    split_line(&first, sep, cells, cols, &n, name, err); /* succeeded above */
-
+    /* The first line's cells are read again below: count_cells succeeded, so next_cell
+       cannot fail on them. */
+    csv_cell cell;
+    cell_reader cr;
     int header = o.header == 1;
-    if (o.header == 0)
-        for (size_t i = 0; i < cols && !header; i++)
-            if (i != label && looks_like_name(&cells[i])) header = 1;
+    if (o.header == 0) {
+        cr = cells_of(&first);
+        for (size_t i = 0; !header && next_cell(&cr, sep, &cell, name, NULL) > 0; i++)
+            if (i != label && looks_like_name(&cell)) header = 1;
+    }
 
     /* Rows are counted up to the first one with the wrong number of cells (or a quote
        error): pass 2 stops there with its message, and a first line of many columns
@@ -473,7 +563,7 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     while (!bad_row && next_line(&scan, &line)) {
         if (is_skipped(&line)) continue;
         size_t found = 0;
-        if (split_line(&line, sep, NULL, 0, &found, name, NULL) != BP_OK || found != cols)
+        if (count_cells(&line, sep, &found, name, NULL) != BP_OK || found != cols)
             bad_row = 1;
         else
             rows++;
@@ -514,9 +604,10 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
             goto fail;
         }
         char *dst = (char *)(names + cols);
-        for (size_t i = 0; i < cols; i++) {
+        cr = cells_of(&first);
+        for (size_t i = 0; i < cols && next_cell(&cr, sep, &cell, name, NULL) > 0; i++) {
             names[i] = dst;
-            dst += unescape_cell(dst, &cells[i]) + 1;
+            dst += unescape_cell(dst, &cell) + 1;
         }
     }
 
@@ -533,9 +624,11 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     scan = data_start;
     for (size_t r = 0; r < rows + (size_t)bad_row && next_line(&scan, &line);) {
         if (is_skipped(&line)) continue;
-        s = split_line(&line, sep, cells, cols, &count, name, err);
-        if (s != BP_OK) goto fail;
-        if (count != cols) {
+        if (r == rows) {
+            /* The row pass 1 stopped at: its quote error, or its cell count. */
+            s = count_cells(&line, sep, &count, name, err);
+            if (s != BP_OK) goto fail;
+            if (count == cols) count = 0; /* cannot happen: pass 1 found it wrong */
             /* Point at the first extra field, or at the end of a short line. */
             size_t column = (size_t)(line.end - line.begin) + 1;
             if (count > cols) {
@@ -555,17 +648,18 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
         }
         float *row = values + r * cols;
         lines[r] = line.number;
-        for (size_t i = 0; i < cols; i++) {
+        cr = cells_of(&line);
+        for (size_t i = 0; i < cols && next_cell(&cr, sep, &cell, name, NULL) > 0; i++) {
             if (i == label) {
                 row[i] = 0.0f;
-                if (!label_append(&ls, &cells[i], r)) {
+                if (!label_append(&ls, &cell, r)) {
                     s = csv_fail(err, BP_ERR_NOMEM, "%s:%zu: out of memory for labels", name,
                                  line.number);
                     goto fail;
                 }
                 continue;
             }
-            s = parse_cell(&cells[i], &line, name, &row[i], err);
+            s = parse_cell(&cell, &line, name, &row[i], err);
             if (s != BP_OK) goto fail;
         }
         r++;
@@ -584,7 +678,6 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
 
     free(ls.chars);
     free(ls.offsets);
-    free(cells);
     out->lines = lines;
     out->label_at = ls.columns;
     out->rows = rows;
@@ -604,7 +697,6 @@ fail:
     free(labels);
     free(names);
     free(values);
-    free(cells);
     return s;
 }
 

@@ -139,6 +139,34 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A label as a message shows it: at most 40 bytes, anything but printable ASCII as \xNN,
+   so invalid UTF-8 or an escape sequence in a data file cannot upset the terminal. */
+#define SHOWN_LABEL 40
+static void show_label(char dst[4 * SHOWN_LABEL + 4], const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = 0, i = 0;
+    for (; s[i] && i < SHOWN_LABEL; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            dst[k++] = '\\';
+            dst[k++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            dst[k++] = '\\';
+            dst[k++] = 'x';
+            dst[k++] = hex[c >> 4];
+            dst[k++] = hex[c & 15];
+        } else {
+            dst[k++] = (char)c;
+        }
+    }
+    if (s[i]) {
+        memcpy(dst + k, "...", 3);
+        k += 3;
+    }
+    dst[k] = '\0';
+}
+
 /* Index of name in a sorted or unsorted list (linear: class counts are small). */
 static long find_class(const char *const *names, size_t n, const char *name)
 {
@@ -158,9 +186,12 @@ static bp_status map_classes(const bp_csv_table *t, const char *path, const bp_c
     if (opt->class_names) {
         for (size_t r = 0; r < rows; r++) {
             long k = find_class(opt->class_names, opt->n_targets, t->labels[r]);
-            if (k < 0)
-                return bp_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: class \"%.40s\" is not one of the %zu classes the model knows",
-                               path, t->lines[r], t->label_at[r], t->labels[r], opt->n_targets);
+            if (k < 0) {
+                char shown[4 * SHOWN_LABEL + 4];
+                show_label(shown, t->labels[r]);
+                return bp_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: class \"%s\" is not one of the %zu classes the model knows",
+                               path, t->lines[r], t->label_at[r], shown, opt->n_targets);
+            }
             index[r] = (size_t)k;
         }
         *n_classes = opt->n_targets;
@@ -288,12 +319,13 @@ static bp_status read_csv_text(const unsigned char *text, size_t len, const char
             return s;
         }
         if (!names && opt.class_names) names = bp_copy_names(opt.class_names, opt.n_targets);
-        if (!onehot_fits(t.rows, n_out, len)) {
+        /* Only a class count the file itself implies is bounded: one the caller gives
+           (a model's outputs) is the caller's to justify. */
+        if (!opt.n_targets && !onehot_fits(t.rows, n_out, len)) {
             s = bp_fail(err, BP_ERR_FORMAT,
                         "%s: %zu samples of %zu classes would need %.0f MB of one-hot targets, "
                         "too many for %zu bytes of data (%s)",
                         path, t.rows, n_out, (double)t.rows * (double)n_out * 4e-6, len,
-                        opt.n_targets ? "the number of classes was given" :
                         names ? "is the last column really the class?" : "is a class label too large?");
             free(index);
             free(names);

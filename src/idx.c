@@ -374,13 +374,13 @@ bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_c
         /* count <= 2^32 and n_out <= 65536: the product fits in 64 bits. */
         uint64_t need = (uint64_t)img.count * n_out * sizeof(float);
         uint64_t have = (uint64_t)img.len + lab.len;
-        if (need > ONEHOT_FREE && need - ONEHOT_FREE > ONEHOT_PER_BYTE * have) {
+        /* Bounded only when the labels, not the caller's n_classes, set the count. */
+        if (max_label + 1 > n_classes && need > ONEHOT_FREE &&
+            need - ONEHOT_FREE > ONEHOT_PER_BYTE * have) {
             s = bp_fail(err, BP_ERR_FORMAT,
                         "%s: %zu labels of %zu classes would need %.0f MB of one-hot targets, too "
-                        "many for files of %llu bytes (%s)",
-                        labels, lab.count, n_out, (double)need * 1e-6, (unsigned long long)have,
-                        max_label + 1 >= n_classes ? "is a label too large?"
-                                                   : "the number of classes was given");
+                        "many for files of %llu bytes (is a label too large?)",
+                        labels, lab.count, n_out, (double)need * 1e-6, (unsigned long long)have);
             free(img.bytes);
             free(lab.bytes);
             return s;

@@ -54,15 +54,19 @@ BASE_KB=32768
 # check NAME FACTOR FILE EXPECTED -- COMMAND...
 #   Runs COMMAND with ulimit -v BASE_KB + FACTOR * size(FILE) and timeout 1; the case
 #   passes when the exit status is 1, stderr contains EXPECTED, nothing was written to
-#   out/ and no *.tmp.* file was left behind.
+#   out/, no *.tmp.* file was left behind and FILE itself is unchanged.
 check() {
     name=$1 factor=$2 file=$3 expected=$4
     shift 5
     size=0
     [ -f "$file" ] && size=$(wc -c <"$file")
     limit=$((BASE_KB + factor * (size / 1024 + 1)))
+    sum=
+    [ -f "$file" ] && [ "$size" -lt 16777216 ] && sum=$(cksum <"$file")
     rm -f out/*
     (
+        # Not POSIX, but dash, bash, ksh and busybox sh all have it.
+        # shellcheck disable=SC3045
         ulimit -v "$limit" 2>/dev/null
         exec timeout 1 "$@"
     ) >stdout 2>stderr </dev/null
@@ -73,6 +77,7 @@ check() {
     [ -z "$why" ] && ! grep -qF -- "$expected" stderr && why="stderr lacks: $expected"
     [ -z "$why" ] && [ -n "$(ls out)" ] && why="left output behind: $(ls out)"
     [ -z "$why" ] && [ -n "$(find . -name '*.tmp.*' 2>/dev/null | head -n 1)" ] && why="left a temporary file"
+    [ -z "$why" ] && [ -n "$sum" ] && [ "$(cksum <"$file")" != "$sum" ] && why="changed $file"
     if [ -z "$why" ]; then
         pass=$((pass + 1))
         echo "ok   $name"
@@ -162,7 +167,7 @@ write("billions-labels-idx", idx(8, [0xFFFFFFFF], b"\1" * 100))
 write("dims-idx", idx(8, [0xFFFFFFFF] * 255))
 # The same claim inside a gzip file: refused before anything is inflated.
 import gzip
-write("claim-images-idx.gz", gzip.compress(idx(8, [0xFFFFFFFF, 28, 28], b"\0" * 1000), mtime=0))
+write("claim-images-idx.gz", gzip.compress(idx(8, [0xFFFFFFFF, 28, 28], b"\0" * 5000), mtime=0))
 # 20,000 one-byte images whose labels (shorts) include 32767: 20,000 x 32,768 one-hot
 # floats would be 2.6 GB from 60 kB of files.
 write("few-images-idx", idx(8, [20000], bytes(20000)))
@@ -218,27 +223,27 @@ mkdir dir.csv
 mkfifo fifo.csv 2>/dev/null
 
 # Models with absurd sizes or damage (backprop info reads the whole model).
-check model-widths-overflow 4 wide.bpm "wide.bpm: byte 48: layer 0 has width 8589934592 (must be 1 to 16777216)" \
+check model-widths-overflow 4 wide.bpm "wide.bpm: byte 60: layer 0 has width 8589934592 (must be 1 to 16777216)" \
     -- "$BP" info wide.bpm
-check model-width-product 4 product.bpm "product.bpm: byte 88: 4 parameters stored, but the architecture needs 562949970198528" \
+check model-width-product 4 product.bpm "product.bpm: byte 104: 4 parameters stored, but the architecture needs 562949986975744" \
     -- "$BP" info product.bpm
 check model-4-billion-layers 4 layers.bpm "layers.bpm: byte 36: 4294967295 layers (must be 1 to 64)" \
     -- "$BP" info layers.bpm
-check model-checksummed-garbage 4 garbage.bpm "garbage.bpm: byte 24: unknown required chunk" \
+check model-checksummed-garbage 4 garbage.bpm "garbage.bpm: byte 28: chunk length 4220977059540193449 runs past the end of the file" \
     -- "$BP" info garbage.bpm
 check model-chunk-length 4 chunklen.bpm "chunklen.bpm: byte 28: chunk length 18446744073709551615 runs past the end of the file" \
     -- "$BP" info chunklen.bpm
-check model-parm-count 4 parmcount.bpm "parmcount.bpm: byte 88: PARM says 2305843009213693952 parameters but holds 17" \
+check model-parm-count 4 parmcount.bpm "parmcount.bpm: byte 96: PARM says 2305843009213693952 parameters but holds 17" \
     -- "$BP" info parmcount.bpm
-check model-size-field 4 sizefield.bpm "sizefield.bpm: file is 188 bytes but its header says 18446744073709551615: truncated" \
+check model-size-field 4 sizefield.bpm "sizefield.bpm: file is 176 bytes but its header says 18446744073709551615: truncated" \
     -- "$BP" info sizefield.bpm
-check model-truncated 4 truncated.bpm "truncated.bpm: file is 60 bytes but its header says 188: truncated" \
+check model-truncated 4 truncated.bpm "truncated.bpm: file is 60 bytes but its header says 176: truncated" \
     -- "$BP" info truncated.bpm
 check model-bit-flipped 4 flipped.bpm "flipped.bpm: checksum mismatch" \
     -- "$BP" info flipped.bpm
-check model-nan-parameter 4 nan.bpm "nan.bpm: byte 100: parameter 0 is not a finite number" \
+check model-nan-parameter 4 nan.bpm "nan.bpm: byte 104: parameter 0 is not a finite number" \
     -- "$BP" info nan.bpm
-check model-class-name-length 4 classes.bpm "classes.bpm: byte 88: malformed class name" \
+check model-class-name-length 4 classes.bpm "classes.bpm: byte 104: malformed class name" \
     -- "$BP" info classes.bpm
 check model-empty 4 empty.bpm "empty.bpm: not a backprop model file (.bpm): wrong magic number" \
     -- "$BP" info empty.bpm
@@ -248,10 +253,10 @@ check model-fifo 4 fifo.csv "fifo.csv: not a regular file (a pipe)" \
     -- "$BP" info fifo.csv
 
 # Checkpoints (train --resume reads the model and the trainer state).
-check checkpoint-order-billions 4 order.ckpt "order.ckpt: byte 188: malformed trainer state" \
-    -- "$BP" train --train train.csv --resume order.ckpt -o out/m.bpm --quiet
-check checkpoint-state-cut 4 cut.ckpt "cut.ckpt: byte 188: trainer state cut short" \
-    -- "$BP" train --train train.csv --resume cut.ckpt -o out/m.bpm --quiet
+check checkpoint-order-billions 4 order.ckpt "order.ckpt: byte 184: malformed trainer state" \
+    -- "$BP" train --train train.csv --resume order.ckpt --checkpoint order.ckpt -o out/m.bpm --quiet
+check checkpoint-state-cut 4 cut.ckpt "cut.ckpt: byte 184: trainer state cut short" \
+    -- "$BP" train --train train.csv --resume cut.ckpt --checkpoint cut.ckpt -o out/m.bpm --quiet
 
 # IDX headers claiming billions of items; a gzip bomb behind a small header.
 check idx-billions-of-images 4 billions-images-idx \
@@ -260,9 +265,9 @@ check idx-billions-of-images 4 billions-images-idx \
 check idx-billions-of-labels 4 billions-labels-idx \
     "billions-labels-idx: byte 8: header claims 4294967295 items of 1 bytes but the file holds only 100 bytes of data" \
     -- "$BP" train --train images-idx --labels billions-labels-idx -o out/m.bpm --quiet
-check idx-dimensions-overflow 4 dims-idx "dims-idx: byte 12: the header's dimensions multiply beyond what this machine can address" \
+check idx-dimensions-overflow 4 dims-idx "dims-idx: byte 16: the header's dimensions multiply beyond what this machine can address" \
     -- "$BP" train --train dims-idx --labels labels-idx -o out/m.bpm --quiet
-check idx-gzip-claims-billions 4 claim-images-idx.gz "claim-images-idx.gz: byte 4: header claims 4294967295 items of 784 bytes" \
+check idx-gzip-claims-billions 4 claim-images-idx.gz "claim-images-idx.gz: byte 4: header claims 4294967295 items of 784 bytes (3367254359296 bytes in all), more than the 4 GiB this reader inflates" \
     -- "$BP" train --train claim-images-idx.gz --labels labels-idx -o out/m.bpm --quiet
 check idx-gzip-bomb 4 bomb-images-idx.gz "bomb-images-idx.gz: the decompressed file holds more than the 7856 bytes its header describes" \
     -- "$BP" train --train bomb-images-idx.gz --labels labels-idx -o out/m.bpm --quiet
@@ -288,9 +293,11 @@ check csv-directory 4 dir.csv "dir.csv: not a regular file (a directory)" \
     -- "$BP" train --train dir.csv -o out/m.bpm --quiet
 check csv-fifo 4 fifo.csv "fifo.csv: not a regular file (a pipe)" \
     -- "$BP" train --train fifo.csv -o out/m.bpm --quiet
+check predict-fifo 4 fifo.csv "fifo.csv: not a regular file (a pipe)" \
+    -- "$BP" predict good.bpm --data fifo.csv -o out/p.csv
 check csv-dev-zero 4 /dev/zero "/dev/zero: not a regular file (a device or socket)" \
     -- "$BP" train --train /dev/zero -o out/m.bpm --quiet
-check fann-claims-billions 4 claim.fann "claim.fann:2: expected 4000000000 samples, found only 0" \
+check fann-claims-billions 4 claim.fann "claim.fann:3: expected 4000000000 samples, found only 0" \
     -- "$BP" train --train claim.fann -o out/m.bpm --quiet
 
 # A label in invalid UTF-8 with an escape sequence, against a model's class names:

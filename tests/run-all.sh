@@ -5,6 +5,7 @@
 #   cli    tests/cli-tests.sh (the backprop program end to end)
 #   readme tests/readme-test.sh (the C example in README.md compiles and runs)
 #   export tests/export-test.sh (export-c output compiles and matches predict)
+#   hostile tests/hostile-test.sh (forged, damaged and huge files: exit 1, 1 s, bounded memory)
 #   resume tests/resume-test.sh (SIGKILL/SIGINT mid-training, resume: bitwise the same model)
 #   mpi    tests/mpi-test.sh (make MPI=1; N ranks = one process; skipped without Open MPI)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
@@ -49,6 +50,7 @@ run unit "./$build/unit-tests"
 run cli sh tests/cli-tests.sh "$build"
 run readme sh tests/readme-test.sh "$build"
 run export sh tests/export-test.sh "$build"
+run hostile sh tests/hostile-test.sh "$build"
 run resume sh tests/resume-test.sh "$build"
 run mpi sh tests/mpi-test.sh "$build"
 # PyTorch lives in Debian's python3; the first python3 on PATH may be another install.

@@ -10,7 +10,8 @@
  * saved inputs and a broken promise is counted instead.
  *
  * The promises checked on every input: a reader returns a known status; on
- * failure the message is non-empty and names the file; a failed read hands back
+ * failure the message is non-empty, printable ASCII (bytes from the file are
+ * escaped) and names the file; a failed read hands back
  * nothing; a successful one hands back something well formed. With
  * BP_FUZZ_MEMCHECK (sanitizer builds) the bytes the library holds at once are
  * measured through the allocator's hooks and must stay within a small multiple
@@ -91,8 +92,15 @@ static inline void fuzz_check_status(const char *harness, bp_status s, const bp_
     FUZZ_CHECK(harness, memchr(err->message, '\0', sizeof err->message) != NULL,
                "message not terminated");
     FUZZ_CHECK(harness, err->message[0] != '\0', "status %d with an empty message", (int)s);
+    /* Bytes from the file are shown escaped: a message is printable ASCII, so it cannot
+       upset a terminal (the harnesses' file names are ASCII). */
+    for (const char *c = err->message; *c; c++)
+        FUZZ_CHECK(harness, *c >= 0x20 && *c < 0x7f, "unescaped byte 0x%02x in \"%s\"",
+                   (unsigned)(unsigned char)*c, err->message);
+    /* An invalid argument is about the call, not the file. */
     FUZZ_CHECK(harness,
-               strstr(err->message, name) || (other_name && strstr(err->message, other_name)),
+               s == BP_ERR_ARG || strstr(err->message, name) ||
+                   (other_name && strstr(err->message, other_name)),
                "message does not name the file %s: \"%s\"", name, err->message);
 }
 

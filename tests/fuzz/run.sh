@@ -75,11 +75,16 @@ max_len() {
     esac
 }
 
-# The library, once, instrumented for coverage (fuzzer-no-link).
+# Files in a directory (0 when it does not exist).
+count() { find "$1" -type f 2>/dev/null | wc -l; }
+
+# The library, once, instrumented for coverage (fuzzer-no-link). CFLAGS and the object
+# list are word lists: unquoted on purpose.
 objs=
+# shellcheck disable=SC2086
 for src in src/*.c; do
     o=$B/obj/$(basename "$src" .c).o
-    if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find src include -name '*.h' -newer "$o" 2>/dev/null | head -n 1)" ]; then
+    if [ ! -f "$o" ] || [ -n "$(find "$src" src/*.h include/*.h -newer "$o" 2>/dev/null | head -n 1)" ]; then
         "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$o" || { echo "run.sh: cannot build $src" >&2; exit 2; }
     fi
     objs="$objs $o"
@@ -102,7 +107,7 @@ for h in $harnesses; do
     status=ok
     detail=
     # Known findings first: each must now run clean.
-    if [ -n "$(ls "$regress" 2>/dev/null)" ]; then
+    if [ "$(count "$regress")" -gt 0 ]; then
         if ! ASAN_OPTIONS=detect_leaks=1 "$bin" -rss_limit_mb=2048 -timeout=5 "$regress"/* \
             >"$B/log/$h-regress.log" 2>&1; then
             status=FAIL
@@ -117,7 +122,7 @@ for h in $harnesses; do
 
     work=$B/corpus/$h
     mkdir -p "$work"
-    before=$(ls "$regress" | wc -l)
+    before=$(count "$regress")
     log=$B/log/$h.log
     start=$(date +%s)
     ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=5 \
@@ -125,10 +130,10 @@ for h in $harnesses; do
         "$work" "tests/fuzz/corpus/$h" >"$log" 2>&1
     code=$?
     end=$(date +%s)
-    after=$(ls "$regress" | wc -l)
+    after=$(count "$regress")
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
-    corpus=$(ls "$work" | wc -l)
+    corpus=$(count "$work")
     findings=$((after - before))
     if [ $code -ne 0 ] || [ $findings -gt 0 ]; then
         status=FAIL
