@@ -80,7 +80,8 @@ char **bp_copy_names(const char *const *names, size_t n)
         chars += len;
     }
     if (n > ((size_t)-1 - chars) / sizeof(char *)) return NULL;
-    char **block = malloc(n * sizeof(char *) + chars);
+    /* At least one byte: malloc(0) may return NULL, which would read as out of memory. */
+    char **block = malloc(n * sizeof(char *) + chars + 1);
     if (!block) return NULL;
     char *dst = (char *)(block + n);
     for (size_t i = 0; i < n; i++) {
@@ -146,7 +147,7 @@ static void show_label(char dst[4 * SHOWN_LABEL + 4], const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t k = 0, i = 0;
-    for (; s[i] && i < SHOWN_LABEL; i++) {
+    for (; i < SHOWN_LABEL && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             dst[k++] = '\\';
@@ -307,7 +308,7 @@ static bp_status read_csv_text(const unsigned char *text, size_t len, const char
     size_t *index = NULL;
     char **names = NULL;
     if (opt.target == BP_TARGET_CLASS) {
-        index = malloc(t.rows * sizeof *index);
+        index = calloc(t.rows, sizeof *index);
         if (!index) {
             bp_csv_table_free(&t);
             return bp_fail(err, BP_ERR_NOMEM, "%s: out of memory", path);
@@ -345,9 +346,9 @@ static bp_status read_csv_text(const unsigned char *text, size_t len, const char
     for (size_t r = 0; r < t.rows; r++) {
         const float *row = t.values + r * t.cols;
         memcpy(d->x + r * n_in, row, n_in * sizeof(float));
-        if (opt.target == BP_TARGET_CLASS)
+        if (opt.target == BP_TARGET_CLASS && d->y) /* class data always has >= 2 outputs */
             d->y[r * n_out + index[r]] = 1.0f;
-        else if (n_out)
+        else if (n_out && d->y)
             memcpy(d->y + r * n_out, row + n_in, n_out * sizeof(float));
     }
     free(index);

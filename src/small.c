@@ -84,8 +84,10 @@ static inline float derivative(bp_activation g, float a)
 static double reference_step(bp_net *net, const float *x, const float *y, float lr, float keep)
 {
     const size_t L = net->n_layers;
-    float act[BP_MAX_LAYERS + 1][SMALL_WIDTH];
-    float zL[SMALL_WIDTH] = {0}, delta[SMALL_WIDTH], prev[SMALL_WIDTH];
+    /* Zeroed so the analysers can see every read is of a written value (widths chain:
+       layer l reads the n_(l-1) values layer l-1 wrote). */
+    float act[BP_MAX_LAYERS + 1][SMALL_WIDTH] = {{0}};
+    float zL[SMALL_WIDTH] = {0}, delta[SMALL_WIDTH] = {0}, prev[SMALL_WIDTH] = {0};
     const float *a = x;
     for (size_t l = 1; l <= L; l++) {
         const bp_layer *layer = &net->layers[l];
