@@ -184,12 +184,43 @@ static void pack_a(int trans_a, const float *A, size_t lda, size_t ic, size_t pc
     }
 }
 
+#if BP_GEMM_AVX2
+/* One 8 x 8 block of the transposed pack with AVX2: rows j0..j0+7 of B (8 floats each,
+   starting at k = p) become rows p..p+7 of the sliver (8 floats each at column j0). The
+   transpose is the usual three rounds of unpack / shuffle / 128-bit permute. */
+__attribute__((target("avx2")))
+static void transpose8(const float *src, size_t ldb, float *d)
+{
+    __m256 r0 = _mm256_loadu_ps(src + 0 * ldb), r1 = _mm256_loadu_ps(src + 1 * ldb);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * ldb), r3 = _mm256_loadu_ps(src + 3 * ldb);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * ldb), r5 = _mm256_loadu_ps(src + 5 * ldb);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * ldb), r7 = _mm256_loadu_ps(src + 7 * ldb);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(d + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
 /* Packs rows [pc, pc+kc) and columns [jc, jc+nc) of op(B) as NR-column
    slivers, each stored row after row (NR floats per k), columns past nc set to
    zero. Every sliver row is 64 bytes and starts on a 64-byte boundary. */
 static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc,
-                   size_t kc, size_t nc, float *restrict dst)
+                   size_t kc, size_t nc, float *restrict dst, int avx2)
 {
+    (void)avx2;
     for (size_t jr = 0; jr < nc; jr += NR) {
         size_t nr = min_size(NR, nc - jr);
         float *d = dst + jr * kc;
@@ -200,6 +231,13 @@ static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc
                a batch times a row-major W^T packs this way on every call. */
             const float *src = B + (jc + jr) * ldb + pc;
             size_t p = 0;
+#if BP_GEMM_AVX2
+            if (avx2)
+                for (; p + 8 <= kc; p += 8) {
+                    transpose8(src + p, ldb, d + p * NR);
+                    transpose8(src + 8 * ldb + p, ldb, d + p * NR + 8);
+                }
+#endif
             for (; p + 8 <= kc; p += 8)
                 for (size_t j = 0; j < NR; j++)
                     for (size_t u = 0; u < 8; u++) d[(p + u) * NR + j] = src[j * ldb + p + u];
@@ -421,6 +459,11 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
     }
 
     const micro_kernel kernel = pick_kernel();
+#if BP_GEMM_AVX2
+    const int avx2 = kernel == kernel_avx2;
+#else
+    const int avx2 = 0;
+#endif
     /* Rounding up by an index rather than by casting an integer back to a
        pointer keeps the pointer's provenance; the slack is in the size. */
     size_t misalign = (size_t)((uintptr_t)workspace % 64) / sizeof(float);
@@ -439,7 +482,7 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             /* Later K blocks add to what the first one wrote. */
             float beta_block = pc == 0 ? beta : 1.0f;
             const bp_gemm_epilogue *epi_block = pc + kc >= K ? epi : NULL;
-            pack_b(trans_b, B, ldb, pc, jc, kc, nc, packed_b);
+            pack_b(trans_b, B, ldb, pc, jc, kc, nc, packed_b, avx2);
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
                 pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a);
