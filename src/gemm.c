@@ -173,6 +173,16 @@ static void pack_a(int trans_a, const float *A, size_t lda, size_t ic, size_t pc
                 for (size_t i = 0; i < mr; i++) d[p * MR + i] = src[i];
                 for (size_t i = mr; i < MR; i++) d[p * MR + i] = 0.0f;
             }
+        } else if (mr == MR) {
+            /* Six row streams read side by side, so the sliver is written in order
+               (writing one row at a time strides through it six floats apart, which
+               measured about twice as slow). */
+            const float *r0 = A + (ic + ir) * lda + pc, *r1 = r0 + lda, *r2 = r1 + lda,
+                        *r3 = r2 + lda, *r4 = r3 + lda, *r5 = r4 + lda;
+            for (size_t p = 0; p < kc; p++, d += MR) {
+                d[0] = r0[p], d[1] = r1[p], d[2] = r2[p];
+                d[3] = r3[p], d[4] = r4[p], d[5] = r5[p];
+            }
         } else {
             for (size_t i = 0; i < mr; i++) {
                 const float *src = A + (ic + ir + i) * lda + pc;
