@@ -28,11 +28,11 @@
 extern "C" {
 #endif
 
-/** Floats the caller provides as bp_gemm's `workspace` (about 350 KiB): a packed
- *  256 x 256 panel of op(B), a packed 96 x 256 block of op(A), and 16 floats of
+/** Floats the caller provides as bp_gemm's `workspace` (about 1.1 MiB): a packed
+ *  256 x 1024 panel of op(B), a packed 96 x 256 block of op(A), and 16 floats of
  *  slack that let bp_gemm round the pointer up to a 64-byte boundary itself.
  *  gemm.c checks this number against its blocking at compile time. */
-#define BP_GEMM_WORKSPACE_FLOATS (256 * 256 + 96 * 256 + 16)
+#define BP_GEMM_WORKSPACE_FLOATS (256 * 1024 + 96 * 256 + 16)
 
 /** C = alpha * op(A) * op(B) + beta * C (see the top of this file for shapes
  *  and strides). beta == 0 overwrites C without reading it, so NaN or garbage in
