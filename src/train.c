@@ -139,6 +139,25 @@ double bp_trainer_learning_rate(const bp_trainer *t)
     return t ? schedule_at(&t->config, (double)t->epoch + t->epoch_progress) : 0.0;
 }
 
+/* The update from the gradient block: clip its norm if asked, take the scheduled
+   learning rate, apply the optimizer. */
+static bp_status apply_gradient(bp_trainer *t)
+{
+    bp_net *net = t->net;
+    if (t->config.clip_norm > 0) {
+        /* Rescale the whole gradient, keeping its direction, when it is too long. */
+        double norm = bp_norm2(net->grads, net->n_params);
+        if (!isfinite(norm)) return BP_ERR_NUMERIC;
+        if (norm > t->config.clip_norm) {
+            float f = (float)(t->config.clip_norm / norm);
+            for (size_t i = 0; i < net->n_params; i++) net->grads[i] *= f;
+        }
+    }
+    t->update.lr = (float)bp_trainer_learning_rate(t);
+    bp_update_apply(&t->update, net->params, net->grads, net->n_params);
+    return BP_OK;
+}
+
 bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
 {
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
@@ -159,19 +178,8 @@ bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t 
     bp_status s = bp_net_backward(net, x, y, m, t->config.reduction, &l);
     if (loss) *loss = l;
     if (s != BP_OK) return s;
-    if (t->config.clip_norm > 0) {
-        /* Rescale the whole gradient, keeping its direction, when it is too long. */
-        double norm = bp_norm2(net->grads, net->n_params);
-        if (!isfinite(norm)) return BP_ERR_NUMERIC;
-        if (norm > t->config.clip_norm) {
-            float f = (float)(t->config.clip_norm / norm);
-            for (size_t i = 0; i < net->n_params; i++) net->grads[i] *= f;
-        }
-    }
-    t->update.lr = (float)bp_trainer_learning_rate(t);
     if (!isfinite(l)) return BP_ERR_NUMERIC; /* never apply a step computed from NaN */
-    bp_update_apply(&t->update, net->params, net->grads, net->n_params);
-    return BP_OK;
+    return apply_gradient(t);
 }
 
 static bp_status ensure_buffers(bp_trainer *t, size_t n, size_t batch, size_t n_in, size_t n_out)
@@ -359,17 +367,7 @@ static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, si
     for (size_t i = 0; i < n; i++) net->grads[i] = (float)(t->reduce_buf[i] * scale);
     *loss = t->reduce_buf[n] * scale;
     if (!isfinite(*loss)) return BP_ERR_NUMERIC;
-    if (t->config.clip_norm > 0) {
-        double norm = bp_norm2(net->grads, n);
-        if (!isfinite(norm)) return BP_ERR_NUMERIC;
-        if (norm > t->config.clip_norm) {
-            float f = (float)(t->config.clip_norm / norm);
-            for (size_t i = 0; i < n; i++) net->grads[i] *= f;
-        }
-    }
-    t->update.lr = (float)bp_trainer_learning_rate(t);
-    bp_update_apply(&t->update, net->params, net->grads, n);
-    return BP_OK;
+    return apply_gradient(t);
 }
 
 void bp_trainer_set_callback(bp_trainer *t, int (*on_step)(void *, size_t, size_t), void *context)
