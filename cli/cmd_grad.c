@@ -14,7 +14,7 @@
 static const cli_option grad_options[] = {
     {"labels", "FILE", "IDX labels file, when --data is an IDX images file"},
     {"format", "FMT", "data format: auto (default), csv, idx or fann"},
-    {"data", "FILE", "CSV data: inputs, then the class label (ce) or n_L target columns (required)"},
+    {"data", "FILE", "data: CSV (inputs, then the class label or n_L target columns), IDX or FANN (required)"},
     {"samples", "N", "use only the first N samples (default: all)"},
     {"reduction", "NAME", "mean (default) or sum over the samples"},
     {"targets", "KIND", "class or values: how to read the target columns (default from the loss)"},
@@ -101,7 +101,7 @@ static int run_grad(cli_args *a)
 
 const cli_command cmd_grad = {
     "grad", "MODEL --data FILE [--samples N] [--json]", "print a batch's loss and every gradient",
-    "Run forward and backward over the samples of a CSV file as one batch and print\n"
+    "Run forward and backward over the samples of a data file as one batch and print\n"
     "the loss and the gradients dC/dW, dC/db of every layer. With --json the weights and\n"
     "gradients are printed in full, so they can be compared with any other framework\n"
     "(tests/torch_compare.py does this with PyTorch).",

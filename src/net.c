@@ -319,7 +319,6 @@ bp_status bp_net_reserve(bp_net *net, size_t m)
     }
     net->delta = work + offset;
     net->delta_next = work + offset + piece;
-    net->input = NULL;
     net->batch = 0;
     return BP_OK;
 }

@@ -41,7 +41,6 @@ struct bp_net {
     float *work;
     float *delta, *delta_next;        /* capacity x max width each */
     float *gemm_work;                 /* BP_GEMM_WORKSPACE_FLOATS, 64-byte aligned */
-    const float *input;               /* a^0 of the last forward pass (the caller's x) */
     size_t batch;                     /* m of the last forward pass */
 
     /* What travels with the model but is not part of the math: the input transform

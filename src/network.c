@@ -27,7 +27,6 @@ static bp_status forward(bp_net *net, const float *x, size_t m)
                          layer->n_out, g, net->gemm_work);
         a_prev = layer->a;
     }
-    net->input = x;
     net->batch = m;
     return BP_OK;
 }
