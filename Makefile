@@ -26,8 +26,8 @@ endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?=
-BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC
-LDLIBS  := -lm
+BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC -pthread
+LDLIBS  := -lm -pthread
 
 VERSION := 0.1.0
 

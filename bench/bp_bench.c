@@ -14,21 +14,17 @@
  * inside bp_trainer_epoch); not timed: reading data, creating the net,
  * evaluating the test set.
  *
- * Threads: the library is single-threaded today. When bench/run.sh finds a
- * `threads` field in bp_train_config it builds this file with
- * -DBP_BENCH_HAVE_THREADS and the thread count is passed through; otherwise
- * training runs on one thread and the JSON says so ("threads_used": 1). The
- * GEMM ceiling runs bp_gemm on N threads the way gemm.h tells callers to:
- * rows of C split into N slices, each with its own workspace.
+ * Threads: --threads N goes to bp_net_set_threads, and the GEMM ceiling runs
+ * bp_gemm_team_ex on a pool of N threads, the path training takes.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backprop.h"
 #include "gemm.h"
+#include "pool.h"
 #include "bench_common.h"
 
 static const char *prog = "bp_bench";
@@ -52,24 +48,13 @@ static void check(bp_status s, const char *what, const bp_error *err)
     exit(1);
 }
 
-static int threads_used(long threads)
+/* Gives the network its threads (bp_net_set_threads); returns the count it got. */
+static int set_threads(bp_net *net, long threads)
 {
-#ifdef BP_BENCH_HAVE_THREADS
-    return (int)threads;
-#else
-    (void)threads;
-    return 1;
-#endif
-}
-
-static void set_threads(bp_train_config *c, long threads)
-{
-#ifdef BP_BENCH_HAVE_THREADS
-    c->threads = (size_t)threads;
-#else
-    (void)c;
-    (void)threads;
-#endif
+    bp_error err;
+    check(bp_net_set_threads(net, (int)(threads < 1 ? 1 : threads > 256 ? 256 : threads), &err),
+          "setting threads", &err);
+    return bp_net_threads(net);
 }
 
 /* ------------------------------------------------------------------ data */
@@ -141,7 +126,7 @@ static void run_w1(const options *o)
     static const size_t sizes[] = {784, 256, 128, 10};
     bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 64, .seed = o->seed + 1000};
-    set_threads(&tc, o->threads);
+    const int used = set_threads(net, o->threads);
     bp_trainer *tr;
     check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
 
@@ -164,7 +149,7 @@ static void run_w1(const options *o)
         }
     }
     printf("{\"impl\": \"backprop\", \"workload\": \"w1\", \"threads_used\": %d, \"synthetic\": %s, "
-           "\"samples\": %zu, \"epoch_s\": ", threads_used(o->threads), synthetic ? "true" : "false", n);
+           "\"samples\": %zu, \"epoch_s\": ", used, synthetic ? "true" : "false", n);
     bench_print_array(secs, o->epochs);
     printf(", \"train_loss\": %.6g, \"accuracy\": {", last_loss);
     for (size_t i = 0; i < n_acc; i++) printf("%s\"%zu\": %.6g", i ? ", " : "", acc_epoch[i], acc[i]);
@@ -191,7 +176,7 @@ static void run_w1b1(const options *o)
     static const size_t sizes[] = {784, 256, 128, 10};
     bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 1, .no_shuffle = 1};
-    set_threads(&tc, o->threads);
+    const int used = set_threads(net, o->threads);
     bp_trainer *tr;
     check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
     bp_epoch_stats st;
@@ -200,7 +185,7 @@ static void run_w1b1(const options *o)
     double secs = bench_now() - t0;
     printf("{\"impl\": \"backprop\", \"workload\": \"w1b1\", \"threads_used\": %d, \"synthetic\": %s, "
            "\"samples\": %zu, \"seconds\": %.6g, \"train_loss\": %.6g}\n",
-           threads_used(o->threads), synthetic ? "true" : "false", n, secs, st.loss);
+           used, synthetic ? "true" : "false", n, secs, st.loss);
     free(idx);
     bp_trainer_free(tr);
     bp_net_free(net);
@@ -217,7 +202,7 @@ static void run_w2(const options *o)
     static const size_t sizes[] = {2, 3, 2};
     bp_net *net = make_net(sizes, 2, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, o->seed);
     bp_train_config tc = {.learning_rate = 0.5, .batch_size = 1, .no_shuffle = 1};
-    set_threads(&tc, o->threads);
+    const int used = set_threads(net, o->threads);
     bp_trainer *tr;
     check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
     bp_epoch_stats st;
@@ -229,7 +214,7 @@ static void run_w2(const options *o)
     /* m.mse is (1/n_L)||a - y||^2 averaged over samples; report 1/2||a - y||^2 like the loss. */
     printf("{\"impl\": \"backprop\", \"workload\": \"w2\", \"threads_used\": %d, \"samples\": %zu, "
            "\"seconds\": %.6g, \"train_loss\": %.6g, \"final_loss\": %.6g}\n",
-           threads_used(o->threads), n, secs, st.loss, m.mse);
+           used, n, secs, st.loss, m.mse);
     bp_trainer_free(tr);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -242,7 +227,7 @@ static void run_w3(const options *o)
     bp_dataset *d = synthetic_classes(n, 784, 10, 33);
     bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 256, .seed = o->seed + 1000};
-    set_threads(&tc, o->threads);
+    const int used = set_threads(net, o->threads);
     bp_trainer *tr;
     check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
     /* One untimed warm-up step: first-touch of the work space and the caches. */
@@ -253,7 +238,7 @@ static void run_w3(const options *o)
     double secs = bench_now() - t0;
     printf("{\"impl\": \"backprop\", \"workload\": \"w3\", \"threads_used\": %d, \"samples\": %zu, "
            "\"steps\": %zu, \"seconds\": %.6g, \"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
-           threads_used(o->threads), n, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
+           used, n, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
     bp_trainer_free(tr);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -263,38 +248,12 @@ static void run_w3(const options *o)
 
 enum { N_GEMM = 1024 };
 
-typedef struct {
-    int ta, tb;
-    size_t row0, rows;
-    const float *A, *B;
-    float *C, *work;
-} gemm_slice;
-
-static void *gemm_slice_run(void *arg)
+static double gemm_once(int ta, int tb, const float *A, const float *B, float *C,
+                        const bp_gemm_team *team)
 {
-    gemm_slice *s = arg;
     size_t n = N_GEMM;
-    /* Rows row0.. of C = op(A) op(B): op(A)'s rows are A's rows (or columns when trans_a). */
-    const float *A = s->ta ? s->A + s->row0 : s->A + s->row0 * n;
-    bp_gemm(s->ta, s->tb, s->rows, n, n, 1.0f, A, n, s->B, n, 0.0f, s->C + s->row0 * n, n, s->work);
-    return NULL;
-}
-
-static double gemm_once(int ta, int tb, const float *A, const float *B, float *C, float **work,
-                        int threads)
-{
-    gemm_slice sl[64];
-    pthread_t th[64];
-    size_t per = (N_GEMM + (size_t)threads - 1) / (size_t)threads;
     double t0 = bench_now();
-    for (int t = 0; t < threads; t++) {
-        size_t r0 = (size_t)t * per, rows = r0 >= N_GEMM ? 0 : (N_GEMM - r0 < per ? N_GEMM - r0 : per);
-        sl[t] = (gemm_slice){ta, tb, r0, rows, A, B, C, work[t]};
-        if (t > 0 && rows) pthread_create(&th[t], NULL, gemm_slice_run, &sl[t]);
-    }
-    gemm_slice_run(&sl[0]);
-    for (int t = 1; t < threads; t++)
-        if (sl[t].rows) pthread_join(th[t], NULL);
+    bp_gemm_team_ex(team, ta, tb, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n, NULL);
     return bench_now() - t0;
 }
 
@@ -305,7 +264,9 @@ static void run_gemm(const options *o)
     float *A = aligned_alloc(64, n * n * sizeof(float)), *B = aligned_alloc(64, n * n * sizeof(float));
     float *C = aligned_alloc(64, n * n * sizeof(float));
     float *work[64];
-    if (!A || !B || !C) bench_die(prog, "out of memory");
+    bp_pool *pool = threads > 1 ? bp_pool_create(threads) : NULL;
+    if (!A || !B || !C || (threads > 1 && !pool)) bench_die(prog, "out of memory");
+    const bp_gemm_team team = {pool, work};
     for (int t = 0; t < threads; t++) {
         work[t] = aligned_alloc(64, ((BP_GEMM_WORKSPACE_FLOATS * sizeof(float) + 63) / 64) * 64);
         if (!work[t]) bench_die(prog, "out of memory");
@@ -322,9 +283,9 @@ static void run_gemm(const options *o)
            "\"calls\": %zu", n, threads, calls);
     double *g = malloc(calls * sizeof(double));
     for (int v = 0; v < 3; v++) {
-        gemm_once(flags[v][0], flags[v][1], A, B, C, work, threads); /* warm-up */
+        gemm_once(flags[v][0], flags[v][1], A, B, C, &team); /* warm-up */
         for (size_t c = 0; c < calls; c++)
-            g[c] = flops / gemm_once(flags[v][0], flags[v][1], A, B, C, work, threads) * 1e-9;
+            g[c] = flops / gemm_once(flags[v][0], flags[v][1], A, B, C, &team) * 1e-9;
         printf(", \"gflops_%s\": ", names[v]);
         bench_print_array(g, calls);
     }
@@ -342,6 +303,7 @@ static void run_gemm(const options *o)
     free(B);
     free(C);
     for (int t = 0; t < threads; t++) free(work[t]);
+    bp_pool_free(pool);
 }
 
 /* ------------------------------------------------------------------- main */

@@ -96,7 +96,6 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--wall", type=float, default=0)
-    ap.add_argument("--bp-threads-flag", default="none")
     ap.add_argument("--w2", type=int, default=100000)
     ap.add_argument("--w2-torch", type=int, default=0)
     ap.add_argument("--w2-numpy", type=int, default=0)
@@ -186,9 +185,8 @@ def main():
     out("machine   %s, %s logical CPUs%s; avx2 %s, fma %s, avx512f %s" % (
         mach["cpu"], mach["logical_cpus"], " (virtual machine)" if fl.get("hypervisor") else "",
         yes(fl.get("avx2")), yes(fl.get("fma")), yes(fl.get("avx512f"))))
-    bp_note = ("passed to bp_train_config.threads" if a.bp_threads_flag != "none" else
-               "backprop trained on 1 thread (bp_train_config has no threads field yet)")
-    out("threads   %d for PyTorch, NumPy, OpenBLAS; %s; FANN is single-threaded" % (a.threads, bp_note))
+    out("threads   %d for backprop (bp_net_set_threads), PyTorch, NumPy, OpenBLAS; FANN is single-threaded"
+        % a.threads)
     out("versions  backprop %s (libbackprop.a %s, by make -O2; harness %s -O2), PyTorch %s, NumPy %s," % (
         versions["backprop"], a.lib_sha, versions["cc"] or a.cc, versions["PyTorch"] or "not installed",
         versions["NumPy"] or "not installed"))

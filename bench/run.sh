@@ -136,13 +136,7 @@ if ! make -s build/libbackprop.a >&2; then
 fi
 # Which build of the library these figures belong to.
 LIB_SHA=$( (sha256sum build/libbackprop.a 2>/dev/null || echo unknown) | cut -c1-12)
-# Pass --threads to the library once bp_train_config has a `threads` field.
-BP_THREADS_FLAG=
-if awk '/typedef struct/ { s = "" } { s = s $0 "\n" } /} bp_train_config;/ { print s }' \
-        include/backprop.h | grep -Eq '[[:space:]]threads;'; then
-    BP_THREADS_FLAG=-DBP_BENCH_HAVE_THREADS
-fi
-if ! $CC $HFLAGS $BP_THREADS_FLAG -Iinclude -Isrc bench/bp_bench.c build/libbackprop.a \
+if ! $CC $HFLAGS -Iinclude -Isrc bench/bp_bench.c build/libbackprop.a \
         -lm -lpthread -o "$OUT/bp_bench" 2> "$OUT/build.err"; then
     cat "$OUT/build.err" >&2
     echo "run.sh: bench/bp_bench.c does not build against this library" >&2
@@ -223,6 +217,6 @@ END=$(date +%s.%N)
 WALL=$(awk -v a="$START" -v b="$END" 'BEGIN { printf "%.1f", b - a }')
 mkdir -p "$(dirname "$JSON")"
 exec "$PY" bench/report.py --raw "$RAW" --json "$JSON" --mode "$MODE" --threads "$THREADS" \
-    --rounds "$ROUNDS" --wall "$WALL" --bp-threads-flag "${BP_THREADS_FLAG:-none}" \
+    --rounds "$ROUNDS" --wall "$WALL" \
     --w2 "$W2" --w2-torch "$W2_TORCH" --w2-numpy "$W2_NUMPY" --w1b1 "$W1B1" --w3 "$W3" \
     --cc "$CC" --data "$DATA" --lib-sha "$LIB_SHA"

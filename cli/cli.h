@@ -62,6 +62,14 @@ int cli_flag(const cli_args *a, const char *name);
 int cli_size(const cli_args *a, const char *name, size_t min, size_t max, size_t *out);
 int cli_double(const cli_args *a, const char *name, double min, double max, double *out);
 int cli_u64(const cli_args *a, const char *name, uint64_t *out);
+/* --threads N (1..256) into *threads; 0 when the option is absent. */
+int cli_threads(const cli_args *a, int *threads);
+/* Give net `threads` threads (from cli_threads): 0 means one per physical core,
+   or one per rank under mpirun. On failure prints why and returns the exit code. */
+int cli_use_threads(const cli_args *a, bp_net *net, int threads);
+/* The help line every command with --threads shows. */
+#define CLI_THREADS_HELP "threads to compute with (default: one per physical core, 1 under mpirun);" \
+                         " results are the same for any number"
 /* "784,256,10" -> sizes; count receives the number of entries. */
 int cli_size_list(const cli_args *a, const char *name, size_t *sizes, size_t max, size_t *count);
 

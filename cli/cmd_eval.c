@@ -53,6 +53,7 @@ static const cli_option eval_options[] = {
     {"format", "FMT", "data format: auto (default), csv, idx or fann"},
     {"targets", "KIND", "class or values: how to read CSV target columns (default: from the model)"},
     {"confusion", NULL, "print the confusion matrix (rows: true class, columns: predicted)"},
+    {"threads", "N", CLI_THREADS_HELP},
     {"json", NULL, "machine-readable output"},
 };
 
@@ -65,8 +66,8 @@ static int run_eval(cli_args *a)
     if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0)
         return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
     cli_format format;
-    int code = cli_parse_format(a, &format);
-    if (code) return code;
+    int threads, code = cli_parse_format(a, &format);
+    if (code || (code = cli_threads(a, &threads))) return code;
     bp_error err = {0};
     bp_net *net = NULL;
     bp_status s = bp_net_load(a->positional[0], &net, &err);
@@ -74,6 +75,7 @@ static int run_eval(cli_args *a)
     bp_dataset *data = NULL;
     float *out = NULL;
     size_t *confusion = NULL;
+    if ((code = cli_use_threads(a, net, threads))) goto done;
     if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 0, &data))) goto done;
     size_t n = bp_dataset_count(data), nL = bp_net_size(net, bp_net_layers(net));
     bp_metrics m;
@@ -181,6 +183,7 @@ static const cli_option predict_options[] = {
     {"labels", "FILE", "IDX labels (ignored; accepted for symmetry with eval)"},
     {"format", "FMT", "data format: auto (default), csv, idx or fann"},
     {"classes", NULL, "print the predicted class (its name when the model has names) instead of the outputs"},
+    {"threads", "N", CLI_THREADS_HELP},
     {"o", "FILE", "write the CSV here instead of standard output"},
 };
 
@@ -190,8 +193,8 @@ static int run_predict(cli_args *a)
     const char *data_path = cli_get(a, "data"), *out_path = cli_get(a, "o");
     if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
     cli_format format;
-    int code = cli_parse_format(a, &format);
-    if (code) return code;
+    int threads, code = cli_parse_format(a, &format);
+    if (code || (code = cli_threads(a, &threads))) return code;
     bp_error err = {0};
     bp_net *net = NULL;
     bp_status s = bp_net_load(a->positional[0], &net, &err);
@@ -199,6 +202,7 @@ static int run_predict(cli_args *a)
     bp_dataset *data = NULL;
     float *out = NULL;
     bp_buffer b = {0};
+    if ((code = cli_use_threads(a, net, threads))) goto done;
     if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 1, &data))) goto done;
     size_t n = bp_dataset_count(data), nL = bp_net_size(net, bp_net_layers(net));
     out = malloc(n * nL * sizeof(float));

@@ -52,6 +52,7 @@ static const cli_option train_options[] = {
     {"input-scale", "K", "divide every input by K (e.g. 255 for pixels), stored in the model"},
     {"no-shuffle", NULL, "keep the file's order instead of reshuffling every epoch"},
     {"seed", "N", "seed for initialization, shuffling and the validation split (default 1)"},
+    {"threads", "N", CLI_THREADS_HELP},
     {"checkpoint", "FILE", "save the whole training state here after every epoch (atomically);"
                            " also a valid model"},
     {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
@@ -69,7 +70,7 @@ typedef struct {
     size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets, checkpoint_every;
     double validation, input_scale;
     bp_normalize normalize;
-    int normalize_given, json, quiet;
+    int normalize_given, json, quiet, threads;
     bp_net_config net;
     bp_train_config train;
     cli_format format;
@@ -135,7 +136,8 @@ static int parse_plan(cli_args *a, train_plan *p)
         (code = cli_double(a, "validation", 1e-9, 0.999999, &p->validation)) ||
         (code = cli_size(a, "early-stop", 1, 100000000, &p->patience)) ||
         (code = cli_double(a, "input-scale", 1e-30, 1e30, &p->input_scale)) ||
-        (code = cli_size(a, "checkpoint-every", 1, (size_t)1 << 40, &p->checkpoint_every)))
+        (code = cli_size(a, "checkpoint-every", 1, (size_t)1 << 40, &p->checkpoint_every)) ||
+        (code = cli_threads(a, &p->threads)))
         return code;
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
         return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
@@ -465,6 +467,7 @@ static int run_train(cli_args *a)
             goto done;
         }
     }
+    if ((code = cli_use_threads(a, net, p.threads))) goto done;
     bp_trainer_set_callback(trainer, on_step, &bar);
     /* Under mpirun: every rank trains on its share of each batch; only rank 0 reports and
        writes files. */

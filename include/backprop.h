@@ -121,6 +121,21 @@ void bp_net_free(bp_net *net);
 /** Make an independent copy of a network's shape and parameters (not its gradients). */
 bp_status bp_net_clone(const bp_net *net, bp_net **out);
 
+/** How many threads share this network's products (forward, backward, training
+ *  and evaluation): 1, the default, keeps all work on the calling thread; 0
+ *  means bp_default_threads(). The threads are started here, once, and sleep
+ *  when idle; bp_net_free stops them. Products too small to gain are not
+ *  split. Results are bitwise the same for every thread count, because work is
+ *  split by output elements, never inside a sum. Clones and loaded networks
+ *  start with 1. On failure (threads outside 0..256, no memory, no thread) the
+ *  network keeps its previous setting. */
+bp_status bp_net_set_threads(bp_net *net, int threads, bp_error *err);
+/** Threads set by bp_net_set_threads (1 unless changed). */
+int bp_net_threads(const bp_net *net);
+/** Physical cores this process may run on (CPU affinity, hyperthreads counted
+ *  once); the online CPU count where the system does not say. At least 1. */
+int bp_default_threads(void);
+
 /** Shape queries. Layers are numbered 1..L; bp_net_size(net, 0) is the input width. */
 size_t bp_net_layers(const bp_net *net);
 size_t bp_net_size(const bp_net *net, size_t layer);

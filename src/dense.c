@@ -15,16 +15,16 @@
 #include "net_internal.h"
 
 void bp_dense_forward(float *z, float *a, const float *a_prev, const float *W, const float *b,
-                      size_t m, size_t n_in, size_t n_out, bp_activation g, float *gemm_work)
+                      size_t m, size_t n_in, size_t n_out, bp_activation g, const bp_gemm_team *team)
 {
     bp_gemm_epilogue epi = {b, BP_EPI_NONE, BP_EPI_NONE, NULL, 0, BP_LEAKY_SLOPE};
     if (z == a && (g == BP_ACT_RELU || g == BP_ACT_LEAKY_RELU)) {
         /* a = relu(W a_prev + b) straight out of the product. */
         epi.act = g == BP_ACT_RELU ? BP_EPI_RELU : BP_EPI_LEAKY;
-        bp_gemm_ex(0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, 0.0f, a, n_out, gemm_work, &epi);
+        bp_gemm_team_ex(team, 0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, 0.0f, a, n_out, &epi);
         return;
     }
-    bp_gemm_ex(0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, 0.0f, z, n_out, gemm_work, &epi);
+    bp_gemm_team_ex(team, 0, 1, m, n_out, n_in, 1.0f, a_prev, n_in, W, n_in, 0.0f, z, n_out, &epi);
     bp_activation_forward(g, z, a, m, n_out);
 }
 
@@ -43,12 +43,12 @@ static int derivative_code(bp_activation g)
 
 void bp_dense_backward_delta(float *delta_prev, const float *delta, const float *W,
                              const float *a_prev, bp_activation g_prev, size_t m, size_t n_in,
-                             size_t n_out, float *gemm_work)
+                             size_t n_out, const bp_gemm_team *team)
 {
     /* W^T delta for every sample: Delta_prev (m x n_in) = Delta (m x n_out) W (n_out x n_in),
        then (.) g'(z^(l-1)), written from a^(l-1) in the epilogue. */
     bp_gemm_epilogue epi = {NULL, BP_EPI_NONE, derivative_code(g_prev), a_prev, n_in, BP_LEAKY_SLOPE};
-    bp_gemm_ex(0, 0, m, n_in, n_out, 1.0f, delta, n_out, W, n_in, 0.0f, delta_prev, n_in, gemm_work, &epi);
+    bp_gemm_team_ex(team, 0, 0, m, n_in, n_out, 1.0f, delta, n_out, W, n_in, 0.0f, delta_prev, n_in, &epi);
 }
 
 /* sum over the m rows of delta (m x n), times scale, into out (n). */
@@ -63,20 +63,20 @@ static void column_sums(float *out, const float *delta, size_t m, size_t n, floa
 }
 
 void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
-                       size_t m, size_t n_in, size_t n_out, float scale, float *gemm_work)
+                       size_t m, size_t n_in, size_t n_out, float scale, const bp_gemm_team *team)
 {
     /* dC/dW (n_out x n_in) = scale * Delta^T (n_out x m) A_prev (m x n_in) */
-    bp_gemm(1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, 0.0f, grad_W, n_in, gemm_work);
+    bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, 0.0f, grad_W, n_in, NULL);
     if (grad_b) column_sums(grad_b, delta, m, n_out, scale);
 }
 
 void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_prev, size_t m,
                        size_t n_in, size_t n_out, float scale, float lr, float wd,
-                       float *gemm_work)
+                       const bp_gemm_team *team)
 {
     float keep = 1.0f - lr * wd;
     /* W = keep W - lr scale Delta^T A_prev: the GEMM's beta does the decay. */
-    bp_gemm(1, 0, n_out, n_in, m, -lr * scale, delta, n_out, a_prev, n_in, keep, W, n_in, gemm_work);
+    bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, -lr * scale, delta, n_out, a_prev, n_in, keep, W, n_in, NULL);
     if (b) {
         for (size_t i = 0; i < n_out; i++) b[i] *= keep;
         for (size_t s = 0; s < m; s++) {
@@ -88,9 +88,9 @@ void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_pr
 
 void bp_dense_momentum_step(float *W, float *b, float *vW, float *vb, const float *delta,
                             const float *a_prev, size_t m, size_t n_in, size_t n_out, float scale,
-                            float lr, float mu, float *gemm_work)
+                            float lr, float mu, const bp_gemm_team *team)
 {
-    bp_gemm(1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, mu, vW, n_in, gemm_work);
+    bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, mu, vW, n_in, NULL);
     size_t n = n_out * n_in;
     for (size_t i = 0; i < n; i++) W[i] -= lr * vW[i];
     if (b) {

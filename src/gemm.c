@@ -10,11 +10,15 @@
  * that compilers vectorize on their own, and AVX2+FMA intrinsics picked at run
  * time on x86 CPUs that have them.
  *
- * Left out on purpose: threads (see gemm.h), other CPU families' intrinsics
+ * Threads (bp_gemm_team_ex, at the end) split C, never K, so no element's sum
+ * depends on the thread count.
+ *
+ * Left out on purpose: other CPU families' intrinsics
  * (the portable kernel vectorizes for them), and per-CPU tuning of the block
  * sizes, which are fixed so that the workspace size is a constant.
  */
 #include "gemm.h"
+#include "pool.h"
 
 #include <stdint.h>
 
@@ -510,6 +514,112 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             }
         }
     }
+}
+
+/* A piece of C for one thread must hold at least this many multiply-adds
+   (about 8 microseconds of kernel time): below it, waking a worker and
+   re-packing the shared operand cost more than the piece saves. */
+#define MIN_PIECE_WORK ((size_t)1 << 18)
+
+typedef struct {
+    int trans_a, trans_b;
+    size_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    size_t lda, ldb, ldc;
+    float *C;
+    const bp_gemm_epilogue *epi;
+    float *const *workspace;
+    int split_n;       /* slices of columns (1) or of rows (0) */
+    int parts;
+    size_t step;       /* rows or columns per slice, a whole number of tiles */
+} team_job;
+
+static void team_piece(void *ctx, int part)
+{
+    const team_job *j = ctx;
+    const size_t dim = j->split_n ? j->N : j->M;
+    const size_t lo = (size_t)part * j->step;
+    const size_t hi = part == j->parts - 1 ? dim : lo + j->step;
+    bp_gemm_epilogue e;
+    const bp_gemm_epilogue *epi = NULL;
+    if (j->epi) {
+        e = *j->epi;
+        epi = &e;
+    }
+    if (j->split_n) {
+        /* Columns [lo, hi): B's columns, C's columns, the bias and D move along. */
+        if (epi && e.bias) e.bias += lo;
+        if (epi && e.D) e.D += lo;
+        bp_gemm_ex(j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
+                   j->trans_b ? j->B + lo * j->ldb : j->B + lo, j->ldb, j->beta, j->C + lo,
+                   j->ldc, j->workspace[part], epi);
+    } else {
+        /* Rows [lo, hi): A's rows, C's rows and D's rows. */
+        if (epi && e.D) e.D += lo * e.ldd;
+        bp_gemm_ex(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha,
+                   j->trans_a ? j->A + lo : j->A + lo * j->lda, j->lda, j->B, j->ldb, j->beta,
+                   j->C + lo * j->ldc, j->ldc, j->workspace[part], epi);
+    }
+}
+
+/* Slices of `dim` in whole `granule`s for up to `threads` threads, none of
+   less than MIN_PIECE_WORK multiply-adds when a unit of dim is `unit` of them:
+   returns the number of slices and sets *step. */
+static int plan_slices(size_t dim, size_t granule, int threads, size_t unit, size_t *step)
+{
+    size_t tiles = (dim + granule - 1) / granule;
+    size_t parts = (size_t)threads;
+    if (parts > tiles) parts = tiles;
+    size_t by_work = dim * unit / MIN_PIECE_WORK;
+    if (parts > by_work) parts = by_work;
+    if (parts < 2) {
+        *step = dim;
+        return 1;
+    }
+    size_t per = (tiles + parts - 1) / parts; /* tiles per slice */
+    *step = per * granule;
+    return (int)((dim + *step - 1) / *step);
+}
+
+int bp_gemm_team_plan(int threads, size_t M, size_t N, size_t K, int *split_n, size_t *step)
+{
+    *split_n = 1;
+    *step = N;
+    if (threads < 2 || M == 0 || N == 0 || K == 0) return 1;
+    /* Cutting columns re-packs A in every thread, cutting rows re-packs B: cut
+       the dimension that duplicates the smaller operand, unless only the other
+       one has enough tiles to go round. */
+    size_t step_n, step_m = M;
+    int parts_n = plan_slices(N, NR, threads, M * K, &step_n);
+    /* Row slices keep the tiled path: none may fall under SMALL_M rows, or
+       gemm_small would add it up in another order than one thread does. */
+    int parts_m = M >= 2 * SMALL_M ? plan_slices(M, MR, threads, N * K, &step_m) : 1;
+    if (parts_m > 1 && (M - (size_t)(parts_m - 1) * step_m) < SMALL_M) parts_m--;
+    int prefer_n = M <= N;
+    if ((prefer_n && parts_n >= parts_m) || (!prefer_n && parts_n > parts_m)) {
+        *step = step_n;
+        return parts_n;
+    }
+    *split_n = 0;
+    *step = step_m;
+    return parts_m;
+}
+
+void bp_gemm_team_ex(const bp_gemm_team *team, int trans_a, int trans_b, size_t M, size_t N,
+                     size_t K, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                     float beta, float *C, size_t ldc, const bp_gemm_epilogue *epi)
+{
+    team_job job = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, epi,
+                    team->workspace, 1, 1, N};
+    if (alpha != 0.0f)
+        job.parts = bp_gemm_team_plan(bp_pool_threads(team->pool), M, N, K, &job.split_n, &job.step);
+    if (job.parts == 1) {
+        bp_gemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                   team->workspace[0], epi);
+        return;
+    }
+    bp_pool_run(team->pool, job.parts, team_piece, &job);
 }
 
 void bp_gemm_naive(int trans_a, int trans_b, size_t M, size_t N, size_t K,

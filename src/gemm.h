@@ -6,9 +6,10 @@
  * gradient delta^T a) are the same call with different transpose flags, so no
  * transposed copy of a matrix is ever made.
  *
- * Left to others on purpose: threads (a caller that wants them splits C by
- * rows and calls bp_gemm once per slice, each slice with its own workspace),
- * checking shapes against the network (the layer code knows them), and owning
+ * Threads: bp_gemm_team_ex cuts C into slices of whole tiles and runs one
+ * bp_gemm_ex per slice on a pool's threads, each with its own workspace.
+ *
+ * Left to others on purpose: checking shapes against the network (the layer code knows them), and owning
  * the workspace (it lives in the network's work space, allocated once, so a
  * training step never allocates).
  *
@@ -71,6 +72,32 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                 float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                 float beta, float *C, size_t ldc, float *workspace,
                 const bp_gemm_epilogue *epilogue);
+
+struct bp_pool;
+
+/** Threads to share one product: a pool (pool.h) and a workspace of
+ *  BP_GEMM_WORKSPACE_FLOATS floats for each of its threads. pool == NULL means
+ *  the calling thread alone, with workspace[0]. */
+typedef struct {
+    struct bp_pool *pool;
+    float *const *workspace;
+} bp_gemm_team;
+
+/** bp_gemm_ex with C cut into slices that the team's threads compute side by
+ *  side: slices of whole 16-column tiles of C (or of 6-row tiles when C is
+ *  taller than wide, which saves re-packing the larger operand), each thread
+ *  packing its own operands into its own workspace. A product too small to pay
+ *  for waking the workers runs on the calling thread alone. Every element of C
+ *  is computed by the same instructions in the same order whatever the number
+ *  of threads, so the result is bitwise the same for 1, 2 or 64 threads. */
+void bp_gemm_team_ex(const bp_gemm_team *team, int trans_a, int trans_b, size_t M, size_t N,
+                     size_t K, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                     float beta, float *C, size_t ldc, const bp_gemm_epilogue *epilogue);
+
+/** How bp_gemm_team_ex cuts an M x N x K product for `threads` threads: the
+ *  number of slices (1: not cut), *split_n (1: slices of columns, 0: of rows)
+ *  and *step (columns or rows per slice; the last one takes the rest). */
+int bp_gemm_team_plan(int threads, size_t M, size_t N, size_t K, int *split_n, size_t *step);
 
 /** The obvious triple loop with bp_gemm's contract (no workspace): the
  *  reference that bp_gemm is tested against. It accumulates in double, so as an

@@ -93,14 +93,18 @@ bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err)
     size_t bytes = net->n_params * sizeof(float);
     net->params = bp_alloc_aligned(bytes);
     net->grads = bp_alloc_aligned(bytes);
-    net->gemm_work = bp_alloc_aligned(BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
-    if (!net->params || !net->grads || !net->gemm_work) {
+    net->gemm_block = bp_alloc_aligned(BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
+    net->gemm_work = malloc(sizeof *net->gemm_work);
+    if (!net->params || !net->grads || !net->gemm_block || !net->gemm_work) {
         size_t n = net->n_params;
         bp_net_free(net);
         return bp_fail(err, BP_ERR_NOMEM, "out of memory for %zu parameters", n);
     }
     memset(net->params, 0, bytes);
     memset(net->grads, 0, bytes);
+    net->gemm_work[0] = net->gemm_block;
+    net->team.pool = NULL;
+    net->team.workspace = net->gemm_work;
 
     /* Point each layer's views into the blocks: W^l then b^l, layer after layer. */
     size_t offset = 0;
@@ -153,7 +157,9 @@ void bp_net_free(bp_net *net)
     bp_free_aligned(net->params);
     bp_free_aligned(net->grads);
     bp_free_aligned(net->work);
-    bp_free_aligned(net->gemm_work);
+    bp_pool_free(net->pool);
+    bp_free_aligned(net->gemm_block);
+    free(net->gemm_work);
     free(net->input_shift);
     free(net->input_scale);
     free(net->class_names);
@@ -184,6 +190,43 @@ bp_status bp_net_clone(const bp_net *net, bp_net **out)
     }
     return st;
 }
+
+bp_status bp_net_set_threads(bp_net *net, int threads, bp_error *err)
+{
+    if (!net) return bp_fail(err, BP_ERR_ARG, "no network given");
+    if (threads == 0) threads = bp_default_threads();
+    if (threads < 1 || threads > BP_MAX_THREADS)
+        return bp_fail(err, BP_ERR_ARG, "threads must be 1 to %d (or 0 for one per core), not %d",
+                       BP_MAX_THREADS, threads);
+    if (threads == bp_net_threads(net)) return BP_OK;
+    /* Build the new team completely before the old one is let go, so that a
+       failure leaves the network as it was. */
+    bp_pool *pool = NULL;
+    if (threads > 1 && !(pool = bp_pool_create(threads)))
+        return bp_fail(err, BP_ERR_NOMEM, "could not start %d threads", threads);
+    float *block = bp_alloc_aligned((size_t)threads * BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
+    float **work = malloc((size_t)threads * sizeof *work);
+    if (!block || !work) {
+        bp_pool_free(pool);
+        bp_free_aligned(block);
+        free(work);
+        return bp_fail(err, BP_ERR_NOMEM, "out of memory for %d threads' work space", threads);
+    }
+    for (int i = 0; i < threads; i++) work[i] = block + (size_t)i * BP_GEMM_WORKSPACE_FLOATS;
+    bp_pool_free(net->pool);
+    bp_free_aligned(net->gemm_block);
+    free(net->gemm_work);
+    net->pool = pool;
+    net->gemm_block = block;
+    net->gemm_work = work;
+    net->team.pool = pool;
+    net->team.workspace = work;
+    return BP_OK;
+}
+
+int bp_net_threads(const bp_net *net) { return net ? bp_pool_threads(net->pool) : 0; }
+
+int bp_default_threads(void) { return bp_pool_default_threads(); }
 
 bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale)
 {

@@ -12,6 +12,8 @@
 
 #include "backprop.h"
 #include "fileio.h"
+#include "gemm.h"
+#include "pool.h"
 
 /* Slope of leaky ReLU for z <= 0 (also written into model files). */
 #define BP_LEAKY_SLOPE 0.01f
@@ -40,7 +42,12 @@ struct bp_net {
     size_t capacity;
     float *work;
     float *delta, *delta_next;        /* capacity x max width each */
-    float *gemm_work;                 /* BP_GEMM_WORKSPACE_FLOATS, 64-byte aligned */
+    /* The threads that share each product (bp_net_set_threads): a pool (NULL for
+       one thread) and one GEMM workspace per thread, all in one aligned block. */
+    bp_pool *pool;
+    float *gemm_block;                /* threads x BP_GEMM_WORKSPACE_FLOATS */
+    float **gemm_work;                /* threads pointers into gemm_block */
+    bp_gemm_team team;                /* {pool, gemm_work}, what dense.c is given */
     size_t batch;                     /* m of the last forward pass */
 
     /* What travels with the model but is not part of the math: the input transform
@@ -83,6 +90,9 @@ bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err)
 /* Make sure the work space holds m samples. The only place a step may allocate,
    and only when m exceeds every batch seen before. */
 bp_status bp_net_reserve(bp_net *net, size_t m);
+
+/* Most threads bp_net_set_threads accepts. */
+#define BP_MAX_THREADS 256
 
 /* Largest layer width n_l over l = 0..L. */
 size_t bp_net_max_width(const bp_net *net);

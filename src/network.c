@@ -24,7 +24,7 @@ static bp_status forward(bp_net *net, const float *x, size_t m)
         bp_layer *layer = &net->layers[l];
         bp_activation g = l == net->n_layers ? net->output : net->hidden;
         bp_dense_forward(layer->z, layer->a, a_prev, layer->W, layer->b, m, layer->n_in,
-                         layer->n_out, g, net->gemm_work);
+                         layer->n_out, g, &net->team);
         a_prev = layer->a;
     }
     net->batch = m;
@@ -92,19 +92,19 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
            Layer 1 needs no delta^0: nobody differentiates with respect to the data. */
         if (l > 1)
             bp_dense_backward_delta(delta_prev, delta, layer->W, a_prev, net->hidden, m, layer->n_in,
-                                    layer->n_out, net->gemm_work);
+                                    layer->n_out, &net->team);
         if (!step) {
             bp_dense_gradient(layer->grad_W, layer->grad_b, delta, a_prev, m, layer->n_in, layer->n_out,
-                              scale, net->gemm_work);
+                              scale, &net->team);
         } else if (step->velocity) {
             size_t off = (size_t)(layer->W - net->params);
             float *vb = layer->b ? step->velocity + (size_t)(layer->b - net->params) : NULL;
             bp_dense_momentum_step(layer->W, layer->b, step->velocity + off, vb, delta, a_prev, m,
                                    layer->n_in, layer->n_out, scale, step->lr, step->momentum,
-                                   net->gemm_work);
+                                   &net->team);
         } else {
             bp_dense_sgd_step(layer->W, layer->b, delta, a_prev, m, layer->n_in, layer->n_out, scale,
-                              step->lr, step->weight_decay, net->gemm_work);
+                              step->lr, step->weight_decay, &net->team);
         }
         if (l > 1) {
             float *t = delta;

@@ -621,5 +621,30 @@ else
     echo "FAIL no crash on any bad data file; exit 1 for every damaged model, in every command$crashlist"
 fi
 
+# ---------------------------------------------------------------- threads
+# Big enough that the products are cut between threads (64 x 256 x 64 and up),
+# so the model files must come out byte-identical because the library splits
+# outputs, never sums.
+awk 'BEGIN { srand(21); for (i = 0; i < 1024; i++) { s = 0; line = "";
+    for (k = 0; k < 64; k++) { v = rand(); s += (k % 3 - 1) * v; line = line sprintf("%.4f,", v) }
+    print line (s > 0.5 ? 2 : s > -0.5 ? 1 : 0) } }' > wide.csv
+t "train --threads 1" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 --threads 1 --quiet -o th1.bpm
+t "train --threads 2" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 --threads 2 --quiet -o th2.bpm
+t "train --threads 3" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 --threads 3 --quiet -o th3.bpm
+t "train with the default threads" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 --quiet -o thd.bpm
+c "1, 2, 3 and the default number of threads train byte-identical models" \
+    'cmp -s th1.bpm th2.bpm && cmp -s th1.bpm th3.bpm && cmp -s th1.bpm thd.bpm'
+t "eval --threads 3" 0 '' "$BP" eval th1.bpm --data wide.csv --threads 3 --json
+cp "$O" eval3.json
+t "eval --threads 1" 0 '' "$BP" eval th1.bpm --data wide.csv --threads 1 --json
+c "eval gives the same report on 1 and 3 threads" 'cmp -s "$O" eval3.json'
+t "predict --threads 2" 0 '' "$BP" predict th1.bpm --data wide.csv --threads 2 -o p2.csv
+t "predict --threads 1" 0 '' "$BP" predict th1.bpm --data wide.csv --threads 1 -o p1.csv
+c "predict writes the same file on 1 and 2 threads" 'cmp -s p1.csv p2.csv'
+t "--threads 0 is a usage error" 2 '^backprop train: --threads expects a whole number from 1 to 256' \
+    "$BP" train --train wide.csv --threads 0 -o bad.bpm
+nothing_left "--threads 0 writes no model" bad.bpm
+t "--threads x is a usage error" 2 '^backprop predict: --threads expects' "$BP" predict th1.bpm --data wide.csv --threads x
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

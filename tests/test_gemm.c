@@ -37,7 +37,7 @@ static float rng_float(gemm_rng *rng)
 
 static size_t rng_below(gemm_rng *rng, size_t n) { return (size_t)(rng_next(rng) % n); }
 
-static const size_t gemm_dims[] = {1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100, 257};
+static const size_t gemm_dims[] = {1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 257};
 enum { GEMM_NDIMS = sizeof gemm_dims / sizeof gemm_dims[0] };
 
 /* Written between and after the rows of C, where bp_gemm must never write. */
@@ -273,7 +273,8 @@ void test_gemm_large(void)
     if (!workspace)
         return;
     const size_t shapes[][3] = {{300, 500, 700}, {64, 256, 784}, {256, 784, 64},
-                                {64, 784, 256}, {97, 513, 257}};
+                                {64, 784, 256}, {97, 513, 257}, {1000, 63, 127},
+                                {17, 1000, 65}, {31, 15, 1000}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         for (int t = 0; t < 4; t += s == 0 ? 3 : 1) {
             gemm_case tc = {t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
