@@ -1,8 +1,14 @@
 #!/bin/sh
 # Data-parallel scaling: samples/s and parallel efficiency of `mpirun -np N backprop train`
-# for N = 1, 2, 4, 8 on W1 (784-256-128-10, global batch 64 x N... see below) and W3
-# (784-1024-1024-10, batch 256). Efficiency(N) = rate(N) / (N rate(1)). On a machine with
-# fewer cores than N the ranks share cores and the efficiency says so.
+# for N = 1, 2, 4, 8 on W1 (784-256-128-10, global batch 512) and W3 (784-1024-1024-10,
+# batch 256), one thread per rank. Efficiency(N) = rate(N) / (N rate(1)). On a machine
+# with fewer cores than N the ranks share cores and the efficiency says so.
+#
+# Then a model for machines this one cannot stand in for: bench/allreduce.c times the
+# allreduce of each network's gradient (doubles) on N ranks, and with the one-rank step
+# time t1 = batch / rate(1), the step on N ranks is about t1 / N + allreduce(N), so
+# efficiency(N) ~ (t1 / N) / (t1 / N + allreduce(N)). On N ranks sharing fewer cores the
+# allreduce is measured slower than it would be on N free cores, so the model errs low.
 # usage: sh bench/mpi.sh [--ranks "1 2 4 8"] [--epochs 1]
 ranks="1 2 4 8"
 epochs=1
@@ -15,6 +21,9 @@ while [ $# -gt 0 ]; do
 done
 command -v mpirun > /dev/null 2>&1 || { echo "Open MPI is not installed (apt-get install libopenmpi-dev openmpi-bin)"; exit 1; }
 make MPI=1 build-mpi/backprop > /dev/null || exit 1
+mpicc -std=c11 -O2 -Wall -Wextra -Werror bench/allreduce.c -o build-mpi/allreduce || exit 1
+# The ring algorithm for the non-blocking allreduce, as backprop itself picks (cli/mpi.c).
+export OMPI_MCA_coll_libnbc_iallreduce_algorithm=${OMPI_MCA_coll_libnbc_iallreduce_algorithm:-1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -32,7 +41,9 @@ fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs"
 echo "data: $what; $epochs epoch(s) per run; rate = samples / training seconds (rank 0's --json)"
 for workload in W1 W3; do
-    if [ $workload = W1 ]; then net="--hidden 256,128 --batch 512 --lr 0.4"; else net="--hidden 1024,1024 --batch 256 --lr 0.1"; fi
+    if [ $workload = W1 ]; then net="--hidden 256,128 --batch 512 --lr 0.4" batch=512 params=235146
+    else net="--hidden 1024,1024 --batch 256 --lr 0.1" batch=256 params=1863690; fi
+    net="$net --threads 1"
     echo
     echo "$workload ($net; the global batch and learning rate stay the same whatever N)"
     printf "  %-6s %14s %12s\n" ranks samples/s efficiency
@@ -43,5 +54,17 @@ for workload in W1 W3; do
         [ -n "$rate" ] || { printf "  %-6s %14s\n" "$n" failed; continue; }
         [ -n "$base" ] || base=$rate
         printf "  %-6s %14.0f %11.0f%%\n" "$n" "$rate" "$(awk -v r="$rate" -v n="$n" -v b="$base" "BEGIN { print 100 * r / (n * b) }")"
+    done
+    [ -n "$base" ] || continue
+    echo "  model: one-rank step $(awk -v b=$batch -v r="$base" 'BEGIN { printf "%.2f", 1000 * b / r }') ms;" \
+        "gradient $params doubles ($(awk -v p=$params 'BEGIN { printf "%.1f", p * 8 / 1048576 }') MiB) per allreduce"
+    printf "  %-6s %14s %14s %12s\n" ranks "allreduce ms" "step ms" "efficiency"
+    for n in $ranks; do
+        [ "$n" -gt 1 ] || continue
+        ar=$(timeout 300 mpirun -np "$n" build-mpi/allreduce $params 2>/dev/null |
+            sed -n 's/.*"iallreduce_s": \([0-9.e-]*\).*/\1/p')
+        [ -n "$ar" ] || { printf "  %-6s %14s\n" "$n" failed; continue; }
+        awk -v n="$n" -v ar="$ar" -v b=$batch -v r="$base" 'BEGIN {
+            t = b / r / n; printf "  %-6s %14.3f %14.2f %11.0f%%\n", n, 1000 * ar, 1000 * (t + ar), 100 * t / (t + ar) }'
     done
 done

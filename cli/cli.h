@@ -134,6 +134,16 @@ int cli_mpi_size(void);  /* 1 without MPI */
 int cli_mpi_allreduce(void *context, double *values, size_t n);
 /* 1 when every rank passed the same checksum. */
 int cli_mpi_same_everywhere(uint32_t checksum);
+/* 1 when any rank passed a nonzero flag. */
+int cli_mpi_any(int flag);
+/* Rank 0's bytes to every rank (nothing without MPI). 0 or -1. */
+int cli_mpi_bcast(void *data, size_t bytes);
+/* Rank 0 reads the data set (and reports any error); the other ranks receive it,
+   so only rank 0 needs the file. Returns 0 or the exit code on every rank. */
+int cli_mpi_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out);
+/* Seconds any rank waits in a collective before it ends the job, naming the
+   ranks that did not arrive (0: wait forever). Default 300. */
+void cli_mpi_set_timeout(double seconds);
 /* End the whole job (every rank) with this exit code. */
 void cli_mpi_abort(int code);
 

@@ -53,6 +53,8 @@ static const cli_option train_options[] = {
     {"no-shuffle", NULL, "keep the file's order instead of reshuffling every epoch"},
     {"seed", "N", "seed for initialization, shuffling and the validation split (default 1)"},
     {"threads", "N", CLI_THREADS_HELP},
+    {"mpi-timeout", "SECONDS", "under mpirun: end the job when a rank has not answered for this long,"
+                               " naming it (default 300; 0 waits forever)"},
     {"checkpoint", "FILE", "save the whole training state here after every epoch (atomically);"
                            " also a valid model"},
     {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
@@ -68,7 +70,7 @@ static const cli_option train_options[] = {
 /* Everything the options say, parsed and checked before any data is read. */
 typedef struct {
     size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets, checkpoint_every;
-    double validation, input_scale;
+    double validation, input_scale, mpi_timeout;
     bp_normalize normalize;
     int normalize_given, json, quiet, threads;
     bp_net_config net;
@@ -137,8 +139,10 @@ static int parse_plan(cli_args *a, train_plan *p)
         (code = cli_size(a, "early-stop", 1, 100000000, &p->patience)) ||
         (code = cli_double(a, "input-scale", 1e-30, 1e30, &p->input_scale)) ||
         (code = cli_size(a, "checkpoint-every", 1, (size_t)1 << 40, &p->checkpoint_every)) ||
-        (code = cli_threads(a, &p->threads)))
+        (code = cli_threads(a, &p->threads)) ||
+        (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)))
         return code;
+    if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
         return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
     c->no_shuffle = cli_flag(a, "no-shuffle");
@@ -292,9 +296,7 @@ static int on_step(void *context, size_t done, size_t total)
 /* Whether any rank was interrupted (every rank learns the same answer). */
 static int any_interrupted(void)
 {
-    double flag = interrupted ? 1.0 : 0.0;
-    if (cli_mpi_size() > 1) cli_mpi_allreduce(NULL, &flag, 1);
-    return flag > 0;
+    return cli_mpi_any(interrupted != 0);
 }
 
 static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const history *h)
@@ -350,10 +352,13 @@ static int run_train(cli_args *a)
     bp_error err = {0};
     bp_status s;
 
-    /* ---- data */
+    /* ---- data: under mpirun, rank 0 reads and the others receive (only rank 0 needs
+       the files; only rank 0 evaluates on --test) */
+    int ranks = cli_mpi_size(), leader = cli_mpi_rank() == 0;
+    cli_mpi_set_timeout(p.mpi_timeout);
     cli_data_request req = {train_path, cli_get(a, "labels"), p.format,
                             p.value_targets ? BP_TARGET_VALUES : BP_TARGET_CLASS, p.value_targets, 0, NULL};
-    if ((code = cli_read_data(a, &req, &all))) goto done;
+    if ((code = cli_mpi_read_data(a, &req, &all))) goto done;
     if (bp_dataset_outputs(all) == 0) {
         code = cli_fail(a, EXIT_FAILED, "%s: no targets to train on", train_path);
         goto done;
@@ -362,7 +367,7 @@ static int run_train(cli_args *a)
     const char *names[65536];
     int named = bp_dataset_class_name(all, 0) != NULL && n_out <= 65536;
     for (size_t k = 0; named && k < n_out; k++) names[k] = bp_dataset_class_name(all, k);
-    if (test_path) {
+    if (test_path && leader) {
         cli_data_request tr = {test_path, cli_get(a, "test-labels"), p.format, req.target,
                                p.value_targets, p.value_targets ? 0 : n_out, named ? names : NULL};
         if ((code = cli_read_data(a, &tr, &test))) goto done;
@@ -393,6 +398,11 @@ static int run_train(cli_args *a)
         goto done;
     }
     int idx = req.labels != NULL || (p.format == CLI_FORMAT_AUTO ? cli_detect_format(train_path) : p.format) == CLI_FORMAT_IDX;
+    if (ranks > 1 && cli_mpi_bcast(&idx, sizeof idx) != 0) { /* rank 0 looked at the file */
+        free(shift), free(scale);
+        code = cli_fail(a, EXIT_FAILED, "rank %d: sharing the data format failed", cli_mpi_rank());
+        goto done;
+    }
     if (!p.input_scale && !p.normalize_given && idx) p.input_scale = 255; /* pixels to [0, 1] */
     if (p.input_scale) {
         for (size_t i = 0; i < n_in; i++) scale[i] = (float)(1.0 / p.input_scale);
@@ -471,7 +481,6 @@ static int run_train(cli_args *a)
     bp_trainer_set_callback(trainer, on_step, &bar);
     /* Under mpirun: every rank trains on its share of each batch; only rank 0 reports and
        writes files. */
-    int ranks = cli_mpi_size(), leader = cli_mpi_rank() == 0;
     if (ranks > 1) bp_trainer_set_parallel(trainer, (size_t)cli_mpi_rank(), (size_t)ranks, cli_mpi_allreduce, NULL);
     if (!leader) {
         p.quiet = 1;

@@ -2,7 +2,8 @@
 # Data-parallel training over MPI means what one process means: `mpirun -np N backprop
 # train` with N = 1, 2, 3 gives the single-process model within 1e-5 relative error, two
 # runs at the same N are bitwise identical, a checkpoint made with 2 ranks resumes with 3,
-# and a rank that dies ends the whole job. Builds `make MPI=1` first; skipped (reported as
+# a rank that dies or hangs ends the whole job naming it, and only rank 0 needs the data
+# file (it reads and broadcasts; its errors are reported once). Builds `make MPI=1` first; skipped (reported as
 # such) where mpicc or mpirun is missing. Ends with "mpi: N passed, M failed[, K skipped]".
 build=${1:-build}
 if ! command -v mpicc > /dev/null 2>&1 || ! command -v mpirun > /dev/null 2>&1; then
@@ -71,12 +72,63 @@ start=$(date +%s)
 mpi 2 "$dir/killer.sh" "$@" --epochs 200 --hidden 256,128 --checkpoint "$dir/ck2.bpm" > "$dir/log" 2>&1
 rc=$?
 took=$(($(date +%s) - start))
-if [ $rc -ne 0 ] && [ $took -lt 60 ]; then ok "a killed rank ends the job (exit $rc after ${took} s)"
+if [ $rc -ne 0 ] && [ $took -lt 60 ] && grep -q 'rank 1 ' "$dir/log"; then
+    ok "a killed rank ends the job (exit $rc after ${took} s): $(grep -o 'process rank 1 .*' "$dir/log" | head -1)"
 else fail "a killed rank: exit $rc after ${took} s"; fi
 if [ ! -e "$dir/ck2.bpm" ] || build/backprop info "$dir/ck2.bpm" > /dev/null 2>&1 || "$program" info "$dir/ck2.bpm" > /dev/null 2>&1; then
     ok "the last checkpoint (if one was written) is intact"
 else
     fail "the checkpoint was damaged"
+fi
+
+# Only rank 0 needs the data: each rank starts in its own directory, and only rank 0's
+# holds the file. The model must be the single-process one.
+mkdir -p "$dir/r0" "$dir/r1" "$dir/r2"
+cp "$dir/data.csv" "$dir/r0/local.csv"
+cat > "$dir/cd-rank.sh" <<SH
+#!/bin/sh
+cd "$dir/r\${OMPI_COMM_WORLD_RANK:-0}" && exec "$PWD/$program" "\$@"
+SH
+chmod +x "$dir/cd-rank.sh"
+set -- train --hidden 64,32 --input-scale 255 --batch 64 --epochs 1 --seed 3 --quiet
+if mpi 3 "$dir/cd-rank.sh" "$@" --train local.csv -o "$dir/local.bpm" > "$dir/log" 2>&1 &&
+    python3 tools/bpm_compare.py "$dir/single.bpm" "$dir/local.bpm" 1e-5 > "$dir/log" 2>&1; then
+    ok "only rank 0 has the data file: 3 ranks still train the single-process model ($(cat "$dir/log"))"
+else
+    fail "training with the data file on rank 0 only"
+fi
+# A bad file is reported once, by rank 0, and every rank stops with exit status 1.
+printf '1,2,0\n3,x,1\n' > "$dir/r0/bad.csv"
+mpi 3 "$dir/cd-rank.sh" "$@" --train bad.csv -o "$dir/bad.bpm" > "$dir/log" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && [ "$(grep -c 'bad.csv:2:3' "$dir/log")" = 1 ] && [ ! -e "$dir/bad.bpm" ]; then
+    ok "a bad file on rank 0: one message (bad.csv:2:3), exit $rc, no model"
+else
+    fail "a bad file on rank 0 (exit $rc)"
+fi
+
+# A rank that hangs (stopped with SIGSTOP) ends the job within --mpi-timeout plus a few
+# seconds, with a message naming it, and the last checkpoint stays intact.
+cat > "$dir/stopper.sh" <<SH
+#!/bin/sh
+if [ "\${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then ( sleep 2; kill -STOP \$\$ ) & fi
+exec "$PWD/$program" "\$@"
+SH
+chmod +x "$dir/stopper.sh"
+set -- train --train "$dir/data.csv" --hidden 64,32 --input-scale 255 --batch 64 --seed 3 --quiet
+start=$(date +%s)
+mpi 2 "$dir/stopper.sh" "$@" --epochs 100000 --mpi-timeout 3 --checkpoint "$dir/ck3.bpm" > "$dir/log" 2>&1
+rc=$?
+took=$(($(date +%s) - start))
+if [ $rc -ne 0 ] && [ $took -lt 30 ] && grep -Eq 'rank 1 (did not reach|stopped answering)' "$dir/log"; then
+    ok "a hung rank ends the job after ${took} s (exit $rc): $(grep -Eo 'rank 1 (did not reach|stopped answering)[^:]*' "$dir/log" | head -1)"
+else
+    fail "a hung rank: exit $rc after ${took} s"
+fi
+if [ -e "$dir/ck3.bpm" ] && build/backprop info "$dir/ck3.bpm" > /dev/null 2>&1; then
+    ok "the checkpoint written before the hang is intact"
+else
+    fail "no intact checkpoint after the hang"
 fi
 echo "mpi: $passed passed, $failed failed"
 [ $failed -eq 0 ]
