@@ -1,8 +1,9 @@
 /*
  * allreduce.c - what one gradient sum costs: the time of MPI_Allreduce (and of
  * the MPI_Iallreduce + polling that backprop uses, for its watchdog) over
- * doubles, for the sizes given on the command line. bench/mpi.sh runs it to
- * model parallel efficiency from the step time and the allreduce time.
+ * floats, as the gradient block is summed, for the sizes given on the command
+ * line. bench/mpi.sh runs it to model parallel efficiency from the step time
+ * and the allreduce time.
  *
  *   mpirun -np N allreduce COUNT [COUNT ...]
  *
@@ -37,14 +38,14 @@ int main(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         long count = strtol(argv[a], NULL, 10);
         if (count < 1 || count > (1L << 28)) continue;
-        double *v = malloc((size_t)count * sizeof *v);
+        float *v = malloc((size_t)count * sizeof *v);
         if (!v) MPI_Abort(MPI_COMM_WORLD, 1);
-        for (long i = 0; i < count; i++) v[i] = 1e-3 * (double)(i % 1000);
+        for (long i = 0; i < count; i++) v[i] = 1e-3f * (float)(i % 1000);
         double blocking[CALLS], polled[CALLS];
         for (int c = 0; c < WARM + CALLS; c++) {
             MPI_Barrier(MPI_COMM_WORLD);
             double t0 = MPI_Wtime();
-            MPI_Allreduce(MPI_IN_PLACE, v, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+            MPI_Allreduce(MPI_IN_PLACE, v, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
             double t1 = MPI_Wtime();
             if (c >= WARM) blocking[c - WARM] = t1 - t0;
         }
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
             MPI_Barrier(MPI_COMM_WORLD);
             double t0 = MPI_Wtime();
             MPI_Request req;
-            MPI_Iallreduce(MPI_IN_PLACE, v, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req);
+            MPI_Iallreduce(MPI_IN_PLACE, v, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
             for (int done = 0; !done;) MPI_Test(&req, &done, MPI_STATUS_IGNORE);
             double t1 = MPI_Wtime();
             if (c >= WARM) polled[c - WARM] = t1 - t0;
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         if (rank == 0)
             printf("{\"ranks\": %d, \"count\": %ld, \"bytes\": %ld, \"allreduce_s\": %.6g, "
                    "\"iallreduce_s\": %.6g}\n",
-                   size, count, count * 8, median(blocking, CALLS), median(polled, CALLS));
+                   size, count, count * 4, median(blocking, CALLS), median(polled, CALLS));
         free(v);
     }
     MPI_Finalize();

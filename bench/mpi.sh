@@ -5,7 +5,7 @@
 # with fewer cores than N the ranks share cores and the efficiency says so.
 #
 # Then a model for machines this one cannot stand in for: bench/allreduce.c times the
-# allreduce of each network's gradient (doubles) on N ranks, and with the one-rank step
+# allreduce of each network's gradient (floats) on N ranks, and with the one-rank step
 # time t1 = batch / rate(1), the step on N ranks is about t1 / N + allreduce(N), so
 # efficiency(N) ~ (t1 / N) / (t1 / N + allreduce(N)). On N ranks sharing fewer cores the
 # allreduce is measured slower than it would be on N free cores, so the model errs low.
@@ -57,7 +57,7 @@ for workload in W1 W3; do
     done
     [ -n "$base" ] || continue
     echo "  model: one-rank step $(awk -v b=$batch -v r="$base" 'BEGIN { printf "%.2f", 1000 * b / r }') ms;" \
-        "gradient $params doubles ($(awk -v p=$params 'BEGIN { printf "%.1f", p * 8 / 1048576 }') MiB) per allreduce"
+        "gradient $params floats ($(awk -v p=$params 'BEGIN { printf "%.1f", p * 4 / 1048576 }') MiB) per allreduce"
     printf "  %-6s %14s %14s %12s\n" ranks "allreduce ms" "step ms" "efficiency"
     for n in $ranks; do
         [ "$n" -gt 1 ] || continue

@@ -131,7 +131,7 @@ void cli_mpi_finish(void);
 int cli_mpi_rank(void);  /* 0 without MPI */
 int cli_mpi_size(void);  /* 1 without MPI */
 /* bp_train_config.allreduce over MPI_COMM_WORLD. */
-int cli_mpi_allreduce(void *context, double *values, size_t n);
+int cli_mpi_allreduce(void *context, float *values, size_t n);
 /* 1 when every rank passed the same checksum. */
 int cli_mpi_same_everywhere(uint32_t checksum);
 /* 1 when any rank passed a nonzero flag. */

@@ -231,13 +231,13 @@ static int allreduce(void *values, int count, MPI_Datatype type, MPI_Op op, cons
     return wait_or_abort(&req, what);
 }
 
-int cli_mpi_allreduce(void *context, double *values, size_t n)
+int cli_mpi_allreduce(void *context, float *values, size_t n)
 {
     (void)context;
     /* Large gradients go in pieces that fit an int count. */
     while (n > 0) {
         int count = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
-        if (allreduce(values, count, MPI_DOUBLE, MPI_SUM, "the gradient sum") != 0) return -1;
+        if (allreduce(values, count, MPI_FLOAT, MPI_SUM, "the gradient sum") != 0) return -1;
         values += count;
         n -= (size_t)count;
     }
@@ -292,7 +292,7 @@ void cli_mpi_init(int *argc, char ***argv)
 void cli_mpi_finish(void) {}
 int cli_mpi_rank(void) { return 0; }
 int cli_mpi_size(void) { return 1; }
-int cli_mpi_allreduce(void *context, double *values, size_t n)
+int cli_mpi_allreduce(void *context, float *values, size_t n)
 {
     (void)context;
     (void)values;

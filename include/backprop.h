@@ -336,11 +336,13 @@ typedef struct {
     /** Data-parallel training (for example one process per MPI rank): this process is
      *  `rank` of `ranks` and computes the gradient of its share of every global batch;
      *  `allreduce` must replace values[0..n) by their element-wise sum over all processes
-     *  and return 0. Every process then applies the same update, so the model stays the
-     *  same everywhere and means what one process training on the whole batch would give.
-     *  NULL allreduce: one process. Not stored in checkpoints. */
+     *  and return 0 (values: the gradient block, then the share's summed loss). It must add
+     *  in the same order on every process, as MPI_Allreduce does, so that all processes
+     *  keep the same bits. Every process then applies the same update, so the model stays
+     *  the same everywhere and means what one process training on the whole batch would
+     *  give, up to float rounding. NULL allreduce: one process. Not stored in checkpoints. */
     size_t rank, ranks;
-    int (*allreduce)(void *context, double *values, size_t n);
+    int (*allreduce)(void *context, float *values, size_t n);
     void *allreduce_context;
 } bp_train_config;
 
@@ -387,7 +389,7 @@ void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t,
 /** Set (or, with allreduce NULL, clear) data-parallel training as in bp_train_config;
  *  used after bp_checkpoint_load, since a checkpoint does not depend on the rank count. */
 bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_t ranks,
-                                  int (*allreduce)(void *, double *, size_t), void *context);
+                                  int (*allreduce)(void *, float *, size_t), void *context);
 
 /* -------------------------------------------------------------- checkpoints */
 

@@ -92,7 +92,7 @@ bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err)
 
     size_t bytes = net->n_params * sizeof(float);
     net->params = bp_alloc_aligned(bytes);
-    net->grads = bp_alloc_aligned(bytes);
+    net->grads = bp_alloc_aligned(bytes + sizeof(float)); /* + the spare slot */
     net->gemm_block = bp_alloc_aligned(BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
     net->gemm_work = malloc(sizeof *net->gemm_work);
     if (!net->params || !net->grads || !net->gemm_block || !net->gemm_work) {
@@ -101,7 +101,7 @@ bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err)
         return bp_fail(err, BP_ERR_NOMEM, "out of memory for %zu parameters", n);
     }
     memset(net->params, 0, bytes);
-    memset(net->grads, 0, bytes);
+    memset(net->grads, 0, bytes + sizeof(float));
     net->gemm_work[0] = net->gemm_block;
     net->team.pool = NULL;
     net->team.workspace = net->gemm_work;

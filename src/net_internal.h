@@ -35,7 +35,9 @@ struct bp_net {
 
     size_t n_params;
     float *params;                    /* the parameter block */
-    float *grads;                     /* the gradient block, same layout */
+    float *grads;                     /* the gradient block, same layout, plus one spare float
+                                         where data-parallel training puts the batch's loss
+                                         so that a single allreduce sums both (train.c) */
     bp_layer layers[BP_MAX_LAYERS + 1];  /* index 1..L used, like the seeds */
 
     /* Work space, sized for `capacity` samples; grown only when a larger batch arrives. */

@@ -36,7 +36,6 @@ struct bp_trainer {
     double epoch_loss;      /* sum of per-sample losses of the current epoch so far */
     size_t epoch_steps;     /* steps of the current epoch so far */
     size_t steps;           /* steps since training began */
-    double *reduce_buf;     /* data-parallel: the gradient and loss summed across processes */
     float *best;            /* early stopping: the best parameters so far (or NULL) */
     double best_loss;
     size_t bad_epochs;
@@ -107,7 +106,6 @@ void bp_trainer_free(bp_trainer *t)
     free(t->update.state1);
     free(t->update.state2);
     free(t->order);
-    free(t->reduce_buf);
     free(t->best);
     bp_free_aligned(t->xb);
     bp_free_aligned(t->yb);
@@ -333,7 +331,7 @@ bp_status bp_trainer_epoch(bp_trainer *t, const bp_dataset *data, bp_epoch_stats
 size_t bp_trainer_steps_done(const bp_trainer *t) { return t ? t->steps : 0; }
 
 bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
-                                  int (*allreduce)(void *, double *, size_t), void *context)
+                                  int (*allreduce)(void *, float *, size_t), void *context)
 {
     if (!t || (allreduce && (ranks < 1 || rank >= ranks))) return BP_ERR_ARG;
     t->config.allreduce = allreduce;
@@ -344,28 +342,28 @@ bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
 }
 
 /* One data-parallel step: this process's share x, y (local_m samples, possibly none)
-   of a global batch of m. Local gradients are sums; the processes add them up (in
-   double, with the loss as one more value), divide by m for the mean, and all apply
-   the same update. */
+   of a global batch of m. Local gradients are sums; the processes add them up in
+   place in the gradient block, the batch's loss riding along in the block's spare
+   slot (net_internal.h), so one allreduce carries both and nothing is copied. Then
+   the mean is taken and every process applies the same update. */
 static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
                                double *loss)
 {
     bp_net *net = t->net;
     size_t n = net->n_params;
-    if (!t->reduce_buf && !(t->reduce_buf = malloc((n + 1) * sizeof(double)))) return BP_ERR_NOMEM;
     double local_loss = 0.0;
     if (local_m > 0) {
         bp_status s = bp_net_backward(net, x, y, local_m, BP_REDUCE_SUM, &local_loss);
         if (s != BP_OK && s != BP_ERR_NUMERIC) return s;
-        for (size_t i = 0; i < n; i++) t->reduce_buf[i] = net->grads[i];
     } else {
-        for (size_t i = 0; i < n; i++) t->reduce_buf[i] = 0.0;
+        memset(net->grads, 0, n * sizeof(float));
     }
-    t->reduce_buf[n] = local_loss;
-    if (t->config.allreduce(t->config.allreduce_context, t->reduce_buf, n + 1) != 0) return BP_ERR_IO;
-    double scale = t->config.reduction == BP_REDUCE_SUM ? 1.0 : 1.0 / (double)m;
-    for (size_t i = 0; i < n; i++) net->grads[i] = (float)(t->reduce_buf[i] * scale);
-    *loss = t->reduce_buf[n] * scale;
+    net->grads[n] = (float)local_loss;
+    if (t->config.allreduce(t->config.allreduce_context, net->grads, n + 1) != 0) return BP_ERR_IO;
+    const float scale = t->config.reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
+    *loss = (double)net->grads[n] * (double)scale;
+    if (scale != 1.0f)
+        for (size_t i = 0; i < n; i++) net->grads[i] *= scale;
     if (!isfinite(*loss)) return BP_ERR_NUMERIC;
     return apply_gradient(t);
 }
