@@ -4,6 +4,7 @@
 #   make demo         build, then train the built-in example and report
 #   make test         every test; the last line reads "N passed, M failed"
 #   make sanitize     the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan         the threaded tests under ThreadSanitizer
 #   make bench        speed against PyTorch, NumPy, FANN and OpenBLAS (bench-quick: < 1 min)
 #   make lint         cppcheck + clang-tidy;  make valgrind: demo and CLI tests under memcheck
 #   make fuzz         every file reader under libFuzzer + ASan/UBSan (FUZZ_SECONDS each)
@@ -44,7 +45,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
+.PHONY: all demo test unit sanitize tsan install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -131,6 +132,12 @@ sanitize:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" build-asan/unit-tests build-asan/backprop
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 ./build-asan/unit-tests
+
+# The threaded code (pool, GEMM slices, data-parallel trainers) under ThreadSanitizer.
+TSAN_TESTS := pool team threads parallel
+tsan:
+	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" build-tsan/unit-tests
+	for t in $(TSAN_TESTS); do TSAN_OPTIONS=halt_on_error=1 ./build-tsan/unit-tests $$t || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

@@ -590,12 +590,9 @@ static void team_piece(void *ctx, int part)
     const size_t dim = j->split_n ? j->N : j->M;
     const size_t lo = (size_t)part * j->step;
     const size_t hi = part == j->parts - 1 ? dim : lo + j->step;
-    bp_gemm_epilogue e;
-    const bp_gemm_epilogue *epi = NULL;
-    if (j->epi) {
-        e = *j->epi;
-        epi = &e;
-    }
+    bp_gemm_epilogue e = {NULL, BP_EPI_NONE, BP_EPI_NONE, NULL, 0, 0.0f};
+    if (j->epi) e = *j->epi;
+    const bp_gemm_epilogue *epi = j->epi ? &e : NULL;
     if (j->split_n) {
         /* Columns [lo, hi): B's columns, C's columns, the bias and D move along. */
         if (epi && e.bias) e.bias += lo;
