@@ -12,7 +12,7 @@
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
 #
-# The plain build needs only libc and libm.
+# The plain build needs only libc, libm and POSIX threads.
 
 CC      ?= cc
 PREFIX  ?= /usr/local

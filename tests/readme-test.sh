@@ -13,7 +13,7 @@ sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$dir/example.c"
 if [ ! -s "$dir/example.c" ]; then
     echo "FAIL README has no C example"
     failed=$((failed + 1))
-elif ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Iinclude "$dir/example.c" "$build/libbackprop.a" -lm \
+elif ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Iinclude "$dir/example.c" "$build/libbackprop.a" -lm -pthread \
         -o "$dir/example" 2>"$dir/err"; then
     echo "FAIL README example does not compile:"; sed 's/^/    /' "$dir/err"
     failed=$((failed + 1))
