@@ -11,6 +11,7 @@
 #   make install PREFIX=/usr/local    library, header, pkg-config file and program
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
+#   make BLAS=openblas  build-openblas/: OpenBLAS's sgemm instead of backprop's own GEMM
 #
 # The plain build needs only libc, libm and POSIX threads.
 
@@ -24,11 +25,19 @@ CC      := mpicc
 BUILD   := build-mpi
 CFLAGS  += -DBP_MPI
 endif
+# make BLAS=openblas: the same library and program with OpenBLAS's sgemm under bp_gemm
+# (in build-openblas/), to compare against backprop's own GEMM (make bench does).
+ifeq ($(BLAS),openblas)
+BUILD   := $(BUILD)-openblas
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CFLAGS  += -DBP_OPENBLAS $(BLAS_CFLAGS)
+endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?=
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC -pthread
-LDLIBS  := -lm -pthread
+LDLIBS  := $(BLAS_LIBS) -lm -pthread
 
 VERSION := 0.1.0
 
@@ -146,7 +155,7 @@ install: all
 	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/backprop.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(PROGRAM) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' backprop.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' backprop.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 uninstall:

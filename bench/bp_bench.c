@@ -8,6 +8,8 @@
  *   bp_bench w2   [--samples 100000]
  *   bp_bench w3   [--samples 16384]
  *   bp_bench gemm [--calls 10] [--threads N]
+ *   --impl NAME   the name in the JSON (run.sh: "backprop-openblas" for the build
+ *                 of the library with make BLAS=openblas)
  *
  * Each run prints one JSON object on one line (bench/report.py reads them).
  * Timed: training only, shuffling and batch gathering included (that is
@@ -31,6 +33,7 @@ static const char *prog = "bp_bench";
 
 typedef struct {
     const char *workload;
+    const char *impl; /* the name the JSON gives (--impl; default "backprop") */
     size_t epochs;
     char eval[128];
     const char *data_dir;
@@ -148,8 +151,8 @@ static void run_w1(const options *o)
             acc[n_acc++] = m.accuracy;
         }
     }
-    printf("{\"impl\": \"backprop\", \"workload\": \"w1\", \"threads_used\": %d, \"synthetic\": %s, "
-           "\"samples\": %zu, \"epoch_s\": ", used, synthetic ? "true" : "false", n);
+    printf("{\"impl\": \"%s\", \"workload\": \"w1\", \"threads_used\": %d, \"synthetic\": %s, "
+           "\"samples\": %zu, \"epoch_s\": ", o->impl, used, synthetic ? "true" : "false", n);
     bench_print_array(secs, o->epochs);
     printf(", \"train_loss\": %.6g, \"accuracy\": {", last_loss);
     for (size_t i = 0; i < n_acc; i++) printf("%s\"%zu\": %.6g", i ? ", " : "", acc_epoch[i], acc[i]);
@@ -183,9 +186,9 @@ static void run_w1b1(const options *o)
     double t0 = bench_now();
     check(bp_trainer_epoch(tr, part, &st), "training", NULL);
     double secs = bench_now() - t0;
-    printf("{\"impl\": \"backprop\", \"workload\": \"w1b1\", \"threads_used\": %d, \"synthetic\": %s, "
+    printf("{\"impl\": \"%s\", \"workload\": \"w1b1\", \"threads_used\": %d, \"synthetic\": %s, "
            "\"samples\": %zu, \"seconds\": %.6g, \"train_loss\": %.6g}\n",
-           used, synthetic ? "true" : "false", n, secs, st.loss);
+           o->impl, used, synthetic ? "true" : "false", n, secs, st.loss);
     free(idx);
     bp_trainer_free(tr);
     bp_net_free(net);
@@ -212,9 +215,9 @@ static void run_w2(const options *o)
     bp_metrics m;
     check(bp_net_evaluate(net, d, &m), "evaluating", NULL);
     /* m.mse is (1/n_L)||a - y||^2 averaged over samples; report 1/2||a - y||^2 like the loss. */
-    printf("{\"impl\": \"backprop\", \"workload\": \"w2\", \"threads_used\": %d, \"samples\": %zu, "
+    printf("{\"impl\": \"%s\", \"workload\": \"w2\", \"threads_used\": %d, \"samples\": %zu, "
            "\"seconds\": %.6g, \"train_loss\": %.6g, \"final_loss\": %.6g}\n",
-           used, n, secs, st.loss, m.mse);
+           o->impl, used, n, secs, st.loss, m.mse);
     bp_trainer_free(tr);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -236,9 +239,9 @@ static void run_w3(const options *o)
     double t0 = bench_now();
     check(bp_trainer_epoch(tr, d, &st), "training", NULL);
     double secs = bench_now() - t0;
-    printf("{\"impl\": \"backprop\", \"workload\": \"w3\", \"threads_used\": %d, \"samples\": %zu, "
+    printf("{\"impl\": \"%s\", \"workload\": \"w3\", \"threads_used\": %d, \"samples\": %zu, "
            "\"steps\": %zu, \"seconds\": %.6g, \"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
-           used, n, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
+           o->impl, used, n, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
     bp_trainer_free(tr);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -279,8 +282,8 @@ static void run_gemm(const options *o)
     double flops = 2.0 * (double)n * (double)n * (double)n;
     static const char *names[] = {"nn", "tn", "nt"};
     static const int flags[][2] = {{0, 0}, {1, 0}, {0, 1}};
-    printf("{\"impl\": \"backprop\", \"workload\": \"gemm\", \"n\": %zu, \"threads_used\": %d, "
-           "\"calls\": %zu", n, threads, calls);
+    printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"n\": %zu, \"threads_used\": %d, "
+           "\"calls\": %zu", o->impl, n, threads, calls);
     double *g = malloc(calls * sizeof(double));
     for (int v = 0; v < 3; v++) {
         gemm_once(flags[v][0], flags[v][1], A, B, C, &team); /* warm-up */
@@ -311,7 +314,7 @@ static void run_gemm(const options *o)
 int main(int argc, char **argv)
 {
     options o = {.epochs = 1, .data_dir = "/usr/share/datasets/fashion-mnist", .seed = 1,
-                 .threads = 1, .samples = 0, .calls = 10};
+                 .threads = 1, .samples = 0, .calls = 10, .impl = "backprop"};
     snprintf(o.eval, sizeof o.eval, "1");
     if (argc < 2) bench_die(prog, "usage: bp_bench w1|w1b1|w2|w3|gemm [options]");
     o.workload = argv[1];
@@ -326,6 +329,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) o.threads = bench_long(prog, v);
         else if (!strcmp(a, "--samples")) o.samples = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--calls")) o.calls = (size_t)bench_long(prog, v);
+        else if (!strcmp(a, "--impl")) o.impl = v;
         else bench_die(prog, "unknown option");
     }
     if (o.epochs < 1) o.epochs = 1;

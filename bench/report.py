@@ -212,7 +212,7 @@ def main():
     W = 20
     out("  %-*s %-26s %-20s %-20s %s" % (W, "impl", "samples/s", "epoch s", "GFLOP/s", "backprop/impl"))
     summary["w1"] = {}
-    for impl in ("backprop", "pytorch", "numpy"):
+    for impl in ("backprop", "backprop-openblas", "pytorch", "numpy"):
         per_round, pooled = rates(impl, "w1")
         if not pooled:
             out(missing_row(impl, impl, "w1", W))
@@ -306,7 +306,7 @@ def main():
         " per measurement, %.2f MFLOP/sample" % (a.w3, (a.w3 + 255) // 256, fps3 / 1e6))
     out("  %-*s %-26s %-20s %-20s %s" % (W, "impl", "samples/s", "GFLOP/s", "% of GEMM ceiling", "backprop/impl"))
     summary["w3"] = {}
-    for impl in ("backprop", "pytorch", "numpy"):
+    for impl in ("backprop", "backprop-openblas", "pytorch", "numpy"):
         per_round, pooled = rates(impl, "w3")
         if not pooled:
             out(missing_row(impl, impl, "w3", W))
@@ -353,8 +353,7 @@ def main():
         summary["gemm"]["ceiling"] = {"gflops": ceiling, "source": ceiling_name,
                                       "backprop_gemm_fraction": bp_pct}
     if a.threads > 1:
-        out("  (bp_gemm is single-threaded: the harness splits C's rows over %d threads, as gemm.h suggests)"
-            % a.threads)
+        out("  (backprop's GEMM ran as training runs it: bp_gemm_team_ex on a pool of %d threads)" % a.threads)
 
     print("\n".join(lines))
     result = {"mode": a.mode, "threads": a.threads, "rounds": a.rounds, "wall_s": a.wall, "machine": mach,

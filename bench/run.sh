@@ -167,6 +167,21 @@ else
     OB_WHY="not installed (apt-get install libopenblas-dev)"
 fi
 
+# The library again with OpenBLAS's sgemm under bp_gemm (make BLAS=openblas), so that
+# backprop's own GEMM is compared with OpenBLAS inside the same training code.
+HAVE_BP_OPENBLAS=0
+if [ $HAVE_OPENBLAS = 1 ]; then
+    if make -s BLAS=openblas build-openblas/libbackprop.a >"$OUT/build.err" 2>&1 &&
+        $CC $HFLAGS -Iinclude -Isrc bench/bp_bench.c build-openblas/libbackprop.a $OB_LIBS \
+            -lm -lpthread -o "$OUT/bp_bench_openblas" 2>> "$OUT/build.err"; then
+        HAVE_BP_OPENBLAS=1
+    else
+        BP_OB_WHY="build failed ($(tail -n 1 "$OUT/build.err"))"
+    fi
+else
+    BP_OB_WHY=$OB_WHY
+fi
+
 HAVE_TORCH=0; HAVE_NUMPY=0
 if "$PY" -c 'import torch' 2>/dev/null; then HAVE_TORCH=1; fi
 if "$PY" -c 'import numpy' 2>/dev/null; then HAVE_NUMPY=1; fi
@@ -180,6 +195,14 @@ while [ $ROUND -le $ROUNDS ]; do
     job backprop w1b1 "" "$OUT/bp_bench" w1b1 --samples $W1B1 --seed $SEED --threads $THREADS --data $DATA
     job backprop w2 "" "$OUT/bp_bench" w2 --samples $W2 --seed $SEED --threads $THREADS
     job backprop w3 "" "$OUT/bp_bench" w3 --samples $W3 --seed $SEED --threads $THREADS
+    if [ $HAVE_BP_OPENBLAS = 1 ]; then
+        job backprop-openblas w1 "" "$OUT/bp_bench_openblas" w1 --impl backprop-openblas \
+            --epochs 1 --eval 1 --seed $SEED --threads $THREADS --data $DATA
+        job backprop-openblas w3 "" "$OUT/bp_bench_openblas" w3 --impl backprop-openblas \
+            --samples $W3 --seed $SEED --threads $THREADS
+    else
+        status backprop-openblas "w1 w3" "$BP_OB_WHY"
+    fi
 
     if [ $HAVE_TORCH = 1 ]; then
         job pytorch "w1 w2 w3" "" "$PY" bench/torch_bench.py w1 w2 w3 --epochs $W1_EPOCHS \

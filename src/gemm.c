@@ -20,6 +20,10 @@
 #include "gemm.h"
 #include "pool.h"
 
+#ifdef BP_OPENBLAS
+#include <cblas.h>
+#endif
+
 #include <stdint.h>
 #include <string.h>
 
@@ -517,6 +521,16 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
         epilogue_pass(epi, M, N, C, ldc);
         return;
     }
+#ifdef BP_OPENBLAS
+    /* make BLAS=openblas: the product by OpenBLAS (row-major; it threads as
+       OPENBLAS_NUM_THREADS says), then the epilogue as a second pass over C. */
+    (void)workspace;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C,
+                (blasint)ldc);
+    epilogue_pass(epi, M, N, C, ldc);
+    return;
+#endif
     if (M < SMALL_M && !(trans_a && trans_b)) {
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         epilogue_pass(epi, M, N, C, ldc);
@@ -632,6 +646,9 @@ int bp_gemm_team_plan(int threads, size_t M, size_t N, size_t K, int *split_n, s
 {
     *split_n = 1;
     *step = N;
+#ifdef BP_OPENBLAS
+    threads = 1; /* OpenBLAS brings its own threads */
+#endif
     if (threads < 2 || M == 0 || N == 0 || K == 0) return 1;
     /* Cutting columns re-packs A in every thread, cutting rows re-packs B: cut
        the dimension that duplicates the smaller operand, unless only the other
