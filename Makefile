@@ -12,6 +12,8 @@
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
 #   make BLAS=openblas  build-openblas/: OpenBLAS's sgemm instead of backprop's own GEMM
+#   make CUDA=1       build-cuda/: with the GPU trainer (nvcc, cuBLAS); train --device cuda
+#   make bench-gpu    GPU step times against PyTorch's (needs a GPU); cuda-sanitize: compute-sanitizer
 #
 # The plain build needs only libc, libm and POSIX threads.
 
@@ -33,19 +35,36 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/i
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 CFLAGS  += -DBP_OPENBLAS $(BLAS_CFLAGS)
 endif
+# make CUDA=1: the GPU trainer (src/cuda/, nvcc and cuBLAS) in build-cuda/; without it,
+# src/cuda_none.c stands in and the build needs no CUDA at all.
+CUDA_HOME ?= /usr/local/cuda
+NVCC    ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+ifeq ($(CUDA),1)
+BUILD   := $(BUILD)-cuda
+CFLAGS  += -DBP_CUDA
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?=
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC -pthread
-LDLIBS  := $(BLAS_LIBS) -lm -pthread
+LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) -lm -pthread
 
 VERSION := 0.1.0
 
 LIB_SRC := $(wildcard src/*.c)
+CUDA_SRC := $(wildcard src/cuda/*.cu)
+ifeq ($(CUDA),1)
+LIB_SRC := $(filter-out src/cuda_none.c,$(LIB_SRC))
+endif
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ifeq ($(CUDA),1)
+LIB_OBJ += $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/digits.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
@@ -54,13 +73,18 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+NVFLAGS := -std=c++17 -O2 -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Werror all-warnings $(CUDA_ARCH) -Iinclude -Isrc
+$(BUILD)/%.o: %.cu $(wildcard include/*.h src/cuda/*.h src/cuda/*.cuh) Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 # The embedded data set of `backprop demo`, compiled into the program.
 $(BUILD)/tools/embed: tools/embed.c
@@ -118,6 +142,16 @@ bench-quick: all
 # Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
 bench-mpi:
 	sh bench/mpi.sh
+
+# The GPU: backprop's step against PyTorch's eager and graph-captured steps (bench/gpu.sh),
+# and the GPU tests under compute-sanitizer (memcheck, then racecheck). Need a CUDA device.
+bench-gpu:
+	sh bench/gpu.sh
+
+cuda-sanitize:
+	$(MAKE) CUDA=1 build-cuda/unit-tests
+	$(CUDA_HOME)/bin/compute-sanitizer --tool memcheck --error-exitcode 1 ./build-cuda/unit-tests cuda
+	$(CUDA_HOME)/bin/compute-sanitizer --tool racecheck --error-exitcode 1 ./build-cuda/unit-tests cuda
 
 # Fuzz every file reader with libFuzzer + ASan + UBSan (needs clang, libclang-rt);
 # FUZZ_SECONDS per harness; findings land in tests/fuzz/regressions/.

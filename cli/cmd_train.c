@@ -53,6 +53,9 @@ static const cli_option train_options[] = {
     {"no-shuffle", NULL, "keep the file's order instead of reshuffling every epoch"},
     {"seed", "N", "seed for initialization, shuffling and the validation split (default 1)"},
     {"threads", "N", CLI_THREADS_HELP},
+    {"device", "NAME", "cpu (default) or cuda: train on an NVIDIA GPU (a build with make CUDA=1;"
+                       " sgd or momentum, constant learning rate)"},
+    {"tf32", NULL, "with --device cuda: let cuBLAS use TF32 tensor cores (faster, less precise)"},
     {"mpi-timeout", "SECONDS", "under mpirun: end the job when a rank has not answered for this long,"
                                " naming it (default 300; 0 waits forever)"},
     {"checkpoint", "FILE", "save the whole training state here after every epoch (atomically);"
@@ -72,7 +75,7 @@ typedef struct {
     size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets, checkpoint_every;
     double validation, input_scale, mpi_timeout;
     bp_normalize normalize;
-    int normalize_given, json, quiet, threads;
+    int normalize_given, json, quiet, threads, cuda, tf32;
     bp_net_config net;
     bp_train_config train;
     cli_format format;
@@ -143,6 +146,11 @@ static int parse_plan(cli_args *a, train_plan *p)
         (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)))
         return code;
     if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
+    if ((v = cli_get(a, "device")) && strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
+        return cli_fail(a, EXIT_USAGE, "--device expects cpu or cuda, got '%s'", v);
+    p->cuda = v && strcmp(v, "cuda") == 0;
+    p->tf32 = cli_flag(a, "tf32");
+    if (p->tf32 && !p->cuda) return cli_fail(a, EXIT_USAGE, "--tf32 needs --device cuda");
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
         return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
     c->no_shuffle = cli_flag(a, "no-shuffle");
@@ -478,6 +486,10 @@ static int run_train(cli_args *a)
         }
     }
     if ((code = cli_use_threads(a, net, p.threads))) goto done;
+    if (p.cuda && (s = bp_trainer_set_device(trainer, BP_DEVICE_CUDA, p.tf32, &err)) != BP_OK) {
+        code = cli_fail(a, EXIT_FAILED, "--device cuda: %s", err.message);
+        goto done;
+    }
     bp_trainer_set_callback(trainer, on_step, &bar);
     /* Under mpirun: every rank trains on its share of each batch; only rank 0 reports and
        writes files. */
@@ -561,7 +573,9 @@ static int run_train(cli_args *a)
             goto done;
         }
         if (s != BP_OK) {
-            code = cli_fail_status(a, s, NULL, "training");
+            const char *dev = bp_trainer_device_error(trainer);
+            code = dev[0] ? cli_fail(a, EXIT_FAILED, "training on the GPU: %s", dev)
+                          : cli_fail_status(a, s, NULL, "training");
             goto done;
         }
         if (interrupted || (ranks > 1 && any_interrupted())) {

@@ -391,6 +391,35 @@ void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t,
 bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_t ranks,
                                   int (*allreduce)(void *, float *, size_t), void *context);
 
+/* ------------------------------------------------------------------ devices */
+
+/** Where a trainer computes. */
+typedef enum {
+    BP_DEVICE_CPU = 0,
+    BP_DEVICE_CUDA      /**< an NVIDIA GPU through CUDA and cuBLAS (built with make CUDA=1) */
+} bp_device;
+
+/** CUDA devices this process can use: 0 in a build without CUDA or where none is visible. */
+int bp_cuda_devices(void);
+
+/** Move a trainer's epochs to a device (BP_DEVICE_CPU moves them back). On CUDA,
+ *  bp_trainer_run and bp_trainer_epoch upload the data set once (it must not change
+ *  while it is trained on), keep parameters, batches and the loss on the GPU, replay
+ *  each step as a CUDA graph, and copy the parameters (and momentum) back into the
+ *  network when they return, so evaluation, checkpoints and saving work as before and
+ *  a model trained on one device loads on the other. Same shuffle as on the CPU; float
+ *  sums in another order, so results agree to rounding, not bitwise. tf32 nonzero lets
+ *  cuBLAS use TF32 tensor cores (faster, about 1e-3 relative precision); zero keeps
+ *  full fp32. bp_trainer_step always runs on the CPU. Supported on CUDA so far: SGD and
+ *  momentum (with weight decay), constant learning rate, no clipping, one process;
+ *  anything else, a build without CUDA or no device fails with BP_ERR_UNSUPPORTED and
+ *  err says why. */
+bp_status bp_trainer_set_device(bp_trainer *trainer, bp_device device, int tf32, bp_error *err);
+/** The trainer's device. */
+bp_device bp_trainer_device(const bp_trainer *trainer);
+/** What went wrong on the device in the last failed bp_trainer_run ("" if nothing). */
+const char *bp_trainer_device_error(const bp_trainer *trainer);
+
 /* -------------------------------------------------------------- checkpoints */
 
 /** Save the trainer's network and everything needed to continue training exactly: the

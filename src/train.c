@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "cuda/cuda.h"
 #include "fileio.h"
 #include "net_internal.h"
 #include "optimizer.h"
@@ -39,7 +40,11 @@ struct bp_trainer {
     float *best;            /* early stopping: the best parameters so far (or NULL) */
     double best_loss;
     size_t bad_epochs;
+    bp_cuda *gpu;           /* bp_trainer_set_device(CUDA): the GPU trainer, or NULL */
+    char device_error[256]; /* what the device said when a run failed */
 };
+
+_Static_assert(BP_CUDA_LEAKY_SLOPE == BP_LEAKY_SLOPE, "the GPU's leaky ReLU slope must be the CPU's");
 
 static int bad(double v) { return !isfinite(v) || v < 0; }
 
@@ -103,6 +108,7 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
 void bp_trainer_free(bp_trainer *t)
 {
     if (!t) return;
+    bp_cuda_free(t->gpu);
     free(t->update.state1);
     free(t->update.state2);
     free(t->order);
@@ -236,6 +242,21 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     const float *x = bp_dataset_x_const(data), *y = bp_dataset_y_const(data);
     size_t done_steps = 0;
     int stop = 0;
+    if (t->gpu) {
+        /* The whole run on the GPU (cuda/cuda.h); the parameters come back at its end. */
+        bp_cuda_result r;
+        s = bp_cuda_run(t->gpu, net->params, t->update.state1, x, y, n, n_in, n_out, t->order, t->position,
+                        batch, max_steps, &r, t->device_error, sizeof t->device_error);
+        if (s != BP_OK) return s;
+        t->steps += r.steps;
+        t->epoch_steps += r.steps;
+        t->update.step += r.steps;
+        t->position += r.samples;
+        t->epoch_loss += r.loss_sum;
+        if (!isfinite(r.loss_sum)) return BP_ERR_NUMERIC;
+        if (t->config.on_step) t->config.on_step(t->config.context, t->position, n);
+        stop = 1; /* skips the CPU loop below */
+    }
     /* Tiny networks trained one sample at a time take the fused path of small.c. */
     int parallel = t->config.ranks > 1;
     int small = !parallel && batch == 1 && t->update.kind == BP_OPT_SGD && t->config.clip_norm == 0 &&
@@ -367,6 +388,53 @@ static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, si
     if (!isfinite(*loss)) return BP_ERR_NUMERIC;
     return apply_gradient(t);
 }
+
+bp_status bp_trainer_set_device(bp_trainer *t, bp_device device, int tf32, bp_error *err)
+{
+    if (!t) return bp_fail(err, BP_ERR_ARG, "no trainer given");
+    if (device == BP_DEVICE_CPU) {
+        bp_cuda_free(t->gpu);
+        t->gpu = NULL;
+        return BP_OK;
+    }
+    if (device != BP_DEVICE_CUDA) return bp_fail(err, BP_ERR_ARG, "unknown device %d", (int)device);
+    const bp_train_config *c = &t->config;
+    if (t->update.kind != BP_OPT_SGD && t->update.kind != BP_OPT_MOMENTUM)
+        return bp_fail(err, BP_ERR_UNSUPPORTED, "the CUDA path trains with sgd or momentum so far, not %s; "
+                       "train on the CPU", bp_optimizer_name(t->update.kind));
+    const char *no = c->schedule != BP_SCHEDULE_CONSTANT || c->warmup_epochs > 0 ? "learning-rate schedules or warm-up"
+                     : c->clip_norm > 0                                          ? "gradient clipping"
+                     : c->ranks > 1                                              ? "several processes (mpirun)"
+                                                                                 : NULL;
+    if (no) return bp_fail(err, BP_ERR_UNSUPPORTED, "the CUDA path does not do %s yet; train on the CPU", no);
+    const bp_net *net = t->net;
+    bp_cuda_model m = {0};
+    m.n_layers = net->n_layers;
+    memcpy(m.sizes, net->sizes, (net->n_layers + 1) * sizeof(size_t));
+    m.hidden = net->hidden;
+    m.output = net->output;
+    m.loss = net->loss;
+    m.bias = net->bias;
+    m.n_params = net->n_params;
+    m.reduction = c->reduction;
+    m.momentum = t->update.kind == BP_OPT_MOMENTUM;
+    m.lr = t->update.lr;
+    m.mu = t->update.momentum;
+    m.weight_decay = t->update.weight_decay;
+    m.tf32 = tf32 != 0;
+    bp_cuda *gpu = NULL;
+    bp_status s = bp_cuda_create(&m, &gpu, err);
+    if (s != BP_OK) return s;
+    bp_cuda_free(t->gpu);
+    t->gpu = gpu;
+    return BP_OK;
+}
+
+bp_device bp_trainer_device(const bp_trainer *t) { return t && t->gpu ? BP_DEVICE_CUDA : BP_DEVICE_CPU; }
+
+const char *bp_trainer_device_error(const bp_trainer *t) { return t ? t->device_error : ""; }
+
+int bp_cuda_devices(void) { return bp_cuda_device_count(); }
 
 void bp_trainer_set_callback(bp_trainer *t, int (*on_step)(void *, size_t, size_t), void *context)
 {

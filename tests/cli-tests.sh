@@ -646,5 +646,24 @@ t "--threads 0 is a usage error" 2 '^backprop train: --threads expects a whole n
 nothing_left "--threads 0 writes no model" bad.bpm
 t "--threads x is a usage error" 2 '^backprop predict: --threads expects' "$BP" predict th1.bpm --data wide.csv --threads x
 
+# ----------------------------------------------------------------- devices
+t "--device gpu is a usage error" 2 "^backprop train: --device expects cpu or cuda, got 'gpu'" \
+    "$BP" train --train wide.csv --device gpu -o dev.bpm
+t "--tf32 without --device cuda is a usage error" 2 '^backprop train: --tf32 needs --device cuda' \
+    "$BP" train --train wide.csv --tf32 -o dev.bpm
+t "--device cpu trains as before" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 \
+    --threads 1 --device cpu --quiet -o dev-cpu.bpm
+c "--device cpu gives the default model" 'cmp -s th1.bpm dev-cpu.bpm'
+if [ "$("$BP" train --help | grep -c 'device NAME')" = 1 ] && ! "$BP" train --train wide.csv --epochs 1 --device cuda --quiet \
+        -o gpu-probe.bpm >/dev/null 2>&1; then
+    # No GPU here (or no CUDA in this build): a clear reason, exit 1, nothing written.
+    t "--device cuda without a usable GPU says why" 1 '^backprop train: --device cuda: (this build has no CUDA backend|no CUDA device)' \
+        "$BP" train --train wide.csv --device cuda -o dev.bpm
+    nothing_left "--device cuda without a GPU writes no model" dev.bpm
+    t "--device cuda with adam says what the GPU path cannot do" 1 \
+        '^backprop train: --device cuda: (the CUDA path trains with sgd or momentum so far, not adam|this build has no CUDA)' \
+        "$BP" train --train wide.csv --device cuda --optimizer adam -o dev.bpm
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -11,8 +11,18 @@
 #include <math.h>
 #include <stdio.h>
 
-/* Counters of the test program (not the library): failures in the running test. */
+/* Counters of the test program (not the library): failures in the running test, and
+   whether it skipped itself (what it needs is not here; it says why with SKIP). */
 extern int bp_test_failures;
+extern int bp_test_skipped;
+
+#define SKIP(...)                                                                 \
+    do {                                                                          \
+        bp_test_skipped = 1;                                                      \
+        printf("  skip: ");                                                       \
+        printf(__VA_ARGS__);                                                      \
+        putchar('\n');                                                            \
+    } while (0)
 
 #define CHECK(cond, ...)                                                          \
     do {                                                                          \

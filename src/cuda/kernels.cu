@@ -1,0 +1,327 @@
+/*
+ * kernels.cu - the element-wise and per-sample kernels of a GPU training step
+ * (kernels.cuh says what each computes; the math is docs/backprop.md's, as in
+ * activation.c and loss.c on the CPU).
+ *
+ * Element-wise kernels use grid-stride loops over a fixed grid, so one launch
+ * shape serves every size and a captured graph never needs re-tuning. Per-row
+ * work (softmax, the loss) gives each sample one warp and reduces with warp
+ * shuffles.
+ */
+#include <math.h>
+
+#include "kernels.cuh"
+
+namespace {
+
+constexpr int THREADS = 256;
+constexpr unsigned FULL = 0xffffffffu;
+
+int blocks_for(size_t count)
+{
+    size_t b = (count + THREADS - 1) / THREADS;
+    return (int)(b < 1 ? 1 : b > 4096 ? 4096 : b);
+}
+
+__device__ float activate(bp_activation g, float z)
+{
+    switch (g) {
+    case BP_ACT_SIGMOID: return 1.0f / (1.0f + expf(-z));
+    case BP_ACT_TANH: return tanhf(z);
+    case BP_ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case BP_ACT_LEAKY_RELU: return z > 0.0f ? z : BP_CUDA_LEAKY_SLOPE * z;
+    default: return z; /* identity (softmax is done per row) */
+    }
+}
+
+/* g'(z) from the activation's output a (and z where a does not tell). */
+__device__ float derivative(bp_activation g, float z, float a)
+{
+    switch (g) {
+    case BP_ACT_SIGMOID: return a * (1.0f - a);
+    case BP_ACT_TANH: return 1.0f - a * a;
+    case BP_ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
+    case BP_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : BP_CUDA_LEAKY_SLOPE;
+    default: return 1.0f;
+    }
+}
+
+/* log(1 + e^x) without overflow. */
+__device__ float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+__device__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
+    return v;
+}
+
+__device__ float warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL, v, o));
+    return v;
+}
+
+__global__ void gather_kernel(const float *x, const float *y, const unsigned *order,
+                              const unsigned long long *pos, size_t m, size_t n_in, size_t n_out,
+                              float *xb, float *yb)
+{
+    const size_t start = (size_t)*pos, stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n_in; i += stride) {
+        size_t row = i / n_in, col = i % n_in;
+        xb[i] = x[(size_t)order[start + row] * n_in + col];
+    }
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n_out; i += stride) {
+        size_t row = i / n_out, col = i % n_out;
+        yb[i] = y[(size_t)order[start + row] * n_out + col];
+    }
+}
+
+__global__ void advance_kernel(unsigned long long *pos, unsigned long long m) { *pos += m; }
+
+__global__ void bias_activation_kernel(float *z, const float *b, size_t m, size_t n, bp_activation g)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n; i += stride)
+        z[i] = activate(g, b ? z[i] + b[i % n] : z[i]);
+}
+
+/* One warp per sample (row). Passes over the row: bias and the maximum; the
+   softmax sum; a, the loss terms and the sums delta needs; delta. */
+__global__ void output_kernel(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
+                              size_t n, bp_activation output, bp_loss loss, double *loss_sum)
+{
+    const int lane = threadIdx.x & 31;
+    const size_t warps = (size_t)gridDim.x * (blockDim.x / 32);
+    for (size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; row < m; row += warps) {
+        float *zr = z + row * n, *ar = a + row * n, *dr = delta + row * n;
+        const float *yr = y + row * n;
+        float mx = -INFINITY;
+        for (size_t j = lane; j < n; j += 32) {
+            float v = b ? zr[j] + b[j] : zr[j];
+            zr[j] = v;
+            mx = fmaxf(mx, v);
+        }
+        mx = warp_max(mx);
+        float sum_e = 0.0f;
+        if (output == BP_ACT_SOFTMAX) {
+            for (size_t j = lane; j < n; j += 32) sum_e += expf(zr[j] - mx);
+            sum_e = warp_sum(sum_e);
+        }
+        /* a, and the row's sums: y, y z, the loss terms, a (a - y) for softmax + MSE. */
+        float ysum = 0.0f, yz = 0.0f, terms = 0.0f, ad = 0.0f;
+        for (size_t j = lane; j < n; j += 32) {
+            float zj = zr[j], aj;
+            if (output == BP_ACT_SOFTMAX) aj = expf(zj - mx) / sum_e;
+            else aj = activate(output, zj);
+            ar[j] = aj;
+            float yj = yr[j];
+            ysum += yj;
+            yz += yj * zj;
+            if (loss == BP_LOSS_MSE) {
+                float d = aj - yj;
+                terms += 0.5f * d * d;
+                ad += aj * d;
+            } else if (loss == BP_LOSS_BCE) {
+                terms += softplus(zj) - yj * zj;
+            }
+        }
+        ysum = warp_sum(ysum);
+        yz = warp_sum(yz);
+        terms = warp_sum(terms);
+        ad = warp_sum(ad);
+        if (lane == 0) {
+            double l = loss == BP_LOSS_CE ? (double)ysum * ((double)mx + log((double)sum_e)) - (double)yz
+                                          : (double)terms;
+            atomicAdd(loss_sum, l);
+        }
+        for (size_t j = lane; j < n; j += 32) {
+            float aj = ar[j], yj = yr[j], d;
+            if (loss == BP_LOSS_CE) d = ysum * aj - yj;                          /* softmax + CE */
+            else if (loss == BP_LOSS_BCE || output == BP_ACT_IDENTITY) d = aj - yj; /* canonical */
+            else if (output == BP_ACT_SOFTMAX) d = aj * ((aj - yj) - ad);        /* MSE through softmax */
+            else d = (aj - yj) * derivative(output, zr[j], aj);                  /* MSE through g' */
+            dr[j] = d;
+        }
+    }
+}
+
+__global__ void derivative_kernel(float *delta, const float *a, size_t count, bp_activation g)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride)
+        delta[i] *= derivative(g, a[i], a[i]); /* hidden: a > 0 exactly when z > 0 */
+}
+
+__global__ void momentum_kernel(float *p, float *v, size_t n, float lr, float wd)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        float vi = v[i] + wd * p[i];
+        v[i] = vi;
+        p[i] -= lr * vi;
+    }
+}
+
+/* The tiny-network step, one warp, lane j owning unit j of every layer. */
+struct small_shape {
+    int L;
+    int n[BP_CUDA_SMALL_DEPTH + 1];
+    int off_w[BP_CUDA_SMALL_DEPTH + 1], off_b[BP_CUDA_SMALL_DEPTH + 1]; /* -1: no bias */
+    int n_params;
+    bp_activation hidden, output;
+    bp_loss loss;
+    float lr, keep;
+};
+
+__global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, const float *y,
+                                 const unsigned *order, size_t start, size_t count, double *loss_sum)
+{
+    extern __shared__ float shared[];
+    float *P = shared;                                        /* the parameter block */
+    float *act = P + sh.n_params;                             /* a^0 .. a^L, 32 each */
+    float *dl = act + 32 * (BP_CUDA_SMALL_DEPTH + 1);        /* delta^l */
+    float *dp = dl + 32;                                      /* delta^(l-1) */
+    const int lane = threadIdx.x;
+    for (int i = lane; i < sh.n_params; i += 32) P[i] = params[i];
+    __syncwarp();
+    const int nL = sh.n[sh.L];
+    double total = 0.0;
+    for (size_t s = 0; s < count; s++) {
+        const size_t idx = order[start + s];
+        if (lane < sh.n[0]) act[lane] = x[idx * sh.n[0] + lane];
+        __syncwarp();
+        float zL = 0.0f;
+        for (int l = 1; l <= sh.L; l++) {
+            const int k = sh.n[l - 1];
+            const float *W = P + sh.off_w[l], *ap = act + 32 * (l - 1);
+            if (lane < sh.n[l]) {
+                float z = sh.off_b[l] >= 0 ? P[sh.off_b[l] + lane] : 0.0f;
+                for (int q = 0; q < k; q++) z += W[lane * k + q] * ap[q];
+                if (l < sh.L) act[32 * l + lane] = activate(sh.hidden, z);
+                else zL = z;
+            }
+            __syncwarp();
+        }
+        /* The output, its loss and delta^L (every lane takes part in the reductions). */
+        const bool on = lane < nL;
+        const float yj = on ? y[idx * nL + lane] : 0.0f;
+        float aj;
+        if (sh.output == BP_ACT_SOFTMAX) {
+            const float mx = warp_max(on ? zL : -INFINITY);
+            const float e = on ? expf(zL - mx) : 0.0f, se = warp_sum(e);
+            aj = e / se;
+            if (sh.loss == BP_LOSS_CE) {
+                const float ysum = warp_sum(yj), yz = warp_sum(yj * zL);
+                total += (double)ysum * ((double)mx + log((double)se)) - (double)yz;
+                dl[lane] = on ? ysum * aj - yj : 0.0f;
+            }
+        } else {
+            aj = on ? activate(sh.output, zL) : 0.0f;
+        }
+        if (sh.loss == BP_LOSS_BCE) {
+            total += (double)warp_sum(on ? softplus(zL) - yj * zL : 0.0f);
+            dl[lane] = on ? aj - yj : 0.0f;
+        } else if (sh.loss == BP_LOSS_MSE) {
+            const float d = on ? aj - yj : 0.0f;
+            total += 0.5 * (double)warp_sum(d * d);
+            const float ad = warp_sum(on ? aj * d : 0.0f);
+            float g = d;
+            if (sh.output == BP_ACT_SOFTMAX) g = aj * (d - ad);
+            else if (sh.output != BP_ACT_IDENTITY) g = d * derivative(sh.output, zL, aj);
+            dl[lane] = on ? g : 0.0f;
+        }
+        __syncwarp();
+        /* Backward and update, layer by layer: delta^(l-1) from W^l before W^l changes. */
+        for (int l = sh.L; l >= 1; l--) {
+            const int k = sh.n[l - 1], nn = sh.n[l];
+            float *W = P + sh.off_w[l];
+            const float *ap = act + 32 * (l - 1);
+            if (l > 1 && lane < k) {
+                float d = 0.0f;
+                for (int j = 0; j < nn; j++) d += W[j * k + lane] * dl[j];
+                dp[lane] = d * derivative(sh.hidden, ap[lane], ap[lane]);
+            }
+            __syncwarp();
+            if (lane < nn) {
+                const float g = sh.lr * dl[lane];
+                for (int q = 0; q < k; q++) W[lane * k + q] = sh.keep * W[lane * k + q] - g * ap[q];
+                if (sh.off_b[l] >= 0) P[sh.off_b[l] + lane] = sh.keep * P[sh.off_b[l] + lane] - g;
+            }
+            __syncwarp();
+            if (l > 1 && lane < k) dl[lane] = dp[lane];
+            __syncwarp();
+        }
+    }
+    for (int i = lane; i < sh.n_params; i += 32) params[i] = P[i];
+    if (lane == 0) atomicAdd(loss_sum, total);
+}
+
+} // namespace
+
+void bp_cuda_gather(const float *x, const float *y, const unsigned *order, const unsigned long long *pos,
+                    size_t m, size_t n_in, size_t n_out, float *xb, float *yb, cudaStream_t s)
+{
+    gather_kernel<<<blocks_for(m * (n_in > n_out ? n_in : n_out)), THREADS, 0, s>>>(x, y, order, pos, m, n_in,
+                                                                                     n_out, xb, yb);
+}
+
+void bp_cuda_advance(unsigned long long *pos, size_t m, cudaStream_t s)
+{
+    advance_kernel<<<1, 1, 0, s>>>(pos, (unsigned long long)m);
+}
+
+void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, cudaStream_t s)
+{
+    bias_activation_kernel<<<blocks_for(m * n), THREADS, 0, s>>>(z, b, m, n, g);
+}
+
+void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
+                          size_t n, bp_activation output, bp_loss loss, double *loss_sum, cudaStream_t s)
+{
+    const int warps_per_block = THREADS / 32;
+    size_t blocks = (m + warps_per_block - 1) / warps_per_block;
+    output_kernel<<<(int)(blocks > 4096 ? 4096 : blocks), THREADS, 0, s>>>(z, a, b, y, delta, m, n, output,
+                                                                           loss, loss_sum);
+}
+
+void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, cudaStream_t s)
+{
+    if (g == BP_ACT_IDENTITY) return;
+    derivative_kernel<<<blocks_for(count), THREADS, 0, s>>>(delta, a, count, g);
+}
+
+void bp_cuda_momentum_update(float *p, float *v, size_t n, float lr, float wd, cudaStream_t s)
+{
+    momentum_kernel<<<blocks_for(n), THREADS, 0, s>>>(p, v, n, lr, wd);
+}
+
+int bp_cuda_small_applies(const bp_cuda_model *model)
+{
+    if (model->n_layers > BP_CUDA_SMALL_DEPTH || model->momentum) return 0;
+    for (size_t l = 0; l <= model->n_layers; l++)
+        if (model->sizes[l] > BP_CUDA_SMALL_WIDTH) return 0;
+    return 1;
+}
+
+void bp_cuda_small_sgd(const bp_cuda_model *model, float *params, const float *x, const float *y,
+                       const unsigned *order, size_t start, size_t count, double *loss_sum, cudaStream_t s)
+{
+    small_shape sh;
+    sh.L = (int)model->n_layers;
+    int off = 0;
+    for (int l = 0; l <= sh.L; l++) sh.n[l] = (int)model->sizes[l];
+    for (int l = 1; l <= sh.L; l++) {
+        sh.off_w[l] = off;
+        off += sh.n[l] * sh.n[l - 1];
+        sh.off_b[l] = model->bias ? off : -1;
+        if (model->bias) off += sh.n[l];
+    }
+    sh.n_params = off;
+    sh.hidden = model->hidden;
+    sh.output = model->output;
+    sh.loss = model->loss;
+    sh.lr = model->lr;
+    sh.keep = 1.0f - model->lr * model->weight_decay;
+    size_t bytes = ((size_t)off + 32 * (BP_CUDA_SMALL_DEPTH + 1) + 64) * sizeof(float);
+    small_sgd_kernel<<<1, 32, bytes, s>>>(sh, params, x, y, order, start, count, loss_sum);
+}

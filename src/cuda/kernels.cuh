@@ -1,0 +1,51 @@
+/*
+ * kernels.cuh - the GPU kernels of a training step that are not matrix products
+ * (those are cuBLAS calls in trainer.cu), as host-callable launchers on a stream.
+ *
+ * Layouts are the CPU's: row-major, one sample per row, so a batch of
+ * activations is m x n and cuBLAS sees it column-major as n x m.
+ */
+#ifndef BP_CUDA_KERNELS_CUH
+#define BP_CUDA_KERNELS_CUH
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+
+#include "cuda.h"
+
+/* xb (m x n_in) and yb (m x n_out) = rows order[*pos .. *pos + m) of x and y. The
+   start is read on the device, so a captured graph gathers the next batch each time
+   it is replayed (bp_cuda_advance moves *pos on). */
+void bp_cuda_gather(const float *x, const float *y, const unsigned *order, const unsigned long long *pos,
+                    size_t m, size_t n_in, size_t n_out, float *xb, float *yb, cudaStream_t s);
+
+/* *pos += m, on the device. */
+void bp_cuda_advance(unsigned long long *pos, size_t m, cudaStream_t s);
+
+/* A hidden layer's output in place: z = g(z + b) over m x n (b may be NULL). */
+void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, cudaStream_t s);
+
+/* The output layer, one warp per sample: z += b (kept: the losses work from the
+   logits), a = g(z) (softmax over the row), the sample's loss added to *loss_sum,
+   and delta = dC/dz (a - y for the canonical pairs, (sum y) a - y for softmax-CE,
+   through g' otherwise). */
+void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
+                          size_t n, bp_activation output, bp_loss loss, double *loss_sum, cudaStream_t s);
+
+/* delta *= g'(.) computed from the layer's output a (hidden activations only). */
+void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, cudaStream_t s);
+
+/* Momentum's second half over the whole parameter block: v += wd p; p -= lr v. */
+void bp_cuda_momentum_update(float *p, float *v, size_t n, float lr, float wd, cudaStream_t s);
+
+/* The fused path for tiny networks trained one sample at a time (depth <= 3, every
+   width <= 32, plain gradient descent): one warp runs forward, loss, backward and
+   update for `count` samples in a row, with the parameters in shared memory; the
+   loss sum is added to *loss_sum. bp_cuda_small_applies says whether a model qualifies. */
+#define BP_CUDA_SMALL_DEPTH 3
+#define BP_CUDA_SMALL_WIDTH 32
+int bp_cuda_small_applies(const bp_cuda_model *model);
+void bp_cuda_small_sgd(const bp_cuda_model *model, float *params, const float *x, const float *y,
+                       const unsigned *order, size_t start, size_t count, double *loss_sum, cudaStream_t s);
+
+#endif
