@@ -312,7 +312,7 @@ extern "C" bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, b
             BLAS_TRY(cublasSetStream(g->blas, g->stream));
             CUDA_TRY(cudaMalloc(&g->blas_workspace, BLAS_WORKSPACE));
             BLAS_TRY(cublasSetWorkspace(g->blas, g->blas_workspace, BLAS_WORKSPACE));
-            BLAS_TRY(cublasSetMathMode(g->blas, model->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+            BLAS_TRY(cublasSetMathMode(g->blas, model->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
             CUDA_TRY(cudaMalloc(&g->params, model->n_params * sizeof(float)));
             if (model->momentum) CUDA_TRY(cudaMalloc(&g->velocity, model->n_params * sizeof(float)));
             CUDA_TRY(cudaMalloc(&g->loss, sizeof(double)));
