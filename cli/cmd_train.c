@@ -486,7 +486,7 @@ static int run_train(cli_args *a)
         }
     }
     if ((code = cli_use_threads(a, net, p.threads))) goto done;
-    if (p.cuda && (s = bp_trainer_set_device(trainer, BP_DEVICE_CUDA, p.tf32, &err)) != BP_OK) {
+    if (p.cuda && bp_trainer_set_device(trainer, BP_DEVICE_CUDA, p.tf32, &err) != BP_OK) {
         code = cli_fail(a, EXIT_FAILED, "--device cuda: %s", err.message);
         goto done;
     }

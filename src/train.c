@@ -44,8 +44,6 @@ struct bp_trainer {
     char device_error[256]; /* what the device said when a run failed */
 };
 
-_Static_assert(BP_CUDA_LEAKY_SLOPE == BP_LEAKY_SLOPE, "the GPU's leaky ReLU slope must be the CPU's");
-
 static int bad(double v) { return !isfinite(v) || v < 0; }
 
 bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out)
@@ -413,6 +411,7 @@ bp_status bp_trainer_set_device(bp_trainer *t, bp_device device, int tf32, bp_er
     memcpy(m.sizes, net->sizes, (net->n_layers + 1) * sizeof(size_t));
     m.hidden = net->hidden;
     m.output = net->output;
+    m.leaky_slope = BP_LEAKY_SLOPE;
     m.loss = net->loss;
     m.bias = net->bias;
     m.n_params = net->n_params;

@@ -19,15 +19,12 @@
 extern "C" {
 #endif
 
-/* The slope of leaky ReLU for z <= 0: train.c checks at compile time that it is
-   net_internal.h's BP_LEAKY_SLOPE. */
-#define BP_CUDA_LEAKY_SLOPE 0.01f
-
 /* What the GPU needs to know about the network and the update rule. */
 typedef struct {
     size_t n_layers;
     size_t sizes[BP_MAX_LAYERS + 1];
     bp_activation hidden, output;
+    float leaky_slope;     /* leaky ReLU's slope for z <= 0 (net_internal.h's BP_LEAKY_SLOPE) */
     bp_loss loss;
     int bias;
     size_t n_params;       /* W^1, b^1, W^2, b^2, ... as in the parameter block */

@@ -23,25 +23,25 @@ int blocks_for(size_t count)
     return (int)(b < 1 ? 1 : b > 4096 ? 4096 : b);
 }
 
-__device__ float activate(bp_activation g, float z)
+__device__ float activate(bp_activation g, float z, float slope)
 {
     switch (g) {
     case BP_ACT_SIGMOID: return 1.0f / (1.0f + expf(-z));
     case BP_ACT_TANH: return tanhf(z);
     case BP_ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case BP_ACT_LEAKY_RELU: return z > 0.0f ? z : BP_CUDA_LEAKY_SLOPE * z;
+    case BP_ACT_LEAKY_RELU: return z > 0.0f ? z : slope * z;
     default: return z; /* identity (softmax is done per row) */
     }
 }
 
 /* g'(z) from the activation's output a (and z where a does not tell). */
-__device__ float derivative(bp_activation g, float z, float a)
+__device__ float derivative(bp_activation g, float z, float a, float slope)
 {
     switch (g) {
     case BP_ACT_SIGMOID: return a * (1.0f - a);
     case BP_ACT_TANH: return 1.0f - a * a;
     case BP_ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
-    case BP_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : BP_CUDA_LEAKY_SLOPE;
+    case BP_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : slope;
     default: return 1.0f;
     }
 }
@@ -78,17 +78,17 @@ __global__ void gather_kernel(const float *x, const float *y, const unsigned *or
 
 __global__ void advance_kernel(unsigned long long *pos, unsigned long long m) { *pos += m; }
 
-__global__ void bias_activation_kernel(float *z, const float *b, size_t m, size_t n, bp_activation g)
+__global__ void bias_activation_kernel(float *z, const float *b, size_t m, size_t n, bp_activation g, float slope)
 {
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n; i += stride)
-        z[i] = activate(g, b ? z[i] + b[i % n] : z[i]);
+        z[i] = activate(g, b ? z[i] + b[i % n] : z[i], slope);
 }
 
 /* One warp per sample (row). Passes over the row: bias and the maximum; the
    softmax sum; a, the loss terms and the sums delta needs; delta. */
 __global__ void output_kernel(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                              size_t n, bp_activation output, bp_loss loss, double *loss_sum)
+                              size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum)
 {
     const int lane = threadIdx.x & 31;
     const size_t warps = (size_t)gridDim.x * (blockDim.x / 32);
@@ -112,7 +112,7 @@ __global__ void output_kernel(float *z, float *a, const float *b, const float *y
         for (size_t j = lane; j < n; j += 32) {
             float zj = zr[j], aj;
             if (output == BP_ACT_SOFTMAX) aj = expf(zj - mx) / sum_e;
-            else aj = activate(output, zj);
+            else aj = activate(output, zj, slope);
             ar[j] = aj;
             float yj = yr[j];
             ysum += yj;
@@ -139,17 +139,17 @@ __global__ void output_kernel(float *z, float *a, const float *b, const float *y
             if (loss == BP_LOSS_CE) d = ysum * aj - yj;                          /* softmax + CE */
             else if (loss == BP_LOSS_BCE || output == BP_ACT_IDENTITY) d = aj - yj; /* canonical */
             else if (output == BP_ACT_SOFTMAX) d = aj * ((aj - yj) - ad);        /* MSE through softmax */
-            else d = (aj - yj) * derivative(output, zr[j], aj);                  /* MSE through g' */
+            else d = (aj - yj) * derivative(output, zr[j], aj, slope);           /* MSE through g' */
             dr[j] = d;
         }
     }
 }
 
-__global__ void derivative_kernel(float *delta, const float *a, size_t count, bp_activation g)
+__global__ void derivative_kernel(float *delta, const float *a, size_t count, bp_activation g, float slope)
 {
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride)
-        delta[i] *= derivative(g, a[i], a[i]); /* hidden: a > 0 exactly when z > 0 */
+        delta[i] *= derivative(g, a[i], a[i], slope); /* hidden: a > 0 exactly when z > 0 */
 }
 
 __global__ void momentum_kernel(float *p, float *v, size_t n, float lr, float wd)
@@ -170,7 +170,7 @@ struct small_shape {
     int n_params;
     bp_activation hidden, output;
     bp_loss loss;
-    float lr, keep;
+    float lr, keep, slope;
 };
 
 __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, const float *y,
@@ -197,7 +197,7 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
             if (lane < sh.n[l]) {
                 float z = sh.off_b[l] >= 0 ? P[sh.off_b[l] + lane] : 0.0f;
                 for (int q = 0; q < k; q++) z += W[lane * k + q] * ap[q];
-                if (l < sh.L) act[32 * l + lane] = activate(sh.hidden, z);
+                if (l < sh.L) act[32 * l + lane] = activate(sh.hidden, z, sh.slope);
                 else zL = z;
             }
             __syncwarp();
@@ -216,7 +216,7 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
                 dl[lane] = on ? ysum * aj - yj : 0.0f;
             }
         } else {
-            aj = on ? activate(sh.output, zL) : 0.0f;
+            aj = on ? activate(sh.output, zL, sh.slope) : 0.0f;
         }
         if (sh.loss == BP_LOSS_BCE) {
             total += (double)warp_sum(on ? softplus(zL) - yj * zL : 0.0f);
@@ -227,7 +227,7 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
             const float ad = warp_sum(on ? aj * d : 0.0f);
             float g = d;
             if (sh.output == BP_ACT_SOFTMAX) g = aj * (d - ad);
-            else if (sh.output != BP_ACT_IDENTITY) g = d * derivative(sh.output, zL, aj);
+            else if (sh.output != BP_ACT_IDENTITY) g = d * derivative(sh.output, zL, aj, sh.slope);
             dl[lane] = on ? g : 0.0f;
         }
         __syncwarp();
@@ -239,7 +239,7 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
             if (l > 1 && lane < k) {
                 float d = 0.0f;
                 for (int j = 0; j < nn; j++) d += W[j * k + lane] * dl[j];
-                dp[lane] = d * derivative(sh.hidden, ap[lane], ap[lane]);
+                dp[lane] = d * derivative(sh.hidden, ap[lane], ap[lane], sh.slope);
             }
             __syncwarp();
             if (lane < nn) {
@@ -270,24 +270,26 @@ void bp_cuda_advance(unsigned long long *pos, size_t m, cudaStream_t s)
     advance_kernel<<<1, 1, 0, s>>>(pos, (unsigned long long)m);
 }
 
-void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, cudaStream_t s)
+void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, float slope,
+                             cudaStream_t s)
 {
-    bias_activation_kernel<<<blocks_for(m * n), THREADS, 0, s>>>(z, b, m, n, g);
+    bias_activation_kernel<<<blocks_for(m * n), THREADS, 0, s>>>(z, b, m, n, g, slope);
 }
 
 void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                          size_t n, bp_activation output, bp_loss loss, double *loss_sum, cudaStream_t s)
+                          size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
+                          cudaStream_t s)
 {
     const int warps_per_block = THREADS / 32;
     size_t blocks = (m + warps_per_block - 1) / warps_per_block;
     output_kernel<<<(int)(blocks > 4096 ? 4096 : blocks), THREADS, 0, s>>>(z, a, b, y, delta, m, n, output,
-                                                                           loss, loss_sum);
+                                                                           loss, slope, loss_sum);
 }
 
-void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, cudaStream_t s)
+void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, float slope, cudaStream_t s)
 {
     if (g == BP_ACT_IDENTITY) return;
-    derivative_kernel<<<blocks_for(count), THREADS, 0, s>>>(delta, a, count, g);
+    derivative_kernel<<<blocks_for(count), THREADS, 0, s>>>(delta, a, count, g, slope);
 }
 
 void bp_cuda_momentum_update(float *p, float *v, size_t n, float lr, float wd, cudaStream_t s)
@@ -322,6 +324,7 @@ void bp_cuda_small_sgd(const bp_cuda_model *model, float *params, const float *x
     sh.loss = model->loss;
     sh.lr = model->lr;
     sh.keep = 1.0f - model->lr * model->weight_decay;
+    sh.slope = model->leaky_slope;
     size_t bytes = ((size_t)off + 32 * (BP_CUDA_SMALL_DEPTH + 1) + 64) * sizeof(float);
     small_sgd_kernel<<<1, 32, bytes, s>>>(sh, params, x, y, order, start, count, loss_sum);
 }

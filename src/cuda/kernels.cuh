@@ -22,18 +22,22 @@ void bp_cuda_gather(const float *x, const float *y, const unsigned *order, const
 /* *pos += m, on the device. */
 void bp_cuda_advance(unsigned long long *pos, size_t m, cudaStream_t s);
 
+/* `slope` is leaky ReLU's for z <= 0 (the model's leaky_slope). */
+
 /* A hidden layer's output in place: z = g(z + b) over m x n (b may be NULL). */
-void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, cudaStream_t s);
+void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, float slope,
+                             cudaStream_t s);
 
 /* The output layer, one warp per sample: z += b (kept: the losses work from the
    logits), a = g(z) (softmax over the row), the sample's loss added to *loss_sum,
    and delta = dC/dz (a - y for the canonical pairs, (sum y) a - y for softmax-CE,
    through g' otherwise). */
 void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                          size_t n, bp_activation output, bp_loss loss, double *loss_sum, cudaStream_t s);
+                          size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
+                          cudaStream_t s);
 
 /* delta *= g'(.) computed from the layer's output a (hidden activations only). */
-void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, cudaStream_t s);
+void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, float slope, cudaStream_t s);
 
 /* Momentum's second half over the whole parameter block: v += wd p; p -= lr v. */
 void bp_cuda_momentum_update(float *p, float *v, size_t n, float lr, float wd, cudaStream_t s);

@@ -151,8 +151,9 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
         float *Z = l == L ? g->zL : g->a[l];
         BLAS_TRY(cublasSgemm(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one, W, (int)k,
                              g->a[l - 1], (int)k, &zero, Z, (int)n));
-        if (l < L) bp_cuda_bias_activation(Z, b, m, n, md->hidden, s);
-        else bp_cuda_output_layer(Z, g->a[L], b, g->yb, g->delta[0], m, n, md->output, md->loss, g->loss, s);
+        if (l < L) bp_cuda_bias_activation(Z, b, m, n, md->hidden, md->leaky_slope, s);
+        else bp_cuda_output_layer(Z, g->a[L], b, g->yb, g->delta[0], m, n, md->output, md->loss, md->leaky_slope,
+                                  g->loss, s);
         CUDA_TRY(cudaGetLastError());
     }
     /* Backward, with the update of each layer after its delta has gone down. */
@@ -166,7 +167,7 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
             float *Dp = g->delta[1 - cur];
             BLAS_TRY(cublasSgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)k, (int)m, (int)n, &one, W, (int)k, D,
                                  (int)n, &zero, Dp, (int)k));
-            bp_cuda_derivative(Dp, g->a[l - 1], m * k, md->hidden, s);
+            bp_cuda_derivative(Dp, g->a[l - 1], m * k, md->hidden, md->leaky_slope, s);
             CUDA_TRY(cudaGetLastError());
         }
         if (md->momentum) {
