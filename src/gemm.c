@@ -202,6 +202,21 @@ static void pack_a_rows8(const float *r0, size_t lda, float *d)
 }
 #endif
 
+/* With K this small (a weight gradient at batch 1 to 3 is a rank-1 to rank-3
+   update of W), each packed panel would be used for K steps only and every
+   tile of C read and written for as little: row by row, C's row is scaled by
+   beta and gets K axpys of B's rows, all contiguous. */
+#define SMALL_K 4
+
+static void gemm_thin(int trans_a, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                      const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    scale_c(M, N, beta, C, ldc);
+    for (size_t i = 0; i < M; i++)
+        for (size_t p = 0; p < K; p++)
+            axpy(N, alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]), B + p * ldb, C + i * ldc);
+}
+
 /* Packs rows [ic, ic+mc) and columns [pc, pc+kc) of op(A) as MR-row slivers,
    each stored column after column (MR floats per k), rows past mc set to zero. */
 static void pack_a(int trans_a, const float *A, size_t lda, size_t ic, size_t pc,
@@ -533,6 +548,11 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
 #endif
     if (M < SMALL_M && !(trans_a && trans_b)) {
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        epilogue_pass(epi, M, N, C, ldc);
+        return;
+    }
+    if (K < SMALL_K && !trans_b) {
+        gemm_thin(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         epilogue_pass(epi, M, N, C, ldc);
         return;
     }

@@ -160,7 +160,8 @@ done:
 
 /* Shapes that are cut by columns (wide C), by rows (tall C), at awkward sizes
    (slices ending in partial tiles, a last row slice that would be under four
-   rows), batch-1 products (the GEMV path), and shapes too small to cut. */
+   rows), batch-1 products (the GEMV path), K < 4 (the row-by-row path), and shapes
+   too small to cut. */
 void test_gemm_team_matches_one_thread(void)
 {
     static const size_t shapes[][3] = {
@@ -168,6 +169,7 @@ void test_gemm_team_matches_one_thread(void)
         {1000, 17, 63}, {127, 65, 1000}, {63, 1000, 127}, /* the sizes */
         {1, 1000, 700}, {2, 4000, 300}, {3, 777, 1000},  /* batch 1 to 3: the small path */
         {601, 31, 64}, {610, 16, 70}, {100, 40, 270},    /* tall, thin, a 4-row remainder */
+        {1000, 1000, 3}, {700, 900, 1},                  /* K < 4: rank-1 to rank-3 updates */
         {7, 15, 31}, {16, 16, 16}, {1, 1, 1},            /* too small to cut */
     };
     uint64_t rng = 11;
