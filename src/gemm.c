@@ -440,6 +440,11 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    /* Ask for the tile of C now, so it is in L1 when the k loop ends. */
+    for (size_t i = 0; i < dest->m; i++) {
+        _mm_prefetch((const char *)(dest->C + i * dest->ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(dest->C + i * dest->ldc + NR - 1), _MM_HINT_T0);
+    }
     for (size_t p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ai;
