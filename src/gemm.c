@@ -170,35 +170,48 @@ static void gemm_small(int trans_a, int trans_b, size_t M, size_t N, size_t K, f
 }
 
 #if BP_GEMM_AVX2
-/* Eight k of one full A sliver from six rows of A (op(A) = A): the 6 x 8 block
-   is transposed in registers (two zero rows make it 8 x 8) and each column of
-   six is stored with an 8-float store that the next column partly overwrites;
-   the last column is stored as 4 + 2 so nothing past the eight columns is
-   touched. Replaces 48 scalar loads and interleaves per 8 k. */
+/* An 8 x 8 transpose in registers, in place: r[i] holds row i before and column i
+   after. The usual three rounds of unpack / shuffle / 128-bit permute; shared by
+   both packs below, which differ only in what they load and where they store. */
+__attribute__((target("avx2")))
+static inline void transpose8x8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Eight k of one full A sliver from six rows of A (op(A) = A): two zero rows make
+   the 6 x 8 block 8 x 8, and each column of six is stored with an 8-float store
+   that the next column partly overwrites; the last is stored as 4 + 2 so nothing
+   past the eight columns is touched. */
 __attribute__((target("avx2")))
 static void pack_a_rows8(const float *r0, size_t lda, float *d)
 {
-    const __m256 z = _mm256_setzero_ps();
-    __m256 a0 = _mm256_loadu_ps(r0), a1 = _mm256_loadu_ps(r0 + lda);
-    __m256 a2 = _mm256_loadu_ps(r0 + 2 * lda), a3 = _mm256_loadu_ps(r0 + 3 * lda);
-    __m256 a4 = _mm256_loadu_ps(r0 + 4 * lda), a5 = _mm256_loadu_ps(r0 + 5 * lda);
-    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-    __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
-    __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, z, 0x44), u5 = _mm256_shuffle_ps(t4, z, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, z, 0x44), u7 = _mm256_shuffle_ps(t5, z, 0xEE);
-    _mm256_storeu_ps(d + 0 * MR, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(d + 1 * MR, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(d + 2 * MR, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(d + 3 * MR, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(d + 4 * MR, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(d + 5 * MR, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(d + 6 * MR, _mm256_permute2f128_ps(u2, u6, 0x31));
-    const __m256 last = _mm256_permute2f128_ps(u3, u7, 0x31);
-    _mm_storeu_ps(d + 7 * MR, _mm256_castps256_ps128(last));
-    _mm_storel_pi((__m64 *)(void *)(d + 7 * MR + 4), _mm256_extractf128_ps(last, 1));
+    /* Written out rather than looped: GCC -O2 keeps the array in registers then. */
+    __m256 r[8] = {_mm256_loadu_ps(r0), _mm256_loadu_ps(r0 + lda), _mm256_loadu_ps(r0 + 2 * lda),
+                   _mm256_loadu_ps(r0 + 3 * lda), _mm256_loadu_ps(r0 + 4 * lda), _mm256_loadu_ps(r0 + 5 * lda),
+                   _mm256_setzero_ps(), _mm256_setzero_ps()};
+    transpose8x8(r);
+    _mm256_storeu_ps(d + 0 * MR, r[0]), _mm256_storeu_ps(d + 1 * MR, r[1]);
+    _mm256_storeu_ps(d + 2 * MR, r[2]), _mm256_storeu_ps(d + 3 * MR, r[3]);
+    _mm256_storeu_ps(d + 4 * MR, r[4]), _mm256_storeu_ps(d + 5 * MR, r[5]);
+    _mm256_storeu_ps(d + 6 * MR, r[6]);
+    _mm_storeu_ps(d + 7 * MR, _mm256_castps256_ps128(r[7]));
+    _mm_storel_pi((__m64 *)(void *)(d + 7 * MR + 4), _mm256_extractf128_ps(r[7], 1));
 }
 #endif
 
@@ -269,32 +282,19 @@ static void pack_a(int trans_a, const float *A, size_t lda, size_t ic, size_t pc
 }
 
 #if BP_GEMM_AVX2
-/* One 8 x 8 block of the transposed pack with AVX2: rows j0..j0+7 of B (8 floats each,
-   starting at k = p) become rows p..p+7 of the sliver (8 floats each at column j0). The
-   transpose is the usual three rounds of unpack / shuffle / 128-bit permute. */
+/* One 8 x 8 block of the transposed pack: rows j0..j0+7 of B (8 floats each, from
+   k = p) become rows p..p+7 of the sliver (8 floats each at column j0). */
 __attribute__((target("avx2")))
 static void transpose8(const float *src, size_t ldb, float *d)
 {
-    __m256 r0 = _mm256_loadu_ps(src + 0 * ldb), r1 = _mm256_loadu_ps(src + 1 * ldb);
-    __m256 r2 = _mm256_loadu_ps(src + 2 * ldb), r3 = _mm256_loadu_ps(src + 3 * ldb);
-    __m256 r4 = _mm256_loadu_ps(src + 4 * ldb), r5 = _mm256_loadu_ps(src + 5 * ldb);
-    __m256 r6 = _mm256_loadu_ps(src + 6 * ldb), r7 = _mm256_loadu_ps(src + 7 * ldb);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(d + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(d + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(d + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(d + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(d + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(d + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(d + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(d + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+    __m256 r[8] = {_mm256_loadu_ps(src), _mm256_loadu_ps(src + ldb), _mm256_loadu_ps(src + 2 * ldb),
+                   _mm256_loadu_ps(src + 3 * ldb), _mm256_loadu_ps(src + 4 * ldb), _mm256_loadu_ps(src + 5 * ldb),
+                   _mm256_loadu_ps(src + 6 * ldb), _mm256_loadu_ps(src + 7 * ldb)};
+    transpose8x8(r);
+    _mm256_storeu_ps(d + 0 * NR, r[0]), _mm256_storeu_ps(d + 1 * NR, r[1]);
+    _mm256_storeu_ps(d + 2 * NR, r[2]), _mm256_storeu_ps(d + 3 * NR, r[3]);
+    _mm256_storeu_ps(d + 4 * NR, r[4]), _mm256_storeu_ps(d + 5 * NR, r[5]);
+    _mm256_storeu_ps(d + 6 * NR, r[6]), _mm256_storeu_ps(d + 7 * NR, r[7]);
 }
 #endif
 
