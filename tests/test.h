@@ -9,6 +9,7 @@
 #define BP_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Counters of the test program (not the library): failures in the running test, and
@@ -42,5 +43,15 @@ extern int bp_test_skipped;
         if (sc_ < 1.0) sc_ = 1.0;                                                 \
         CHECK(fabs(ca_ - cb_) <= (tol) * sc_, "%s = %.10g, %s = %.10g", #a, ca_, #b, cb_); \
     } while (0)
+
+/* The tests' random numbers: splitmix64 over a state the test owns, so every
+   test's sequence is its own and reproducible. */
+static inline uint64_t bp_test_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
 
 #endif

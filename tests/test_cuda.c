@@ -82,13 +82,6 @@ void test_cuda_refuses_what_it_cannot_do(void)
     bp_net_free(net);
 }
 
-static uint64_t cuda_rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
 
 /* Trains `epochs` epochs of the same network and data on the CPU and on the GPU;
    returns the largest parameter difference relative to the parameters' scale,
@@ -99,11 +92,11 @@ static double cpu_vs_gpu(const bp_net_config *nc, const bp_train_config *tc, siz
     bp_dataset *d = NULL;
     if (bp_dataset_create(n, n_in, n_out, &d) != BP_OK) return -1;
     uint64_t s = 99;
-    for (size_t i = 0; i < n * n_in; i++) bp_dataset_x(d)[i] = (float)((cuda_rng(&s) >> 40) / 16777216.0 - 0.5);
+    for (size_t i = 0; i < n * n_in; i++) bp_dataset_x(d)[i] = (float)((bp_test_next(&s) >> 40) / 16777216.0 - 0.5);
     for (size_t i = 0; i < n; i++) {
-        if (nc->loss == BP_LOSS_CE) bp_dataset_y(d)[i * n_out + cuda_rng(&s) % n_out] = 1.0f;
+        if (nc->loss == BP_LOSS_CE) bp_dataset_y(d)[i * n_out + bp_test_next(&s) % n_out] = 1.0f;
         else
-            for (size_t j = 0; j < n_out; j++) bp_dataset_y(d)[i * n_out + j] = (float)((cuda_rng(&s) >> 40) / 16777216.0);
+            for (size_t j = 0; j < n_out; j++) bp_dataset_y(d)[i * n_out + j] = (float)((bp_test_next(&s) >> 40) / 16777216.0);
     }
     bp_net *cpu = NULL, *gpu = NULL;
     bp_trainer *tc_cpu = NULL, *tc_gpu = NULL;

@@ -21,13 +21,7 @@ typedef struct {
     uint64_t state;
 } gemm_rng;
 
-static uint64_t rng_next(gemm_rng *rng)
-{
-    uint64_t z = (rng->state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(gemm_rng *rng) { return bp_test_next(&rng->state); }
 
 /* Uniform in [-1, 1). */
 static float rng_float(gemm_rng *rng)

@@ -20,13 +20,7 @@
 #include "small.h"
 #include "test.h"
 
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t next(uint64_t *s) { return bp_test_next(s); }
 static double unit(uint64_t *s) { return (double)(next(s) >> 11) * 0x1.0p-53; }
 
 typedef struct {

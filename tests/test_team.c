@@ -65,15 +65,8 @@ void test_pool_runs_each_piece_once(void)
 
 /* --------------------------------------------------------------- products */
 
-static uint64_t team_rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
 
-static float team_float(uint64_t *s) { return (float)((double)(team_rng(s) >> 40) / (double)(1u << 23) - 1.0); }
+static float team_float(uint64_t *s) { return (float)((double)(bp_test_next(s) >> 40) / (double)(1u << 23) - 1.0); }
 
 static const float TEAM_SENTINEL = -777.0f;
 
@@ -243,7 +236,7 @@ void test_training_threads_bitwise(void)
     if (!d) return;
     uint64_t rng = 5;
     for (size_t i = 0; i < (size_t)N * IN; i++) bp_dataset_x(d)[i] = 0.5f + 0.5f * team_float(&rng);
-    for (size_t i = 0; i < N; i++) bp_dataset_y(d)[i * 10 + team_rng(&rng) % 10] = 1.0f;
+    for (size_t i = 0; i < N; i++) bp_dataset_y(d)[i * 10 + bp_test_next(&rng) % 10] = 1.0f;
     size_t sizes[] = {IN, 256, 128, 10};
     bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3};
     for (int opt = 0; opt < 2; opt++) {
