@@ -217,6 +217,18 @@ static bp_status ensure_buffers(bp_trainer *t, size_t n, size_t batch, size_t n_
 static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
                                double *loss);
 
+/* Samples [lo, hi) of the batch that starts at epoch position `start`, in this
+   epoch's order, copied into the contiguous buffers xb and yb. */
+static void gather(bp_trainer *t, const float *x, const float *y, size_t start, size_t lo, size_t hi,
+                   size_t n_in, size_t n_out)
+{
+    for (size_t k = lo; k < hi; k++) {
+        size_t i = t->config.no_shuffle ? start + k : t->order[start + k];
+        memcpy(t->xb + (k - lo) * n_in, x + i * n_in, n_in * sizeof(float));
+        memcpy(t->yb + (k - lo) * n_out, y + i * n_out, n_out * sizeof(float));
+    }
+}
+
 /* Samples the tiny-network path trains between two calls of on_step. */
 #define SMALL_CHUNK 4096
 
@@ -253,14 +265,14 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
         t->epoch_loss += r.loss_sum;
         if (!isfinite(r.loss_sum)) return BP_ERR_NUMERIC;
         if (t->config.on_step) t->config.on_step(t->config.context, t->position, n);
-        stop = 1; /* skips the CPU loop below */
     }
     /* Tiny networks trained one sample at a time take the fused path of small.c. */
     int parallel = t->config.ranks > 1;
     int small = !parallel && batch == 1 && t->update.kind == BP_OPT_SGD && t->config.clip_norm == 0 &&
                 t->config.schedule == BP_SCHEDULE_CONSTANT && t->config.warmup_epochs == 0 &&
                 bp_small_applies(net);
-    while (t->position < n && !stop && (max_steps == 0 || done_steps < max_steps)) {
+    /* On the CPU: step after step (the GPU has done its run above). */
+    while (!t->gpu && t->position < n && !stop && (max_steps == 0 || done_steps < max_steps)) {
         size_t start = t->position;
         if (small) {
             size_t count = n - start < SMALL_CHUNK ? n - start : SMALL_CHUNK;
@@ -284,11 +296,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
             if (parallel) {
                 /* This process's share of the global batch: samples [lo, hi) of it. */
                 size_t lo = m * t->config.rank / t->config.ranks, hi = m * (t->config.rank + 1) / t->config.ranks;
-                for (size_t k = lo; k < hi; k++) {
-                    size_t i = t->config.no_shuffle ? start + k : t->order[start + k];
-                    memcpy(t->xb + (k - lo) * n_in, x + i * n_in, n_in * sizeof(float));
-                    memcpy(t->yb + (k - lo) * n_out, y + i * n_out, n_out * sizeof(float));
-                }
+                gather(t, x, y, start, lo, hi, n_in, n_out);
                 double loss = 0.0;
                 t->steps++;
                 s = parallel_step(t, t->xb, t->yb, hi - lo, m, &loss);
@@ -306,11 +314,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
                 ys = y + t->order[start] * n_out;
             } else if (!t->config.no_shuffle) {
                 /* Gather the batch's rows into contiguous buffers (m x n_in, m x n_out). */
-                for (size_t k = 0; k < m; k++) {
-                    size_t i = t->order[start + k];
-                    memcpy(t->xb + k * n_in, x + i * n_in, n_in * sizeof(float));
-                    memcpy(t->yb + k * n_out, y + i * n_out, n_out * sizeof(float));
-                }
+                gather(t, x, y, start, 0, m, n_in, n_out);
                 xs = t->xb;
                 ys = t->yb;
             }
