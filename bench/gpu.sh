@@ -3,7 +3,7 @@
 # eager and captured as a CUDA graph, in the same run, for the shapes of issue 6, and a
 # whole W1 epoch on Fashion-MNIST. Needs a CUDA device, nvcc and cuBLAS (make CUDA=1),
 # and a python3 with a CUDA build of PyTorch (PYTHON=... to pick one).
-# usage: sh bench/gpu.sh [--tf32] [--json FILE]
+# usage: sh bench/gpu.sh [--tf32] [--json FILE]   (BUILD_ONLY=1: build build-cuda/gpu_bench and stop)
 set -u
 TF32=
 JSON=build-cuda/bench-gpu.json
@@ -21,6 +21,7 @@ CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -Iinclude -Ibench bench/gpu_bench.c \
     build-cuda/libbackprop.a -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" -lcublas -lcudart -lstdc++ \
     -lm -pthread -o build-cuda/gpu_bench || exit 1
+[ "${BUILD_ONLY:-0}" = 1 ] && exit 0
 command -v nvidia-smi > /dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 RAW=build-cuda/bench-gpu.jsonl
 : > "$RAW"

@@ -91,7 +91,8 @@ void say(char *why, size_t len, const char *fmt, ...)
 
 void release_work(bp_cuda *g)
 {
-    for (size_t l = 0; l <= g->model.n_layers; l++) {
+    g->a[0] = NULL; /* the gathered batch, xb, freed below */
+    for (size_t l = 1; l <= g->model.n_layers; l++) {
         cudaFree(g->a[l]);
         g->a[l] = NULL;
     }

@@ -1,0 +1,99 @@
+#!/bin/sh
+# tools/gpu-check.sh - everything that needs an NVIDIA GPU, in one go, for a lent GPU
+# machine (one call of the workplace's device tool) or any CUDA box: the CUDA build, the
+# GPU-vs-CPU tests, W1 trained on the GPU and on the CPU with test accuracy, `make
+# bench-gpu`, and compute-sanitizer on the GPU tests. Each step has a time limit and its
+# own log in OUTDIR; a summary is printed last.
+#
+# usage: sh tools/gpu-check.sh OUTDIR [STEPS]     STEPS: any of build tests w1 bench sanitize
+#                                                 profile mpi (default: the first five)
+# Fashion-MNIST is read from /usr/share/datasets/fashion-mnist, or from .data/fashion-mnist
+# in the repository (linked there when the first is missing).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+out=${1:?usage: sh tools/gpu-check.sh OUTDIR [STEPS]}
+shift
+steps=${*:-build tests w1 bench sanitize}
+mkdir -p "$out"
+summary=$out/summary.txt
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+jobs=$(nproc 2> /dev/null || echo 4)
+F=/usr/share/datasets/fashion-mnist
+if [ ! -f "$F/train-images-idx3-ubyte.gz" ] && [ -f .data/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    mkdir -p /usr/share/datasets 2> /dev/null && ln -sfn "$PWD/.data/fashion-mnist" "$F" 2> /dev/null
+fi
+# run NAME LIMIT CMD...: the command's output in OUTDIR/NAME.log, its status and time noted.
+run() {
+    name=$1 limit=$2
+    shift 2
+    t0=$(date +%s)
+    timeout "$limit" "$@" >> "$out/$name.log" 2>&1
+    rc=$?
+    note "$name: '$*' exit $rc in $(($(date +%s) - t0)) s"
+    return $rc
+}
+{
+    date -u
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+    "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" --version | tail -n 2
+    ${CC:-cc} --version | head -n 1
+    python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
+    echo "cpus: $(nproc)"
+    grep PRETTY_NAME /etc/os-release
+    echo "mpirun: $(command -v mpirun || echo none); libmpi: $(ldconfig -p | grep -c libmpi)"
+} > "$out/env.log" 2>&1
+note "machine: $(head -n 2 "$out/env.log" | tail -n 1)"
+
+for s in $steps; do
+    case $s in
+    build)
+        run build 600 make -j"$jobs" CUDA=1 build-cuda/unit-tests build-cuda/backprop || break ;;
+    tests)
+        run tests 300 build-cuda/unit-tests cuda
+        grep -E 'passed|FAIL|skip' "$out/tests.log" | tail -n 20 >> "$summary"
+        run tests 600 build-cuda/unit-tests
+        tail -n 3 "$out/tests.log" >> "$summary" ;;
+    w1)
+        # W1 of ../shared/DESIGN.md, 10 epochs, on the GPU and then on the CPU (all cores).
+        w1="--train $F/train-images-idx3-ubyte.gz --labels $F/train-labels-idx1-ubyte.gz
+            --test $F/t10k-images-idx3-ubyte.gz --test-labels $F/t10k-labels-idx1-ubyte.gz
+            --hidden 256,128 --batch 64 --lr 0.1 --epochs 10"
+        # shellcheck disable=SC2086
+        run w1 300 build-cuda/backprop train $w1 --device cuda -o "$out/w1-gpu.bpm"
+        # shellcheck disable=SC2086
+        run w1 300 build-cuda/backprop train $w1 --device cpu -o "$out/w1-cpu.bpm"
+        grep -E 'epoch +(1|5|10)/10|rror' "$out/w1.log" | tail -n 6 >> "$summary"
+        rm -f "$out"/w1-*.bpm ;;
+    bench)
+        run bench 420 sh bench/gpu.sh --json "$out/bench-gpu.json"
+        sed -n '/^network/,$p' "$out/bench.log" >> "$summary" ;;
+    sanitize)
+        S=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
+        command -v compute-sanitizer > /dev/null 2>&1 && S=compute-sanitizer
+        run sanitize 240 "$S" --tool memcheck --error-exitcode 1 build-cuda/unit-tests cuda
+        run sanitize 240 "$S" --tool racecheck --error-exitcode 1 build-cuda/unit-tests cuda
+        grep -E 'ERROR SUMMARY|passed' "$out/sanitize.log" >> "$summary" ;;
+    profile)
+        # Each kernel's time in a few steps (Nsight Compute), summed by kernel name per step.
+        BUILD_ONLY=1 sh bench/gpu.sh > /dev/null || { note "profile: gpu_bench did not build"; continue; }
+        for shape in "784,256,128,10 64 50 1200" "784,1024,1024,10 256 20 500" "784,1024,1024,10 4096 4 120" \
+            "4096,4096,4096,4096 4096 4 120"; do
+            set -- $shape
+            ncu --clock-control none --metrics gpu__time_duration.sum --launch-skip "$4" --launch-count 40 --csv \
+                build-cuda/gpu_bench step "$1" "$2" --steps "$3" > "$out/ncu.csv" 2> /dev/null
+            echo "== $1 batch $2" >> "$out/profile.log"
+            python3 tools/ncu-summary.py "$out/ncu.csv" >> "$out/profile.log" 2>&1
+        done
+        rm -f "$out/ncu.csv"
+        cat "$out/profile.log" >> "$summary" ;;
+    mpi)
+        # Data-parallel scaling on this machine's cores (issue 7), with its Open MPI.
+        export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+        run mpi 400 sh bench/mpi.sh
+        tail -n 20 "$out/mpi.log" >> "$summary" ;;
+    *) note "unknown step $s" ;;
+    esac
+done
+echo "==== summary"
+cat "$summary"
