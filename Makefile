@@ -43,7 +43,7 @@ CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=c
 ifeq ($(CUDA),1)
 BUILD   := $(BUILD)-cuda
 CFLAGS  += -DBP_CUDA
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror

@@ -19,7 +19,7 @@ PY=${PYTHON:-python3}
 make -s CUDA=1 build-cuda/libbackprop.a || exit 1
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -Iinclude -Ibench bench/gpu_bench.c \
-    build-cuda/libbackprop.a -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" -lcublas -lcudart -lstdc++ \
+    build-cuda/libbackprop.a -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" -lcublasLt -lcudart -lstdc++ \
     -lm -pthread -o build-cuda/gpu_bench || exit 1
 [ "${BUILD_ONLY:-0}" = 1 ] && exit 0
 command -v nvidia-smi > /dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -37,7 +37,7 @@ done <<EOF
 784,1024,1024,10 256 200 2
 784,1024,1024,10 4096 50 1
 2,3,2 1 20000 8
-4096,4096,4096,4096 4096 16 0.95
+4096,4096,4096,4096 4096 32 0.95
 EOF
 build-cuda/gpu_bench w1 >> "$RAW" || echo '{"impl": "backprop", "workload": "w1_epoch", "failed": true}' >> "$RAW"
 "$PY" bench/torch_gpu.py w1 >> "$RAW" || echo '{"impl": "pytorch", "workload": "w1_epoch", "failed": true}' >> "$RAW"

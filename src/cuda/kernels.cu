@@ -76,8 +76,6 @@ __global__ void gather_kernel(const float *x, const float *y, const unsigned *or
     }
 }
 
-__global__ void advance_kernel(unsigned long long *pos, unsigned long long m) { *pos += m; }
-
 __global__ void bias_activation_kernel(float *z, const float *b, size_t m, size_t n, bp_activation g, float slope)
 {
     const size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -145,11 +143,59 @@ __global__ void output_kernel(float *z, float *a, const float *b, const float *y
     }
 }
 
-__global__ void derivative_kernel(float *delta, const float *a, size_t count, bp_activation g, float slope)
+/* Block: 32 columns x 8 row lanes over one chunk of BP_CUDA_CHUNK rows. */
+__global__ void delta_bias_kernel(float *delta, const float *a, size_t m, size_t n, bp_activation g, float slope,
+                                  float *partial)
 {
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride)
-        delta[i] *= derivative(g, a[i], a[i], slope); /* hidden: a > 0 exactly when z > 0 */
+    __shared__ float part[8][33];
+    const size_t j = (size_t)blockIdx.x * 32 + threadIdx.x, first = (size_t)blockIdx.y * BP_CUDA_CHUNK;
+    const size_t last = first + BP_CUDA_CHUNK < m ? first + BP_CUDA_CHUNK : m;
+    float sum = 0.0f;
+    if (j < n)
+        for (size_t i = first + threadIdx.y; i < last; i += 8) {
+            float d = delta[i * n + j];
+            if (a) {
+                const float ai = a[i * n + j];
+                d *= derivative(g, ai, ai, slope); /* hidden: a > 0 exactly when z > 0 */
+                delta[i * n + j] = d;
+            }
+            sum += d;
+        }
+    if (!partial) return;
+    part[threadIdx.y][threadIdx.x] = sum;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < n) {
+        float t = 0.0f;
+        for (int r = 0; r < 8; r++) t += part[r][threadIdx.x];
+        partial[(size_t)blockIdx.y * n + j] = t;
+    }
+}
+
+/* The bias gradient of bias t (over all layers) and where that bias lives. */
+__device__ float bias_gradient(const bp_cuda_update_plan &u, const float *partial, size_t chunks, size_t t,
+                               size_t *where)
+{
+    unsigned l = 1;
+    while (l < u.n_layers && t >= u.width[l]) t -= u.width[l++];
+    const float *p = partial + u.off_p[l] + t;
+    float g = 0.0f;
+    for (size_t c = 0; c < chunks; c++) g += p[c * u.width[l]];
+    *where = u.off_b[l] + t;
+    return g;
+}
+
+__global__ void update_biases_kernel(bp_cuda_update_plan u, float *params, float *velocity, const float *partial,
+                                     size_t chunks, unsigned long long *pos, size_t m)
+{
+    const size_t first = (size_t)blockIdx.x * blockDim.x + threadIdx.x, stride = (size_t)gridDim.x * blockDim.x;
+    if (u.bias)
+        for (size_t t = first; t < u.n_bias; t += stride) {
+            size_t at;
+            const float g = bias_gradient(u, partial, chunks, t, &at);
+            if (u.momentum) velocity[at] = u.mu * velocity[at] + u.scale * g;
+            else params[at] = u.keep * params[at] - u.lr * u.scale * g;
+        }
+    if (first == 0) *pos += m;
 }
 
 __global__ void momentum_kernel(float *p, float *v, size_t n, float lr, float wd)
@@ -265,11 +311,6 @@ void bp_cuda_gather(const float *x, const float *y, const unsigned *order, const
                                                                                      n_out, xb, yb);
 }
 
-void bp_cuda_advance(unsigned long long *pos, size_t m, cudaStream_t s)
-{
-    advance_kernel<<<1, 1, 0, s>>>(pos, (unsigned long long)m);
-}
-
 void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, float slope,
                              cudaStream_t s)
 {
@@ -286,15 +327,23 @@ void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, fl
                                                                            loss, slope, loss_sum);
 }
 
-void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, float slope, cudaStream_t s)
+void bp_cuda_delta_bias(float *delta, const float *a, size_t m, size_t n, bp_activation g, float slope,
+                        float *partial, cudaStream_t s)
 {
-    if (g == BP_ACT_IDENTITY) return;
-    derivative_kernel<<<blocks_for(count), THREADS, 0, s>>>(delta, a, count, g, slope);
+    if (g == BP_ACT_IDENTITY) a = NULL;
+    if (!a && !partial) return;
+    dim3 grid((unsigned)((n + 31) / 32), (unsigned)((m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK)), block(32, 8);
+    delta_bias_kernel<<<grid, block, 0, s>>>(delta, a, m, n, g, slope, partial);
 }
 
-void bp_cuda_momentum_update(float *p, float *v, size_t n, float lr, float wd, cudaStream_t s)
+void bp_cuda_update_biases(const bp_cuda_update_plan *plan, float *params, float *velocity, size_t n_params,
+                           const float *partial, size_t chunks, unsigned long long *pos, size_t m, cudaStream_t s)
 {
-    momentum_kernel<<<blocks_for(n), THREADS, 0, s>>>(p, v, n, lr, wd);
+    update_biases_kernel<<<blocks_for(plan->n_bias), THREADS, 0, s>>>(*plan, params, velocity, partial, chunks,
+                                                                     pos, m);
+    /* Momentum's whole-block step needs every bias velocity first: a second launch. */
+    if (plan->momentum) momentum_kernel<<<blocks_for(n_params), THREADS, 0, s>>>(params, velocity, n_params, plan->lr,
+                                                                               plan->weight_decay);
 }
 
 int bp_cuda_small_applies(const bp_cuda_model *model)

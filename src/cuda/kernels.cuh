@@ -19,9 +19,6 @@
 void bp_cuda_gather(const float *x, const float *y, const unsigned *order, const unsigned long long *pos,
                     size_t m, size_t n_in, size_t n_out, float *xb, float *yb, cudaStream_t s);
 
-/* *pos += m, on the device. */
-void bp_cuda_advance(unsigned long long *pos, size_t m, cudaStream_t s);
-
 /* `slope` is leaky ReLU's for z <= 0 (the model's leaky_slope). */
 
 /* A hidden layer's output in place: z = g(z + b) over m x n (b may be NULL). */
@@ -36,11 +33,31 @@ void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, fl
                           size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
                           cudaStream_t s);
 
-/* delta *= g'(.) computed from the layer's output a (hidden activations only). */
-void bp_cuda_derivative(float *delta, const float *a, size_t count, bp_activation g, float slope, cudaStream_t s);
+/* The m x n delta of a layer: delta *= g'(.) computed from the layer's output a
+   (when a is not NULL; hidden activations only), and, when partial is not NULL, its
+   column sums in pieces: partial[c * n + j] = sum of delta[i][j] over the rows i of
+   chunk c (BP_CUDA_CHUNK rows each). Fixed summation order: the same result every run. */
+#define BP_CUDA_CHUNK 32
+void bp_cuda_delta_bias(float *delta, const float *a, size_t m, size_t n, bp_activation g, float slope,
+                        float *partial, cudaStream_t s);
 
-/* Momentum's second half over the whole parameter block: v += wd p; p -= lr v. */
-void bp_cuda_momentum_update(float *p, float *v, size_t n, float lr, float wd, cudaStream_t s);
+/* Where the bias gradients are and where they go, for bp_cuda_update_biases. */
+typedef struct {
+    unsigned n_layers;
+    unsigned width[BP_MAX_LAYERS + 1];   /* n_l */
+    unsigned off_b[BP_MAX_LAYERS + 1];   /* b^l in the parameter block */
+    unsigned off_p[BP_MAX_LAYERS + 1];   /* layer l's column-sum pieces in the partial buffer */
+    unsigned n_bias;                     /* sum of the widths */
+    int momentum, bias;
+    float lr, mu, scale, keep, weight_decay;
+} bp_cuda_update_plan;
+
+/* The end of a step (one launch; two with momentum). Plain descent: every bias b <- keep b - lr scale g,
+   g summed from the `chunks` pieces of bp_cuda_delta_bias (the weights were updated by
+   their gradient products). Momentum: v_b <- mu v_b + scale g for the biases, then over
+   the whole block v += wd p; p -= lr v. Then *pos += m (the next batch). */
+void bp_cuda_update_biases(const bp_cuda_update_plan *plan, float *params, float *velocity, size_t n_params,
+                           const float *partial, size_t chunks, unsigned long long *pos, size_t m, cudaStream_t s);
 
 /* The fused path for tiny networks trained one sample at a time (depth <= 3, every
    width <= 32, plain gradient descent): one warp runs forward, loss, backward and

@@ -1,6 +1,6 @@
 /*
  * trainer.cu - the GPU trainer of cuda.h: device buffers, the training step
- * as cuBLAS products and the kernels of kernels.cu, and the step captured once
+ * as cuBLASLt products and the kernels of kernels.cu, and the step captured once
  * as a CUDA graph and replayed for every full batch.
  *
  * Row-major m x n matrices (the CPU's layout) are column-major n x m ones to
@@ -8,17 +8,20 @@
  *   forward   Z (m x n)  = A (m x k) W^T        ->  Z^T = W A^T:      gemm(T, N, n, m, k)
  *   backward  D' (m x k) = D (m x n) W          ->  D'^T = W^T D^T:   gemm(N, N, k, m, n)
  *   gradient  dW (n x k) = D^T (n x m) A        ->  dW^T = A^T D:     gemm(N, T, k, n, m)
- * and the bias gradient, D^T 1, is a gemv with a vector of ones. Plain gradient
+ * The forward product adds the bias in its epilogue (and applies ReLU there when
+ * that is the hidden activation), so z = W a + b costs one launch. Plain gradient
  * descent writes W straight from the gradient product (beta = 1 - lr wd,
  * alpha = -lr scale), as dense.c does on the CPU; momentum accumulates into the
- * velocity (beta = mu) and one kernel then updates every parameter.
+ * velocity (beta = mu). The bias gradients (column sums of each delta) come in
+ * pieces from the kernel that applies g'(z) to delta, and one kernel at the end of
+ * the step sums them and updates every bias (and, with momentum, every parameter).
  *
  * A step reads its batch position from device memory and moves it on, so the
  * same captured graph trains on the next batch every time it is replayed: no
  * host work and no synchronization per step. The loss is summed on the device
  * and read once per bp_cuda_run.
  */
-#include <cublas_v2.h>
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,16 +31,30 @@
 #include "cuda.h"
 #include "kernels.cuh"
 
+/* One planned cuBLASLt product: its descriptors and the algorithm chosen for them. */
+struct lt_product {
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatmulAlgo_t algo;
+    int fused;                        /* forward: the epilogue adds the bias (and ReLU) */
+};
+
+/* Every product of a step on m samples. */
+struct lt_plan {
+    size_t m;
+    lt_product fwd[BP_MAX_LAYERS + 1], dgrad[BP_MAX_LAYERS + 1], wgrad[BP_MAX_LAYERS + 1];
+};
+
 struct bp_cuda {
     bp_cuda_model model;
     int small;                        /* the fused tiny-network path applies (at batch 1) */
     size_t off_w[BP_MAX_LAYERS + 1], off_b[BP_MAX_LAYERS + 1];
     size_t max_width;
     cudaStream_t stream;
-    cublasHandle_t blas;
-    void *blas_workspace;             /* given to cuBLAS so graph capture never allocates */
+    cublasLtHandle_t lt;
+    void *blas_workspace;             /* given to cuBLASLt so graph capture never allocates */
     float *params, *velocity;         /* device copies of the blocks */
-    float *ones;                      /* capacity ones, for the bias gradients */
+    float *host_params, *host_velocity; /* the host blocks pinned with cudaHostRegister, or NULL */
     double *loss;                     /* the loss summed since the run began */
     unsigned long long *pos;          /* the next batch's first position in the epoch order */
     unsigned *order;                  /* the epoch's sample order, n entries */
@@ -48,12 +65,15 @@ struct bp_cuda {
     size_t n, n_in, n_out;
     float probe[64];
     float *x, *y;
-    /* Work space for `capacity` samples: each layer's a^l (z^L separately), two deltas,
-       the gathered batch. */
+    /* Work space for `capacity` samples: each layer's a^l (z^L separately), delta^L,
+       two hidden deltas, the gathered batch, the bias gradients' pieces. */
     size_t capacity;
     float *a[BP_MAX_LAYERS + 1];
-    float *zL, *delta[2], *xb, *yb;
-    /* The captured step, for batches of graph_m samples. */
+    float *zL, *deltaL, *delta[2], *xb, *yb, *partial;
+    bp_cuda_update_plan update;
+    /* The products planned for two batch sizes (the full batch and an epoch's short
+       last one), and the step captured for full batches. */
+    lt_plan plans[2];
     cudaGraphExec_t graph;
     size_t graph_m;
 };
@@ -84,28 +104,169 @@ void say(char *why, size_t len, const char *fmt, ...)
     do {                                                                                 \
         cublasStatus_t e_ = (call);                                                      \
         if (e_ != CUBLAS_STATUS_SUCCESS) {                                               \
-            say(why, why_len, "cuBLAS: %s failed: %s", #call, cublasGetStatusString(e_)); \
+            say(why, why_len, "cuBLASLt: %s failed: %s", #call, cublasLtGetStatusString(e_)); \
             return BP_ERR_IO;                                                            \
         }                                                                                \
     } while (0)
 
+void destroy_product(lt_product *p)
+{
+    if (p->desc) cublasLtMatmulDescDestroy(p->desc);
+    if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+    if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+    if (p->c) cublasLtMatrixLayoutDestroy(p->c);
+    memset(p, 0, sizeof *p);
+}
+
+void release_plan(lt_plan *p)
+{
+    for (size_t l = 0; l <= BP_MAX_LAYERS; l++) {
+        destroy_product(&p->fwd[l]);
+        destroy_product(&p->dgrad[l]);
+        destroy_product(&p->wgrad[l]);
+    }
+    p->m = 0;
+}
+
+void release_plans(bp_cuda *g)
+{
+    release_plan(&g->plans[0]);
+    release_plan(&g->plans[1]);
+    if (g->graph) cudaGraphExecDestroy(g->graph);
+    g->graph = NULL;
+    g->graph_m = 0;
+}
+
+/* The largest power of two (up to 256) that divides the address: cuBLASLt picks
+   kernels for the alignment it is told the operands have. */
+uint32_t alignment(const void *p)
+{
+    uint32_t a = 256;
+    while (a > 4 && (uintptr_t)p % a) a /= 2;
+    return a;
+}
+
+/* Plans C (rows x cols, column-major, ld rows) = op(A) op(B) with an epilogue: the
+   descriptors and the algorithm cuBLASLt's heuristics rank first for these shapes,
+   alignments and the workspace. Returns 0 when cuBLASLt has no algorithm for it
+   (an epilogue it cannot fuse here, say), so the caller can plan it another way. */
+int plan_product(bp_cuda *g, lt_product *p, cublasOperation_t ta, cublasOperation_t tb, size_t rows, size_t cols,
+                 size_t inner, const void *A, const void *B, const void *C, cublasLtEpilogue_t epilogue,
+                 const float *bias)
+{
+    destroy_product(p);
+    const cublasComputeType_t compute = g->model.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    const uint64_t ar = ta == CUBLAS_OP_N ? rows : inner, ac = ta == CUBLAS_OP_N ? inner : rows;
+    const uint64_t br = tb == CUBLAS_OP_N ? inner : cols, bc = tb == CUBLAS_OP_N ? cols : inner;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t found[1];
+    int count = 0;
+    const uint64_t ws = BLAS_WORKSPACE;
+    const uint32_t align_a = alignment(A), align_b = alignment(B), align_c = alignment(C);
+    if (cublasLtMatmulDescCreate(&p->desc, compute, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue) ==
+            CUBLAS_STATUS_SUCCESS &&
+        (!bias || cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) ==
+                      CUBLAS_STATUS_SUCCESS) &&
+        cublasLtMatrixLayoutCreate(&p->a, CUDA_R_32F, ar, ac, (int64_t)ar) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&p->b, CUDA_R_32F, br, bc, (int64_t)br) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, rows, cols, (int64_t)rows) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
+                                             sizeof align_a) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
+                                             sizeof align_b) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
+                                             sizeof align_c) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
+                                             sizeof align_c) == CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, found, &count) ==
+            CUBLAS_STATUS_SUCCESS &&
+        count > 0 && found[0].state == CUBLAS_STATUS_SUCCESS) {
+        p->algo = found[0].algo;
+    } else {
+        count = 0;
+        destroy_product(p);
+    }
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    return count > 0;
+}
+
+/* The products of a step on m samples, planned on first use (the buffers are in
+   place); `*out` stays valid until a third batch size comes. */
+bp_status plan(bp_cuda *g, size_t m, lt_plan **out, char *why, size_t why_len)
+{
+    for (lt_plan &p : g->plans)
+        if (p.m == m) {
+            *out = &p;
+            return BP_OK;
+        }
+    /* Replace the plan the captured graph does not use. */
+    lt_plan *pl = g->graph && g->plans[0].m == g->graph_m ? &g->plans[1] : &g->plans[0];
+    release_plan(pl);
+    const bp_cuda_model *md = &g->model;
+    const size_t L = md->n_layers;
+    for (size_t l = 1; l <= L; l++) {
+        const size_t k = md->sizes[l - 1], n = md->sizes[l];
+        const float *W = g->params + g->off_w[l], *b = md->bias ? g->params + g->off_b[l] : NULL;
+        float *Z = l == L ? g->zL : g->a[l];
+        /* Forward: the bias (and ReLU, for a ReLU hidden layer) in the epilogue when the
+           bias is aligned for it; else a plain product and the kernel adds it. */
+        const int relu = l < L && md->hidden == BP_ACT_RELU;
+        const int fuse = !b || (uintptr_t)b % 16 == 0;
+        cublasLtEpilogue_t e = !fuse ? CUBLASLT_EPILOGUE_DEFAULT
+                               : b   ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                     : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+        pl->fwd[l].fused = 0;
+        if (fuse && plan_product(g, &pl->fwd[l], CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, W, g->a[l - 1], Z, e, b))
+            pl->fwd[l].fused = 1;
+        else if (!plan_product(g, &pl->fwd[l], CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, W, g->a[l - 1], Z,
+                               CUBLASLT_EPILOGUE_DEFAULT, NULL)) {
+            say(why, why_len, "cuBLASLt has no algorithm for the forward product of layer %zu", l);
+            return BP_ERR_UNSUPPORTED;
+        }
+        if (l > 1 && !plan_product(g, &pl->dgrad[l], CUBLAS_OP_N, CUBLAS_OP_N, k, m, n, W, g->delta[0], g->delta[1],
+                                   CUBLASLT_EPILOGUE_DEFAULT, NULL)) {
+            say(why, why_len, "cuBLASLt has no algorithm for the backward product of layer %zu", l);
+            return BP_ERR_UNSUPPORTED;
+        }
+        float *out = md->momentum ? g->velocity + g->off_w[l] : g->params + g->off_w[l];
+        if (!plan_product(g, &pl->wgrad[l], CUBLAS_OP_N, CUBLAS_OP_T, k, n, m, g->a[l - 1], g->deltaL, out,
+                          CUBLASLT_EPILOGUE_DEFAULT, NULL)) {
+            say(why, why_len, "cuBLASLt has no algorithm for the gradient product of layer %zu", l);
+            return BP_ERR_UNSUPPORTED;
+        }
+    }
+    pl->m = m;
+    *out = pl;
+    return BP_OK;
+}
+
+/* Issues a planned product D = alpha op(A) op(B) + beta C with C = D. */
+cublasStatus_t run_product(bp_cuda *g, const lt_product *p, float alpha, const float *A, const float *B, float beta,
+                           float *C)
+{
+    return cublasLtMatmul(g->lt, p->desc, &alpha, A, p->a, B, p->b, &beta, C, p->c, C, p->c, &p->algo,
+                          g->blas_workspace, BLAS_WORKSPACE, g->stream);
+}
+
 void release_work(bp_cuda *g)
 {
-    g->a[0] = NULL; /* the gathered batch, xb, freed below */
+    release_plans(g); /* the plans point into these buffers */
+    g->a[0] = NULL;  /* the gathered batch, xb, freed below */
     for (size_t l = 1; l <= g->model.n_layers; l++) {
         cudaFree(g->a[l]);
         g->a[l] = NULL;
     }
-    cudaFree(g->zL);
-    cudaFree(g->delta[0]);
-    cudaFree(g->delta[1]);
-    cudaFree(g->xb);
-    cudaFree(g->yb);
-    cudaFree(g->ones);
-    g->zL = g->delta[0] = g->delta[1] = g->xb = g->yb = g->ones = NULL;
-    if (g->graph) cudaGraphExecDestroy(g->graph);
-    g->graph = NULL;
-    g->graph_m = 0;
+    float **bufs[] = {&g->zL, &g->deltaL, &g->delta[0], &g->delta[1], &g->xb, &g->yb, &g->partial};
+    for (float **b : bufs) {
+        cudaFree(*b);
+        *b = NULL;
+    }
     g->capacity = 0;
 }
 
@@ -115,22 +276,22 @@ bp_status reserve(bp_cuda *g, size_t m, char *why, size_t why_len)
     if (m <= g->capacity) return BP_OK;
     release_work(g);
     const bp_cuda_model *md = &g->model;
-    for (size_t l = 1; l <= md->n_layers; l++) CUDA_TRY(cudaMalloc(&g->a[l], m * md->sizes[l] * sizeof(float)));
-    CUDA_TRY(cudaMalloc(&g->zL, m * md->sizes[md->n_layers] * sizeof(float)));
+    const size_t L = md->n_layers, chunks = (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
+    for (size_t l = 1; l <= L; l++) CUDA_TRY(cudaMalloc(&g->a[l], m * md->sizes[l] * sizeof(float)));
+    CUDA_TRY(cudaMalloc(&g->zL, m * md->sizes[L] * sizeof(float)));
+    CUDA_TRY(cudaMalloc(&g->deltaL, m * md->sizes[L] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->delta[0], m * g->max_width * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->delta[1], m * g->max_width * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->xb, m * md->sizes[0] * sizeof(float)));
-    CUDA_TRY(cudaMalloc(&g->yb, m * md->sizes[md->n_layers] * sizeof(float)));
-    CUDA_TRY(cudaMalloc(&g->ones, m * sizeof(float)));
-    float *host = (float *)malloc(m * sizeof(float));
-    if (!host) {
-        say(why, why_len, "out of memory");
-        return BP_ERR_NOMEM;
+    CUDA_TRY(cudaMalloc(&g->yb, m * md->sizes[L] * sizeof(float)));
+    /* The bias gradients' pieces: layer l's chunks x n_l block at update.off_p[l]. */
+    bp_cuda_update_plan *u = &g->update;
+    u->n_bias = 0;
+    for (size_t l = 1; l <= L; l++) {
+        u->off_p[l] = (unsigned)(chunks * u->n_bias);
+        u->n_bias += u->width[l];
     }
-    for (size_t i = 0; i < m; i++) host[i] = 1.0f;
-    cudaError_t e = cudaMemcpy(g->ones, host, m * sizeof(float), cudaMemcpyHostToDevice);
-    free(host);
-    CUDA_TRY(e);
+    CUDA_TRY(cudaMalloc(&g->partial, (chunks * u->n_bias + 1) * sizeof(float)));
     g->a[0] = g->xb;
     g->capacity = m;
     return BP_OK;
@@ -142,57 +303,58 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
     const bp_cuda_model *md = &g->model;
     const size_t L = md->n_layers;
     cudaStream_t s = g->stream;
+    lt_plan *pl;
+    bp_status st = plan(g, m, &pl, why, why_len);
+    if (st != BP_OK) return st;
     bp_cuda_gather(g->x, g->y, g->order, g->pos, m, g->n_in, g->n_out, g->xb, g->yb, s);
     CUDA_TRY(cudaGetLastError());
-    const float one = 1.0f, zero = 0.0f;
     /* Forward. */
     for (size_t l = 1; l <= L; l++) {
-        const size_t k = md->sizes[l - 1], n = md->sizes[l];
+        const size_t n = md->sizes[l];
         const float *W = g->params + g->off_w[l], *b = md->bias ? g->params + g->off_b[l] : NULL;
         float *Z = l == L ? g->zL : g->a[l];
-        BLAS_TRY(cublasSgemm(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one, W, (int)k,
-                             g->a[l - 1], (int)k, &zero, Z, (int)n));
-        if (l < L) bp_cuda_bias_activation(Z, b, m, n, md->hidden, md->leaky_slope, s);
-        else bp_cuda_output_layer(Z, g->a[L], b, g->yb, g->delta[0], m, n, md->output, md->loss, md->leaky_slope,
-                                  g->loss, s);
+        const int fused = pl->fwd[l].fused;
+        BLAS_TRY(run_product(g, &pl->fwd[l], 1.0f, W, g->a[l - 1], 0.0f, Z));
+        if (l < L) {
+            const int done = md->hidden == BP_ACT_IDENTITY || (fused && md->hidden == BP_ACT_RELU);
+            if ((b && !fused) || !done)
+                bp_cuda_bias_activation(Z, fused ? NULL : b, m, n, md->hidden, md->leaky_slope, s);
+        } else {
+            bp_cuda_output_layer(Z, g->a[L], fused ? NULL : b, g->yb, g->deltaL, m, n, md->output, md->loss,
+                                 md->leaky_slope, g->loss, s);
+        }
         CUDA_TRY(cudaGetLastError());
     }
-    /* Backward, with the update of each layer after its delta has gone down. */
+    /* Backward: delta^(l-1) from W^l before the gradient product changes W^l; the
+       bias gradients in pieces as each delta is finished. */
     const float scale = md->reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
-    int cur = 0;
+    float *partial = md->bias ? g->partial : NULL;
+    bp_cuda_delta_bias(g->deltaL, NULL, m, md->sizes[L], BP_ACT_IDENTITY, 0.0f,
+                       partial ? partial + g->update.off_p[L] : NULL, s);
+    CUDA_TRY(cudaGetLastError());
+    const float *D = g->deltaL;
+    int next = 0;
     for (size_t l = L; l >= 1; l--) {
-        const size_t k = md->sizes[l - 1], n = md->sizes[l];
-        float *W = g->params + g->off_w[l];
-        const float *D = g->delta[cur], *A = g->a[l - 1];
+        const size_t k = md->sizes[l - 1];
+        const float *W = g->params + g->off_w[l], *A = g->a[l - 1];
+        float *Dp = g->delta[next];
         if (l > 1) {
-            float *Dp = g->delta[1 - cur];
-            BLAS_TRY(cublasSgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)k, (int)m, (int)n, &one, W, (int)k, D,
-                                 (int)n, &zero, Dp, (int)k));
-            bp_cuda_derivative(Dp, g->a[l - 1], m * k, md->hidden, md->leaky_slope, s);
+            BLAS_TRY(run_product(g, &pl->dgrad[l], 1.0f, W, D, 0.0f, Dp));
+            bp_cuda_delta_bias(Dp, g->a[l - 1], m, k, md->hidden, md->leaky_slope,
+                               partial ? partial + g->update.off_p[l - 1] : NULL, s);
             CUDA_TRY(cudaGetLastError());
         }
-        if (md->momentum) {
-            float *V = g->velocity + g->off_w[l];
-            BLAS_TRY(cublasSgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)k, (int)n, (int)m, &scale, A, (int)k, D,
-                                 (int)n, &md->mu, V, (int)k));
-            if (md->bias)
-                BLAS_TRY(cublasSgemv(g->blas, CUBLAS_OP_N, (int)n, (int)m, &scale, D, (int)n, g->ones, 1, &md->mu,
-                                     g->velocity + g->off_b[l], 1));
-        } else {
-            const float alpha = -md->lr * scale, keep = 1.0f - md->lr * md->weight_decay;
-            BLAS_TRY(cublasSgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)k, (int)n, (int)m, &alpha, A, (int)k, D,
-                                 (int)n, &keep, W, (int)k));
-            if (md->bias)
-                BLAS_TRY(cublasSgemv(g->blas, CUBLAS_OP_N, (int)n, (int)m, &alpha, D, (int)n, g->ones, 1, &keep,
-                                     g->params + g->off_b[l], 1));
-        }
-        cur = 1 - cur;
+        if (md->momentum)
+            BLAS_TRY(run_product(g, &pl->wgrad[l], scale, A, D, md->mu, g->velocity + g->off_w[l]));
+        else
+            BLAS_TRY(run_product(g, &pl->wgrad[l], -md->lr * scale, A, D, 1.0f - md->lr * md->weight_decay,
+                                 g->params + g->off_w[l]));
+        D = Dp;
+        next = 1 - next;
     }
-    if (md->momentum) {
-        bp_cuda_momentum_update(g->params, g->velocity, md->n_params, md->lr, md->weight_decay, s);
-        CUDA_TRY(cudaGetLastError());
-    }
-    bp_cuda_advance(g->pos, m, s);
+    g->update.scale = scale;
+    bp_cuda_update_biases(&g->update, g->params, g->velocity, md->n_params, g->partial,
+                          (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK, g->pos, m, s);
     CUDA_TRY(cudaGetLastError());
     return BP_OK;
 }
@@ -203,9 +365,13 @@ bp_status capture(bp_cuda *g, size_t m, char *why, size_t why_len)
     if (g->graph && g->graph_m == m) return BP_OK;
     if (g->graph) cudaGraphExecDestroy(g->graph);
     g->graph = NULL;
+    /* Planning asks cuBLASLt's heuristics, which must not happen while capturing. */
+    lt_plan *pl;
+    bp_status st = plan(g, m, &pl, why, why_len);
+    if (st != BP_OK) return st;
     cudaGraph_t graph;
     CUDA_TRY(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
-    bp_status st = step(g, m, why, why_len);
+    st = step(g, m, why, why_len);
     cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
     if (st != BP_OK) {
         if (e == cudaSuccess) cudaGraphDestroy(graph);
@@ -261,6 +427,18 @@ bp_status upload_data(bp_cuda *g, const float *x, const float *y, size_t n, size
     return BP_OK;
 }
 
+/* Page-locks the host block the parameters (or velocities) are copied to and from at
+   every run, so those copies go at the bus's speed (several times pageable memory's).
+   Best effort: where it is refused the copies are merely slower. */
+void pin(float **pinned, float *host, size_t bytes)
+{
+    if (*pinned == host) return;
+    if (*pinned) cudaHostUnregister(*pinned);
+    *pinned = NULL;
+    if (cudaHostRegister(host, bytes, cudaHostRegisterDefault) == cudaSuccess) *pinned = host;
+    else (void)cudaGetLastError(); /* clear the refusal, which is not an error of ours */
+}
+
 } // namespace
 
 extern "C" int bp_cuda_device_count(void)
@@ -307,14 +485,23 @@ extern "C" bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, b
         }
         for (size_t l = 0; l <= model->n_layers; l++)
             if (model->sizes[l] > g->max_width) g->max_width = model->sizes[l];
+        bp_cuda_update_plan *u = &g->update;
+        u->n_layers = (unsigned)model->n_layers;
+        for (size_t l = 1; l <= model->n_layers; l++) {
+            u->width[l] = (unsigned)model->sizes[l];
+            u->off_b[l] = (unsigned)g->off_b[l];
+        }
+        u->momentum = model->momentum;
+        u->bias = model->bias;
+        u->lr = model->lr;
+        u->mu = model->mu;
+        u->keep = 1.0f - model->lr * model->weight_decay;
+        u->weight_decay = model->weight_decay;
         st = [&]() -> bp_status {
             CUDA_TRY(cudaSetDevice(0));
             CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
-            BLAS_TRY(cublasCreate(&g->blas));
-            BLAS_TRY(cublasSetStream(g->blas, g->stream));
+            BLAS_TRY(cublasLtCreate(&g->lt));
             CUDA_TRY(cudaMalloc(&g->blas_workspace, BLAS_WORKSPACE));
-            BLAS_TRY(cublasSetWorkspace(g->blas, g->blas_workspace, BLAS_WORKSPACE));
-            BLAS_TRY(cublasSetMathMode(g->blas, model->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
             CUDA_TRY(cudaMalloc(&g->params, model->n_params * sizeof(float)));
             if (model->momentum) CUDA_TRY(cudaMalloc(&g->velocity, model->n_params * sizeof(float)));
             CUDA_TRY(cudaMalloc(&g->loss, sizeof(double)));
@@ -345,8 +532,10 @@ extern "C" void bp_cuda_free(bp_cuda *g)
     cudaFree(g->velocity);
     cudaFree(g->loss);
     cudaFree(g->pos);
-    if (g->blas) cublasDestroy(g->blas);
+    if (g->lt) cublasLtDestroy(g->lt);
     cudaFree(g->blas_workspace);
+    if (g->host_params) cudaHostUnregister(g->host_params);
+    if (g->host_velocity) cudaHostUnregister(g->host_velocity);
     if (g->stream) cudaStreamDestroy(g->stream);
     free(g);
 }
@@ -377,6 +566,8 @@ extern "C" bp_status bp_cuda_run(bp_cuda *g, float *params, float *velocity, con
     free(ord);
     CUDA_TRY(e);
     const size_t bytes = g->model.n_params * sizeof(float);
+    pin(&g->host_params, params, bytes);
+    if (g->model.momentum) pin(&g->host_velocity, velocity, bytes);
     CUDA_TRY(cudaMemcpyAsync(g->params, params, bytes, cudaMemcpyHostToDevice, g->stream));
     if (g->model.momentum) CUDA_TRY(cudaMemcpyAsync(g->velocity, velocity, bytes, cudaMemcpyHostToDevice, g->stream));
     unsigned long long pos = start;
