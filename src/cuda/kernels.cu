@@ -86,11 +86,13 @@ __global__ void bias_activation_kernel(float *z, const float *b, size_t m, size_
 /* One warp per sample (row). Passes over the row: bias and the maximum; the
    softmax sum; a, the loss terms and the sums delta needs; delta. */
 __global__ void output_kernel(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                              size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum)
+                              size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
+                              float *partial)
 {
     const int lane = threadIdx.x & 31;
-    const size_t warps = (size_t)gridDim.x * (blockDim.x / 32);
-    for (size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; row < m; row += warps) {
+    const size_t first = (size_t)blockIdx.x * BP_CUDA_CHUNK;
+    const size_t last = first + BP_CUDA_CHUNK < m ? first + BP_CUDA_CHUNK : m;
+    for (size_t row = first + threadIdx.x / 32; row < last; row += blockDim.x / 32) {
         float *zr = z + row * n, *ar = a + row * n, *dr = delta + row * n;
         const float *yr = y + row * n;
         float mx = -INFINITY;
@@ -140,6 +142,15 @@ __global__ void output_kernel(float *z, float *a, const float *b, const float *y
             else d = (aj - yj) * derivative(output, zr[j], aj, slope);           /* MSE through g' */
             dr[j] = d;
         }
+    }
+    /* This chunk's column sums of delta: the output layer's bias gradient in pieces,
+       as bp_cuda_delta_bias gives them for the hidden layers. */
+    if (!partial) return;
+    __syncthreads();
+    for (size_t j = threadIdx.x; j < n; j += blockDim.x) {
+        float t = 0.0f;
+        for (size_t row = first; row < last; row++) t += delta[row * n + j];
+        partial[(size_t)blockIdx.x * n + j] = t;
     }
 }
 
@@ -319,12 +330,11 @@ void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_ac
 
 void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
                           size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
-                          cudaStream_t s)
+                          float *partial, cudaStream_t s)
 {
-    const int warps_per_block = THREADS / 32;
-    size_t blocks = (m + warps_per_block - 1) / warps_per_block;
-    output_kernel<<<(int)(blocks > 4096 ? 4096 : blocks), THREADS, 0, s>>>(z, a, b, y, delta, m, n, output,
-                                                                           loss, slope, loss_sum);
+    const size_t blocks = (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
+    output_kernel<<<(unsigned)blocks, THREADS, 0, s>>>(z, a, b, y, delta, m, n, output, loss, slope, loss_sum,
+                                                       partial);
 }
 
 void bp_cuda_delta_bias(float *delta, const float *a, size_t m, size_t n, bp_activation g, float slope,

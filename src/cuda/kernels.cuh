@@ -21,6 +21,9 @@ void bp_cuda_gather(const float *x, const float *y, const unsigned *order, const
 
 /* `slope` is leaky ReLU's for z <= 0 (the model's leaky_slope). */
 
+/* Rows per piece of the bias gradients' column sums (see bp_cuda_delta_bias). */
+#define BP_CUDA_CHUNK 32
+
 /* A hidden layer's output in place: z = g(z + b) over m x n (b may be NULL). */
 void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_activation g, float slope,
                              cudaStream_t s);
@@ -28,16 +31,16 @@ void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_ac
 /* The output layer, one warp per sample: z += b (kept: the losses work from the
    logits), a = g(z) (softmax over the row), the sample's loss added to *loss_sum,
    and delta = dC/dz (a - y for the canonical pairs, (sum y) a - y for softmax-CE,
-   through g' otherwise). */
+   through g' otherwise). When partial is not NULL, also delta's column sums in
+   pieces of BP_CUDA_CHUNK rows, as bp_cuda_delta_bias writes them. */
 void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
                           size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
-                          cudaStream_t s);
+                          float *partial, cudaStream_t s);
 
 /* The m x n delta of a layer: delta *= g'(.) computed from the layer's output a
    (when a is not NULL; hidden activations only), and, when partial is not NULL, its
    column sums in pieces: partial[c * n + j] = sum of delta[i][j] over the rows i of
    chunk c (BP_CUDA_CHUNK rows each). Fixed summation order: the same result every run. */
-#define BP_CUDA_CHUNK 32
 void bp_cuda_delta_bias(float *delta, const float *a, size_t m, size_t n, bp_activation g, float slope,
                         float *partial, cudaStream_t s);
 

@@ -1,7 +1,8 @@
 /*
  * trainer.cu - the GPU trainer of cuda.h: device buffers, the training step
  * as cuBLASLt products and the kernels of kernels.cu, and the step captured once
- * as a CUDA graph and replayed for every full batch.
+ * as a CUDA graph (also sixteen steps in a row as one) and replayed for every
+ * full batch.
  *
  * Row-major m x n matrices (the CPU's layout) are column-major n x m ones to
  * cuBLAS, so each product of dense.c is issued transposed:
@@ -74,13 +75,18 @@ struct bp_cuda {
     /* The products planned for two batch sizes (the full batch and an epoch's short
        last one), and the step captured for full batches. */
     lt_plan plans[2];
-    cudaGraphExec_t graph;
+    cudaGraphExec_t graph, graph_run; /* one step; GRAPH_STEPS steps in a row */
     size_t graph_m;
+    float *scratch;                   /* the output of products timed while planning */
+    size_t scratch_len;
 };
 
 namespace {
 
 const size_t BLAS_WORKSPACE = (size_t)32 << 20;
+const size_t GRAPH_STEPS = 16; /* steps in the longer captured graph */
+const int TUNE_CANDIDATES = 8;        /* cuBLASLt's best-ranked algorithms timed per product */
+const size_t TUNE_FROM_BATCH = 256;  /* ... for batches of at least this many samples */
 
 void say(char *why, size_t len, const char *fmt, ...)
 {
@@ -128,13 +134,19 @@ void release_plan(lt_plan *p)
     p->m = 0;
 }
 
+void drop_graphs(bp_cuda *g)
+{
+    if (g->graph) cudaGraphExecDestroy(g->graph);
+    if (g->graph_run) cudaGraphExecDestroy(g->graph_run);
+    g->graph = g->graph_run = NULL;
+    g->graph_m = 0;
+}
+
 void release_plans(bp_cuda *g)
 {
     release_plan(&g->plans[0]);
     release_plan(&g->plans[1]);
-    if (g->graph) cudaGraphExecDestroy(g->graph);
-    g->graph = NULL;
-    g->graph_m = 0;
+    drop_graphs(g);
 }
 
 /* The largest power of two (up to 256) that divides the address: cuBLASLt picks
@@ -146,20 +158,74 @@ uint32_t alignment(const void *p)
     return a;
 }
 
+/* The fastest of cuBLASLt's candidate algorithms for a product, timed on the
+   device: its heuristics rank them without running them, and for the medium
+   products of these networks their first choice is often not the fastest
+   (784-256-128-10 at batch 1024, H100: 161-165 us a step with the first choices,
+   114-128 us with the fastest). Each candidate runs 3 times untimed and 10 timed,
+   writing into scratch space so no parameter changes; the heuristics' first choice
+   stands when timing is impossible. Picked once per batch size; two runs can pick
+   differently and so differ in the last bits. Below TUNE_FROM_BATCH samples the
+   heuristics' choice stands: back-to-back timing of a tiny product says little
+   about it inside a chain of dependent launches (batch 64: 60-61 us a step with
+   the first choices, 66 us with the "fastest"). */
+cublasLtMatmulAlgo_t fastest(bp_cuda *g, const lt_product *p, const cublasLtMatmulHeuristicResult_t *found, int count,
+                             const void *A, const void *B, size_t out_len, size_t batch)
+{
+    cublasLtMatmulAlgo_t best = found[0].algo;
+    if (count < 2 || batch < TUNE_FROM_BATCH) return best;
+    if (out_len > g->scratch_len) {
+        cudaFree(g->scratch);
+        g->scratch = NULL;
+        g->scratch_len = 0;
+        if (cudaMalloc(&g->scratch, out_len * sizeof(float)) != cudaSuccess) {
+            (void)cudaGetLastError();
+            return best;
+        }
+        g->scratch_len = out_len;
+        if (cudaMemset(g->scratch, 0, out_len * sizeof(float)) != cudaSuccess) return best;
+    }
+    cudaEvent_t t0 = NULL, t1 = NULL;
+    if (cudaEventCreate(&t0) == cudaSuccess && cudaEventCreate(&t1) == cudaSuccess) {
+        float best_ms = 1e30f;
+        const float one = 1.0f, zero = 0.0f;
+        for (int i = 0; i < count; i++) {
+            if (found[i].state != CUBLAS_STATUS_SUCCESS) continue;
+            bool ok = true;
+            for (int r = 0; r < 13 && ok; r++) {
+                if (r == 3) ok = cudaEventRecord(t0, g->stream) == cudaSuccess;
+                ok = ok && cublasLtMatmul(g->lt, p->desc, &one, A, p->a, B, p->b, &zero, g->scratch, p->c, g->scratch,
+                                          p->c, &found[i].algo, g->blas_workspace, BLAS_WORKSPACE,
+                                          g->stream) == CUBLAS_STATUS_SUCCESS;
+            }
+            float ms = 0.0f;
+            if (ok && cudaEventRecord(t1, g->stream) == cudaSuccess && cudaEventSynchronize(t1) == cudaSuccess &&
+                cudaEventElapsedTime(&ms, t0, t1) == cudaSuccess && ms < best_ms) {
+                best_ms = ms;
+                best = found[i].algo;
+            }
+        }
+    }
+    if (t0) cudaEventDestroy(t0);
+    if (t1) cudaEventDestroy(t1);
+    (void)cudaGetLastError(); /* a candidate that failed to run is simply not picked */
+    return best;
+}
+
 /* Plans C (rows x cols, column-major, ld rows) = op(A) op(B) with an epilogue: the
    descriptors and the algorithm cuBLASLt's heuristics rank first for these shapes,
    alignments and the workspace. Returns 0 when cuBLASLt has no algorithm for it
    (an epilogue it cannot fuse here, say), so the caller can plan it another way. */
 int plan_product(bp_cuda *g, lt_product *p, cublasOperation_t ta, cublasOperation_t tb, size_t rows, size_t cols,
                  size_t inner, const void *A, const void *B, const void *C, cublasLtEpilogue_t epilogue,
-                 const float *bias)
+                 const float *bias, size_t batch)
 {
     destroy_product(p);
     const cublasComputeType_t compute = g->model.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const uint64_t ar = ta == CUBLAS_OP_N ? rows : inner, ac = ta == CUBLAS_OP_N ? inner : rows;
     const uint64_t br = tb == CUBLAS_OP_N ? inner : cols, bc = tb == CUBLAS_OP_N ? cols : inner;
     cublasLtMatmulPreference_t pref = NULL;
-    cublasLtMatmulHeuristicResult_t found[1];
+    cublasLtMatmulHeuristicResult_t found[TUNE_CANDIDATES];
     int count = 0;
     const uint64_t ws = BLAS_WORKSPACE;
     const uint32_t align_a = alignment(A), align_b = alignment(B), align_c = alignment(C);
@@ -184,10 +250,10 @@ int plan_product(bp_cuda *g, lt_product *p, cublasOperation_t ta, cublasOperatio
                                              sizeof align_c) == CUBLAS_STATUS_SUCCESS &&
         cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
                                              sizeof align_c) == CUBLAS_STATUS_SUCCESS &&
-        cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, found, &count) ==
-            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->a, p->b, p->c, p->c, pref, TUNE_CANDIDATES, found,
+                                       &count) == CUBLAS_STATUS_SUCCESS &&
         count > 0 && found[0].state == CUBLAS_STATUS_SUCCESS) {
-        p->algo = found[0].algo;
+        p->algo = fastest(g, p, found, count, A, B, rows * cols, batch);
     } else {
         count = 0;
         destroy_product(p);
@@ -222,21 +288,22 @@ bp_status plan(bp_cuda *g, size_t m, lt_plan **out, char *why, size_t why_len)
                                : b   ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                                      : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
         pl->fwd[l].fused = 0;
-        if (fuse && plan_product(g, &pl->fwd[l], CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, W, g->a[l - 1], Z, e, b))
+        if (fuse && plan_product(g, &pl->fwd[l], CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, W, g->a[l - 1], Z, e, b, m))
             pl->fwd[l].fused = 1;
         else if (!plan_product(g, &pl->fwd[l], CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, W, g->a[l - 1], Z,
-                               CUBLASLT_EPILOGUE_DEFAULT, NULL)) {
+                               CUBLASLT_EPILOGUE_DEFAULT, NULL, m)) {
             say(why, why_len, "cuBLASLt has no algorithm for the forward product of layer %zu", l);
             return BP_ERR_UNSUPPORTED;
         }
         if (l > 1 && !plan_product(g, &pl->dgrad[l], CUBLAS_OP_N, CUBLAS_OP_N, k, m, n, W, g->delta[0], g->delta[1],
-                                   CUBLASLT_EPILOGUE_DEFAULT, NULL)) {
+                                   CUBLASLT_EPILOGUE_DEFAULT, NULL, m)) {
             say(why, why_len, "cuBLASLt has no algorithm for the backward product of layer %zu", l);
             return BP_ERR_UNSUPPORTED;
         }
         float *out = md->momentum ? g->velocity + g->off_w[l] : g->params + g->off_w[l];
-        if (!plan_product(g, &pl->wgrad[l], CUBLAS_OP_N, CUBLAS_OP_T, k, n, m, g->a[l - 1], g->deltaL, out,
-                          CUBLASLT_EPILOGUE_DEFAULT, NULL)) {
+        const float *D = l == L ? g->deltaL : g->delta[0]; /* (delta[1] is as large and as aligned) */
+        if (!plan_product(g, &pl->wgrad[l], CUBLAS_OP_N, CUBLAS_OP_T, k, n, m, g->a[l - 1], D, out,
+                          CUBLASLT_EPILOGUE_DEFAULT, NULL, m)) {
             say(why, why_len, "cuBLASLt has no algorithm for the gradient product of layer %zu", l);
             return BP_ERR_UNSUPPORTED;
         }
@@ -321,17 +388,15 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
                 bp_cuda_bias_activation(Z, fused ? NULL : b, m, n, md->hidden, md->leaky_slope, s);
         } else {
             bp_cuda_output_layer(Z, g->a[L], fused ? NULL : b, g->yb, g->deltaL, m, n, md->output, md->loss,
-                                 md->leaky_slope, g->loss, s);
+                                 md->leaky_slope, g->loss, md->bias ? g->partial + g->update.off_p[L] : NULL, s);
         }
         CUDA_TRY(cudaGetLastError());
     }
     /* Backward: delta^(l-1) from W^l before the gradient product changes W^l; the
-       bias gradients in pieces as each delta is finished. */
+       bias gradients in pieces as each delta is finished (delta^L's by the output
+       layer's kernel). */
     const float scale = md->reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
     float *partial = md->bias ? g->partial : NULL;
-    bp_cuda_delta_bias(g->deltaL, NULL, m, md->sizes[L], BP_ACT_IDENTITY, 0.0f,
-                       partial ? partial + g->update.off_p[L] : NULL, s);
-    CUDA_TRY(cudaGetLastError());
     const float *D = g->deltaL;
     int next = 0;
     for (size_t l = L; l >= 1; l--) {
@@ -359,28 +424,42 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
     return BP_OK;
 }
 
-/* The step for batches of m, captured once and kept. */
-bp_status capture(bp_cuda *g, size_t m, char *why, size_t why_len)
+/* `count` steps on m samples captured as one graph (each step gathers the batch at
+   the device-side position the step before it moved on to). */
+bp_status capture_steps(bp_cuda *g, size_t m, size_t count, cudaGraphExec_t *exec, char *why, size_t why_len)
 {
-    if (g->graph && g->graph_m == m) return BP_OK;
-    if (g->graph) cudaGraphExecDestroy(g->graph);
-    g->graph = NULL;
-    /* Planning asks cuBLASLt's heuristics, which must not happen while capturing. */
-    lt_plan *pl;
-    bp_status st = plan(g, m, &pl, why, why_len);
-    if (st != BP_OK) return st;
     cudaGraph_t graph;
     CUDA_TRY(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
-    st = step(g, m, why, why_len);
+    bp_status st = BP_OK;
+    for (size_t i = 0; i < count && st == BP_OK; i++) st = step(g, m, why, why_len);
     cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
     if (st != BP_OK) {
         if (e == cudaSuccess) cudaGraphDestroy(graph);
         return st;
     }
     CUDA_TRY(e);
-    e = cudaGraphInstantiate(&g->graph, graph, 0);
+    e = cudaGraphInstantiate(exec, graph, 0);
     cudaGraphDestroy(graph);
     CUDA_TRY(e);
+    return BP_OK;
+}
+
+/* The graphs for batches of m (one step, and GRAPH_STEPS in a row), captured once and
+   kept: replaying the longer one saves the gap between graph launches. */
+bp_status capture(bp_cuda *g, size_t m, char *why, size_t why_len)
+{
+    if (g->graph && g->graph_m == m) return BP_OK;
+    drop_graphs(g);
+    /* Planning asks cuBLASLt's heuristics and times candidates, which must not happen
+       while capturing. */
+    lt_plan *pl;
+    bp_status st = plan(g, m, &pl, why, why_len);
+    if (st == BP_OK) st = capture_steps(g, m, 1, &g->graph, why, why_len);
+    if (st == BP_OK) st = capture_steps(g, m, GRAPH_STEPS, &g->graph_run, why, why_len);
+    if (st != BP_OK) {
+        drop_graphs(g);
+        return st;
+    }
     g->graph_m = m;
     return BP_OK;
 }
@@ -403,10 +482,8 @@ bp_status upload_data(bp_cuda *g, const float *x, const float *y, size_t n, size
     if (g->host_x == x && g->host_y == y && g->n == n && g->n_in == n_in && g->n_out == n_out &&
         memcmp(probe, g->probe, sizeof probe) == 0)
         return BP_OK;
-    /* The captured step points at the old buffers. */
-    if (g->graph) cudaGraphExecDestroy(g->graph);
-    g->graph = NULL;
-    g->graph_m = 0;
+    /* The captured steps point at the old buffers. */
+    drop_graphs(g);
     cudaFree(g->x);
     cudaFree(g->y);
     cudaFree(g->order);
@@ -533,6 +610,7 @@ extern "C" void bp_cuda_free(bp_cuda *g)
     cudaFree(g->loss);
     cudaFree(g->pos);
     if (g->lt) cublasLtDestroy(g->lt);
+    cudaFree(g->scratch);
     cudaFree(g->blas_workspace);
     if (g->host_params) cudaHostUnregister(g->host_params);
     if (g->host_velocity) cudaHostUnregister(g->host_velocity);
@@ -591,6 +669,12 @@ extern "C" bp_status bp_cuda_run(bp_cuda *g, float *params, float *velocity, con
             if (m == batch) {
                 st = capture(g, m, why, why_len);
                 if (st != BP_OK) return st;
+                if (n - at >= GRAPH_STEPS * batch && (max_steps == 0 || max_steps - steps >= GRAPH_STEPS)) {
+                    CUDA_TRY(cudaGraphLaunch(g->graph_run, g->stream));
+                    at += GRAPH_STEPS * batch;
+                    steps += GRAPH_STEPS;
+                    continue;
+                }
                 CUDA_TRY(cudaGraphLaunch(g->graph, g->stream));
             } else {
                 st = step(g, m, why, why_len); /* the short last batch, issued directly */
