@@ -12,7 +12,11 @@ for r in csv.DictReader(lines):
     if r.get("Metric Name") == "gpu__time_duration.sum":
         unit = r.get("Metric Unit", "")
         v = float(r["Metric Value"].replace(",", ""))
-        scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}.get(unit, 1.0)
+        # Nsight Compute 2025 writes "ns" (older ones "nsecond"); anything else is reported.
+        scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3,
+                 "s": 1e6, "second": 1e6}.get(unit)
+        if scale is None:
+            sys.exit("ncu-summary.py: unknown time unit %r" % unit)
         rows.append((r["Kernel Name"][:90], v * scale, r.get("Grid Size", ""), r.get("Block Size", "")))
 by = {}
 for name, us, grid, block in rows:
