@@ -9,7 +9,9 @@
  * 1e-3 after hundreds of per-sample steps, where rounding differences grow):
  * every hidden activation x output/loss pair x bias, plain SGD with weight
  * decay, momentum, sum reduction, a short last batch, and the fused
- * tiny-network kernel at batch 1.
+ * tiny-network kernel at batch 1. Each on both of the GPU's step paths (the
+ * cuBLASLt products, and the fused whole-run kernel, forced in turn with
+ * BP_CUDA_PATH), and the fused kernel on more shapes, bitwise repeatable.
  */
 #include "test.h"
 
@@ -83,11 +85,18 @@ void test_cuda_refuses_what_it_cannot_do(void)
 }
 
 
-/* Trains `epochs` epochs of the same network and data on the CPU and on the GPU;
-   returns the largest parameter difference relative to the parameters' scale,
-   or -1 when something failed. */
-static double cpu_vs_gpu(const bp_net_config *nc, const bp_train_config *tc, size_t n, int epochs)
+/* The GPU's two step paths, forced in turn through BP_CUDA_PATH: cuBLASLt products
+   and kernels, and the fused kernel (src/cuda/fused.cuh). */
+static const char *const paths[] = {"products", "fused"};
+
+/* Trains `epochs` epochs of the same network and data on the CPU and on the GPU
+   (its step path forced to `path`); returns the largest parameter difference
+   relative to the parameters' scale, or -1 when something failed. With `again`,
+   also trains a second GPU copy and returns -2 unless it is bitwise the same. */
+static double cpu_vs_gpu_on(const char *path, const bp_net_config *nc, const bp_train_config *tc, size_t n,
+                            int epochs, int again)
 {
+    setenv("BP_CUDA_PATH", path, 1);
     size_t n_in = nc->sizes[0], n_out = nc->sizes[nc->n_layers];
     bp_dataset *d = NULL;
     if (bp_dataset_create(n, n_in, n_out, &d) != BP_OK) return -1;
@@ -98,18 +107,29 @@ static double cpu_vs_gpu(const bp_net_config *nc, const bp_train_config *tc, siz
         else
             for (size_t j = 0; j < n_out; j++) bp_dataset_y(d)[i * n_out + j] = (float)((bp_test_next(&s) >> 40) / 16777216.0);
     }
-    bp_net *cpu = NULL, *gpu = NULL;
-    bp_trainer *tc_cpu = NULL, *tc_gpu = NULL;
+    bp_net *cpu = NULL, *gpu = NULL, *gpu2 = NULL;
+    bp_trainer *tc_cpu = NULL, *tc_gpu = NULL, *tc_gpu2 = NULL;
     double worst = -1;
     bp_error err = {0};
     if (bp_net_create(nc, &cpu, NULL) != BP_OK || bp_net_clone(cpu, &gpu) != BP_OK ||
-        bp_trainer_create(cpu, tc, &tc_cpu) != BP_OK || bp_trainer_create(gpu, tc, &tc_gpu) != BP_OK ||
-        bp_trainer_set_device(tc_gpu, BP_DEVICE_CUDA, 0, &err) != BP_OK)
+        bp_net_clone(cpu, &gpu2) != BP_OK || bp_trainer_create(cpu, tc, &tc_cpu) != BP_OK ||
+        bp_trainer_create(gpu, tc, &tc_gpu) != BP_OK || bp_trainer_create(gpu2, tc, &tc_gpu2) != BP_OK ||
+        bp_trainer_set_device(tc_gpu, BP_DEVICE_CUDA, 0, &err) != BP_OK ||
+        (again && bp_trainer_set_device(tc_gpu2, BP_DEVICE_CUDA, 0, &err) != BP_OK))
         goto done;
     for (int e = 0; e < epochs; e++) {
-        bp_epoch_stats a, b;
+        bp_epoch_stats a, b, c;
         if (bp_trainer_epoch(tc_cpu, d, &a) != BP_OK || bp_trainer_epoch(tc_gpu, d, &b) != BP_OK) goto done;
-        if (!(fabs(a.loss - b.loss) <= 1e-4 * fmax(1.0, fabs(a.loss))) || a.steps != b.steps) goto done;
+        if (!(fabs(a.loss - b.loss) <= 1e-4 * fmax(1.0, fabs(a.loss))) || a.steps != b.steps) {
+            printf("  epoch %d: loss %.9g on the CPU, %.9g on the GPU; steps %zu, %zu\n", e + 1, a.loss, b.loss,
+                   a.steps, b.steps);
+            goto done;
+        }
+        if (again && bp_trainer_epoch(tc_gpu2, d, &c) != BP_OK) goto done;
+    }
+    if (again && memcmp(bp_net_params_const(gpu), bp_net_params_const(gpu2), bp_net_param_count(gpu) * sizeof(float))) {
+        worst = -2;
+        goto done;
     }
     worst = 0;
     double scale = 0;
@@ -122,12 +142,21 @@ static double cpu_vs_gpu(const bp_net_config *nc, const bp_train_config *tc, siz
 done:
     if (worst < 0 && err.message[0]) printf("  %s\n", err.message);
     if (worst < 0 && tc_gpu && bp_trainer_device_error(tc_gpu)[0]) printf("  %s\n", bp_trainer_device_error(tc_gpu));
+    if (worst == -2) printf("  two GPU runs differ\n");
     bp_trainer_free(tc_cpu);
     bp_trainer_free(tc_gpu);
+    bp_trainer_free(tc_gpu2);
     bp_net_free(cpu);
     bp_net_free(gpu);
+    bp_net_free(gpu2);
     bp_dataset_free(d);
+    unsetenv("BP_CUDA_PATH");
     return worst;
+}
+
+static double cpu_vs_gpu(const char *path, const bp_net_config *nc, const bp_train_config *tc, size_t n, int epochs)
+{
+    return cpu_vs_gpu_on(path, nc, tc, n, epochs, 0);
 }
 
 /* Every hidden activation x output/loss pair x bias, mini-batches with a short
@@ -142,17 +171,50 @@ void test_cuda_matches_cpu(void)
     } tops[] = {{BP_ACT_SOFTMAX, BP_LOSS_CE},  {BP_ACT_SIGMOID, BP_LOSS_BCE}, {BP_ACT_IDENTITY, BP_LOSS_MSE},
                 {BP_ACT_SIGMOID, BP_LOSS_MSE}, {BP_ACT_TANH, BP_LOSS_MSE},    {BP_ACT_RELU, BP_LOSS_MSE},
                 {BP_ACT_SOFTMAX, BP_LOSS_MSE}};
-    for (size_t h = 0; h < 5; h++)
-        for (size_t o = 0; o < 7; o++)
-            for (int bias = 0; bias < 2; bias++) {
-                size_t sizes[] = {40, 37, 33, 6};
-                bp_net_config nc = {3, sizes, hidden[h], tops[o].out, tops[o].loss, bias, 5};
-                bp_train_config tc = {.learning_rate = 0.05, .batch_size = 16, .seed = 3, .weight_decay = 1e-3};
-                double r = cpu_vs_gpu(&nc, &tc, 200, 2);
-                CHECK(r >= 0 && r <= 1e-4, "%s hidden, %s/%s, bias %d: relative difference %g",
-                      bp_activation_name(hidden[h]), bp_activation_name(tops[o].out), bp_loss_name(tops[o].loss),
-                      bias, r);
-            }
+    for (size_t p = 0; p < 2; p++)
+        for (size_t h = 0; h < 5; h++)
+            for (size_t o = 0; o < 7; o++)
+                for (int bias = 0; bias < 2; bias++) {
+                    size_t sizes[] = {40, 37, 33, 6};
+                    bp_net_config nc = {3, sizes, hidden[h], tops[o].out, tops[o].loss, bias, 5};
+                    bp_train_config tc = {.learning_rate = 0.05, .batch_size = 16, .seed = 3, .weight_decay = 1e-3};
+                    double r = cpu_vs_gpu(paths[p], &nc, &tc, 200, 2);
+                    CHECK(r >= 0 && r <= 1e-4, "%s: %s hidden, %s/%s, bias %d: relative difference %g", paths[p],
+                          bp_activation_name(hidden[h]), bp_activation_name(tops[o].out),
+                          bp_loss_name(tops[o].loss), bias, r);
+                }
+}
+
+/* The fused kernel's other shapes: no hidden layer, an output wider than 32 (its
+   logits a tiled product of their own), four layers, widths and batches that cut
+   tiles and split reductions unevenly, a wide input (784, the reduction split in
+   pieces), and its runs bitwise repeatable. Each on both paths. */
+void test_cuda_fused_shapes(void)
+{
+    if (!gpu_here()) return;
+    static size_t s1[] = {30, 5}, s2[] = {20, 45, 40}, s3[] = {12, 40, 70, 33, 3}, s4[] = {784, 96, 10},
+                  s5[] = {65, 1, 33};
+    const struct {
+        bp_net_config nc;
+        bp_train_config tc;
+        size_t n;
+    } cases[] = {
+        {{1, s1, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2}, {.learning_rate = 0.1, .batch_size = 8, .seed = 2}, 100},
+        {{2, s2, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 3},
+         {.learning_rate = 0.02, .batch_size = 48, .seed = 5, .weight_decay = 1e-3}, 250},
+        {{2, s2, BP_ACT_SIGMOID, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3},
+         {.learning_rate = 0.05, .batch_size = 33, .momentum = 0.9, .seed = 5}, 200},
+        {{4, s3, BP_ACT_LEAKY_RELU, BP_ACT_SIGMOID, BP_LOSS_BCE, 1, 4},
+         {.learning_rate = 0.05, .batch_size = 100, .seed = 6}, 330},
+        {{2, s4, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7}, {.learning_rate = 0.05, .batch_size = 64, .seed = 7}, 300},
+        {{2, s5, BP_ACT_TANH, BP_ACT_TANH, BP_LOSS_MSE, 1, 8},
+         {.learning_rate = 0.01, .batch_size = 7, .reduction = BP_REDUCE_SUM, .seed = 8}, 50},
+    };
+    for (size_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            double r = cpu_vs_gpu_on(paths[p], &cases[i].nc, &cases[i].tc, cases[i].n, 2, p == 1);
+            CHECK(r >= 0 && r <= 1e-4, "%s: case %zu: relative difference %g", paths[p], i, r);
+        }
 }
 
 /* Momentum (with and without weight decay), sum reduction, a batch larger than
@@ -170,18 +232,19 @@ void test_cuda_matches_cpu_modes(void)
         {.learning_rate = 0.05, .batch_size = 1, .seed = 1},
     };
     /* Hundreds of per-sample steps let rounding differences grow: 1e-3 there. */
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        double r = cpu_vs_gpu(&nc, &modes[i], 300, 2), tol = modes[i].batch_size == 1 ? 1e-3 : 1e-4;
-        CHECK(r >= 0 && r <= tol, "mode %zu: relative difference %g", i, r);
-    }
+    for (size_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            double r = cpu_vs_gpu(paths[p], &nc, &modes[i], 300, 2), tol = modes[i].batch_size == 1 ? 1e-3 : 1e-4;
+            CHECK(r >= 0 && r <= tol, "%s: mode %zu: relative difference %g", paths[p], i, r);
+        }
     size_t tiny[] = {2, 3, 2};
     bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232};
     bp_train_config per_sample = {.learning_rate = 0.5, .batch_size = 1, .no_shuffle = 1};
-    double r = cpu_vs_gpu(&small, &per_sample, 2000, 2);
+    double r = cpu_vs_gpu("products", &small, &per_sample, 2000, 2);
     CHECK(r >= 0 && r <= 1e-3, "2-3-2 per sample (the fused kernel): relative difference %g", r);
     size_t tiny_ce[] = {5, 7, 4};
     bp_net_config small_ce = {2, tiny_ce, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3};
     bp_train_config shuffled = {.learning_rate = 0.1, .batch_size = 1, .seed = 4};
-    r = cpu_vs_gpu(&small_ce, &shuffled, 500, 2);
+    r = cpu_vs_gpu("products", &small_ce, &shuffled, 500, 2);
     CHECK(r >= 0 && r <= 1e-3, "5-7-4 softmax-CE per sample, shuffled, no bias: relative difference %g", r);
 }

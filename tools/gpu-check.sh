@@ -6,7 +6,7 @@
 # own log in OUTDIR; a summary is printed last.
 #
 # usage: sh tools/gpu-check.sh OUTDIR [STEPS]     STEPS: any of build tests w1 bench sanitize
-#                                                 profile mpi (default: the first five)
+#                                                 paths profile mpi (default: the first five)
 # Fashion-MNIST is read from /usr/share/datasets/fashion-mnist, or from .data/fashion-mnist
 # in the repository (linked there when the first is missing).
 set -u
@@ -77,6 +77,26 @@ for s in $steps; do
         run sanitize 240 "$S" --tool racecheck --kernel-name kns=_GLOBAL__N_ --error-exitcode 1 \
             build-cuda/unit-tests cuda
         grep -E 'ERROR SUMMARY|passed' "$out/sanitize.log" >> "$summary" ;;
+    paths)
+        # The two GPU step paths side by side on the small and medium shapes (BP_CUDA_PATH
+        # forces one; the fused kernel also with two blocks per multiprocessor), to check
+        # where fused.cu's choice between them should fall.
+        BUILD_ONLY=1 sh bench/gpu.sh > /dev/null || { note "paths: gpu_bench did not build"; continue; }
+        for shape in "784,256,128,10 64 938" "784,256,128,10 256 234" "784,256,128,10 1024 200" \
+            "784,1024,1024,10 64 400" "784,1024,1024,10 256 200" "784,100,10 32 1000"; do
+            set -- $shape
+            for p in products fused fused2; do
+                if [ $p = fused2 ]; then
+                    BP_CUDA_PATH=fused BP_CUDA_FUSED_BLOCKS_PER_SM=2 timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3"
+                else
+                    BP_CUDA_PATH=$p timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3"
+                fi | sed "s/^/$p /" >> "$out/paths.log" 2>&1
+            done
+        done
+        for p in products fused; do
+            BP_CUDA_PATH=$p timeout 60 build-cuda/gpu_bench w1 | sed "s/^/$p /" >> "$out/paths.log" 2>&1
+        done
+        cat "$out/paths.log" >> "$summary" ;;
     profile)
         # Each kernel's time in a few steps (Nsight Compute), summed by kernel name. The
         # first 1500 launches are skipped: batches of 256+ time up to 8 candidate algorithms

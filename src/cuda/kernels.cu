@@ -10,55 +10,17 @@
  */
 #include <math.h>
 
+#include "device_math.cuh"
 #include "kernels.cuh"
 
 namespace {
 
 constexpr int THREADS = 256;
-constexpr unsigned FULL = 0xffffffffu;
 
 int blocks_for(size_t count)
 {
     size_t b = (count + THREADS - 1) / THREADS;
     return (int)(b < 1 ? 1 : b > 4096 ? 4096 : b);
-}
-
-__device__ float activate(bp_activation g, float z, float slope)
-{
-    switch (g) {
-    case BP_ACT_SIGMOID: return 1.0f / (1.0f + expf(-z));
-    case BP_ACT_TANH: return tanhf(z);
-    case BP_ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case BP_ACT_LEAKY_RELU: return z > 0.0f ? z : slope * z;
-    default: return z; /* identity (softmax is done per row) */
-    }
-}
-
-/* g'(z) from the activation's output a (and z where a does not tell). */
-__device__ float derivative(bp_activation g, float z, float a, float slope)
-{
-    switch (g) {
-    case BP_ACT_SIGMOID: return a * (1.0f - a);
-    case BP_ACT_TANH: return 1.0f - a * a;
-    case BP_ACT_RELU: return z > 0.0f ? 1.0f : 0.0f;
-    case BP_ACT_LEAKY_RELU: return z > 0.0f ? 1.0f : slope;
-    default: return 1.0f;
-    }
-}
-
-/* log(1 + e^x) without overflow. */
-__device__ float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-
-__device__ float warp_sum(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
-    return v;
-}
-
-__device__ float warp_max(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL, v, o));
-    return v;
 }
 
 __global__ void gather_kernel(const float *x, const float *y, const unsigned *order,
@@ -80,68 +42,25 @@ __global__ void bias_activation_kernel(float *z, const float *b, size_t m, size_
 {
     const size_t stride = (size_t)gridDim.x * blockDim.x;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < m * n; i += stride)
-        z[i] = activate(g, b ? z[i] + b[i % n] : z[i], slope);
+        z[i] = bp_activate(g, b ? z[i] + b[i % n] : z[i], slope);
 }
 
-/* One warp per sample (row). Passes over the row: bias and the maximum; the
-   softmax sum; a, the loss terms and the sums delta needs; delta. */
-__global__ void output_kernel(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                              size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
-                              float *partial)
+/* One warp per sample (row): the bias added to the logits (kept: the losses work
+   from them), then bp_output_row; the loss summed into *loss_sum. */
+__global__ void output_kernel(float *z, const float *b, const float *y, float *delta, size_t m, size_t n,
+                              bp_activation output, bp_loss loss, float slope, double *loss_sum, float *partial)
 {
     const int lane = threadIdx.x & 31;
     const size_t first = (size_t)blockIdx.x * BP_CUDA_CHUNK;
     const size_t last = first + BP_CUDA_CHUNK < m ? first + BP_CUDA_CHUNK : m;
     for (size_t row = first + threadIdx.x / 32; row < last; row += blockDim.x / 32) {
-        float *zr = z + row * n, *ar = a + row * n, *dr = delta + row * n;
-        const float *yr = y + row * n;
-        float mx = -INFINITY;
-        for (size_t j = lane; j < n; j += 32) {
-            float v = b ? zr[j] + b[j] : zr[j];
-            zr[j] = v;
-            mx = fmaxf(mx, v);
+        float *zr = z + row * n;
+        if (b) {
+            for (size_t j = lane; j < n; j += 32) zr[j] += b[j];
+            __syncwarp();
         }
-        mx = warp_max(mx);
-        float sum_e = 0.0f;
-        if (output == BP_ACT_SOFTMAX) {
-            for (size_t j = lane; j < n; j += 32) sum_e += expf(zr[j] - mx);
-            sum_e = warp_sum(sum_e);
-        }
-        /* a, and the row's sums: y, y z, the loss terms, a (a - y) for softmax + MSE. */
-        float ysum = 0.0f, yz = 0.0f, terms = 0.0f, ad = 0.0f;
-        for (size_t j = lane; j < n; j += 32) {
-            float zj = zr[j], aj;
-            if (output == BP_ACT_SOFTMAX) aj = expf(zj - mx) / sum_e;
-            else aj = activate(output, zj, slope);
-            ar[j] = aj;
-            float yj = yr[j];
-            ysum += yj;
-            yz += yj * zj;
-            if (loss == BP_LOSS_MSE) {
-                float d = aj - yj;
-                terms += 0.5f * d * d;
-                ad += aj * d;
-            } else if (loss == BP_LOSS_BCE) {
-                terms += softplus(zj) - yj * zj;
-            }
-        }
-        ysum = warp_sum(ysum);
-        yz = warp_sum(yz);
-        terms = warp_sum(terms);
-        ad = warp_sum(ad);
-        if (lane == 0) {
-            double l = loss == BP_LOSS_CE ? (double)ysum * ((double)mx + log((double)sum_e)) - (double)yz
-                                          : (double)terms;
-            atomicAdd(loss_sum, l);
-        }
-        for (size_t j = lane; j < n; j += 32) {
-            float aj = ar[j], yj = yr[j], d;
-            if (loss == BP_LOSS_CE) d = ysum * aj - yj;                          /* softmax + CE */
-            else if (loss == BP_LOSS_BCE || output == BP_ACT_IDENTITY) d = aj - yj; /* canonical */
-            else if (output == BP_ACT_SOFTMAX) d = aj * ((aj - yj) - ad);        /* MSE through softmax */
-            else d = (aj - yj) * derivative(output, zr[j], aj, slope);           /* MSE through g' */
-            dr[j] = d;
-        }
+        const double l = bp_output_row(zr, y + row * n, delta + row * n, (int)n, output, loss, slope);
+        if (lane == 0) atomicAdd(loss_sum, l);
     }
     /* This chunk's column sums of delta: the output layer's bias gradient in pieces,
        as bp_cuda_delta_bias gives them for the hidden layers. */
@@ -167,7 +86,7 @@ __global__ void delta_bias_kernel(float *delta, const float *a, size_t m, size_t
             float d = delta[i * n + j];
             if (a) {
                 const float ai = a[i * n + j];
-                d *= derivative(g, ai, ai, slope); /* hidden: a > 0 exactly when z > 0 */
+                d *= bp_derivative(g, ai, ai, slope); /* hidden: a > 0 exactly when z > 0 */
                 delta[i * n + j] = d;
             }
             sum += d;
@@ -254,7 +173,7 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
             if (lane < sh.n[l]) {
                 float z = sh.off_b[l] >= 0 ? P[sh.off_b[l] + lane] : 0.0f;
                 for (int q = 0; q < k; q++) z += W[lane * k + q] * ap[q];
-                if (l < sh.L) act[32 * l + lane] = activate(sh.hidden, z, sh.slope);
+                if (l < sh.L) act[32 * l + lane] = bp_activate(sh.hidden, z, sh.slope);
                 else zL = z;
             }
             __syncwarp();
@@ -264,27 +183,27 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
         const float yj = on ? y[idx * nL + lane] : 0.0f;
         float aj;
         if (sh.output == BP_ACT_SOFTMAX) {
-            const float mx = warp_max(on ? zL : -INFINITY);
-            const float e = on ? expf(zL - mx) : 0.0f, se = warp_sum(e);
+            const float mx = bp_warp_max(on ? zL : -INFINITY);
+            const float e = on ? expf(zL - mx) : 0.0f, se = bp_warp_sum(e);
             aj = e / se;
             if (sh.loss == BP_LOSS_CE) {
-                const float ysum = warp_sum(yj), yz = warp_sum(yj * zL);
+                const float ysum = bp_warp_sum(yj), yz = bp_warp_sum(yj * zL);
                 total += (double)ysum * ((double)mx + log((double)se)) - (double)yz;
                 dl[lane] = on ? ysum * aj - yj : 0.0f;
             }
         } else {
-            aj = on ? activate(sh.output, zL, sh.slope) : 0.0f;
+            aj = on ? bp_activate(sh.output, zL, sh.slope) : 0.0f;
         }
         if (sh.loss == BP_LOSS_BCE) {
-            total += (double)warp_sum(on ? softplus(zL) - yj * zL : 0.0f);
+            total += (double)bp_warp_sum(on ? bp_softplus(zL) - yj * zL : 0.0f);
             dl[lane] = on ? aj - yj : 0.0f;
         } else if (sh.loss == BP_LOSS_MSE) {
             const float d = on ? aj - yj : 0.0f;
-            total += 0.5 * (double)warp_sum(d * d);
-            const float ad = warp_sum(on ? aj * d : 0.0f);
+            total += 0.5 * (double)bp_warp_sum(d * d);
+            const float ad = bp_warp_sum(on ? aj * d : 0.0f);
             float g = d;
             if (sh.output == BP_ACT_SOFTMAX) g = aj * (d - ad);
-            else if (sh.output != BP_ACT_IDENTITY) g = d * derivative(sh.output, zL, aj, sh.slope);
+            else if (sh.output != BP_ACT_IDENTITY) g = d * bp_derivative(sh.output, zL, aj, sh.slope);
             dl[lane] = on ? g : 0.0f;
         }
         __syncwarp();
@@ -296,7 +215,7 @@ __global__ void small_sgd_kernel(small_shape sh, float *params, const float *x, 
             if (l > 1 && lane < k) {
                 float d = 0.0f;
                 for (int j = 0; j < nn; j++) d += W[j * k + lane] * dl[j];
-                dp[lane] = d * derivative(sh.hidden, ap[lane], ap[lane], sh.slope);
+                dp[lane] = d * bp_derivative(sh.hidden, ap[lane], ap[lane], sh.slope);
             }
             __syncwarp();
             if (lane < nn) {
@@ -328,13 +247,12 @@ void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_ac
     bias_activation_kernel<<<blocks_for(m * n), THREADS, 0, s>>>(z, b, m, n, g, slope);
 }
 
-void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                          size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
-                          float *partial, cudaStream_t s)
+void bp_cuda_output_layer(float *z, const float *b, const float *y, float *delta, size_t m, size_t n,
+                          bp_activation output, bp_loss loss, float slope, double *loss_sum, float *partial,
+                          cudaStream_t s)
 {
     const size_t blocks = (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
-    output_kernel<<<(unsigned)blocks, THREADS, 0, s>>>(z, a, b, y, delta, m, n, output, loss, slope, loss_sum,
-                                                       partial);
+    output_kernel<<<(unsigned)blocks, THREADS, 0, s>>>(z, b, y, delta, m, n, output, loss, slope, loss_sum, partial);
 }
 
 void bp_cuda_delta_bias(float *delta, const float *a, size_t m, size_t n, bp_activation g, float slope,

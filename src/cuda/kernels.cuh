@@ -29,13 +29,12 @@ void bp_cuda_bias_activation(float *z, const float *b, size_t m, size_t n, bp_ac
                              cudaStream_t s);
 
 /* The output layer, one warp per sample: z += b (kept: the losses work from the
-   logits), a = g(z) (softmax over the row), the sample's loss added to *loss_sum,
-   and delta = dC/dz (a - y for the canonical pairs, (sum y) a - y for softmax-CE,
-   through g' otherwise). When partial is not NULL, also delta's column sums in
-   pieces of BP_CUDA_CHUNK rows, as bp_cuda_delta_bias writes them. */
-void bp_cuda_output_layer(float *z, float *a, const float *b, const float *y, float *delta, size_t m,
-                          size_t n, bp_activation output, bp_loss loss, float slope, double *loss_sum,
-                          float *partial, cudaStream_t s);
+   logits), the sample's loss added to *loss_sum, and delta = dC/dz
+   (device_math.cuh's bp_output_row). When partial is not NULL, also delta's column
+   sums in pieces of BP_CUDA_CHUNK rows, as bp_cuda_delta_bias writes them. */
+void bp_cuda_output_layer(float *z, const float *b, const float *y, float *delta, size_t m, size_t n,
+                          bp_activation output, bp_loss loss, float slope, double *loss_sum, float *partial,
+                          cudaStream_t s);
 
 /* The m x n delta of a layer: delta *= g'(.) computed from the layer's output a
    (when a is not NULL; hidden activations only), and, when partial is not NULL, its

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "cuda.h"
+#include "fused.cuh"
 #include "kernels.cuh"
 
 /* One planned cuBLASLt product: its descriptors and the algorithm chosen for them. */
@@ -49,6 +50,8 @@ struct lt_plan {
 struct bp_cuda {
     bp_cuda_model model;
     int small;                        /* the fused tiny-network path applies (at batch 1) */
+    bp_cuda_fused *fused;             /* the fused path's work space (fused.cuh), made on first use */
+    int fused_refused;                /* the device cannot run it: always the products */
     size_t off_w[BP_MAX_LAYERS + 1], off_b[BP_MAX_LAYERS + 1];
     size_t max_width;
     cudaStream_t stream;
@@ -344,7 +347,7 @@ bp_status reserve(bp_cuda *g, size_t m, char *why, size_t why_len)
     release_work(g);
     const bp_cuda_model *md = &g->model;
     const size_t L = md->n_layers, chunks = (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
-    for (size_t l = 1; l <= L; l++) CUDA_TRY(cudaMalloc(&g->a[l], m * md->sizes[l] * sizeof(float)));
+    for (size_t l = 1; l < L; l++) CUDA_TRY(cudaMalloc(&g->a[l], m * md->sizes[l] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->zL, m * md->sizes[L] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->deltaL, m * md->sizes[L] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->delta[0], m * g->max_width * sizeof(float)));
@@ -387,8 +390,8 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
             if ((b && !fused) || !done)
                 bp_cuda_bias_activation(Z, fused ? NULL : b, m, n, md->hidden, md->leaky_slope, s);
         } else {
-            bp_cuda_output_layer(Z, g->a[L], fused ? NULL : b, g->yb, g->deltaL, m, n, md->output, md->loss,
-                                 md->leaky_slope, g->loss, md->bias ? g->partial + g->update.off_p[L] : NULL, s);
+            bp_cuda_output_layer(Z, fused ? NULL : b, g->yb, g->deltaL, m, n, md->output, md->loss, md->leaky_slope,
+                                 g->loss, md->bias ? g->partial + g->update.off_p[L] : NULL, s);
         }
         CUDA_TRY(cudaGetLastError());
     }
@@ -516,6 +519,33 @@ void pin(float **pinned, float *host, size_t bytes)
     else (void)cudaGetLastError(); /* clear the refusal, which is not an error of ours */
 }
 
+/* Whether this run takes the fused path (fused.cuh), its work space made ready for
+   batches of m. A device that cannot run it is remembered and gets the products,
+   unless BP_CUDA_PATH=fused asks for it: then that is an error, so a test of the
+   fused path never passes on the other one. */
+bp_status pick_fused(bp_cuda *g, size_t m, bool *use, char *why, size_t why_len)
+{
+    const char *path = getenv("BP_CUDA_PATH");
+    const bool forced = path && strcmp(path, "fused") == 0;
+    *use = false;
+    if (!bp_cuda_fused_applies(&g->model, m)) return BP_OK;
+    if (g->fused_refused && !forced) return BP_OK;
+    if (bp_cuda_fused_capacity(g->fused) < m) {
+        bp_cuda_fused_free(g->fused);
+        g->fused = NULL;
+        char reason[160] = "";
+        bp_status st = bp_cuda_fused_create(&g->model, m, &g->fused, reason, sizeof reason);
+        if (st != BP_OK) {
+            g->fused_refused = 1;
+            if (!forced) return BP_OK;
+            say(why, why_len, "BP_CUDA_PATH=fused, but %s", reason);
+            return st;
+        }
+    }
+    *use = true;
+    return BP_OK;
+}
+
 } // namespace
 
 extern "C" int bp_cuda_device_count(void)
@@ -602,6 +632,7 @@ extern "C" void bp_cuda_free(bp_cuda *g)
 {
     if (!g) return;
     release_work(g);
+    bp_cuda_fused_free(g->fused);
     cudaFree(g->x);
     cudaFree(g->y);
     cudaFree(g->order);
@@ -653,6 +684,7 @@ extern "C" bp_status bp_cuda_run(bp_cuda *g, float *params, float *velocity, con
     CUDA_TRY(cudaMemsetAsync(g->loss, 0, sizeof(double), g->stream));
 
     size_t at = start, steps = 0;
+    bool fused = false;
     if (batch == 1 && g->small) {
         /* Tiny network, one sample per step: the whole run in one kernel. */
         size_t count = n - start;
@@ -660,6 +692,16 @@ extern "C" bp_status bp_cuda_run(bp_cuda *g, float *params, float *velocity, con
         bp_cuda_small_sgd(&g->model, g->params, g->x, g->y, g->order, start, count, g->loss, g->stream);
         CUDA_TRY(cudaGetLastError());
         at += count;
+        steps = count;
+    } else if ((st = pick_fused(g, batch < n ? batch : n, &fused, why, why_len)) != BP_OK) {
+        return st;
+    } else if (fused) {
+        /* Small network, small batch: the whole run in one cooperative kernel. */
+        size_t count = (n - start + batch - 1) / batch;
+        if (max_steps && count > max_steps) count = max_steps;
+        CUDA_TRY(bp_cuda_fused_run(g->fused, g->params, g->velocity, g->x, g->y, g->order, n, start, batch, count,
+                                   g->loss, g->stream));
+        at = start + count * batch < n ? start + count * batch : n;
         steps = count;
     } else {
         st = reserve(g, batch < n ? batch : n, why, why_len);
