@@ -144,15 +144,17 @@ bench-mpi:
 	sh bench/mpi.sh
 
 # The GPU: backprop's step against PyTorch's eager and graph-captured steps (bench/gpu.sh),
-# and the GPU tests under compute-sanitizer (memcheck, then racecheck on backprop's own kernels,
-# the only shared-memory users that are ours). Need a CUDA device.
+# and the GPU tests under compute-sanitizer (memcheck on all of them, then racecheck on
+# backprop's own kernels, the only shared-memory users that are ours, in the test that runs
+# every variant of both step paths: the whole GPU suite under racecheck takes over 4 minutes).
+# Need a CUDA device.
 bench-gpu:
 	sh bench/gpu.sh
 
 cuda-sanitize:
 	$(MAKE) CUDA=1 build-cuda/unit-tests
 	$(CUDA_HOME)/bin/compute-sanitizer --tool memcheck --error-exitcode 1 ./build-cuda/unit-tests cuda
-	$(CUDA_HOME)/bin/compute-sanitizer --tool racecheck --kernel-name kns=_GLOBAL__N_ --error-exitcode 1 ./build-cuda/unit-tests cuda
+	$(CUDA_HOME)/bin/compute-sanitizer --tool racecheck --kernel-name kns=_GLOBAL__N_ --error-exitcode 1 ./build-cuda/unit-tests fused_shapes
 
 # Fuzz every file reader with libFuzzer + ASan + UBSan (needs clang, libclang-rt);
 # FUZZ_SECONDS per harness; findings land in tests/fuzz/regressions/.

@@ -86,17 +86,24 @@ void test_cuda_refuses_what_it_cannot_do(void)
 
 
 /* The GPU's two step paths, forced in turn through BP_CUDA_PATH: cuBLASLt products
-   and kernels, and the fused kernel (src/cuda/fused.cuh). */
-static const char *const paths[] = {"products", "fused"};
+   and kernels, and the fused kernel (src/cuda/fused.cuh). The fused kernel's
+   tiled and per-sample phases split the layers at its "tail" layer, chosen from
+   the weights' sizes; BP_CUDA_FUSED_TAIL forces it, so small networks test both.
+   A variant is a path and a forced tail ("" for the fused kernel's own choice). */
+static const struct {
+    const char *path, *tail;
+} variants[] = {{"products", ""}, {"fused", ""}, {"fused", "1"}, {"fused", "2"}, {"fused", "3"}, {"fused", "9"}};
+#define VARIANTS (sizeof variants / sizeof variants[0])
 
 /* Trains `epochs` epochs of the same network and data on the CPU and on the GPU
    (its step path forced to `path`); returns the largest parameter difference
    relative to the parameters' scale, or -1 when something failed. With `again`,
    also trains a second GPU copy and returns -2 unless it is bitwise the same. */
-static double cpu_vs_gpu_on(const char *path, const bp_net_config *nc, const bp_train_config *tc, size_t n,
+static double cpu_vs_gpu_on(size_t variant, const bp_net_config *nc, const bp_train_config *tc, size_t n,
                             int epochs, int again)
 {
-    setenv("BP_CUDA_PATH", path, 1);
+    setenv("BP_CUDA_PATH", variants[variant].path, 1);
+    if (variants[variant].tail[0]) setenv("BP_CUDA_FUSED_TAIL", variants[variant].tail, 1);
     size_t n_in = nc->sizes[0], n_out = nc->sizes[nc->n_layers];
     bp_dataset *d = NULL;
     if (bp_dataset_create(n, n_in, n_out, &d) != BP_OK) return -1;
@@ -151,12 +158,13 @@ done:
     bp_net_free(gpu2);
     bp_dataset_free(d);
     unsetenv("BP_CUDA_PATH");
+    unsetenv("BP_CUDA_FUSED_TAIL");
     return worst;
 }
 
-static double cpu_vs_gpu(const char *path, const bp_net_config *nc, const bp_train_config *tc, size_t n, int epochs)
+static double cpu_vs_gpu(size_t variant, const bp_net_config *nc, const bp_train_config *tc, size_t n, int epochs)
 {
-    return cpu_vs_gpu_on(path, nc, tc, n, epochs, 0);
+    return cpu_vs_gpu_on(variant, nc, tc, n, epochs, 0);
 }
 
 /* Every hidden activation x output/loss pair x bias, mini-batches with a short
@@ -171,24 +179,28 @@ void test_cuda_matches_cpu(void)
     } tops[] = {{BP_ACT_SOFTMAX, BP_LOSS_CE},  {BP_ACT_SIGMOID, BP_LOSS_BCE}, {BP_ACT_IDENTITY, BP_LOSS_MSE},
                 {BP_ACT_SIGMOID, BP_LOSS_MSE}, {BP_ACT_TANH, BP_LOSS_MSE},    {BP_ACT_RELU, BP_LOSS_MSE},
                 {BP_ACT_SOFTMAX, BP_LOSS_MSE}};
-    for (size_t p = 0; p < 2; p++)
+    const size_t some[] = {0, 1, 3, 4}; /* products; fused with tails 1 (its own choice), 2, 3 */
+    for (size_t v = 0; v < 4; v++)
         for (size_t h = 0; h < 5; h++)
             for (size_t o = 0; o < 7; o++)
                 for (int bias = 0; bias < 2; bias++) {
                     size_t sizes[] = {40, 37, 33, 6};
                     bp_net_config nc = {3, sizes, hidden[h], tops[o].out, tops[o].loss, bias, 5};
                     bp_train_config tc = {.learning_rate = 0.05, .batch_size = 16, .seed = 3, .weight_decay = 1e-3};
-                    double r = cpu_vs_gpu(paths[p], &nc, &tc, 200, 2);
-                    CHECK(r >= 0 && r <= 1e-4, "%s: %s hidden, %s/%s, bias %d: relative difference %g", paths[p],
+                    const size_t p = some[v];
+                    double r = cpu_vs_gpu(p, &nc, &tc, 200, 2);
+                    CHECK(r >= 0 && r <= 1e-4, "%s tail '%s': %s hidden, %s/%s, bias %d: relative difference %g",
+                          variants[p].path, variants[p].tail,
                           bp_activation_name(hidden[h]), bp_activation_name(tops[o].out),
                           bp_loss_name(tops[o].loss), bias, r);
                 }
 }
 
-/* The fused kernel's other shapes: no hidden layer, an output wider than 32 (its
-   logits a tiled product of their own), four layers, widths and batches that cut
-   tiles and split reductions unevenly, a wide input (784, the reduction split in
-   pieces), and its runs bitwise repeatable. Each on both paths. */
+/* The fused kernel's other shapes: no hidden layer, an output wider than a warp,
+   four layers, widths and batches that cut tiles and split reductions unevenly, a
+   wide input (784, the reduction split in pieces), a hidden layer of one unit;
+   every variant (each tail the fused kernel can take), and its runs bitwise
+   repeatable. */
 void test_cuda_fused_shapes(void)
 {
     if (!gpu_here()) return;
@@ -210,10 +222,11 @@ void test_cuda_fused_shapes(void)
         {{2, s5, BP_ACT_TANH, BP_ACT_TANH, BP_LOSS_MSE, 1, 8},
          {.learning_rate = 0.01, .batch_size = 7, .reduction = BP_REDUCE_SUM, .seed = 8}, 50},
     };
-    for (size_t p = 0; p < 2; p++)
+    for (size_t p = 0; p < VARIANTS; p++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            double r = cpu_vs_gpu_on(paths[p], &cases[i].nc, &cases[i].tc, cases[i].n, 2, p == 1);
-            CHECK(r >= 0 && r <= 1e-4, "%s: case %zu: relative difference %g", paths[p], i, r);
+            double r = cpu_vs_gpu_on(p, &cases[i].nc, &cases[i].tc, cases[i].n, 2, p > 0);
+            CHECK(r >= 0 && r <= 1e-4, "%s tail '%s': case %zu: relative difference %g", variants[p].path,
+                  variants[p].tail, i, r);
         }
 }
 
@@ -232,19 +245,21 @@ void test_cuda_matches_cpu_modes(void)
         {.learning_rate = 0.05, .batch_size = 1, .seed = 1},
     };
     /* Hundreds of per-sample steps let rounding differences grow: 1e-3 there. */
-    for (size_t p = 0; p < 2; p++)
-        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-            double r = cpu_vs_gpu(paths[p], &nc, &modes[i], 300, 2), tol = modes[i].batch_size == 1 ? 1e-3 : 1e-4;
-            CHECK(r >= 0 && r <= tol, "%s: mode %zu: relative difference %g", paths[p], i, r);
+    const size_t some[] = {0, 1, 3}; /* products; fused with tails 1 (its own choice) and 2 */
+    for (size_t v = 0; v < 3; v++)
+        for (size_t i = 0, p = some[v]; i < sizeof modes / sizeof modes[0]; i++) {
+            double r = cpu_vs_gpu(p, &nc, &modes[i], 300, 2), tol = modes[i].batch_size == 1 ? 1e-3 : 1e-4;
+            CHECK(r >= 0 && r <= tol, "%s tail '%s': mode %zu: relative difference %g", variants[p].path,
+                  variants[p].tail, i, r);
         }
     size_t tiny[] = {2, 3, 2};
     bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232};
     bp_train_config per_sample = {.learning_rate = 0.5, .batch_size = 1, .no_shuffle = 1};
-    double r = cpu_vs_gpu("products", &small, &per_sample, 2000, 2);
+    double r = cpu_vs_gpu(0, &small, &per_sample, 2000, 2);
     CHECK(r >= 0 && r <= 1e-3, "2-3-2 per sample (the fused kernel): relative difference %g", r);
     size_t tiny_ce[] = {5, 7, 4};
     bp_net_config small_ce = {2, tiny_ce, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3};
     bp_train_config shuffled = {.learning_rate = 0.1, .batch_size = 1, .seed = 4};
-    r = cpu_vs_gpu("products", &small_ce, &shuffled, 500, 2);
+    r = cpu_vs_gpu(0, &small_ce, &shuffled, 500, 2);
     CHECK(r >= 0 && r <= 1e-3, "5-7-4 softmax-CE per sample, shuffled, no bias: relative difference %g", r);
 }

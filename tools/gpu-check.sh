@@ -73,28 +73,29 @@ for s in $steps; do
         command -v compute-sanitizer > /dev/null 2>&1 && S=compute-sanitizer
         run sanitize 240 "$S" --tool memcheck --error-exitcode 1 build-cuda/unit-tests cuda
         # racecheck looks at shared memory, which only backprop's own kernels use (cuBLAS's
-        # would take it hours): the filter keeps it to the anonymous namespace of kernels.cu.
-        run sanitize 240 "$S" --tool racecheck --kernel-name kns=_GLOBAL__N_ --error-exitcode 1 \
-            build-cuda/unit-tests cuda
+        # would take it hours): the filter keeps it to the anonymous namespaces of
+        # kernels.cu and fused.cu, and to the test that runs every variant of both paths
+        # (the whole GPU suite under racecheck takes over 4 minutes).
+        run sanitize 300 "$S" --tool racecheck --kernel-name kns=_GLOBAL__N_ --error-exitcode 1 \
+            build-cuda/unit-tests fused_shapes
         grep -E 'ERROR SUMMARY|passed' "$out/sanitize.log" >> "$summary" ;;
     paths)
-        # The two GPU step paths side by side on the small and medium shapes (BP_CUDA_PATH
-        # forces one; the fused kernel also with two blocks per multiprocessor), to check
-        # where fused.cu's choice between them should fall.
+        # The two GPU step paths side by side (BP_CUDA_PATH forces one), and the fused
+        # kernel without its carry (BP_CUDA_FUSED_CARRY=0), with its per-phase times
+        # (BP_CUDA_FUSED_PROFILE): to check where fused.cu's choices should fall.
         BUILD_ONLY=1 sh bench/gpu.sh > /dev/null || { note "paths: gpu_bench did not build"; continue; }
         for shape in "784,256,128,10 64 938" "784,256,128,10 256 234" "784,256,128,10 1024 200" \
-            "784,1024,1024,10 64 400" "784,1024,1024,10 256 200" "784,100,10 32 1000"; do
+            "784,512,256,10 128 400" "784,1024,1024,10 64 400" "784,100,10 32 1000"; do
             set -- $shape
-            for p in products fused fused2; do
-                if [ $p = fused2 ]; then
-                    BP_CUDA_PATH=fused BP_CUDA_FUSED_BLOCKS_PER_SM=2 timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3"
-                else
-                    BP_CUDA_PATH=$p timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3"
-                fi | sed "s/^/$p /" >> "$out/paths.log" 2>&1
+            for p in products fused nocarry; do
+                case $p in
+                nocarry) env="BP_CUDA_PATH=fused BP_CUDA_FUSED_CARRY=0" ;;
+                *) env="BP_CUDA_PATH=$p" ;;
+                esac
+                # shellcheck disable=SC2086
+                env $env BP_CUDA_FUSED_PROFILE=1 timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3" 2>&1 |
+                    sed "s/^/$p /" >> "$out/paths.log"
             done
-        done
-        for p in products fused; do
-            BP_CUDA_PATH=$p timeout 60 build-cuda/gpu_bench w1 | sed "s/^/$p /" >> "$out/paths.log" 2>&1
         done
         cat "$out/paths.log" >> "$summary" ;;
     profile)
