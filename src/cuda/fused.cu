@@ -6,8 +6,8 @@
  * weights' sizes): layers 1 .. T-1 have large weight matrices and are done as
  * tiled products shared out over every block; layers T .. L are small, and since
  * everything but the weight updates is independent from one sample to the next,
- * a block takes a few samples and runs them through those layers forward, the
- * loss, and back to delta^(T-1) on its own, with no barrier in between. A step
+ * a block takes one sample at a time and runs it through those layers forward,
+ * the loss, and back to delta^(T-1) on its own, with no barrier in between. A step
  * on m samples is these phases (a grid-wide barrier after each):
  *
  *   forward l = 1 .. T-1    a^l = g(a^(l-1) W^l^T + b^l)         tiled (a^0: the batch's rows of x)
@@ -18,11 +18,15 @@
  * A weight matrix is updated (W, b and the velocity, from delta^l and a^(l-1))
  * in the first phase after the last one that reads it, so no phase reads a
  * matrix another block is changing: the tail's matrices right after the rows
- * phase, W^j (j < T) after the phase that computes delta^(j-1). 784-256-128-10
- * (T = 2) takes 3 phases a step: forward 1, rows, last.
+ * phase, W^j (j < T) after the phase that computes delta^(j-1).
  *
- * The products are tiled: 32 x 32 outputs per work item, 256 threads computing
- * 2 x 2 each from 32-deep slices of both operands staged in shared memory (the
+ * With T = 2 the update phase also "carries" the next step's first layer: the
+ * block that updates a tile of W^1 multiplies it by the next batch's inputs
+ * (carry_forward), and the next rows phase adds those pieces up into a^1, so
+ * every step after a run's first is two phases: rows and update.
+ *
+ * The products are tiled: 64 x 32 outputs per work item, 256 threads computing
+ * 4 x 2 each from 32-deep slices of both operands staged in shared memory (the
  * next slice loaded into registers while the current one is used). When a
  * product has fewer tiles than there are blocks, its reduction is split into
  * pieces (split-K); each piece writes its partial tile, and the block that
@@ -32,8 +36,9 @@
  * batch index as their reduction, and write the update straight into W (and the
  * velocity): the gradient itself is never stored.
  *
- * BP_CUDA_FUSED_PROFILE=1 in the environment makes block 0 time each phase; the
- * averages are printed to stderr when the work space is freed.
+ * BP_CUDA_FUSED_PROFILE=1 in the environment makes block 0 time each phase (and
+ * points inside them, mark()); the averages are printed to stderr when the work
+ * space is freed. docs/GPU.md has the measurements that shaped this file.
  */
 #include <cooperative_groups.h>
 #include <stdio.h>

@@ -1,8 +1,10 @@
 /*
- * trainer.cu - the GPU trainer of cuda.h: device buffers, the training step
- * as cuBLASLt products and the kernels of kernels.cu, and the step captured once
- * as a CUDA graph (also sixteen steps in a row as one) and replayed for every
- * full batch.
+ * trainer.cu - the GPU trainer of cuda.h: device buffers, the choice of path for
+ * each run (the fused kernel of fused.cu for small networks at small batches, the
+ * one-warp kernel for tiny ones at batch 1, else the products below), the
+ * training step as cuBLASLt products and the kernels of kernels.cu, and the step
+ * captured once as a CUDA graph (also sixteen steps in a row as one) and replayed
+ * for every full batch.
  *
  * Row-major m x n matrices (the CPU's layout) are column-major n x m ones to
  * cuBLAS, so each product of dense.c is issued transposed:
