@@ -9,14 +9,23 @@
 # time t1 = batch / rate(1), the step on N ranks is about t1 / N + allreduce(N), so
 # efficiency(N) ~ (t1 / N) / (t1 / N + allreduce(N)). On N ranks sharing fewer cores the
 # allreduce is measured slower than it would be on N free cores, so the model errs low.
-# usage: sh bench/mpi.sh [--ranks "1 2 4 8"] [--epochs 1]
+#
+# --bind core|none: mpirun's --bind-to for the training runs (default: mpirun's own choice,
+# which for more than 2 ranks is a whole socket); --profile: each rank also prints the time
+# it spent in the gradient sums (BP_MPI_PROFILE); --no-model: skip the allreduce timings.
+# usage: sh bench/mpi.sh [--ranks "1 2 4 8"] [--epochs 1] [--bind core|none] [--profile] [--no-model]
 ranks="1 2 4 8"
 epochs=1
+bind=""
+model=1
 while [ $# -gt 0 ]; do
     case $1 in
     --ranks) ranks=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
-    *) echo "usage: sh bench/mpi.sh [--ranks \"1 2 4 8\"] [--epochs N]"; exit 2 ;;
+    --bind) bind="--bind-to $2"; shift 2 ;;
+    --profile) export BP_MPI_PROFILE=1; shift ;;
+    --no-model) model=0; shift ;;
+    *) echo "usage: sh bench/mpi.sh [--ranks \"1 2 4 8\"] [--epochs N] [--bind core|none] [--profile] [--no-model]"; exit 2 ;;
     esac
 done
 command -v mpirun > /dev/null 2>&1 || { echo "Open MPI is not installed (apt-get install libopenmpi-dev openmpi-bin)"; exit 1; }
@@ -39,7 +48,7 @@ else
     what="synthetic 784-input data (20,000 samples)"
 fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs"
-echo "data: $what; $epochs epoch(s) per run; rate = samples / training seconds (rank 0's --json)"
+echo "data: $what; $epochs epoch(s) per run; rate = samples / training seconds (rank 0's --json)${bind:+; mpirun $bind}"
 for workload in W1 W3; do
     if [ $workload = W1 ]; then net="--hidden 256,128 --batch 512 --lr 0.4" batch=512 params=235146
     else net="--hidden 1024,1024 --batch 256 --lr 0.1" batch=256 params=1863690; fi
@@ -49,13 +58,15 @@ for workload in W1 W3; do
     printf "  %-6s %14s %12s\n" ranks samples/s efficiency
     base=""
     for n in $ranks; do
-        rate=$(timeout 600 mpirun -np "$n" build-mpi/backprop train $data $net --epochs "$epochs" --json 2>/dev/null |
-            grep '"epoch"' | sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p' | sort -n | tail -n 1)
+        # shellcheck disable=SC2086
+        rate=$(timeout 600 mpirun $bind -np "$n" build-mpi/backprop train $data $net --epochs "$epochs" --json \
+            2> "$dir/err" | grep '"epoch"' | sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p' | sort -n | tail -n 1)
+        [ -z "${BP_MPI_PROFILE:-}" ] || sed -n 's/^backprop: /    /p' "$dir/err" | sort -t' ' -k3n
         [ -n "$rate" ] || { printf "  %-6s %14s\n" "$n" failed; continue; }
         [ -n "$base" ] || base=$rate
         printf "  %-6s %14.0f %11.0f%%\n" "$n" "$rate" "$(awk -v r="$rate" -v n="$n" -v b="$base" "BEGIN { print 100 * r / (n * b) }")"
     done
-    [ -n "$base" ] || continue
+    [ -n "$base" ] && [ $model = 1 ] || continue
     echo "  model: one-rank step $(awk -v b=$batch -v r="$base" 'BEGIN { printf "%.2f", 1000 * b / r }') ms;" \
         "gradient $params floats ($(awk -v p=$params 'BEGIN { printf "%.1f", p * 4 / 1048576 }') MiB) per allreduce"
     printf "  %-6s %14s %14s %12s\n" ranks "allreduce ms" "step ms" "efficiency"

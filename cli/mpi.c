@@ -38,6 +38,12 @@ static MPI_Request *arrival_req = NULL;   /* rank 0: the receive posted for each
 static unsigned long arrival_out;         /* other ranks: the number being sent */
 static MPI_Request arrival_send = MPI_REQUEST_NULL;
 
+/* BP_MPI_PROFILE=1: the time each rank spends in the gradient sums (waiting for the
+   slowest rank included), printed by every rank when MPI finishes. */
+static int profile = 0;
+static double profile_start, profile_sum_s;
+static unsigned long profile_sums;
+
 static void collect_arrivals(void);
 
 static int launched_by_mpirun(void)
@@ -62,6 +68,8 @@ void cli_mpi_init(int *argc, char ***argv)
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
     if (MPI_Init(argc, argv) != MPI_SUCCESS) return;
     mpi_started = 1;
+    profile = getenv("BP_MPI_PROFILE") && atoi(getenv("BP_MPI_PROFILE")) > 0;
+    profile_start = now();
     int rank = cli_mpi_rank(), size = cli_mpi_size();
     if (rank == 0 && size > 1) {
         arrived = calloc((size_t)size, sizeof *arrived);
@@ -82,6 +90,12 @@ void cli_mpi_set_timeout(double seconds) { timeout = seconds; }
 void cli_mpi_finish(void)
 {
     if (!mpi_started) return;
+    if (profile) {
+        double total = now() - profile_start;
+        fprintf(stderr, "backprop: rank %d of %d: %lu gradient sums took %.3f s of %.3f s since MPI began (%.0f%%)\n",
+                cli_mpi_rank(), cli_mpi_size(), profile_sums, profile_sum_s, total,
+                total > 0 ? 100.0 * profile_sum_s / total : 0.0);
+    }
     if (arrival_send != MPI_REQUEST_NULL) MPI_Wait(&arrival_send, MPI_STATUS_IGNORE);
     if (arrival_req) {
         collect_arrivals();
@@ -234,12 +248,17 @@ static int allreduce(void *values, int count, MPI_Datatype type, MPI_Op op, cons
 int cli_mpi_allreduce(void *context, float *values, size_t n)
 {
     (void)context;
+    const double t0 = profile ? now() : 0.0;
     /* Large gradients go in pieces that fit an int count. */
     while (n > 0) {
         int count = n > (size_t)1 << 30 ? 1 << 30 : (int)n;
         if (allreduce(values, count, MPI_FLOAT, MPI_SUM, "the gradient sum") != 0) return -1;
         values += count;
         n -= (size_t)count;
+    }
+    if (profile) {
+        profile_sum_s += now() - t0;
+        profile_sums++;
     }
     return 0;
 }
