@@ -256,7 +256,7 @@ void test_cuda_matches_cpu_modes(void)
     bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232};
     bp_train_config per_sample = {.learning_rate = 0.5, .batch_size = 1, .no_shuffle = 1};
     double r = cpu_vs_gpu(0, &small, &per_sample, 2000, 2);
-    CHECK(r >= 0 && r <= 1e-3, "2-3-2 per sample (the fused kernel): relative difference %g", r);
+    CHECK(r >= 0 && r <= 1e-3, "2-3-2 per sample (the tiny-network kernel): relative difference %g", r);
     size_t tiny_ce[] = {5, 7, 4};
     bp_net_config small_ce = {2, tiny_ce, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3};
     bp_train_config shuffled = {.learning_rate = 0.1, .batch_size = 1, .seed = 4};

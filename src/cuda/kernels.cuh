@@ -61,7 +61,7 @@ typedef struct {
 void bp_cuda_update_biases(const bp_cuda_update_plan *plan, float *params, float *velocity, size_t n_params,
                            const float *partial, size_t chunks, unsigned long long *pos, size_t m, cudaStream_t s);
 
-/* The fused path for tiny networks trained one sample at a time (depth <= 3, every
+/* The tiny-network path, for networks trained one sample at a time (depth <= 3, every
    width <= 32, plain gradient descent): one warp runs forward, loss, backward and
    update for `count` samples in a row, with the parameters in shared memory; the
    loss sum is added to *loss_sum. bp_cuda_small_applies says whether a model qualifies. */

@@ -51,7 +51,7 @@ struct lt_plan {
 
 struct bp_cuda {
     bp_cuda_model model;
-    int small;                        /* the fused tiny-network path applies (at batch 1) */
+    int small;                        /* the one-warp tiny-network path applies (at batch 1) */
     bp_cuda_fused *fused;             /* the fused path's work space (fused.cuh), made on first use */
     int fused_refused;                /* the device cannot run it: always the products */
     size_t off_w[BP_MAX_LAYERS + 1], off_b[BP_MAX_LAYERS + 1];
