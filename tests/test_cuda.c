@@ -8,7 +8,7 @@
  * must agree within 1e-4 relative error (fp32 sums in another order; TF32 off;
  * 1e-3 after hundreds of per-sample steps, where rounding differences grow):
  * every hidden activation x output/loss pair x bias, plain SGD with weight
- * decay, momentum, sum reduction, a short last batch, and the fused
+ * decay, momentum, sum reduction, a short last batch, and the one-warp
  * tiny-network kernel at batch 1. Each on both of the GPU's step paths (the
  * cuBLASLt products, and the fused whole-run kernel, forced in turn with
  * BP_CUDA_PATH), and the fused kernel on more shapes, bitwise repeatable.
