@@ -77,14 +77,14 @@ struct Net {
     bp_activation hidden, output;
     bp_loss loss;
     float slope, lr, mu, wd, keep;
-    float *act[BP_MAX_LAYERS + 1];   /* a^l (l < L), batch x n_l */
-    int carry;                       /* each step also computes the next step's z^1 (see carry_forward) */
-    float *piece1;                   /* carry's pieces of z^1: tiles of W^1 x batch x TM */
-    int work_floats;                 /* dynamic shared memory before the sample indices */
+    float *act[BP_MAX_LAYERS + 1];   /* a^l (l < L), batch x n_l (z^L stays in shared memory) */
     float *delta[BP_MAX_LAYERS + 1]; /* delta^l, batch x n_l */
     double *row_loss;                /* each sample's loss in the current step */
     float *partial;                  /* split-K pieces: grid x TM x TN */
     unsigned *count;                 /* pieces finished per tile (grid entries, back to 0 after use) */
+    int carry;                       /* each step also computes the next step's z^1 (see carry_forward) */
+    float *piece1;                   /* carry's pieces of z^1: tiles of W^1 x batch x TM */
+    int work_floats;                 /* dynamic shared memory before the sample indices */
     unsigned long long *profile;     /* NULL, or PROFILE_SLOTS nanosecond sums */
 };
 
@@ -203,7 +203,8 @@ __device__ Job update_job(const Net &net, const Run &run, const Step &st, int l)
                     input_of(net, run, st, l, 0), false);
 }
 
-/* Job q of a phase (in the order delta, first range, second range); count says how many. */
+/* Job q of a phase, in the order forward, delta, first range, second range
+   (phase_jobs says how many). */
 __device__ Job phase_job(const Net &net, const Run &run, const Step &st, const Phase &ph, int q)
 {
     if (ph.f > 0) {
@@ -804,7 +805,7 @@ bp_status bp_cuda_fused_create(const bp_cuda_model *model, size_t batch, bp_cuda
     f->capacity = batch;
     bool ok = true;
     for (int l = 1; l <= n.L && ok; l++)
-        ok = cudaMalloc(&n.act[l], batch * n.n[l] * sizeof(float)) == cudaSuccess &&
+        ok = (l == n.L || cudaMalloc(&n.act[l], batch * n.n[l] * sizeof(float)) == cudaSuccess) &&
              cudaMalloc(&n.delta[l], batch * n.n[l] * sizeof(float)) == cudaSuccess;
     const size_t tm1 = (n.n[1] + TM - 1) / TM, tn1 = (n.n[0] + TN - 1) / TN;
     if (ok && carry) ok = cudaMalloc(&n.piece1, tm1 * tn1 * batch * TM * sizeof(float)) == cudaSuccess;

@@ -71,7 +71,7 @@ struct bp_cuda {
     size_t n, n_in, n_out;
     float probe[64];
     float *x, *y;
-    /* Work space for `capacity` samples: each layer's a^l (z^L separately), delta^L,
+    /* Work space for `capacity` samples: each hidden layer's a^l, z^L, delta^L,
        two hidden deltas, the gathered batch, the bias gradients' pieces. */
     size_t capacity;
     float *a[BP_MAX_LAYERS + 1];
