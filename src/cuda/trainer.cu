@@ -52,13 +52,19 @@ struct lt_plan {
 struct bp_cuda {
     bp_cuda_model model;
     int small;                        /* the one-warp tiny-network path applies (at batch 1) */
+    int head;                         /* the products path may do the output layer with the head kernels */
+    float *head_work;                 /* their pieces of the last layer's gradient */
+    unsigned *head_count;             /* ... and the counters that find each column range's last piece */
     bp_cuda_fused *fused;             /* the fused path's work space (fused.cuh), made on first use */
     int fused_refused;                /* the device cannot run it: always the products */
     size_t off_w[BP_MAX_LAYERS + 1], off_b[BP_MAX_LAYERS + 1];
     size_t max_width;
     cudaStream_t stream;
+    cudaStream_t side;                /* the weight updates that can overlap the rest of the backward pass */
+    cudaEvent_t fork[BP_MAX_LAYERS + 1], done[BP_MAX_LAYERS + 1]; /* ... and the events that order them */
     cublasLtHandle_t lt;
     void *blas_workspace;             /* given to cuBLASLt so graph capture never allocates */
+    void *side_workspace;             /* ... one for each stream */
     float *params, *velocity;         /* device copies of the blocks */
     float *host_params, *host_velocity; /* the host blocks pinned with cudaHostRegister, or NULL */
     double *loss;                     /* the loss summed since the run began */
@@ -267,6 +273,12 @@ int plan_product(bp_cuda *g, lt_product *p, cublasOperation_t ta, cublasOperatio
     return count > 0;
 }
 
+/* Whether a step on m samples does the last layer with the head kernels. */
+bool head_for(const bp_cuda *g, size_t m)
+{
+    return g->head && m <= BP_CUDA_HEAD_MAX_BATCH;
+}
+
 /* The products of a step on m samples, planned on first use (the buffers are in
    place); `*out` stays valid until a third batch size comes. */
 bp_status plan(bp_cuda *g, size_t m, lt_plan **out, char *why, size_t why_len)
@@ -281,7 +293,7 @@ bp_status plan(bp_cuda *g, size_t m, lt_plan **out, char *why, size_t why_len)
     release_plan(pl);
     const bp_cuda_model *md = &g->model;
     const size_t L = md->n_layers;
-    for (size_t l = 1; l <= L; l++) {
+    for (size_t l = 1; l <= L - (head_for(g, m) ? 1 : 0); l++) { /* (the head's layer has no products) */
         const size_t k = md->sizes[l - 1], n = md->sizes[l];
         const float *W = g->params + g->off_w[l], *b = md->bias ? g->params + g->off_b[l] : NULL;
         float *Z = l == L ? g->zL : g->a[l];
@@ -318,12 +330,13 @@ bp_status plan(bp_cuda *g, size_t m, lt_plan **out, char *why, size_t why_len)
     return BP_OK;
 }
 
-/* Issues a planned product D = alpha op(A) op(B) + beta C with C = D. */
+/* Issues a planned product D = alpha op(A) op(B) + beta C with C = D, on the main
+   stream or (side) on the side stream with its own workspace. */
 cublasStatus_t run_product(bp_cuda *g, const lt_product *p, float alpha, const float *A, const float *B, float beta,
-                           float *C)
+                           float *C, bool side = false)
 {
     return cublasLtMatmul(g->lt, p->desc, &alpha, A, p->a, B, p->b, &beta, C, p->c, C, p->c, &p->algo,
-                          g->blas_workspace, BLAS_WORKSPACE, g->stream);
+                          side ? g->side_workspace : g->blas_workspace, BLAS_WORKSPACE, side ? g->side : g->stream);
 }
 
 void release_work(bp_cuda *g)
@@ -342,13 +355,19 @@ void release_work(bp_cuda *g)
     g->capacity = 0;
 }
 
+/* The pieces of layer l's bias gradient in a step on m samples. */
+size_t pieces(const bp_cuda *g, size_t l, size_t m)
+{
+    return head_for(g, m) && l + 1 >= g->model.n_layers ? bp_cuda_head_pieces(m) : (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
+}
+
 /* Work space for m samples (a^0 is the gathered batch itself). */
 bp_status reserve(bp_cuda *g, size_t m, char *why, size_t why_len)
 {
     if (m <= g->capacity) return BP_OK;
     release_work(g);
     const bp_cuda_model *md = &g->model;
-    const size_t L = md->n_layers, chunks = (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
+    const size_t L = md->n_layers;
     for (size_t l = 1; l < L; l++) CUDA_TRY(cudaMalloc(&g->a[l], m * md->sizes[l] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->zL, m * md->sizes[L] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->deltaL, m * md->sizes[L] * sizeof(float)));
@@ -356,14 +375,18 @@ bp_status reserve(bp_cuda *g, size_t m, char *why, size_t why_len)
     CUDA_TRY(cudaMalloc(&g->delta[1], m * g->max_width * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->xb, m * md->sizes[0] * sizeof(float)));
     CUDA_TRY(cudaMalloc(&g->yb, m * md->sizes[L] * sizeof(float)));
-    /* The bias gradients' pieces: layer l's chunks x n_l block at update.off_p[l]. */
+    /* The bias gradients' pieces: layer l's pieces x n_l block at update.off_p[l], a
+       piece being the column sums over BP_CUDA_CHUNK rows (over one of the head's
+       pieces for the layers whose delta the head finishes). */
     bp_cuda_update_plan *u = &g->update;
+    size_t floats = 0;
     u->n_bias = 0;
-    for (size_t l = 1; l <= L; l++) {
-        u->off_p[l] = (unsigned)(chunks * u->n_bias);
+    for (size_t l = 1; l <= L; l++) { /* (room for either kind of piece: a short batch may take the head) */
+        u->off_p[l] = (unsigned)floats;
+        floats += ((m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK + BP_CUDA_HEAD_SPLITS) * u->width[l];
         u->n_bias += u->width[l];
     }
-    CUDA_TRY(cudaMalloc(&g->partial, (chunks * u->n_bias + 1) * sizeof(float)));
+    CUDA_TRY(cudaMalloc(&g->partial, (floats + 1) * sizeof(float)));
     g->a[0] = g->xb;
     g->capacity = m;
     return BP_OK;
@@ -380,9 +403,16 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
     if (st != BP_OK) return st;
     bp_cuda_gather(g->x, g->y, g->order, g->pos, m, g->n_in, g->n_out, g->xb, g->yb, s);
     CUDA_TRY(cudaGetLastError());
-    /* Forward. */
+    float *partial = md->bias ? g->partial : NULL;
+    /* Forward (the head does the last layer's, and its backward to delta^(L-1)). */
     for (size_t l = 1; l <= L; l++) {
         const size_t n = md->sizes[l];
+        if (l == L && head_for(g, m)) {
+            bp_cuda_head_rows(g->a[L - 1], g->params + g->off_w[L], md->bias ? g->params + g->off_b[L] : NULL, g->yb,
+                              g->deltaL, m, md->sizes[L - 1], n, md->output, md->loss, md->leaky_slope, g->loss, s);
+            CUDA_TRY(cudaGetLastError());
+            break;
+        }
         const float *W = g->params + g->off_w[l], *b = md->bias ? g->params + g->off_b[l] : NULL;
         float *Z = l == L ? g->zL : g->a[l];
         const int fused = pl->fwd[l].fused;
@@ -393,38 +423,68 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
                 bp_cuda_bias_activation(Z, fused ? NULL : b, m, n, md->hidden, md->leaky_slope, s);
         } else {
             bp_cuda_output_layer(Z, fused ? NULL : b, g->yb, g->deltaL, m, n, md->output, md->loss, md->leaky_slope,
-                                 g->loss, md->bias ? g->partial + g->update.off_p[L] : NULL, s);
+                                 g->loss, partial ? partial + g->update.off_p[L] : NULL, s);
         }
         CUDA_TRY(cudaGetLastError());
     }
     /* Backward: delta^(l-1) from W^l before the gradient product changes W^l; the
        bias gradients in pieces as each delta is finished (delta^L's by the output
-       layer's kernel). */
+       layer's kernel). Once delta^(l-1) is out, nothing else in the step reads W^l, so
+       W^l's update (l > 1) goes to the side stream and overlaps the layers below: their
+       products leave most of the GPU idle at batches of a few hundred. The main stream
+       waits for it before the next product that writes the delta buffer it reads, and
+       at the end of the step. */
     const float scale = md->reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
-    float *partial = md->bias ? g->partial : NULL;
     const float *D = g->deltaL;
     int next = 0;
+    size_t reader[2] = {0, 0}; /* the layer whose update on the side stream reads delta[i] (0: none) */
+    size_t last_side = 0;      /* the last layer updated on the side stream (0: none) */
+    auto to_side = [&](size_t l) -> cudaError_t {
+        cudaError_t e = cudaEventRecord(g->fork[l], s);
+        return e != cudaSuccess ? e : cudaStreamWaitEvent(g->side, g->fork[l], 0);
+    };
     for (size_t l = L; l >= 1; l--) {
         const size_t k = md->sizes[l - 1];
         const float *W = g->params + g->off_w[l], *A = g->a[l - 1];
         float *Dp = g->delta[next];
+        float *out = md->momentum ? g->velocity + g->off_w[l] : g->params + g->off_w[l];
+        const float alpha = md->momentum ? scale : -md->lr * scale;
+        const float beta = md->momentum ? md->mu : 1.0f - md->lr * md->weight_decay;
+        if (l == L && head_for(g, m)) { /* delta^(L-1), its bias pieces and W^L's update */
+            bp_cuda_head_update(out, alpha, beta, W, D, A, l > 1 ? Dp : NULL, m, k, md->sizes[l], md->hidden,
+                                md->leaky_slope, partial ? partial + g->update.off_p[l] : NULL,
+                                partial && l > 1 ? partial + g->update.off_p[l - 1] : NULL, g->head_work,
+                                g->head_count, s);
+            CUDA_TRY(cudaGetLastError());
+            D = Dp;
+            next = 1 - next;
+            continue;
+        }
         if (l > 1) {
+            if (reader[next]) CUDA_TRY(cudaStreamWaitEvent(s, g->done[reader[next]], 0));
+            reader[next] = 0;
             BLAS_TRY(run_product(g, &pl->dgrad[l], 1.0f, W, D, 0.0f, Dp));
             bp_cuda_delta_bias(Dp, g->a[l - 1], m, k, md->hidden, md->leaky_slope,
                                partial ? partial + g->update.off_p[l - 1] : NULL, s);
             CUDA_TRY(cudaGetLastError());
         }
-        if (md->momentum)
-            BLAS_TRY(run_product(g, &pl->wgrad[l], scale, A, D, md->mu, g->velocity + g->off_w[l]));
-        else
-            BLAS_TRY(run_product(g, &pl->wgrad[l], -md->lr * scale, A, D, 1.0f - md->lr * md->weight_decay,
-                                 g->params + g->off_w[l]));
+        if (l > 1) {
+            CUDA_TRY(to_side(l));
+            BLAS_TRY(run_product(g, &pl->wgrad[l], alpha, A, D, beta, out, true));
+            CUDA_TRY(cudaEventRecord(g->done[l], g->side));
+            last_side = l;
+            if (D == g->delta[0]) reader[0] = l;
+            if (D == g->delta[1]) reader[1] = l;
+        } else {
+            BLAS_TRY(run_product(g, &pl->wgrad[l], alpha, A, D, beta, out));
+        }
         D = Dp;
         next = 1 - next;
     }
+    if (last_side) CUDA_TRY(cudaStreamWaitEvent(s, g->done[last_side], 0));
     g->update.scale = scale;
-    bp_cuda_update_biases(&g->update, g->params, g->velocity, md->n_params, g->partial,
-                          (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK, g->pos, m, s);
+    for (size_t l = 1; l <= L; l++) g->update.pieces[l] = (unsigned)pieces(g, l, m);
+    bp_cuda_update_biases(&g->update, g->params, g->velocity, md->n_params, g->partial, g->pos, m, s);
     CUDA_TRY(cudaGetLastError());
     return BP_OK;
 }
@@ -585,6 +645,9 @@ extern "C" bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, b
     if (st == BP_OK) {
         g->model = *model;
         g->small = bp_cuda_small_applies(model);
+        const char *head = getenv("BP_CUDA_HEAD"); /* BP_CUDA_HEAD=0: the last layer as products too (tests) */
+        const size_t L = model->n_layers;
+        g->head = bp_cuda_head_applies(model->sizes[L - 1], model->sizes[L]) && !(head && strcmp(head, "0") == 0);
         size_t off = 0;
         for (size_t l = 1; l <= model->n_layers; l++) {
             g->off_w[l] = off;
@@ -609,12 +672,24 @@ extern "C" bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, b
         st = [&]() -> bp_status {
             CUDA_TRY(cudaSetDevice(0));
             CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
+            CUDA_TRY(cudaStreamCreateWithFlags(&g->side, cudaStreamNonBlocking));
+            for (size_t l = 0; l <= BP_MAX_LAYERS; l++) {
+                CUDA_TRY(cudaEventCreateWithFlags(&g->fork[l], cudaEventDisableTiming));
+                CUDA_TRY(cudaEventCreateWithFlags(&g->done[l], cudaEventDisableTiming));
+            }
             BLAS_TRY(cublasLtCreate(&g->lt));
             CUDA_TRY(cudaMalloc(&g->blas_workspace, BLAS_WORKSPACE));
+            CUDA_TRY(cudaMalloc(&g->side_workspace, BLAS_WORKSPACE));
             CUDA_TRY(cudaMalloc(&g->params, model->n_params * sizeof(float)));
             if (model->momentum) CUDA_TRY(cudaMalloc(&g->velocity, model->n_params * sizeof(float)));
             CUDA_TRY(cudaMalloc(&g->loss, sizeof(double)));
             CUDA_TRY(cudaMalloc(&g->pos, sizeof(unsigned long long)));
+            if (g->head) {
+                const size_t k = model->sizes[L - 1], n = model->sizes[L], ranges = (k + 31) / 32;
+                CUDA_TRY(cudaMalloc(&g->head_work, BP_CUDA_HEAD_SPLITS * n * k * sizeof(float)));
+                CUDA_TRY(cudaMalloc(&g->head_count, ranges * sizeof(unsigned)));
+                CUDA_TRY(cudaMemset(g->head_count, 0, ranges * sizeof(unsigned)));
+            }
             return BP_OK;
         }();
     }
@@ -642,9 +717,17 @@ extern "C" void bp_cuda_free(bp_cuda *g)
     cudaFree(g->velocity);
     cudaFree(g->loss);
     cudaFree(g->pos);
+    cudaFree(g->head_work);
+    cudaFree(g->head_count);
     if (g->lt) cublasLtDestroy(g->lt);
     cudaFree(g->scratch);
     cudaFree(g->blas_workspace);
+    cudaFree(g->side_workspace);
+    for (size_t l = 0; l <= BP_MAX_LAYERS; l++) {
+        if (g->fork[l]) cudaEventDestroy(g->fork[l]);
+        if (g->done[l]) cudaEventDestroy(g->done[l]);
+    }
+    if (g->side) cudaStreamDestroy(g->side);
     if (g->host_params) cudaHostUnregister(g->host_params);
     if (g->host_velocity) cudaHostUnregister(g->host_velocity);
     if (g->stream) cudaStreamDestroy(g->stream);
