@@ -4,7 +4,9 @@
  * one-warp kernel for tiny ones at batch 1, else the products below), the
  * training step as cuBLASLt products and the kernels of kernels.cu, and the step
  * captured once as a CUDA graph (also sixteen steps in a row as one) and replayed
- * for every full batch.
+ * for every full batch. A small last layer is done by the head kernels instead of
+ * products (kernels.cuh), and the weight updates of layers above the first run on a
+ * second stream, overlapping the rest of the backward pass.
  *
  * Row-major m x n matrices (the CPU's layout) are column-major n x m ones to
  * cuBLAS, so each product of dense.c is issued transposed:
@@ -404,7 +406,7 @@ bp_status step(bp_cuda *g, size_t m, char *why, size_t why_len)
     bp_cuda_gather(g->x, g->y, g->order, g->pos, m, g->n_in, g->n_out, g->xb, g->yb, s);
     CUDA_TRY(cudaGetLastError());
     float *partial = md->bias ? g->partial : NULL;
-    /* Forward (the head does the last layer's, and its backward to delta^(L-1)). */
+    /* Forward (with the head, its rows kernel does the last layer's, the loss and delta^L). */
     for (size_t l = 1; l <= L; l++) {
         const size_t n = md->sizes[l];
         if (l == L && head_for(g, m)) {
