@@ -195,7 +195,8 @@ void test_cuda_matches_cpu(void)
                     bp_train_config tc = {.learning_rate = 0.05, .batch_size = 16, .seed = 3, .weight_decay = 1e-3};
                     const size_t p = some[v];
                     double r = cpu_vs_gpu(p, &nc, &tc, 200, 2);
-                    CHECK(r >= 0 && r <= 1e-4, "%s tail '%s' head '%s': %s hidden, %s/%s, bias %d: relative difference %g",
+                    CHECK(r >= 0 && r <= 1e-4,
+                          "%s tail '%s' head '%s': %s hidden, %s/%s, bias %d: relative difference %g",
                           variants[p].path, variants[p].tail, variants[p].head,
                           bp_activation_name(hidden[h]), bp_activation_name(tops[o].out),
                           bp_loss_name(tops[o].loss), bias, r);
@@ -240,8 +241,8 @@ void test_cuda_fused_shapes(void)
                times candidates, and two runs may pick differently). */
             const int again = strcmp(variants[p].path, "fused") == 0 || cases[i].tc.batch_size < 256;
             double r = cpu_vs_gpu_on(p, &cases[i].nc, &cases[i].tc, cases[i].n, 2, again);
-            CHECK(r >= 0 && r <= 1e-4, "%s tail '%s' head '%s': case %zu: relative difference %g", variants[p].path,
-                  variants[p].tail, variants[p].head, i, r);
+            CHECK(r >= 0 && r <= 1e-4, "%s tail '%s' head '%s': case %zu: relative difference %g",
+                  variants[p].path, variants[p].tail, variants[p].head, i, r);
         }
 }
 
@@ -264,8 +265,8 @@ void test_cuda_matches_cpu_modes(void)
     for (size_t v = 0; v < 4; v++)
         for (size_t i = 0, p = some[v]; i < sizeof modes / sizeof modes[0]; i++) {
             double r = cpu_vs_gpu(p, &nc, &modes[i], 300, 2), tol = modes[i].batch_size == 1 ? 1e-3 : 1e-4;
-            CHECK(r >= 0 && r <= tol, "%s tail '%s' head '%s': mode %zu: relative difference %g", variants[p].path,
-                  variants[p].tail, variants[p].head, i, r);
+            CHECK(r >= 0 && r <= tol, "%s tail '%s' head '%s': mode %zu: relative difference %g",
+                  variants[p].path, variants[p].tail, variants[p].head, i, r);
         }
     size_t tiny[] = {2, 3, 2};
     bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232};

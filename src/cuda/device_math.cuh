@@ -2,7 +2,8 @@
  * device_math.cuh - the device-side math both GPU step paths share: the
  * activations and their derivatives, warp reductions, and one sample's output
  * layer (softmax or g, the loss, delta^L) done by one warp. The formulas are
- * docs/backprop.md's, as activation.c and loss.c compute them on the CPU.
+ * docs/backprop.md's, as activation.c and loss.c compute them on the CPU. Also
+ * the asynchronous copies to shared memory that both paths' kernels stage with.
  */
 #ifndef BP_CUDA_DEVICE_MATH_CUH
 #define BP_CUDA_DEVICE_MATH_CUH
@@ -12,6 +13,27 @@
 #include "cuda.h"
 
 #define BP_FULL_WARP 0xffffffffu
+
+/* Asynchronous copies from global to shared memory (cp.async): each thread issues
+   its copies, bp_copy_wait makes them complete for the issuing thread (a
+   __syncthreads after it, for the block). Many copies in flight at once is what
+   keeps a block with few warps from waiting on each load in turn. */
+static __device__ __forceinline__ void bp_copy4(float *dst, const float *src)
+{
+    const unsigned at = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(at), "l"(src));
+}
+
+/* 16 bytes; both addresses 16-byte aligned. */
+static __device__ __forceinline__ void bp_copy16(float *dst, const float *src)
+{
+    const unsigned at = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(at), "l"(src));
+}
+
+static __device__ __forceinline__ void bp_copy_commit(void) { asm volatile("cp.async.commit_group;"); }
+
+static __device__ __forceinline__ void bp_copy_wait(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
 static __device__ __forceinline__ float bp_activate(bp_activation g, float z, float slope)
 {

@@ -450,8 +450,8 @@ __device__ void run_jobs(const Net &net, const Run &run, const Step &st, const P
 
 /* Copies params[off .. off + len) to shared memory at dst + off % 4, so both sides
    have the same alignment and the middle goes 16 bytes at a time; asynchronous
-   (cp.async), every load in flight at once. The caller waits (cp.async.wait_all)
-   and synchronizes before reading. */
+   (cp.async), every load in flight at once. The caller waits (bp_copy_wait) and
+   synchronizes before reading. */
 __device__ void copy_tail(float *dst, const float *params, int off, int len)
 {
     const float *src = params + off;
@@ -459,12 +459,9 @@ __device__ void copy_tail(float *dst, const float *params, int off, int len)
     const int head = (4 - off % 4) % 4 < len ? (4 - off % 4) % 4 : len;
     const int quads = (len - head) / 4;
     for (int i = threadIdx.x; i < head; i += THREADS) d[i] = src[i];
-    for (int i = threadIdx.x; i < quads; i += THREADS) {
-        const unsigned at = (unsigned)__cvta_generic_to_shared(d + head + 4 * i);
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(at), "l"(src + head + 4 * i));
-    }
+    for (int i = threadIdx.x; i < quads; i += THREADS) bp_copy16(d + head + 4 * i, src + head + 4 * i);
     for (int i = head + 4 * quads + threadIdx.x; i < len; i += THREADS) d[i] = src[i];
-    asm volatile("cp.async.commit_group;");
+    bp_copy_commit();
 }
 
 /* The rows phase: each block takes one sample at a time through layers T .. L
@@ -499,7 +496,7 @@ __device__ void rows_phase(const Net &net, const Run &run, const Step &st, float
             for (int k = threadIdx.x; k < K0; k += THREADS)
                 in[k] = T == 1 ? run.x[(size_t)st.rows[i] * K0 + k] : net.act[T - 1][(size_t)i * K0 + k];
         }
-        asm volatile("cp.async.wait_all;" ::: "memory");
+        bp_copy_wait();
         __syncthreads();
         mark(net, 12);
         /* Forward: each warp four units j at a time, its lanes along the inputs. */

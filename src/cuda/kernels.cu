@@ -208,20 +208,12 @@ __global__ void head_update_kernel(float *out, float alpha, float beta, const fl
         __syncthreads(); /* the previous stage is used up */
         for (int e = threadIdx.x; e < rows * 32; e += blockDim.x) {
             const int rr = e / 32, cc = e % 32;
-            if ((int)blockIdx.x * 32 + cc < k) {
-                const unsigned at = (unsigned)__cvta_generic_to_shared(&as[rr][cc]);
-                asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(at),
-                             "l"(a + (s0 + rr) * k + blockIdx.x * 32 + cc));
-            } else {
-                as[rr][cc] = 0.0f;
-            }
+            if ((int)blockIdx.x * 32 + cc < k) bp_copy4(&as[rr][cc], a + (s0 + rr) * k + blockIdx.x * 32 + cc);
+            else as[rr][cc] = 0.0f;
         }
-        for (int e = threadIdx.x; e < rows * n; e += blockDim.x) {
-            const unsigned at = (unsigned)__cvta_generic_to_shared(&ds[e / n][e % n]);
-            asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(at), "l"(delta + s0 * n + e));
-        }
-        asm volatile("cp.async.commit_group;");
-        asm volatile("cp.async.wait_all;" ::: "memory");
+        for (int e = threadIdx.x; e < rows * n; e += blockDim.x) bp_copy4(&ds[e / n][e % n], delta + s0 * n + e);
+        bp_copy_commit();
+        bp_copy_wait();
         __syncthreads();
         for (int rr = y; rr < rows; rr += 8) {
             const float ai = as[rr][c];

@@ -1,6 +1,8 @@
 /*
- * kernels.cuh - the GPU kernels of a training step that are not matrix products
- * (those are cuBLAS calls in trainer.cu), as host-callable launchers on a stream.
+ * kernels.cuh - the GPU kernels of a training step other than cuBLAS's products
+ * (trainer.cu issues those): element-wise and per-sample kernels, and the head's
+ * two kernels that do a small last layer whole, as host-callable launchers on a
+ * stream.
  *
  * Layouts are the CPU's: row-major, one sample per row, so a batch of
  * activations is m x n and cuBLAS sees it column-major as n x m.

@@ -63,7 +63,7 @@ struct bp_cuda {
     size_t max_width;
     cudaStream_t stream;
     cudaStream_t side;                /* the weight updates that can overlap the rest of the backward pass */
-    cudaEvent_t fork[BP_MAX_LAYERS + 1], done[BP_MAX_LAYERS + 1]; /* ... and the events that order them */
+    cudaEvent_t fork[BP_MAX_LAYERS + 1], done[BP_MAX_LAYERS + 1]; /* ... and their events (layers 2 .. L) */
     cublasLtHandle_t lt;
     void *blas_workspace;             /* given to cuBLASLt so graph capture never allocates */
     void *side_workspace;             /* ... one for each stream */
@@ -360,7 +360,8 @@ void release_work(bp_cuda *g)
 /* The pieces of layer l's bias gradient in a step on m samples. */
 size_t pieces(const bp_cuda *g, size_t l, size_t m)
 {
-    return head_for(g, m) && l + 1 >= g->model.n_layers ? bp_cuda_head_pieces(m) : (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
+    if (head_for(g, m) && l + 1 >= g->model.n_layers) return bp_cuda_head_pieces(m);
+    return (m + BP_CUDA_CHUNK - 1) / BP_CUDA_CHUNK;
 }
 
 /* Work space for m samples (a^0 is the gathered batch itself). */
@@ -675,7 +676,7 @@ extern "C" bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, b
             CUDA_TRY(cudaSetDevice(0));
             CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
             CUDA_TRY(cudaStreamCreateWithFlags(&g->side, cudaStreamNonBlocking));
-            for (size_t l = 0; l <= BP_MAX_LAYERS; l++) {
+            for (size_t l = 2; l <= model->n_layers; l++) {
                 CUDA_TRY(cudaEventCreateWithFlags(&g->fork[l], cudaEventDisableTiming));
                 CUDA_TRY(cudaEventCreateWithFlags(&g->done[l], cudaEventDisableTiming));
             }
@@ -725,7 +726,7 @@ extern "C" void bp_cuda_free(bp_cuda *g)
     cudaFree(g->scratch);
     cudaFree(g->blas_workspace);
     cudaFree(g->side_workspace);
-    for (size_t l = 0; l <= BP_MAX_LAYERS; l++) {
+    for (size_t l = 2; l <= g->model.n_layers; l++) {
         if (g->fork[l]) cudaEventDestroy(g->fork[l]);
         if (g->done[l]) cudaEventDestroy(g->done[l]);
     }
