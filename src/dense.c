@@ -51,15 +51,29 @@ void bp_dense_backward_delta(float *delta_prev, const float *delta, const float 
     bp_gemm_team_ex(team, 0, 0, m, n_in, n_out, 1.0f, delta, n_out, W, n_in, 0.0f, delta_prev, n_in, &epi);
 }
 
-/* sum over the m rows of delta (m x n), times scale, into out (n). */
-static void column_sums(float *out, const float *delta, size_t m, size_t n, float scale)
+/* y += c x over n floats. Separate, with restrict, and with a main loop whose
+   trip count is visibly a multiple of 8, so that GCC's -O2 vectorizes it: the
+   same loop written inline over a bias and a delta row stays scalar (the two
+   might overlap as far as the compiler knows), and measured 1.3% of W1. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void add_scaled(size_t n, float c, const float *restrict x, float *restrict y)
 {
-    for (size_t i = 0; i < n; i++) out[i] = 0.0f;
-    for (size_t s = 0; s < m; s++) {
-        const float *row = delta + s * n;
-        for (size_t i = 0; i < n; i++) out[i] += row[i];
-    }
-    for (size_t i = 0; i < n; i++) out[i] *= scale;
+    const size_t n8 = n & ~(size_t)7;
+    size_t i = 0;
+    for (; i < n8; i++) y[i] += c * x[i];
+    for (; i < n; i++) y[i] += c * x[i];
+}
+
+/* out (n) = c times the sum over the m rows of delta (m x n), added to keep * out. */
+static void add_column_sums(float *out, float keep, const float *delta, size_t m, size_t n, float c)
+{
+    if (keep == 0.0f)
+        memset(out, 0, n * sizeof(float));
+    else if (keep != 1.0f)
+        for (size_t i = 0; i < n; i++) out[i] *= keep;
+    for (size_t s = 0; s < m; s++) add_scaled(n, c, delta + s * n, out);
 }
 
 void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
@@ -67,7 +81,7 @@ void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const f
 {
     /* dC/dW (n_out x n_in) = scale * Delta^T (n_out x m) A_prev (m x n_in) */
     bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, 0.0f, grad_W, n_in, NULL);
-    if (grad_b) column_sums(grad_b, delta, m, n_out, scale);
+    if (grad_b) add_column_sums(grad_b, 0.0f, delta, m, n_out, scale);
 }
 
 void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_prev, size_t m,
@@ -77,13 +91,7 @@ void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_pr
     float keep = 1.0f - lr * wd;
     /* W = keep W - lr scale Delta^T A_prev: the GEMM's beta does the decay. */
     bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, -lr * scale, delta, n_out, a_prev, n_in, keep, W, n_in, NULL);
-    if (b) {
-        for (size_t i = 0; i < n_out; i++) b[i] *= keep;
-        for (size_t s = 0; s < m; s++) {
-            const float *row = delta + s * n_out;
-            for (size_t i = 0; i < n_out; i++) b[i] -= lr * scale * row[i];
-        }
-    }
+    if (b) add_column_sums(b, keep, delta, m, n_out, -lr * scale);
 }
 
 void bp_dense_momentum_step(float *W, float *b, float *vW, float *vb, const float *delta,
@@ -91,14 +99,9 @@ void bp_dense_momentum_step(float *W, float *b, float *vW, float *vb, const floa
                             float lr, float mu, const bp_gemm_team *team)
 {
     bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, mu, vW, n_in, NULL);
-    size_t n = n_out * n_in;
-    for (size_t i = 0; i < n; i++) W[i] -= lr * vW[i];
+    add_scaled(n_out * n_in, -lr, vW, W);
     if (b) {
-        for (size_t i = 0; i < n_out; i++) vb[i] *= mu;
-        for (size_t s = 0; s < m; s++) {
-            const float *row = delta + s * n_out;
-            for (size_t i = 0; i < n_out; i++) vb[i] += scale * row[i];
-        }
-        for (size_t i = 0; i < n_out; i++) b[i] -= lr * vb[i];
+        add_column_sums(vb, mu, delta, m, n_out, scale);
+        add_scaled(n_out, -lr, vb, b);
     }
 }
