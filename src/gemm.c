@@ -463,31 +463,54 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         a += MR;
         b += NR;
     }
-    if (dest->m == MR && dest->n == NR) {
-        /* A whole tile: C = alpha acc + beta C straight from the registers. */
+    if (dest->n == NR) {
+        /* A tile of full width (all six rows, or the m < 6 of a bottom edge):
+           C = alpha acc + beta C straight from the registers, with the
+           epilogues backprop uses most (bias, ReLU, the ReLU mask) applied on
+           the way, so C is written once and never re-read. */
         float *C = dest->C;
-        const size_t ldc = dest->ldc;
-        const __m256 va = _mm256_set1_ps(dest->alpha);
-        if (dest->beta == 0.0f) {
-#define BP_STORE_ROW(i, lo, hi)                                                  \
-    _mm256_storeu_ps(C + (i) * ldc, _mm256_mul_ps(va, lo));                     \
-    _mm256_storeu_ps(C + (i) * ldc + 8, _mm256_mul_ps(va, hi));
-            BP_STORE_ROW(0, c00, c01) BP_STORE_ROW(1, c10, c11) BP_STORE_ROW(2, c20, c21)
-            BP_STORE_ROW(3, c30, c31) BP_STORE_ROW(4, c40, c41) BP_STORE_ROW(5, c50, c51)
-#undef BP_STORE_ROW
-        } else {
-            const __m256 vb = _mm256_set1_ps(dest->beta);
-#define BP_STORE_ROW(i, lo, hi)                                                                   \
-    _mm256_storeu_ps(C + (i) * ldc,                                                              \
-                     _mm256_fmadd_ps(vb, _mm256_loadu_ps(C + (i) * ldc), _mm256_mul_ps(va, lo)));   \
-    _mm256_storeu_ps(C + (i) * ldc + 8,                                                          \
-                     _mm256_fmadd_ps(vb, _mm256_loadu_ps(C + (i) * ldc + 8), _mm256_mul_ps(va, hi)));
-            BP_STORE_ROW(0, c00, c01) BP_STORE_ROW(1, c10, c11) BP_STORE_ROW(2, c20, c21)
-            BP_STORE_ROW(3, c30, c31) BP_STORE_ROW(4, c40, c41) BP_STORE_ROW(5, c50, c51)
-#undef BP_STORE_ROW
+        const size_t ldc = dest->ldc, m = dest->m;
+        const bp_gemm_epilogue *e = dest->epi;
+        const int in_registers = !e || ((e->act == BP_EPI_NONE || e->act == BP_EPI_RELU) &&
+                                        (e->deriv == BP_EPI_NONE || e->deriv == BP_EPI_RELU));
+        const __m256 va = _mm256_set1_ps(dest->alpha), vb = _mm256_set1_ps(dest->beta);
+        const __m256 zero = _mm256_setzero_ps();
+        const int has_bias = in_registers && e && e->bias;
+        __m256 bias0 = zero, bias1 = zero;
+        if (has_bias) {
+            bias0 = _mm256_loadu_ps(e->bias + dest->col);
+            bias1 = _mm256_loadu_ps(e->bias + dest->col + 8);
         }
-        if (dest->epi)
-            for (size_t i = 0; i < MR; i++) apply_epilogue(dest->epi, C + i * ldc, dest->row + i, dest->col, NR);
+        const int beta_zero = dest->beta == 0.0f, relu = in_registers && e && e->act == BP_EPI_RELU;
+        const float *D = e && e->deriv == BP_EPI_RELU && in_registers ? e->D + dest->row * e->ldd + dest->col
+                                                                      : NULL;
+        /* One row: v = alpha acc (+ beta C) (+ bias), then max(v, 0) for ReLU, or
+           v where D > 0 and 0 elsewhere for the ReLU mask; in the order
+           apply_epilogue uses, so both give the same bits. */
+#define BP_STORE_ROW(i, lo, hi)                                                                    \
+    do {                                                                                           \
+        if ((i) >= m) break;                                                                       \
+        float *c = C + (i) * ldc;                                                                  \
+        __m256 v0 = _mm256_mul_ps(va, lo), v1 = _mm256_mul_ps(va, hi);                             \
+        if (!beta_zero) {                                                                          \
+            v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), v0);                                      \
+            v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), v1);                                  \
+        }                                                                                          \
+        if (has_bias) v0 = _mm256_add_ps(v0, bias0), v1 = _mm256_add_ps(v1, bias1);                \
+        if (relu) v0 = _mm256_max_ps(v0, zero), v1 = _mm256_max_ps(v1, zero);                     \
+        if (D) {                                                                                   \
+            const float *d = D + (i) * e->ldd;                                                     \
+            v0 = _mm256_and_ps(v0, _mm256_cmp_ps(_mm256_loadu_ps(d), zero, _CMP_GT_OQ));           \
+            v1 = _mm256_and_ps(v1, _mm256_cmp_ps(_mm256_loadu_ps(d + 8), zero, _CMP_GT_OQ));       \
+        }                                                                                          \
+        _mm256_storeu_ps(c, v0);                                                                   \
+        _mm256_storeu_ps(c + 8, v1);                                                               \
+    } while (0)
+        BP_STORE_ROW(0, c00, c01); BP_STORE_ROW(1, c10, c11); BP_STORE_ROW(2, c20, c21);
+        BP_STORE_ROW(3, c30, c31); BP_STORE_ROW(4, c40, c41); BP_STORE_ROW(5, c50, c51);
+#undef BP_STORE_ROW
+        if (e && !in_registers)
+            for (size_t i = 0; i < m; i++) apply_epilogue(e, C + i * ldc, dest->row + i, dest->col, NR);
         return;
     }
     _Alignas(64) float acc[MR * NR];

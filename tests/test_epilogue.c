@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gemm.h"
 #include "test.h"
@@ -40,8 +41,9 @@ void test_gemm_epilogues(void)
         size_t M = shapes[k][0], N = shapes[k][1], K = shapes[k][2];
         float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float)),
               *C = malloc(M * N * sizeof(float)), *R = malloc(M * N * sizeof(float)),
-              *bias = malloc(N * sizeof(float)), *D = malloc(M * N * sizeof(float));
-        if (!A || !B || !C || !R || !bias || !D) {
+              *bias = malloc(N * sizeof(float)), *D = malloc(M * N * sizeof(float)),
+              *C0 = malloc(M * N * sizeof(float)), *U = malloc(M * N * sizeof(float));
+        if (!A || !B || !C || !R || !bias || !D || !C0 || !U) {
             CHECK(0, "out of memory");
         } else {
             for (size_t i = 0; i < M * K; i++) A[i] = rnd(&s);
@@ -53,10 +55,22 @@ void test_gemm_epilogues(void)
                     for (int with_bias = 0; with_bias <= 1; with_bias++)
                         for (int tb = 0; tb <= 1; tb++) {
                         bp_gemm_epilogue e = {with_bias ? bias : NULL, act, deriv, D, N, 0.01f};
-                        for (size_t i = 0; i < M * N; i++) C[i] = R[i] = rnd(&s);
+                        for (size_t i = 0; i < M * N; i++) C0[i] = C[i] = R[i] = rnd(&s);
                         size_t ldb = tb ? K : N;
                         bp_gemm_ex(0, tb, M, N, K, 0.5f, A, K, B, ldb, 0.25f, C, N, work, &e);
                         bp_gemm_naive(0, tb, M, N, K, 0.5f, A, K, B, ldb, 0.25f, R, N);
+                        /* Fused and unfused give the same bits: the product alone,
+                           then the element-wise work in float, as the epilogue does it
+                           (from registers on whole tiles, from memory on the rest). */
+                        for (size_t i = 0; i < M * N; i++) U[i] = C0[i];
+                        bp_gemm_ex(0, tb, M, N, K, 0.5f, A, K, B, ldb, 0.25f, U, N, work, NULL);
+                        size_t differ = 0;
+                        for (size_t i = 0; i < M; i++)
+                            for (size_t j = 0; j < N; j++)
+                                differ += memcmp(&(float){reference(&e, U[i * N + j], i, j)}, &C[i * N + j],
+                                                 sizeof(float)) != 0;
+                        CHECK(differ == 0, "%zux%zux%zu act %d deriv %d bias %d trans_b %d: %zu values differ "
+                              "from the unfused product's bits", M, N, K, act, deriv, with_bias, tb, differ);
                         for (size_t i = 0; i < M; i++)
                             for (size_t j = 0; j < N; j++) {
                                 float want = reference(&e, R[i * N + j], i, j);
@@ -67,7 +81,7 @@ void test_gemm_epilogues(void)
                             }
                         }
         }
-        free(A), free(B), free(C), free(R), free(bias), free(D);
+        free(A), free(B), free(C), free(R), free(bias), free(D), free(C0), free(U);
     }
     free(work);
 }
