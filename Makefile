@@ -12,6 +12,7 @@
 #   make CC=clang     any C11 compiler works; warnings are errors either way
 #   make MPI=1        build-mpi/backprop for mpirun -np N (Open MPI); tests/mpi-test.sh
 #   make BLAS=openblas  build-openblas/: OpenBLAS's sgemm instead of backprop's own GEMM
+#   make SIMDE=1      build-simde/: the AVX-512 GEMM kernel under emulation (tests/avx512-test.sh)
 #   make CUDA=1       build-cuda/: with the GPU trainer (nvcc, cuBLAS); train --device cuda
 #   make bench-gpu    GPU step times against PyTorch's (needs a GPU); cuda-sanitize: compute-sanitizer
 #
@@ -34,6 +35,15 @@ BUILD   := $(BUILD)-openblas
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 CFLAGS  += -DBP_OPENBLAS $(BLAS_CFLAGS)
+endif
+# make SIMDE=1: build-simde/, where the AVX-512 GEMM kernel (src/gemm_avx512.c) is compiled
+# against SIMDe's emulation of the intrinsics (Debian libsimde-dev) and always used, so
+# tests/avx512-test.sh can check it on a CPU without AVX-512. The emulation runs on AVX2
+# and FMA, whose fused multiply-add rounds as AVX-512's does.
+ifeq ($(SIMDE),1)
+BUILD   := build-simde
+CFLAGS  += -DBP_GEMM_SIMDE
+$(BUILD)/src/gemm_avx512.o: CFLAGS += -mavx2 -mfma -Wno-psabi
 endif
 # make CUDA=1: the GPU trainer (src/cuda/, nvcc and cuBLAS) in build-cuda/; without it,
 # src/cuda_none.c stands in and the build needs no CUDA at all.
@@ -201,4 +211,4 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 clean:
-	rm -rf build build-asan build-clang build-mpi
+	rm -rf build build-asan build-clang build-mpi build-simde

@@ -283,7 +283,7 @@ static void run_gemm(const options *o)
     static const char *names[] = {"nn", "tn", "nt"};
     static const int flags[][2] = {{0, 0}, {1, 0}, {0, 1}};
     printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"n\": %zu, \"threads_used\": %d, "
-           "\"calls\": %zu", o->impl, n, threads, calls);
+           "\"calls\": %zu, \"corename\": \"%s\"", o->impl, n, threads, calls, bp_gemm_kernel_name());
     double *g = malloc(calls * sizeof(double));
     for (int v = 0; v < 3; v++) {
         gemm_once(flags[v][0], flags[v][1], A, B, C, &team); /* warm-up */

@@ -289,7 +289,7 @@ def main():
             gemm_rows.append((name, impl, variant, None, why_missing(impl, "gemm", variant)))
             continue
         st = {k: stat([v for r in rs for v in r.get("gflops_" + k, [])]) for k in ("nn", "tn", "nt")}
-        kernel = rs[0].get("corename", "") if impl == "openblas" else ""
+        kernel = rs[0].get("corename", "")
         gemm_rows.append((name, impl, variant, st, kernel))
     ceiling, ceiling_name = None, None
     ob_rows = [g for g in gemm_rows if g[1] == "openblas" and g[3] and g[3]["nn"]]

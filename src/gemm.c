@@ -18,6 +18,7 @@
  * sizes, which are fixed so that the workspace size is a constant.
  */
 #include "gemm.h"
+#include "gemm_kernel.h"
 #include "pool.h"
 
 #ifdef BP_OPENBLAS
@@ -44,7 +45,7 @@
    (N / NC times). NC = 1024 packs A once for every layer up to 1024 wide; against
    NC = 256 it measured 0.82-0.87x -> 0.89-0.98x of OpenBLAS on square 1024 and
    0.90-0.93x -> 0.95-1.00x on W3's shapes, in interleaved runs. */
-enum { MR = 6, NR = 16, KC = 256, MC = 96, NC = 1024, ALIGN_FLOATS = 16 };
+enum { MR = BP_MR, NR = BP_NR, KC = 256, MC = 96, NC = 1024, ALIGN_FLOATS = 16 };
 
 _Static_assert(BP_GEMM_WORKSPACE_FLOATS == KC * NC + MC * KC + ALIGN_FLOATS,
                "gemm.h's BP_GEMM_WORKSPACE_FLOATS must match the blocking in gemm.c");
@@ -66,17 +67,7 @@ _Static_assert((KC * NC) % ALIGN_FLOATS == 0, "packed A starts 64-byte aligned")
 #define NOINLINE
 #endif
 
-/* Where a finished tile goes: its valid m x n corner is written to C with
-   C = alpha tile + beta C. Kernels take it by pointer so that alpha and beta
-   stay in memory during the k loop: passed as values, they pin two vector
-   registers, and GCC then spills an accumulator, which halves its speed. */
-typedef struct {
-    float *C;
-    size_t ldc, m, n;
-    float alpha, beta;
-    const bp_gemm_epilogue *epi; /* NULL, or applied to this tile (last K block only) */
-    size_t row, col;             /* where the tile sits in C, for the bias and D */
-} tile_dest;
+typedef bp_tile_dest tile_dest; /* gemm_kernel.h */
 
 typedef void (*micro_kernel)(size_t kc, const float *restrict a, const float *restrict b,
                              const tile_dest *dest);
@@ -537,6 +528,38 @@ static micro_kernel pick_kernel(void)
     return kernel_portable;
 }
 
+/* Whether the 12 x 32 AVX-512 kernel takes the tiles it can: it gives the same
+   bits as the 6 x 16 AVX2 kernel (gemm_kernel.h), so it only ever joins that one. */
+static int use_wide(micro_kernel kernel)
+{
+#if BP_GEMM_AVX2
+    return kernel == kernel_avx2 && bp_gemm_avx512_usable();
+#else
+    (void)kernel;
+    return 0;
+#endif
+}
+
+const char *bp_gemm_kernel_name(void)
+{
+#ifdef BP_OPENBLAS
+    return "OpenBLAS sgemm";
+#else
+    const micro_kernel kernel = pick_kernel();
+    if (use_wide(kernel)) {
+#ifdef BP_GEMM_SIMDE
+        return "AVX-512 12x32 (SIMDe emulation) + AVX2 6x16";
+#else
+        return "AVX-512 12x32 + AVX2 6x16";
+#endif
+    }
+#if BP_GEMM_AVX2
+    if (kernel == kernel_avx2) return "AVX2 6x16";
+#endif
+    return "portable C 6x16";
+#endif
+}
+
 /* The epilogue over a whole M x N block of C, for the paths that do not work in tiles. */
 static void epilogue_pass(const bp_gemm_epilogue *e, size_t M, size_t N, float *C, size_t ldc)
 {
@@ -591,6 +614,7 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
 #else
     const int avx2 = 0;
 #endif
+    const int wide = use_wide(kernel);
     /* Rounding up by an index rather than by casting an integer back to a
        pointer keeps the pointer's provenance; the slack is in the size. */
     size_t misalign = (size_t)((uintptr_t)workspace % 64) / sizeof(float);
@@ -613,14 +637,31 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
                 pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a, avx2);
-                /* One B sliver stays in L1 while the A slivers stream past it. */
+                /* One B sliver (two for the wide kernel) stays in L1 while the A
+                   slivers stream past it. */
                 for (size_t jr = 0; jr < nc; jr += NR) {
+                    const int pair_b = wide && jr + NR < nc; /* a second B sliver follows */
                     for (size_t ir = 0; ir < mc; ir += MR) {
-                        const tile_dest dest = {C + (ic + ir) * ldc + jc + jr, ldc,
-                                                min_size(MR, mc - ir), min_size(NR, nc - jr),
-                                                alpha, beta_block, epi_block, ic + ir, jc + jr};
+                        tile_dest dest = {C + (ic + ir) * ldc + jc + jr, ldc, min_size(MR, mc - ir),
+                                          min_size(NR, nc - jr), alpha, beta_block, epi_block,
+                                          ic + ir, jc + jr};
+                        if (pair_b && ir + MR < mc) {
+                            /* Two by two slivers: a tile of up to 12 x 32. */
+                            dest.m = min_size(2 * MR, mc - ir);
+                            dest.n = min_size(2 * NR, nc - jr);
+                            bp_gemm_kernel_avx512(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
+                            ir += MR;
+                            continue;
+                        }
                         kernel(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
+                        if (pair_b) {
+                            /* The last A sliver, against the second B sliver too. */
+                            dest.C += NR, dest.col += NR;
+                            dest.n = min_size(NR, nc - jr - NR);
+                            kernel(kc, packed_a + ir * kc, packed_b + (jr + NR) * kc, &dest);
+                        }
                     }
+                    if (pair_b) jr += NR;
                 }
             }
         }

@@ -67,6 +67,10 @@ typedef struct {
     float slope;
 } bp_gemm_epilogue;
 
+/** Which micro-kernels bp_gemm uses on this CPU, in words ("AVX2 6x16",
+ *  "AVX-512 12x32 + AVX2 6x16", ...), for benchmarks and tests. */
+const char *bp_gemm_kernel_name(void);
+
 /** bp_gemm with an epilogue (NULL: none). */
 void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                 float alpha, const float *A, size_t lda, const float *B, size_t ldb,

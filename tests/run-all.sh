@@ -8,6 +8,8 @@
 #   hostile tests/hostile-test.sh (forged, damaged and huge files: exit 1, 1 s, bounded memory)
 #   resume tests/resume-test.sh (SIGKILL/SIGINT mid-training, resume: bitwise the same model)
 #   mpi    tests/mpi-test.sh (make MPI=1; N ranks = one process; skipped without Open MPI)
+#   avx512 tests/avx512-test.sh (make SIMDE=1: the unit suite on the AVX-512 GEMM kernel,
+#          emulated; skipped without SIMDe)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
 #
 # Usage: sh tests/run-all.sh [BUILD_DIR]
@@ -21,13 +23,13 @@ skipped=0
 
 # Add up the "NAME: N passed, M failed[, K skipped]" line a suite ends with.
 tally() {
-    line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    line=$(grep -E '^[a-z0-9]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     if [ -z "$line" ]; then
         echo "FAIL $1: the suite ended without its summary line"
         failed=$((failed + 1))
         return
     fi
-    p=$(echo "$line" | sed -E 's/^[a-z]+: ([0-9]+) passed.*/\1/')
+    p=$(echo "$line" | sed -E 's/^[a-z0-9]+: ([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
     s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
     passed=$((passed + p))
@@ -53,6 +55,7 @@ run export sh tests/export-test.sh "$build"
 run hostile sh tests/hostile-test.sh "$build"
 run resume sh tests/resume-test.sh "$build"
 run mpi sh tests/mpi-test.sh "$build"
+run avx512 sh tests/avx512-test.sh "$build"
 # PyTorch lives in Debian's python3; the first python3 on PATH may be another install.
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3

@@ -294,3 +294,18 @@ void test_gemm_workspace_alignment(void)
     }
     free(block);
 }
+
+/* The kernel named is the one the build promises: the SIMDe build (make
+   SIMDE=1, tests/avx512-test.sh) must run every test above through the AVX-512
+   kernel, or it would check nothing; the OpenBLAS build names OpenBLAS. */
+void test_gemm_kernel_name(void)
+{
+    const char *name = bp_gemm_kernel_name();
+    CHECK(name != NULL && name[0] != '\0', "no kernel name");
+    if (!name) return;
+#if defined(BP_GEMM_SIMDE)
+    CHECK(strstr(name, "AVX-512 12x32") != NULL, "the SIMDe build runs \"%s\", not the AVX-512 kernel", name);
+#elif defined(BP_OPENBLAS)
+    CHECK(strstr(name, "OpenBLAS") != NULL, "the OpenBLAS build names \"%s\"", name);
+#endif
+}

@@ -1,0 +1,171 @@
+/*
+ * gemm_avx512.c - the AVX-512 micro-kernel: a 12 x 32 tile of C from two A
+ * slivers and two B slivers of gemm.c's packed blocks (gemm_kernel.h).
+ *
+ * AVX-512 doubles the vector width and the register file (32 registers of 16
+ * floats). The 12 x 32 tile uses 24 of them as accumulators, two for the rows
+ * of B and one for a broadcast of A: per k, two loads of B and twelve
+ * broadcasts feed 24 FMAs, enough independent chains to keep both FMA units
+ * busy. It reads the same packed slivers as the 6 x 16 AVX2 kernel (a 12 x 32
+ * tile is four 6 x 16 tiles), so packing does not change, and gemm.c falls back
+ * to the 6 x 16 kernel wherever the block has no second sliver to pair with.
+ *
+ * The same bits as the 6 x 16 kernel, so that both may share one product and
+ * the result does not depend on how threads cut it: one FMA per k from zero;
+ * then alpha acc + beta C as one FMA on full 16-column halves and as a
+ * multiply, a multiply and an add on a partial right half (what gemm.c's
+ * store_tile does on edge tiles); then the epilogue in apply_epilogue's order.
+ *
+ * Compiled for AVX-512F by a target attribute and picked at run time
+ * (bp_gemm_avx512_usable). Built with -DBP_GEMM_SIMDE, the same source is
+ * compiled against SIMDe's portable emulation of the intrinsics, which lets
+ * tests/avx512-test.sh check it on machines without AVX-512.
+ */
+#include "gemm_kernel.h"
+
+#if defined(BP_GEMM_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#define BP_AVX512 1
+#define BP_AVX512_TARGET
+/* What SIMDe 0.7 leaves out, written lane by lane: like the instructions,
+   they touch no memory in a lane whose mask bit is clear. */
+typedef simde__mmask16 __mmask16;
+static __m512 bp_maskz_loadu(__mmask16 k, const float *p)
+{
+    float lanes[16];
+    for (int i = 0; i < 16; i++) lanes[i] = (k >> i) & 1 ? p[i] : 0.0f;
+    return _mm512_loadu_ps(lanes);
+}
+static void bp_mask_storeu(float *p, __mmask16 k, __m512 v)
+{
+    float lanes[16];
+    _mm512_storeu_ps(lanes, v);
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1) p[i] = lanes[i];
+}
+#define _mm512_maskz_loadu_ps bp_maskz_loadu
+#define _mm512_mask_storeu_ps bp_mask_storeu
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(BP_NO_SIMD)
+#include <immintrin.h>
+#define BP_AVX512 1
+#define BP_AVX512_TARGET __attribute__((target("avx512f")))
+#else
+#define BP_AVX512 0
+#endif
+
+#if BP_AVX512
+
+int bp_gemm_avx512_usable(void)
+{
+#if defined(BP_GEMM_SIMDE)
+    return 1;
+#else
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#endif
+}
+
+/* The epilogue on one 16-column half of a row, in registers: v holds the
+   values, k the valid columns, col the half's first column in C. */
+BP_AVX512_TARGET
+static inline __m512 epilogue16(const bp_gemm_epilogue *e, __m512 v, __mmask16 k, size_t row, size_t col)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, e->bias + col));
+    if (e->act == BP_EPI_RELU) {
+        v = _mm512_max_ps(v, zero); /* max(NaN, 0) and max(-0, 0) give +0, as c > 0 ? c : 0 does */
+    } else if (e->act == BP_EPI_LEAKY) {
+        __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+        v = _mm512_mask_blend_ps(pos, _mm512_mul_ps(_mm512_set1_ps(e->slope), v), v);
+    }
+    if (e->deriv != BP_EPI_NONE) {
+        const __m512 d = _mm512_maskz_loadu_ps(k, e->D + row * e->ldd + col);
+        const __m512 one = _mm512_set1_ps(1.0f);
+        const __mmask16 pos = _mm512_cmp_ps_mask(d, zero, _CMP_GT_OQ);
+        switch (e->deriv) {
+        case BP_EPI_RELU:
+            v = _mm512_maskz_mov_ps(pos, v);
+            break;
+        case BP_EPI_LEAKY:
+            v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(e->slope), one));
+            break;
+        case BP_EPI_SIGMOID:
+            v = _mm512_mul_ps(v, _mm512_mul_ps(d, _mm512_sub_ps(one, d)));
+            break;
+        case BP_EPI_TANH:
+            v = _mm512_mul_ps(v, _mm512_sub_ps(one, _mm512_mul_ps(d, d)));
+            break;
+        }
+    }
+    return v;
+}
+
+/* One 16-column half of a row: alpha acc + beta C (as the 6 x 16 kernel
+   would write it: one FMA when the half is full, store_tile's multiply, multiply
+   and add when it is an edge), the epilogue, and the store of the valid columns. */
+BP_AVX512_TARGET
+static inline void store16(const bp_tile_dest *dest, float *c, __m512 acc, size_t n, size_t row, size_t col)
+{
+    const __mmask16 k = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    __m512 v = _mm512_mul_ps(_mm512_set1_ps(dest->alpha), acc);
+    if (dest->beta != 0.0f) {
+        const __m512 vb = _mm512_set1_ps(dest->beta), old = _mm512_maskz_loadu_ps(k, c);
+        v = n >= 16 ? _mm512_fmadd_ps(vb, old, v) : _mm512_add_ps(v, _mm512_mul_ps(vb, old));
+    }
+    if (dest->epi) v = epilogue16(dest->epi, v, k, row, col);
+    _mm512_mask_storeu_ps(c, k, v);
+}
+
+BP_AVX512_TARGET
+void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+{
+    const float *a0 = a, *a1 = a + (size_t)BP_MR * kc; /* rows 0-5 and 6-11 */
+    const float *b0 = b, *b1 = b + (size_t)BP_NR * kc; /* columns 0-15 and 16-31 */
+    /* Ask for the tile of C now, so it is in L1 when the k loop ends. */
+    for (size_t i = 0; i < dest->m; i++) {
+        const float *c = dest->C + i * dest->ldc;
+        _mm_prefetch((const char *)c, _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + 31), _MM_HINT_T0);
+    }
+#define BP_ZERO2(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
+    BP_ZERO2(0) BP_ZERO2(1) BP_ZERO2(2) BP_ZERO2(3) BP_ZERO2(4) BP_ZERO2(5)
+    BP_ZERO2(6) BP_ZERO2(7) BP_ZERO2(8) BP_ZERO2(9) BP_ZERO2(10) BP_ZERO2(11)
+#undef BP_ZERO2
+    for (size_t p = 0; p < kc; p++) {
+        const __m512 lo = _mm512_load_ps(b0), hi = _mm512_load_ps(b1);
+        __m512 ai;
+#define BP_ROW(i, src, r)                                                                        \
+    ai = _mm512_set1_ps(src[r]);                                                                 \
+    c##i##0 = _mm512_fmadd_ps(ai, lo, c##i##0);                                                  \
+    c##i##1 = _mm512_fmadd_ps(ai, hi, c##i##1);
+        BP_ROW(0, a0, 0) BP_ROW(1, a0, 1) BP_ROW(2, a0, 2) BP_ROW(3, a0, 3) BP_ROW(4, a0, 4)
+        BP_ROW(5, a0, 5) BP_ROW(6, a1, 0) BP_ROW(7, a1, 1) BP_ROW(8, a1, 2) BP_ROW(9, a1, 3)
+        BP_ROW(10, a1, 4) BP_ROW(11, a1, 5)
+#undef BP_ROW
+        a0 += BP_MR, a1 += BP_MR;
+        b0 += BP_NR, b1 += BP_NR;
+    }
+    const size_t m = dest->m, n_hi = dest->n - 16;
+#define BP_STORE(i)                                                                              \
+    if ((i) < m) {                                                                               \
+        float *c = dest->C + (i) * dest->ldc;                                                    \
+        store16(dest, c, c##i##0, 16, dest->row + (i), dest->col);                               \
+        store16(dest, c + 16, c##i##1, n_hi, dest->row + (i), dest->col + 16);                   \
+    }
+    BP_STORE(0) BP_STORE(1) BP_STORE(2) BP_STORE(3) BP_STORE(4) BP_STORE(5)
+    BP_STORE(6) BP_STORE(7) BP_STORE(8) BP_STORE(9) BP_STORE(10) BP_STORE(11)
+#undef BP_STORE
+}
+
+#else /* no AVX-512 code on this compiler or CPU family */
+
+int bp_gemm_avx512_usable(void) { return 0; }
+
+void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+{
+    (void)kc, (void)a, (void)b, (void)dest;
+}
+
+#endif

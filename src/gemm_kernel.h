@@ -1,0 +1,45 @@
+/*
+ * gemm_kernel.h - what gemm.c shares with the micro-kernel kept in its own file
+ * (gemm_avx512.c): the tile shape, the packed layout it reads and where a
+ * finished tile goes. Private to the library.
+ *
+ * Packed layout (gemm.c packs, kernels read): op(A) as slivers of BP_MR rows,
+ * each stored k after k (BP_MR floats per k); op(B) as slivers of BP_NR
+ * columns, each stored k after k (BP_NR floats per k, every row starting on a
+ * 64-byte boundary). Slivers of one block follow each other, so the next
+ * sliver of A starts BP_MR * kc floats later and the next of B BP_NR * kc.
+ */
+#ifndef BP_GEMM_KERNEL_H
+#define BP_GEMM_KERNEL_H
+
+#include <stddef.h>
+
+#include "gemm.h"
+
+enum { BP_MR = 6, BP_NR = 16 };
+
+/* Where a finished tile goes: its valid m x n corner is written to C with
+   C = alpha tile + beta C, then the epilogue. Kernels take it by pointer so
+   that alpha and beta stay in memory during the k loop: passed as values, they
+   pin two vector registers, and GCC then spills an accumulator, which halves
+   its speed. */
+typedef struct {
+    float *C;
+    size_t ldc, m, n;
+    float alpha, beta;
+    const bp_gemm_epilogue *epi; /* NULL, or applied to this tile (last K block only) */
+    size_t row, col;             /* where the tile sits in C, for the bias and D */
+} bp_tile_dest;
+
+/* 1 when bp_gemm_kernel_avx512 may run here: x86-64 with AVX-512F that the
+   operating system enables (or the SIMDe test build, which emulates it). */
+int bp_gemm_avx512_usable(void);
+
+/* The 12 x 32 tile made of two A slivers (a, a + BP_MR kc) and two B slivers
+   (b, b + BP_NR kc), all four present in the packed blocks; dest->m in (6, 12]
+   and dest->n in (16, 32]. Every element is summed with one FMA per k from
+   zero, in k order, and stored with the same operations as the 6 x 16 AVX2
+   kernel, so the two kernels give the same bits and may share one product. */
+void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest);
+
+#endif
