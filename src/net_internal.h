@@ -66,6 +66,12 @@ typedef struct {
     float *velocity;
 } bp_fused_step;
 
+/* bp_net_backward with the gradient of the summed loss times `scale` (1 / the global
+   batch for a data-parallel mean, so that summing the ranks' blocks gives the mean
+   with no pass of its own) and the summed loss in *loss_sum. */
+bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
+                                 double *loss_sum);
+
 /* bp_net_backward, then the step, fused layer by layer. */
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
                                bp_reduction reduction, double *loss, const bp_fused_step *step);

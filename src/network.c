@@ -67,24 +67,23 @@ bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t 
     return isfinite(*loss) ? BP_OK : BP_ERR_NUMERIC;
 }
 
-/* Backward over the batch of the last forward pass: the gradients into the gradient
-   block, or (step != NULL) straight into the parameters. */
-static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
-                          bp_reduction reduction, double *loss, const bp_fused_step *step)
+/* Forward and backward over a batch: scale times the gradient of the summed loss
+   into the gradient block, or (step != NULL) straight into the parameters; the
+   summed loss into *loss_sum. */
+static bp_status backward(bp_net *net, const float *x, const float *y, size_t m, float scale,
+                          double *loss_sum, const bp_fused_step *step)
 {
     if (!y) return BP_ERR_ARG;
     bp_status s = forward(net, x, m);
     if (s != BP_OK) return s;
     size_t L = net->n_layers;
     const bp_layer *top = &net->layers[L];
-    double total = bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out);
-    if (loss) *loss = reduce(total, m, reduction);
+    *loss_sum = bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out);
 
     /* delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
     float *delta = net->delta, *delta_prev = net->delta_next;
     bp_loss_delta(net->loss, net->output, top->z, top->a, y, delta, m, top->n_out);
 
-    float scale = reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
     for (size_t l = L; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];
         const float *a_prev = l > 1 ? net->layers[l - 1].a : x;
@@ -112,18 +111,37 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
             delta_prev = t;
         }
     }
-    return loss && !isfinite(*loss) ? BP_ERR_NUMERIC : BP_OK;
+    return isfinite(*loss_sum) ? BP_OK : BP_ERR_NUMERIC;
+}
+
+/* backward with the gradient and the loss of the mean or the sum over the batch. */
+static bp_status backward_reduced(bp_net *net, const float *x, const float *y, size_t m,
+                                  bp_reduction reduction, double *loss, const bp_fused_step *step)
+{
+    if (!net || m == 0) return BP_ERR_ARG;
+    double total = 0.0;
+    bp_status s = backward(net, x, y, m, reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, &total, step);
+    if (s == BP_ERR_NUMERIC && !loss) return BP_OK; /* a non-finite loss is news only to who asked for it */
+    if (loss && (s == BP_OK || s == BP_ERR_NUMERIC)) *loss = reduce(total, m, reduction);
+    return s;
 }
 
 bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
                           bp_reduction reduction, double *loss)
 {
-    return backward(net, x, y, m, reduction, loss, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, NULL);
+}
+
+bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
+                                 double *loss_sum)
+{
+    if (!loss_sum) return BP_ERR_ARG;
+    return backward(net, x, y, m, scale, loss_sum, NULL);
 }
 
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
                                bp_reduction reduction, double *loss, const bp_fused_step *step)
 {
     if (!step) return BP_ERR_ARG;
-    return backward(net, x, y, m, reduction, loss, step);
+    return backward_reduced(net, x, y, m, reduction, loss, step);
 }

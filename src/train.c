@@ -365,28 +365,29 @@ bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
 }
 
 /* One data-parallel step: this process's share x, y (local_m samples, possibly none)
-   of a global batch of m. Local gradients are sums; the processes add them up in
-   place in the gradient block, the batch's loss riding along in the block's spare
-   slot (net_internal.h), so one allreduce carries both and nothing is copied. Then
-   the mean is taken and every process applies the same update. */
+   of a global batch of m. Local gradients are sums, already divided by m for a
+   mean; the processes add them up in place in the gradient block, the batch's
+   summed loss riding along in the block's spare slot (net_internal.h), so one
+   allreduce carries both and nothing is copied. Then every process applies the
+   same update. */
 static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
                                double *loss)
 {
     bp_net *net = t->net;
     size_t n = net->n_params;
     double local_loss = 0.0;
+    /* Each process scales its sum by 1 / m of the global batch, so the sum of the
+       processes' blocks is already the mean: no pass over the block of its own. */
+    const float scale = t->config.reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
     if (local_m > 0) {
-        bp_status s = bp_net_backward(net, x, y, local_m, BP_REDUCE_SUM, &local_loss);
+        bp_status s = bp_net_backward_scaled(net, x, y, local_m, scale, &local_loss);
         if (s != BP_OK && s != BP_ERR_NUMERIC) return s;
     } else {
         memset(net->grads, 0, n * sizeof(float));
     }
     net->grads[n] = (float)local_loss;
     if (t->config.allreduce(t->config.allreduce_context, net->grads, n + 1) != 0) return BP_ERR_IO;
-    const float scale = t->config.reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
     *loss = (double)net->grads[n] * (double)scale;
-    if (scale != 1.0f)
-        for (size_t i = 0; i < n; i++) net->grads[i] *= scale;
     if (!isfinite(*loss)) return BP_ERR_NUMERIC;
     return apply_gradient(t);
 }
