@@ -8,7 +8,9 @@
  * where edge tiles are padded with zeros, so the micro-kernel has one layout,
  * one shape and no tail code. Two micro-kernels share that shape: portable C
  * that compilers vectorize on their own, and AVX2+FMA intrinsics picked at run
- * time on x86 CPUs that have them.
+ * time on x86 CPUs that have them. On CPUs with AVX-512F, a third kernel
+ * (gemm_avx512.c) takes 12 x 32 tiles, two slivers of each operand at a time,
+ * wherever the block has them, and the AVX2 kernel does the rest.
  *
  * Threads (bp_gemm_team_ex, at the end) split C, never K, so no element's sum
  * depends on the thread count.
