@@ -211,4 +211,4 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 clean:
-	rm -rf build build-asan build-clang build-mpi build-simde
+	rm -rf build build-asan build-clang build-mpi build-simde build-simde-asan
