@@ -211,4 +211,4 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 clean:
-	rm -rf build build-asan build-clang build-mpi build-simde build-simde-asan
+	rm -rf build build-asan build-clang build-mpi build-simde build-simde-asan build-noavx512

@@ -89,7 +89,7 @@ static inline __attribute__((always_inline)) bp_v4 bp_v4_at_most(bp_v4 hi, bp_v4
    for callers compiled for FMA: elsewhere fmaf is a slow library call. */
 static inline __attribute__((always_inline)) bp_v4 bp_v4_fma(bp_v4 a, float c, bp_v4 b)
 {
-    bp_v4 r;
+    bp_v4 r = b; /* every lane is overwritten; initialized for the static analyzers */
     for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(a[i], c, b[i]);
     return r;
 }

@@ -17,7 +17,8 @@
  * store_tile does on edge tiles); then the epilogue in apply_epilogue's order.
  *
  * Compiled for AVX-512F by a target attribute and picked at run time
- * (bp_gemm_avx512_usable). Built with -DBP_GEMM_SIMDE, the same source is
+ * (bp_gemm_avx512_usable); -DBP_NO_AVX512 leaves it out, for comparing the two
+ * kernels on one machine (tools/gpu-check.sh's cpu step). Built with -DBP_GEMM_SIMDE, the same source is
  * compiled against SIMDe's portable emulation of the intrinsics, which lets
  * tests/avx512-test.sh check it on machines without AVX-512.
  */
@@ -46,7 +47,8 @@ static void bp_mask_storeu(float *p, __mmask16 k, __m512 v)
 }
 #define _mm512_maskz_loadu_ps bp_maskz_loadu
 #define _mm512_mask_storeu_ps bp_mask_storeu
-#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(BP_NO_SIMD)
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(BP_NO_SIMD) && \
+    !defined(BP_NO_AVX512)
 #include <immintrin.h>
 #define BP_AVX512 1
 #define BP_AVX512_TARGET __attribute__((target("avx512f")))

@@ -6,7 +6,7 @@
 # own log in OUTDIR; a summary is printed last.
 #
 # usage: sh tools/gpu-check.sh OUTDIR [STEPS]     STEPS: any of build tests w1 bench sanitize
-#                                                 paths profile mpi (default: the first five)
+#                                                 paths profile mpi cpu (default: the first five)
 # Fashion-MNIST is read from /usr/share/datasets/fashion-mnist, or from .data/fashion-mnist
 # in the repository (linked there when the first is missing).
 set -u
@@ -115,6 +115,32 @@ for s in $steps; do
         done
         rm -f "$out/ncu.csv"
         cat "$out/profile.log" >> "$summary" ;;
+    cpu)
+        # The CPU side (issue 4) on this machine's cores, often a Xeon with AVX-512: the
+        # AVX-512 flags, the GEMM tests on the kernels bp_gemm picks here, the AVX-512
+        # kernel against the AVX2 one (a build with -DBP_NO_AVX512) on square 1024, W1 and
+        # W3 at one thread, three interleaved rounds, then make bench-quick.
+        note "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-); flags:$(grep -m1 -o -w 'avx512[a-z_]*' \
+            /proc/cpuinfo | sort -u | tr '\n' ' ')"
+        run cpu 300 make -j"$jobs" build/unit-tests build/libbackprop.a || continue
+        run cpu 120 build/unit-tests gemm
+        tail -n 1 "$out/cpu.log" >> "$summary"
+        run cpu 300 make -j"$jobs" BUILD=build-noavx512 CFLAGS=-DBP_NO_AVX512 build-noavx512/libbackprop.a || continue
+        for lib in build build-noavx512; do
+            ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Ibench -Iinclude -Isrc bench/bp_bench.c \
+                $lib/libbackprop.a -lm -lpthread -o $lib/bp_bench || continue 2
+        done
+        for round in 1 2 3; do
+            for lib in build build-noavx512; do
+                for w in "gemm --calls 10" "w3 --samples 4096" "w1 --epochs 1 --eval 0 --data $F"; do
+                    # shellcheck disable=SC2086
+                    timeout 120 $lib/bp_bench $w --threads 1 --seed 1 2>&1 | sed "s|^|$lib |" >> "$out/cpu-kernels.log"
+                done
+            done
+        done
+        cat "$out/cpu-kernels.log" >> "$summary"
+        run cpu 300 sh bench/run.sh --quick --json "$out/bench-cpu.json"
+        sed -n '/^W1/,$p' "$out/cpu.log" >> "$summary" ;;
     mpi)
         # Data-parallel scaling on this machine's cores (issue 7), with its Open MPI.
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
