@@ -18,9 +18,10 @@
  *
  * Compiled for AVX-512F by a target attribute and picked at run time
  * (bp_gemm_avx512_usable); -DBP_NO_AVX512 leaves it out, for comparing the two
- * kernels on one machine (tools/gpu-check.sh's cpu step). Built with -DBP_GEMM_SIMDE, the same source is
- * compiled against SIMDe's portable emulation of the intrinsics, which lets
- * tests/avx512-test.sh check it on machines without AVX-512.
+ * kernels on one machine (tools/gpu-check.sh's cpu step). Built with
+ * -DBP_GEMM_SIMDE, the same source is compiled against SIMDe's portable
+ * emulation of the intrinsics, which lets tests/avx512-test.sh check it on
+ * machines without AVX-512.
  */
 #include "gemm_kernel.h"
 
