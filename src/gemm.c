@@ -464,19 +464,21 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         float *C = dest->C;
         const size_t ldc = dest->ldc, m = dest->m;
         const bp_gemm_epilogue *e = dest->epi;
-        const int in_registers = !e || ((e->act == BP_EPI_NONE || e->act == BP_EPI_RELU) &&
-                                        (e->deriv == BP_EPI_NONE || e->deriv == BP_EPI_RELU));
+        /* The epilogue done here (fused), or after the store by apply_epilogue (e). */
+        const int in_registers = e && (e->act == BP_EPI_NONE || e->act == BP_EPI_RELU) &&
+                                 (e->deriv == BP_EPI_NONE || e->deriv == BP_EPI_RELU);
+        const bp_gemm_epilogue *fused = in_registers ? e : NULL;
         const __m256 va = _mm256_set1_ps(dest->alpha), vb = _mm256_set1_ps(dest->beta);
         const __m256 zero = _mm256_setzero_ps();
-        const int has_bias = in_registers && e && e->bias;
+        const int has_bias = fused && fused->bias;
         __m256 bias0 = zero, bias1 = zero;
         if (has_bias) {
-            bias0 = _mm256_loadu_ps(e->bias + dest->col);
-            bias1 = _mm256_loadu_ps(e->bias + dest->col + 8);
+            bias0 = _mm256_loadu_ps(fused->bias + dest->col);
+            bias1 = _mm256_loadu_ps(fused->bias + dest->col + 8);
         }
-        const int beta_zero = dest->beta == 0.0f, relu = in_registers && e && e->act == BP_EPI_RELU;
-        const float *D = e && e->deriv == BP_EPI_RELU && in_registers ? e->D + dest->row * e->ldd + dest->col
-                                                                      : NULL;
+        const int beta_zero = dest->beta == 0.0f, relu = fused && fused->act == BP_EPI_RELU;
+        const float *D = fused && fused->deriv == BP_EPI_RELU ? fused->D + dest->row * fused->ldd + dest->col
+                                                               : NULL;
         /* One row: v = alpha acc (+ beta C) (+ bias), then max(v, 0) for ReLU, or
            v where D > 0 and 0 elsewhere for the ReLU mask; in the order
            apply_epilogue uses, so both give the same bits. */
@@ -492,7 +494,7 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         if (has_bias) v0 = _mm256_add_ps(v0, bias0), v1 = _mm256_add_ps(v1, bias1);                \
         if (relu) v0 = _mm256_max_ps(v0, zero), v1 = _mm256_max_ps(v1, zero);                     \
         if (D) {                                                                                   \
-            const float *d = D + (i) * e->ldd;                                                     \
+            const float *d = D + (i) * fused->ldd;                                                 \
             v0 = _mm256_and_ps(v0, _mm256_cmp_ps(_mm256_loadu_ps(d), zero, _CMP_GT_OQ));           \
             v1 = _mm256_and_ps(v1, _mm256_cmp_ps(_mm256_loadu_ps(d + 8), zero, _CMP_GT_OQ));       \
         }                                                                                          \

@@ -166,6 +166,7 @@ void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_t
 
 int bp_gemm_avx512_usable(void) { return 0; }
 
+/* Never called (bp_gemm_avx512_usable says no); here so that gemm.c links. */
 void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
 {
     (void)kc, (void)a, (void)b, (void)dest;

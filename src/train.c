@@ -376,8 +376,6 @@ static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, si
     bp_net *net = t->net;
     size_t n = net->n_params;
     double local_loss = 0.0;
-    /* Each process scales its sum by 1 / m of the global batch, so the sum of the
-       processes' blocks is already the mean: no pass over the block of its own. */
     const float scale = t->config.reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
     if (local_m > 0) {
         bp_status s = bp_net_backward_scaled(net, x, y, local_m, scale, &local_loss);

@@ -6,9 +6,12 @@
 # threads bitwise, gradients, training), less the GPU tests. The emulation needs AVX2 and
 # FMA, whose fused multiply-add rounds as AVX-512's does. Skipped (and reported so)
 # where SIMDe or those instructions are missing. Ends with "avx512: N passed, M failed[, K skipped]".
-build=${1:-build}
-cc=${CC:-cc}
-if ! printf '#include <simde/x86/avx512.h>\n' | $cc -E -x c - > /dev/null 2>&1; then
+#
+# Usage: sh tests/avx512-test.sh [BUILD_DIR [MAKE_VARIABLES...]]
+#   (default build-simde; .ci/run passes build-simde-asan and the sanitizer flags)
+build=${1:-build-simde}
+[ $# -gt 0 ] && shift
+if ! printf '#include <simde/x86/avx512.h>\n' | ${CC:-cc} -E -x c - > /dev/null 2>&1; then
     echo "skip AVX-512 kernel tests: SIMDe is not installed (apt-get install libsimde-dev)"
     echo "avx512: 0 passed, 0 failed, 1 skipped"
     exit 0
@@ -20,13 +23,13 @@ if ! grep -qw avx2 /proc/cpuinfo 2> /dev/null || ! grep -qw fma /proc/cpuinfo 2>
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! make SIMDE=1 build-simde/unit-tests > "$log" 2>&1; then
+if ! make SIMDE=1 BUILD="$build" "$@" "$build/unit-tests" > "$log" 2>&1; then
     sed 's/^/    /' "$log"
     echo "FAIL make SIMDE=1"
     echo "avx512: 0 passed, 1 failed"
     exit 1
 fi
-./build-simde/unit-tests '!cuda' > "$log" 2>&1
+"./$build/unit-tests" '!cuda' > "$log" 2>&1
 code=$?
 sed 's/^unit:/avx512:/' "$log"
 exit $code

@@ -31,10 +31,11 @@ static const struct {
 int main(int argc, char **argv)
 {
     int passed = 0, failed = 0, skipped = 0;
+    const char *filter = argc > 1 ? argv[1] : "";
+    const int exclude = filter[0] == '!';
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (argc > 1 && argv[1][0] == '!' ? strstr(tests[i].name, argv[1] + 1) != NULL
-                                          : argc > 1 && !strstr(tests[i].name, argv[1]))
-            continue;
+        const int matches = strstr(tests[i].name, filter + exclude) != NULL;
+        if (matches == exclude) continue;
         bp_test_failures = 0;
         bp_test_skipped = 0;
         tests[i].fn();

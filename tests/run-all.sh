@@ -55,7 +55,7 @@ run export sh tests/export-test.sh "$build"
 run hostile sh tests/hostile-test.sh "$build"
 run resume sh tests/resume-test.sh "$build"
 run mpi sh tests/mpi-test.sh "$build"
-run avx512 sh tests/avx512-test.sh "$build"
+run avx512 sh tests/avx512-test.sh
 # PyTorch lives in Debian's python3; the first python3 on PATH may be another install.
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
