@@ -12,8 +12,11 @@
 #
 # --bind core|none: mpirun's --bind-to for the training runs (default: mpirun's own choice,
 # which for more than 2 ranks is a whole socket); --profile: each rank also prints the time
-# it spent in the gradient sums (BP_MPI_PROFILE); --no-model: skip the allreduce timings.
+# it spent in the gradient sums (BP_MPI_PROFILE); --no-model: skip the allreduce timings;
+# --overlap on|off: force the sums' overlap with the backward pass (BP_MPI_OVERLAP; by
+# default backprop overlaps them where every rank has a CPU to spare for the sum thread).
 # usage: sh bench/mpi.sh [--ranks "1 2 4 8"] [--epochs 1] [--bind core|none] [--profile] [--no-model]
+#                        [--overlap on|off]
 ranks="1 2 4 8"
 epochs=1
 bind=""
@@ -25,7 +28,10 @@ while [ $# -gt 0 ]; do
     --bind) bind="--bind-to $2"; shift 2 ;;
     --profile) export BP_MPI_PROFILE=1; shift ;;
     --no-model) model=0; shift ;;
-    *) echo "usage: sh bench/mpi.sh [--ranks \"1 2 4 8\"] [--epochs N] [--bind core|none] [--profile] [--no-model]"; exit 2 ;;
+    --overlap) case $2 in on) export BP_MPI_OVERLAP=1 ;; off) export BP_MPI_OVERLAP=0 ;; *) set -- bad ;; esac
+               [ "$1" = bad ] || shift 2 ;;
+    *) echo "usage: sh bench/mpi.sh [--ranks \"1 2 4 8\"] [--epochs N] [--bind core|none] [--profile] [--no-model]" \
+            "[--overlap on|off]"; exit 2 ;;
     esac
 done
 command -v mpirun > /dev/null 2>&1 || { echo "Open MPI is not installed (apt-get install libopenmpi-dev openmpi-bin)"; exit 1; }
@@ -49,6 +55,8 @@ else
 fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs"
 echo "data: $what; $epochs epoch(s) per run; rate = samples / training seconds (rank 0's --json)${bind:+; mpirun $bind}"
+echo "sums overlapped with the backward pass: $(case ${BP_MPI_OVERLAP:-} in 1) echo on ;; 0) echo off ;;
+    *) echo "where every rank has a CPU to spare ($(nproc) logical CPUs here)" ;; esac)"
 for workload in W1 W3; do
     if [ $workload = W1 ]; then net="--hidden 256,128 --batch 512 --lr 0.4" batch=512 params=235146
     else net="--hidden 1024,1024 --batch 256 --lr 0.1" batch=256 params=1863690; fi

@@ -494,6 +494,8 @@ static int run_train(cli_args *a)
     /* Under mpirun: every rank trains on its share of each batch; only rank 0 reports and
        writes files. */
     if (ranks > 1) bp_trainer_set_parallel(trainer, (size_t)cli_mpi_rank(), (size_t)ranks, cli_mpi_allreduce, NULL);
+    if (ranks > 1 && cli_mpi_overlap((size_t)bp_net_threads(net)))
+        bp_trainer_set_overlap(trainer, cli_mpi_sum_start, cli_mpi_sum_wait);
     if (!leader) {
         p.quiet = 1;
         p.json = 0;

@@ -6,6 +6,9 @@
  * and this file supplies them from MPI_COMM_WORLD. Without BP_MPI, or when the
  * program was not started by mpirun, every function here says "one process".
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,11 @@
 
 #ifdef BP_MPI
 #include <mpi.h>
+#include <pthread.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include <time.h>
 
 /* MPI itself is process-wide state; whether this process started it, and the
@@ -41,10 +49,33 @@ static MPI_Request arrival_send = MPI_REQUEST_NULL;
 /* BP_MPI_PROFILE=1: the time each rank spends in the gradient sums (waiting for the
    slowest rank included), printed by every rank when MPI finishes. */
 static int profile = 0;
-static double profile_start, profile_sum_s;
+static double profile_start, profile_sum_s, profile_wait_s;
 static unsigned long profile_sums;
 
+/* Sums overlapped with the backward pass (cli_mpi_sum_start/wait): a thread of its
+   own runs each piece's allreduce, in the order the pieces were started, while the
+   training thread goes on computing the layers below. The training thread makes no
+   MPI call until cli_mpi_sum_wait has seen the queue empty, so MPI is entered by
+   one thread at a time (MPI_THREAD_SERIALIZED). The thread polls without pause, so it
+   only pays where it has a CPU of its own: cli_mpi_overlap decides. */
+typedef struct {
+    float *values;
+    size_t n;
+} sum_piece;
+static int thread_level = MPI_THREAD_SINGLE; /* what MPI_Init_thread provided */
+static struct {
+    int on;                 /* the thread runs */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;    /* a piece was queued, or quit was set */
+    pthread_cond_t done;    /* a piece was summed */
+    sum_piece queue[BP_MAX_LAYERS + 1];
+    size_t head, tail;      /* pieces [head, tail) are queued; head is being summed */
+    int failed, quit;
+} sums;
+
 static void collect_arrivals(void);
+static void stop_sum_thread(void);
 
 static int launched_by_mpirun(void)
 {
@@ -66,7 +97,7 @@ void cli_mpi_init(int *argc, char ***argv)
        call (10.4 vs 5.2 ms for W3's 1.9 million doubles on 2 ranks); its ring
        matches the blocking call (bench/allreduce.c). A user's own choice wins. */
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
-    if (MPI_Init(argc, argv) != MPI_SUCCESS) return;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &thread_level) != MPI_SUCCESS) return;
     mpi_started = 1;
     profile = getenv("BP_MPI_PROFILE") && atoi(getenv("BP_MPI_PROFILE")) > 0;
     profile_start = now();
@@ -90,11 +121,17 @@ void cli_mpi_set_timeout(double seconds) { timeout = seconds; }
 void cli_mpi_finish(void)
 {
     if (!mpi_started) return;
+    stop_sum_thread();
     if (profile) {
         double total = now() - profile_start;
-        fprintf(stderr, "backprop: rank %d of %d: %lu gradient sums took %.3f s of %.3f s since MPI began (%.0f%%)\n",
+        char overlapped[96] = "";
+        if (profile_wait_s > 0)
+            snprintf(overlapped, sizeof overlapped, ", overlapped with the backward pass; training waited %.3f s for them",
+                     profile_wait_s);
+        /* One write per rank, so that the ranks' lines do not interleave. */
+        fprintf(stderr, "backprop: rank %d of %d: %lu gradient sums took %.3f s of %.3f s since MPI began (%.0f%%)%s\n",
                 cli_mpi_rank(), cli_mpi_size(), profile_sums, profile_sum_s, total,
-                total > 0 ? 100.0 * profile_sum_s / total : 0.0);
+                total > 0 ? 100.0 * profile_sum_s / total : 0.0, overlapped);
     }
     if (arrival_send != MPI_REQUEST_NULL) MPI_Wait(&arrival_send, MPI_STATUS_IGNORE);
     if (arrival_req) {
@@ -263,6 +300,97 @@ int cli_mpi_allreduce(void *context, float *values, size_t n)
     return 0;
 }
 
+static void *sum_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&sums.lock);
+    for (;;) {
+        while (sums.head == sums.tail && !sums.quit) pthread_cond_wait(&sums.wake, &sums.lock);
+        if (sums.head == sums.tail) break;
+        sum_piece p = sums.queue[sums.head];
+        pthread_mutex_unlock(&sums.lock);
+        int bad = cli_mpi_allreduce(NULL, p.values, p.n) != 0;
+        pthread_mutex_lock(&sums.lock);
+        sums.failed |= bad;
+        sums.head++;
+        pthread_cond_signal(&sums.done);
+    }
+    pthread_mutex_unlock(&sums.lock);
+    return NULL;
+}
+
+static void start_sum_thread(void)
+{
+    if (pthread_mutex_init(&sums.lock, NULL) != 0) return;
+    if (pthread_cond_init(&sums.wake, NULL) != 0 || pthread_cond_init(&sums.done, NULL) != 0 ||
+        pthread_create(&sums.thread, NULL, sum_thread, NULL) != 0)
+        return; /* then the sums run one after the backward pass, as without the thread */
+    sums.on = 1;
+}
+
+static void stop_sum_thread(void)
+{
+    if (!sums.on) return;
+    pthread_mutex_lock(&sums.lock);
+    sums.quit = 1;
+    pthread_cond_signal(&sums.wake);
+    pthread_mutex_unlock(&sums.lock);
+    pthread_join(sums.thread, NULL);
+    sums.on = 0;
+}
+
+/* Whether a sum thread would have a CPU to itself: the ranks on this machine
+   (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, else all of them) times their compute
+   threads leave one free, and mpirun did not bind this rank to just those. */
+static int spare_cpu(size_t threads)
+{
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long ranks_here = local && atol(local) > 0 ? atol(local) : cli_mpi_size();
+    long online = sysconf(_SC_NPROCESSORS_ONLN), bound = online;
+#if defined(__linux__)
+    cpu_set_t mine;
+    if (sched_getaffinity(0, sizeof mine, &mine) == 0) bound = CPU_COUNT(&mine);
+#endif
+    return (double)ranks_here * (double)threads < (double)online && (size_t)bound > threads;
+}
+
+int cli_mpi_overlap(size_t threads)
+{
+    if (sums.on) return 1;
+    if (!mpi_started || cli_mpi_size() < 2 || thread_level < MPI_THREAD_SERIALIZED) return 0;
+    const char *force = getenv("BP_MPI_OVERLAP"); /* 1: always, 0: never, else: spare_cpu */
+    int want = force && (strcmp(force, "0") == 0 || strcmp(force, "1") == 0) ? force[0] == '1' : spare_cpu(threads);
+    if (want) start_sum_thread();
+    return sums.on;
+}
+
+int cli_mpi_sum_start(void *context, float *values, size_t n)
+{
+    (void)context;
+    pthread_mutex_lock(&sums.lock);
+    if (sums.head == sums.tail) sums.head = sums.tail = 0; /* a new step */
+    int full = sums.tail == sizeof sums.queue / sizeof sums.queue[0];
+    if (!full) {
+        sums.queue[sums.tail++] = (sum_piece){values, n};
+        pthread_cond_signal(&sums.wake);
+    }
+    pthread_mutex_unlock(&sums.lock);
+    return full ? -1 : 0;
+}
+
+int cli_mpi_sum_wait(void *context)
+{
+    (void)context;
+    const double t0 = profile ? now() : 0.0;
+    pthread_mutex_lock(&sums.lock);
+    while (sums.head != sums.tail) pthread_cond_wait(&sums.done, &sums.lock);
+    int failed = sums.failed;
+    sums.failed = 0;
+    pthread_mutex_unlock(&sums.lock);
+    if (profile) profile_wait_s += now() - t0;
+    return failed ? -1 : 0;
+}
+
 int cli_mpi_any(int flag)
 {
     if (!mpi_started) return flag != 0;
@@ -324,6 +452,23 @@ int cli_mpi_same_everywhere(uint32_t checksum)
     return 1;
 }
 int cli_mpi_any(int flag) { return flag != 0; }
+int cli_mpi_overlap(size_t threads)
+{
+    (void)threads;
+    return 0;
+}
+int cli_mpi_sum_start(void *context, float *values, size_t n)
+{
+    (void)context;
+    (void)values;
+    (void)n;
+    return 0;
+}
+int cli_mpi_sum_wait(void *context)
+{
+    (void)context;
+    return 0;
+}
 int cli_mpi_bcast(void *data, size_t bytes)
 {
     (void)data;

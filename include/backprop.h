@@ -344,6 +344,16 @@ typedef struct {
     size_t rank, ranks;
     int (*allreduce)(void *context, float *values, size_t n);
     void *allreduce_context;
+    /** Optional, with allreduce: sum the block in pieces while the backward pass runs,
+     *  instead of in one call after it. allreduce_start is called once per layer, the last
+     *  layer first, as soon as that layer's piece of the block is final (the last layer's
+     *  piece ends with the summed loss); it must begin replacing values[0..n) by their sum
+     *  over all processes and may return before that is done. allreduce_wait is called
+     *  before the update and must return once every piece started is summed. Both return 0
+     *  on success, take allreduce_context, and follow allreduce's rule on the order of
+     *  additions; every process starts the same pieces in the same order. */
+    int (*allreduce_start)(void *context, float *values, size_t n);
+    int (*allreduce_wait)(void *context);
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */
@@ -390,6 +400,10 @@ void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t,
  *  used after bp_checkpoint_load, since a checkpoint does not depend on the rank count. */
 bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_t ranks,
                                   int (*allreduce)(void *, float *, size_t), void *context);
+/** Set (or, with both NULL, clear) the overlapped sums of bp_train_config
+ *  (allreduce_start, allreduce_wait); they take the context given to set_parallel. */
+bp_status bp_trainer_set_overlap(bp_trainer *trainer, int (*start)(void *, float *, size_t),
+                                 int (*wait)(void *));
 
 /* ------------------------------------------------------------------ devices */
 

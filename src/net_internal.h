@@ -66,11 +66,19 @@ typedef struct {
     float *velocity;
 } bp_fused_step;
 
+/* Told during a backward pass that layer l's gradient (grad_W, grad_b) is final, so
+   that its data-parallel sum can start while the layers below are still computed.
+   Called for l = L down to 1; *loss_sum is already set when it is. */
+typedef struct {
+    int (*ready)(void *context, size_t l);
+    void *context;
+} bp_gradient_hook;
+
 /* bp_net_backward with the gradient of the summed loss times `scale` (1 / the global
    batch for a data-parallel mean, so that summing the ranks' blocks gives the mean
-   with no pass of its own) and the summed loss in *loss_sum. */
+   with no pass of its own), the summed loss in *loss_sum, and an optional hook. */
 bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
-                                 double *loss_sum);
+                                 double *loss_sum, const bp_gradient_hook *hook);
 
 /* bp_net_backward, then the step, fused layer by layer. */
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,

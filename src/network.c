@@ -69,9 +69,10 @@ bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t 
 
 /* Forward and backward over a batch: scale times the gradient of the summed loss
    into the gradient block, or (step != NULL) straight into the parameters; the
-   summed loss into *loss_sum. */
+   summed loss into *loss_sum. With a hook, each layer's gradient is announced as
+   soon as it is written (the last layer first), and a nonzero answer stops the pass. */
 static bp_status backward(bp_net *net, const float *x, const float *y, size_t m, float scale,
-                          double *loss_sum, const bp_fused_step *step)
+                          double *loss_sum, const bp_fused_step *step, const bp_gradient_hook *hook)
 {
     if (!y) return BP_ERR_ARG;
     bp_status s = forward(net, x, m);
@@ -105,6 +106,7 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
             bp_dense_sgd_step(layer->W, layer->b, delta, a_prev, m, layer->n_in, layer->n_out, scale,
                               step->lr, step->weight_decay, &net->team);
         }
+        if (hook && hook->ready(hook->context, l) != 0) return BP_ERR_IO;
         if (l > 1) {
             float *t = delta;
             delta = delta_prev;
@@ -120,7 +122,8 @@ static bp_status backward_reduced(bp_net *net, const float *x, const float *y, s
 {
     if (!net || m == 0) return BP_ERR_ARG;
     double total = 0.0;
-    bp_status s = backward(net, x, y, m, reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, &total, step);
+    bp_status s = backward(net, x, y, m, reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, &total, step,
+                           NULL);
     if (s == BP_ERR_NUMERIC && !loss) return BP_OK; /* a non-finite loss is news only to who asked for it */
     if (loss && (s == BP_OK || s == BP_ERR_NUMERIC)) *loss = reduce(total, m, reduction);
     return s;
@@ -133,10 +136,10 @@ bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
 }
 
 bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
-                                 double *loss_sum)
+                                 double *loss_sum, const bp_gradient_hook *hook)
 {
-    if (!loss_sum) return BP_ERR_ARG;
-    return backward(net, x, y, m, scale, loss_sum, NULL);
+    if (!loss_sum || (hook && !hook->ready)) return BP_ERR_ARG;
+    return backward(net, x, y, m, scale, loss_sum, NULL, hook);
 }
 
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,

@@ -71,6 +71,7 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     if (c.schedule == BP_SCHEDULE_COSINE && c.epochs == 0) return BP_ERR_ARG;
     if (c.allreduce && (c.ranks < 1 || c.rank >= c.ranks)) return BP_ERR_ARG;
     if (!c.allreduce) c.rank = 0, c.ranks = 1;
+    if (!c.allreduce_start != !c.allreduce_wait) return BP_ERR_ARG;
     /* RPROP adapts to the sign of the whole-data-set gradient: full batch only. */
     if (c.optimizer == BP_OPT_RPROP) {
         c.batch_size = 0;
@@ -364,27 +365,65 @@ bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
     return BP_OK;
 }
 
+bp_status bp_trainer_set_overlap(bp_trainer *t, int (*start)(void *, float *, size_t), int (*wait)(void *))
+{
+    if (!t || !start != !wait) return BP_ERR_ARG;
+    t->config.allreduce_start = start;
+    t->config.allreduce_wait = wait;
+    return BP_OK;
+}
+
+/* An overlapped step's gradient hook: start summing layer l's piece of the block,
+   from its W^l to the next layer's (the last layer's running on to the loss slot). */
+typedef struct {
+    bp_trainer *t;
+    const double *loss;
+} overlap_step;
+
+static int start_piece(void *context, size_t l)
+{
+    overlap_step *o = context;
+    bp_net *net = o->t->net;
+    float *lo = net->layers[l].grad_W;
+    float *hi = l < net->n_layers ? net->layers[l + 1].grad_W : net->grads + net->n_params + 1;
+    if (l == net->n_layers) net->grads[net->n_params] = (float)*o->loss;
+    return o->t->config.allreduce_start(o->t->config.allreduce_context, lo, (size_t)(hi - lo));
+}
+
 /* One data-parallel step: this process's share x, y (local_m samples, possibly none)
    of a global batch of m. Local gradients are sums, already divided by m for a
    mean; the processes add them up in place in the gradient block, the batch's
-   summed loss riding along in the block's spare slot (net_internal.h), so one
-   allreduce carries both and nothing is copied. Then every process applies the
-   same update. */
+   summed loss riding along in the block's spare slot (net_internal.h), so the sums
+   carry both and nothing is copied: one allreduce after the backward pass, or
+   (allreduce_start) one per layer, each started as soon as the backward pass has
+   written that layer. Then every process applies the same update. */
 static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
                                double *loss)
 {
     bp_net *net = t->net;
+    const bp_train_config *c = &t->config;
     size_t n = net->n_params;
     double local_loss = 0.0;
-    const float scale = t->config.reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
+    const float scale = c->reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m;
+    overlap_step o = {t, &local_loss};
+    bp_gradient_hook hook = {start_piece, &o};
+    bp_status s = BP_OK;
     if (local_m > 0) {
-        bp_status s = bp_net_backward_scaled(net, x, y, local_m, scale, &local_loss);
-        if (s != BP_OK && s != BP_ERR_NUMERIC) return s;
+        s = bp_net_backward_scaled(net, x, y, local_m, scale, &local_loss, c->allreduce_start ? &hook : NULL);
     } else {
         memset(net->grads, 0, n * sizeof(float));
+        for (size_t l = net->n_layers; c->allreduce_start && l >= 1; l--)
+            if (start_piece(&o, l) != 0) s = BP_ERR_IO;
     }
-    net->grads[n] = (float)local_loss;
-    if (t->config.allreduce(t->config.allreduce_context, net->grads, n + 1) != 0) return BP_ERR_IO;
+    if (c->allreduce_start) {
+        /* Wait even after a failure: a sum may still be writing into the block. */
+        if (c->allreduce_wait(c->allreduce_context) != 0 && (s == BP_OK || s == BP_ERR_NUMERIC)) s = BP_ERR_IO;
+        if (s != BP_OK && s != BP_ERR_NUMERIC) return s;
+    } else {
+        if (s != BP_OK && s != BP_ERR_NUMERIC) return s;
+        net->grads[n] = (float)local_loss;
+        if (c->allreduce(c->allreduce_context, net->grads, n + 1) != 0) return BP_ERR_IO;
+    }
     *loss = (double)net->grads[n] * (double)scale;
     if (!isfinite(*loss)) return BP_ERR_NUMERIC;
     return apply_gradient(t);

@@ -2,8 +2,9 @@
  * test_parallel.c - data-parallel training has the meaning of one process: N
  * trainers in N threads, each training on its share of every batch and summing
  * gradients through an allreduce made of barriers, end with the
- * model one trainer gets alone (within float rounding), for N = 1, 2, 3 and
- * for batches that do not divide evenly.
+ * model one trainer gets alone (within float rounding), for N = 1, 2, 3, for
+ * batches that do not divide evenly or leave a rank without samples, and with the
+ * sums overlapped with the backward pass (in pieces, one per layer).
  */
 #include <math.h>
 #include <pthread.h>
@@ -27,6 +28,12 @@ typedef struct {
 typedef struct {
     shared_reduce *shared;
     size_t rank;
+    /* Overlapped sums: the gradient block (n floats plus the loss slot) and the start
+       of the part of it already started this step, which each piece must end at. */
+    const float *block;
+    size_t block_n;
+    const float *covered;
+    int pieces_ok;
 } rank_reduce;
 
 static int thread_allreduce(void *context, float *values, size_t n)
@@ -46,9 +53,31 @@ static int thread_allreduce(void *context, float *values, size_t n)
     return 0;
 }
 
+/* allreduce_start as the library calls it: the pieces must come last layer first,
+   each ending where the one before began, the first at the loss slot. This one sums
+   at once (every rank starts the same pieces), so allreduce_wait has only to check
+   that the pieces covered the whole block. */
+static int thread_sum_start(void *context, float *values, size_t n)
+{
+    rank_reduce *me = context;
+    if (me->covered == me->block) me->covered = me->block + me->block_n + 1; /* a new step */
+    me->pieces_ok &= n > 0 && values + n == me->covered && values >= me->block;
+    me->covered = values;
+    return thread_allreduce(context, values, n);
+}
+
+static int thread_sum_wait(void *context)
+{
+    rank_reduce *me = context;
+    me->pieces_ok &= me->covered == me->block;
+    return 0;
+}
+
 typedef struct {
     size_t rank, ranks;
     bp_optimizer optimizer;
+    int overlap;  /* sum the gradient in pieces during the backward pass */
+    size_t batch;
     rank_reduce reduce;
     float params[2048];
     size_t n;
@@ -61,18 +90,24 @@ static void *train_worker(void *arg)
     size_t sizes[] = {5, 12, 3};
     bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 11};
     bp_train_config tc = {.learning_rate = w->optimizer == BP_OPT_ADAM ? 0.01 : 0.2, .optimizer = w->optimizer,
-                          .batch_size = 7, .seed = 4};
+                          .batch_size = w->batch, .seed = 4};
     if (w->ranks > 1) {
         tc.rank = w->rank;
         tc.ranks = w->ranks;
         tc.allreduce = thread_allreduce;
         tc.allreduce_context = &w->reduce;
+        if (w->overlap) tc.allreduce_start = thread_sum_start, tc.allreduce_wait = thread_sum_wait;
     }
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_dataset *d = NULL;
     w->ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_dataset_create(101, 5, 3, &d) == BP_OK &&
             bp_trainer_create(net, &tc, &t) == BP_OK;
+    if (w->ok) {
+        w->reduce.block = w->reduce.covered = bp_net_grads(net);
+        w->reduce.block_n = bp_net_param_count(net);
+        w->reduce.pieces_ok = 1;
+    }
     if (w->ok) {
         unsigned long long s = 17; /* every rank holds the same data, as every MPI rank reads it */
         for (size_t i = 0; i < 101; i++) {
@@ -97,9 +132,14 @@ static void *train_worker(void *arg)
 
 void test_parallel_training_means_one_process(void)
 {
-    const bp_optimizer kinds[] = {BP_OPT_SGD, BP_OPT_ADAM};
-    for (int k = 0; k < 2; k++) {
-        worker alone = {0, 1, kinds[k], {NULL, 0}, {0}, 0, 0};
+    /* Batch 2 on 3 ranks leaves one rank without samples in every step. */
+    const struct {
+        bp_optimizer optimizer;
+        int overlap;
+        size_t batch;
+    } cases[] = {{BP_OPT_SGD, 0, 7}, {BP_OPT_ADAM, 0, 7}, {BP_OPT_SGD, 1, 7}, {BP_OPT_ADAM, 1, 2}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        worker alone = {.rank = 0, .ranks = 1, .optimizer = cases[k].optimizer, .batch = cases[k].batch};
         train_worker(&alone);
         CHECK(alone.ok, "single process");
         for (size_t ranks = 1; ranks <= MAX_RANKS; ranks++) {
@@ -110,7 +150,9 @@ void test_parallel_training_means_one_process(void)
             pthread_barrier_init(&r.barrier, NULL, (unsigned)ranks);
             worker w[MAX_RANKS];
             pthread_t th[MAX_RANKS];
-            for (size_t i = 0; i < ranks; i++) w[i] = (worker){i, ranks, kinds[k], {&r, i}, {0}, 0, 0};
+            for (size_t i = 0; i < ranks; i++)
+                w[i] = (worker){.rank = i, .ranks = ranks, .optimizer = cases[k].optimizer,
+                                .overlap = cases[k].overlap, .batch = cases[k].batch, .reduce = {&r, i}};
             int started = 1;
             for (size_t i = 0; i < ranks; i++) started &= pthread_create(&th[i], NULL, train_worker, &w[i]) == 0;
             CHECK(started, "threads");
@@ -118,6 +160,8 @@ void test_parallel_training_means_one_process(void)
             double worst = 0, scale = 0;
             for (size_t i = 0; i < ranks; i++) {
                 CHECK(w[i].ok && w[i].n == alone.n, "rank %zu of %zu ran", i, ranks);
+                /* The pieces of an overlapped step tile the block, last layer first. */
+                CHECK(!cases[k].overlap || ranks == 1 || w[i].reduce.pieces_ok, "rank %zu of %zu: pieces", i, ranks);
                 /* Every rank holds the same model... */
                 CHECK(memcmp(w[i].params, w[0].params, w[0].n * sizeof(float)) == 0, "rank %zu agrees with rank 0", i);
             }
@@ -126,8 +170,9 @@ void test_parallel_training_means_one_process(void)
                 worst = fmax(worst, fabs((double)w[0].params[p] - alone.params[p]));
                 scale = fmax(scale, fabs((double)alone.params[p]));
             }
-            CHECK(worst <= 1e-5 * scale, "%s, %zu ranks: max difference %g of scale %g",
-                  bp_optimizer_name(kinds[k]), ranks, worst, scale);
+            CHECK(worst <= 1e-5 * scale, "%s%s, batch %zu, %zu ranks: max difference %g of scale %g",
+                  bp_optimizer_name(cases[k].optimizer), cases[k].overlap ? " overlapped" : "", cases[k].batch,
+                  ranks, worst, scale);
             pthread_barrier_destroy(&r.barrier);
             free(r.rows);
         }

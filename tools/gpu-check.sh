@@ -144,8 +144,11 @@ for s in $steps; do
     mpi)
         # Data-parallel scaling on this machine's cores (issue 7), with its Open MPI.
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-        run mpi 400 sh bench/mpi.sh
-        tail -n 20 "$out/mpi.log" >> "$summary" ;;
+        run mpi 400 sh bench/mpi.sh --profile
+        tail -n 60 "$out/mpi.log" >> "$summary"
+        # The same without overlapping the sums with the backward pass, for comparison.
+        run mpi-serial 300 sh bench/mpi.sh --overlap off --no-model
+        tail -n 14 "$out/mpi-serial.log" >> "$summary" ;;
     *) note "unknown step $s" ;;
     esac
 done
