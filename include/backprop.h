@@ -345,13 +345,15 @@ typedef struct {
     int (*allreduce)(void *context, float *values, size_t n);
     void *allreduce_context;
     /** Optional, with allreduce: sum the block in pieces while the backward pass runs,
-     *  instead of in one call after it. allreduce_start is called once per layer, the last
-     *  layer first, as soon as that layer's piece of the block is final (the last layer's
-     *  piece ends with the summed loss); it must begin replacing values[0..n) by their sum
-     *  over all processes and may return before that is done. allreduce_wait is called
-     *  before the update and must return once every piece started is summed. Both return 0
-     *  on success, take allreduce_context, and follow allreduce's rule on the order of
-     *  additions; every process starts the same pieces in the same order. */
+     *  instead of in one call after it. allreduce_start is called for each piece as soon
+     *  as it is final: a layer's gradient, or for a large layer a block of its rows (up to
+     *  4 blocks of at least 65,536 floats), the last layer first and each piece ending
+     *  where the one before began (the first ends with the summed loss). It must begin
+     *  replacing values[0..n) by their sum over all processes and may return before that
+     *  is done. allreduce_wait is called before the update and must return once every
+     *  piece started is summed. Both return 0 on success, take allreduce_context, and
+     *  follow allreduce's rule on the order of additions; every process starts the same
+     *  pieces in the same order. */
     int (*allreduce_start)(void *context, float *values, size_t n);
     int (*allreduce_wait)(void *context);
 } bp_train_config;

@@ -76,12 +76,21 @@ static void add_column_sums(float *out, float keep, const float *delta, size_t m
     for (size_t s = 0; s < m; s++) add_scaled(n, c, delta + s * n, out);
 }
 
+void bp_dense_gradient_rows(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
+                            size_t m, size_t n_in, size_t n_out, size_t r0, size_t r1, float scale,
+                            const bp_gemm_team *team)
+{
+    /* dC/dW (n_out x n_in) = scale * Delta^T (n_out x m) A_prev (m x n_in); rows r0..r1 of
+       it are columns r0..r1 of Delta. */
+    bp_gemm_team_ex(team, 1, 0, r1 - r0, n_in, m, scale, delta + r0, n_out, a_prev, n_in, 0.0f,
+                    grad_W + r0 * n_in, n_in, NULL);
+    if (grad_b) add_column_sums(grad_b, 0.0f, delta, m, n_out, scale);
+}
+
 void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
                        size_t m, size_t n_in, size_t n_out, float scale, const bp_gemm_team *team)
 {
-    /* dC/dW (n_out x n_in) = scale * Delta^T (n_out x m) A_prev (m x n_in) */
-    bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, 0.0f, grad_W, n_in, NULL);
-    if (grad_b) add_column_sums(grad_b, 0.0f, delta, m, n_out, scale);
+    bp_dense_gradient_rows(grad_W, grad_b, delta, a_prev, m, n_in, n_out, 0, n_out, scale, team);
 }
 
 void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_prev, size_t m,

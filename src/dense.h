@@ -32,6 +32,12 @@ void bp_dense_backward_delta(float *delta_prev, const float *delta, const float 
 void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
                        size_t m, size_t n_in, size_t n_out, float scale, const bp_gemm_team *team);
 
+/* The same for rows r0..r1 of dC/dW^l only (and all of dC/db^l if grad_b is given):
+   rows are independent, so computing dW in row blocks gives the bits of one product. */
+void bp_dense_gradient_rows(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
+                            size_t m, size_t n_in, size_t n_out, size_t r0, size_t r1, float scale,
+                            const bp_gemm_team *team);
+
 /* The gradient step fused into the weight-gradient product, for plain gradient
    descent with L2 weight decay wd:  W <- (1 - lr wd) W - lr scale delta^T A_prev,
    b likewise, without ever writing dC/dW. */

@@ -66,19 +66,28 @@ typedef struct {
     float *velocity;
 } bp_fused_step;
 
-/* Told during a backward pass that layer l's gradient (grad_W, grad_b) is final, so
-   that its data-parallel sum can start while the layers below are still computed.
-   Called for l = L down to 1; *loss_sum is already set when it is. */
+/* Told during a backward pass that a piece of the gradient block, values[0..n), is
+   final, so that its data-parallel sum can start while the rest is still computed.
+   A layer's gradient (its dW rows, then db) comes in up to BP_GRADIENT_PIECES pieces of
+   consecutive rows of dW, of at least BP_GRADIENT_PIECE_MIN floats each, the bias with
+   the last rows; the pieces come last layer first, bottom rows first, so each ends
+   where the one before began. *loss_sum is already set when the first comes. */
 typedef struct {
-    int (*ready)(void *context, size_t l);
+    int (*ready)(void *context, float *values, size_t n);
     void *context;
 } bp_gradient_hook;
+#define BP_GRADIENT_PIECES 4
+#define BP_GRADIENT_PIECE_MIN 65536
 
 /* bp_net_backward with the gradient of the summed loss times `scale` (1 / the global
    batch for a data-parallel mean, so that summing the ranks' blocks gives the mean
    with no pass of its own), the summed loss in *loss_sum, and an optional hook. */
 bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
                                  double *loss_sum, const bp_gradient_hook *hook);
+
+/* A zero gradient block, announced to the hook in the same pieces as a backward pass
+   would (a data-parallel process with no samples in a batch). */
+bp_status bp_net_zero_gradient(bp_net *net, const bp_gradient_hook *hook);
 
 /* bp_net_backward, then the step, fused layer by layer. */
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,

@@ -67,10 +67,55 @@ bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t 
     return isfinite(*loss) ? BP_OK : BP_ERR_NUMERIC;
 }
 
+/* How many pieces layer l's gradient is announced in (net_internal.h). */
+static size_t pieces_of(const bp_layer *layer)
+{
+    size_t floats = layer->n_out * layer->n_in + (layer->b ? layer->n_out : 0);
+    size_t k = floats / BP_GRADIENT_PIECE_MIN;
+    k = k > BP_GRADIENT_PIECES ? BP_GRADIENT_PIECES : k;
+    k = k > layer->n_out ? layer->n_out : k;
+    return k > 0 ? k : 1;
+}
+
+/* Piece p of k of a layer's gradient: rows [r0, r1) of dW, and db with the last. */
+static int announce_piece(const bp_gradient_hook *hook, const bp_layer *layer, size_t r0, size_t r1)
+{
+    float *lo = layer->grad_W + r0 * layer->n_in, *hi = layer->grad_W + r1 * layer->n_in;
+    if (r1 == layer->n_out && layer->grad_b) hi = layer->grad_b + layer->n_out;
+    return hook->ready(hook->context, lo, (size_t)(hi - lo));
+}
+
+/* dW^l and db^l piece by piece, bottom rows first, each announced once written. */
+static int gradient_in_pieces(bp_net *net, bp_layer *layer, const float *delta, const float *a_prev, size_t m,
+                              float scale, const bp_gradient_hook *hook)
+{
+    size_t k = pieces_of(layer), n_in = layer->n_in, n_out = layer->n_out;
+    for (size_t p = k; p-- > 0;) {
+        size_t r0 = n_out * p / k, r1 = n_out * (p + 1) / k;
+        bp_dense_gradient_rows(layer->grad_W, p == k - 1 ? layer->grad_b : NULL, delta, a_prev, m, n_in, n_out,
+                               r0, r1, scale, &net->team);
+        if (announce_piece(hook, layer, r0, r1) != 0) return -1;
+    }
+    return 0;
+}
+
+bp_status bp_net_zero_gradient(bp_net *net, const bp_gradient_hook *hook)
+{
+    if (!net || (hook && !hook->ready)) return BP_ERR_ARG;
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    for (size_t l = net->n_layers; hook && l >= 1; l--) {
+        const bp_layer *layer = &net->layers[l];
+        size_t k = pieces_of(layer);
+        for (size_t p = k; p-- > 0;)
+            if (announce_piece(hook, layer, layer->n_out * p / k, layer->n_out * (p + 1) / k) != 0) return BP_ERR_IO;
+    }
+    return BP_OK;
+}
+
 /* Forward and backward over a batch: scale times the gradient of the summed loss
    into the gradient block, or (step != NULL) straight into the parameters; the
-   summed loss into *loss_sum. With a hook, each layer's gradient is announced as
-   soon as it is written (the last layer first), and a nonzero answer stops the pass. */
+   summed loss into *loss_sum. With a hook, the gradient is announced in pieces as
+   soon as they are written, and a nonzero answer stops the pass. */
 static bp_status backward(bp_net *net, const float *x, const float *y, size_t m, float scale,
                           double *loss_sum, const bp_fused_step *step, const bp_gradient_hook *hook)
 {
@@ -93,7 +138,9 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
         if (l > 1)
             bp_dense_backward_delta(delta_prev, delta, layer->W, a_prev, net->hidden, m, layer->n_in,
                                     layer->n_out, &net->team);
-        if (!step) {
+        if (hook) {
+            if (gradient_in_pieces(net, layer, delta, a_prev, m, scale, hook) != 0) return BP_ERR_IO;
+        } else if (!step) {
             bp_dense_gradient(layer->grad_W, layer->grad_b, delta, a_prev, m, layer->n_in, layer->n_out,
                               scale, &net->team);
         } else if (step->velocity) {
@@ -106,7 +153,6 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
             bp_dense_sgd_step(layer->W, layer->b, delta, a_prev, m, layer->n_in, layer->n_out, scale,
                               step->lr, step->weight_decay, &net->team);
         }
-        if (hook && hook->ready(hook->context, l) != 0) return BP_ERR_IO;
         if (l > 1) {
             float *t = delta;
             delta = delta_prev;

@@ -373,21 +373,22 @@ bp_status bp_trainer_set_overlap(bp_trainer *t, int (*start)(void *, float *, si
     return BP_OK;
 }
 
-/* An overlapped step's gradient hook: start summing layer l's piece of the block,
-   from its W^l to the next layer's (the last layer's running on to the loss slot). */
+/* An overlapped step's gradient hook: start summing a finished piece of the block
+   (the top layer's last piece runs on to the loss slot, set here). */
 typedef struct {
     bp_trainer *t;
     const double *loss;
 } overlap_step;
 
-static int start_piece(void *context, size_t l)
+static int start_piece(void *context, float *values, size_t n)
 {
     overlap_step *o = context;
     bp_net *net = o->t->net;
-    float *lo = net->layers[l].grad_W;
-    float *hi = l < net->n_layers ? net->layers[l + 1].grad_W : net->grads + net->n_params + 1;
-    if (l == net->n_layers) net->grads[net->n_params] = (float)*o->loss;
-    return o->t->config.allreduce_start(o->t->config.allreduce_context, lo, (size_t)(hi - lo));
+    if (values + n == net->grads + net->n_params) {
+        net->grads[net->n_params] = (float)*o->loss;
+        n++;
+    }
+    return o->t->config.allreduce_start(o->t->config.allreduce_context, values, n);
 }
 
 /* One data-parallel step: this process's share x, y (local_m samples, possibly none)
@@ -395,8 +396,8 @@ static int start_piece(void *context, size_t l)
    mean; the processes add them up in place in the gradient block, the batch's
    summed loss riding along in the block's spare slot (net_internal.h), so the sums
    carry both and nothing is copied: one allreduce after the backward pass, or
-   (allreduce_start) one per layer, each started as soon as the backward pass has
-   written that layer. Then every process applies the same update. */
+   (allreduce_start) one per piece of each layer, each started as soon as the
+   backward pass has written it. Then every process applies the same update. */
 static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, size_t local_m, size_t m,
                                double *loss)
 {
@@ -408,13 +409,10 @@ static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, si
     overlap_step o = {t, &local_loss};
     bp_gradient_hook hook = {start_piece, &o};
     bp_status s = BP_OK;
-    if (local_m > 0) {
+    if (local_m > 0)
         s = bp_net_backward_scaled(net, x, y, local_m, scale, &local_loss, c->allreduce_start ? &hook : NULL);
-    } else {
-        memset(net->grads, 0, n * sizeof(float));
-        for (size_t l = net->n_layers; c->allreduce_start && l >= 1; l--)
-            if (start_piece(&o, l) != 0) s = BP_ERR_IO;
-    }
+    else
+        s = bp_net_zero_gradient(net, c->allreduce_start ? &hook : NULL);
     if (c->allreduce_start) {
         /* Wait even after a failure: a sum may still be writing into the block. */
         if (c->allreduce_wait(c->allreduce_context) != 0 && (s == BP_OK || s == BP_ERR_NUMERIC)) s = BP_ERR_IO;

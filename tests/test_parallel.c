@@ -4,7 +4,9 @@
  * gradients through an allreduce made of barriers, end with the
  * model one trainer gets alone (within float rounding), for N = 1, 2, 3, for
  * batches that do not divide evenly or leave a rank without samples, and with the
- * sums overlapped with the backward pass (in pieces, one per layer).
+ * sums overlapped with the backward pass (in pieces). And the pieces themselves:
+ * a backward pass that announces its gradient piece by piece gives the bits of one
+ * that does not, in pieces that tile the block.
  */
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "backprop.h"
+#include "net_internal.h"
 #include "test.h"
 
 #define MAX_RANKS 3
@@ -177,4 +180,83 @@ void test_parallel_training_means_one_process(void)
             free(r.rows);
         }
     }
+}
+
+/* The pieces a backward pass announces: where each starts, how long it is, and what
+   it held when announced (a copy into `seen`, at the piece's place in the block). */
+typedef struct {
+    const float *start[16];
+    size_t n[16], count;
+    const float *block;
+    float *seen;
+} piece_log;
+
+static int log_piece(void *context, float *values, size_t n)
+{
+    piece_log *log = context;
+    if (log->count < 16) {
+        log->start[log->count] = values;
+        log->n[log->count] = n;
+    }
+    log->count++;
+    if (log->seen && values >= log->block) memcpy(log->seen + (values - log->block), values, n * sizeof(float));
+    return 0;
+}
+
+/* Pieces must tile [block, block + n) from the top down, each ending where the one
+   before began. */
+static int tiles_block(const piece_log *log, const float *block, size_t n)
+{
+    const float *end = block + n;
+    for (size_t i = 0; i < log->count && i < 16; i++) {
+        if (log->n[i] == 0 || log->start[i] + log->n[i] != end) return 0;
+        end = log->start[i];
+    }
+    return log->count <= 16 && end == block;
+}
+
+void test_gradient_pieces_give_the_same_bits(void)
+{
+    /* Layer 1 (784 x 300 + 300 floats) comes in 3 pieces, the small layers whole. */
+    size_t sizes[] = {784, 300, 40, 10}, m = 17;
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 5};
+    float *x = malloc(m * 784 * sizeof(float)), *y = calloc(m * 10, sizeof(float));
+    CHECK(x && y, "memory");
+    for (size_t i = 0; x && i < m * 784; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    for (size_t s = 0; y && s < m; s++) y[s * 10 + s % 10] = 1.0f;
+    for (int threads = 1; x && y && threads <= 3; threads += 2) {
+        bp_net *net = NULL;
+        CHECK(bp_net_create(&c, &net, NULL) == BP_OK && bp_net_set_threads(net, threads, NULL) == BP_OK, "net");
+        if (!net) break;
+        size_t n = bp_net_param_count(net);
+        float *whole = malloc(n * sizeof(float)), *seen = calloc(n, sizeof(float));
+        double loss_whole = 0, loss_pieces = 0;
+        CHECK(whole && seen && bp_net_backward_scaled(net, x, y, m, 0.25f, &loss_whole, NULL) == BP_OK, "backward");
+        if (whole) memcpy(whole, bp_net_grads(net), n * sizeof(float));
+        for (size_t i = 0; i < n; i++) bp_net_grads(net)[i] = -12345.0f; /* what a piece must not still hold */
+        piece_log log = {{0}, {0}, 0, bp_net_grads(net), seen};
+        bp_gradient_hook hook = {log_piece, &log};
+        CHECK(bp_net_backward_scaled(net, x, y, m, 0.25f, &loss_pieces, &hook) == BP_OK, "backward in pieces");
+        CHECK(log.count == 5, "%d threads: %zu pieces, expected 3 + 1 + 1", threads, log.count);
+        CHECK(tiles_block(&log, bp_net_grads(net), n), "%d threads: the pieces tile the block", threads);
+        CHECK(whole && memcmp(whole, bp_net_grads(net), n * sizeof(float)) == 0 && loss_whole == loss_pieces,
+              "%d threads: the same bits in pieces as in one product", threads);
+        /* Each piece was final when announced: nothing wrote it afterwards. */
+        CHECK(seen && memcmp(seen, bp_net_grads(net), n * sizeof(float)) == 0, "%d threads: pieces final when announced",
+              threads);
+        /* A process with no samples announces the same pieces, of zeros. */
+        piece_log zeros = {{0}, {0}, 0, NULL, NULL};
+        hook.context = &zeros;
+        CHECK(bp_net_zero_gradient(net, &hook) == BP_OK && zeros.count == log.count &&
+                  memcmp(zeros.start, log.start, sizeof log.start) == 0 && memcmp(zeros.n, log.n, sizeof log.n) == 0,
+              "zero gradient: the same pieces");
+        int all_zero = 1;
+        for (size_t i = 0; i < n; i++) all_zero &= bp_net_grads(net)[i] == 0.0f;
+        CHECK(all_zero, "zero gradient: zeros");
+        free(whole);
+        free(seen);
+        bp_net_free(net);
+    }
+    free(x);
+    free(y);
 }
