@@ -133,9 +133,10 @@ int cli_mpi_size(void);  /* 1 without MPI */
 /* bp_train_config.allreduce over MPI_COMM_WORLD. */
 int cli_mpi_allreduce(void *context, float *values, size_t n);
 /* Whether the gradient sums will overlap the backward pass, starting the thread that
-   runs them if so: where each rank computing with `threads` threads leaves a CPU free
-   for it (BP_MPI_OVERLAP=1 or 0 decides instead). Then the two halves of
-   bp_train_config's allreduce_start/wait. */
+   runs them if so: where, on every rank's machine, the ranks computing with `threads`
+   threads each leave a CPU free for it (BP_MPI_OVERLAP=1 or 0 decides instead). A
+   collective: every rank calls it, and all get the same answer. Then the two halves
+   of bp_train_config's allreduce_start/wait. */
 int cli_mpi_overlap(size_t threads);
 int cli_mpi_sum_start(void *context, float *values, size_t n);
 int cli_mpi_sum_wait(void *context);

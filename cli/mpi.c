@@ -356,11 +356,13 @@ static int spare_cpu(size_t threads)
 
 int cli_mpi_overlap(size_t threads)
 {
-    if (sums.on) return 1;
-    if (!mpi_started || cli_mpi_size() < 2 || thread_level < MPI_THREAD_SERIALIZED) return 0;
+    if (!mpi_started || cli_mpi_size() < 2) return 0;
     const char *force = getenv("BP_MPI_OVERLAP"); /* 1: always, 0: never, else: spare_cpu */
     int want = force && (strcmp(force, "0") == 0 || strcmp(force, "1") == 0) ? force[0] == '1' : spare_cpu(threads);
-    if (want) start_sum_thread();
+    if (want && thread_level >= MPI_THREAD_SERIALIZED && !sums.on) start_sum_thread();
+    /* Every rank must sum in the same pieces, but each decides from its own machine
+       and binding: overlap only if all of them can. */
+    if (cli_mpi_any(!sums.on)) stop_sum_thread();
     return sums.on;
 }
 

@@ -71,6 +71,22 @@ if BP_MPI_OVERLAP=1 mpi 2 "$program" "$@" -o "$dir/ov-again.bpm" > "$dir/log" 2>
 else
     fail "two overlapped runs with 2 ranks differ"
 fi
+# Each rank decides from its own machine, but all must sum alike: a rank that cannot
+# overlap (here told so) turns it off for all.
+cat > "$dir/mixed.sh" <<SH
+#!/bin/sh
+if [ "\${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then export BP_MPI_OVERLAP=0; else export BP_MPI_OVERLAP=1; fi
+exec "$PWD/$program" "\$@"
+SH
+chmod +x "$dir/mixed.sh"
+if BP_MPI_PROFILE=1 mpi 2 "$dir/mixed.sh" "$@" -o "$dir/mixed.bpm" > "$dir/prof" 2>&1 &&
+    [ "$(grep -c 'rank . of 2: 47 gradient sums' "$dir/prof")" = 2 ] && ! grep -q overlapped "$dir/prof" &&
+    python3 tools/bpm_compare.py "$dir/single-wide.bpm" "$dir/mixed.bpm" 1e-5 > "$dir/log" 2>&1; then
+    ok "one rank unable to overlap: none does, and the model is the single-process one ($(cat "$dir/log"))"
+else
+    cat "$dir/prof" >> "$dir/log"
+    fail "ranks that disagree on overlapping"
+fi
 # 3000 samples in batches of 1499: the last batch (2 samples) leaves rank 2 without any.
 "$program" "$@" --batch 1499 -o "$dir/b1499.bpm" > "$dir/log" 2>&1
 if BP_MPI_OVERLAP=1 mpi 3 "$program" "$@" --batch 1499 -o "$dir/ov-b1499.bpm" > "$dir/log" 2>&1 &&
