@@ -155,7 +155,7 @@ void test_parallel_training_means_one_process(void)
             pthread_t th[MAX_RANKS];
             for (size_t i = 0; i < ranks; i++)
                 w[i] = (worker){.rank = i, .ranks = ranks, .optimizer = cases[k].optimizer,
-                                .overlap = cases[k].overlap, .batch = cases[k].batch, .reduce = {&r, i}};
+                                .overlap = cases[k].overlap, .batch = cases[k].batch, .reduce = {.shared = &r, .rank = i}};
             int started = 1;
             for (size_t i = 0; i < ranks; i++) started &= pthread_create(&th[i], NULL, train_worker, &w[i]) == 0;
             CHECK(started, "threads");
