@@ -69,7 +69,7 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;    /* a piece was queued, or quit was set */
     pthread_cond_t done;    /* a piece was summed */
-    sum_piece queue[BP_MAX_LAYERS + 1];
+    sum_piece queue[BP_MAX_LAYERS * BP_LAYER_PIECES]; /* a step's pieces, at most */
     size_t head, tail;      /* pieces [head, tail) are queued; head is being summed */
     int failed, quit;
 } sums;

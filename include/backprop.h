@@ -93,6 +93,9 @@ bp_status bp_reduction_parse(const char *name, bp_reduction *out);
 /** Largest number of weight layers and largest width a network may have. */
 #define BP_MAX_LAYERS 64
 #define BP_MAX_WIDTH (1 << 24)
+/** Most pieces a layer's gradient is summed in when the sums overlap the backward pass
+ *  (bp_train_config.allreduce_start): a step has at most BP_MAX_LAYERS times this many. */
+#define BP_LAYER_PIECES 4
 
 /** Architecture of a network. sizes has n_layers + 1 entries: n_0 (inputs) .. n_L (outputs). */
 typedef struct {
@@ -346,14 +349,14 @@ typedef struct {
     void *allreduce_context;
     /** Optional, with allreduce: sum the block in pieces while the backward pass runs,
      *  instead of in one call after it. allreduce_start is called for each piece as soon
-     *  as it is final: a layer's gradient, or for a large layer a block of its rows (up to
-     *  4 blocks of at least 65,536 floats), the last layer first and each piece ending
-     *  where the one before began (the first ends with the summed loss). It must begin
-     *  replacing values[0..n) by their sum over all processes and may return before that
-     *  is done. allreduce_wait is called before the update and must return once every
-     *  piece started is summed. Both return 0 on success, take allreduce_context, and
-     *  follow allreduce's rule on the order of additions; every process starts the same
-     *  pieces in the same order. */
+     *  as it is final: a layer's gradient, or for a large layer a block of its rows (up
+     *  to BP_LAYER_PIECES blocks of at least 65,536 floats), the last layer first and
+     *  each piece ending where the one before began (the first ends with the summed
+     *  loss). It must begin replacing values[0..n) by their sum over all processes and
+     *  may return before that is done. allreduce_wait is called before the update and
+     *  must return once every piece started is summed. Both return 0 on success, take
+     *  allreduce_context, and follow allreduce's rule on the order of additions; every
+     *  process starts the same pieces in the same order. */
     int (*allreduce_start)(void *context, float *values, size_t n);
     int (*allreduce_wait)(void *context);
 } bp_train_config;

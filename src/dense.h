@@ -33,7 +33,8 @@ void bp_dense_gradient(float *grad_W, float *grad_b, const float *delta, const f
                        size_t m, size_t n_in, size_t n_out, float scale, const bp_gemm_team *team);
 
 /* The same for rows r0..r1 of dC/dW^l only (and all of dC/db^l if grad_b is given):
-   rows are independent, so computing dW in row blocks gives the bits of one product. */
+   rows are independent, so with the built-in GEMM computing dW in row blocks gives the
+   bits of one product (OpenBLAS may round a block differently). */
 void bp_dense_gradient_rows(float *grad_W, float *grad_b, const float *delta, const float *a_prev,
                             size_t m, size_t n_in, size_t n_out, size_t r0, size_t r1, float scale,
                             const bp_gemm_team *team);

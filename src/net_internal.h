@@ -68,7 +68,7 @@ typedef struct {
 
 /* Told during a backward pass that a piece of the gradient block, values[0..n), is
    final, so that its data-parallel sum can start while the rest is still computed.
-   A layer's gradient (its dW rows, then db) comes in up to BP_GRADIENT_PIECES pieces of
+   A layer's gradient (its dW rows, then db) comes in up to BP_LAYER_PIECES pieces of
    consecutive rows of dW, of at least BP_GRADIENT_PIECE_MIN floats each, the bias with
    the last rows; the pieces come last layer first, bottom rows first, so each ends
    where the one before began. *loss_sum is already set when the first comes. */
@@ -76,7 +76,6 @@ typedef struct {
     int (*ready)(void *context, float *values, size_t n);
     void *context;
 } bp_gradient_hook;
-#define BP_GRADIENT_PIECES 4
 #define BP_GRADIENT_PIECE_MIN 65536
 
 /* bp_net_backward with the gradient of the summed loss times `scale` (1 / the global

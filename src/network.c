@@ -72,7 +72,7 @@ static size_t pieces_of(const bp_layer *layer)
 {
     size_t floats = layer->n_out * layer->n_in + (layer->b ? layer->n_out : 0);
     size_t k = floats / BP_GRADIENT_PIECE_MIN;
-    k = k > BP_GRADIENT_PIECES ? BP_GRADIENT_PIECES : k;
+    k = k > BP_LAYER_PIECES ? BP_LAYER_PIECES : k;
     k = k > layer->n_out ? layer->n_out : k;
     return k > 0 ? k : 1;
 }

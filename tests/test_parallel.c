@@ -6,7 +6,8 @@
  * batches that do not divide evenly or leave a rank without samples, and with the
  * sums overlapped with the backward pass (in pieces). And the pieces themselves:
  * a backward pass that announces its gradient piece by piece gives the bits of one
- * that does not, in pieces that tile the block.
+ * that does not (with the built-in GEMM; OpenBLAS within rounding), in pieces that
+ * tile the block.
  */
 #include <math.h>
 #include <pthread.h>
@@ -239,8 +240,20 @@ void test_gradient_pieces_give_the_same_bits(void)
         CHECK(bp_net_backward_scaled(net, x, y, m, 0.25f, &loss_pieces, &hook) == BP_OK, "backward in pieces");
         CHECK(log.count == 5, "%d threads: %zu pieces, expected 3 + 1 + 1", threads, log.count);
         CHECK(tiles_block(&log, bp_net_grads(net), n), "%d threads: the pieces tile the block", threads);
+#ifndef BP_OPENBLAS
         CHECK(whole && memcmp(whole, bp_net_grads(net), n * sizeof(float)) == 0 && loss_whole == loss_pieces,
               "%d threads: the same bits in pieces as in one product", threads);
+#else
+        /* make BLAS=openblas: OpenBLAS may add in another order for a block of rows than
+           for the whole product, so the pieces agree within float rounding only. */
+        double worst = 0, scale = 0;
+        for (size_t i = 0; whole && i < n; i++) {
+            worst = fmax(worst, fabs((double)whole[i] - bp_net_grads(net)[i]));
+            scale = fmax(scale, fabs((double)whole[i]));
+        }
+        CHECK(whole && worst <= 1e-5 * scale && loss_whole == loss_pieces,
+              "%d threads: pieces within %g of one product (largest %g)", threads, worst, scale);
+#endif
         /* Each piece was final when announced: nothing wrote it afterwards. */
         CHECK(seen && memcmp(seen, bp_net_grads(net), n * sizeof(float)) == 0, "%d threads: pieces final when announced",
               threads);
