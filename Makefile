@@ -60,6 +60,9 @@ WARN    := -Wall -Wextra -Werror
 CFLAGS  ?=
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC -pthread
 LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) -lm -pthread
+# optimizer.c's loops vectorize only if sqrtf need not set errno (it never would:
+# Adam takes the root of a sum of squares); see the comment there.
+$(BUILD)/src/optimizer.o: BASEFLAGS += -fno-math-errno
 
 VERSION := 0.1.0
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
+#include "optimizer.h"
 #include "test.h"
 
 /* One parameter p with C = 1/2 (w x - y)^2: a 1-1 identity network without bias.
@@ -74,6 +75,70 @@ void test_optimizers_by_hand(void)
     CHECK_NEAR(run_steps((bp_train_config){.optimizer = BP_OPT_RPROP}, 0.05f, 3), 0.0, 1e-6);
     /* Clipping: g = 10 clipped to norm 1: w = 10 - 0.1. */
     CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .clip_norm = 1}, 10.0f, 1), 9.9, 1e-5);
+}
+
+/* The update rules written plainly, one element at a time: what optimizer.c's
+   vectorized loops must reproduce bit for bit. */
+static void naive_update(bp_update *u, float *w, float *g, size_t n)
+{
+    u->step++;
+    float *s1 = u->state1, *s2 = u->state2, lr = u->lr, mu = u->momentum, wd = u->weight_decay;
+    double c1 = 1.0 - pow(u->beta1, (double)u->step), c2 = 1.0 - pow(u->beta2, (double)u->step);
+    float step = (float)(u->lr * sqrt(c2) / c1), eps = (float)(u->epsilon * sqrt(c2));
+    for (size_t i = 0; i < n; i++) {
+        if (wd != 0.0f && u->kind != BP_OPT_ADAMW) g[i] += wd * w[i];
+        switch (u->kind) {
+        case BP_OPT_SGD: w[i] -= lr * g[i]; break;
+        case BP_OPT_MOMENTUM: s1[i] = mu * s1[i] + g[i]; w[i] -= lr * s1[i]; break;
+        case BP_OPT_NESTEROV: s1[i] = mu * s1[i] + g[i]; w[i] -= lr * (g[i] + mu * s1[i]); break;
+        case BP_OPT_ADAMW:
+        case BP_OPT_ADAM:
+            if (u->kind == BP_OPT_ADAMW) w[i] -= lr * wd * w[i];
+            s1[i] = u->beta1 * s1[i] + (1.0f - u->beta1) * g[i];
+            s2[i] = u->beta2 * s2[i] + (1.0f - u->beta2) * g[i] * g[i];
+            w[i] -= step * s1[i] / (sqrtf(s2[i]) + eps);
+            break;
+        case BP_OPT_RPROP: break;
+        }
+    }
+}
+
+void test_optimizer_loops_match_plain_code(void)
+{
+    const bp_optimizer kinds[] = {BP_OPT_SGD, BP_OPT_MOMENTUM, BP_OPT_NESTEROV, BP_OPT_ADAM, BP_OPT_ADAMW};
+    const size_t sizes[] = {1, 7, 8, 9, 37, 1000};
+    enum { MAX = 1000 };
+    float *a = malloc(8 * MAX * sizeof(float));
+    CHECK(a != NULL, "memory");
+    if (!a) return;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int decay = 0; decay < 2; decay++) {
+                size_t n = sizes[si];
+                /* Two copies of everything: w, g, state1, state2. */
+                float *w1 = a, *g1 = a + MAX, *m1 = a + 2 * MAX, *v1 = a + 3 * MAX;
+                float *w2 = a + 4 * MAX, *g2 = a + 5 * MAX, *m2 = a + 6 * MAX, *v2 = a + 7 * MAX;
+                unsigned long long r = 99 + n;
+                for (size_t i = 0; i < n; i++) {
+                    r = r * 6364136223846793005ull + 1442695040888963407ull;
+                    w1[i] = w2[i] = (float)((r >> 40) & 0xFFFF) / 32768.0f - 1.0f;
+                    m1[i] = m2[i] = v1[i] = v2[i] = 0.0f;
+                }
+                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1};
+                bp_update u2 = u1;
+                u2.state1 = m2, u2.state2 = v2;
+                int same = 1;
+                for (int t = 0; t < 3; t++) {
+                    for (size_t i = 0; i < n; i++) g1[i] = g2[i] = 0.5f * w1[i] - 0.1f * (float)(i % 5);
+                    bp_update_apply(&u1, w1, g1, n);
+                    naive_update(&u2, w2, g2, n);
+                    same &= memcmp(w1, w2, n * sizeof(float)) == 0 && memcmp(m1, m2, n * sizeof(float)) == 0 &&
+                            memcmp(v1, v2, n * sizeof(float)) == 0;
+                }
+                CHECK(same, "%s, n = %zu, decay %d: the same bits as the plain loop", bp_optimizer_name(kinds[k]), n,
+                      decay);
+            }
+    free(a);
 }
 
 void test_schedules_and_warmup(void)
