@@ -29,6 +29,7 @@ def parse_args(description):
     ap.add_argument("--w2-samples", type=int, default=100000)
     ap.add_argument("--w3-samples", type=int, default=16384)
     ap.add_argument("--data", default=FASHION)
+    ap.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="W1's optimizer (adam: lr 0.001)")
     args = ap.parse_args()
     n = str(args.threads)
     os.environ["OMP_NUM_THREADS"] = n

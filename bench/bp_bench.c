@@ -3,7 +3,7 @@
  * workloads W1, W2, W3 trained through the public API, W1 per sample (to set
  * beside FANN), and the library's internal GEMM on square 1024 matrices.
  *
- *   bp_bench w1   [--epochs 1] [--eval 1,5,10] [--data DIR] [--seed S] [--threads N]
+ *   bp_bench w1   [--epochs 1] [--eval 1,5,10] [--data DIR] [--seed S] [--threads N] [--optimizer sgd|adam]
  *   bp_bench w1b1 [--samples 5000] [--data DIR]
  *   bp_bench w2   [--samples 100000]
  *   bp_bench w3   [--samples 16384]
@@ -41,6 +41,7 @@ typedef struct {
     long threads;
     size_t samples;
     size_t calls;
+    int adam; /* --optimizer adam: W1 with Adam (lr 0.001) instead of SGD */
 } options;
 
 static void check(bp_status s, const char *what, const bp_error *err)
@@ -128,7 +129,8 @@ static void run_w1(const options *o)
     bp_dataset *test = fashion(o->data_dir, "t10k", &synthetic);
     static const size_t sizes[] = {784, 256, 128, 10};
     bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
-    bp_train_config tc = {.learning_rate = 0.1, .batch_size = 64, .seed = o->seed + 1000};
+    bp_train_config tc = {.learning_rate = o->adam ? 0.001 : 0.1, .batch_size = 64, .seed = o->seed + 1000,
+                          .optimizer = o->adam ? BP_OPT_ADAM : BP_OPT_SGD};
     const int used = set_threads(net, o->threads);
     bp_trainer *tr;
     check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
@@ -330,6 +332,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--samples")) o.samples = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--calls")) o.calls = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--impl")) o.impl = v;
+        else if (!strcmp(a, "--optimizer") && (!strcmp(v, "sgd") || !strcmp(v, "adam"))) o.adam = !strcmp(v, "adam");
         else bench_die(prog, "unknown option");
     }
     if (o.epochs < 1) o.epochs = 1;

@@ -2,7 +2,7 @@
 """torch_bench.py - the PyTorch reference for W1, W2 and W3 (see bench/README.md).
 
 usage: /usr/bin/python3 bench/torch_bench.py w1|w2|w3... [--threads N] [--epochs E] [--eval 1,5,10]
-                      [--w2-samples N] [--w3-samples N] [--seed S]
+                      [--w2-samples N] [--w3-samples N] [--seed S] [--optimizer sgd|adam]
 
 A plain eager loop, as a user would write it: data already in tensors, a random permutation
 per epoch, batches gathered by index, zero_grad, forward, loss, backward, SGD step. Timed:
@@ -67,7 +67,10 @@ def w1():
     x, y, synthetic = fashion("train")
     tx, ty, _ = fashion("t10k")
     model = mlp([784, 256, 128, 10], torch.nn.ReLU)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    if args.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = torch.nn.CrossEntropyLoss()
     times, acc = [], {}
     for epoch in range(1, args.epochs + 1):
