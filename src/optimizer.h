@@ -32,7 +32,10 @@ void bp_update_apply(bp_update *u, float *params, float *grads, size_t n);
 void bp_sgd_update(float *params, const float *grads, float *velocity, size_t n, float lr,
                    float momentum);
 
-/* 2-norm of a vector, accumulated in double. */
+/* 2-norm of a vector, accumulated in double (in eight lanes, in a fixed order). */
 double bp_norm2(const float *v, size_t n);
+
+/* v <- f v over n floats (gradient clipping). */
+void bp_scale_block(float *v, size_t n, float f);
 
 #endif

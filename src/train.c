@@ -151,10 +151,7 @@ static bp_status apply_gradient(bp_trainer *t)
         /* Rescale the whole gradient, keeping its direction, when it is too long. */
         double norm = bp_norm2(net->grads, net->n_params);
         if (!isfinite(norm)) return BP_ERR_NUMERIC;
-        if (norm > t->config.clip_norm) {
-            float f = (float)(t->config.clip_norm / norm);
-            for (size_t i = 0; i < net->n_params; i++) net->grads[i] *= f;
-        }
+        if (norm > t->config.clip_norm) bp_scale_block(net->grads, net->n_params, (float)(t->config.clip_norm / norm));
     }
     t->update.lr = (float)bp_trainer_learning_rate(t);
     bp_update_apply(&t->update, net->params, net->grads, net->n_params);

@@ -138,6 +138,22 @@ void test_optimizer_loops_match_plain_code(void)
                 CHECK(same, "%s, n = %zu, decay %d: the same bits as the plain loop", bp_optimizer_name(kinds[k]), n,
                       decay);
             }
+    /* Clipping's norm (summed in eight lanes) and rescaling, against the plain loops. */
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        double plain = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            a[i] = a[MAX + i] = (float)(i % 13) * 0.37f - 2.0f;
+            plain += (double)a[i] * a[i];
+        }
+        plain = sqrt(plain);
+        CHECK(fabs(bp_norm2(a, n) - plain) <= 1e-12 * plain, "norm of %zu: %.17g against %.17g", n, bp_norm2(a, n),
+              plain);
+        bp_scale_block(a, n, 0.3f);
+        int same = 1;
+        for (size_t i = 0; i < n; i++) same &= a[i] == a[MAX + i] * 0.3f;
+        CHECK(same, "rescaling %zu floats", n);
+    }
     free(a);
 }
 
