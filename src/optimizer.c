@@ -53,12 +53,13 @@ void bp_update_init_state(bp_update *u, size_t n)
 #define BP_NOINLINE
 #endif
 
-/* W <- W - lr g */
-static BP_NOINLINE void sgd(size_t n, float lr, const float *restrict g, float *restrict w)
+/* y <- y + c x: plain gradient descent (W + (-lr) g, the same bits as W - lr g) and
+   L2 decay into the gradient (g + wd W). */
+static BP_NOINLINE void axpy(size_t n, float c, const float *restrict x, float *restrict y)
 {
     size_t i = 0, n8 = n & ~(size_t)7;
-    for (; i < n8; i++) w[i] -= lr * g[i];
-    for (; i < n; i++) w[i] -= lr * g[i];
+    for (; i < n8; i++) y[i] += c * x[i];
+    for (; i < n; i++) y[i] += c * x[i];
 }
 
 /* v <- mu v + g;  W <- W - lr v  (Nesterov: W <- W - lr (g + mu v)) */
@@ -78,7 +79,7 @@ static BP_NOINLINE void momentum(size_t n, float lr, float mu, int nesterov, con
 void bp_sgd_update(float *params, const float *grads, float *velocity, size_t n, float lr,
                    float momentum_)
 {
-    if (!velocity || momentum_ == 0.0f) sgd(n, lr, grads, params);
+    if (!velocity || momentum_ == 0.0f) axpy(n, -lr, grads, params);
     else momentum(n, lr, momentum_, 0, grads, velocity, params);
 }
 
@@ -119,14 +120,6 @@ static void adam(bp_update *u, float *params, const float *grads, size_t n, floa
     adam_loop(n, u->beta1, u->beta2, step, eps, decay, grads, u->state1, u->state2, params);
 }
 
-/* L2 decay into the gradient: g <- g + wd W  (d/dW of wd/2 ||W||^2) */
-static BP_NOINLINE void add_decay(size_t n, float wd, const float *restrict w, float *restrict g)
-{
-    size_t i = 0, n8 = n & ~(size_t)7;
-    for (; i < n8; i++) g[i] += wd * w[i];
-    for (; i < n; i++) g[i] += wd * w[i];
-}
-
 static void rprop(bp_update *u, float *params, float *grads, size_t n)
 {
     float *prev = u->state1, *delta = u->state2;
@@ -149,10 +142,10 @@ void bp_update_apply(bp_update *u, float *params, float *grads, size_t n)
 {
     u->step++;
     float wd = u->weight_decay;
-    if (wd != 0.0f && u->kind != BP_OPT_ADAMW) add_decay(n, wd, params, grads);
+    if (wd != 0.0f && u->kind != BP_OPT_ADAMW) axpy(n, wd, params, grads); /* L2: d/dW (wd/2 ||W||^2) */
     switch (u->kind) {
     case BP_OPT_SGD:
-        sgd(n, u->lr, grads, params);
+        axpy(n, -u->lr, grads, params);
         break;
     case BP_OPT_MOMENTUM:
     case BP_OPT_NESTEROV:
