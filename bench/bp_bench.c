@@ -6,7 +6,7 @@
  *   bp_bench w1   [--epochs 1] [--eval 1,5,10] [--data DIR] [--seed S] [--threads N] [--optimizer sgd|adam]
  *   bp_bench w1b1 [--samples 5000] [--data DIR]
  *   bp_bench w2   [--samples 100000]
- *   bp_bench w3   [--samples 16384]
+ *   bp_bench w3   [--samples 16384] [--batch 256]   (--batch 32: one rank's slice of W3 at 8 ranks)
  *   bp_bench gemm [--calls 10] [--threads N]
  *   --impl NAME   the name in the JSON (run.sh: "backprop-openblas" for the build
  *                 of the library with make BLAS=openblas)
@@ -42,6 +42,7 @@ typedef struct {
     size_t samples;
     size_t calls;
     int adam; /* --optimizer adam: W1 with Adam (lr 0.001) instead of SGD */
+    size_t batch; /* --batch: W3's batch (default 256) */
 } options;
 
 static void check(bp_status s, const char *what, const bp_error *err)
@@ -231,19 +232,21 @@ static void run_w3(const options *o)
     static const size_t sizes[] = {784, 1024, 1024, 10};
     bp_dataset *d = synthetic_classes(n, 784, 10, 33);
     bp_net *net = make_net(sizes, 3, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, o->seed);
-    bp_train_config tc = {.learning_rate = 0.1, .batch_size = 256, .seed = o->seed + 1000};
+    const size_t batch = o->batch ? o->batch : 256;
+    bp_train_config tc = {.learning_rate = 0.1, .batch_size = batch, .seed = o->seed + 1000};
     const int used = set_threads(net, o->threads);
     bp_trainer *tr;
     check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
     /* One untimed warm-up step: first-touch of the work space and the caches. */
-    check(bp_trainer_step(tr, bp_dataset_x_const(d), bp_dataset_y_const(d), 256, NULL), "warm-up", NULL);
+    check(bp_trainer_step(tr, bp_dataset_x_const(d), bp_dataset_y_const(d), batch < n ? batch : n, NULL),
+          "warm-up", NULL);
     bp_epoch_stats st;
     double t0 = bench_now();
     check(bp_trainer_epoch(tr, d, &st), "training", NULL);
     double secs = bench_now() - t0;
     printf("{\"impl\": \"%s\", \"workload\": \"w3\", \"threads_used\": %d, \"samples\": %zu, "
-           "\"steps\": %zu, \"seconds\": %.6g, \"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
-           o->impl, used, n, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
+           "\"batch\": %zu, \"steps\": %zu, \"seconds\": %.6g, \"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
+           o->impl, used, n, batch, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
     bp_trainer_free(tr);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -332,6 +335,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--samples")) o.samples = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--calls")) o.calls = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--impl")) o.impl = v;
+        else if (!strcmp(a, "--batch")) o.batch = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--optimizer") && (!strcmp(v, "sgd") || !strcmp(v, "adam"))) o.adam = !strcmp(v, "adam");
         else bench_die(prog, "unknown option");
     }

@@ -355,6 +355,30 @@ def main():
     if a.threads > 1:
         out("  (backprop's GEMM ran as training runs it: bp_gemm_team_ex on a pool of %d threads)" % a.threads)
 
+    # ---------------------------------------------------------------- FMA peak and what it bounds
+    peak_recs = recs("fma-peak", "peak")
+    peak = {k: stat([v for r in peak_recs for v in r.get("gflops_" + k, [])]) for k in ("avx2", "avx512")}
+    peak = {k: v for k, v in peak.items() if v}
+    if peak:
+        best = max(v["median"] for v in peak.values())
+        out("  FMA peak, registers only (bench/fma_peak.c, no loads or stores): %s GFLOP/s" % ", ".join(
+            "%s %s" % ("AVX-512" if k == "avx512" else "AVX2", fmt(v, "gflops")) for k, v in peak.items()))
+        summary["gemm"]["fma_peak"] = dict(peak, best_median=best)
+        if ceiling:
+            out("  the GEMM ceiling is %.0f%% of the FMA peak" % (100 * ceiling / best))
+        # A ratio against PyTorch cannot exceed (the most we could do) / (what PyTorch did).
+        torch_w1 = summary.get("w1", {}).get("pytorch")
+        if torch_w1 and torch_w1["gflops"]:
+            tg = torch_w1["gflops"]["median"]
+            bound = {"at_gemm_ceiling": ceiling / tg if ceiling else None, "at_fma_peak": best / tg}
+            summary["w1"]["ratio_bound_over_pytorch"] = bound
+            out("  PyTorch did %.1f GFLOP/s of W1's real work, so backprop/pytorch on W1 can be at most %s here"
+                % (tg, "%.2fx with all of it at the GEMM ceiling (%.2fx at the FMA peak)" % (
+                    bound["at_gemm_ceiling"], bound["at_fma_peak"]) if ceiling else
+                   "%.2fx at the FMA peak" % bound["at_fma_peak"]))
+    else:
+        out("  FMA peak: %s" % why_missing("fma-peak", "peak"))
+
     print("\n".join(lines))
     result = {"mode": a.mode, "threads": a.threads, "rounds": a.rounds, "wall_s": a.wall, "machine": mach,
               "versions": versions, "env": env, "backprop_training_threads": bp_threads,

@@ -143,6 +143,12 @@ if ! $CC $HFLAGS -Iinclude -Isrc bench/bp_bench.c build/libbackprop.a \
     exit 1
 fi
 
+# The FMA peak (registers only): the most arithmetic any code could do here.
+HAVE_PEAK=0
+if $CC $HFLAGS bench/fma_peak.c -lpthread -o "$OUT/fma_peak" 2> "$OUT/build.err"; then
+    HAVE_PEAK=1
+fi
+
 HAVE_FANN=0
 if [ -f /usr/include/floatfann.h ]; then
     if $CC $HFLAGS bench/fann_bench.c -lfloatfann -lm -o "$OUT/fann_bench" 2> "$OUT/build.err"; then
@@ -232,6 +238,11 @@ while [ $ROUND -le $ROUNDS ]; do
             "$OUT/openblas_gemm" --calls $CALLS --threads $THREADS
     else
         status openblas gemm "$OB_WHY"
+    fi
+    if [ $HAVE_PEAK = 1 ]; then
+        job fma-peak peak "" "$OUT/fma_peak" --threads $THREADS
+    else
+        status fma-peak peak "build failed ($(tail -n 1 "$OUT/build.err"))"
     fi
     ROUND=$((ROUND + 1))
 done
