@@ -9,8 +9,9 @@
  * one shape and no tail code. Two micro-kernels share that shape: portable C
  * that compilers vectorize on their own, and AVX2+FMA intrinsics picked at run
  * time on x86 CPUs that have them. On CPUs with AVX-512F, a third kernel
- * (gemm_avx512.c) takes 12 x 32 tiles, two slivers of each operand at a time,
- * wherever the block has them, and the AVX2 kernel does the rest.
+ * (gemm_avx512.c) takes tiles of up to 12 x 32, two slivers of each operand at a
+ * time, wherever the block has a second B sliver (computing only the valid rows
+ * of a partly filled last A sliver), and the AVX2 kernel does the rest.
  *
  * Threads (bp_gemm_team_ex, at the end) split C, never K, so no element's sum
  * depends on the thread count.
@@ -657,13 +658,14 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                             ir += MR;
                             continue;
                         }
-                        kernel(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
                         if (pair_b) {
-                            /* The last A sliver, against the second B sliver too. */
-                            dest.C += NR, dest.col += NR;
-                            dest.n = min_size(NR, nc - jr - NR);
-                            kernel(kc, packed_a + ir * kc, packed_b + (jr + NR) * kc, &dest);
+                            /* The last A sliver alone, against both B slivers: a tile of
+                               up to 6 x 32 that computes only the sliver's valid rows. */
+                            dest.n = min_size(2 * NR, nc - jr);
+                            bp_gemm_kernel_avx512(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
+                            continue;
                         }
+                        kernel(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
                     }
                     if (pair_b) jr += NR;
                 }

@@ -120,14 +120,19 @@ static inline void store16(const bp_tile_dest *dest, float *c, __m512 acc, size_
     _mm512_mask_storeu_ps(c, k, v);
 }
 
+/* The tile for its first `rows` rows (1 to 12): rows past them are neither
+   computed nor read, and with rows <= 6 the second A sliver is not touched, so
+   a block's last, partly filled slivers cost the FMAs of their valid rows
+   only. Inlined with rows constant, every test on it folds away. */
 BP_AVX512_TARGET
-void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+static inline __attribute__((always_inline)) void tile_rows(size_t kc, const float *a, const float *b,
+                                                            const bp_tile_dest *dest, const int rows)
 {
-    const float *a0 = a, *a1 = a + (size_t)BP_MR * kc; /* rows 0-5 and 6-11 */
-    const float *b0 = b, *b1 = b + (size_t)BP_NR * kc; /* columns 0-15 and 16-31 */
+    const float *a0 = a, *a1 = rows > BP_MR ? a + (size_t)BP_MR * kc : a; /* rows 0-5 and 6-11 */
+    const float *b0 = b, *b1 = b + (size_t)BP_NR * kc;                     /* columns 0-15 and 16-31 */
     /* Ask for the tile of C now, so it is in L1 when the k loop ends. */
-    for (size_t i = 0; i < dest->m; i++) {
-        const float *c = dest->C + i * dest->ldc;
+    for (int i = 0; i < rows; i++) {
+        const float *c = dest->C + (size_t)i * dest->ldc;
         _mm_prefetch((const char *)c, _MM_HINT_T0);
         _mm_prefetch((const char *)(c + 16), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + 31), _MM_HINT_T0);
@@ -140,19 +145,21 @@ void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_t
         const __m512 lo = _mm512_load_ps(b0), hi = _mm512_load_ps(b1);
         __m512 ai;
 #define BP_ROW(i, src, r)                                                                        \
-    ai = _mm512_set1_ps(src[r]);                                                                 \
-    c##i##0 = _mm512_fmadd_ps(ai, lo, c##i##0);                                                  \
-    c##i##1 = _mm512_fmadd_ps(ai, hi, c##i##1);
+    if ((i) < rows) {                                                                            \
+        ai = _mm512_set1_ps(src[r]);                                                             \
+        c##i##0 = _mm512_fmadd_ps(ai, lo, c##i##0);                                              \
+        c##i##1 = _mm512_fmadd_ps(ai, hi, c##i##1);                                              \
+    }
         BP_ROW(0, a0, 0) BP_ROW(1, a0, 1) BP_ROW(2, a0, 2) BP_ROW(3, a0, 3) BP_ROW(4, a0, 4)
         BP_ROW(5, a0, 5) BP_ROW(6, a1, 0) BP_ROW(7, a1, 1) BP_ROW(8, a1, 2) BP_ROW(9, a1, 3)
         BP_ROW(10, a1, 4) BP_ROW(11, a1, 5)
 #undef BP_ROW
-        a0 += BP_MR, a1 += BP_MR;
-        b0 += BP_NR, b1 += BP_NR;
+        a0 += BP_MR, b0 += BP_NR, b1 += BP_NR;
+        if (rows > BP_MR) a1 += BP_MR;
     }
-    const size_t m = dest->m, n_hi = dest->n - 16;
+    const size_t n_hi = dest->n - 16;
 #define BP_STORE(i)                                                                              \
-    if ((i) < m) {                                                                               \
+    if ((i) < rows) {                                                                            \
         float *c = dest->C + (i) * dest->ldc;                                                    \
         store16(dest, c, c##i##0, 16, dest->row + (i), dest->col);                               \
         store16(dest, c + 16, c##i##1, n_hi, dest->row + (i), dest->col + 16);                   \
@@ -160,6 +167,26 @@ void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_t
     BP_STORE(0) BP_STORE(1) BP_STORE(2) BP_STORE(3) BP_STORE(4) BP_STORE(5)
     BP_STORE(6) BP_STORE(7) BP_STORE(8) BP_STORE(9) BP_STORE(10) BP_STORE(11)
 #undef BP_STORE
+}
+
+BP_AVX512_TARGET
+void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+{
+    /* One copy of the tile per row count, each with its unused rows compiled out. */
+    switch (dest->m) {
+    case 1: tile_rows(kc, a, b, dest, 1); break;
+    case 2: tile_rows(kc, a, b, dest, 2); break;
+    case 3: tile_rows(kc, a, b, dest, 3); break;
+    case 4: tile_rows(kc, a, b, dest, 4); break;
+    case 5: tile_rows(kc, a, b, dest, 5); break;
+    case 6: tile_rows(kc, a, b, dest, 6); break;
+    case 7: tile_rows(kc, a, b, dest, 7); break;
+    case 8: tile_rows(kc, a, b, dest, 8); break;
+    case 9: tile_rows(kc, a, b, dest, 9); break;
+    case 10: tile_rows(kc, a, b, dest, 10); break;
+    case 11: tile_rows(kc, a, b, dest, 11); break;
+    default: tile_rows(kc, a, b, dest, 12); break;
+    }
 }
 
 #else /* no AVX-512 code on this compiler or CPU family */

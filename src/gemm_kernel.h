@@ -35,11 +35,13 @@ typedef struct {
    operating system enables (or the SIMDe test build, which emulates it). */
 int bp_gemm_avx512_usable(void);
 
-/* The 12 x 32 tile made of two A slivers (a, a + BP_MR kc) and two B slivers
-   (b, b + BP_NR kc), all four present in the packed blocks; dest->m in (6, 12]
-   and dest->n in (16, 32]. Every element is summed with one FMA per k from
-   zero, in k order, and stored with the same operations as the 6 x 16 AVX2
-   kernel, so the two kernels give the same bits and may share one product. */
+/* The tile of up to 12 x 32 made of two A slivers (a, a + BP_MR kc) and two B
+   slivers (b, b + BP_NR kc); dest->m in [1, 12] and dest->n in (16, 32]. With
+   dest->m <= 6 only the first A sliver is read (it may be the block's last);
+   otherwise both must be present. Only the m valid rows are computed. Every
+   element is summed with one FMA per k from zero, in k order, and stored with
+   the same operations as the 6 x 16 AVX2 kernel, so the two kernels give the
+   same bits and may share one product. */
 void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest);
 
 #endif
