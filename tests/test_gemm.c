@@ -279,6 +279,54 @@ void test_gemm_large(void)
     free(workspace);
 }
 
+/* Every number of valid rows in a block's last tile (the AVX-512 kernel has a
+   copy per row count, 1 to 12, with or without a second A sliver, against one
+   or two B slivers): against the naive product, and bit for bit against the
+   same rows computed as part of a taller product, where they sit in full
+   tiles. Each element is one FMA chain in k order whatever tile computes it,
+   so the bits must not depend on the row count. M starts at 4, where the
+   packed path begins; 96 + 12 + m crosses a block of rows. */
+void test_gemm_every_tile_row_count(void)
+{
+    gemm_rng rng = {7};
+    float *workspace = gemm_workspace();
+    enum { TALL = 120, KMAX = 37, NMAX = 48 };
+    float *A = malloc(TALL * KMAX * sizeof *A), *At = malloc(TALL * KMAX * sizeof *At);
+    float *B = malloc(KMAX * NMAX * sizeof *B), *tall = malloc(TALL * NMAX * sizeof *tall);
+    float *C = malloc(TALL * NMAX * sizeof *C);
+    CHECK(workspace && A && At && B && tall && C, "out of memory");
+    const size_t ns[] = {17, 20, 32, 33, 48}, ks[] = {5, 37};
+    for (size_t ni = 0; workspace && A && At && B && tall && C && ni < sizeof ns / sizeof ns[0]; ni++) {
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+            const size_t N = ns[ni], K = ks[ki];
+            for (size_t i = 0; i < TALL * K; i++) A[i] = rng_float(&rng);
+            for (size_t i = 0; i < TALL; i++)
+                for (size_t p = 0; p < K; p++) At[p * TALL + i] = A[i * K + p];
+            for (size_t i = 0; i < K * N; i++) B[i] = rng_float(&rng);
+            for (int ta = 0; ta < 2; ta++) {
+                bp_gemm(ta, 0, TALL, N, K, 1.0f, ta ? At : A, ta ? TALL : K, B, N, 0.0f, tall, N, workspace);
+                for (size_t base = 0; base <= 96; base += 96)
+                    for (size_t m = 4; m <= 24; m++) {
+                        const size_t M = base + m;
+                        gemm_case tc = {ta, 0, M, N, K, 0, 0, 0, 1.0f, 0.0f, 1};
+                        if (m == 4 || m == 12 || m == 19) run_gemm_case(&tc, &rng, workspace);
+                        /* The first M rows of op(A): A's first rows, or At's first columns. */
+                        bp_gemm(ta, 0, M, N, K, 1.0f, ta ? At : A, ta ? TALL : K, B, N, 0.0f, C, N, workspace);
+                        CHECK(memcmp(C, tall, M * N * sizeof *C) == 0,
+                              "trans_a %d M %zu N %zu K %zu: the rows differ from the same rows of a %d-row product",
+                              ta, M, N, K, TALL);
+                    }
+            }
+        }
+    }
+    free(workspace);
+    free(A);
+    free(At);
+    free(B);
+    free(tall);
+    free(C);
+}
+
 /* A workspace on any float boundary works: bp_gemm rounds it up inside the
    slack that BP_GEMM_WORKSPACE_FLOATS includes. */
 void test_gemm_workspace_alignment(void)
