@@ -63,6 +63,10 @@ LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) -lm -pthread
 # optimizer.c's loops vectorize only if sqrtf need not set errno (it never would:
 # Adam takes the root of a sum of squares); see the comment there.
 $(BUILD)/src/optimizer.o: BASEFLAGS += -fno-math-errno
+# softmax's exponentials (bp_fast_expf_block) vectorize only if GCC may turn their
+# float comparisons into selects; backprop never reads the FP exception flags that
+# -ftrapping-math keeps exact, and the values are the same bits either way.
+$(BUILD)/src/activation.o: BASEFLAGS += -fno-trapping-math
 
 VERSION := 0.1.0
 
