@@ -710,6 +710,14 @@ bp_status bp_trainer_decode(bp_net *net, const unsigned char *data, size_t len, 
         snprintf(why, why_len, "malformed trainer state near byte %zu of the chunk", r.pos);
         return BP_ERR_FORMAT;
     }
+    /* xoshiro256** never leaves the all-zero state, in which it returns 0 forever
+       (and the next shuffle would never end); seeding never produces it, so a file
+       that holds it was not written by a trainer. */
+    if ((t->rng.s[0] | t->rng.s[1] | t->rng.s[2] | t->rng.s[3]) == 0) {
+        bp_trainer_free(t);
+        snprintf(why, why_len, "trainer state: the random generator's state is all zero, which no run produces");
+        return BP_ERR_FORMAT;
+    }
     *out = t;
     return BP_OK;
 }
