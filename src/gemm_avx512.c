@@ -8,7 +8,9 @@
  * broadcasts feed 24 FMAs, enough independent chains to keep both FMA units
  * busy. It reads the same packed slivers as the 6 x 16 AVX2 kernel (a 12 x 32
  * tile is four 6 x 16 tiles), so packing does not change, and gemm.c falls back
- * to the 6 x 16 kernel wherever the block has no second sliver to pair with.
+ * to the 6 x 16 kernel wherever the block has no second B sliver to pair with.
+ * A block's last A sliver may have no partner or be partly filled: the kernel
+ * then computes only the valid rows (one copy of it per row count).
  *
  * The same bits as the 6 x 16 kernel, so that both may share one product and
  * the result does not depend on how threads cut it: one FMA per k from zero;
