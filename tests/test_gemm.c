@@ -284,7 +284,8 @@ void test_gemm_large(void)
    or two B slivers): against the naive product, and bit for bit against the
    same rows computed as part of a taller product, where they sit in full
    tiles. Each element is one FMA chain in k order whatever tile computes it,
-   so the bits must not depend on the row count. M starts at 4, where the
+   so the bits must not depend on the row count (with the built-in GEMM; with
+   make BLAS=openblas only the comparison with the naive product holds). M starts at 4, where the
    packed path begins; 96 + 12 + m crosses a block of rows. */
 void test_gemm_every_tile_row_count(void)
 {
@@ -312,9 +313,11 @@ void test_gemm_every_tile_row_count(void)
                         if (m == 4 || m == 12 || m == 19) run_gemm_case(&tc, &rng, workspace);
                         /* The first M rows of op(A): A's first rows, or At's first columns. */
                         bp_gemm(ta, 0, M, N, K, 1.0f, ta ? At : A, ta ? TALL : K, B, N, 0.0f, C, N, workspace);
+#ifndef BP_OPENBLAS /* OpenBLAS's kernels may add in another order for another row count */
                         CHECK(memcmp(C, tall, M * N * sizeof *C) == 0,
                               "trans_a %d M %zu N %zu K %zu: the rows differ from the same rows of a %d-row product",
                               ta, M, N, K, TALL);
+#endif
                     }
             }
         }
