@@ -21,7 +21,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-enum { CHAINS = 12 };
+enum { CHAINS = 12 }; /* the accumulators c0..c11 of BP_CHAINS below */
 
 /* Twelve named accumulators (an array of them, GCC 12 keeps in memory). The
    empty asm says each may have changed, so the compiler can neither fold the

@@ -147,6 +147,8 @@ fi
 HAVE_PEAK=0
 if $CC $HFLAGS bench/fma_peak.c -lpthread -o "$OUT/fma_peak" 2> "$OUT/build.err"; then
     HAVE_PEAK=1
+else
+    PEAK_WHY="build failed ($(tail -n 1 "$OUT/build.err"))"
 fi
 
 HAVE_FANN=0
@@ -242,7 +244,7 @@ while [ $ROUND -le $ROUNDS ]; do
     if [ $HAVE_PEAK = 1 ]; then
         job fma-peak peak "" "$OUT/fma_peak" --threads $THREADS
     else
-        status fma-peak peak "build failed ($(tail -n 1 "$OUT/build.err"))"
+        status fma-peak peak "$PEAK_WHY"
     fi
     ROUND=$((ROUND + 1))
 done
