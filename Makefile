@@ -36,17 +36,17 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/i
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 CFLAGS  += -DBP_OPENBLAS $(BLAS_CFLAGS)
 endif
-# make SIMDE=1: build-simde/, where the AVX-512 GEMM kernel (src/gemm_avx512.c) is compiled
+# make SIMDE=1: build-simde/, where the AVX-512 GEMM kernel (src/kernels/gemm_avx512.c) is compiled
 # against SIMDe's emulation of the intrinsics (Debian libsimde-dev) and always used, so
 # tests/avx512-test.sh can check it on a CPU without AVX-512. The emulation runs on AVX2
 # and FMA, whose fused multiply-add rounds as AVX-512's does.
 ifeq ($(SIMDE),1)
 BUILD   := build-simde
 CFLAGS  += -DBP_GEMM_SIMDE
-$(BUILD)/src/gemm_avx512.o: CFLAGS += -mavx2 -mfma -Wno-psabi
+$(BUILD)/src/kernels/gemm_avx512.o: CFLAGS += -mavx2 -mfma -Wno-psabi
 endif
 # make CUDA=1: the GPU trainer (src/cuda/, nvcc and cuBLAS) in build-cuda/; without it,
-# src/cuda_none.c stands in and the build needs no CUDA at all.
+# src/cuda/cuda_none.c stands in and the build needs no CUDA at all.
 CUDA_HOME ?= /usr/local/cuda
 NVCC    ?= $(CUDA_HOME)/bin/nvcc
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
@@ -62,18 +62,18 @@ BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -
 LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) -lm -pthread
 # optimizer.c's loops vectorize only if sqrtf need not set errno (it never would:
 # Adam takes the root of a sum of squares); see the comment there.
-$(BUILD)/src/optimizer.o: BASEFLAGS += -fno-math-errno
+$(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno
 # softmax's exponentials (bp_fast_expf_block) vectorize only if GCC may turn their
 # float comparisons into selects; backprop never reads the FP exception flags that
 # -ftrapping-math keeps exact, and the values are the same bits either way.
-$(BUILD)/src/activation.o: BASEFLAGS += -fno-trapping-math
+$(BUILD)/src/core/activation.o: BASEFLAGS += -fno-trapping-math
 
 VERSION := 0.1.0
 
-LIB_SRC := $(wildcard src/*.c)
+LIB_SRC := $(wildcard src/*/*.c)
 CUDA_SRC := $(wildcard src/cuda/*.cu)
 ifeq ($(CUDA),1)
-LIB_SRC := $(filter-out src/cuda_none.c,$(LIB_SRC))
+LIB_SRC := $(filter-out src/cuda/cuda_none.c,$(LIB_SRC))
 endif
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/*.c)
@@ -94,7 +94,7 @@ UNIT := $(BUILD)/unit-tests
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h cli/*.h tests/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 

@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "backprop.h"
-#include "gemm.h"
-#include "pool.h"
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include "bench_common.h"
 
 static const char *prog = "bp_bench";

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fileio.h"
+#include "io/fileio.h"
 
 static size_t argmax(const float *v, size_t n)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fileio.h"
+#include "io/fileio.h"
 
 static const cli_option export_options[] = {
     {"name", "ID", "prefix of the generated names (default \"model\": model_predict, MODEL_INPUTS, ...)"},

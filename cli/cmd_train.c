@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bytes.h"
+#include "io/bytes.h"
 #include "cli.h"
 #include "log.h"
 #include "plot.h"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "fileio.h"
+#include "io/fileio.h"
 
 /* The first bytes of a file, to tell the formats apart (NUL-terminated). Only regular
    files are looked at: opening a FIFO must not wait for a writer, and the reader that

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "fileio.h"
+#include "io/fileio.h"
 
 /* The columns, in file order; index the values of metrics_log_row with these. */
 enum {

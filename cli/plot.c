@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fileio.h"
+#include "io/fileio.h"
 #include "plot.h"
 
 enum {

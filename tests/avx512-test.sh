@@ -1,5 +1,5 @@
 #!/bin/sh
-# The AVX-512 GEMM kernel (src/gemm_avx512.c) on a CPU that may not have AVX-512: `make
+# The AVX-512 GEMM kernel (src/kernels/gemm_avx512.c) on a CPU that may not have AVX-512: `make
 # SIMDE=1` compiles it against SIMDe's emulation of the intrinsics (Debian libsimde-dev)
 # and uses it wherever a 12 x 32 tile fits, and the whole unit suite runs on that build
 # (GEMM shapes and epilogues against the naive product, fused == unfused and 1, 2, 3

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "csv.h"
+#include "io/csv.h"
 #include "test.h"
 
 /* Read a string literal (or any bytes) as a CSV file named name. */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fastmath.h"
+#include "kernels/fastmath.h"
 #include "test.h"
 
 void test_fast_exp_accuracy(void)

@@ -8,7 +8,7 @@
  */
 #include "test.h"
 
-#include "gemm.h"
+#include "kernels/gemm.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
-#include "bytes.h"
+#include "io/bytes.h"
 #include "test.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist/"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inflate.h"
+#include "io/inflate.h"
 #include "test.h"
 
 /* zlib level 0 (stored blocks), wbits 31: bytes (7 i) mod 251 for i < 300. */

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "backprop.h"
-#include "net_internal.h"
+#include "core/network.h"
 #include "test.h"
 
 #define MAX_RANKS 3

@@ -4,7 +4,7 @@
  */
 #include <stdlib.h>
 
-#include "rng.h"
+#include "core/rng.h"
 #include "test.h"
 
 void test_rng_bounded_and_shuffles(void)

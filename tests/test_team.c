@@ -11,8 +11,8 @@
 #include "test.h"
 
 #include "backprop.h"
-#include "gemm.h"
-#include "pool.h"
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
-#include "optimizer.h"
+#include "core/optimizer.h"
 #include "test.h"
 
 /* One parameter p with C = 1/2 (w x - y)^2: a 1-1 identity network without bias.

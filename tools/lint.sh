@@ -1,6 +1,6 @@
 #!/bin/sh
 # lint.sh - static analysis of the library and the program: cppcheck, then
-# clang-tidy (the checks in .clang-tidy), over src/*.c and cli/*.c.
+# clang-tidy (the checks in .clang-tidy), over src/*/*.c and cli/*.c.
 #
 #   sh tools/lint.sh [-v]        (from anywhere; -v: clang-tidy's full explanations)
 #
@@ -31,7 +31,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/backprop-lint.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
-files=$(ls src/*.c cli/*.c)
+files=$(ls src/*/*.c cli/*.c)
 n_files=$(echo "$files" | wc -l)
 status=0
 findings=0

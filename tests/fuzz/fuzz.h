@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
-#include "bytes.h"
+#include "io/bytes.h"
 
 int bp_fuzz_csv(const uint8_t *data, size_t size);
 int bp_fuzz_idx(const uint8_t *data, size_t size);

@@ -14,9 +14,9 @@
 #include <float.h>
 #include <math.h>
 
-#include "csv.h"
+#include "io/csv.h"
 #include "fuzz.h"
-#include "inflate.h"
+#include "io/inflate.h"
 
 #define H "csv"
 

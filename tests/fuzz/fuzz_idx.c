@@ -18,7 +18,7 @@
 #include <math.h>
 
 #include "fuzz.h"
-#include "inflate.h"
+#include "io/inflate.h"
 
 #define H "idx"
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "inflate.h"
+#include "io/inflate.h"
 
 #ifdef BP_FUZZ_ZLIB
 #include <zlib.h>

@@ -13,7 +13,7 @@
 #include <math.h>
 
 #include "fuzz.h"
-#include "model_file.h"
+#include "io/model_file.h"
 
 #define H "model"
 

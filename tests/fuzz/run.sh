@@ -82,9 +82,9 @@ count() { find "$1" -type f 2>/dev/null | wc -l; }
 # list are word lists: unquoted on purpose.
 objs=
 # shellcheck disable=SC2086
-for src in src/*.c; do
+for src in src/*/*.c; do
     o=$B/obj/$(basename "$src" .c).o
-    if [ ! -f "$o" ] || [ -n "$(find "$src" src/*.h include/*.h -newer "$o" 2>/dev/null | head -n 1)" ]; then
+    if [ ! -f "$o" ] || [ -n "$(find "$src" src/*/*.h include/*.h -newer "$o" 2>/dev/null | head -n 1)" ]; then
         "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$o" || { echo "run.sh: cannot build $src" >&2; exit 2; }
     fi
     objs="$objs $o"

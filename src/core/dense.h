@@ -11,7 +11,7 @@
 #define BP_DENSE_H
 
 #include "backprop.h"
-#include "gemm.h"
+#include "kernels/gemm.h"
 
 /* z = W a + b, a = g(z) for m samples:
    Z (m x n_out) = A_prev (m x n_in) W^T (n_in x n_out) + 1 b^T.  b may be NULL.

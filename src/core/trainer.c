@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "io/bytes.h"
 #include "cuda/cuda.h"
-#include "fileio.h"
-#include "net_internal.h"
+#include "io/fileio.h"
+#include "network.h"
 #include "optimizer.h"
 #include "rng.h"
-#include "small.h"
+#include "tiny_sgd.h"
 
 struct bp_trainer {
     bp_net *net;
@@ -228,7 +228,7 @@ static void gather(bp_trainer *t, const float *x, const float *y, size_t start, 
 }
 
 /* Samples the tiny-network path trains between two calls of on_step. */
-#define SMALL_CHUNK 4096
+#define TINY_CHUNK 4096
 
 bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps, bp_epoch_stats *stats)
 {
@@ -264,20 +264,20 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
         if (!isfinite(r.loss_sum)) return BP_ERR_NUMERIC;
         if (t->config.on_step) t->config.on_step(t->config.context, t->position, n);
     }
-    /* Tiny networks trained one sample at a time take the fused path of small.c. */
+    /* Tiny networks trained one sample at a time take the fused path of tiny_sgd.c. */
     int parallel = t->config.ranks > 1;
     int small = !parallel && batch == 1 && t->update.kind == BP_OPT_SGD && t->config.clip_norm == 0 &&
                 t->config.schedule == BP_SCHEDULE_CONSTANT && t->config.warmup_epochs == 0 &&
-                bp_small_applies(net);
+                bp_tiny_sgd_applies(net);
     /* On the CPU: step after step (the GPU has done its run above). */
     while (!t->gpu && t->position < n && !stop && (max_steps == 0 || done_steps < max_steps)) {
         size_t start = t->position;
         if (small) {
-            size_t count = n - start < SMALL_CHUNK ? n - start : SMALL_CHUNK;
+            size_t count = n - start < TINY_CHUNK ? n - start : TINY_CHUNK;
             if (max_steps && count > max_steps - done_steps) count = max_steps - done_steps;
             /* In file order the samples are simply the next `count` rows. */
             int ordered = t->config.no_shuffle;
-            double loss = bp_small_sgd_epoch(net, ordered ? x + start * n_in : x, ordered ? y + start * n_out : y,
+            double loss = bp_tiny_sgd_epoch(net, ordered ? x + start * n_in : x, ordered ? y + start * n_out : y,
                                              ordered ? NULL : t->order + start, count,
                                              (float)t->config.learning_rate, (float)t->config.weight_decay);
             t->update.step += count;

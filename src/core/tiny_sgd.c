@@ -1,6 +1,6 @@
 /*
- * small.c - per-sample gradient descent for tiny networks (seed 001's 2-3-2
- * and anything up to SMALL_WIDTH units per layer).
+ * tiny_sgd.c - per-sample gradient descent for tiny networks (seed 001's 2-3-2
+ * and anything up to BP_TINY_WIDTH units per layer).
  *
  * For a network this small the general path's costs are all overhead: GEMM
  * set-up, work-space bookkeeping, a gradient block written then read, libm
@@ -16,7 +16,7 @@
  * chain of dependent arithmetic and its speed is that chain's latency, not the
  * number of operations. Two versions compute it:
  *
- *  - reference_epoch: plain loops over any widths up to SMALL_WIDTH and any
+ *  - reference_epoch: plain loops over any widths up to BP_TINY_WIDTH and any
  *    depth; the fallback, and the obvious code to read the math from.
  *  - vector_epoch: depth 1 to 3 and widths up to 4 (GCC and clang). Every layer
  *    is padded to four lanes with vector extensions and the weights stay in
@@ -29,7 +29,7 @@
  *    run-time values.
  *
  * Both compute what network.c + optimizer.c compute for batch size 1, up to
- * rounding and the fast exp (tests/test_small.c compares them on every kind and
+ * rounding and the fast exp (tests/test_tiny_sgd.c compares them on every kind and
  * shape), and are used by the trainer only when this path applies: batch 1,
  * plain SGD, no clipping, no schedule, every width small. The loss is summed as
  * loss.c sums it: MSE in the loop, CE and BCE (which need logarithms) by loss.c
@@ -39,15 +39,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "fastmath.h"
+#include "kernels/fastmath.h"
 #include "loss.h"
-#include "net_internal.h"
-#include "small.h"
+#include "network.h"
+#include "tiny_sgd.h"
 
-int bp_small_applies(const bp_net *net)
+int bp_tiny_sgd_applies(const bp_net *net)
 {
     for (size_t l = 0; l <= net->n_layers; l++)
-        if (net->sizes[l] > SMALL_WIDTH) return 0;
+        if (net->sizes[l] > BP_TINY_WIDTH) return 0;
     return 1;
 }
 
@@ -86,8 +86,8 @@ static double reference_step(bp_net *net, const float *x, const float *y, float 
     const size_t L = net->n_layers;
     /* Zeroed so the analysers can see every read is of a written value (widths chain:
        layer l reads the n_(l-1) values layer l-1 wrote). */
-    float act[BP_MAX_LAYERS + 1][SMALL_WIDTH] = {{0}};
-    float zL[SMALL_WIDTH] = {0}, delta[SMALL_WIDTH] = {0}, prev[SMALL_WIDTH] = {0};
+    float act[BP_MAX_LAYERS + 1][BP_TINY_WIDTH] = {{0}};
+    float zL[BP_TINY_WIDTH] = {0}, delta[BP_TINY_WIDTH] = {0}, prev[BP_TINY_WIDTH] = {0};
     const float *a = x;
     for (size_t l = 1; l <= L; l++) {
         const bp_layer *layer = &net->layers[l];
@@ -582,7 +582,7 @@ static top_kind top_of(const bp_net *net)
 
 #endif /* BP_FAST_V4 */
 
-int bp_small_vector_applies(const bp_net *net)
+int bp_tiny_sgd_vector_applies(const bp_net *net)
 {
 #if BP_FAST_V4
     if (net->n_layers > VECTOR_DEPTH) return 0;
@@ -595,16 +595,16 @@ int bp_small_vector_applies(const bp_net *net)
 #endif
 }
 
-double bp_small_sgd_epoch_with(bp_small_kernel kernel, bp_net *net, const float *x, const float *y,
+double bp_tiny_sgd_epoch_with(bp_tiny_kernel kernel, bp_net *net, const float *x, const float *y,
                                const size_t *order, size_t n, float lr, float weight_decay)
 {
     if (n == 0) return 0.0;
 #if BP_FAST_V4
-    if (kernel != BP_SMALL_REFERENCE && bp_small_vector_applies(net)) {
+    if (kernel != BP_TINY_REFERENCE && bp_tiny_sgd_vector_applies(net)) {
 #if VECTOR_FMA
         /* Asked per call, so nothing global is written here (see gemm.c). */
         __builtin_cpu_init();
-        if (kernel != BP_SMALL_VECTOR && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        if (kernel != BP_TINY_VECTOR && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
             return vector_epoch_fma(net, x, y, order, n, lr, weight_decay, net->hidden, top_of(net));
 #endif
         return vector_epoch_portable(net, x, y, order, n, lr, weight_decay, net->hidden, top_of(net));
@@ -615,8 +615,8 @@ double bp_small_sgd_epoch_with(bp_small_kernel kernel, bp_net *net, const float 
     return reference_epoch(net, x, y, order, n, lr, weight_decay);
 }
 
-double bp_small_sgd_epoch(bp_net *net, const float *x, const float *y, const size_t *order, size_t n,
+double bp_tiny_sgd_epoch(bp_net *net, const float *x, const float *y, const size_t *order, size_t n,
                           float lr, float weight_decay)
 {
-    return bp_small_sgd_epoch_with(BP_SMALL_AUTO, net, x, y, order, n, lr, weight_decay);
+    return bp_tiny_sgd_epoch_with(BP_TINY_AUTO, net, x, y, order, n, lr, weight_decay);
 }

@@ -10,8 +10,8 @@
  * the result is always a normal finite float (e^-87 ~ 1.6e-38); NaN stays NaN.
  *
  * With GCC or clang the same exp, and a sigmoid built for latency, also come four
- * lanes at a time (bp_fast_exp4, bp_fast_sigmoid4) for small.c, which runs a
- * whole layer of up to four units through one call; tests/test_small.c checks
+ * lanes at a time (bp_fast_exp4, bp_fast_sigmoid4) for tiny_sgd.c, which runs a
+ * whole layer of up to four units through one call; tests/test_tiny_sgd.c checks
  * them against libm.
  */
 #ifndef BP_FASTMATH_H

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
-#include "fileio.h"
-#include "inflate.h"
-#include "net_internal.h"
+#include "io/csv.h"
+#include "io/fileio.h"
+#include "io/inflate.h"
+#include "network.h"
 #include "rng.h"
 
 struct bp_dataset {

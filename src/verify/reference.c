@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_internal.h"
+#include "core/network.h"
 #include "reference.h"
 
 typedef long double real;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "model_file.h"
-#include "net_internal.h"
+#include "core/network.h"
 
 #define MAX_CHECKPOINT_SIZE ((size_t)1 << 36)
 

@@ -12,7 +12,7 @@
 #include "activation.h"
 #include "dense.h"
 #include "loss.h"
-#include "net_internal.h"
+#include "network.h"
 
 static bp_status forward(bp_net *net, const float *x, size_t m)
 {

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "net_internal.h"
+#include "core/network.h"
 #include "reference.h"
 
 bp_status bp_finite_difference_gradient(const bp_net *net, const float *x, const float *y,

@@ -11,9 +11,9 @@
 #define BP_NET_INTERNAL_H
 
 #include "backprop.h"
-#include "fileio.h"
-#include "gemm.h"
-#include "pool.h"
+#include "io/fileio.h"
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
 
 /* Slope of leaky ReLU for z <= 0 (also written into model files). */
 #define BP_LEAKY_SLOPE 0.01f

@@ -20,7 +20,7 @@
 
 #include "csv.h"
 #include "fileio.h"
-#include "net_internal.h"
+#include "core/network.h"
 
 /* Tokens are shown in messages up to this many bytes, with non-printable bytes escaped. */
 #define SHOWN_MAX 40

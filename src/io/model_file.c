@@ -28,7 +28,7 @@
 #include "bytes.h"
 #include "fileio.h"
 #include "model_file.h"
-#include "net_internal.h"
+#include "core/network.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\n'};
 #define VERSION 1u

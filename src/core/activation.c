@@ -9,8 +9,8 @@
 #include <math.h>
 
 #include "activation.h"
-#include "fastmath.h"
-#include "net_internal.h"
+#include "kernels/fastmath.h"
+#include "network.h"
 
 float bp_sigmoidf(float z)
 {

@@ -1,14 +1,14 @@
 /*
- * test_small.c - the tiny-network SGD path (small.c) against the general one.
+ * test_tiny_sgd.c - the tiny-network SGD path (tiny_sgd.c) against the general one.
  *
  * The general path for batch 1 is bp_net_backward on one sample, then
- * W <- W - eta (grad + wd W): exactly what the trainer does without small.c.
- * Every implementation of small.c (the plain loops, the portable vector
+ * W <- W - eta (grad + wd W): exactly what the trainer does without tiny_sgd.c.
+ * Every implementation of tiny_sgd.c (the plain loops, the portable vector
  * version, the AVX2 + FMA one) runs one epoch from the same network on the same
  * data, for every activation x (loss, output) pair the library accepts, with
  * and without biases, with and without weight decay, on depths 1-3 and widths
  * 1-8 (the vector version takes widths up to 4, the rest go to the loops).
- * They must agree to 1e-4 relative: small.c uses a fast exp where the general
+ * They must agree to 1e-4 relative: tiny_sgd.c uses a fast exp where the general
  * path calls libm, and sums in another order.
  */
 #include <math.h>
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "backprop.h"
-#include "fastmath.h"
-#include "small.h"
+#include "kernels/fastmath.h"
+#include "core/tiny_sgd.h"
 #include "test.h"
 
 static uint64_t next(uint64_t *s) { return bp_test_next(s); }
@@ -106,8 +106,8 @@ static double param_error(const bp_net *a, const bp_net *b)
     return diff / (scale > 0 ? scale : 1.0);
 }
 
-static const bp_small_kernel kernels[] = {BP_SMALL_REFERENCE, BP_SMALL_VECTOR, BP_SMALL_VECTOR_FMA,
-                                          BP_SMALL_AUTO};
+static const bp_tiny_kernel kernels[] = {BP_TINY_REFERENCE, BP_TINY_VECTOR, BP_TINY_VECTOR_FMA,
+                                          BP_TINY_AUTO};
 
 /* One case through the general path and every kernel; returns the worst errors. */
 static void compare_case(const shape *sh, bp_activation hidden, bp_activation output, bp_loss loss,
@@ -133,7 +133,7 @@ static void compare_case(const shape *sh, bp_activation hidden, bp_activation ou
     for (size_t kk = 0; start && kk < sizeof kernels / sizeof kernels[0]; kk++) {
         bp_net *net = NULL;
         if (bp_net_clone(start, &net) != BP_OK) break;
-        double got = bp_small_sgd_epoch_with(kernels[kk], net, x, y, shuffled ? order : NULL, n, lr, wd);
+        double got = bp_tiny_sgd_epoch_with(kernels[kk], net, x, y, shuffled ? order : NULL, n, lr, wd);
         double ep = param_error(net, ref), el = fabs(got - want) / fmax(fabs(want), 1e-3);
         if (!(ep <= 1e-4) || !(el <= 1e-4))
             fprintf(stderr, "  kernel %d, sizes %zu-%zu-..., L %zu, %s/%s/%s, bias %d, wd %g: "
@@ -151,7 +151,7 @@ static void compare_case(const shape *sh, bp_activation hidden, bp_activation ou
     free(y);
 }
 
-void test_small_matches_general_path(void)
+void test_tiny_matches_general_path(void)
 {
     const bp_activation hiddens[] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_RELU,
                                      BP_ACT_LEAKY_RELU};
@@ -183,7 +183,7 @@ void test_small_matches_general_path(void)
 
 /* Seed 001's network as the W2 benchmark trains it (lr 0.5), over more samples: the
    kernels stay with the general path for a whole epoch, not just a short one. */
-void test_small_w2_epoch(void)
+void test_tiny_w2_epoch(void)
 {
     const shape sh = {2, {2, 3, 2}};
     const size_t n = 2000;
@@ -197,7 +197,7 @@ void test_small_w2_epoch(void)
     for (size_t kk = 0; start && kk < sizeof kernels / sizeof kernels[0]; kk++) {
         bp_net *net = NULL;
         if (bp_net_clone(start, &net) != BP_OK) break;
-        double got = bp_small_sgd_epoch_with(kernels[kk], net, x, y, NULL, n, 0.5f, 0.0f);
+        double got = bp_tiny_sgd_epoch_with(kernels[kk], net, x, y, NULL, n, 0.5f, 0.0f);
         double ep = param_error(net, ref);
         CHECK(ep <= 1e-4, "kernel %d: parameters differ by %g relative", (int)kernels[kk], ep);
         CHECK_NEAR(got / want, 1.0, 1e-5);
@@ -211,7 +211,7 @@ void test_small_w2_epoch(void)
 
 /* A learning rate that blows the weights up must come back as a non-finite loss
    (which the trainer reports), not as a crash or a finite number. */
-void test_small_divergence_is_not_finite(void)
+void test_tiny_divergence_is_not_finite(void)
 {
     /* Identity outputs: a saturated sigmoid output would stop learning instead. */
     const shape cases[] = {{2, {2, 3, 2}}, {1, {3, 4}}, {2, {6, 5, 2}}};
@@ -221,7 +221,7 @@ void test_small_divergence_is_not_finite(void)
             bp_net *net = make_case(&cases[c], BP_ACT_SIGMOID, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 3, 200, &x, &y);
             CHECK(net != NULL, "could not build the network");
             if (!net) continue;
-            double loss = bp_small_sgd_epoch_with(kernels[kk], net, x, y, NULL, 200, 1e30f, 0.0f);
+            double loss = bp_tiny_sgd_epoch_with(kernels[kk], net, x, y, NULL, 200, 1e30f, 0.0f);
             CHECK(!isfinite(loss), "case %zu, kernel %d: loss %g", c, (int)kernels[kk], loss);
             bp_net_free(net);
             free(x);
@@ -231,7 +231,7 @@ void test_small_divergence_is_not_finite(void)
 
 #if BP_FAST_V4
 /* The four-lane exp and sigmoid against libm, lane by lane. Inlined into a portable
-   function and into one compiled for AVX2 + FMA as small.c does, so that both builds
+   function and into one compiled for AVX2 + FMA as tiny_sgd.c does, so that both builds
    of them are measured. */
 typedef struct {
     double exp, sigmoid; /* worst relative errors */
@@ -276,7 +276,7 @@ static fast4_report fast4_fma(void) { return fast4_check(1); }
 #endif
 #endif
 
-void test_small_fast_exp4(void)
+void test_tiny_fast_exp4(void)
 {
 #if BP_FAST_V4
     fast4_report r[2] = {fast4_portable(), fast4_portable()};

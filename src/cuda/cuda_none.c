@@ -2,8 +2,8 @@
  * cuda_none.c - the GPU trainer in a build without CUDA: every call says so.
  * `make CUDA=1` compiles src/cuda/ instead of this file (see cuda/cuda.h).
  */
-#include "cuda/cuda.h"
-#include "net_internal.h"
+#include "cuda.h"
+#include "core/network.h"
 
 int bp_cuda_device_count(void) { return 0; }
 

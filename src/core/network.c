@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "net_internal.h"
+#include "kernels/gemm.h"
+#include "network.h"
 #include "rng.h"
 
 void *bp_alloc_aligned(size_t bytes)

@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "loss.h"
-#include "net_internal.h"
+#include "network.h"
 
 #define EVAL_CHUNK 256
 
