@@ -68,7 +68,10 @@ $(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno
 # -ftrapping-math keeps exact, and the values are the same bits either way.
 $(BUILD)/src/core/activation.o: BASEFLAGS += -fno-trapping-math
 
-VERSION := 0.1.0
+# The library exports only what include/backprop.h and backprop_verify.h mark BP_API.
+$(BUILD)/src/%.o: BASEFLAGS += -fvisibility=hidden
+
+VERSION := 0.2.0
 
 LIB_SRC := $(wildcard src/*/*.c)
 CUDA_SRC := $(wildcard src/cuda/*.cu)
@@ -98,7 +101,7 @@ $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h cli/*.h tests/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
-NVFLAGS := -std=c++17 -O2 -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Werror all-warnings $(CUDA_ARCH) -Iinclude -Isrc
+NVFLAGS := -std=c++17 -O2 -Xcompiler -Wall,-Wextra,-Werror,-fPIC,-fvisibility=hidden -Werror all-warnings $(CUDA_ARCH) -Iinclude -Isrc
 $(BUILD)/%.o: %.cu $(wildcard include/*.h src/cuda/*.h src/cuda/*.cuh) Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
@@ -207,14 +210,15 @@ install: all
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/backprop.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/backprop.h include/backprop_verify.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(PROGRAM) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' backprop.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libbackprop.a $(DESTDIR)$(PREFIX)/lib/libbackprop.so \
-	    $(DESTDIR)$(PREFIX)/include/backprop.h $(DESTDIR)$(PREFIX)/bin/backprop \
+	    $(DESTDIR)$(PREFIX)/include/backprop.h $(DESTDIR)$(PREFIX)/include/backprop_verify.h \
+	    $(DESTDIR)$(PREFIX)/bin/backprop \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 clean:

@@ -95,7 +95,7 @@ static bp_dataset *fashion(const char *dir, const char *kind, int *synthetic)
     float *shift = calloc(n_in, sizeof(float)), *scale = malloc(n_in * sizeof(float));
     if (!shift || !scale) bench_die(prog, "out of memory");
     for (size_t i = 0; i < n_in; i++) scale[i] = 1.0f / 255.0f;
-    check(bp_dataset_transform_inputs(d, shift, scale), "scaling pixels", NULL);
+    check(bp_dataset_apply_transform(d, shift, scale), "scaling pixels", NULL);
     free(shift);
     free(scale);
     return d;

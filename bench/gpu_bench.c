@@ -97,7 +97,7 @@ static void run_w1(const char *dir, int epochs)
     float *shift = calloc(784, sizeof(float)), *scale = malloc(784 * sizeof(float));
     if (!shift || !scale) bench_die(prog, "out of memory");
     for (int i = 0; i < 784; i++) scale[i] = 1.0f / 255.0f;
-    check(bp_dataset_transform_inputs(d, shift, scale), "scaling", NULL);
+    check(bp_dataset_apply_transform(d, shift, scale), "scaling", NULL);
     free(shift);
     free(scale);
     size_t sizes[] = {784, 256, 128, 10};

@@ -78,8 +78,8 @@ static int run_demo(cli_args *a)
     /* 3. Pixels are 0..16: scale them to [0, 1] (the model stores this). */
     float shift[64], scale[64];
     for (int i = 0; i < 64; i++) shift[i] = 0.0f, scale[i] = 1.0f / 16.0f;
-    bp_dataset_transform_inputs(train, shift, scale);
-    bp_dataset_transform_inputs(test, shift, scale);
+    bp_dataset_apply_transform(train, shift, scale);
+    bp_dataset_apply_transform(test, shift, scale);
 
     /* 4. A 64-64-10 network: ReLU hidden units, softmax outputs, cross-entropy. */
     size_t sizes[] = {64, 64, 10};

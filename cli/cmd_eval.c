@@ -28,7 +28,7 @@ static size_t predicted_class(const float *a, size_t n) { return n == 1 ? a[0] >
    n is the caller's count, the one it sized out with. */
 static bp_status predict_all(bp_net *net, const bp_dataset *d, size_t n, float *out)
 {
-    size_t n_in = bp_dataset_inputs(d), nL = bp_net_size(net, bp_net_layers(net));
+    size_t n_in = bp_dataset_inputs(d), nL = bp_net_width(net, bp_net_layer_count(net));
     const float *x = bp_dataset_x_const(d);
     for (size_t start = 0; start < n; start += 256) {
         size_t m = n - start < 256 ? n - start : 256;
@@ -77,7 +77,7 @@ static int run_eval(cli_args *a)
     size_t *confusion = NULL;
     if ((code = cli_use_threads(a, net, threads))) goto done;
     if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 0, &data))) goto done;
-    size_t n = bp_dataset_count(data), nL = bp_net_size(net, bp_net_layers(net));
+    size_t n = bp_dataset_count(data), nL = bp_net_width(net, bp_net_layer_count(net));
     bp_metrics m;
     if ((s = bp_net_evaluate(net, data, &m)) != BP_OK) {
         code = cli_fail_status(a, s, NULL, "evaluating");
@@ -136,7 +136,7 @@ static int run_eval(cli_args *a)
         }
         printf("}\n");
     } else {
-        printf("samples   %zu\nloss      %.6f (%s)\n", n, m.loss, bp_loss_name(bp_net_loss(net)));
+        printf("samples   %zu\nloss      %.6f (%s)\n", n, m.loss, bp_loss_name(bp_net_loss_function(net)));
         if (m.accuracy >= 0) {
             printf("accuracy  %.2f%% (%zu of %zu)\n", 100.0 * m.accuracy, (size_t)llround(m.accuracy * (double)n), n);
         } else {
@@ -204,7 +204,7 @@ static int run_predict(cli_args *a)
     bp_buffer b = {0};
     if ((code = cli_use_threads(a, net, threads))) goto done;
     if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 1, &data))) goto done;
-    size_t n = bp_dataset_count(data), nL = bp_net_size(net, bp_net_layers(net));
+    size_t n = bp_dataset_count(data), nL = bp_net_width(net, bp_net_layer_count(net));
     out = malloc(n * nL * sizeof(float));
     if (!out) {
         code = cli_fail(a, EXIT_FAILED, "out of memory");

@@ -134,7 +134,7 @@ static void print_matrix(const char *name, const float *v, size_t rows, size_t c
    every layer's z^l, a^l and gradients back through the public API. */
 static int print_numbers(cli_args *a, bp_net *net, const bp_dataset *data, size_t k)
 {
-    size_t L = bp_net_layers(net), n0 = bp_net_size(net, 0), nL = bp_net_size(net, L);
+    size_t L = bp_net_layer_count(net), n0 = bp_net_width(net, 0), nL = bp_net_width(net, L);
     const float *x = bp_dataset_x_const(data) + k * n0, *y = bp_dataset_y_const(data) + k * nL;
     double loss = 0;
     bp_status s = bp_net_backward(net, x, y, 1, BP_REDUCE_MEAN, &loss);
@@ -146,9 +146,9 @@ static int print_numbers(cli_args *a, bp_net *net, const bp_dataset *data, size_
     for (size_t l = 1; l <= L; l++) {
         float *W, *b;
         const float *z, *act;
-        bp_net_layer(net, l, &W, &b, NULL, NULL);
-        bp_net_layer_state(net, l, &z, &act);
-        size_t n = bp_net_size(net, l), p = bp_net_size(net, l - 1);
+        bp_net_layer_view(net, l, &W, &b, NULL, NULL);
+        bp_net_layer_activations(net, l, &z, &act);
+        size_t n = bp_net_width(net, l), p = bp_net_width(net, l - 1);
         bp_activation g = l == L ? bp_net_output_activation(net) : bp_net_hidden_activation(net);
         snprintf(name, sizeof name, "W^%zu", l);
         print_matrix(name, W, n, p);
@@ -160,7 +160,7 @@ static int print_numbers(cli_args *a, bp_net *net, const bp_dataset *data, size_
         float zbuf[4096];
         if (!z && n <= sizeof zbuf / sizeof zbuf[0]) {
             const float *prev = x;
-            if (l > 1) bp_net_layer_state(net, l - 1, NULL, &prev);
+            if (l > 1) bp_net_layer_activations(net, l - 1, NULL, &prev);
             for (size_t i = 0; i < n; i++) {
                 double v = b ? b[i] : 0.0;
                 for (size_t j = 0; j < p; j++) v += (double)W[i * p + j] * prev[j];
@@ -176,8 +176,8 @@ static int print_numbers(cli_args *a, bp_net *net, const bp_dataset *data, size_
     printf("  C = %.9g\n", loss);
     for (size_t l = L; l >= 1; l--) {
         float *gW, *gb;
-        bp_net_layer(net, l, NULL, NULL, &gW, &gb);
-        size_t n = bp_net_size(net, l), p = bp_net_size(net, l - 1);
+        bp_net_layer_view(net, l, NULL, NULL, &gW, &gb);
+        size_t n = bp_net_width(net, l), p = bp_net_width(net, l - 1);
         if (gb) {
             snprintf(name, sizeof name, "delta^%zu = dC/db^%zu", l, l);
             print_matrix(name, gb, 1, n);
@@ -202,8 +202,8 @@ static int run_explain(cli_args *a)
         bp_net *net = NULL;
         bp_status s = bp_net_load(model, &net, &err);
         if (s != BP_OK) return cli_fail_status(a, s, &err, model);
-        size_t L = bp_net_layers(net);
-        for (size_t l = 0; l <= L; l++) sizes[l] = bp_net_size(net, l);
+        size_t L = bp_net_layer_count(net);
+        for (size_t l = 0; l <= L; l++) sizes[l] = bp_net_width(net, l);
         /* Read and check the data first: an error must not follow a page of equations. */
         bp_dataset *data = NULL;
         size_t k = 1;
@@ -217,7 +217,7 @@ static int run_explain(cli_args *a)
         }
         if (code == EXIT_OK) {
             print_equations(L, sizes, bp_net_hidden_activation(net), bp_net_output_activation(net),
-                            bp_net_loss(net), bp_net_has_bias(net), m);
+                            bp_net_loss_function(net), bp_net_has_bias(net), m);
             if (data) code = print_numbers(a, net, data, k - 1);
         }
         bp_dataset_free(data);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backprop_verify.h"
 #include "cli.h"
 
 /* ------------------------------------------------------------------- grad */
@@ -52,20 +53,20 @@ static int run_grad(cli_args *a)
         bp_dataset_free(data);
         return cli_fail_status(a, s, NULL, "computing the gradient");
     }
-    size_t L = bp_net_layers(net);
+    size_t L = bp_net_layer_count(net);
     if (cli_flag(a, "json")) {
         printf("{\"loss\":");
         json_double(stdout, loss);
         printf(",\"samples\":%zu,\"reduction\":\"%s\",\"sizes\":[", m, bp_reduction_name(red));
-        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_size(net, l));
+        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_width(net, l));
         printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss_function\":\"%s\",\"bias\":%s,\"layers\":[",
                bp_activation_name(bp_net_hidden_activation(net)),
-               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss(net)),
+               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
                bp_net_has_bias(net) ? "true" : "false");
         for (size_t l = 1; l <= L; l++) {
             float *W, *b, *gW, *gb;
-            bp_net_layer(net, l, &W, &b, &gW, &gb);
-            size_t rows = bp_net_size(net, l), cols = bp_net_size(net, l - 1);
+            bp_net_layer_view(net, l, &W, &b, &gW, &gb);
+            size_t rows = bp_net_width(net, l), cols = bp_net_width(net, l - 1);
             printf("%s\n{\"layer\":%zu,\"rows\":%zu,\"cols\":%zu,\"W\":", l > 1 ? "," : "", l, rows, cols);
             json_float_matrix(stdout, W, rows, cols);
             printf(",\"b\":");
@@ -82,8 +83,8 @@ static int run_grad(cli_args *a)
         printf("layer  dC/dW shape    |dC/dW|          |dC/db|\n");
         for (size_t l = 1; l <= L; l++) {
             float *gW, *gb;
-            bp_net_layer(net, l, NULL, NULL, &gW, &gb);
-            size_t rows = bp_net_size(net, l), cols = bp_net_size(net, l - 1);
+            bp_net_layer_view(net, l, NULL, NULL, &gW, &gb);
+            size_t rows = bp_net_width(net, l), cols = bp_net_width(net, l - 1);
             double nw = 0, nb = 0;
             for (size_t i = 0; i < rows * cols; i++) nw += (double)gW[i] * gW[i];
             for (size_t i = 0; gb && i < rows; i++) nb += (double)gb[i] * gb[i];
@@ -136,8 +137,8 @@ static double blockwise_error(const bp_net *net, const double *x, const double *
 {
     double worst = 0.0;
     size_t off = 0;
-    for (size_t l = 1; l <= bp_net_layers(net); l++) {
-        size_t n = bp_net_size(net, l), w = n * bp_net_size(net, l - 1);
+    for (size_t l = 1; l <= bp_net_layer_count(net); l++) {
+        size_t n = bp_net_width(net, l), w = n * bp_net_width(net, l - 1);
         double e = bp_relative_error(x + off, y + off, w);
         worst = e > worst ? e : worst;
         off += w;
@@ -165,7 +166,7 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
     /* Random biases too, so their gradients are not checked only at zero. */
     for (size_t l = 1; l <= c->n_layers && c->bias; l++) {
         float *b;
-        bp_net_layer(net, l, NULL, &b, NULL, NULL);
+        bp_net_layer_view(net, l, NULL, &b, NULL, NULL);
         for (size_t i = 0; i < c->sizes[l]; i++) b[i] = (float)(cli_random_unit(&st) - 0.5);
     }
     float *x = malloc(m * n0 * sizeof(float)), *y = calloc(m * nL, sizeof(float));

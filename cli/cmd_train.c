@@ -420,9 +420,9 @@ static int run_train(cli_args *a)
         transform = 1;
     }
     if (transform) {
-        bp_dataset_transform_inputs(train, shift, scale);
-        if (valid) bp_dataset_transform_inputs(valid, shift, scale);
-        if (test) bp_dataset_transform_inputs(test, shift, scale);
+        bp_dataset_apply_transform(train, shift, scale);
+        if (valid) bp_dataset_apply_transform(valid, shift, scale);
+        if (test) bp_dataset_apply_transform(test, shift, scale);
     }
 
     /* ---- the network and the trainer: new, or where a checkpoint left them */
@@ -439,8 +439,8 @@ static int run_train(cli_args *a)
             goto done;
         }
         const float *cs, *ck;
-        int has = bp_net_input_transform(net, &cs, &ck);
-        int same = bp_net_size(net, 0) == n_in && bp_net_size(net, bp_net_layers(net)) == n_out && has == transform;
+        int has = bp_net_get_input_transform(net, &cs, &ck);
+        int same = bp_net_width(net, 0) == n_in && bp_net_width(net, bp_net_layer_count(net)) == n_out && has == transform;
         for (size_t i = 0; same && has && i < n_in; i++) same = cs[i] == shift[i] && ck[i] == scale[i];
         if (!same) {
             free(user), free(shift), free(scale);
@@ -455,11 +455,11 @@ static int run_train(cli_args *a)
             goto done;
         }
         free(user);
-        p.net.n_layers = bp_net_layers(net);
-        for (size_t l = 0; l <= p.net.n_layers; l++) sizes[l] = bp_net_size(net, l);
+        p.net.n_layers = bp_net_layer_count(net);
+        for (size_t l = 0; l <= p.net.n_layers; l++) sizes[l] = bp_net_width(net, l);
         p.net.hidden = bp_net_hidden_activation(net);
         p.net.output = bp_net_output_activation(net);
-        p.net.loss = bp_net_loss(net);
+        p.net.loss = bp_net_loss_function(net);
         free(shift), free(scale);
     } else {
         sizes[0] = n_in;

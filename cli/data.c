@@ -113,14 +113,14 @@ int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **o
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out)
 {
-    size_t n_in = bp_net_size(net, 0), n_out = bp_net_size(net, bp_net_layers(net));
+    size_t n_in = bp_net_width(net, 0), n_out = bp_net_width(net, bp_net_layer_count(net));
     cli_data_request req = {path, labels, CLI_FORMAT_AUTO, BP_TARGET_VALUES, n_out, 0, NULL};
     int code = cli_parse_format(a, &req.format);
     if (code) return code;
     const char *targets = cli_get(a, "targets");
     if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0)
         return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
-    int classes = bp_net_class_name(net, 0) != NULL || bp_net_loss(net) == BP_LOSS_CE;
+    int classes = bp_net_class_name(net, 0) != NULL || bp_net_loss_function(net) == BP_LOSS_CE;
     if (targets) classes = strcmp(targets, "class") == 0;
     if (classes) {
         req.target = BP_TARGET_CLASS;
@@ -162,7 +162,7 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     }
     /* The model's stored preprocessing, applied once to the whole data set. */
     const float *shift, *scale;
-    if (bp_net_input_transform(net, &shift, &scale)) bp_dataset_transform_inputs(*out, shift, scale);
+    if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);
     return 0;
 }
 

@@ -29,6 +29,14 @@
 extern "C" {
 #endif
 
+/* Every function below is part of the library's ABI (docs/API.md lists them). The library
+ * is built with -fvisibility=hidden, so only what is marked BP_API is exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BP_API __attribute__((visibility("default")))
+#else
+#define BP_API
+#endif
+
 /* ------------------------------------------------------------------ status */
 
 /** Result of every fallible call. BP_OK is zero; everything else is an error. */
@@ -43,7 +51,7 @@ typedef enum {
 } bp_status;
 
 /** A short English description of a status code; never NULL. */
-const char *bp_status_message(bp_status status);
+BP_API const char *bp_status_message(bp_status status);
 
 /** Details of a failure: the status plus a message naming file, line and column
  *  (or byte offset) where that applies. Pass NULL where you do not need it. */
@@ -82,13 +90,13 @@ typedef enum {
 } bp_reduction;
 
 /** Name of an activation ("relu", ...), loss ("mse", ...) or reduction ("mean", ...). */
-const char *bp_activation_name(bp_activation act);
-const char *bp_loss_name(bp_loss loss);
-const char *bp_reduction_name(bp_reduction reduction);
+BP_API const char *bp_activation_name(bp_activation act);
+BP_API const char *bp_loss_name(bp_loss loss);
+BP_API const char *bp_reduction_name(bp_reduction reduction);
 /** Parse a name as printed by the functions above. Returns BP_ERR_ARG if unknown. */
-bp_status bp_activation_parse(const char *name, bp_activation *out);
-bp_status bp_loss_parse(const char *name, bp_loss *out);
-bp_status bp_reduction_parse(const char *name, bp_reduction *out);
+BP_API bp_status bp_activation_parse(const char *name, bp_activation *out);
+BP_API bp_status bp_loss_parse(const char *name, bp_loss *out);
+BP_API bp_status bp_reduction_parse(const char *name, bp_reduction *out);
 
 /** Largest number of weight layers and largest width a network may have. */
 #define BP_MAX_LAYERS 64
@@ -109,7 +117,7 @@ typedef struct {
 } bp_net_config;
 
 /** Check a configuration without building anything. On failure, err says what is wrong. */
-bp_status bp_net_config_check(const bp_net_config *config, bp_error *err);
+BP_API bp_status bp_net_config_check(const bp_net_config *config, bp_error *err);
 
 /* ----------------------------------------------------------------- network */
 
@@ -118,11 +126,11 @@ typedef struct bp_net bp_net;
 
 /** Create a network and initialize it: He-normal weights for the ReLU family,
  *  Xavier-uniform otherwise, zero biases, all from config->seed. */
-bp_status bp_net_create(const bp_net_config *config, bp_net **out, bp_error *err);
+BP_API bp_status bp_net_create(const bp_net_config *config, bp_net **out, bp_error *err);
 /** Free a network; NULL is ignored. */
-void bp_net_free(bp_net *net);
+BP_API void bp_net_free(bp_net *net);
 /** Make an independent copy of a network's shape and parameters (not its gradients). */
-bp_status bp_net_clone(const bp_net *net, bp_net **out);
+BP_API bp_status bp_net_clone(const bp_net *net, bp_net **out);
 
 /** How many threads share this network's products (forward, backward, training
  *  and evaluation): 1, the default, keeps all work on the calling thread; 0
@@ -132,70 +140,70 @@ bp_status bp_net_clone(const bp_net *net, bp_net **out);
  *  split by output elements, never inside a sum. Clones and loaded networks
  *  start with 1. On failure (threads outside 0..256, no memory, no thread) the
  *  network keeps its previous setting. */
-bp_status bp_net_set_threads(bp_net *net, int threads, bp_error *err);
+BP_API bp_status bp_net_set_threads(bp_net *net, int threads, bp_error *err);
 /** Threads set by bp_net_set_threads (1 unless changed). */
-int bp_net_threads(const bp_net *net);
+BP_API int bp_net_threads(const bp_net *net);
 /** Physical cores this process may run on (CPU affinity, hyperthreads counted
  *  once); the online CPU count where the system does not say. At least 1. */
-int bp_default_threads(void);
+BP_API int bp_default_threads(void);
 
-/** Shape queries. Layers are numbered 1..L; bp_net_size(net, 0) is the input width. */
-size_t bp_net_layers(const bp_net *net);
-size_t bp_net_size(const bp_net *net, size_t layer);
-bp_activation bp_net_hidden_activation(const bp_net *net);
-bp_activation bp_net_output_activation(const bp_net *net);
-bp_loss bp_net_loss(const bp_net *net);
-int bp_net_has_bias(const bp_net *net);
+/** Shape queries. Layers are numbered 1..L; bp_net_width(net, 0) is the input width. */
+BP_API size_t bp_net_layer_count(const bp_net *net);
+BP_API size_t bp_net_width(const bp_net *net, size_t layer);
+BP_API bp_activation bp_net_hidden_activation(const bp_net *net);
+BP_API bp_activation bp_net_output_activation(const bp_net *net);
+BP_API bp_loss bp_net_loss_function(const bp_net *net);
+BP_API int bp_net_has_bias(const bp_net *net);
 /** Total number of parameters (every W and b). */
-size_t bp_net_param_count(const bp_net *net);
+BP_API size_t bp_net_param_count(const bp_net *net);
 
 /** All parameters in one block: for l = 1..L, W^l row-major (n_l x n_(l-1)), then b^l.
  *  The gradient block has the same layout. Pointers stay valid for the net's life. */
-float *bp_net_params(bp_net *net);
-const float *bp_net_params_const(const bp_net *net);
-float *bp_net_grads(bp_net *net);
+BP_API float *bp_net_params(bp_net *net);
+BP_API const float *bp_net_params_const(const bp_net *net);
+BP_API float *bp_net_grads(bp_net *net);
 /** Views of one layer's W^l, b^l (NULL without biases) and their gradients. */
-bp_status bp_net_layer(bp_net *net, size_t layer, float **W, float **b, float **grad_W, float **grad_b);
+BP_API bp_status bp_net_layer_view(bp_net *net, size_t layer, float **W, float **b, float **grad_W, float **grad_b);
 
 /** Views of z^l and a^l (m x n_l, row s = sample s) from the last forward or backward
  *  call; valid until the next call on this net. Layer 0 is not stored (a^0 is your x).
  *  Hidden layers keep only a^l (every hidden g' is computed from a): *z is NULL there. */
-bp_status bp_net_layer_state(const bp_net *net, size_t layer, const float **z, const float **a);
+BP_API bp_status bp_net_layer_activations(const bp_net *net, size_t layer, const float **z, const float **a);
 
 /** Forward pass over a batch: x is m x n_0, out (may be NULL) receives a^L, m x n_L.
  *  The pass keeps z^l and a^l for a following backward call. */
-bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out);
+BP_API bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out);
 
 /** Forward, loss and backward over a batch: fills the gradient block with dC/dW, dC/db
  *  for targets y (m x n_L) and returns the loss (mean or sum as asked) in *loss. */
-bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
-                          bp_reduction reduction, double *loss);
+BP_API bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
+                                 bp_reduction reduction, double *loss);
 
 /** Loss of a batch without touching the gradients. */
-bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t m,
-                            bp_reduction reduction, double *loss);
+BP_API bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y, size_t m,
+                                   bp_reduction reduction, double *loss);
 
 /** Store an input transform with the model (x' = (x - shift) * scale, n_0 values each),
  *  so whoever loads it can prepare raw inputs the same way. NULL, NULL removes it. The
  *  network's own forward pass does not apply it: apply it to data with
- *  bp_dataset_transform_inputs or bp_net_transform_inputs. */
-bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale);
+ *  bp_dataset_apply_transform or bp_net_apply_input_transform. */
+BP_API bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale);
 /** The stored transform: returns 1 and sets the pointers if there is one, else 0. */
-int bp_net_input_transform(const bp_net *net, const float **shift, const float **scale);
+BP_API int bp_net_get_input_transform(const bp_net *net, const float **shift, const float **scale);
 /** Apply the stored transform (if any) to m samples in place. */
-void bp_net_transform_inputs(const bp_net *net, float *x, size_t m);
+BP_API void bp_net_apply_input_transform(const bp_net *net, float *x, size_t m);
 /** Name the n_L outputs as classes (copied; stored in the model file). NULL removes them. */
-bp_status bp_net_set_class_names(bp_net *net, const char *const *names, size_t n);
+BP_API bp_status bp_net_set_class_names(bp_net *net, const char *const *names, size_t n);
 /** Name of output k, or NULL when the model has no class names. */
-const char *bp_net_class_name(const bp_net *net, size_t k);
+BP_API const char *bp_net_class_name(const bp_net *net, size_t k);
 
 /** Save a network to a .bpm file (written to a temporary file, synced and renamed). */
-bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err);
+BP_API bp_status bp_net_save(const bp_net *net, const char *path, bp_error *err);
 /** Load a network from a .bpm file, refusing damaged or truncated files. */
-bp_status bp_net_load(const char *path, bp_net **out, bp_error *err);
+BP_API bp_status bp_net_load(const char *path, bp_net **out, bp_error *err);
 /** The same from memory (for embedding and fuzzing). name is used in messages. */
-bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp_net **out,
-                             bp_error *err);
+BP_API bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp_net **out,
+                                    bp_error *err);
 
 /* ----------------------------------------------------------------- data set */
 
@@ -204,21 +212,21 @@ typedef struct bp_dataset bp_dataset;
 
 /** Create an empty (zero-filled) data set of n samples. n_out may be 0 for inputs without
  *  targets (data to predict on). */
-bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out);
-void bp_dataset_free(bp_dataset *data);
-size_t bp_dataset_count(const bp_dataset *data);
-size_t bp_dataset_inputs(const bp_dataset *data);
-size_t bp_dataset_outputs(const bp_dataset *data);
-float *bp_dataset_x(bp_dataset *data);
-float *bp_dataset_y(bp_dataset *data);          /**< NULL when the data set has no targets */
-const float *bp_dataset_x_const(const bp_dataset *data);
-const float *bp_dataset_y_const(const bp_dataset *data);
+BP_API bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out);
+BP_API void bp_dataset_free(bp_dataset *data);
+BP_API size_t bp_dataset_count(const bp_dataset *data);
+BP_API size_t bp_dataset_inputs(const bp_dataset *data);
+BP_API size_t bp_dataset_outputs(const bp_dataset *data);
+BP_API float *bp_dataset_x(bp_dataset *data);
+BP_API float *bp_dataset_y(bp_dataset *data);          /**< NULL when the data set has no targets */
+BP_API const float *bp_dataset_x_const(const bp_dataset *data);
+BP_API const float *bp_dataset_y_const(const bp_dataset *data);
 
 /** Class names of a data set whose targets are one-hot classes read from text labels
  *  (k < bp_dataset_outputs). NULL when the classes are plain numbers or there are none. */
-const char *bp_dataset_class_name(const bp_dataset *data, size_t k);
+BP_API const char *bp_dataset_class_name(const bp_dataset *data, size_t k);
 /** Give the data set's one-hot outputs names (copied). n must equal bp_dataset_outputs. */
-bp_status bp_dataset_set_class_names(bp_dataset *data, const char *const *names, size_t n);
+BP_API bp_status bp_dataset_set_class_names(bp_dataset *data, const char *const *names, size_t n);
 
 /** How the target columns of a CSV file are read. */
 typedef enum {
@@ -240,37 +248,37 @@ typedef struct {
 
 /** Read a CSV file (comma, semicolon or tab separated; gzip-compressed files too).
  *  Errors name file:line:column. */
-bp_status bp_dataset_read_csv(const char *path, const bp_csv_options *options, bp_dataset **out,
-                              bp_error *err);
+BP_API bp_status bp_dataset_read_csv(const char *path, const bp_csv_options *options, bp_dataset **out,
+                                     bp_error *err);
 /** The same from CSV text in memory (gzip-compressed text is accepted too); name is used
  *  in messages. */
-bp_status bp_dataset_read_csv_memory(const void *text, size_t len, const char *name,
-                                     const bp_csv_options *options, bp_dataset **out,
-                                     bp_error *err);
+BP_API bp_status bp_dataset_read_csv_memory(const void *text, size_t len, const char *name,
+                                            const bp_csv_options *options, bp_dataset **out,
+                                            bp_error *err);
 /** Write a data set as CSV: inputs, then the class name or number (one-hot targets with
  *  names or class data) or the target values. Locale-independent; written atomically. */
-bp_status bp_dataset_write_csv(const bp_dataset *data, const char *path, bp_error *err);
+BP_API bp_status bp_dataset_write_csv(const bp_dataset *data, const char *path, bp_error *err);
 
 /** Read IDX files (MNIST, Fashion-MNIST): images (any item shape, unsigned bytes or other
  *  IDX types) as inputs with their raw values, labels (1-D, unsigned bytes) as one-hot
  *  targets over max label + 1 classes (at least n_classes when nonzero). Plain or gzip
  *  (.gz). labels may be NULL for inputs only. Sizes are checked against the file before any
  *  allocation; errors name the file and byte offset. */
-bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_classes,
-                              bp_dataset **out, bp_error *err);
+BP_API bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_classes,
+                                     bp_dataset **out, bp_error *err);
 
 /** Read FANN's text data format: a line "samples inputs outputs", then for each sample a
  *  line of inputs and a line of outputs. Errors name file:line:column. */
-bp_status bp_dataset_read_fann(const char *path, bp_dataset **out, bp_error *err);
+BP_API bp_status bp_dataset_read_fann(const char *path, bp_dataset **out, bp_error *err);
 /** Write a data set in FANN's text data format (atomically). */
-bp_status bp_dataset_write_fann(const bp_dataset *data, const char *path, bp_error *err);
+BP_API bp_status bp_dataset_write_fann(const bp_dataset *data, const char *path, bp_error *err);
 
 /** A new data set holding the samples idx[0..n) of data, in that order. */
-bp_status bp_dataset_subset(const bp_dataset *data, const size_t *idx, size_t n, bp_dataset **out);
+BP_API bp_status bp_dataset_subset(const bp_dataset *data, const size_t *idx, size_t n, bp_dataset **out);
 /** Shuffle with seed and split: *first gets the first n - round(fraction n) samples,
  *  *second the rest (validation split). Both must be freed; data is unchanged. */
-bp_status bp_dataset_split(const bp_dataset *data, double fraction, uint64_t seed,
-                           bp_dataset **first, bp_dataset **second);
+BP_API bp_status bp_dataset_split(const bp_dataset *data, double fraction, uint64_t seed,
+                                  bp_dataset **first, bp_dataset **second);
 
 /** Input normalization, computed on the training set and stored with the model. */
 typedef enum {
@@ -281,10 +289,10 @@ typedef enum {
 
 /** Per-input shift and scale (x' = (x - shift) * scale) for a normalization, from the data.
  *  Constant inputs get scale 1. shift and scale hold bp_dataset_inputs values each. */
-bp_status bp_dataset_input_stats(const bp_dataset *data, bp_normalize mode, float *shift,
-                                 float *scale);
+BP_API bp_status bp_dataset_input_stats(const bp_dataset *data, bp_normalize mode, float *shift,
+                                        float *scale);
 /** Apply x' = (x - shift) * scale to every sample's inputs, in place. */
-bp_status bp_dataset_transform_inputs(bp_dataset *data, const float *shift, const float *scale);
+BP_API bp_status bp_dataset_apply_transform(bp_dataset *data, const float *shift, const float *scale);
 
 /* ----------------------------------------------------------------- training */
 
@@ -305,10 +313,10 @@ typedef enum {
     BP_SCHEDULE_COSINE   /**< eta_min + (eta - eta_min) (1 + cos(pi epoch / epochs)) / 2 */
 } bp_schedule;
 
-const char *bp_optimizer_name(bp_optimizer opt);
-bp_status bp_optimizer_parse(const char *name, bp_optimizer *out);
-const char *bp_schedule_name(bp_schedule schedule);
-bp_status bp_schedule_parse(const char *name, bp_schedule *out);
+BP_API const char *bp_optimizer_name(bp_optimizer opt);
+BP_API bp_status bp_optimizer_parse(const char *name, bp_optimizer *out);
+BP_API const char *bp_schedule_name(bp_schedule schedule);
+BP_API bp_status bp_schedule_parse(const char *name, bp_schedule *out);
 
 /** Training settings. Zero-initialize, then set what you need: zero means the default. */
 typedef struct {
@@ -372,43 +380,43 @@ typedef struct {
     int complete;    /**< 1 when the epoch ended, 0 when it was stopped early (on_step, max_steps) */
 } bp_epoch_stats;
 
-bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out);
-void bp_trainer_free(bp_trainer *trainer);
+BP_API bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out);
+BP_API void bp_trainer_free(bp_trainer *trainer);
 /** One gradient step on one batch (m x n_0 inputs, m x n_L targets). For plain gradient
  *  descent and momentum the update is applied inside the backward pass, so the network's
  *  gradient block is not written; call bp_net_backward to see a gradient. */
-bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, size_t m,
-                          double *loss);
+BP_API bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, size_t m,
+                                 double *loss);
 /** One pass over the data set in batches, reshuffled each epoch unless no_shuffle. */
-bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, bp_epoch_stats *stats);
+BP_API bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, bp_epoch_stats *stats);
 /** Continue the current epoch for at most max_steps steps (0: to its end). Statistics are
  *  those of the whole epoch so far. A checkpoint taken between calls resumes mid-epoch. */
-bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, size_t max_steps,
-                         bp_epoch_stats *stats);
+BP_API bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, size_t max_steps,
+                                bp_epoch_stats *stats);
 /** Epochs completed so far, steps (updates) made so far, and the learning rate the next
  *  step will use. After BP_ERR_NUMERIC, steps_done names the step that diverged. */
-size_t bp_trainer_epochs_done(const bp_trainer *trainer);
-size_t bp_trainer_steps_done(const bp_trainer *trainer);
-double bp_trainer_learning_rate(const bp_trainer *trainer);
+BP_API size_t bp_trainer_epochs_done(const bp_trainer *trainer);
+BP_API size_t bp_trainer_steps_done(const bp_trainer *trainer);
+BP_API double bp_trainer_learning_rate(const bp_trainer *trainer);
 
 /** Early stopping: report the validation loss after an epoch. The trainer keeps a copy of
  *  the parameters with the lowest loss so far; *stop becomes 1 once `patience` epochs in a
  *  row brought no improvement. */
-bp_status bp_trainer_observe(bp_trainer *trainer, double validation_loss, size_t patience,
-                             int *stop);
+BP_API bp_status bp_trainer_observe(bp_trainer *trainer, double validation_loss, size_t patience,
+                                    int *stop);
 /** Put the best parameters seen by bp_trainer_observe back into the network. */
-bp_status bp_trainer_restore_best(bp_trainer *trainer);
+BP_API bp_status bp_trainer_restore_best(bp_trainer *trainer);
 /** Replace the progress callback (it is not saved in checkpoints). */
-void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t, size_t),
-                             void *context);
+BP_API void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t, size_t),
+                                    void *context);
 /** Set (or, with allreduce NULL, clear) data-parallel training as in bp_train_config;
  *  used after bp_checkpoint_load, since a checkpoint does not depend on the rank count. */
-bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_t ranks,
-                                  int (*allreduce)(void *, float *, size_t), void *context);
+BP_API bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_t ranks,
+                                         int (*allreduce)(void *, float *, size_t), void *context);
 /** Set (or, with both NULL, clear) the overlapped sums of bp_train_config
  *  (allreduce_start, allreduce_wait); they take the context given to set_parallel. */
-bp_status bp_trainer_set_overlap(bp_trainer *trainer, int (*start)(void *, float *, size_t),
-                                 int (*wait)(void *));
+BP_API bp_status bp_trainer_set_overlap(bp_trainer *trainer, int (*start)(void *, float *, size_t),
+                                        int (*wait)(void *));
 
 /* ------------------------------------------------------------------ devices */
 
@@ -419,7 +427,7 @@ typedef enum {
 } bp_device;
 
 /** CUDA devices this process can use: 0 in a build without CUDA or where none is visible. */
-int bp_cuda_devices(void);
+BP_API int bp_cuda_devices(void);
 
 /** Move a trainer's epochs to a device (BP_DEVICE_CPU moves them back). On CUDA,
  *  bp_trainer_run and bp_trainer_epoch upload the data set once (it must not change
@@ -433,11 +441,11 @@ int bp_cuda_devices(void);
  *  momentum (with weight decay), constant learning rate, no clipping, one process;
  *  anything else, a build without CUDA or no device fails with BP_ERR_UNSUPPORTED and
  *  err says why. */
-bp_status bp_trainer_set_device(bp_trainer *trainer, bp_device device, int tf32, bp_error *err);
+BP_API bp_status bp_trainer_set_device(bp_trainer *trainer, bp_device device, int tf32, bp_error *err);
 /** The trainer's device. */
-bp_device bp_trainer_device(const bp_trainer *trainer);
+BP_API bp_device bp_trainer_device(const bp_trainer *trainer);
 /** What went wrong on the device in the last failed bp_trainer_run ("" if nothing). */
-const char *bp_trainer_device_error(const bp_trainer *trainer);
+BP_API const char *bp_trainer_device_error(const bp_trainer *trainer);
 
 /* -------------------------------------------------------------- checkpoints */
 
@@ -446,14 +454,14 @@ const char *bp_trainer_device_error(const bp_trainer *trainer);
  *  the schedule and the early-stopping state. Written atomically. The file is also a
  *  valid model (.bpm) for eval and predict. `user` bytes (may be NULL) are stored with it
  *  and given back by bp_checkpoint_load (the program keeps its per-epoch history there). */
-bp_status bp_checkpoint_save(const bp_trainer *trainer, const char *path, const void *user,
-                             size_t user_len, bp_error *err);
+BP_API bp_status bp_checkpoint_save(const bp_trainer *trainer, const char *path, const void *user,
+                                    size_t user_len, bp_error *err);
 /** Load a checkpoint: a new network and a trainer attached to it, ready to continue where
  *  the saved one stopped (same data set, same thread count: then bitwise the same result as
  *  training without the interruption). *user receives a malloc'd copy of the user bytes (or
  *  NULL); free it. Free the trainer before the network. */
-bp_status bp_checkpoint_load(const char *path, bp_net **net, bp_trainer **trainer, void **user,
-                             size_t *user_len, bp_error *err);
+BP_API bp_status bp_checkpoint_load(const char *path, bp_net **net, bp_trainer **trainer, void **user,
+                                    size_t *user_len, bp_error *err);
 
 /* --------------------------------------------------------------- evaluation */
 
@@ -466,28 +474,7 @@ typedef struct {
     size_t samples;
 } bp_metrics;
 
-bp_status bp_net_evaluate(bp_net *net, const bp_dataset *data, bp_metrics *metrics);
-
-/* ------------------------------------------------------------- verification */
-
-/** The reference gradient: long double (at least double) precision, explicit Jacobians multiplied along the chain
- *  rule (diag(g'(z)), W, and dz/dW), one sample at a time. grad has bp_net_param_count
- *  entries in the parameter block's layout. Slow and obviously correct: for tests only. */
-bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *y, size_t m,
-                                bp_reduction reduction, double *loss, double *grad);
-
-/** Central finite differences of the reference loss (long double, differenced before rounding):
- *  (C(p + h) - C(p - h)) / 2h for every parameter p. */
-bp_status bp_finite_difference_gradient(const bp_net *net, const float *x, const float *y,
-                                        size_t m, bp_reduction reduction, double h, double *grad);
-
-/** The reference loss (computed in long double, returned as double), for the parameters given in params (NULL: the net's own). */
-bp_status bp_reference_loss(const bp_net *net, const double *params, const float *x,
-                            const float *y, size_t m, bp_reduction reduction, double *loss);
-
-/** max_i |a_i - b_i| / max(max_i |a_i|, max_i |b_i|): the error relative to the gradient's
- *  own scale. Returns 0 when both are all zero. */
-double bp_relative_error(const double *a, const double *b, size_t n);
+BP_API bp_status bp_net_evaluate(bp_net *net, const bp_dataset *data, bp_metrics *metrics);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "backprop.h"
+#include "backprop_verify.h"
 #include "test.h"
 
 static uint64_t next(uint64_t *s) { return bp_test_next(s); }
@@ -31,7 +31,7 @@ static int compare(bp_activation hidden, bp_activation output, bp_loss loss, int
     if (bp_net_create(&c, &net, NULL) != BP_OK) return 0;
     for (size_t l = 1; bias && l <= L; l++) {
         float *b;
-        bp_net_layer(net, l, NULL, &b, NULL, NULL);
+        bp_net_layer_view(net, l, NULL, &b, NULL, NULL);
         for (size_t i = 0; i < sizes[l]; i++) b[i] = (float)(unit(&st) - 0.5);
     }
     size_t n0 = sizes[0], nL = sizes[L], P = bp_net_param_count(net);

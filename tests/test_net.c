@@ -72,8 +72,8 @@ void test_init_is_seeded_and_scaled(void)
     CHECK(memcmp(bp_net_params(a), bp_net_params(c), P * sizeof(float)) != 0, "other seed differs");
     /* He: Var(W^1) = 2 / n_in; Xavier uniform: Var(W^2) = 2 / (n_in + n_out). */
     float *W1, *W2, *b1;
-    bp_net_layer(a, 1, &W1, &b1, NULL, NULL);
-    bp_net_layer(a, 2, &W2, NULL, NULL, NULL);
+    bp_net_layer_view(a, 1, &W1, &b1, NULL, NULL);
+    bp_net_layer_view(a, 2, &W2, NULL, NULL, NULL);
     double v1 = 0, v2 = 0, bsum = 0;
     for (size_t i = 0; i < 300 * 400; i++) v1 += (double)W1[i] * W1[i];
     for (size_t i = 0; i < 10 * 300; i++) v2 += (double)W2[i] * W2[i];
@@ -94,14 +94,14 @@ void test_losses_stay_finite(void)
     bp_net *bce = net_of(1, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_BCE, 1, 1);
     if (!ce || !bce) goto done;
     float *W, *b;
-    bp_net_layer(ce, 1, &W, &b, NULL, NULL);
+    bp_net_layer_view(ce, 1, &W, &b, NULL, NULL);
     W[0] = 1000, W[1] = -1000, W[2] = 0, b[0] = b[1] = b[2] = 0;
     const float x[] = {1}, y_ce[] = {0, 1, 0};
     double loss = 0;
     CHECK(bp_net_backward(ce, x, y_ce, 1, BP_REDUCE_MEAN, &loss) == BP_OK, "ce backward");
     CHECK(isfinite(loss) && fabs(loss - 2000) < 1e-3, "ce loss %g", loss);
     for (int i = 0; i < 3; i++) CHECK(isfinite(bp_net_grads(ce)[i]), "ce grad %d", i);
-    bp_net_layer(bce, 1, &W, &b, NULL, NULL);
+    bp_net_layer_view(bce, 1, &W, &b, NULL, NULL);
     W[0] = 1000, W[1] = -1000, W[2] = 0, b[0] = b[1] = b[2] = 0;
     const float y_bce[] = {0, 1, 1};
     CHECK(bp_net_backward(bce, x, y_bce, 1, BP_REDUCE_MEAN, &loss) == BP_OK, "bce backward");
@@ -147,8 +147,8 @@ void test_model_file_round_trip_and_damage(void)
     CHECK(bp_net_save(net, path, &err) == BP_OK, "save: %s", err.message);
     CHECK(bp_net_load(path, &back, &err) == BP_OK, "load: %s", err.message);
     if (back) {
-        CHECK(bp_net_layers(back) == 2 && bp_net_size(back, 1) == 7, "shape");
-        CHECK(bp_net_hidden_activation(back) == BP_ACT_TANH && bp_net_loss(back) == BP_LOSS_CE, "kinds");
+        CHECK(bp_net_layer_count(back) == 2 && bp_net_width(back, 1) == 7, "shape");
+        CHECK(bp_net_hidden_activation(back) == BP_ACT_TANH && bp_net_loss_function(back) == BP_LOSS_CE, "kinds");
         CHECK(memcmp(bp_net_params(net), bp_net_params(back), bp_net_param_count(net) * 4) == 0,
               "bitwise the same parameters");
     }

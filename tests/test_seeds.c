@@ -40,8 +40,8 @@ void test_seed001_network(void)
     bp_net *net = make(2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1);
     if (!net) return;
     float *W1, *b1, *W2, *b2, *gW1, *gb1, *gW2, *gb2;
-    bp_net_layer(net, 1, &W1, &b1, &gW1, &gb1);
-    bp_net_layer(net, 2, &W2, &b2, &gW2, &gb2);
+    bp_net_layer_view(net, 1, &W1, &b1, &gW1, &gb1);
+    bp_net_layer_view(net, 2, &W2, &b2, &gW2, &gb2);
     set(W1, (float[]){1, -1, 2, -2, 0, 0}, 6);
     set(b1, (float[]){0, 0, 0}, 3);
     set(W2, (float[]){1, -1, 0, 0, 0, 0}, 6);
@@ -87,8 +87,8 @@ void test_seed002_network(void)
     bp_net *net = make(2, sizes, BP_ACT_RELU, BP_ACT_IDENTITY, BP_LOSS_MSE, 1);
     if (!net) return;
     float *W1, *b1, *W2, *b2, *gW1, *gb1, *gW2, *gb2;
-    bp_net_layer(net, 1, &W1, &b1, &gW1, &gb1);
-    bp_net_layer(net, 2, &W2, &b2, &gW2, &gb2);
+    bp_net_layer_view(net, 1, &W1, &b1, &gW1, &gb1);
+    bp_net_layer_view(net, 2, &W2, &b2, &gW2, &gb2);
     set(W1, (float[]){1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}, 12);
     set(b1, (float[]){0, -1, 0, 0.5f}, 4);
     set(W2, (float[]){1, -1, 2, 0, 0.5f, 0, 0, 1}, 8);
@@ -126,10 +126,10 @@ void test_seed003_network(void)
     bp_net *net = make(3, sizes, BP_ACT_SIGMOID, BP_ACT_IDENTITY, BP_LOSS_MSE, 0);
     if (!net) return;
     float *W1, *W2, *W3, *gW1, *gW2, *gW3, *b;
-    bp_net_layer(net, 1, &W1, &b, &gW1, NULL);
+    bp_net_layer_view(net, 1, &W1, &b, &gW1, NULL);
     CHECK(b == NULL, "no biases");
-    bp_net_layer(net, 2, &W2, NULL, &gW2, NULL);
-    bp_net_layer(net, 3, &W3, NULL, &gW3, NULL);
+    bp_net_layer_view(net, 2, &W2, NULL, &gW2, NULL);
+    bp_net_layer_view(net, 3, &W3, NULL, &gW3, NULL);
     CHECK(bp_net_param_count(net) == 12 + 20 + 10, "parameter count %zu", bp_net_param_count(net));
     set(W1, (float[]){1, -1, 0, 2, -2, 5, 0, 0, 0, -1, 1, 3}, 12);
     set(W2, (float[]){1, -1, 0, 0, 0, 0, 2, -2, 1, 1, -1, -1, 0, 0, 0, 0, 3, -3, 1, -1}, 20);

@@ -47,7 +47,7 @@ static bp_net *make_case(const shape *sh, bp_activation hidden, bp_activation ou
     uint64_t st = seed;
     for (size_t l = 1; bias && l <= sh->n_layers; l++) {
         float *b;
-        bp_net_layer(net, l, NULL, &b, NULL, NULL);
+        bp_net_layer_view(net, l, NULL, &b, NULL, NULL);
         for (size_t i = 0; i < sh->sizes[l]; i++) b[i] = (float)(unit(&st) - 0.5);
     }
     size_t n0 = sh->sizes[0], nL = sh->sizes[sh->n_layers];
@@ -79,7 +79,7 @@ static bp_net *make_case(const shape *sh, bp_activation hidden, bp_activation ou
 static double general_epoch(bp_net *net, const float *x, const float *y, const size_t *order, size_t n,
                             float lr, float wd)
 {
-    size_t n0 = bp_net_size(net, 0), nL = bp_net_size(net, bp_net_layers(net));
+    size_t n0 = bp_net_width(net, 0), nL = bp_net_width(net, bp_net_layer_count(net));
     size_t P = bp_net_param_count(net);
     float *p = bp_net_params(net);
     const float *g = bp_net_grads(net);

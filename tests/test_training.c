@@ -283,7 +283,7 @@ void test_split_and_normalization(void)
     CHECK(shift[0] == 0 && fabsf(scale[0] - 1.0f / 9) < 1e-7f && scale[1] == 1, "minmax values");
     CHECK(bp_dataset_input_stats(d, BP_NORMALIZE_STANDARDIZE, shift, scale) == BP_OK, "standardize");
     CHECK(fabsf(shift[0] - 4.5f) < 1e-6f && fabsf(scale[0] - (float)(1 / sqrt(8.25))) < 1e-6f, "mean, 1/sd");
-    bp_dataset_transform_inputs(d, shift, scale);
+    bp_dataset_apply_transform(d, shift, scale);
     double mean = 0, var = 0;
     for (int i = 0; i < 10; i++) mean += bp_dataset_x(d)[2 * i] / 10.0;
     for (int i = 0; i < 10; i++) var += pow(bp_dataset_x(d)[2 * i] - mean, 2) / 10.0;
@@ -313,12 +313,12 @@ void test_model_keeps_preprocessing_and_classes(void)
     CHECK(bp_net_load(path, &back, &err) == BP_OK, "load: %s", err.message);
     if (back) {
         const float *s2, *k2;
-        CHECK(bp_net_input_transform(back, &s2, &k2) == 1, "has a transform");
+        CHECK(bp_net_get_input_transform(back, &s2, &k2) == 1, "has a transform");
         CHECK(s2[0] == 1.5f && s2[1] == -2 && k2[0] == 0.25f && k2[1] == 4, "the same transform");
         CHECK(strcmp(bp_net_class_name(back, 1), "dog \"rex\"") == 0 && strcmp(bp_net_class_name(back, 2), "") == 0,
               "the same names");
         float x[] = {3.5f, -1};
-        bp_net_transform_inputs(back, x, 1);
+        bp_net_apply_input_transform(back, x, 1);
         CHECK(x[0] == 0.5f && x[1] == 4, "applied");
     }
     remove(path);

@@ -514,7 +514,7 @@ bp_status bp_dataset_input_stats(const bp_dataset *d, bp_normalize mode, float *
     return BP_OK;
 }
 
-bp_status bp_dataset_transform_inputs(bp_dataset *d, const float *shift, const float *scale)
+bp_status bp_dataset_apply_transform(bp_dataset *d, const float *shift, const float *scale)
 {
     if (!d || !shift || !scale) return BP_ERR_ARG;
     for (size_t r = 0; r < d->n; r++) {

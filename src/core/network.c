@@ -251,7 +251,7 @@ bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const floa
     return BP_OK;
 }
 
-int bp_net_input_transform(const bp_net *net, const float **shift, const float **scale)
+int bp_net_get_input_transform(const bp_net *net, const float **shift, const float **scale)
 {
     if (!net || !net->input_shift) return 0;
     if (shift) *shift = net->input_shift;
@@ -259,7 +259,7 @@ int bp_net_input_transform(const bp_net *net, const float **shift, const float *
     return 1;
 }
 
-void bp_net_transform_inputs(const bp_net *net, float *x, size_t m)
+void bp_net_apply_input_transform(const bp_net *net, float *x, size_t m)
 {
     if (!net || !x || !net->input_shift) return;
     size_t n = net->sizes[0];
@@ -290,23 +290,23 @@ const char *bp_net_class_name(const bp_net *net, size_t k)
     return net && net->class_names && k < net->sizes[net->n_layers] ? net->class_names[k] : NULL;
 }
 
-size_t bp_net_layers(const bp_net *net) { return net ? net->n_layers : 0; }
+size_t bp_net_layer_count(const bp_net *net) { return net ? net->n_layers : 0; }
 
-size_t bp_net_size(const bp_net *net, size_t layer)
+size_t bp_net_width(const bp_net *net, size_t layer)
 {
     return net && layer <= net->n_layers ? net->sizes[layer] : 0;
 }
 
 bp_activation bp_net_hidden_activation(const bp_net *net) { return net->hidden; }
 bp_activation bp_net_output_activation(const bp_net *net) { return net->output; }
-bp_loss bp_net_loss(const bp_net *net) { return net->loss; }
+bp_loss bp_net_loss_function(const bp_net *net) { return net->loss; }
 int bp_net_has_bias(const bp_net *net) { return net->bias; }
 size_t bp_net_param_count(const bp_net *net) { return net ? net->n_params : 0; }
 float *bp_net_params(bp_net *net) { return net ? net->params : NULL; }
 const float *bp_net_params_const(const bp_net *net) { return net ? net->params : NULL; }
 float *bp_net_grads(bp_net *net) { return net ? net->grads : NULL; }
 
-bp_status bp_net_layer(bp_net *net, size_t l, float **W, float **b, float **grad_W, float **grad_b)
+bp_status bp_net_layer_view(bp_net *net, size_t l, float **W, float **b, float **grad_W, float **grad_b)
 {
     if (!net || l < 1 || l > net->n_layers) return BP_ERR_ARG;
     bp_layer *layer = &net->layers[l];

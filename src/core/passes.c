@@ -42,7 +42,7 @@ bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out)
     return BP_OK;
 }
 
-bp_status bp_net_layer_state(const bp_net *net, size_t l, const float **z, const float **a)
+bp_status bp_net_layer_activations(const bp_net *net, size_t l, const float **z, const float **a)
 {
     if (!net || l < 1 || l > net->n_layers || net->batch == 0) return BP_ERR_ARG;
     /* Hidden layers keep only a^l (their z^l is overwritten by g in place). */
@@ -56,7 +56,7 @@ static double reduce(double sum, size_t m, bp_reduction reduction)
     return reduction == BP_REDUCE_SUM ? sum : sum / (double)m;
 }
 
-bp_status bp_net_loss_value(bp_net *net, const float *x, const float *y, size_t m,
+bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y, size_t m,
                             bp_reduction reduction, double *loss)
 {
     if (!y || !loss) return BP_ERR_ARG;

@@ -7,7 +7,7 @@
 #ifndef BP_REFERENCE_H
 #define BP_REFERENCE_H
 
-#include "backprop.h"
+#include "backprop_verify.h"
 
 /* The loss for parameters `params` (long double, the parameter block's layout). */
 bp_status bp_reference_loss_ext(const bp_net *net, const long double *params, const float *x,

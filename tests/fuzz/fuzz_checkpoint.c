@@ -42,7 +42,7 @@ static unsigned char *read_back(const char *path, size_t *len)
 /* Resume on a small made-up data set of the network's shape. */
 static void resume(bp_trainer *t, bp_net *net, size_t n)
 {
-    size_t L = bp_net_layers(net), n0 = bp_net_size(net, 0), nL = bp_net_size(net, L);
+    size_t L = bp_net_layer_count(net), n0 = bp_net_width(net, 0), nL = bp_net_width(net, L);
     if (bp_net_param_count(net) > 4096 || n0 > 256 || nL > 256) return;
     bp_dataset *d = NULL;
     if (bp_dataset_create(n, n0, nL, &d) != BP_OK) return;

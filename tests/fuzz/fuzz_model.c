@@ -34,10 +34,10 @@ int bp_fuzz_model(const uint8_t *data, size_t size)
     fuzz_check_status(H, s, &err, "fuzz.bpm", NULL);
     FUZZ_CHECK(H, (s == BP_OK) == (net != NULL), "status %d with network %p", (int)s, (void *)net);
     if (net) {
-        size_t L = bp_net_layers(net), count = 0;
+        size_t L = bp_net_layer_count(net), count = 0;
         FUZZ_CHECK(H, L >= 1 && L <= BP_MAX_LAYERS, "%zu layers", L);
         for (size_t l = 1; l <= L; l++)
-            count += bp_net_size(net, l) * bp_net_size(net, l - 1) + (bp_net_has_bias(net) ? bp_net_size(net, l) : 0);
+            count += bp_net_width(net, l) * bp_net_width(net, l - 1) + (bp_net_has_bias(net) ? bp_net_width(net, l) : 0);
         FUZZ_CHECK(H, count == bp_net_param_count(net), "%zu parameters for the shape, %zu stored",
                    count, bp_net_param_count(net));
         FUZZ_CHECK(H, 4 * count <= len, "%zu parameters from a %zu-byte file", count, len);
@@ -64,11 +64,11 @@ int bp_fuzz_model(const uint8_t *data, size_t size)
         bp_buffer_free(&b);
 
         if ((sel & 2) && count <= 65536) {
-            size_t n0 = bp_net_size(net, 0), nL = bp_net_size(net, L);
+            size_t n0 = bp_net_width(net, 0), nL = bp_net_width(net, L);
             float *x = calloc(2 * n0, sizeof *x), *out = calloc(2 * nL, sizeof *out);
             if (x && out) {
                 for (size_t i = 0; i < 2 * n0; i++) x[i] = (float)(i % 7) - 3.0f;
-                bp_net_transform_inputs(net, x, 2);
+                bp_net_apply_input_transform(net, x, 2);
                 bp_status fs = bp_net_forward(net, x, 2, out);
                 FUZZ_CHECK(H, fs == BP_OK || fs == BP_ERR_NOMEM || fs == BP_ERR_NUMERIC,
                            "forward pass status %d", (int)fs);
