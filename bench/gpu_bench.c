@@ -3,8 +3,13 @@
  * step on the GPU (bp_trainer_set_device CUDA) for the shapes of
  * ../shared/DESIGN.md and issue 6, and a whole W1 epoch on Fashion-MNIST.
  *
- *   gpu_bench step SIZES BATCH [--steps S] [--tf32]    e.g. step 784,256,128,10 64
+ *   gpu_bench step SIZES BATCH [--steps S] [--tf32] [--path products|fused]
+ *                  [--no-carry] [--profile]              e.g. step 784,256,128,10 64
  *   gpu_bench w1 [--data DIR] [--epochs E]
+ *
+ * --path forces one of the GPU's step paths, --no-carry turns off the fused
+ * kernel's carry, --profile prints the fused kernel's per-phase times
+ * (bp_device_options; tools/gpu-check.sh's `paths` step compares them).
  *
  * A step workload trains on S batches of synthetic data (ReLU hidden layers,
  * softmax-CE; 2-3-2 is sigmoid/MSE per sample, as W2), one warm-up epoch and
@@ -41,7 +46,7 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
-static void run_step(const char *sizes_arg, size_t batch, size_t steps, int tf32)
+static void run_step(const char *sizes_arg, size_t batch, size_t steps, const bp_device_options *device)
 {
     size_t sizes[BP_MAX_LAYERS + 1], L = 0;
     char buf[256];
@@ -68,19 +73,20 @@ static void run_step(const char *sizes_arg, size_t batch, size_t steps, int tf32
     bp_train_config tc = {.learning_rate = tiny ? 0.5 : 0.01, .batch_size = batch, .seed = 3};
     bp_trainer *t;
     check(bp_trainer_create(net, &tc, &t), "creating the trainer", NULL);
-    check(bp_trainer_set_device(t, BP_DEVICE_CUDA, tf32, &err), "moving to the GPU", &err);
+    check(bp_trainer_set_device(t, device, &err), "moving to the GPU", &err);
     bp_epoch_stats st;
-    check(bp_trainer_epoch(t, d, &st), bp_trainer_device_error(t), NULL); /* warm-up: upload, capture */
+    check(bp_trainer_epoch(t, d, &st), bp_trainer_device_message(t), NULL); /* warm-up: upload, capture */
     double times[5];
     for (int r = 0; r < 5; r++) {
         double t0 = bench_now();
-        check(bp_trainer_epoch(t, d, &st), bp_trainer_device_error(t), NULL);
+        check(bp_trainer_epoch(t, d, &st), bp_trainer_device_message(t), NULL);
         times[r] = bench_now() - t0;
     }
     double sec = median(times, 5);
     printf("{\"impl\": \"backprop\", \"workload\": \"step\", \"sizes\": \"%s\", \"batch\": %zu, \"steps\": %zu, "
            "\"tf32\": %s, \"step_us\": %.3f, \"loss\": %.6g}\n",
-           sizes_arg, batch, steps, tf32 ? "true" : "false", 1e6 * sec / (double)steps, st.loss);
+           sizes_arg, batch, steps, device->tf32 ? "true" : "false", 1e6 * sec / (double)steps, st.loss);
+    if (device->profile && bp_trainer_device_message(t)[0]) fprintf(stderr, "%s\n", bp_trainer_device_message(t));
     bp_trainer_free(t);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -107,12 +113,13 @@ static void run_w1(const char *dir, int epochs)
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 64, .seed = 1001};
     bp_trainer *t;
     check(bp_trainer_create(net, &tc, &t), "creating the trainer", NULL);
-    check(bp_trainer_set_device(t, BP_DEVICE_CUDA, 0, &err), "moving to the GPU", &err);
+    const bp_device_options cuda = {.device = BP_DEVICE_CUDA};
+    check(bp_trainer_set_device(t, &cuda, &err), "moving to the GPU", &err);
     printf("{\"impl\": \"backprop\", \"workload\": \"w1_epoch\", \"epoch_s\": [");
     bp_epoch_stats st;
     for (int e = 0; e < epochs; e++) {
         double t0 = bench_now();
-        check(bp_trainer_epoch(t, d, &st), bp_trainer_device_error(t), NULL);
+        check(bp_trainer_epoch(t, d, &st), bp_trainer_device_message(t), NULL);
         printf("%s%.6f", e ? ", " : "", bench_now() - t0);
     }
     printf("], \"train_loss\": %.6g}\n", st.loss);
@@ -123,17 +130,23 @@ static void run_w1(const char *dir, int epochs)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) bench_die(prog, "usage: gpu_bench step SIZES BATCH [--steps S] [--tf32] | w1 [--data DIR]");
+    if (argc < 2) bench_die(prog, "usage: gpu_bench step SIZES BATCH [--steps S] [--tf32] [--path P] [--no-carry] [--profile] | w1 [--data DIR]");
     if (bp_cuda_devices() == 0) bench_die(prog, "no CUDA device (or a build without make CUDA=1)");
     if (!strcmp(argv[1], "step") && argc >= 4) {
         size_t steps = 200;
-        int tf32 = 0;
+        bp_device_options device = {.device = BP_DEVICE_CUDA};
         for (int i = 4; i < argc; i++) {
-            if (!strcmp(argv[i], "--tf32")) tf32 = 1;
+            if (!strcmp(argv[i], "--tf32")) device.tf32 = 1;
+            else if (!strcmp(argv[i], "--no-carry")) device.fused_no_carry = 1;
+            else if (!strcmp(argv[i], "--profile")) device.profile = 1;
+            else if (!strcmp(argv[i], "--path") && i + 1 < argc && !strcmp(argv[i + 1], "fused"))
+                device.cuda_path = BP_CUDA_PATH_FUSED, i++;
+            else if (!strcmp(argv[i], "--path") && i + 1 < argc && !strcmp(argv[i + 1], "products"))
+                device.cuda_path = BP_CUDA_PATH_PRODUCTS, i++;
             else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = (size_t)bench_long(prog, argv[++i]);
             else bench_die(prog, "unknown option");
         }
-        run_step(argv[2], (size_t)bench_long(prog, argv[3]), steps ? steps : 1, tf32);
+        run_step(argv[2], (size_t)bench_long(prog, argv[3]), steps ? steps : 1, &device);
     } else if (!strcmp(argv[1], "w1")) {
         const char *dir = "/usr/share/datasets/fashion-mnist";
         int epochs = 3;

@@ -486,7 +486,8 @@ static int run_train(cli_args *a)
         }
     }
     if ((code = cli_use_threads(a, net, p.threads))) goto done;
-    if (p.cuda && bp_trainer_set_device(trainer, BP_DEVICE_CUDA, p.tf32, &err) != BP_OK) {
+    bp_device_options device = {.device = BP_DEVICE_CUDA, .tf32 = p.tf32};
+    if (p.cuda && bp_trainer_set_device(trainer, &device, &err) != BP_OK) {
         code = cli_fail(a, EXIT_FAILED, "--device cuda: %s", err.message);
         goto done;
     }
@@ -575,7 +576,7 @@ static int run_train(cli_args *a)
             goto done;
         }
         if (s != BP_OK) {
-            const char *dev = bp_trainer_device_error(trainer);
+            const char *dev = bp_trainer_device_message(trainer);
             code = dev[0] ? cli_fail(a, EXIT_FAILED, "training on the GPU: %s", dev)
                           : cli_fail_status(a, s, NULL, "training");
             goto done;

@@ -429,23 +429,48 @@ typedef enum {
 /** CUDA devices this process can use: 0 in a build without CUDA or where none is visible. */
 BP_API int bp_cuda_devices(void);
 
-/** Move a trainer's epochs to a device (BP_DEVICE_CPU moves them back). On CUDA,
- *  bp_trainer_run and bp_trainer_epoch upload the data set once (it must not change
- *  while it is trained on), keep parameters, batches and the loss on the GPU, replay
- *  each step as a CUDA graph, and copy the parameters (and momentum) back into the
- *  network when they return, so evaluation, checkpoints and saving work as before and
- *  a model trained on one device loads on the other. Same shuffle as on the CPU; float
- *  sums in another order, so results agree to rounding, not bitwise. tf32 nonzero lets
- *  cuBLAS use TF32 tensor cores (faster, about 1e-3 relative precision); zero keeps
- *  full fp32. bp_trainer_step always runs on the CPU. Supported on CUDA so far: SGD and
- *  momentum (with weight decay), constant learning rate, no clipping, one process;
- *  anything else, a build without CUDA or no device fails with BP_ERR_UNSUPPORTED and
- *  err says why. */
-BP_API bp_status bp_trainer_set_device(bp_trainer *trainer, bp_device device, int tf32, bp_error *err);
+/** Which step path the CUDA trainer takes (bp_device_options.cuda_path). */
+typedef enum {
+    BP_CUDA_PATH_AUTO = 0, /**< the trainer's choice from the network and the batch size */
+    BP_CUDA_PATH_PRODUCTS, /**< cuBLASLt products and kernels, replayed as CUDA graphs */
+    BP_CUDA_PATH_FUSED     /**< one cooperative kernel per run; an error where it cannot run */
+} bp_cuda_path;
+
+/** Where and how a trainer computes. Zero-initialize, then set what you need: zero
+ *  means the default everywhere. Every field after tf32 is for tests and for measuring
+ *  the GPU's step paths against each other (docs/GPU.md); training needs none of them. */
+typedef struct {
+    bp_device device;      /**< BP_DEVICE_CPU (default) or BP_DEVICE_CUDA */
+    int tf32;              /**< CUDA: nonzero lets cuBLAS use TF32 tensor cores (faster, about
+                                1e-3 relative precision); zero keeps full fp32 */
+    bp_cuda_path cuda_path;/**< CUDA: force a step path (default: automatic) */
+    int fused_tail;        /**< CUDA fused path: the first layer computed one sample per block
+                                (0: the kernel's choice from the weights' sizes) */
+    int fused_no_carry;    /**< CUDA fused path: nonzero turns off carrying the next step's
+                                first-layer products in the weight updates */
+    int no_head;           /**< CUDA products path: nonzero computes a small last layer as
+                                products too, instead of its two "head" kernels */
+    int profile;           /**< CUDA fused path: time each phase on the device; after a run,
+                                bp_trainer_device_message gives the averages */
+} bp_device_options;
+
+/** Move a trainer's epochs to a device (options NULL or device BP_DEVICE_CPU moves them
+ *  back). On CUDA, bp_trainer_run and bp_trainer_epoch upload the data set once (it must
+ *  not change while it is trained on), keep parameters, batches and the loss on the GPU,
+ *  replay each step as a CUDA graph, and copy the parameters (and momentum) back into the
+ *  network when they return, so evaluation, checkpoints and saving work as before and a
+ *  model trained on one device loads on the other. Same shuffle as on the CPU; float sums
+ *  in another order, so results agree to rounding, not bitwise. bp_trainer_step always
+ *  runs on the CPU. Supported on CUDA so far: SGD and momentum (with weight decay),
+ *  constant learning rate, no clipping, one process; anything else, a build without CUDA
+ *  or no device fails with BP_ERR_UNSUPPORTED and err says why. */
+BP_API bp_status bp_trainer_set_device(bp_trainer *trainer, const bp_device_options *options,
+                                       bp_error *err);
 /** The trainer's device. */
 BP_API bp_device bp_trainer_device(const bp_trainer *trainer);
-/** What went wrong on the device in the last failed bp_trainer_run ("" if nothing). */
-BP_API const char *bp_trainer_device_error(const bp_trainer *trainer);
+/** What the device last reported ("" if nothing): why the last bp_trainer_run on it
+ *  failed, or, with bp_device_options.profile, the fused kernel's per-phase times. */
+BP_API const char *bp_trainer_device_message(const bp_trainer *trainer);
 
 /* -------------------------------------------------------------- checkpoints */
 

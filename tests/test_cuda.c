@@ -11,7 +11,7 @@
  * decay, momentum, sum reduction, a short last batch, and the one-warp
  * tiny-network kernel at batch 1. Each on both of the GPU's step paths (the
  * cuBLASLt products, and the fused whole-run kernel, forced in turn with
- * BP_CUDA_PATH), and the fused kernel on more shapes, bitwise repeatable.
+ * bp_device_options), and the fused kernel on more shapes, bitwise repeatable.
  */
 #include "test.h"
 
@@ -46,15 +46,19 @@ void test_cuda_unavailable_is_explained(void)
     CHECK(bp_net_create(&nc, &net, NULL) == BP_OK && bp_trainer_create(net, &tc, &t) == BP_OK, "set-up");
     if (!t) goto done;
     bp_error err = {0};
-    CHECK(bp_trainer_set_device(t, BP_DEVICE_CUDA, 0, &err) == BP_ERR_UNSUPPORTED, "no GPU, yet no error");
+    const bp_device_options cuda = {.device = BP_DEVICE_CUDA}, cpu = {.device = BP_DEVICE_CPU},
+                            seven = {.device = (bp_device)7}, bad_path = {.device = BP_DEVICE_CUDA, .cuda_path = (bp_cuda_path)9};
+    CHECK(bp_trainer_set_device(t, &cuda, &err) == BP_ERR_UNSUPPORTED, "no GPU, yet no error");
 #ifdef BP_CUDA
     CHECK(strstr(err.message, "no CUDA device") != NULL, "message: %s", err.message);
 #else
     CHECK(strstr(err.message, "make CUDA=1") != NULL, "message: %s", err.message);
 #endif
     CHECK(bp_trainer_device(t) == BP_DEVICE_CPU, "the trainer left the CPU");
-    CHECK(bp_trainer_set_device(t, BP_DEVICE_CPU, 0, &err) == BP_OK, "back to the CPU");
-    CHECK(bp_trainer_set_device(t, (bp_device)7, 0, &err) == BP_ERR_ARG, "device 7");
+    CHECK(bp_trainer_set_device(t, &cpu, &err) == BP_OK, "back to the CPU");
+    CHECK(bp_trainer_set_device(t, NULL, &err) == BP_OK && bp_trainer_device(t) == BP_DEVICE_CPU, "NULL: the CPU");
+    CHECK(bp_trainer_set_device(t, &seven, &err) == BP_ERR_ARG, "device 7");
+    CHECK(bp_trainer_set_device(t, &bad_path, &err) == BP_ERR_ARG, "CUDA path 9");
 done:
     bp_trainer_free(t);
     bp_net_free(net);
@@ -77,7 +81,8 @@ void test_cuda_refuses_what_it_cannot_do(void)
         bp_trainer *t = NULL;
         CHECK(bp_trainer_create(net, &configs[i], &t) == BP_OK, "trainer %d", i);
         bp_error err = {0};
-        CHECK(bp_trainer_set_device(t, BP_DEVICE_CUDA, 0, &err) == BP_ERR_UNSUPPORTED && strstr(err.message, words[i]),
+        const bp_device_options cuda = {.device = BP_DEVICE_CUDA};
+        CHECK(bp_trainer_set_device(t, &cuda, &err) == BP_ERR_UNSUPPORTED && strstr(err.message, words[i]),
               "config %d: %s", i, err.message);
         bp_trainer_free(t);
     }
@@ -85,18 +90,31 @@ void test_cuda_refuses_what_it_cannot_do(void)
 }
 
 
-/* The GPU's two step paths, forced in turn through BP_CUDA_PATH: cuBLASLt products
-   and kernels, and the fused kernel (src/cuda/fused.cuh). The fused kernel's
-   tiled and per-sample phases split the layers at its "tail" layer, chosen from
-   the weights' sizes; BP_CUDA_FUSED_TAIL forces it, so small networks test both.
-   The products path does a small last layer with its head kernels, or as products
-   with BP_CUDA_HEAD=0. A variant is a path, a forced tail ("" for the fused
-   kernel's own choice) and BP_CUDA_HEAD ("" for the default). */
-static const struct {
-    const char *path, *tail, *head;
-} variants[] = {{"products", "", ""}, {"fused", "", ""},  {"fused", "1", ""},        {"fused", "2", ""},
-                {"fused", "3", ""},   {"fused", "9", ""}, {"products", "", "0"}};
+/* The GPU's two step paths, forced in turn through bp_device_options.cuda_path:
+   cuBLASLt products and kernels, and the fused kernel (src/cuda/fused.cuh). The
+   fused kernel's tiled and per-sample phases split the layers at its "tail" layer,
+   chosen from the weights' sizes; fused_tail forces it, so small networks test
+   both. The products path does a small last layer with its head kernels, or as
+   products with no_head. */
+static const bp_device_options variants[] = {
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_PRODUCTS},
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_FUSED},
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_FUSED, .fused_tail = 1},
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_FUSED, .fused_tail = 2},
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_FUSED, .fused_tail = 3},
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_FUSED, .fused_tail = 9},
+    {.device = BP_DEVICE_CUDA, .cuda_path = BP_CUDA_PATH_PRODUCTS, .no_head = 1}};
 #define VARIANTS (sizeof variants / sizeof variants[0])
+
+/* A variant in words, for messages. */
+static const char *variant_name(size_t p)
+{
+    static const char *const names[] = {"products",           "fused",
+                                        "fused, tail 1",      "fused, tail 2",
+                                        "fused, tail 3",      "fused, tail 9",
+                                        "products, no head"};
+    return p < sizeof names / sizeof names[0] ? names[p] : "?";
+}
 
 /* Trains `epochs` epochs of the same network and data on the CPU and on the GPU
    (its step path forced to `path`); returns the largest parameter difference
@@ -105,9 +123,6 @@ static const struct {
 static double cpu_vs_gpu_on(size_t variant, const bp_net_config *nc, const bp_train_config *tc, size_t n,
                             int epochs, int again)
 {
-    setenv("BP_CUDA_PATH", variants[variant].path, 1);
-    if (variants[variant].tail[0]) setenv("BP_CUDA_FUSED_TAIL", variants[variant].tail, 1);
-    if (variants[variant].head[0]) setenv("BP_CUDA_HEAD", variants[variant].head, 1);
     size_t n_in = nc->sizes[0], n_out = nc->sizes[nc->n_layers];
     bp_dataset *d = NULL;
     if (bp_dataset_create(n, n_in, n_out, &d) != BP_OK) return -1;
@@ -125,8 +140,8 @@ static double cpu_vs_gpu_on(size_t variant, const bp_net_config *nc, const bp_tr
     if (bp_net_create(nc, &cpu, NULL) != BP_OK || bp_net_clone(cpu, &gpu) != BP_OK ||
         bp_net_clone(cpu, &gpu2) != BP_OK || bp_trainer_create(cpu, tc, &tc_cpu) != BP_OK ||
         bp_trainer_create(gpu, tc, &tc_gpu) != BP_OK || bp_trainer_create(gpu2, tc, &tc_gpu2) != BP_OK ||
-        bp_trainer_set_device(tc_gpu, BP_DEVICE_CUDA, 0, &err) != BP_OK ||
-        (again && bp_trainer_set_device(tc_gpu2, BP_DEVICE_CUDA, 0, &err) != BP_OK))
+        bp_trainer_set_device(tc_gpu, &variants[variant], &err) != BP_OK ||
+        (again && bp_trainer_set_device(tc_gpu2, &variants[variant], &err) != BP_OK))
         goto done;
     for (int e = 0; e < epochs; e++) {
         bp_epoch_stats a, b, c;
@@ -152,7 +167,7 @@ static double cpu_vs_gpu_on(size_t variant, const bp_net_config *nc, const bp_tr
     worst /= fmax(scale, 1e-30);
 done:
     if (worst < 0 && err.message[0]) printf("  %s\n", err.message);
-    if (worst < 0 && tc_gpu && bp_trainer_device_error(tc_gpu)[0]) printf("  %s\n", bp_trainer_device_error(tc_gpu));
+    if (worst < 0 && tc_gpu && bp_trainer_device_message(tc_gpu)[0]) printf("  %s\n", bp_trainer_device_message(tc_gpu));
     if (worst == -2) printf("  two GPU runs differ\n");
     bp_trainer_free(tc_cpu);
     bp_trainer_free(tc_gpu);
@@ -161,9 +176,6 @@ done:
     bp_net_free(gpu);
     bp_net_free(gpu2);
     bp_dataset_free(d);
-    unsetenv("BP_CUDA_PATH");
-    unsetenv("BP_CUDA_FUSED_TAIL");
-    unsetenv("BP_CUDA_HEAD");
     return worst;
 }
 
@@ -196,8 +208,8 @@ void test_cuda_matches_cpu(void)
                     const size_t p = some[v];
                     double r = cpu_vs_gpu(p, &nc, &tc, 200, 2);
                     CHECK(r >= 0 && r <= 1e-4,
-                          "%s tail '%s' head '%s': %s hidden, %s/%s, bias %d: relative difference %g",
-                          variants[p].path, variants[p].tail, variants[p].head,
+                          "%s: %s hidden, %s/%s, bias %d: relative difference %g",
+                          variant_name(p),
                           bp_activation_name(hidden[h]), bp_activation_name(tops[o].out),
                           bp_loss_name(tops[o].loss), bias, r);
                 }
@@ -239,10 +251,10 @@ void test_cuda_fused_shapes(void)
             /* Repeatable bit for bit: the fused kernel always; the products path below
                batch 256, where it takes cuBLASLt's first-ranked algorithms (above, it
                times candidates, and two runs may pick differently). */
-            const int again = strcmp(variants[p].path, "fused") == 0 || cases[i].tc.batch_size < 256;
+            const int again = variants[p].cuda_path == BP_CUDA_PATH_FUSED || cases[i].tc.batch_size < 256;
             double r = cpu_vs_gpu_on(p, &cases[i].nc, &cases[i].tc, cases[i].n, 2, again);
-            CHECK(r >= 0 && r <= 1e-4, "%s tail '%s' head '%s': case %zu: relative difference %g",
-                  variants[p].path, variants[p].tail, variants[p].head, i, r);
+            CHECK(r >= 0 && r <= 1e-4, "%s: case %zu: relative difference %g",
+                  variant_name(p), i, r);
         }
 }
 
@@ -265,8 +277,8 @@ void test_cuda_matches_cpu_modes(void)
     for (size_t v = 0; v < 4; v++)
         for (size_t i = 0, p = some[v]; i < sizeof modes / sizeof modes[0]; i++) {
             double r = cpu_vs_gpu(p, &nc, &modes[i], 300, 2), tol = modes[i].batch_size == 1 ? 1e-3 : 1e-4;
-            CHECK(r >= 0 && r <= tol, "%s tail '%s' head '%s': mode %zu: relative difference %g",
-                  variants[p].path, variants[p].tail, variants[p].head, i, r);
+            CHECK(r >= 0 && r <= tol, "%s: mode %zu: relative difference %g",
+                  variant_name(p), i, r);
         }
     size_t tiny[] = {2, 3, 2};
     bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232};

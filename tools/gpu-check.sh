@@ -80,20 +80,20 @@ for s in $steps; do
             build-cuda/unit-tests fused_shapes
         grep -E 'ERROR SUMMARY|passed' "$out/sanitize.log" >> "$summary" ;;
     paths)
-        # The two GPU step paths side by side (BP_CUDA_PATH forces one), and the fused
-        # kernel without its carry (BP_CUDA_FUSED_CARRY=0), with its per-phase times
-        # (BP_CUDA_FUSED_PROFILE): to check where fused.cu's choices should fall.
+        # The two GPU step paths side by side (--path forces one), and the fused
+        # kernel without its carry (--no-carry), with its per-phase times
+        # (--profile): to check where fused.cu's choices should fall.
         BUILD_ONLY=1 sh bench/gpu.sh > /dev/null || { note "paths: gpu_bench did not build"; continue; }
         for shape in "784,256,128,10 64 938" "784,256,128,10 256 234" "784,256,128,10 1024 200" \
             "784,512,256,10 128 400" "784,1024,1024,10 64 400" "784,100,10 32 1000"; do
             set -- $shape
             for p in products fused nocarry; do
                 case $p in
-                nocarry) env="BP_CUDA_PATH=fused BP_CUDA_FUSED_CARRY=0" ;;
-                *) env="BP_CUDA_PATH=$p" ;;
+                nocarry) opts="--path fused --no-carry" ;;
+                *) opts="--path $p" ;;
                 esac
                 # shellcheck disable=SC2086
-                env $env BP_CUDA_FUSED_PROFILE=1 timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3" 2>&1 |
+                timeout 60 build-cuda/gpu_bench step "$1" "$2" --steps "$3" $opts --profile 2>&1 |
                     sed "s/^/$p /" >> "$out/paths.log"
             done
         done

@@ -41,7 +41,7 @@ struct bp_trainer {
     double best_loss;
     size_t bad_epochs;
     bp_cuda *gpu;           /* bp_trainer_set_device(CUDA): the GPU trainer, or NULL */
-    char device_error[256]; /* what the device said when a run failed */
+    char device_message[256]; /* what the device last reported: why a run failed, or its profile */
 };
 
 static int bad(double v) { return !isfinite(v) || v < 0; }
@@ -254,7 +254,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
         /* The whole run on the GPU (cuda/cuda.h); the parameters come back at its end. */
         bp_cuda_result r;
         s = bp_cuda_run(t->gpu, net->params, t->update.state1, x, y, n, n_in, n_out, t->order, t->position,
-                        batch, max_steps, &r, t->device_error, sizeof t->device_error);
+                        batch, max_steps, &r, t->device_message, sizeof t->device_message);
         if (s != BP_OK) return s;
         t->steps += r.steps;
         t->epoch_steps += r.steps;
@@ -424,15 +424,19 @@ static bp_status parallel_step(bp_trainer *t, const float *x, const float *y, si
     return apply_gradient(t);
 }
 
-bp_status bp_trainer_set_device(bp_trainer *t, bp_device device, int tf32, bp_error *err)
+bp_status bp_trainer_set_device(bp_trainer *t, const bp_device_options *options, bp_error *err)
 {
     if (!t) return bp_fail(err, BP_ERR_ARG, "no trainer given");
-    if (device == BP_DEVICE_CPU) {
+    bp_device_options o = {0};
+    if (options) o = *options;
+    if (o.device == BP_DEVICE_CPU) {
         bp_cuda_free(t->gpu);
         t->gpu = NULL;
         return BP_OK;
     }
-    if (device != BP_DEVICE_CUDA) return bp_fail(err, BP_ERR_ARG, "unknown device %d", (int)device);
+    if (o.device != BP_DEVICE_CUDA) return bp_fail(err, BP_ERR_ARG, "unknown device %d", (int)o.device);
+    if ((unsigned)o.cuda_path > BP_CUDA_PATH_FUSED || o.fused_tail < 0)
+        return bp_fail(err, BP_ERR_ARG, "unknown CUDA path %d or fused tail %d", (int)o.cuda_path, o.fused_tail);
     const bp_train_config *c = &t->config;
     if (t->update.kind != BP_OPT_SGD && t->update.kind != BP_OPT_MOMENTUM)
         return bp_fail(err, BP_ERR_UNSUPPORTED, "the CUDA path trains with sgd or momentum so far, not %s; "
@@ -457,7 +461,12 @@ bp_status bp_trainer_set_device(bp_trainer *t, bp_device device, int tf32, bp_er
     m.lr = t->update.lr;
     m.mu = t->update.momentum;
     m.weight_decay = t->update.weight_decay;
-    m.tf32 = tf32 != 0;
+    m.tf32 = o.tf32 != 0;
+    m.path = o.cuda_path;
+    m.fused_tail = o.fused_tail;
+    m.fused_carry = !o.fused_no_carry;
+    m.head = !o.no_head;
+    m.profile = o.profile != 0;
     bp_cuda *gpu = NULL;
     bp_status s = bp_cuda_create(&m, &gpu, err);
     if (s != BP_OK) return s;
@@ -468,7 +477,7 @@ bp_status bp_trainer_set_device(bp_trainer *t, bp_device device, int tf32, bp_er
 
 bp_device bp_trainer_device(const bp_trainer *t) { return t && t->gpu ? BP_DEVICE_CUDA : BP_DEVICE_CPU; }
 
-const char *bp_trainer_device_error(const bp_trainer *t) { return t ? t->device_error : ""; }
+const char *bp_trainer_device_message(const bp_trainer *t) { return t ? t->device_message : ""; }
 
 int bp_cuda_devices(void) { return bp_cuda_device_count(); }
 

@@ -32,6 +32,12 @@ typedef struct {
     int momentum;          /* 0: plain gradient descent; 1: v <- mu v + g, W <- W - lr v */
     float lr, mu, weight_decay;
     int tf32;              /* let cuBLAS use TF32 tensor cores */
+    /* The step path and its variants, from bp_device_options (tests, measurements). */
+    bp_cuda_path path;     /* automatic, or forced */
+    int fused_tail;        /* the fused kernel's first per-sample layer (0: its choice) */
+    int fused_carry;       /* 0: the fused kernel does not carry the next step's products */
+    int head;              /* 0: a small last layer as products too, not the head kernels */
+    int profile;           /* time the fused kernel's phases; bp_cuda_run reports them */
 } bp_cuda_model;
 
 typedef struct bp_cuda bp_cuda;
@@ -55,7 +61,8 @@ void bp_cuda_free(bp_cuda *gpu);
    targets y in batches of `batch` (the last one may be short), at most max_steps
    steps (0: to the end of the epoch). x and y are uploaded on the first call that
    sees them and kept. params (n_params) and, with momentum, velocity are uploaded
-   before and copied back after. On failure `why` says what happened. */
+   before and copied back after. On failure `why` says what happened; after a
+   successful fused run with model.profile, it holds the phases' average times. */
 bp_status bp_cuda_run(bp_cuda *gpu, float *params, float *velocity, const float *x, const float *y,
                       size_t n, size_t n_in, size_t n_out, const size_t *order, size_t start,
                       size_t batch, size_t max_steps, bp_cuda_result *result, char *why,

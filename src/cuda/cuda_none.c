@@ -2,8 +2,9 @@
  * cuda_none.c - the GPU trainer in a build without CUDA: every call says so.
  * `make CUDA=1` compiles src/cuda/ instead of this file (see cuda/cuda.h).
  */
+#include <stdio.h>
+
 #include "cuda.h"
-#include "core/network.h"
 
 int bp_cuda_device_count(void) { return 0; }
 
@@ -11,8 +12,12 @@ bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, bp_error *er
 {
     (void)model;
     if (out) *out = NULL;
-    return bp_fail(err, BP_ERR_UNSUPPORTED,
-                   "this build has no CUDA backend: rebuild with make CUDA=1 (needs nvcc and cuBLAS)");
+    if (err) {
+        err->status = BP_ERR_UNSUPPORTED;
+        snprintf(err->message, sizeof err->message,
+                 "this build has no CUDA backend: rebuild with make CUDA=1 (needs nvcc and cuBLAS)");
+    }
+    return BP_ERR_UNSUPPORTED;
 }
 
 void bp_cuda_free(bp_cuda *gpu) { (void)gpu; }

@@ -36,11 +36,13 @@
  * batch index as their reduction, and write the update straight into W (and the
  * velocity): the gradient itself is never stored.
  *
- * BP_CUDA_FUSED_PROFILE=1 in the environment makes block 0 time each phase (and
- * points inside them, mark()); the averages are printed to stderr when the work
- * space is freed. docs/GPU.md has the measurements that shaped this file.
+ * bp_device_options.profile makes block 0 time each phase (and points inside
+ * them, mark()); bp_cuda_fused_report turns the sums into averages per step,
+ * which the trainer hands on as its device message. docs/GPU.md has the
+ * measurements that shaped this file.
  */
 #include <cooperative_groups.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,7 @@ constexpr int CARRY_BATCH = 256; /* batches up to this size carry layer 1's forw
 constexpr int TAIL_FLOATS = 40 * 1024;   /* the tail's parameters, at most: each block copies them to shared memory */
 constexpr int ROW_FLOATS = 8 * 1024;     /* the rows phase's widest layer, at most */
 constexpr double FUSED_MAX_MACS = 2.0e8;  /* multiply-adds in a step above which the products path is faster */
-/* BP_CUDA_FUSED_PROFILE's sums: each phase's time, then marks inside block 0's
+/* The profile's sums: each phase's time, then marks inside block 0's
    phases (time since the phase began), then the barrier test, steps and launches. */
 constexpr int PROFILE_PHASES = 2 * BP_MAX_LAYERS + 2, PROFILE_MARKS = 16;
 constexpr int PROFILE_SLOTS = PROFILE_PHASES + PROFILE_MARKS + 3;
@@ -670,15 +672,14 @@ double tail_floats(const bp_cuda_model *model, int T)
 
 /* The tail's first layer T: the smallest l whose layers l .. L have at most
    TAIL_FLOATS parameters, but at least L (the output layer is always done per
-   sample). BP_CUDA_FUSED_TAIL=T forces it (tests use it to cover both kinds of
+   sample). The model's fused_tail forces it (tests use it to cover both kinds of
    phase on small networks). 0 when the tail does not fit in shared memory. */
 int tail_of(const bp_cuda_model *model)
 {
     const int L = (int)model->n_layers;
     int T = L;
     while (T > 1 && tail_floats(model, T - 1) <= TAIL_FLOATS) T--;
-    const char *env = getenv("BP_CUDA_FUSED_TAIL");
-    if (env && atoi(env) >= 1) T = atoi(env) < L ? atoi(env) : L;
+    if (model->fused_tail >= 1) T = model->fused_tail < L ? model->fused_tail : L;
     if (tail_floats(model, T) > TAIL_FLOATS) return 0;
     for (int l = T - 1; l <= L; l++)
         if (model->sizes[l] > (size_t)ROW_FLOATS) return 0;
@@ -696,32 +697,47 @@ struct bp_cuda_fused {
 
 int bp_cuda_fused_applies(const bp_cuda_model *model, size_t batch)
 {
-    const char *force = getenv("BP_CUDA_PATH");
-    if (force && strcmp(force, "products") == 0) return 0;
+    if (model->path == BP_CUDA_PATH_PRODUCTS) return 0;
     /* TF32 is cuBLAS's tensor cores; the fused path is fp32. */
     if (model->tf32 || !tail_of(model) || batch > (size_t)MAX_BATCH) return 0;
-    if (force && strcmp(force, "fused") == 0) return 1;
+    if (model->path == BP_CUDA_PATH_FUSED) return 1;
     double macs = 0.0;
     for (size_t l = 1; l <= model->n_layers; l++) macs += (double)model->sizes[l] * (double)model->sizes[l - 1];
     return 3.0 * macs * (double)batch <= FUSED_MAX_MACS;
 }
 
+/* Appends printf-style text at out[*used..len), never past the end. */
+static void append(char *out, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (*used + 1 >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(out + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0) *used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
+}
+
+void bp_cuda_fused_report(const bp_cuda_fused *f, char *out, size_t len)
+{
+    if (!out || len == 0) return;
+    out[0] = '\0';
+    unsigned long long t[PROFILE_SLOTS];
+    if (!f || !f->net.profile || cudaMemcpy(t, f->net.profile, sizeof t, cudaMemcpyDeviceToHost) != cudaSuccess ||
+        !t[PROFILE_SLOTS - 2])
+        return;
+    const double steps = (double)t[PROFILE_SLOTS - 2], launches = (double)t[PROFILE_SLOTS - 3];
+    size_t used = 0;
+    append(out, len, &used, "fused profile (T = %d, %d blocks, %.0f steps in %.0f launches): a barrier %.2f us; phases:",
+           f->net.T, f->grid, steps, launches, t[PROFILE_SLOTS - 1] / 64e3 / launches);
+    for (int i = 0; i < PROFILE_PHASES && t[i]; i++) append(out, len, &used, " %.2f", t[i] / steps / 1e3);
+    append(out, len, &used, " us; marks:");
+    for (int i = 0; i < PROFILE_MARKS; i++) append(out, len, &used, " %d:%.2f", i, t[PROFILE_PHASES + i] / steps / 1e3);
+}
+
 void bp_cuda_fused_free(bp_cuda_fused *f)
 {
     if (!f) return;
-    if (f->net.profile) {
-        unsigned long long t[PROFILE_SLOTS];
-        if (cudaMemcpy(t, f->net.profile, sizeof t, cudaMemcpyDeviceToHost) == cudaSuccess && t[PROFILE_SLOTS - 2]) {
-            const double steps = (double)t[PROFILE_SLOTS - 2], launches = (double)t[PROFILE_SLOTS - 3];
-            fprintf(stderr, "fused profile (T = %d, %d blocks, %.0f steps in %.0f launches): a barrier %.2f us; phases:",
-                    f->net.T, f->grid, steps, launches, t[PROFILE_SLOTS - 1] / 64e3 / launches);
-            for (int i = 0; i < PROFILE_PHASES && t[i]; i++) fprintf(stderr, " %.2f", t[i] / steps / 1e3);
-            fprintf(stderr, " us; marks:");
-            for (int i = 0; i < PROFILE_MARKS; i++) fprintf(stderr, " %d:%.2f", i, t[PROFILE_PHASES + i] / steps / 1e3);
-            fprintf(stderr, "\n");
-        }
-        cudaFree(f->net.profile);
-    }
+    cudaFree(f->net.profile);
     for (int l = 1; l <= f->net.L; l++) {
         cudaFree(f->net.act[l]);
         cudaFree(f->net.delta[l]);
@@ -745,9 +761,8 @@ bp_status bp_cuda_fused_create(const bp_cuda_model *model, size_t batch, bp_cuda
         if ((int)model->sizes[l] > width) width = (int)model->sizes[l];
     const int tail_len = T ? (int)tail_floats(model, T) : 0;
     /* Carry (see carry_forward) needs a tiled first layer and room for a slice of the
-       next batch; BP_CUDA_FUSED_CARRY=0 turns it off (to measure what it saves). */
-    const char *env = getenv("BP_CUDA_FUSED_CARRY");
-    const int carry = T == 2 && batch <= (size_t)CARRY_BATCH && !(env && atoi(env) == 0);
+       next batch; the model's fused_carry = 0 turns it off (to measure what it saves). */
+    const int carry = T == 2 && batch <= (size_t)CARRY_BATCH && model->fused_carry;
     int work = (tail_len + 7) / 4 * 4 + 2 * width;
     if (carry && work < (int)batch * TN) work = (int)batch * TN;
     const size_t row_bytes = (size_t)work * sizeof(float) + 2 * batch * sizeof(unsigned);
@@ -810,8 +825,7 @@ bp_status bp_cuda_fused_create(const bp_cuda_model *model, size_t batch, bp_cuda
          cudaMalloc(&n.partial, (size_t)f->grid * TM * TN * sizeof(float)) == cudaSuccess &&
          cudaMalloc(&n.count, (size_t)f->grid * sizeof(unsigned)) == cudaSuccess &&
          cudaMemset(n.count, 0, (size_t)f->grid * sizeof(unsigned)) == cudaSuccess;
-    env = getenv("BP_CUDA_FUSED_PROFILE");
-    if (ok && env && atoi(env) > 0)
+    if (ok && model->profile)
         ok = cudaMalloc(&n.profile, PROFILE_SLOTS * sizeof(unsigned long long)) == cudaSuccess &&
              cudaMemset(n.profile, 0, PROFILE_SLOTS * sizeof(unsigned long long)) == cudaSuccess;
     if (!ok) {

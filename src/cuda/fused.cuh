@@ -23,14 +23,16 @@ typedef struct bp_cuda_fused bp_cuda_fused;
 /* Whether the fused path takes this model at this batch size: fp32 (not --tf32),
    and a step small enough that the launches would dominate it (about 2 x 10^8
    multiply-adds or fewer; above that cuBLASLt's products are faster). The
-   environment variable BP_CUDA_PATH=fused or =products forces one path (tests
-   and benchmarks compare them). */
+   model's path may force one path (tests and benchmarks compare them). */
 int bp_cuda_fused_applies(const bp_cuda_model *model, size_t batch);
 
 /* Work space for batches of up to `batch` samples on the current device. */
 bp_status bp_cuda_fused_create(const bp_cuda_model *model, size_t batch, bp_cuda_fused **out, char *why,
                                size_t why_len);
 void bp_cuda_fused_free(bp_cuda_fused *f);
+/* With model.profile: the average time of each phase and mark per step so far, as
+   one line of text in out (empty without a profile). */
+void bp_cuda_fused_report(const bp_cuda_fused *f, char *out, size_t len);
 size_t bp_cuda_fused_capacity(const bp_cuda_fused *f);
 
 /* Trains `steps` steps in one launch: step s takes samples order[start + s batch ..]

@@ -586,12 +586,11 @@ void pin(float **pinned, float *host, size_t bytes)
 
 /* Whether this run takes the fused path (fused.cuh), its work space made ready for
    batches of m. A device that cannot run it is remembered and gets the products,
-   unless BP_CUDA_PATH=fused asks for it: then that is an error, so a test of the
+   unless the options force the fused path: then that is an error, so a test of the
    fused path never passes on the other one. */
 bp_status pick_fused(bp_cuda *g, size_t m, bool *use, char *why, size_t why_len)
 {
-    const char *path = getenv("BP_CUDA_PATH");
-    const bool forced = path && strcmp(path, "fused") == 0;
+    const bool forced = g->model.path == BP_CUDA_PATH_FUSED;
     *use = false;
     if (!bp_cuda_fused_applies(&g->model, m)) return BP_OK;
     if (g->fused_refused && !forced) return BP_OK;
@@ -603,7 +602,7 @@ bp_status pick_fused(bp_cuda *g, size_t m, bool *use, char *why, size_t why_len)
         if (st != BP_OK) {
             g->fused_refused = 1;
             if (!forced) return BP_OK;
-            say(why, why_len, "BP_CUDA_PATH=fused, but %s", reason);
+            say(why, why_len, "the fused path was asked for, but %s", reason);
             return st;
         }
     }
@@ -648,9 +647,8 @@ extern "C" bp_status bp_cuda_create(const bp_cuda_model *model, bp_cuda **out, b
     if (st == BP_OK) {
         g->model = *model;
         g->small = bp_cuda_small_applies(model);
-        const char *head = getenv("BP_CUDA_HEAD"); /* BP_CUDA_HEAD=0: the last layer as products too (tests) */
         const size_t L = model->n_layers;
-        g->head = bp_cuda_head_applies(model->sizes[L - 1], model->sizes[L]) && !(head && strcmp(head, "0") == 0);
+        g->head = bp_cuda_head_applies(model->sizes[L - 1], model->sizes[L]) && model->head;
         size_t off = 0;
         for (size_t l = 1; l <= model->n_layers; l++) {
             g->off_w[l] = off;
@@ -822,5 +820,6 @@ extern "C" bp_status bp_cuda_run(bp_cuda *g, float *params, float *velocity, con
     res->steps = steps;
     res->samples = at - start;
     res->loss_sum = loss;
+    if (fused && g->model.profile) bp_cuda_fused_report(g->fused, why, why_len);
     return BP_OK;
 }
