@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 
+#include "epilogue.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -48,24 +50,6 @@ void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
              float alpha, const float *A, size_t lda, const float *B, size_t ldb,
              float beta, float *C, size_t ldc, float *workspace);
 
-/** What happens to C's values as they are written, after the last K block, so that
- *  a separate pass over C is not needed (the "epilogue" of the product):
- *      C[i][j] = act(C[i][j] + bias[j]) * deriv(D[i][j])
- *  bias may be NULL; act is BP_EPI_NONE, BP_EPI_RELU or BP_EPI_LEAKY (slope `slope`);
- *  deriv multiplies by the derivative of an activation given its output value D
- *  (D points at an M x N matrix with row stride ldd): BP_EPI_NONE, BP_EPI_RELU
- *  ([D > 0]), BP_EPI_LEAKY (1 or slope), BP_EPI_SIGMOID (D (1 - D)), BP_EPI_TANH
- *  (1 - D^2). Used by the dense layers: bias + ReLU in the forward product, and
- *  g'(z) (.) applied while W^T delta is written in the backward one. */
-enum { BP_EPI_NONE = 0, BP_EPI_RELU, BP_EPI_LEAKY, BP_EPI_SIGMOID, BP_EPI_TANH };
-typedef struct {
-    const float *bias;
-    int act;
-    int deriv;
-    const float *D;
-    size_t ldd;
-    float slope;
-} bp_gemm_epilogue;
 
 /** Which micro-kernels bp_gemm uses on this CPU, in words ("AVX2 6x16",
  *  "AVX-512 12x32 + AVX2 6x16", ...), for benchmarks and tests. */

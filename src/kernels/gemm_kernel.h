@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "gemm.h"
+#include "epilogue.h"
 
 enum { BP_MR = 6, BP_NR = 16 };
 
