@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "backprop.h"
-#include "core/network.h"
+#include "core/passes.h"
 #include "test.h"
 
 #define MAX_RANKS 3

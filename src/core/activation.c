@@ -1,24 +1,11 @@
 /*
- * activation.c - activations and their derivatives (see activation.h).
- *
- * Derivatives are written in terms of whichever of z or a = g(z) is cheapest:
- * sigmoid' = a(1 - a), tanh' = 1 - a^2, ReLU' = [z > 0]. At the kink z = 0 the
- * ReLU family uses the derivative of the left side (0, or the leaky slope),
- * as PyTorch does.
+ * activation.c - the activations over a batch (see activation.h): loops over
+ * bp_g and bp_g_prime, and softmax, which couples a row's units.
  */
 #include <math.h>
 
 #include "activation.h"
 #include "kernels/fastmath.h"
-#include "network.h"
-
-float bp_sigmoidf(float z)
-{
-    /* Never exponentiate a large positive number: both branches stay in (0, 1]. */
-    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
-}
 
 /* z and a may be the same array. Three passes over the batch rather than three
    per row, so that the exponentials, most of the work, run as one vectorized
@@ -47,23 +34,24 @@ static void softmax_rows(const float *z, float *a, size_t m, size_t n)
 
 void bp_activation_forward(bp_activation g, const float *z, float *a, size_t m, size_t n)
 {
-    size_t count = m * n;
+    const size_t count = m * n;
+    /* One loop per kind, so that each loop body is bp_g with g a constant. */
     switch (g) {
     case BP_ACT_IDENTITY:
         if (a != z)
             for (size_t i = 0; i < count; i++) a[i] = z[i];
         break;
     case BP_ACT_SIGMOID:
-        for (size_t i = 0; i < count; i++) a[i] = bp_sigmoidf(z[i]);
+        for (size_t i = 0; i < count; i++) a[i] = bp_g(BP_ACT_SIGMOID, z[i]);
         break;
     case BP_ACT_TANH:
-        for (size_t i = 0; i < count; i++) a[i] = tanhf(z[i]);
+        for (size_t i = 0; i < count; i++) a[i] = bp_g(BP_ACT_TANH, z[i]);
         break;
     case BP_ACT_RELU:
-        for (size_t i = 0; i < count; i++) a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+        for (size_t i = 0; i < count; i++) a[i] = bp_g(BP_ACT_RELU, z[i]);
         break;
     case BP_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < count; i++) a[i] = z[i] > 0.0f ? z[i] : BP_LEAKY_SLOPE * z[i];
+        for (size_t i = 0; i < count; i++) a[i] = bp_g(BP_ACT_LEAKY_RELU, z[i]);
         break;
     case BP_ACT_SOFTMAX:
         softmax_rows(z, a, m, n);
@@ -71,34 +59,40 @@ void bp_activation_forward(bp_activation g, const float *z, float *a, size_t m, 
     }
 }
 
-void bp_activation_backward(bp_activation g, const float *z, const float *a, float *delta,
-                            size_t m, size_t n)
+/* J^T d for softmax, row by row: J = diag(a) - a a^T is symmetric, so
+   J^T d = a (.) (d - <a, d>). */
+static void softmax_backward(const float *a, float *delta, size_t m, size_t n)
 {
-    size_t count = m * n;
+    for (size_t s = 0; s < m; s++) {
+        const float *ar = a + s * n;
+        float *dr = delta + s * n;
+        double dot = 0.0;
+        for (size_t i = 0; i < n; i++) dot += (double)ar[i] * dr[i];
+        for (size_t i = 0; i < n; i++) dr[i] = ar[i] * (dr[i] - (float)dot);
+    }
+}
+
+void bp_activation_backward(bp_activation g, const float *a, float *delta, size_t m, size_t n)
+{
+    const size_t count = m * n;
     switch (g) {
     case BP_ACT_IDENTITY:
         break;
     case BP_ACT_SIGMOID:
-        for (size_t i = 0; i < count; i++) delta[i] *= a[i] * (1.0f - a[i]);
+        for (size_t i = 0; i < count; i++) delta[i] *= bp_g_prime(BP_ACT_SIGMOID, a[i]);
         break;
     case BP_ACT_TANH:
-        for (size_t i = 0; i < count; i++) delta[i] *= 1.0f - a[i] * a[i];
+        for (size_t i = 0; i < count; i++) delta[i] *= bp_g_prime(BP_ACT_TANH, a[i]);
         break;
     case BP_ACT_RELU:
-        for (size_t i = 0; i < count; i++) delta[i] = z[i] > 0.0f ? delta[i] : 0.0f;
+        /* A select, not a product: a NaN upstream of a dead unit stays out. */
+        for (size_t i = 0; i < count; i++) delta[i] = a[i] > 0.0f ? delta[i] : 0.0f;
         break;
     case BP_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < count; i++) delta[i] *= z[i] > 0.0f ? 1.0f : BP_LEAKY_SLOPE;
+        for (size_t i = 0; i < count; i++) delta[i] *= bp_g_prime(BP_ACT_LEAKY_RELU, a[i]);
         break;
     case BP_ACT_SOFTMAX:
-        /* J = diag(a) - a a^T is symmetric, so J^T d = a (.) (d - <a, d>). */
-        for (size_t s = 0; s < m; s++) {
-            const float *ar = a + s * n;
-            float *dr = delta + s * n;
-            double dot = 0.0;
-            for (size_t i = 0; i < n; i++) dot += (double)ar[i] * dr[i];
-            for (size_t i = 0; i < n; i++) dr[i] = ar[i] * (dr[i] - (float)dot);
-        }
+        softmax_backward(a, delta, m, n);
         break;
     }
 }

@@ -13,8 +13,9 @@
 #include "io/csv.h"
 #include "io/fileio.h"
 #include "io/inflate.h"
-#include "network.h"
+#include "memory.h"
 #include "rng.h"
+#include "status.h"
 
 struct bp_dataset {
     size_t n, n_in, n_out;
@@ -68,29 +69,6 @@ const float *bp_dataset_y_const(const bp_dataset *d) { return d ? d->y : NULL; }
 const char *bp_dataset_class_name(const bp_dataset *d, size_t k)
 {
     return d && d->class_names && k < d->n_out ? d->class_names[k] : NULL;
-}
-
-/* Copy n strings into one block: n pointers, then the characters. */
-char **bp_copy_names(const char *const *names, size_t n)
-{
-    size_t chars = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]) + 1;
-        if (len > (size_t)-1 - chars) return NULL;
-        chars += len;
-    }
-    if (n > ((size_t)-1 - chars) / sizeof(char *)) return NULL;
-    /* At least one byte: malloc(0) may return NULL, which would read as out of memory. */
-    char **block = malloc(n * sizeof(char *) + chars + 1);
-    if (!block) return NULL;
-    char *dst = (char *)(block + n);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]) + 1;
-        memcpy(dst, names[i], len);
-        block[i] = dst;
-        dst += len;
-    }
-    return block;
 }
 
 bp_status bp_dataset_set_class_names(bp_dataset *d, const char *const *names, size_t n)

@@ -12,7 +12,6 @@
 #include "activation.h"
 #include "dense.h"
 #include "kernels/gemm.h"
-#include "network.h"
 
 void bp_dense_forward(float *z, float *a, const float *a_prev, const float *W, const float *b,
                       size_t m, size_t n_in, size_t n_out, bp_activation g, const bp_gemm_team *team)

@@ -60,7 +60,7 @@ double bp_loss_sum(bp_loss loss, const float *z, const float *a, const float *y,
     return total;
 }
 
-void bp_loss_delta(bp_loss loss, bp_activation output, const float *z, const float *a,
+void bp_loss_delta(bp_loss loss, bp_activation output, const float *a,
                    const float *y, float *delta, size_t m, size_t n)
 {
     size_t count = m * n;
@@ -84,5 +84,5 @@ void bp_loss_delta(bp_loss loss, bp_activation output, const float *z, const flo
     /* General case (only MSE reaches here, see bp_net_config_check):
        grad_a C = a - y, then through g'(z^L). */
     for (size_t i = 0; i < count; i++) delta[i] = a[i] - y[i];
-    bp_activation_backward(output, z, a, delta, m, n);
+    bp_activation_backward(output, a, delta, m, n);
 }

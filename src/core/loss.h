@@ -15,7 +15,7 @@
 double bp_loss_sum(bp_loss loss, const float *z, const float *a, const float *y, size_t m, size_t n);
 
 /* delta = dC_s/dz^L for every sample s (m x n), no 1/m factor. */
-void bp_loss_delta(bp_loss loss, bp_activation output, const float *z, const float *a,
+void bp_loss_delta(bp_loss loss, bp_activation output, const float *a,
                    const float *y, float *delta, size_t m, size_t n);
 
 /* 1 when the pair's delta^L is simply a - y. */

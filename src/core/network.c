@@ -10,17 +10,10 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "memory.h"
 #include "network.h"
 #include "rng.h"
-
-void *bp_alloc_aligned(size_t bytes)
-{
-    if (bytes == 0) bytes = 64;
-    bytes = (bytes + 63) & ~(size_t)63;
-    return aligned_alloc(64, bytes);
-}
-
-void bp_free_aligned(void *p) { free(p); }
+#include "status.h"
 
 bp_status bp_count_params(size_t n_layers, const size_t *sizes, int bias, size_t *count)
 {

@@ -13,6 +13,7 @@
 #include "dense.h"
 #include "loss.h"
 #include "network.h"
+#include "passes.h"
 
 static bp_status forward(bp_net *net, const float *x, size_t m)
 {
@@ -128,7 +129,7 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
 
     /* delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
     float *delta = net->delta, *delta_prev = net->delta_next;
-    bp_loss_delta(net->loss, net->output, top->z, top->a, y, delta, m, top->n_out);
+    bp_loss_delta(net->loss, net->output, top->a, y, delta, m, top->n_out);
 
     for (size_t l = L; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "network.h"
+#include "status.h"
 
 const char *bp_status_message(bp_status status)
 {

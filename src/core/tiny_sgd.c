@@ -39,6 +39,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "activation.h"
 #include "kernels/fastmath.h"
 #include "loss.h"
 #include "network.h"

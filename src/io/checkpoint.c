@@ -2,19 +2,190 @@
  * checkpoint.c - saving and resuming training.
  *
  * A checkpoint is a .bpm model file with two optional chunks added: "trnr",
- * the trainer's complete state (train.c encodes it), and "user", bytes the
- * caller keeps with it. Because both chunks are optional, every checkpoint is
- * also an ordinary model that eval and predict accept. Writing is atomic, like
- * every file the library writes, so a crash while saving leaves the previous
- * checkpoint intact.
+ * the trainer's complete state, and "user", bytes the caller keeps with it.
+ * Because both chunks are optional, every checkpoint is also an ordinary model
+ * that eval and predict accept. Writing is atomic, like every file the library
+ * writes, so a crash while saving leaves the previous checkpoint intact.
+ *
+ * What the state holds is the trainer's business (core/trainer.h hands it over
+ * as a bp_trainer_state); how it is laid out in bytes is this file's.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary.h"
 #include "model_file.h"
 #include "core/network.h"
+#include "core/status.h"
+#include "core/trainer.h"
 
 #define MAX_CHECKPOINT_SIZE ((size_t)1 << 36)
+
+/* ------------------------------------------------------- the trainer state */
+
+/* The trainer's state as bytes (little-endian). Layout, version 1:
+   u32 version; u32 optimizer, schedule, reduction, no_shuffle; u64 batch_size, epochs, seed;
+   11 f64 (learning_rate, momentum, beta1, beta2, epsilon, weight_decay, clip_norm,
+   step_epochs, gamma, min_lr, warmup_epochs); 4 u64 RNG state; u64 epoch, position,
+   epoch_steps, steps, update step; f64 epoch_loss, epoch_progress; u64 order_n and the
+   order; u64 n_params, u32 state blocks, the blocks as f32; u32 has_best, f64 best_loss,
+   u64 bad_epochs, and the best parameters as f32 when has_best. */
+#define TRAINER_STATE_VERSION 1u
+#define N_REALS 11
+
+/* The settings' real numbers, in the file's order. */
+static double *reals_of(bp_train_config *c, int i)
+{
+    double *const r[N_REALS] = {&c->learning_rate, &c->momentum, &c->beta1,  &c->beta2,
+                                &c->epsilon,       &c->weight_decay, &c->clip_norm, &c->step_epochs,
+                                &c->gamma,         &c->min_lr,   &c->warmup_epochs};
+    return r[i];
+}
+
+static void encode_state(const bp_trainer_state *s, bp_buffer *b)
+{
+    bp_train_config c = s->config;
+    bp_write_u32(b, TRAINER_STATE_VERSION);
+    bp_write_u32(b, (uint32_t)c.optimizer);
+    bp_write_u32(b, (uint32_t)c.schedule);
+    bp_write_u32(b, (uint32_t)c.reduction);
+    bp_write_u32(b, (uint32_t)c.no_shuffle);
+    bp_write_u64(b, c.batch_size);
+    bp_write_u64(b, c.epochs);
+    bp_write_u64(b, c.seed);
+    for (int i = 0; i < N_REALS; i++) bp_write_f64(b, *reals_of(&c, i));
+    for (int i = 0; i < 4; i++) bp_write_u64(b, s->rng[i]);
+    bp_write_u64(b, s->epoch);
+    bp_write_u64(b, s->position);
+    bp_write_u64(b, s->epoch_steps);
+    bp_write_u64(b, s->steps);
+    bp_write_u64(b, s->update_step);
+    bp_write_f64(b, s->epoch_loss);
+    bp_write_f64(b, s->epoch_progress);
+    bp_write_u64(b, s->order_n);
+    for (size_t i = 0; i < s->order_n; i++) bp_write_u64(b, s->order[i]);
+    bp_write_u64(b, s->n_params);
+    bp_write_u32(b, (uint32_t)s->state_blocks);
+    for (int k = 0; k < s->state_blocks; k++) bp_write_f32s(b, s->state[k], s->n_params);
+    bp_write_u32(b, s->best ? 1u : 0u);
+    bp_write_f64(b, s->best_loss);
+    bp_write_u64(b, s->bad_epochs);
+    if (s->best) bp_write_f32s(b, s->best, s->n_params);
+}
+
+/* The arrays a decoded state points into, owned by the decoder. */
+typedef struct {
+    size_t *order;
+    float *blocks[2], *best;
+} state_arrays;
+
+static void free_arrays(state_arrays *a)
+{
+    free(a->order);
+    free(a->blocks[0]);
+    free(a->blocks[1]);
+    free(a->best);
+}
+
+/* n floats from r into a new array at *dst (NULL on failure; r->bad when cut short). */
+static int read_floats(bp_reader *r, size_t n, float **dst)
+{
+    if (n > (r->len - r->pos) / 4) {
+        r->bad = 1;
+        return 1;
+    }
+    *dst = malloc(n ? n * sizeof(float) : 1);
+    if (!*dst) return 0;
+    bp_read_f32s(r, *dst, n);
+    return 1;
+}
+
+/* The settings: the state's first fields. */
+static void decode_settings(bp_reader *r, bp_train_config *c)
+{
+    c->optimizer = (bp_optimizer)bp_read_u32(r);
+    c->schedule = (bp_schedule)bp_read_u32(r);
+    c->reduction = (bp_reduction)bp_read_u32(r);
+    c->no_shuffle = (int)bp_read_u32(r);
+    c->batch_size = (size_t)bp_read_u64(r);
+    c->epochs = (size_t)bp_read_u64(r);
+    c->seed = bp_read_u64(r);
+    for (int i = 0; i < N_REALS; i++) *reals_of(c, i) = bp_read_f64(r);
+}
+
+/* The rest after the settings; 0 when out of memory (r->bad marks a malformed state). */
+static int decode_progress(bp_reader *r, bp_trainer_state *s, state_arrays *a)
+{
+    for (int i = 0; i < 4; i++) s->rng[i] = bp_read_u64(r);
+    s->epoch = (size_t)bp_read_u64(r);
+    s->position = (size_t)bp_read_u64(r);
+    s->epoch_steps = (size_t)bp_read_u64(r);
+    s->steps = (size_t)bp_read_u64(r);
+    s->update_step = bp_read_u64(r);
+    s->epoch_loss = bp_read_f64(r);
+    s->epoch_progress = bp_read_f64(r);
+    const uint64_t order_n = bp_read_u64(r);
+    if (!r->bad && order_n > 0) {
+        if (order_n > (r->len - r->pos) / 8) {
+            r->bad = 1;
+        } else {
+            if (!(a->order = malloc((size_t)order_n * sizeof(size_t)))) return 0;
+            for (size_t i = 0; i < order_n; i++) a->order[i] = (size_t)bp_read_u64(r);
+            s->order = a->order;
+            s->order_n = (size_t)order_n;
+        }
+    }
+    s->n_params = (size_t)bp_read_u64(r);
+    const uint32_t blocks = bp_read_u32(r);
+    s->state_blocks = blocks <= 2 ? (int)blocks : -1;
+    for (int k = 0; k < s->state_blocks && !r->bad; k++) {
+        if (!read_floats(r, s->n_params, &a->blocks[k])) return 0;
+        s->state[k] = a->blocks[k];
+    }
+    const uint32_t has_best = bp_read_u32(r);
+    s->best_loss = bp_read_f64(r);
+    s->bad_epochs = (size_t)bp_read_u64(r);
+    if (has_best > 1) r->bad = 1;
+    if (!r->bad && has_best) {
+        if (!read_floats(r, s->n_params, &a->best)) return 0;
+        s->best = a->best;
+    }
+    return 1;
+}
+
+/* A trainer for net from the state's bytes; why says what is wrong on failure. */
+static bp_status decode_trainer(bp_net *net, const unsigned char *data, size_t len, bp_trainer **out, char *why,
+                                size_t why_len)
+{
+    *out = NULL;
+    bp_reader r = {data, len, 0, 0};
+    if (bp_read_u32(&r) != TRAINER_STATE_VERSION) {
+        snprintf(why, why_len, "unknown trainer state version");
+        return BP_ERR_UNSUPPORTED;
+    }
+    bp_trainer_state s = {0};
+    decode_settings(&r, &s.config);
+    if (r.bad) {
+        snprintf(why, why_len, "trainer state cut short");
+        return BP_ERR_FORMAT;
+    }
+    state_arrays a = {0};
+    bp_status st = BP_OK;
+    if (!decode_progress(&r, &s, &a)) {
+        snprintf(why, why_len, "out of memory");
+        st = BP_ERR_NOMEM;
+    } else if (r.bad || r.pos != r.len || s.state_blocks < 0) {
+        snprintf(why, why_len, "malformed trainer state near byte %zu of the chunk", r.pos);
+        st = BP_ERR_FORMAT;
+    } else {
+        st = bp_trainer_from_state(net, &s, out, why, why_len);
+    }
+    free_arrays(&a);
+    return st;
+}
+
+/* ------------------------------------------------------------ checkpoints */
 
 bp_status bp_checkpoint_save(const bp_trainer *t, const char *path, const void *user, size_t user_len,
                              bp_error *err)
@@ -25,16 +196,29 @@ bp_status bp_checkpoint_save(const bp_trainer *t, const char *path, const void *
     for (size_t i = 0; i < net->n_params; i++)
         if (!(net->params[i] - net->params[i] == 0.0f))
             return bp_fail(err, BP_ERR_NUMERIC, "%s not written: parameter %zu is not a finite number", path, i);
-    bp_buffer state = {0};
-    bp_trainer_encode(t, &state);
-    bp_chunk extra[2] = {{{'t', 'r', 'n', 'r'}, state.data, state.len}, {{'u', 's', 'e', 'r'}, user, user_len}};
+    bp_trainer_state state;
+    bp_trainer_get_state(t, &state);
+    bp_buffer bytes = {0};
+    encode_state(&state, &bytes);
+    bp_chunk extra[2] = {{{'t', 'r', 'n', 'r'}, bytes.data, bytes.len}, {{'u', 's', 'e', 'r'}, user, user_len}};
     bp_buffer file;
     bp_model_encode(net, extra, user ? 2 : 1, &file);
-    bp_status s = state.failed || file.failed ? bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path)
+    bp_status s = bytes.failed || file.failed ? bp_fail(err, BP_ERR_NOMEM, "out of memory saving %s", path)
                                               : bp_write_file_atomic(path, file.data, file.len, err);
-    bp_buffer_free(&state);
+    bp_buffer_free(&bytes);
     bp_buffer_free(&file);
     return s;
+}
+
+/* Copies the user chunk (if any and asked for) out of the file's bytes. */
+static bp_status take_user(const bp_chunk *found, void **user, size_t *user_len, const char *path, bp_error *err)
+{
+    if (!user || !found->data) return BP_OK;
+    *user = malloc(found->len ? found->len : 1);
+    if (!*user) return bp_fail(err, BP_ERR_NOMEM, "out of memory reading %s", path);
+    memcpy(*user, found->data, found->len);
+    if (user_len) *user_len = found->len;
+    return BP_OK;
 }
 
 bp_status bp_checkpoint_load(const char *path, bp_net **net_out, bp_trainer **trainer_out, void **user,
@@ -58,18 +242,11 @@ bp_status bp_checkpoint_load(const char *path, bp_net **net_out, bp_trainer **tr
     bp_trainer *t = NULL;
     if (s == BP_OK) {
         char why[200];
-        s = bp_trainer_decode(net, found[0].data, found[0].len, &t, why, sizeof why);
+        s = decode_trainer(net, found[0].data, found[0].len, &t, why, sizeof why);
         if (s != BP_OK)
             bp_fail(err, s, "%s: byte %zu: %s", path, (size_t)((const unsigned char *)found[0].data - data), why);
     }
-    if (s == BP_OK && user && found[1].data) {
-        *user = malloc(found[1].len ? found[1].len : 1);
-        if (!*user) s = bp_fail(err, BP_ERR_NOMEM, "out of memory reading %s", path);
-        else {
-            memcpy(*user, found[1].data, found[1].len);
-            if (user_len) *user_len = found[1].len;
-        }
-    }
+    if (s == BP_OK) s = take_user(&found[1], user, user_len, path, err);
     free(data);
     if (s != BP_OK) {
         bp_trainer_free(t);

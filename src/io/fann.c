@@ -20,7 +20,8 @@
 
 #include "csv.h"
 #include "fileio.h"
-#include "core/network.h"
+#include "core/memory.h"
+#include "core/status.h"
 
 /* Tokens are shown in messages up to this many bytes, with non-printable bytes escaped. */
 #define SHOWN_MAX 40

@@ -14,7 +14,7 @@
 #include "csv.h"
 #include "fileio.h"
 #include "inflate.h"
-#include "core/network.h"
+#include "core/status.h"
 
 bp_status bp_read_file(const char *path, size_t max_size, unsigned char **data, size_t *size,
                        bp_error *err)

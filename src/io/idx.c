@@ -19,7 +19,8 @@
 
 #include "fileio.h"
 #include "inflate.h"
-#include "core/network.h"
+#include "core/memory.h"
+#include "core/status.h"
 
 /* The largest IDX file (or inflated .gz content) accepted: ten times Fashion-MNIST's
    training images in float64 would still fit, and a bomb stops here at the latest. */

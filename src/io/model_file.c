@@ -28,7 +28,10 @@
 #include "bytes.h"
 #include "fileio.h"
 #include "model_file.h"
+#include "core/activation.h"
+#include "core/memory.h"
 #include "core/network.h"
+#include "core/status.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\n'};
 #define VERSION 1u

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/activation.h"
 #include "core/network.h"
 #include "reference.h"
 

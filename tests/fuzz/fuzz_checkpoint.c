@@ -1,7 +1,7 @@
 /*
  * fuzz_checkpoint.c - libFuzzer harness for checkpoints (bp_checkpoint_load in
- * src/checkpoint.c, which decodes the trainer state with bp_trainer_decode in
- * src/train.c).
+ * src/io/checkpoint.c, which decodes the trainer state (decode_trainer) and
+ * hands it to core/trainer.c's bp_trainer_from_state).
  *
  * bp_checkpoint_load reads a file, so the input goes to a per-process file in
  * /dev/shm (or $TMPDIR). Input: an option byte, then the file image.

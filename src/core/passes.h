@@ -1,0 +1,46 @@
+/*
+ * passes.h - the whole network's forward and backward passes, as the rest of
+ * the library calls them beyond the public bp_net_forward / bp_net_backward
+ * (passes.c): the backward pass with the optimizer's step fused in, and the
+ * data-parallel form that announces each finished piece of the gradient.
+ */
+#ifndef BP_PASSES_H
+#define BP_PASSES_H
+
+#include "backprop.h"
+
+/* A gradient-descent step applied inside the backward pass (see dense.c): plain
+   (momentum 0, velocity NULL) or with momentum (velocity in the parameter block's
+   layout). The gradient block is not written. */
+typedef struct {
+    float lr, momentum, weight_decay;
+    float *velocity;
+} bp_fused_step;
+
+/* Told during a backward pass that a piece of the gradient block, values[0..n), is
+   final, so that its data-parallel sum can start while the rest is still computed.
+   A layer's gradient (its dW rows, then db) comes in up to BP_LAYER_PIECES pieces of
+   consecutive rows of dW, of at least BP_GRADIENT_PIECE_MIN floats each, the bias with
+   the last rows; the pieces come last layer first, bottom rows first, so each ends
+   where the one before began. *loss_sum is already set when the first comes. */
+typedef struct {
+    int (*ready)(void *context, float *values, size_t n);
+    void *context;
+} bp_gradient_hook;
+#define BP_GRADIENT_PIECE_MIN 65536
+
+/* bp_net_backward with the gradient of the summed loss times `scale` (1 / the global
+   batch for a data-parallel mean, so that summing the ranks' blocks gives the mean
+   with no pass of its own), the summed loss in *loss_sum, and an optional hook. */
+bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
+                                 double *loss_sum, const bp_gradient_hook *hook);
+
+/* A zero gradient block, announced to the hook in the same pieces as a backward pass
+   would (a data-parallel process with no samples in a batch). */
+bp_status bp_net_zero_gradient(bp_net *net, const bp_gradient_hook *hook);
+
+/* bp_net_backward, then the step, fused layer by layer. */
+bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
+                               bp_reduction reduction, double *loss, const bp_fused_step *step);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * plan.c - choosing how a run trains (see plan.h). Each rule says why the
+ * faster plan is exact only under its conditions.
+ */
+#include "plan.h"
+#include "tiny_sgd.h"
+
+/* The update can be folded into the weight-gradient product when nothing needs the
+   whole gradient first (clipping needs its norm) and the rule is linear in it: plain
+   SGD (with L2 decay as the product's beta), or momentum without decay. */
+static int update_fuses(const bp_train_config *c)
+{
+    return c->clip_norm == 0 &&
+           (c->optimizer == BP_OPT_SGD || (c->optimizer == BP_OPT_MOMENTUM && c->weight_decay == 0));
+}
+
+/* The tiny path updates after every sample with one fixed learning rate: per-sample
+   plain SGD with no schedule, no warm-up and no clipping, on layers narrow enough for
+   its stack vectors. */
+static int tiny_applies(const bp_plan_inputs *in)
+{
+    const bp_train_config *c = in->config;
+    return in->batch == 1 && c->optimizer == BP_OPT_SGD && c->clip_norm == 0 &&
+           c->schedule == BP_SCHEDULE_CONSTANT && c->warmup_epochs == 0 && bp_tiny_sgd_applies(in->net);
+}
+
+bp_plan bp_plan_choose(const bp_plan_inputs *in)
+{
+    if (in->on_gpu) return BP_PLAN_CUDA;
+    if (in->config->ranks > 1) return BP_PLAN_PARALLEL;
+    if (tiny_applies(in)) return BP_PLAN_TINY_SGD;
+    return bp_plan_step(in->config);
+}
+
+bp_plan bp_plan_step(const bp_train_config *config)
+{
+    return update_fuses(config) ? BP_PLAN_FUSED : BP_PLAN_GENERAL;
+}
+
+const char *bp_plan_name(bp_plan plan)
+{
+    switch (plan) {
+    case BP_PLAN_CUDA: return "the GPU";
+    case BP_PLAN_TINY_SGD: return "tiny per-sample SGD";
+    case BP_PLAN_PARALLEL: return "data-parallel";
+    case BP_PLAN_FUSED: return "update fused into the backward pass";
+    case BP_PLAN_GENERAL: return "backward pass, then the optimizer";
+    }
+    return "unknown";
+}
