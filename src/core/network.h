@@ -1,7 +1,7 @@
 /*
  * net_internal.h - the inside of a bp_net, shared by the library's own files.
  *
- * One allocation per role (STYLE.md): all parameters in one block, all
+ * One allocation per role (docs/STYLE.md): all parameters in one block, all
  * gradients in a block of the same shape, and one work space holding every
  * layer's z and a for the largest batch seen so far plus two delta buffers and
  * the GEMM packing area. Per-layer pointers are views into those blocks.
