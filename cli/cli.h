@@ -3,7 +3,7 @@
  * strict number parsing, messages and exit codes, and a small JSON writer.
  *
  * The library returns statuses; turning them into messages and exit codes is
- * this program's job (STYLE.md: the library returns, the program reports).
+ * this program's job (docs/STYLE.md: the library returns, the program reports).
  */
 #ifndef BP_CLI_H
 #define BP_CLI_H
