@@ -106,7 +106,7 @@ static double param_error(const bp_net *a, const bp_net *b)
     return diff / (scale > 0 ? scale : 1.0);
 }
 
-static const bp_tiny_kernel kernels[] = {BP_TINY_REFERENCE, BP_TINY_VECTOR, BP_TINY_VECTOR_FMA,
+static const bp_tiny_kernel kernels[] = {BP_TINY_PLAIN, BP_TINY_VECTOR, BP_TINY_VECTOR_FMA,
                                           BP_TINY_AUTO};
 
 /* One case through the general path and every kernel; returns the worst errors. */

@@ -16,7 +16,7 @@
  * chain of dependent arithmetic and its speed is that chain's latency, not the
  * number of operations. Two versions compute it:
  *
- *  - reference_epoch: plain loops over any widths up to BP_TINY_WIDTH and any
+ *  - plain_epoch: plain loops over any widths up to BP_TINY_WIDTH and any
  *    depth; the fallback, and the obvious code to read the math from.
  *  - vector_epoch: depth 1 to 3 and widths up to 4 (GCC and clang). Every layer
  *    is padded to four lanes with vector extensions and the weights stay in
@@ -28,10 +28,13 @@
  *    with its exact widths and kinds, and for everything else with the kinds as
  *    run-time values.
  *
- * Both compute what network.c + optimizer.c compute for batch size 1, up to
- * rounding and the fast exp (tests/test_tiny_sgd.c compares them on every kind and
- * shape), and are used by the trainer only when this path applies: batch 1,
- * plain SGD, no clipping, no schedule, every width small. The loss is summed as
+ * Both compute what passes.c + optimizer.c compute for batch size 1, up to
+ * rounding and the fast exp: tests/test_layers.c checks them against the plain
+ * dense layer of dense_reference.c, and tests/test_tiny_sgd.c against the
+ * general path, on every kind and shape. g' is activation.h's bp_g_prime; g
+ * uses the fast exponential (activate, activate4 below). plan.c picks this path
+ * only where it is exact: batch 1, plain SGD, no clipping, no schedule, every
+ * width small. The loss is summed as
  * loss.c sums it: MSE in the loop, CE and BCE (which need logarithms) by loss.c
  * itself for each block of samples, which for those losses costs about as much
  * as the training step.
@@ -52,8 +55,9 @@ int bp_tiny_sgd_applies(const bp_net *net)
     return 1;
 }
 
-/* ------------------------------------------------------ the reference version */
+/* ---------------------------------------------------------- the plain version */
 
+/* bp_g with the fast exponential of fastmath.h (within a few ulp of libm's). */
 static inline float activate(bp_activation g, float z)
 {
     switch (g) {
@@ -67,22 +71,8 @@ static inline float activate(bp_activation g, float z)
     return z;
 }
 
-/* g'(z) from a = g(z), as activation.c computes it. */
-static inline float derivative(bp_activation g, float a)
-{
-    switch (g) {
-    case BP_ACT_IDENTITY: return 1.0f;
-    case BP_ACT_SIGMOID: return a * (1.0f - a);
-    case BP_ACT_TANH: return 1.0f - a * a;
-    case BP_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
-    case BP_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : BP_LEAKY_SLOPE;
-    case BP_ACT_SOFTMAX: break;
-    }
-    return 1.0f;
-}
-
 /* One sample: returns its loss. */
-static double reference_step(bp_net *net, const float *x, const float *y, float lr, float keep)
+static double plain_step(bp_net *net, const float *x, const float *y, float lr, float keep)
 {
     const size_t L = net->n_layers;
     /* Zeroed so the analysers can see every read is of a written value (widths chain:
@@ -120,7 +110,7 @@ static double reference_step(bp_net *net, const float *x, const float *y, float 
         for (size_t i = 0; i < nL; i++) dot += a[i] * delta[i];
         for (size_t i = 0; i < nL; i++) delta[i] = a[i] * (delta[i] - dot);
     } else if (net->loss == BP_LOSS_MSE) {
-        for (size_t i = 0; i < nL; i++) delta[i] *= derivative(net->output, a[i]);
+        for (size_t i = 0; i < nL; i++) delta[i] *= bp_g_prime(net->output, a[i]);
     } else if (net->loss == BP_LOSS_CE) {
         float ysum = 0.0f;
         for (size_t i = 0; i < nL; i++) ysum += y[i];
@@ -137,7 +127,7 @@ static double reference_step(bp_net *net, const float *x, const float *y, float 
                 const float *w = layer->W + i * p;
                 for (size_t j = 0; j < p; j++) prev[j] += w[j] * delta[i];
             }
-            for (size_t j = 0; j < p; j++) prev[j] *= derivative(net->hidden, a_prev[j]);
+            for (size_t j = 0; j < p; j++) prev[j] *= bp_g_prime(net->hidden, a_prev[j]);
         }
         for (size_t i = 0; i < n; i++) {
             float *w = layer->W + i * p;
@@ -151,7 +141,7 @@ static double reference_step(bp_net *net, const float *x, const float *y, float 
     return loss;
 }
 
-static double reference_epoch(bp_net *net, const float *x, const float *y, const size_t *order,
+static double plain_epoch(bp_net *net, const float *x, const float *y, const size_t *order,
                               size_t n, float lr, float weight_decay)
 {
     const size_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers];
@@ -159,7 +149,7 @@ static double reference_epoch(bp_net *net, const float *x, const float *y, const
     double total = 0.0;
     for (size_t k = 0; k < n; k++) {
         size_t i = order ? order[k] : k;
-        total += reference_step(net, x + i * n_in, y + i * n_out, lr, keep);
+        total += plain_step(net, x + i * n_in, y + i * n_out, lr, keep);
     }
     return total;
 }
@@ -601,7 +591,7 @@ double bp_tiny_sgd_epoch_with(bp_tiny_kernel kernel, bp_net *net, const float *x
 {
     if (n == 0) return 0.0;
 #if BP_FAST_V4
-    if (kernel != BP_TINY_REFERENCE && bp_tiny_sgd_vector_applies(net)) {
+    if (kernel != BP_TINY_PLAIN && bp_tiny_sgd_vector_applies(net)) {
 #if VECTOR_FMA
         /* Asked per call, so nothing global is written here (see gemm.c). */
         __builtin_cpu_init();
@@ -613,7 +603,7 @@ double bp_tiny_sgd_epoch_with(bp_tiny_kernel kernel, bp_net *net, const float *x
 #else
     (void)kernel;
 #endif
-    return reference_epoch(net, x, y, order, n, lr, weight_decay);
+    return plain_epoch(net, x, y, order, n, lr, weight_decay);
 }
 
 double bp_tiny_sgd_epoch(bp_net *net, const float *x, const float *y, const size_t *order, size_t n,

@@ -23,7 +23,7 @@ double bp_tiny_sgd_epoch(bp_net *net, const float *x, const float *y, const size
    (depth <= 3, widths <= 4, GCC or clang), portable or with AVX2 + FMA. */
 typedef enum {
     BP_TINY_AUTO = 0,      /* what bp_tiny_sgd_epoch picks */
-    BP_TINY_REFERENCE,
+    BP_TINY_PLAIN,
     BP_TINY_VECTOR,        /* the portable build of the vector version */
     BP_TINY_VECTOR_FMA     /* falls back to BP_TINY_VECTOR where it is not there */
 } bp_tiny_kernel;
@@ -32,7 +32,7 @@ typedef enum {
 int bp_tiny_sgd_vector_applies(const bp_net *net);
 
 /* bp_tiny_sgd_epoch with the implementation named; a vector kernel asked for a network
-   it does not take runs the reference one. */
+   it does not take runs the plain one. */
 double bp_tiny_sgd_epoch_with(bp_tiny_kernel kernel, bp_net *net, const float *x, const float *y,
                                const size_t *order, size_t n, float lr, float weight_decay);
 

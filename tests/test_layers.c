@@ -1,0 +1,252 @@
+/*
+ * test_layers.c - every fast path of a dense layer against the plain reference
+ * (src/core/dense_reference.c): the GEMM with its epilogues (bias, ReLU, g'),
+ * the gradient products and the update steps fused into them (dense.c), and the
+ * tiny per-sample path (tiny_sgd.c), on every activation and on shapes that cut
+ * the GEMM's tiles unevenly.
+ *
+ * The reference sums in double, so the tolerance bounds the fast path's own
+ * float rounding: a few units of 2^-24 times the size of the terms summed.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backprop.h"
+#include "core/activation.h"
+#include "core/dense.h"
+#include "core/dense_reference.h"
+#include "core/tiny_sgd.h"
+#include "test.h"
+
+static const bp_activation every_g[] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_RELU,
+                                        BP_ACT_LEAKY_RELU, BP_ACT_SOFTMAX};
+static const size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 100, 48}, {2, 300, 20}, {70, 13, 2}};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+static float uniform(uint64_t *s, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((bp_test_next(s) >> 40) / 16777216.0);
+}
+
+static float *random_block(uint64_t *s, size_t n, float lo, float hi)
+{
+    float *v = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; v && i < n; i++) v[i] = uniform(s, lo, hi);
+    return v;
+}
+
+/* Largest |a_i - b_i| over n values. */
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst;
+}
+
+/* A team of one: the calling thread and its GEMM workspace. */
+static float *workspace;
+static float *workspace_list[1];
+static bp_gemm_team one_thread(void)
+{
+    if (!workspace) workspace = malloc(BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
+    workspace_list[0] = workspace;
+    bp_gemm_team team = {NULL, workspace_list};
+    return team;
+}
+
+/* Forward: the GEMM with the bias (and ReLU) in its epilogue, then g, against
+   z = W a + b, a = g(z) in plain loops; z kept apart, or computed in place (a
+   hidden layer keeps only a). */
+void test_layer_forward_matches_reference(void)
+{
+    uint64_t s = 11;
+    bp_gemm_team team = one_thread();
+    for (size_t k = 0; k < N_SHAPES; k++)
+        for (size_t gi = 0; gi < sizeof every_g / sizeof every_g[0]; gi++)
+            for (int bias = 0; bias < 2; bias++)
+                for (int in_place = 0; in_place < 2; in_place++) {
+                    const bp_activation g = every_g[gi];
+                    if (in_place && g == BP_ACT_SOFTMAX) continue; /* the output layer keeps z */
+                    const size_t m = shapes[k][0], n_in = shapes[k][1], n_out = shapes[k][2];
+                    float *x = random_block(&s, m * n_in, -1, 1), *W = random_block(&s, n_out * n_in, -1, 1);
+                    float *b = bias ? random_block(&s, n_out, -1, 1) : NULL;
+                    float *z = malloc(m * n_out * sizeof(float)), *a = malloc(m * n_out * sizeof(float));
+                    float *rz = malloc(m * n_out * sizeof(float)), *ra = malloc(m * n_out * sizeof(float));
+                    bp_dense_forward(in_place ? a : z, a, x, W, b, m, n_in, n_out, g, &team);
+                    bp_dense_forward_reference(rz, ra, x, W, b, m, n_in, n_out, g);
+                    /* Each z sums n_in + 1 terms of size at most 1. */
+                    const double tol = 4e-7 * (double)(n_in + 1);
+                    CHECK(max_diff(a, ra, m * n_out) <= tol, "a, %s, bias %d, in place %d, %zux%zux%zu: off by %g",
+                          bp_activation_name(g), bias, in_place, m, n_in, n_out, max_diff(a, ra, m * n_out));
+                    if (!in_place)
+                        CHECK(max_diff(z, rz, m * n_out) <= tol, "z, %s, bias %d, %zux%zux%zu: off by %g",
+                              bp_activation_name(g), bias, m, n_in, n_out, max_diff(z, rz, m * n_out));
+                    free(x), free(W), free(b), free(z), free(a), free(rz), free(ra);
+                }
+}
+
+/* The layer's output a = g(z) for random z: what a backward pass reads g' from. */
+static float *outputs_of(uint64_t *s, bp_activation g, size_t n)
+{
+    float *a = random_block(s, n, -2, 2);
+    for (size_t i = 0; a && i < n; i++) a[i] = bp_g(g, a[i]);
+    return a;
+}
+
+/* Backward: delta^(l-1) = W^T delta (.) g'(a^(l-1)) with g' in the GEMM's epilogue,
+   and dW, db as products, against the plain loops; mean and sum. */
+void test_layer_backward_matches_reference(void)
+{
+    uint64_t s = 12;
+    bp_gemm_team team = one_thread();
+    for (size_t k = 0; k < N_SHAPES; k++)
+        for (size_t gi = 0; gi < 5; gi++) /* every hidden activation: all but softmax */
+            for (int mean = 0; mean < 2; mean++) {
+                const bp_activation g = every_g[gi];
+                const size_t m = shapes[k][0], n_in = shapes[k][1], n_out = shapes[k][2];
+                const float scale = mean ? 1.0f / (float)m : 1.0f;
+                float *a_prev = outputs_of(&s, g, m * n_in), *W = random_block(&s, n_out * n_in, -1, 1);
+                float *delta = random_block(&s, m * n_out, -1, 1);
+                float *dp = malloc(m * n_in * sizeof(float)), *rdp = malloc(m * n_in * sizeof(float));
+                float *gW = malloc(n_out * n_in * sizeof(float)), *rgW = malloc(n_out * n_in * sizeof(float));
+                float *gb = malloc(n_out * sizeof(float)), *rgb = malloc(n_out * sizeof(float));
+                bp_dense_backward_delta(dp, delta, W, a_prev, g, m, n_in, n_out, &team);
+                bp_dense_gradient(gW, gb, delta, a_prev, m, n_in, n_out, scale, &team);
+                bp_dense_backward_reference(rdp, rgW, rgb, delta, W, a_prev, g, m, n_in, n_out, scale);
+                /* |a_prev| <= 2 (identity, leaky), |delta|, |W| <= 1. */
+                const double tol_d = 4e-7 * (double)n_out, tol_w = 8e-7 * (double)m * scale;
+                CHECK(max_diff(dp, rdp, m * n_in) <= tol_d, "delta_prev, %s, %zux%zux%zu: off by %g",
+                      bp_activation_name(g), m, n_in, n_out, max_diff(dp, rdp, m * n_in));
+                CHECK(max_diff(gW, rgW, n_out * n_in) <= tol_w, "dW, %s, %zux%zux%zu, mean %d: off by %g",
+                      bp_activation_name(g), m, n_in, n_out, mean, max_diff(gW, rgW, n_out * n_in));
+                CHECK(max_diff(gb, rgb, n_out) <= tol_w, "db, %s, %zux%zux%zu, mean %d: off by %g",
+                      bp_activation_name(g), m, n_in, n_out, mean, max_diff(gb, rgb, n_out));
+                free(a_prev), free(W), free(delta), free(dp), free(rdp), free(gW), free(rgW), free(gb), free(rgb);
+            }
+}
+
+/* The updates fused into the weight-gradient product: plain SGD with L2 decay,
+   W <- (1 - lr wd) W - lr dW, and momentum, V <- mu V + dW, W <- W - lr V, against
+   the same arithmetic on the reference gradient. */
+void test_layer_fused_steps_match_reference(void)
+{
+    uint64_t s = 13;
+    bp_gemm_team team = one_thread();
+    const float lr = 0.3f, wd = 0.01f, mu = 0.9f;
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const size_t m = shapes[k][0], n_in = shapes[k][1], n_out = shapes[k][2], nw = n_out * n_in;
+        const float scale = 1.0f / (float)m;
+        float *a_prev = random_block(&s, m * n_in, 0, 1), *delta = random_block(&s, m * n_out, -1, 1);
+        float *W = random_block(&s, nw, -1, 1), *b = random_block(&s, n_out, -1, 1);
+        float *vW = random_block(&s, nw, -1, 1), *vb = random_block(&s, n_out, -1, 1);
+        float *rgW = malloc(nw * sizeof(float)), *rgb = malloc(n_out * sizeof(float));
+        bp_dense_backward_reference(NULL, rgW, rgb, delta, W, a_prev, BP_ACT_IDENTITY, m, n_in, n_out, scale);
+        float *W1 = malloc(nw * sizeof(float)), *b1 = malloc(n_out * sizeof(float));
+        float *rW = malloc(nw * sizeof(float)), *rb = malloc(n_out * sizeof(float));
+        /* Plain SGD with decay. */
+        memcpy(W1, W, nw * sizeof(float)), memcpy(b1, b, n_out * sizeof(float));
+        bp_dense_sgd_step(W1, b1, delta, a_prev, m, n_in, n_out, scale, lr, wd, &team);
+        for (size_t i = 0; i < nw; i++) rW[i] = (1 - lr * wd) * W[i] - lr * rgW[i];
+        for (size_t i = 0; i < n_out; i++) rb[i] = (1 - lr * wd) * b[i] - lr * rgb[i];
+        CHECK(max_diff(W1, rW, nw) <= 1e-6, "sgd W, shape %zu: off by %g", k, max_diff(W1, rW, nw));
+        CHECK(max_diff(b1, rb, n_out) <= 1e-6, "sgd b, shape %zu: off by %g", k, max_diff(b1, rb, n_out));
+        /* Momentum. */
+        float *v1 = malloc(nw * sizeof(float)), *vb1 = malloc(n_out * sizeof(float));
+        memcpy(W1, W, nw * sizeof(float)), memcpy(b1, b, n_out * sizeof(float));
+        memcpy(v1, vW, nw * sizeof(float)), memcpy(vb1, vb, n_out * sizeof(float));
+        bp_dense_momentum_step(W1, b1, v1, vb1, delta, a_prev, m, n_in, n_out, scale, lr, mu, &team);
+        for (size_t i = 0; i < nw; i++) rW[i] = W[i] - lr * (mu * vW[i] + rgW[i]);
+        for (size_t i = 0; i < n_out; i++) rb[i] = b[i] - lr * (mu * vb[i] + rgb[i]);
+        CHECK(max_diff(W1, rW, nw) <= 2e-6, "momentum W, shape %zu: off by %g", k, max_diff(W1, rW, nw));
+        CHECK(max_diff(b1, rb, n_out) <= 2e-6, "momentum b, shape %zu: off by %g", k, max_diff(b1, rb, n_out));
+        free(a_prev), free(delta), free(W), free(b), free(vW), free(vb), free(rgW), free(rgb);
+        free(W1), free(b1), free(rW), free(rb), free(v1), free(vb1);
+    }
+}
+
+/* One per-sample SGD step of the whole network through the reference layers:
+   forward, delta^L (a - y for the canonical pairs, (a - y) (.) g'(a) for MSE
+   otherwise), backward layer by layer with the old weights, then W <- W - lr dW. */
+static void reference_sgd_sample(size_t L, const size_t *n, bp_activation hidden, bp_activation output, bp_loss loss,
+                                 float **W, float **b, const float *x, const float *y, float lr)
+{
+    float act[4][32], z[32], delta[32], prev[32], gW[32 * 32], gb[32];
+    const float *a = x;
+    for (size_t l = 1; l <= L; l++) {
+        bp_dense_forward_reference(z, act[l], a, W[l], b[l], 1, n[l - 1], n[l], l == L ? output : hidden);
+        a = act[l];
+    }
+    for (size_t i = 0; i < n[L]; i++) {
+        delta[i] = a[i] - y[i];
+        if (loss == BP_LOSS_MSE && output != BP_ACT_IDENTITY) delta[i] *= bp_g_prime(output, a[i]);
+    }
+    for (size_t l = L; l >= 1; l--) {
+        const float *a_prev = l > 1 ? act[l - 1] : x;
+        bp_dense_backward_reference(l > 1 ? prev : NULL, gW, b[l] ? gb : NULL, delta, W[l], a_prev, hidden, 1,
+                                    n[l - 1], n[l], 1.0f);
+        for (size_t i = 0; i < n[l] * n[l - 1]; i++) W[l][i] -= lr * gW[i];
+        for (size_t i = 0; b[l] && i < n[l]; i++) b[l][i] -= lr * gb[i];
+        if (l > 1) memcpy(delta, prev, n[l - 1] * sizeof(float));
+    }
+}
+
+/* The tiny path (its plain loops and, where the network is small enough, its
+   four-lane version) against the reference layers, sample after sample. */
+void test_tiny_path_matches_reference_layers(void)
+{
+    static const struct {
+        bp_activation output;
+        bp_loss loss;
+    } tops[] = {{BP_ACT_IDENTITY, BP_LOSS_MSE}, {BP_ACT_SIGMOID, BP_LOSS_MSE}, {BP_ACT_SIGMOID, BP_LOSS_BCE},
+                {BP_ACT_SOFTMAX, BP_LOSS_CE}, {BP_ACT_TANH, BP_LOSS_MSE}};
+    static const size_t small[] = {3, 4, 2}, wide[] = {5, 17, 9, 3};
+    const bp_tiny_kernel kernels[] = {BP_TINY_PLAIN, BP_TINY_VECTOR, BP_TINY_VECTOR_FMA};
+    uint64_t s = 14;
+    for (int shape = 0; shape < 2; shape++)
+        for (size_t gi = 0; gi < 5; gi++)
+            for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++)
+                for (size_t k = 0; k < 3; k++) {
+                    const size_t L = shape ? 3 : 2, *n = shape ? wide : small;
+                    bp_net_config c = {L, n, every_g[gi], tops[t].output, tops[t].loss, 1, 7 + gi};
+                    bp_net *net = NULL;
+                    if (bp_net_create(&c, &net, NULL) != BP_OK) {
+                        CHECK(0, "creating the network");
+                        continue;
+                    }
+                    const size_t samples = 5;
+                    float x[5 * 5], y[5 * 3];
+                    for (size_t i = 0; i < samples * n[0]; i++) x[i] = uniform(&s, -1, 1);
+                    for (size_t i = 0; i < samples; i++)
+                        for (size_t j = 0; j < n[L]; j++)
+                            y[i * n[L] + j] = tops[t].loss == BP_LOSS_CE ? (j == i % n[L]) : uniform(&s, 0, 1);
+                    /* The reference's copy of the parameters. */
+                    float *W[4] = {0}, *b[4] = {0};
+                    for (size_t l = 1; l <= L; l++) {
+                        float *nW, *nb;
+                        bp_net_layer_view(net, l, &nW, &nb, NULL, NULL);
+                        W[l] = malloc(n[l] * n[l - 1] * sizeof(float));
+                        b[l] = malloc(n[l] * sizeof(float));
+                        memcpy(W[l], nW, n[l] * n[l - 1] * sizeof(float));
+                        memcpy(b[l], nb, n[l] * sizeof(float));
+                    }
+                    const float lr = 0.2f;
+                    double sum = bp_tiny_sgd_epoch_with(kernels[k], net, x, y, NULL, samples, lr, 0.0f);
+                    for (size_t i = 0; i < samples; i++)
+                        reference_sgd_sample(L, n, every_g[gi], tops[t].output, tops[t].loss, W, b, x + i * n[0],
+                                             y + i * n[L], lr);
+                    double worst = 0.0;
+                    for (size_t l = 1; l <= L; l++) {
+                        float *nW, *nb;
+                        bp_net_layer_view(net, l, &nW, &nb, NULL, NULL);
+                        worst = fmax(worst, max_diff(nW, W[l], n[l] * n[l - 1]));
+                        worst = fmax(worst, max_diff(nb, b[l], n[l]));
+                        free(W[l]), free(b[l]);
+                    }
+                    /* The tiny path's exponentials are a few ulp from libm's. */
+                    CHECK(isfinite(sum) && worst <= 2e-5, "kernel %zu, %zu layers, %s hidden, %s/%s: off by %g", k, L,
+                          bp_activation_name(every_g[gi]), bp_activation_name(tops[t].output),
+                          bp_loss_name(tops[t].loss), worst);
+                    bp_net_free(net);
+                }
+}
