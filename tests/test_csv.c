@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "io/csv.h"
+#include "io/number.h"
 #include "test.h"
 
 /* Read a string literal (or any bytes) as a CSV file named name. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "io/csv.h"
+#include "io/number.h"
 #include "io/fileio.h"
 #include "io/inflate.h"
 #include "memory.h"

@@ -12,6 +12,7 @@
  */
 #include "csv.h"
 #include "fileio.h"
+#include "number.h"
 
 #include <errno.h>
 #include <math.h>
@@ -71,150 +72,6 @@ static void quote_cell(char *buf, const char *s, size_t len)
         k += 3;
     }
     buf[k] = '\0';
-}
-
-/* ---------------------------------------------------------------- numbers */
-
-/* Powers of ten that a double holds exactly: one multiplication or division by
-   one of them rounds correctly. */
-static const double exact_pow10[23] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/* Half-way between FLT_MAX and the next power of two: the smallest magnitude
-   that rounds to infinity as a float (ties go to the even neighbour, infinity). */
-#define FLOAT_OVERFLOW 0x1.ffffffp127
-
-/* Significant digits kept: 10^19 - 1 still fits in a uint64_t. */
-#define KEPT_DIGITS 19
-/* Exponents are clamped here; anything beyond is overflow or zero for any
-   mantissa that 19 digits can hold, and the clamp keeps the arithmetic safe. */
-#define EXPONENT_CLAMP 100000L
-
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* The end of the run of digits at s[i..len): 64 bytes at a time (a loop compilers
-   vectorize), so a number of 100 million digits is skipped in milliseconds. */
-static size_t digits_end(const char *s, size_t i, size_t len)
-{
-    while (len - i >= 64) {
-        unsigned not_digit = 0;
-        for (int k = 0; k < 64; k++) not_digit |= (unsigned char)(s[i + k] - '0') > 9;
-        if (not_digit) break;
-        i += 64;
-    }
-    while (i < len && is_digit(s[i])) i++;
-    return i;
-}
-
-static char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
-
-static int equals_word(const char *s, size_t len, const char *word)
-{
-    size_t n = strlen(word);
-    if (len != n) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (ascii_lower(s[i]) != word[i]) return 0;
-    return 1;
-}
-
-/* m * 10^e in double. With m <= 2^53 and |e| <= 22 this is one correctly
-   rounded operation (Clinger's fast path); beyond that, each extra rounding
-   costs at most an ulp of a double, far below a float's resolution. */
-static double scale_pow10(uint64_t m, long e)
-{
-    double v = (double)m;
-    if (m == 0) return 0.0;
-    if (e > 400) return HUGE_VAL;          /* overflow, caught by the caller */
-    if (e < -400) return 0.0;              /* m < 1e20, so below the smallest denormal */
-    if (e >= 0) {
-        while (e > 22) {
-            v *= 1e22;
-            e -= 22;
-        }
-        return v * exact_pow10[e];
-    }
-    while (e < -22) {
-        v /= 1e22;
-        e += 22;
-    }
-    return v / exact_pow10[-e];
-}
-
-bp_status bp_parse_number(const char *s, size_t len, double *out)
-{
-    if (!out) return BP_ERR_ARG;
-    if (!s || len == 0) return BP_ERR_FORMAT;
-    size_t i = 0;
-    int negative = 0;
-    if (s[i] == '+' || s[i] == '-') {
-        negative = s[i] == '-';
-        i++;
-    }
-    if (i < len && !is_digit(s[i]) && s[i] != '.' &&
-        (equals_word(s + i, len - i, "nan") || equals_word(s + i, len - i, "inf") ||
-         equals_word(s + i, len - i, "infinity")))
-        return BP_ERR_NUMERIC;
-
-    uint64_t mantissa = 0;
-    int kept = 0, any_digit = 0;
-    long scale = 0; /* value = mantissa * 10^(scale + exponent) */
-    for (; i < len && is_digit(s[i]) && kept < KEPT_DIGITS; i++) {
-        int d = s[i] - '0';
-        any_digit = 1;
-        if (mantissa != 0 || d != 0) {
-            mantissa = mantissa * 10 + (uint64_t)d;
-            kept++;
-        }
-    }
-    /* Integer digits beyond the kept ones are dropped, but each still multiplies by ten.
-       A tight loop: a 100 MB number must not take seconds. */
-    size_t dropped = i;
-    i = digits_end(s, i, len);
-    dropped = i - dropped;
-    if (dropped) {
-        any_digit = 1;
-        scale = dropped < (size_t)EXPONENT_CLAMP ? (long)dropped : EXPONENT_CLAMP;
-    }
-    if (i < len && s[i] == '.') {
-        for (i++; i < len && is_digit(s[i]) && kept < KEPT_DIGITS; i++) {
-            int d = s[i] - '0';
-            any_digit = 1;
-            if (mantissa != 0 || d != 0) {
-                mantissa = mantissa * 10 + (uint64_t)d;
-                kept++;
-            }
-            if (scale > -EXPONENT_CLAMP) scale--;
-        }
-        /* Fraction digits beyond the kept ones change nothing. */
-        size_t from = i;
-        i = digits_end(s, i, len);
-        if (i > from) any_digit = 1;
-    }
-    if (!any_digit) return BP_ERR_FORMAT;
-
-    long exponent = 0;
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        int exp_negative = 0, exp_digit = 0;
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-')) {
-            exp_negative = s[i] == '-';
-            i++;
-        }
-        for (; i < len && is_digit(s[i]); i++) {
-            exp_digit = 1;
-            if (exponent < EXPONENT_CLAMP) exponent = exponent * 10 + (s[i] - '0');
-        }
-        if (!exp_digit) return BP_ERR_FORMAT;
-        if (exp_negative) exponent = -exponent;
-    }
-    if (i != len) return BP_ERR_FORMAT;
-
-    double v = scale_pow10(mantissa, scale + exponent);
-    if (!(v < FLOAT_OVERFLOW)) return BP_ERR_NUMERIC;
-    *out = negative ? -v : v;
-    return BP_OK;
 }
 
 /* ------------------------------------------------------------ lines, cells */
@@ -427,6 +284,8 @@ static int looks_like_name(const csv_cell *cell)
     return cell->len > 0 && bp_parse_number(cell->text, cell->len, &v) == BP_ERR_FORMAT;
 }
 
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
 static bp_status parse_cell(const csv_cell *cell, const csv_line *line, const char *name,
                             float *out, bp_error *err)
 {
@@ -501,6 +360,190 @@ static int label_append(label_store *ls, const csv_cell *cell, size_t row)
     return 1;
 }
 
+/* One read: what the first pass learns about the text, then the table the second
+   pass fills. */
+typedef struct {
+    const char *name;
+    bp_error *err;
+    csv_line first;           /* the first line that is not blank or a comment */
+    csv_cursor data_start;    /* where the data rows begin (the first line, or after the header) */
+    char sep;
+    size_t cols;
+    size_t label;             /* the label column, or SIZE_MAX for none */
+    int header;
+    size_t rows;              /* good rows before the first bad one */
+    int bad_row;              /* a row with the wrong number of cells (or a quote error) follows them */
+    float *values;
+    size_t *lines;
+    char **names, **labels;
+    label_store ls;
+} csv_read;
+
+/* The first line: separator, column count, label column and header. */
+static bp_status read_first_line(csv_read *rd, const char *text, size_t len, const bp_csv_read_options *o)
+{
+    csv_cursor cur = {text, len, 0, 0}, before_first;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) cur.pos = 3;
+    do {
+        before_first = cur;
+        if (!next_line(&cur, &rd->first)) return csv_fail(rd->err, BP_ERR_FORMAT, "%s: no data rows", rd->name);
+    } while (is_skipped(&rd->first));
+    rd->sep = detect_separator(&rd->first);
+    bp_status s = count_cells(&rd->first, rd->sep, &rd->cols, rd->name, rd->err);
+    if (s != BP_OK) return s;
+    rd->label = SIZE_MAX;
+    if (o->has_label_column) {
+        const long k = o->label_column;
+        if (k >= 0 && (unsigned long)k < rd->cols) rd->label = (size_t)k;
+        else if (k < 0 && (unsigned long)-(k + 1) < rd->cols) rd->label = rd->cols - 1 - (size_t)-(k + 1);
+        else
+            return csv_fail(rd->err, BP_ERR_ARG, "%s: label column %ld does not exist: the file has %zu column%s",
+                            rd->name, k, rd->cols, rd->cols == 1 ? "" : "s");
+    }
+    /* count_cells succeeded, so next_cell cannot fail on these cells. */
+    rd->header = o->header == 1;
+    if (o->header == 0) {
+        cell_reader cr = cells_of(&rd->first);
+        csv_cell cell;
+        for (size_t i = 0; !rd->header && next_cell(&cr, rd->sep, &cell, rd->name, NULL) > 0; i++)
+            if (i != rd->label && looks_like_name(&cell)) rd->header = 1;
+    }
+    rd->data_start = rd->header ? cur : before_first;
+    return BP_OK;
+}
+
+/* Pass 1's count: rows up to the first one with the wrong number of cells (or a quote
+   error). Pass 2 stops there with its message, and a first line of many columns
+   followed by many short lines must not size rows x cols floats that the text cannot
+   fill (each counted row holds at least cols - 1 separators). */
+static void count_rows(csv_read *rd)
+{
+    csv_cursor scan = rd->data_start;
+    csv_line line;
+    while (!rd->bad_row && next_line(&scan, &line)) {
+        if (is_skipped(&line)) continue;
+        size_t found = 0;
+        if (count_cells(&line, rd->sep, &found, rd->name, NULL) != BP_OK || found != rd->cols)
+            rd->bad_row = 1;
+        else
+            rd->rows++;
+    }
+}
+
+/* The header's cells, unescaped, as column names. */
+static bp_status read_names(csv_read *rd)
+{
+    /* Unescaped names are no longer than the line, plus one NUL each. */
+    const size_t line_len = (size_t)(rd->first.end - rd->first.begin), cols = rd->cols;
+    rd->names = line_len < SIZE_MAX - cols ? string_block(cols, line_len + cols) : NULL;
+    if (!rd->names) return csv_fail(rd->err, BP_ERR_NOMEM, "%s: out of memory for the header", rd->name);
+    char *dst = (char *)(rd->names + cols);
+    cell_reader cr = cells_of(&rd->first);
+    csv_cell cell;
+    for (size_t i = 0; i < cols && next_cell(&cr, rd->sep, &cell, rd->name, NULL) > 0; i++) {
+        rd->names[i] = dst;
+        dst += unescape_cell(dst, &cell) + 1;
+    }
+    return BP_OK;
+}
+
+/* Every block of the table, at its final size. */
+static bp_status allocate_table(csv_read *rd)
+{
+    if (rd->rows == 0 && !rd->bad_row) return csv_fail(rd->err, BP_ERR_FORMAT, "%s: no data rows", rd->name);
+    /* With a bad first row, room for one: pass 2 fails on it before writing anything. */
+    const size_t room = rd->rows ? rd->rows : 1;
+    if (rd->cols > SIZE_MAX / sizeof(float) / room)
+        return csv_fail(rd->err, BP_ERR_NOMEM, "%s: %zu rows of %zu columns do not fit in memory", rd->name, rd->rows,
+                        rd->cols);
+    rd->values = malloc(room * rd->cols * sizeof(float));
+    rd->lines = malloc(room * sizeof *rd->lines);
+    if (!rd->values || !rd->lines)
+        return csv_fail(rd->err, BP_ERR_NOMEM, "%s: out of memory for %zu rows of %zu columns", rd->name, rd->rows,
+                        rd->cols);
+    if (rd->header) {
+        bp_status s = read_names(rd);
+        if (s != BP_OK) return s;
+    }
+    if (rd->label != SIZE_MAX) {
+        rd->ls.offsets = calloc(room, sizeof *rd->ls.offsets);
+        rd->ls.columns = calloc(room, sizeof *rd->ls.columns);
+        if (!rd->ls.offsets || !rd->ls.columns)
+            return csv_fail(rd->err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", rd->name, rd->rows);
+    }
+    return BP_OK;
+}
+
+/* The message for the row pass 1 stopped at: its quote error, or its cell count,
+   pointing at the first extra field or at the end of a short line. */
+static bp_status bad_row_error(const csv_read *rd, const csv_line *line)
+{
+    size_t count = 0;
+    bp_status s = count_cells(line, rd->sep, &count, rd->name, rd->err);
+    if (s != BP_OK) return s;
+    size_t column = (size_t)(line->end - line->begin) + 1;
+    if (count > rd->cols) {
+        int quoted = 0;
+        size_t field = 0;
+        for (const char *c = line->begin; c < line->end; c++) {
+            if (*c == '"') quoted = !quoted;
+            else if (*c == rd->sep && !quoted && ++field == rd->cols) {
+                column = (size_t)(c - line->begin) + 2;
+                break;
+            }
+        }
+    }
+    return csv_fail(rd->err, BP_ERR_FORMAT, "%s:%zu:%zu: expected %zu columns, found %zu", rd->name, line->number,
+                    column, rd->cols, count);
+}
+
+/* One data row's cells into row r of the table. */
+static bp_status read_row(csv_read *rd, const csv_line *line, size_t r)
+{
+    float *row = rd->values + r * rd->cols;
+    rd->lines[r] = line->number;
+    cell_reader cr = cells_of(line);
+    csv_cell cell;
+    for (size_t i = 0; i < rd->cols && next_cell(&cr, rd->sep, &cell, rd->name, NULL) > 0; i++) {
+        if (i != rd->label) {
+            bp_status s = parse_cell(&cell, line, rd->name, &row[i], rd->err);
+            if (s != BP_OK) return s;
+            continue;
+        }
+        row[i] = 0.0f;
+        if (!label_append(&rd->ls, &cell, r))
+            return csv_fail(rd->err, BP_ERR_NOMEM, "%s:%zu: out of memory for labels", rd->name, line->number);
+    }
+    return BP_OK;
+}
+
+/* Pass 2: every data row, checked cell by cell; the bad row (if any) is an error. */
+static bp_status read_rows(csv_read *rd)
+{
+    csv_cursor scan = rd->data_start;
+    csv_line line;
+    for (size_t r = 0; r < rd->rows + (size_t)rd->bad_row && next_line(&scan, &line);) {
+        if (is_skipped(&line)) continue;
+        if (r == rd->rows) return bad_row_error(rd, &line);
+        bp_status s = read_row(rd, &line, r);
+        if (s != BP_OK) return s;
+        r++;
+    }
+    return BP_OK;
+}
+
+/* The label texts gathered by pass 2 as one block of strings. */
+static bp_status collect_labels(csv_read *rd)
+{
+    if (rd->label == SIZE_MAX) return BP_OK;
+    rd->labels = string_block(rd->rows, rd->ls.len);
+    if (!rd->labels) return csv_fail(rd->err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", rd->name, rd->rows);
+    char *chars = (char *)(rd->labels + rd->rows);
+    if (rd->ls.len) memcpy(chars, rd->ls.chars, rd->ls.len);
+    for (size_t r = 0; r < rd->rows; r++) rd->labels[r] = chars + rd->ls.offsets[r];
+    return BP_OK;
+}
+
 bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
                              const bp_csv_read_options *opt, bp_csv_table *out, bp_error *err)
 {
@@ -512,192 +555,33 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
     if (opt) o = *opt;
     if (o.header < -1 || o.header > 1)
         return csv_fail(err, BP_ERR_ARG, "%s: header option %d is not -1, 0 or 1", name, o.header);
-
-    csv_cursor cur = {text, len, 0, 0};
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) cur.pos = 3;
-
-    /* Pass 1: the first line fixes the separator, the columns and the header. */
-    csv_line first;
-    csv_cursor before_first;
-    for (;;) {
-        before_first = cur;
-        if (!next_line(&cur, &first)) return csv_fail(err, BP_ERR_FORMAT, "%s: no data rows", name);
-        if (!is_skipped(&first)) break;
-    }
-    char sep = detect_separator(&first);
-    size_t cols = 0;
-    bp_status s = count_cells(&first, sep, &cols, name, err);
+    csv_read rd = {0};
+    rd.name = name;
+    rd.err = err;
+    bp_status s = read_first_line(&rd, text, len, &o);
     if (s != BP_OK) return s;
-
-    size_t label = SIZE_MAX;
-    if (o.has_label_column) {
-        long k = o.label_column;
-        if (k >= 0 && (unsigned long)k < cols) label = (size_t)k;
-        else if (k < 0 && (unsigned long)-(k + 1) < cols) label = cols - 1 - (size_t)-(k + 1);
-        else
-            return csv_fail(err, BP_ERR_ARG,
-                            "%s: label column %ld does not exist: the file has %zu column%s", name,
-                            k, cols, cols == 1 ? "" : "s");
+    count_rows(&rd);
+    if ((s = allocate_table(&rd)) == BP_OK && (s = read_rows(&rd)) == BP_OK) s = collect_labels(&rd);
+    free(rd.ls.chars);
+    free(rd.ls.offsets);
+    if (s != BP_OK) {
+        free(rd.ls.columns);
+        free(rd.lines);
+        free(rd.labels);
+        free(rd.names);
+        free(rd.values);
+        return s;
     }
-
-    /* The first line's cells are read again below: count_cells succeeded, so next_cell
-       cannot fail on them. */
-    csv_cell cell;
-    cell_reader cr;
-    int header = o.header == 1;
-    if (o.header == 0) {
-        cr = cells_of(&first);
-        for (size_t i = 0; !header && next_cell(&cr, sep, &cell, name, NULL) > 0; i++)
-            if (i != label && looks_like_name(&cell)) header = 1;
-    }
-
-    /* Rows are counted up to the first one with the wrong number of cells (or a quote
-       error): pass 2 stops there with its message, and a first line of many columns
-       followed by many short lines must not size rows x cols floats that the text
-       cannot fill (each counted row holds at least cols - 1 separators). */
-    csv_cursor data_start = header ? cur : before_first;
-    size_t rows = 0;
-    int bad_row = 0;
-    csv_cursor scan = data_start;
-    csv_line line;
-    while (!bad_row && next_line(&scan, &line)) {
-        if (is_skipped(&line)) continue;
-        size_t found = 0;
-        if (count_cells(&line, sep, &found, name, NULL) != BP_OK || found != cols)
-            bad_row = 1;
-        else
-            rows++;
-    }
-
-    float *values = NULL;
-    char **names = NULL;
-    label_store ls = {NULL, 0, 0, NULL, NULL};
-    char **labels = NULL;
-    size_t *lines = NULL;
-    size_t count;
-
-    if (rows == 0 && !bad_row) {
-        s = csv_fail(err, BP_ERR_FORMAT, "%s: no data rows", name);
-        goto fail;
-    }
-    /* With a bad first row, room for one: pass 2 fails on it before writing anything. */
-    size_t room = rows ? rows : 1;
-    if (cols > SIZE_MAX / sizeof(float) / room) {
-        s = csv_fail(err, BP_ERR_NOMEM, "%s: %zu rows of %zu columns do not fit in memory", name,
-                     rows, cols);
-        goto fail;
-    }
-    values = malloc(room * cols * sizeof(float));
-    lines = malloc(room * sizeof *lines);
-    if (!values || !lines) {
-        s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu rows of %zu columns", name,
-                     rows, cols);
-        goto fail;
-    }
-
-    if (header) {
-        /* Unescaped names are no longer than the line, plus one NUL each. */
-        size_t line_len = (size_t)(first.end - first.begin);
-        names = line_len < SIZE_MAX - cols ? string_block(cols, line_len + cols) : NULL;
-        if (!names) {
-            s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for the header", name);
-            goto fail;
-        }
-        char *dst = (char *)(names + cols);
-        cr = cells_of(&first);
-        for (size_t i = 0; i < cols && next_cell(&cr, sep, &cell, name, NULL) > 0; i++) {
-            names[i] = dst;
-            dst += unescape_cell(dst, &cell) + 1;
-        }
-    }
-
-    if (label != SIZE_MAX) {
-        ls.offsets = calloc(room, sizeof *ls.offsets);
-        ls.columns = calloc(room, sizeof *ls.columns);
-        if (!ls.offsets || !ls.columns) {
-            s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", name, rows);
-            goto fail;
-        }
-    }
-
-    /* Pass 2: every data row, checked cell by cell. */
-    scan = data_start;
-    for (size_t r = 0; r < rows + (size_t)bad_row && next_line(&scan, &line);) {
-        if (is_skipped(&line)) continue;
-        if (r == rows) {
-            /* The row pass 1 stopped at: its quote error, or its cell count. */
-            s = count_cells(&line, sep, &count, name, err);
-            if (s != BP_OK) goto fail;
-            if (count == cols) count = 0; /* cannot happen: pass 1 found it wrong */
-            /* Point at the first extra field, or at the end of a short line. */
-            size_t column = (size_t)(line.end - line.begin) + 1;
-            if (count > cols) {
-                int quoted = 0;
-                size_t field = 0;
-                for (const char *c = line.begin; c < line.end; c++) {
-                    if (*c == '"') quoted = !quoted;
-                    else if (*c == sep && !quoted && ++field == cols) {
-                        column = (size_t)(c - line.begin) + 2;
-                        break;
-                    }
-                }
-            }
-            s = csv_fail(err, BP_ERR_FORMAT, "%s:%zu:%zu: expected %zu columns, found %zu", name,
-                         line.number, column, cols, count);
-            goto fail;
-        }
-        float *row = values + r * cols;
-        lines[r] = line.number;
-        cr = cells_of(&line);
-        for (size_t i = 0; i < cols && next_cell(&cr, sep, &cell, name, NULL) > 0; i++) {
-            if (i == label) {
-                row[i] = 0.0f;
-                if (!label_append(&ls, &cell, r)) {
-                    s = csv_fail(err, BP_ERR_NOMEM, "%s:%zu: out of memory for labels", name,
-                                 line.number);
-                    goto fail;
-                }
-                continue;
-            }
-            s = parse_cell(&cell, &line, name, &row[i], err);
-            if (s != BP_OK) goto fail;
-        }
-        r++;
-    }
-
-    if (label != SIZE_MAX) {
-        labels = string_block(rows, ls.len);
-        if (!labels) {
-            s = csv_fail(err, BP_ERR_NOMEM, "%s: out of memory for %zu labels", name, rows);
-            goto fail;
-        }
-        char *chars = (char *)(labels + rows);
-        memcpy(chars, ls.chars, ls.len);
-        for (size_t r = 0; r < rows; r++) labels[r] = chars + ls.offsets[r];
-    }
-
-    free(ls.chars);
-    free(ls.offsets);
-    out->lines = lines;
-    out->label_at = ls.columns;
-    out->rows = rows;
-    out->cols = cols;
-    out->values = values;
-    out->names = names;
-    out->labels = labels;
-    out->has_header = header;
-    out->separator = sep;
+    out->lines = rd.lines;
+    out->label_at = rd.ls.columns;
+    out->rows = rd.rows;
+    out->cols = rd.cols;
+    out->values = rd.values;
+    out->names = rd.names;
+    out->labels = rd.labels;
+    out->has_header = rd.header;
+    out->separator = rd.sep;
     return BP_OK;
-
-fail:
-    free(ls.chars);
-    free(ls.offsets);
-    free(ls.columns);
-    free(lines);
-    free(labels);
-    free(names);
-    free(values);
-    return s;
 }
 
 /* ------------------------------------------------------------------ files */

@@ -53,16 +53,4 @@ bp_status bp_csv_read_memory(const char *text, size_t len, const char *name,
 /* Free what a read allocated and zero the table; safe on a zeroed table and on NULL. */
 void bp_csv_table_free(bp_csv_table *t);
 
-/* Parse exactly s[0..len) as a decimal number, independently of the C locale:
-   optional sign, digits, optional '.', digits (at least one digit in all), optional
-   e/E exponent with optional sign and at least one digit. No spaces, no hex, no
-   trailing junk. Returns BP_ERR_FORMAT for anything else (an empty string included),
-   BP_ERR_NUMERIC for "nan", "inf", "infinity" (any case, any sign) and for values
-   whose magnitude rounds beyond the largest float; *out is written only on BP_OK.
-   The result is the double nearest the text within a few units in the last place,
-   so (float)*out equals strtof's result for ordinary inputs; values too small for a
-   float (1e-50) are not an error: they come back as tiny doubles that round to 0 or
-   to a denormal as floats, as strtof does. */
-bp_status bp_parse_number(const char *s, size_t len, double *out);
-
 #endif

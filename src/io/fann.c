@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
 #include "fileio.h"
+#include "number.h"
 #include "core/memory.h"
 #include "core/status.h"
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "csv.h"
+#include "number.h"
 #include "fileio.h"
 #include "inflate.h"
 #include "core/status.h"
@@ -197,18 +197,8 @@ void bp_buffer_printf(bp_buffer *b, const char *fmt, ...)
 
 void bp_buffer_float(bp_buffer *b, float v)
 {
-    /* %.9g always reads back as the same float; try shorter first for tidy files.
-       printf may use a locale's decimal comma, so the separator is normalized to '.'. */
-    char text[48];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, (double)v);
-        for (char *c = text; *c; c++)
-            if (*c == ',') *c = '.';
-        double back = 0;
-        if ((bp_parse_number(text, strlen(text), &back) == BP_OK && (float)back == v) || digits == 9)
-            break;
-    }
-    bp_buffer_append(b, text, strlen(text));
+    char text[BP_FLOAT_TEXT];
+    bp_buffer_append(b, text, bp_format_float(text, v));
 }
 
 void bp_buffer_free(bp_buffer *b)

@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "io/csv.h"
+#include "io/number.h"
 #include "fuzz.h"
 #include "io/inflate.h"
 
