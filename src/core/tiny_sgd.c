@@ -344,6 +344,38 @@ static void store_layer(layer4 w, bp_layer *dst)
     }
 }
 
+/* a^L = g^L(z^L) for the output layer's kind. */
+static ALWAYS_INLINE v4 top_activate4(top_kind top, v4 z, v4i mask, int fused)
+{
+    switch (top) {
+    case TOP_MSE_IDENTITY: return z;
+    case TOP_MSE_SIGMOID:
+    case TOP_BCE_SIGMOID: return bp_fast_sigmoid4(z, fused);
+    case TOP_MSE_TANH: return activate4(BP_ACT_TANH, z, fused);
+    case TOP_MSE_RELU: return activate4(BP_ACT_RELU, z, fused);
+    case TOP_MSE_LEAKY_RELU: return activate4(BP_ACT_LEAKY_RELU, z, fused);
+    default: return softmax4(z, mask, fused);
+    }
+}
+
+/* delta^L = dC/dz^L from a^L and y: a - y for the canonical pairs, the general form
+   (a - y) through g' (or softmax's Jacobian) for MSE on the other outputs. */
+static ALWAYS_INLINE v4 top_delta4(top_kind top, v4 aL, v4 yv)
+{
+    const v4 diff = aL - yv;
+    switch (top) {
+    case TOP_MSE_IDENTITY:
+    case TOP_BCE_SIGMOID: return diff;
+    case TOP_MSE_SOFTMAX: return aL * (diff - lane_sum(aL * diff));
+    case TOP_CE_SOFTMAX: return lane_sum(yv) * aL - yv;
+    case TOP_MSE_SIGMOID: return diff * derivative4(BP_ACT_SIGMOID, aL);
+    case TOP_MSE_TANH: return diff * derivative4(BP_ACT_TANH, aL);
+    case TOP_MSE_RELU: return diff * derivative4(BP_ACT_RELU, aL);
+    case TOP_MSE_LEAKY_RELU: return diff * derivative4(BP_ACT_LEAKY_RELU, aL);
+    }
+    return diff;
+}
+
 /*
  * One epoch of per-sample SGD on a network of depth L <= 3. Every parameter after
  * L is a constant of the instantiation: n0..n3 are the lanes each layer uses (<= 4;
@@ -415,32 +447,13 @@ static ALWAYS_INLINE double vector_epoch(bp_net *net, const float *x, const floa
                 a[l] = ax * ac;
                 z = affine_split(w[l].b, w[l].col, ax, ac, lanes[l]);
             }
-            const v4 zL = z;
-            v4 aL;
-            switch (top) {
-            case TOP_MSE_IDENTITY: aL = z; break;
-            case TOP_MSE_SIGMOID:
-            case TOP_BCE_SIGMOID: aL = bp_fast_sigmoid4(z, fused); break;
-            case TOP_MSE_TANH: aL = activate4(BP_ACT_TANH, z, fused); break;
-            case TOP_MSE_RELU: aL = activate4(BP_ACT_RELU, z, fused); break;
-            case TOP_MSE_LEAKY_RELU: aL = activate4(BP_ACT_LEAKY_RELU, z, fused); break;
-            default: aL = softmax4(z, mask[L], fused); break;
-            }
+            const v4 zL = z, aL = top_activate4(top, z, mask[L], fused);
             a[L] = aL;
 
             /* delta^L, and the loss off to the side. */
             v4 delta[VECTOR_DEPTH + 1];
             const v4 diff = aL - yv;
-            switch (top) {
-            case TOP_MSE_IDENTITY:
-            case TOP_BCE_SIGMOID: delta[L] = diff; break;
-            case TOP_MSE_SOFTMAX: delta[L] = aL * (diff - lane_sum(aL * diff)); break;
-            case TOP_CE_SOFTMAX: delta[L] = lane_sum(yv) * aL - yv; break;
-            case TOP_MSE_SIGMOID: delta[L] = diff * derivative4(BP_ACT_SIGMOID, aL); break;
-            case TOP_MSE_TANH: delta[L] = diff * derivative4(BP_ACT_TANH, aL); break;
-            case TOP_MSE_RELU: delta[L] = diff * derivative4(BP_ACT_RELU, aL); break;
-            case TOP_MSE_LEAKY_RELU: delta[L] = diff * derivative4(BP_ACT_LEAKY_RELU, aL); break;
-            }
+            delta[L] = top_delta4(top, aL, yv);
             if (mse) {
                 const v4 d = masked(diff, mask[L]);
                 squares += d * d;

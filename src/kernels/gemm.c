@@ -579,6 +579,49 @@ void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
     bp_gemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, workspace, NULL);
 }
 
+/* One mc x nc block of C, whose A block and B panel are packed: the tiles, each
+   by a micro-kernel (the "macro-kernel" of a blocked GEMM). */
+typedef struct {
+    micro_kernel kernel;
+    int wide;                   /* the AVX-512 kernel takes tiles of two slivers each way */
+    size_t kc;
+    const float *packed_a, *packed_b;
+    float alpha, beta;
+    const bp_gemm_epilogue *epi; /* NULL, or applied (last K block only) */
+    float *C;                   /* the block's first element */
+    size_t ldc, row, col;       /* C's stride; the block's place in the whole C */
+} block;
+
+static void multiply_block(const block *b, size_t mc, size_t nc)
+{
+    const size_t kc = b->kc;
+    /* One B sliver (two for the wide kernel) stays in L1 while the A slivers stream
+       past it. */
+    for (size_t jr = 0; jr < nc; jr += NR) {
+        const int pair_b = b->wide && jr + NR < nc; /* a second B sliver follows */
+        for (size_t ir = 0; ir < mc; ir += MR) {
+            tile_dest dest = {b->C + ir * b->ldc + jr, b->ldc, min_size(MR, mc - ir), min_size(NR, nc - jr),
+                              b->alpha, b->beta, b->epi, b->row + ir, b->col + jr};
+            const float *a = b->packed_a + ir * kc, *bb = b->packed_b + jr * kc;
+            if (pair_b && ir + MR < mc) {
+                /* Two by two slivers: a tile of up to 12 x 32. */
+                dest.m = min_size(2 * MR, mc - ir);
+                dest.n = min_size(2 * NR, nc - jr);
+                bp_gemm_kernel_avx512(kc, a, bb, &dest);
+                ir += MR;
+            } else if (pair_b) {
+                /* The last A sliver alone, against both B slivers: a tile of up to
+                   6 x 32 that computes only the sliver's valid rows. */
+                dest.n = min_size(2 * NR, nc - jr);
+                bp_gemm_kernel_avx512(kc, a, bb, &dest);
+            } else {
+                b->kernel(kc, a, bb, &dest);
+            }
+        }
+        if (pair_b) jr += NR;
+    }
+}
+
 void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                 float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                 float beta, float *C, size_t ldc, float *workspace,
@@ -642,33 +685,9 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
                 pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a, avx2);
-                /* One B sliver (two for the wide kernel) stays in L1 while the A
-                   slivers stream past it. */
-                for (size_t jr = 0; jr < nc; jr += NR) {
-                    const int pair_b = wide && jr + NR < nc; /* a second B sliver follows */
-                    for (size_t ir = 0; ir < mc; ir += MR) {
-                        tile_dest dest = {C + (ic + ir) * ldc + jc + jr, ldc, min_size(MR, mc - ir),
-                                          min_size(NR, nc - jr), alpha, beta_block, epi_block,
-                                          ic + ir, jc + jr};
-                        if (pair_b && ir + MR < mc) {
-                            /* Two by two slivers: a tile of up to 12 x 32. */
-                            dest.m = min_size(2 * MR, mc - ir);
-                            dest.n = min_size(2 * NR, nc - jr);
-                            bp_gemm_kernel_avx512(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
-                            ir += MR;
-                            continue;
-                        }
-                        if (pair_b) {
-                            /* The last A sliver alone, against both B slivers: a tile of
-                               up to 6 x 32 that computes only the sliver's valid rows. */
-                            dest.n = min_size(2 * NR, nc - jr);
-                            bp_gemm_kernel_avx512(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
-                            continue;
-                        }
-                        kernel(kc, packed_a + ir * kc, packed_b + jr * kc, &dest);
-                    }
-                    if (pair_b) jr += NR;
-                }
+                const block b = {kernel, wide, kc, packed_a, packed_b, alpha, beta_block, epi_block,
+                                 C + ic * ldc + jc, ldc, ic, jc};
+                multiply_block(&b, mc, nc);
             }
         }
     }
