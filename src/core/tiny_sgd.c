@@ -71,14 +71,10 @@ static inline float activate(bp_activation g, float z)
     return z;
 }
 
-/* One sample: returns its loss. */
-static double plain_step(bp_net *net, const float *x, const float *y, float lr, float keep)
+/* The activations of every layer for one sample (act[l], the output's z in zL). */
+static void plain_forward(const bp_net *net, const float *x, float act[][BP_TINY_WIDTH], float *zL)
 {
     const size_t L = net->n_layers;
-    /* Zeroed so the analysers can see every read is of a written value (widths chain:
-       layer l reads the n_(l-1) values layer l-1 wrote). */
-    float act[BP_MAX_LAYERS + 1][BP_TINY_WIDTH] = {{0}};
-    float zL[BP_TINY_WIDTH] = {0}, delta[BP_TINY_WIDTH] = {0}, prev[BP_TINY_WIDTH] = {0};
     const float *a = x;
     for (size_t l = 1; l <= L; l++) {
         const bp_layer *layer = &net->layers[l];
@@ -100,10 +96,12 @@ static double plain_step(bp_net *net, const float *x, const float *y, float lr, 
         }
         a = out;
     }
+}
 
-    /* The loss and delta^L: a - y for the canonical pairs, (a - y) (.) g'(z) for MSE. */
-    const size_t nL = net->sizes[L];
-    double loss = bp_loss_sum(net->loss, zL, a, y, 1, nL);
+/* delta^L from a = a^L and y: a - y for the canonical pairs, (a - y) (.) g'(z) for MSE. */
+static void plain_output_delta(const bp_net *net, const float *a, const float *y, float *delta)
+{
+    const size_t nL = net->sizes[net->n_layers];
     for (size_t i = 0; i < nL; i++) delta[i] = a[i] - y[i];
     if (net->loss == BP_LOSS_MSE && net->output == BP_ACT_SOFTMAX) {
         float dot = 0.0f;
@@ -116,8 +114,15 @@ static double plain_step(bp_net *net, const float *x, const float *y, float lr, 
         for (size_t i = 0; i < nL; i++) ysum += y[i];
         for (size_t i = 0; i < nL; i++) delta[i] = ysum * a[i] - y[i];
     }
+}
 
-    for (size_t l = L; l >= 1; l--) {
+/* Backward from delta = delta^L, each layer's delta^(l-1) taken with its old W^l before
+   W^l <- keep W^l - lr delta^l (a^(l-1))^T. */
+static void plain_backward_update(bp_net *net, const float *x, float act[][BP_TINY_WIDTH], float *delta, float lr,
+                                  float keep)
+{
+    float prev[BP_TINY_WIDTH] = {0};
+    for (size_t l = net->n_layers; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];
         const size_t n = layer->n_out, p = layer->n_in;
         const float *a_prev = l > 1 ? act[l - 1] : x;
@@ -138,11 +143,25 @@ static double plain_step(bp_net *net, const float *x, const float *y, float lr, 
         if (l > 1)
             for (size_t j = 0; j < p; j++) delta[j] = prev[j];
     }
+}
+
+/* One sample: returns its loss. */
+static double plain_step(bp_net *net, const float *x, const float *y, float lr, float keep)
+{
+    /* Zeroed so the analysers can see every read is of a written value (widths chain:
+       layer l reads the n_(l-1) values layer l-1 wrote). */
+    float act[BP_MAX_LAYERS + 1][BP_TINY_WIDTH] = {{0}};
+    float zL[BP_TINY_WIDTH] = {0}, delta[BP_TINY_WIDTH] = {0};
+    plain_forward(net, x, act, zL);
+    const float *a = act[net->n_layers];
+    const double loss = bp_loss_sum(net->loss, zL, a, y, 1, net->sizes[net->n_layers]);
+    plain_output_delta(net, a, y, delta);
+    plain_backward_update(net, x, act, delta, lr, keep);
     return loss;
 }
 
-static double plain_epoch(bp_net *net, const float *x, const float *y, const size_t *order,
-                              size_t n, float lr, float weight_decay)
+static double plain_epoch(bp_net *net, const float *x, const float *y, const size_t *order, size_t n, float lr,
+                          float weight_decay)
 {
     const size_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers];
     const float keep = 1.0f - lr * weight_decay;
