@@ -230,6 +230,44 @@ static real dz_dW(const ref_net *r, size_t l, size_t k, size_t i, size_t j)
 /* dz^l_k / db^l_i: the identity matrix. */
 static real dz_db(size_t k, size_t i) { return k == i ? 1.0L : 0.0L; }
 
+/* One layer of the chain rule, given row = dC/da^l of one sample: dC/dz^l through the
+   activation's Jacobian, the layer's dC/dW^l and dC/db^l added to sum, and row turned
+   into dC/da^(l-1) for the layer below. J and dCdz are scratch of the widest layer. */
+static void chain_layer(const bp_net *net, const ref_net *r, size_t l, real *row, real *dCdz, real *J, real *sum)
+{
+    const size_t n = r->n[l], n_prev = r->n[l - 1];
+    /* dC/dz^l = dC/da^l . da^l/dz^l  (row vector times Jacobian matrix) */
+    activation_jacobian(l == net->n_layers ? net->output : net->hidden, r->z[l], r->a[l], J, n);
+    for (size_t j = 0; j < n; j++) {
+        real v = 0.0L;
+        for (size_t k = 0; k < n; k++) v += row[k] * J[k * n + j];
+        dCdz[j] = v;
+    }
+    /* dC/dW^l_ij = sum_k dC/dz^l_k dz^l_k/dW^l_ij, stored in W's own shape. */
+    real *gW = sum + r->W_off[l];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n_prev; j++) {
+            real v = 0.0L;
+            for (size_t k = 0; k < n; k++) v += dCdz[k] * dz_dW(r, l, k, i, j);
+            gW[i * n_prev + j] += v;
+        }
+    if (net->bias) {
+        real *gb = sum + r->b_off[l];
+        for (size_t i = 0; i < n; i++) {
+            real v = 0.0L;
+            for (size_t k = 0; k < n; k++) v += dCdz[k] * dz_db(k, i);
+            gb[i] += v;
+        }
+    }
+    /* dC/da^(l-1) = dC/dz^l . dz^l/da^(l-1), and dz^l/da^(l-1) is W^l itself. */
+    if (l > 1)
+        for (size_t j = 0; j < n_prev; j++) {
+            real v = 0.0L;
+            for (size_t k = 0; k < n; k++) v += dCdz[k] * W_at(r, l, k, j);
+            row[j] = v;
+        }
+}
+
 bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *y, size_t m,
                                 bp_reduction reduction, double *loss, double *grad)
 {
@@ -255,39 +293,7 @@ bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *
 
         /* dC/da^L, the start of the chain. */
         loss_gradient(net->loss, r.a[L], ys, row, nL);
-        for (size_t l = L; l >= 1; l--) {
-            size_t n = r.n[l], n_prev = r.n[l - 1];
-            /* dC/dz^l = dC/da^l . da^l/dz^l  (row vector times Jacobian matrix) */
-            activation_jacobian(l == L ? net->output : net->hidden, r.z[l], r.a[l], J, n);
-            for (size_t j = 0; j < n; j++) {
-                real v = 0.0L;
-                for (size_t k = 0; k < n; k++) v += row[k] * J[k * n + j];
-                dCdz[j] = v;
-            }
-            /* dC/dW^l_ij = sum_k dC/dz^l_k dz^l_k/dW^l_ij, stored in W's own shape. */
-            real *gW = sum + r.W_off[l];
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < n_prev; j++) {
-                    real v = 0.0L;
-                    for (size_t k = 0; k < n; k++) v += dCdz[k] * dz_dW(&r, l, k, i, j);
-                    gW[i * n_prev + j] += v;
-                }
-            if (net->bias) {
-                real *gb = sum + r.b_off[l];
-                for (size_t i = 0; i < n; i++) {
-                    real v = 0.0L;
-                    for (size_t k = 0; k < n; k++) v += dCdz[k] * dz_db(k, i);
-                    gb[i] += v;
-                }
-            }
-            /* dC/da^(l-1) = dC/dz^l . dz^l/da^(l-1), and dz^l/da^(l-1) is W^l itself. */
-            if (l > 1)
-                for (size_t j = 0; j < n_prev; j++) {
-                    real v = 0.0L;
-                    for (size_t k = 0; k < n; k++) v += dCdz[k] * W_at(&r, l, k, j);
-                    row[j] = v;
-                }
-        }
+        for (size_t l = L; l >= 1; l--) chain_layer(net, &r, l, row, dCdz, J, sum);
     }
     real scale = reduction == BP_REDUCE_MEAN ? 1.0L / (real)m : 1.0L;
     for (size_t i = 0; i < net->n_params; i++) grad[i] = (double)(sum[i] * scale);
