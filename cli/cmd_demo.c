@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "clock.h"
+#include "commands.h"
 #include "plot.h"
 
 /* The gzip-compressed CSV, compiled in by the Makefile (tools/embed.c). */

@@ -10,8 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
 #include "io/fileio.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
+#include "json.h"
+#include "threads.h"
 
 static size_t argmax(const float *v, size_t n)
 {

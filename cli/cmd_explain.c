@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
 
 static const cli_option explain_options[] = {
     {"labels", "FILE", "IDX labels file, when --data is an IDX images file"},

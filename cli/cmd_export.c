@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
 #include "io/fileio.h"
+
+#include "args.h"
+#include "commands.h"
 
 static const cli_option export_options[] = {
     {"name", "ID", "prefix of the generated names (default \"model\": model_predict, MODEL_INPUTS, ...)"},

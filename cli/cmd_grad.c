@@ -7,8 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backprop.h"
 #include "backprop_verify.h"
-#include "cli.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
+#include "json.h"
 
 /* ------------------------------------------------------------------- grad */
 
@@ -132,6 +137,17 @@ typedef struct {
     int ok;
 } gc_result;
 
+/* The made-up data's generator: splitmix64, small and fully determined by the seed. */
+static uint64_t gc_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double gc_random_unit(uint64_t *state) { return (double)(gc_random(state) >> 11) * 0x1.0p-53; } /* [0, 1) */
+
 /* Worst relative error over the parameter blocks (each W^l and b^l on its own scale). */
 static double blockwise_error(const bp_net *net, const double *x, const double *y)
 {
@@ -167,7 +183,7 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
     for (size_t l = 1; l <= c->n_layers && c->bias; l++) {
         float *b;
         bp_net_layer_view(net, l, NULL, &b, NULL, NULL);
-        for (size_t i = 0; i < c->sizes[l]; i++) b[i] = (float)(cli_random_unit(&st) - 0.5);
+        for (size_t i = 0; i < c->sizes[l]; i++) b[i] = (float)(gc_random_unit(&st) - 0.5);
     }
     float *x = malloc(m * n0 * sizeof(float)), *y = calloc(m * nL, sizeof(float));
     double *g_bp = malloc(P * sizeof(double)), *g_ref = malloc(P * sizeof(double)),
@@ -176,15 +192,15 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
         s = BP_ERR_NOMEM;
         goto done;
     }
-    for (size_t i = 0; i < m * n0; i++) x[i] = (float)(2.0 * cli_random_unit(&st) - 1.0);
+    for (size_t i = 0; i < m * n0; i++) x[i] = (float)(2.0 * gc_random_unit(&st) - 1.0);
     for (size_t k = 0; k < m; k++) {
         float *t = y + k * nL;
         if (c->loss == BP_LOSS_CE)
-            t[cli_random(&st) % nL] = 1.0f;
+            t[gc_random(&st) % nL] = 1.0f;
         else if (c->loss == BP_LOSS_BCE || c->output == BP_ACT_SIGMOID || c->output == BP_ACT_SOFTMAX)
-            for (size_t i = 0; i < nL; i++) t[i] = (float)cli_random_unit(&st);
+            for (size_t i = 0; i < nL; i++) t[i] = (float)gc_random_unit(&st);
         else
-            for (size_t i = 0; i < nL; i++) t[i] = (float)(2.0 * cli_random_unit(&st) - 1.0);
+            for (size_t i = 0; i < nL; i++) t[i] = (float)(2.0 * gc_random_unit(&st) - 1.0);
     }
     double loss = 0;
     if ((s = bp_net_backward(net, x, y, m, red, &loss)) != BP_OK) goto done;

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "commands.h"
+#include "json.h"
 
 /* ------------------------------------------------------------------- init */
 

@@ -12,11 +12,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backprop.h"
 #include "io/bytes.h"
-#include "cli.h"
+
+#include "args.h"
+#include "clock.h"
+#include "commands.h"
+#include "data.h"
+#include "json.h"
 #include "log.h"
+#include "mpi.h"
 #include "plot.h"
 #include "progress.h"
+#include "threads.h"
 
 static const cli_option train_options[] = {
     {"train", "FILE", "training data: CSV, IDX images (with --labels) or FANN text (required)"},

@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "io/fileio.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "data.h"
 
 /* The first bytes of a file, to tell the formats apart (NUL-terminated). Only regular
    files are looked at: opening a FIFO must not wait for a writer, and the reader that

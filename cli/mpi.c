@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "data.h"
+#include "mpi.h"
 
 #ifdef BP_MPI
-#include <mpi.h>
+#include <mpi.h> /* the MPI library's own header (ours, "mpi.h", is included above) */
 #include <pthread.h>
 #include <unistd.h>
 #if defined(__linux__)
