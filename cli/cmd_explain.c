@@ -63,8 +63,8 @@ static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_
     if (loss == BP_LOSS_MSE) printf("  C   = 1/2 ||a^%zu - y||^2                  scalar\n", L);
     else if (loss == BP_LOSS_CE) printf("  C   = -sum_i y_i log a^%zu_i                scalar\n", L);
     else printf("  C   = -sum_i [y_i log a^%zu_i + (1 - y_i) log(1 - a^%zu_i)]   scalar\n", L, L);
-    printf("  (bp_dense_forward in src/dense.c, bp_activation_forward in src/activation.c,\n"
-           "   bp_loss_sum in src/loss.c)\n\n");
+    printf("  (bp_dense_forward in src/core/dense.c, bp_activation_forward in\n"
+           "   src/core/activation.c, bp_loss_sum in src/core/loss.c)\n\n");
 
     printf("Backward pass, one sample (denominator layout: each gradient has the shape of\n"
            "what it differentiates)\n");
@@ -80,7 +80,7 @@ static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_
     else
         printf("  delta^%zu = (a^%zu - y) (.) %s'(z^%zu)%*s%s   (general case: grad_a C (.) g'(z))\n",
                L, L, gname(output), L, (int)(14 - strlen(gname(output))), "", s1);
-    printf("  (bp_loss_delta in src/loss.c)\n");
+    printf("  (bp_loss_delta in src/core/loss.c)\n");
     for (size_t l = L; l >= 1; l--) {
         snprintf(s1, sizeof s1, "[%zu x %zu]", n[l], n[l - 1]);
         snprintf(s2, sizeof s2, "[%zu x 1]", n[l]);
@@ -94,8 +94,8 @@ static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_
                    gname(hidden), l - 1, s3, s4, s2, s3);
         }
     }
-    printf("  (bp_dense_gradient and bp_dense_backward_delta in src/dense.c; the (.) g' is applied\n"
-           "   as the product is written, in bp_gemm_ex's epilogue, src/gemm.c)\n\n");
+    printf("  (bp_dense_gradient and bp_dense_backward_delta in src/core/dense.c; the (.) g'\n"
+           "   is applied as the product is written, in bp_gemm_ex's epilogue, src/kernels/gemm.c)\n\n");
 
     printf("Mini-batch of %s samples as columns (A^0 = X is %zu x %s)\n", m, n[0], m);
     for (size_t l = 1; l <= L; l++) {
@@ -121,7 +121,7 @@ static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_
     }
     printf("  (--reduction sum drops the 1/m, as in seed 003)\n\n");
     printf("Gradient descent step, every layer l\n"
-           "  W^l <- W^l - eta dC/dW^l,   b^l <- b^l - eta dC/db^l   (bp_sgd_update in src/optimizer.c)\n");
+           "  W^l <- W^l - eta dC/dW^l,   b^l <- b^l - eta dC/db^l   (bp_sgd_update in src/core/optimizer.c)\n");
 }
 
 static void print_matrix(const char *name, const float *v, size_t rows, size_t cols)
