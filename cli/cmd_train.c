@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "data.h"
+#include "history.h"
 #include "json.h"
 #include "log.h"
 #include "mpi.h"
@@ -200,90 +201,15 @@ static int parse_plan(cli_args *a, train_plan *p)
     return 0;
 }
 
-/* Per-epoch history, for the plot. */
-enum { H_TRAIN_LOSS, H_VAL_LOSS, H_VAL_ACC, H_TEST_LOSS, H_TEST_ACC, H_LR, H_RATE, H_ELAPSED, H_COLUMNS };
-typedef struct {
-    double *col[H_COLUMNS]; /* one array per metric, one value per finished epoch */
-    size_t n, cap;
-    size_t best_epoch;      /* early stopping: the best validation loss so far */
-    double best_val;
-} history;
-
-static int history_alloc(history *h, size_t epochs)
-{
-    memset(h, 0, sizeof *h);
-    h->cap = epochs;
-    h->best_val = INFINITY;
-    for (int c = 0; c < H_COLUMNS; c++)
-        if (!(h->col[c] = calloc(epochs ? epochs : 1, sizeof(double)))) return 0;
-    return 1;
-}
-
-static void history_free(history *h)
-{
-    for (int c = 0; c < H_COLUMNS; c++) free(h->col[c]);
-}
-
-/* The history as bytes for the checkpoint's user chunk: "BPH1", u64 n, u64 best epoch,
-   f64 best loss, then n rows of H_COLUMNS f64, all little-endian. */
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static unsigned char *history_encode(const history *h, size_t *len)
-{
-    *len = 4 + 8 * 3 + 8 * H_COLUMNS * h->n;
-    unsigned char *b = malloc(*len), *p = b;
-    if (!b) return NULL;
-    memcpy(p, "BPH1", 4), p += 4;
-    put64(p, h->n), p += 8;
-    put64(p, h->best_epoch), p += 8;
-    uint64_t u;
-    memcpy(&u, &h->best_val, 8);
-    put64(p, u), p += 8;
-    for (size_t e = 0; e < h->n; e++)
-        for (int c = 0; c < H_COLUMNS; c++) {
-            memcpy(&u, &h->col[c][e], 8);
-            put64(p, u), p += 8;
-        }
-    return b;
-}
-
-static int history_decode(history *h, const unsigned char *b, size_t len)
-{
-    if (!b || len < 28 || memcmp(b, "BPH1", 4) != 0) return 0;
-    uint64_t n = get64(b + 4);
-    if (n > h->cap || len != 28 + 8 * H_COLUMNS * n) return 0;
-    h->n = (size_t)n;
-    h->best_epoch = (size_t)get64(b + 12);
-    uint64_t u = get64(b + 20);
-    memcpy(&h->best_val, &u, 8);
-    const unsigned char *p = b + 28;
-    for (size_t e = 0; e < h->n; e++)
-        for (int c = 0; c < H_COLUMNS; c++, p += 8) {
-            u = get64(p);
-            memcpy(&h->col[c][e], &u, 8);
-        }
-    return 1;
-}
-
-static int write_plot(const cli_args *a, const char *path, const history *h)
+static int write_plot(const cli_args *a, const char *path, const train_history *h)
 {
     plot_series s[5];
     size_t n = 0;
-    s[n++] = (plot_series){"train loss", h->col[H_TRAIN_LOSS], h->n, 0};
-    s[n++] = (plot_series){"validation loss", h->col[H_VAL_LOSS], h->n, 0};
-    s[n++] = (plot_series){"test loss", h->col[H_TEST_LOSS], h->n, 0};
-    s[n++] = (plot_series){"validation accuracy", h->col[H_VAL_ACC], h->n, 1};
-    s[n++] = (plot_series){"test accuracy", h->col[H_TEST_ACC], h->n, 1};
+    s[n++] = (plot_series){"train loss", h->col[HISTORY_TRAIN_LOSS], h->n, 0};
+    s[n++] = (plot_series){"validation loss", h->col[HISTORY_VAL_LOSS], h->n, 0};
+    s[n++] = (plot_series){"test loss", h->col[HISTORY_TEST_LOSS], h->n, 0};
+    s[n++] = (plot_series){"validation accuracy", h->col[HISTORY_VAL_ACCURACY], h->n, 1};
+    s[n++] = (plot_series){"test accuracy", h->col[HISTORY_TEST_ACCURACY], h->n, 1};
     char why[256] = "";
     if (plot_write_svg(path, "backprop train", s, n, why, sizeof why) != 0)
         return cli_fail(a, EXIT_FAILED, "%s", why);
@@ -315,7 +241,7 @@ static int any_interrupted(void)
     return cli_mpi_any(interrupted != 0);
 }
 
-static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const history *h)
+static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const train_history *h)
 {
     size_t len = 0;
     unsigned char *user = history_encode(h, &len);
@@ -362,7 +288,7 @@ static int run_train(cli_args *a)
     bp_dataset *all = NULL, *train = NULL, *valid = NULL, *test = NULL;
     bp_net *net = NULL;
     bp_trainer *trainer = NULL;
-    history h = {0};
+    train_history h = {0};
     metrics_log log = {0};
     int log_open = 0;
     bp_error err = {0};
@@ -521,7 +447,7 @@ static int run_train(cli_args *a)
         /* A resumed run's log starts with the epochs before the checkpoint. */
         for (size_t e = 0; e < h.n; e++) {
             double row[9] = {(double)(e + 1)};
-            for (int c = 0; c < H_COLUMNS; c++) row[c + 1] = h.col[c][e];
+            for (int c = 0; c < HISTORY_COLUMNS; c++) row[c + 1] = h.col[c][e];
             if (metrics_log_row(&log, row, why, sizeof why) != 0) {
                 code = cli_fail(a, EXIT_FAILED, "%s", why);
                 goto done;
@@ -615,10 +541,7 @@ static int run_train(cli_args *a)
         double row[9] = {(double)e, st.loss, have_v ? vm.loss : NAN,
                          have_v && vm.accuracy >= 0 ? vm.accuracy : NAN, have_t ? tm.loss : NAN,
                          have_t && tm.accuracy >= 0 ? tm.accuracy : NAN, lr, rate, elapsed};
-        if (h.n < h.cap) {
-            for (int c = 0; c < H_COLUMNS; c++) h.col[c][h.n] = row[c + 1];
-            h.n++;
-        }
+        history_add(&h, row + 1);
         if (p.json) {
             printf("{\"epoch\":%zu,\"train_loss\":", e);
             json_double(stdout, st.loss);
