@@ -110,13 +110,13 @@ static int check_writable(const cli_args *a, const char *option, const char *pat
     return 0;
 }
 
-static int parse_plan(cli_args *a, train_plan *p)
+/* The network: --hidden, --targets (which set the default loss), then the
+   options every command that builds a network shares. */
+static int plan_network(cli_args *a, train_plan *p)
 {
     int code;
-    memset(p, 0, sizeof *p);
     p->n_hidden = 1;
     p->hidden[0] = 32;
-    p->epochs = 10;
     const char *hs = cli_get(a, "hidden");
     if (hs && strcmp(hs, "none") == 0)
         p->n_hidden = 0;
@@ -126,11 +126,17 @@ static int parse_plan(cli_args *a, train_plan *p)
     if (t && strcmp(t, "class") != 0 &&
         (code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &p->value_targets)))
         return code;
-    if ((code = cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE))) return code;
+    return cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE);
+}
 
+/* The optimizer, its schedule, and every number of the run. */
+static int plan_training(cli_args *a, train_plan *p)
+{
     bp_train_config *c = &p->train;
     c->batch_size = 32;
+    p->epochs = 10;
     const char *v;
+    int code;
     if ((v = cli_get(a, "optimizer")) && bp_optimizer_parse(v, &c->optimizer) != BP_OK)
         return cli_fail(a, EXIT_USAGE, "unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rprop)", v);
     if ((v = cli_get(a, "schedule")) && bp_schedule_parse(v, &c->schedule) != BP_OK)
@@ -155,6 +161,31 @@ static int parse_plan(cli_args *a, train_plan *p)
         (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)))
         return code;
     if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
+    c->no_shuffle = cli_flag(a, "no-shuffle");
+    c->seed = p->net.seed;
+    c->epochs = p->epochs;
+    if (p->patience && p->validation == 0) p->validation = 0.1;
+    return 0;
+}
+
+/* --normalize none|minmax|standardize. */
+static int plan_normalize(cli_args *a, train_plan *p)
+{
+    const char *v = cli_get(a, "normalize");
+    if (!v) return 0;
+    p->normalize_given = 1;
+    if (strcmp(v, "none") == 0) p->normalize = BP_NORMALIZE_NONE;
+    else if (strcmp(v, "minmax") == 0) p->normalize = BP_NORMALIZE_MINMAX;
+    else if (strcmp(v, "standardize") == 0) p->normalize = BP_NORMALIZE_STANDARDIZE;
+    else return cli_fail(a, EXIT_USAGE, "--normalize expects none, minmax or standardize, got '%s'", v);
+    return 0;
+}
+
+/* Where the run computes, what it writes, how the data is read and preprocessed. */
+static int plan_run(cli_args *a, train_plan *p)
+{
+    const char *v;
+    int code;
     if ((v = cli_get(a, "device")) && strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
         return cli_fail(a, EXIT_USAGE, "--device expects cpu or cuda, got '%s'", v);
     p->cuda = v && strcmp(v, "cuda") == 0;
@@ -162,23 +193,19 @@ static int parse_plan(cli_args *a, train_plan *p)
     if (p->tf32 && !p->cuda) return cli_fail(a, EXIT_USAGE, "--tf32 needs --device cuda");
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
         return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
-    c->no_shuffle = cli_flag(a, "no-shuffle");
-    c->seed = p->net.seed;
-    c->epochs = p->epochs;
-    if (p->patience && p->validation == 0) p->validation = 0.1;
-    if ((v = cli_get(a, "normalize"))) {
-        p->normalize_given = 1;
-        if (strcmp(v, "none") == 0) p->normalize = BP_NORMALIZE_NONE;
-        else if (strcmp(v, "minmax") == 0) p->normalize = BP_NORMALIZE_MINMAX;
-        else if (strcmp(v, "standardize") == 0) p->normalize = BP_NORMALIZE_STANDARDIZE;
-        else return cli_fail(a, EXIT_USAGE, "--normalize expects none, minmax or standardize, got '%s'", v);
-    }
+    if ((code = plan_normalize(a, p))) return code;
     if (p->normalize_given && p->normalize != BP_NORMALIZE_NONE && p->input_scale)
         return cli_fail(a, EXIT_USAGE, "--normalize and --input-scale cannot be combined");
     if ((code = cli_parse_format(a, &p->format))) return code;
     p->json = cli_flag(a, "json");
     p->quiet = cli_flag(a, "quiet");
-    /* Check the combination now, with a stand-in shape, so a bad pairing fails fast. */
+    return 0;
+}
+
+/* The options together, on a stand-in network, so that a bad pairing fails
+   before any data is read; and every output's directory writable. */
+static int check_plan(cli_args *a, const train_plan *p)
+{
     size_t probe[] = {1, 2};
     bp_net_config check = p->net;
     check.n_layers = 1;
@@ -188,17 +215,27 @@ static int parse_plan(cli_args *a, train_plan *p)
     bp_trainer *probe_trainer = NULL;
     bp_net *probe_net = NULL;
     if (bp_net_create(&check, &probe_net, NULL) == BP_OK) {
-        bp_status s = bp_trainer_create(probe_net, c, &probe_trainer);
+        bp_status s = bp_trainer_create(probe_net, &p->train, &probe_trainer);
         bp_trainer_free(probe_trainer);
         bp_net_free(probe_net);
         if (s == BP_ERR_ARG) return cli_fail(a, EXIT_USAGE, "invalid combination of training options");
     }
+    int code;
     if ((code = check_writable(a, "--checkpoint", cli_get(a, "checkpoint"))) ||
         (code = check_writable(a, "-o", cli_get(a, "o"))) ||
         (code = check_writable(a, "--log", cli_get(a, "log"))) ||
         (code = check_writable(a, "--plot", cli_get(a, "plot"))))
         return code;
     return 0;
+}
+
+/* Everything the options say into p, checked; 0 or the exit code. */
+static int parse_plan(cli_args *a, train_plan *p)
+{
+    int code;
+    memset(p, 0, sizeof *p);
+    if ((code = plan_network(a, p)) || (code = plan_training(a, p)) || (code = plan_run(a, p))) return code;
+    return check_plan(a, p);
 }
 
 static int write_plot(const cli_args *a, const char *path, const train_history *h)
