@@ -65,12 +65,18 @@ static int load_model_and_data(cli_args *a, const char *data_path, int inputs_on
     return cli_load_data_for_net(a, data_path, cli_get(a, "labels"), *net, inputs_only, data);
 }
 
-/* The network's outputs for every sample of data, into a new array *out (n x n_L). */
-static int predict_outputs(cli_args *a, bp_net *net, const bp_dataset *data, float **out)
+/* The network's outputs for every sample of a data set. */
+typedef struct {
+    float *out; /* n rows of nL outputs; the caller frees it */
+    size_t n, nL;
+} predictions;
+
+static int predict_outputs(cli_args *a, bp_net *net, const bp_dataset *data, predictions *p)
 {
-    size_t n = bp_dataset_count(data), nL = bp_net_width(net, bp_net_layer_count(net));
-    if (!(*out = malloc(n * nL * sizeof(float)))) return cli_fail(a, EXIT_FAILED, "out of memory");
-    bp_status s = predict_all(net, data, n, *out);
+    p->n = bp_dataset_count(data);
+    p->nL = bp_net_width(net, bp_net_layer_count(net));
+    if (!(p->out = malloc(p->n * p->nL * sizeof(float)))) return cli_fail(a, EXIT_FAILED, "out of memory");
+    bp_status s = predict_all(net, data, p->n, p->out);
     return s == BP_OK ? 0 : cli_fail_status(a, s, NULL, "predicting");
 }
 
@@ -95,9 +101,12 @@ typedef struct {
 } eval_report;
 
 /* The mean absolute error and, when wanted, the confusion matrix. */
-static int eval_measure(cli_args *a, const bp_dataset *data, const float *out, int want_confusion, eval_report *r)
+static int eval_measure(cli_args *a, const bp_dataset *data, const predictions *p, int want_confusion,
+                        eval_report *r)
 {
-    const float *y = bp_dataset_y_const(data);
+    const float *y = bp_dataset_y_const(data), *out = p->out;
+    r->n = p->n;
+    r->nL = p->nL;
     for (size_t i = 0; i < r->n * r->nL; i++) r->mae += fabs((double)out[i] - y[i]);
     r->mae /= (double)(r->n * r->nL);
     r->classes = r->nL == 1 ? 2 : r->nL;
@@ -180,7 +189,7 @@ static int run_eval(cli_args *a)
         return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
     bp_net *net = NULL;
     bp_dataset *data = NULL;
-    float *out = NULL;
+    predictions pred = {0};
     eval_report r = {0};
     bp_metrics m = {0};
     int json = cli_flag(a, "json"), confusion = cli_flag(a, "confusion");
@@ -189,17 +198,13 @@ static int run_eval(cli_args *a)
         bp_status s = bp_net_evaluate(net, data, &m);
         if (s != BP_OK) code = cli_fail_status(a, s, NULL, "evaluating");
     }
-    if (!code) code = predict_outputs(a, net, data, &out);
-    if (!code) {
-        r.n = bp_dataset_count(data);
-        r.nL = bp_net_width(net, bp_net_layer_count(net));
-        code = eval_measure(a, data, out, m.accuracy >= 0 && (confusion || json), &r);
-    }
+    if (!code) code = predict_outputs(a, net, data, &pred);
+    if (!code) code = eval_measure(a, data, &pred, m.accuracy >= 0 && (confusion || json), &r);
     if (!code) {
         if (json) print_eval_json(net, &m, &r);
         else print_eval_text(net, &m, &r, confusion);
     }
-    free(out);
+    free(pred.out);
     free(r.confusion);
     bp_dataset_free(data);
     bp_net_free(net);
@@ -226,9 +231,9 @@ static const cli_option predict_options[] = {
 
 /* The CSV: a header naming the columns (class names, or output numbers), then
    one row per sample: every output, or with classes the predicted class. */
-static void format_predictions(bp_buffer *b, const bp_net *net, const float *out, size_t n, int classes)
+static void format_predictions(bp_buffer *b, const bp_net *net, const predictions *p, int classes)
 {
-    size_t nL = bp_net_width(net, bp_net_layer_count(net));
+    size_t nL = p->nL;
     char name[128];
     if (classes) {
         bp_buffer_printf(b, "class\n");
@@ -240,8 +245,8 @@ static void format_predictions(bp_buffer *b, const bp_net *net, const float *out
         }
         bp_buffer_append(b, "\n", 1);
     }
-    for (size_t i = 0; i < n; i++) {
-        const float *row = out + i * nL;
+    for (size_t i = 0; i < p->n; i++) {
+        const float *row = p->out + i * nL;
         if (classes) {
             class_label(name, sizeof name, net, predicted_class(row, nL));
             bp_buffer_printf(b, "%s\n", name);
@@ -262,12 +267,12 @@ static int run_predict(cli_args *a)
     if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
     bp_net *net = NULL;
     bp_dataset *data = NULL;
-    float *out = NULL;
+    predictions pred = {0};
     bp_buffer b = {0};
     int code = load_model_and_data(a, data_path, 1, &net, &data);
-    if (!code) code = predict_outputs(a, net, data, &out);
+    if (!code) code = predict_outputs(a, net, data, &pred);
     if (!code) {
-        format_predictions(&b, net, out, bp_dataset_count(data), cli_flag(a, "classes"));
+        format_predictions(&b, net, &pred, cli_flag(a, "classes"));
         bp_error err = {0};
         bp_status s;
         if (b.failed) code = cli_fail(a, EXIT_FAILED, "out of memory");
@@ -276,7 +281,7 @@ static int run_predict(cli_args *a)
             code = cli_fail_status(a, s, &err, out_path);
     }
     bp_buffer_free(&b);
-    free(out);
+    free(pred.out);
     bp_dataset_free(data);
     bp_net_free(net);
     return code;
