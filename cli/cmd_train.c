@@ -3,8 +3,12 @@
  * library's trainer epoch after epoch, report, and save the model.
  *
  * Everything a run needs is checked before the first epoch (options, output
- * paths, data), so a typo never costs a long training run. The loop itself
- * is short: bp_trainer_epoch, evaluation, one line of report, early stopping.
+ * paths, data), so a typo never costs a long training run. run_train, at the
+ * bottom, reads as the run's steps, each a function over one train_run: the
+ * options, the data and its split, preprocessing, a new or resumed network,
+ * the run's setup (threads, device, MPI, log), the epochs, the model and the
+ * report. What the epochs leave behind is kept by history.c; the log, the
+ * plot and the progress bar are log.c, plot.c and progress.c.
  */
 #include <math.h>
 #include <signal.h>
