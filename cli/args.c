@@ -8,9 +8,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "cli.h"
+#include "args.h"
 
 static const cli_option *find_option(const cli_command *cmd, const char *name, size_t len,
                                      size_t *index)
@@ -142,23 +141,6 @@ int cli_size(const cli_args *a, const char *name, size_t min, size_t max, size_t
     return 0;
 }
 
-int cli_threads(const cli_args *a, int *threads)
-{
-    size_t n = 0;
-    int code = cli_size(a, "threads", 1, 256, &n);
-    *threads = (int)n;
-    return code;
-}
-
-int cli_use_threads(const cli_args *a, bp_net *net, int threads)
-{
-    /* Under mpirun the ranks already share the machine's cores. */
-    if (threads == 0) threads = cli_mpi_size() > 1 ? 1 : bp_default_threads();
-    bp_error err = {0};
-    bp_status s = bp_net_set_threads(net, threads, &err);
-    return s == BP_OK ? 0 : cli_fail_status(a, s, &err, "starting threads");
-}
-
 int cli_double(const cli_args *a, const char *name, double min, double max, double *out)
 {
     const char *v = cli_get(a, name);
@@ -223,73 +205,4 @@ int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss)
     c->bias = !cli_flag(a, "no-bias");
     c->seed = 1;
     return cli_u64(a, "seed", &c->seed);
-}
-
-uint64_t cli_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-double cli_random_unit(uint64_t *state) { return (double)(cli_random(state) >> 11) * 0x1.0p-53; }
-
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ------------------------------------------------------------------- JSON */
-
-void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-void json_double(FILE *f, double v)
-{
-    if (v != v || v - v != 0.0)
-        fputs("null", f);
-    else
-        fprintf(f, "%.17g", v);
-}
-
-void json_float(FILE *f, float v)
-{
-    if (v != v || v - v != 0.0f)
-        fputs("null", f);
-    else
-        fprintf(f, "%.9g", (double)v);
-}
-
-void json_float_array(FILE *f, const float *v, size_t n)
-{
-    fputc('[', f);
-    for (size_t i = 0; i < n; i++) {
-        if (i) fputc(',', f);
-        json_float(f, v[i]);
-    }
-    fputc(']', f);
-}
-
-void json_float_matrix(FILE *f, const float *v, size_t rows, size_t cols)
-{
-    fputc('[', f);
-    for (size_t r = 0; r < rows; r++) {
-        if (r) fputc(',', f);
-        json_float_array(f, v + r * cols, cols);
-    }
-    fputc(']', f);
 }

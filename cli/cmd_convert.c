@@ -5,7 +5,11 @@
  */
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
 
 static const cli_option convert_options[] = {
     {"labels", "FILE", "IDX labels, when IN is an IDX images file"},

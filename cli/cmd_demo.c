@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "clock.h"
+#include "commands.h"
 #include "plot.h"
 
 /* The gzip-compressed CSV, compiled in by the Makefile (tools/embed.c). */
@@ -47,39 +51,39 @@ static size_t argmax(const float *v, size_t n)
     return best;
 }
 
-static int run_demo(cli_args *a)
+/* What the demo builds and measures; run_demo frees it. */
+typedef struct {
+    bp_dataset *all, *train, *test;
+    bp_net *net;
+    bp_trainer *trainer;
+    double loss_curve[1000], acc_curve[1000]; /* per epoch, for the plot */
+    size_t curve_n;
+    bp_metrics m;                             /* on the test digits, after the last epoch */
+} demo_run;
+
+/* Steps 1 and 2: the built-in digits, and a fifth of them held out. */
+static int demo_data(cli_args *a, uint64_t seed, demo_run *d)
 {
-    size_t epochs = 30;
-    uint64_t seed = 1;
-    int code;
-    if ((code = cli_size(a, "epochs", 1, 100000, &epochs)) || (code = cli_u64(a, "seed", &seed)))
-        return code;
-    const char *plot_path = cli_get(a, "plot") ? cli_get(a, "plot") : "backprop-demo.svg";
-    if (strcmp(plot_path, "none") == 0) plot_path = NULL;
-    const char *out = cli_get(a, "o");
-
-    bp_dataset *all = NULL, *train = NULL, *test = NULL;
-    bp_net *net = NULL;
-    bp_trainer *trainer = NULL;
-    bp_error err = {0};
-    double loss_curve[1000], acc_curve[1000];
-    size_t curve_n = 0;
-
     /* 1. The data: CSV text (compressed) -> a data set with one-hot targets for digits 0..9. */
     bp_csv_options csv = {BP_TARGET_CLASS, 10, -1, NULL};
+    bp_error err = {0};
     bp_status s = bp_dataset_read_csv_memory(bp_digits_csv_gz, bp_digits_csv_gz_size, "digits.csv.gz",
-                                             &csv, &all, &err);
+                                             &csv, &d->all, &err);
     if (s != BP_OK) return cli_fail_status(a, s, &err, "the built-in data set");
     /* 2. Hold out 20% for testing, shuffled with the seed. */
-    if ((s = bp_dataset_split(all, 0.2, seed, &train, &test)) != BP_OK) {
-        code = cli_fail_status(a, s, NULL, "splitting the data");
-        goto done;
-    }
+    if ((s = bp_dataset_split(d->all, 0.2, seed, &d->train, &d->test)) != BP_OK)
+        return cli_fail_status(a, s, NULL, "splitting the data");
+    return 0;
+}
+
+/* Steps 3 and 4: the pixels scaled, and the network and its trainer. */
+static int demo_network(cli_args *a, uint64_t seed, demo_run *d)
+{
     /* 3. Pixels are 0..16: scale them to [0, 1] (the model stores this). */
     float shift[64], scale[64];
     for (int i = 0; i < 64; i++) shift[i] = 0.0f, scale[i] = 1.0f / 16.0f;
-    bp_dataset_apply_transform(train, shift, scale);
-    bp_dataset_apply_transform(test, shift, scale);
+    bp_dataset_apply_transform(d->train, shift, scale);
+    bp_dataset_apply_transform(d->test, shift, scale);
 
     /* 4. A 64-64-10 network: ReLU hidden units, softmax outputs, cross-entropy. */
     size_t sizes[] = {64, 64, 10};
@@ -90,85 +94,116 @@ static int run_demo(cli_args *a)
     tc.momentum = 0.9;
     tc.batch_size = 16;
     tc.seed = seed;
-    if ((s = bp_net_create(&c, &net, &err)) != BP_OK || (s = bp_net_set_input_transform(net, shift, scale)) != BP_OK ||
-        (s = bp_trainer_create(net, &tc, &trainer)) != BP_OK) {
-        code = cli_fail_status(a, s, &err, "setting up the demo");
-        goto done;
-    }
+    bp_error err = {0};
+    bp_status s;
+    if ((s = bp_net_create(&c, &d->net, &err)) != BP_OK ||
+        (s = bp_net_set_input_transform(d->net, shift, scale)) != BP_OK ||
+        (s = bp_trainer_create(d->net, &tc, &d->trainer)) != BP_OK)
+        return cli_fail_status(a, s, &err, "setting up the demo");
+    return 0;
+}
 
+/* Step 5, with the test accuracy before, after every epoch and at the end. */
+static int demo_train(cli_args *a, demo_run *d, size_t epochs)
+{
     printf("backprop demo: handwritten digits (8x8 pixels, 0..9), built into the program\n"
            "%zu training and %zu test images; network 64-64-10 (ReLU hidden, softmax output,\n"
            "cross-entropy loss), mini-batches of 16, gradient descent with momentum 0.9, lr 0.05.\n\n",
-           bp_dataset_count(train), bp_dataset_count(test));
-    bp_metrics m;
-    bp_net_evaluate(net, test, &m);
+           bp_dataset_count(d->train), bp_dataset_count(d->test));
+    bp_net_evaluate(d->net, d->test, &d->m);
     printf("before training: test loss %.4f, test accuracy %5.1f%% (a guess is right 10%% of the time)\n",
-           m.loss, 100 * m.accuracy);
+           d->m.loss, 100 * d->m.accuracy);
     double start = cli_now();
     size_t samples = 0;
     /* 5. Train: every epoch reshuffles, then forward, loss, backward and update per batch. */
     for (size_t e = 1; e <= epochs; e++) {
         bp_epoch_stats st;
-        if ((s = bp_trainer_epoch(trainer, train, &st)) != BP_OK) {
-            code = cli_fail_status(a, s, NULL, "training");
-            goto done;
-        }
+        bp_status s = bp_trainer_epoch(d->trainer, d->train, &st);
+        if (s != BP_OK) return cli_fail_status(a, s, NULL, "training");
         samples += st.samples;
-        bp_net_evaluate(net, test, &m);
-        if (curve_n < sizeof loss_curve / sizeof loss_curve[0]) {
-            loss_curve[curve_n] = st.loss;
-            acc_curve[curve_n++] = m.accuracy;
+        bp_net_evaluate(d->net, d->test, &d->m);
+        if (d->curve_n < sizeof d->loss_curve / sizeof d->loss_curve[0]) {
+            d->loss_curve[d->curve_n] = st.loss;
+            d->acc_curve[d->curve_n++] = d->m.accuracy;
         }
         if (e <= 3 || e % 5 == 0 || e == epochs)
             printf("epoch %3zu: train loss %.4f, test loss %.4f, test accuracy %5.1f%%\n", e, st.loss,
-                   m.loss, 100 * m.accuracy);
+                   d->m.loss, 100 * d->m.accuracy);
     }
     double secs = cli_now() - start;
     printf("\n%zu samples in %.2f s (%.0f samples/s)\n", samples, secs,
            (double)samples / (secs > 1e-9 ? secs : 1e-9));
-    printf("held-out accuracy: %.1f%% of %zu test digits\n", 100 * m.accuracy, bp_dataset_count(test));
+    printf("held-out accuracy: %.1f%% of %zu test digits\n", 100 * d->m.accuracy, bp_dataset_count(d->test));
+    return 0;
+}
 
-    /* 6. Show a few test digits with what the network thinks they are. */
+/* Step 6: a few test digits with what the network thinks they are. */
+static void show_digits(const demo_run *d)
+{
     printf("\nA few test digits and the network's answers:\n");
-    const float *tx = bp_dataset_x_const(test), *ty = bp_dataset_y_const(test);
-    for (size_t i = 0; i < 3 && i < bp_dataset_count(test); i++) {
+    const float *tx = bp_dataset_x_const(d->test), *ty = bp_dataset_y_const(d->test);
+    for (size_t i = 0; i < 3 && i < bp_dataset_count(d->test); i++) {
         float p[10];
-        bp_net_forward(net, tx + i * 64, 1, p);
+        bp_net_forward(d->net, tx + i * 64, 1, p);
         size_t guess = argmax(p, 10);
         draw_digit(tx + i * 64);
         printf("    true %zu, predicted %zu (probability %.3f)\n\n", argmax(ty + i * 10, 10), guess, p[guess]);
     }
+}
 
-    if (plot_path) {
-        plot_series series[2] = {{"train loss", loss_curve, curve_n, 0}, {"test accuracy", acc_curve, curve_n, 1}};
-        char why[256] = "";
-        if (plot_write_svg(plot_path, "backprop demo: handwritten digits", series, 2, why, sizeof why) != 0) {
-            code = cli_fail(a, EXIT_FAILED, "%s", why);
-            goto done;
-        }
-        printf("learning curves: %s (open it in a browser)\n", plot_path);
-    }
-    if (m.accuracy < 0.96) {
-        code = cli_fail(a, EXIT_FAILED, "held-out accuracy %.1f%% is below the 96%% this demo promises",
-                        100 * m.accuracy);
-        goto done;
-    }
+/* The learning curves as an SVG file. */
+static int demo_plot(cli_args *a, const demo_run *d, const char *path)
+{
+    plot_series series[2] = {{"train loss", d->loss_curve, d->curve_n, 0},
+                             {"test accuracy", d->acc_curve, d->curve_n, 1}};
+    char why[256] = "";
+    if (plot_write_svg(path, "backprop demo: handwritten digits", series, 2, why, sizeof why) != 0)
+        return cli_fail(a, EXIT_FAILED, "%s", why);
+    printf("learning curves: %s (open it in a browser)\n", path);
+    return 0;
+}
+
+/* The promise kept (or the exit status says not), the model saved, and what to try next. */
+static int demo_verdict(cli_args *a, const demo_run *d, const char *out)
+{
+    if (d->m.accuracy < 0.96)
+        return cli_fail(a, EXIT_FAILED, "held-out accuracy %.1f%% is below the 96%% this demo promises",
+                        100 * d->m.accuracy);
     if (out) {
-        if ((s = bp_net_save(net, out, &err)) != BP_OK) {
-            code = cli_fail_status(a, s, &err, out);
-            goto done;
-        }
+        bp_error err = {0};
+        bp_status s = bp_net_save(d->net, out, &err);
+        if (s != BP_OK) return cli_fail_status(a, s, &err, out);
         printf("saved %s; try: backprop info %s\n", out, out);
     }
     printf("\nNext: 'backprop explain --arch 64,64,10 --activation relu --loss ce' prints every\n"
            "equation of this network; 'backprop gradcheck' proves its gradients three ways.\n");
-    code = EXIT_OK;
-done:
-    bp_trainer_free(trainer);
-    bp_net_free(net);
-    bp_dataset_free(all);
-    bp_dataset_free(train);
-    bp_dataset_free(test);
+    return EXIT_OK;
+}
+
+static int run_demo(cli_args *a)
+{
+    size_t epochs = 30;
+    uint64_t seed = 1;
+    int code;
+    if ((code = cli_size(a, "epochs", 1, 100000, &epochs)) || (code = cli_u64(a, "seed", &seed)))
+        return code;
+    const char *plot_path = cli_get(a, "plot") ? cli_get(a, "plot") : "backprop-demo.svg";
+    if (strcmp(plot_path, "none") == 0) plot_path = NULL;
+
+    demo_run d = {0};
+    code = demo_data(a, seed, &d);
+    if (!code) code = demo_network(a, seed, &d);
+    if (!code) code = demo_train(a, &d, epochs);
+    if (!code) {
+        show_digits(&d);
+        if (plot_path) code = demo_plot(a, &d, plot_path);
+    }
+    if (!code) code = demo_verdict(a, &d, cli_get(a, "o"));
+    bp_trainer_free(d.trainer);
+    bp_net_free(d.net);
+    bp_dataset_free(d.all);
+    bp_dataset_free(d.train);
+    bp_dataset_free(d.test);
     return code;
 }
 

@@ -10,8 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
 #include "io/fileio.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
+#include "json.h"
+#include "threads.h"
 
 static size_t argmax(const float *v, size_t n)
 {
@@ -45,6 +51,35 @@ static void class_label(char *buf, size_t size, const bp_net *net, size_t k)
     else snprintf(buf, size, "%zu", k);
 }
 
+/* What eval and predict start with: the MODEL argument loaded, given its threads,
+   and --data read for it. On failure the caller still frees *net and *data. */
+static int load_model_and_data(cli_args *a, const char *data_path, int inputs_only, bp_net **net, bp_dataset **data)
+{
+    cli_format format;
+    int threads, code = cli_parse_format(a, &format);
+    if (code || (code = cli_threads(a, &threads))) return code;
+    bp_error err = {0};
+    bp_status s = bp_net_load(a->positional[0], net, &err);
+    if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
+    if ((code = cli_use_threads(a, *net, threads))) return code;
+    return cli_load_data_for_net(a, data_path, cli_get(a, "labels"), *net, inputs_only, data);
+}
+
+/* The network's outputs for every sample of a data set. */
+typedef struct {
+    float *out; /* n rows of nL outputs; the caller frees it */
+    size_t n, nL;
+} predictions;
+
+static int predict_outputs(cli_args *a, bp_net *net, const bp_dataset *data, predictions *p)
+{
+    p->n = bp_dataset_count(data);
+    p->nL = bp_net_width(net, bp_net_layer_count(net));
+    if (!(p->out = malloc(p->n * p->nL * sizeof(float)))) return cli_fail(a, EXIT_FAILED, "out of memory");
+    bp_status s = predict_all(net, data, p->n, p->out);
+    return s == BP_OK ? 0 : cli_fail_status(a, s, NULL, "predicting");
+}
+
 /* ------------------------------------------------------------------- eval */
 
 static const cli_option eval_options[] = {
@@ -57,6 +92,93 @@ static const cli_option eval_options[] = {
     {"json", NULL, "machine-readable output"},
 };
 
+/* What eval reports beyond bp_metrics. */
+typedef struct {
+    size_t n, nL;
+    double mae;        /* mean |a - y| over samples and outputs */
+    size_t classes;    /* rows and columns of the confusion matrix (2 for one sigmoid output) */
+    size_t *confusion; /* [true class][predicted class], or NULL */
+} eval_report;
+
+/* The mean absolute error and, when wanted, the confusion matrix. */
+static int eval_measure(cli_args *a, const bp_dataset *data, const predictions *p, int want_confusion,
+                        eval_report *r)
+{
+    const float *y = bp_dataset_y_const(data), *out = p->out;
+    r->n = p->n;
+    r->nL = p->nL;
+    for (size_t i = 0; i < r->n * r->nL; i++) r->mae += fabs((double)out[i] - y[i]);
+    r->mae /= (double)(r->n * r->nL);
+    r->classes = r->nL == 1 ? 2 : r->nL;
+    if (!want_confusion) return 0;
+    if (!(r->confusion = calloc(r->classes * r->classes, sizeof(size_t))))
+        return cli_fail(a, EXIT_FAILED, "out of memory");
+    for (size_t i = 0; i < r->n; i++)
+        r->confusion[predicted_class(y + i * r->nL, r->nL) * r->classes + predicted_class(out + i * r->nL, r->nL)]++;
+    return 0;
+}
+
+static void print_eval_json(const bp_net *net, const bp_metrics *m, const eval_report *r)
+{
+    printf("{\"samples\":%zu,\"loss\":", r->n);
+    json_double(stdout, m->loss);
+    printf(",\"accuracy\":");
+    if (m->accuracy >= 0) json_double(stdout, m->accuracy); else printf("null");
+    printf(",\"mse\":");
+    json_double(stdout, m->mse);
+    printf(",\"rmse\":");
+    json_double(stdout, sqrt(m->mse));
+    printf(",\"mae\":");
+    json_double(stdout, r->mae);
+    if (r->confusion) {
+        printf(",\"classes\":[");
+        for (size_t k = 0; k < r->classes; k++) {
+            char name[128];
+            class_label(name, sizeof name, net, k);
+            printf("%s", k ? "," : "");
+            json_string(stdout, name);
+        }
+        printf("],\"confusion\":[");
+        for (size_t i = 0; i < r->classes; i++) {
+            printf("%s[", i ? "," : "");
+            for (size_t c = 0; c < r->classes; c++) printf("%s%zu", c ? "," : "", r->confusion[i * r->classes + c]);
+            printf("]");
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+static void print_confusion(const bp_net *net, const eval_report *r)
+{
+    printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%12s", "");
+    char name[128];
+    for (size_t c = 0; c < r->classes; c++) {
+        class_label(name, sizeof name, net, c);
+        printf(" %8.8s", name);
+    }
+    printf("\n");
+    for (size_t i = 0; i < r->classes; i++) {
+        class_label(name, sizeof name, net, i);
+        printf("%12.12s", name);
+        for (size_t c = 0; c < r->classes; c++) printf(" %8zu", r->confusion[i * r->classes + c]);
+        printf("\n");
+    }
+}
+
+static void print_eval_text(const bp_net *net, const bp_metrics *m, const eval_report *r, int confusion)
+{
+    printf("samples   %zu\nloss      %.6f (%s)\n", r->n, m->loss, bp_loss_name(bp_net_loss_function(net)));
+    if (m->accuracy >= 0) {
+        printf("accuracy  %.2f%% (%zu of %zu)\n", 100.0 * m->accuracy, (size_t)llround(m->accuracy * (double)r->n),
+               r->n);
+    } else {
+        printf("mse       %.6g   (mean over samples and outputs of (a - y)^2)\n", m->mse);
+        printf("rmse      %.6g\nmae       %.6g\n", sqrt(m->mse), r->mae);
+    }
+    if (r->confusion && confusion) print_confusion(net, r);
+}
+
 static int run_eval(cli_args *a)
 {
     if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
@@ -65,105 +187,25 @@ static int run_eval(cli_args *a)
     const char *targets = cli_get(a, "targets");
     if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0)
         return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
-    cli_format format;
-    int threads, code = cli_parse_format(a, &format);
-    if (code || (code = cli_threads(a, &threads))) return code;
-    bp_error err = {0};
     bp_net *net = NULL;
-    bp_status s = bp_net_load(a->positional[0], &net, &err);
-    if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
     bp_dataset *data = NULL;
-    float *out = NULL;
-    size_t *confusion = NULL;
-    if ((code = cli_use_threads(a, net, threads))) goto done;
-    if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 0, &data))) goto done;
-    size_t n = bp_dataset_count(data), nL = bp_net_width(net, bp_net_layer_count(net));
-    bp_metrics m;
-    if ((s = bp_net_evaluate(net, data, &m)) != BP_OK) {
-        code = cli_fail_status(a, s, NULL, "evaluating");
-        goto done;
+    predictions pred = {0};
+    eval_report r = {0};
+    bp_metrics m = {0};
+    int json = cli_flag(a, "json"), confusion = cli_flag(a, "confusion");
+    int code = load_model_and_data(a, data_path, 0, &net, &data);
+    if (!code) {
+        bp_status s = bp_net_evaluate(net, data, &m);
+        if (s != BP_OK) code = cli_fail_status(a, s, NULL, "evaluating");
     }
-    out = malloc(n * nL * sizeof(float));
-    if (!out) {
-        code = cli_fail(a, EXIT_FAILED, "out of memory");
-        goto done;
+    if (!code) code = predict_outputs(a, net, data, &pred);
+    if (!code) code = eval_measure(a, data, &pred, m.accuracy >= 0 && (confusion || json), &r);
+    if (!code) {
+        if (json) print_eval_json(net, &m, &r);
+        else print_eval_text(net, &m, &r, confusion);
     }
-    if ((s = predict_all(net, data, n, out)) != BP_OK) {
-        code = cli_fail_status(a, s, NULL, "predicting");
-        goto done;
-    }
-    double mae = 0;
-    const float *y = bp_dataset_y_const(data);
-    for (size_t i = 0; i < n * nL; i++) mae += fabs((double)out[i] - y[i]);
-    mae /= (double)(n * nL);
-    size_t classes = nL == 1 ? 2 : nL;
-    int want_confusion = m.accuracy >= 0 && (cli_flag(a, "confusion") || cli_flag(a, "json"));
-    if (want_confusion) {
-        confusion = calloc(classes * classes, sizeof(size_t));
-        if (!confusion) {
-            code = cli_fail(a, EXIT_FAILED, "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++)
-            confusion[predicted_class(y + i * nL, nL) * classes + predicted_class(out + i * nL, nL)]++;
-    }
-    if (cli_flag(a, "json")) {
-        printf("{\"samples\":%zu,\"loss\":", n);
-        json_double(stdout, m.loss);
-        printf(",\"accuracy\":");
-        if (m.accuracy >= 0) json_double(stdout, m.accuracy); else printf("null");
-        printf(",\"mse\":");
-        json_double(stdout, m.mse);
-        printf(",\"rmse\":");
-        json_double(stdout, sqrt(m.mse));
-        printf(",\"mae\":");
-        json_double(stdout, mae);
-        if (confusion) {
-            printf(",\"classes\":[");
-            for (size_t k = 0; k < classes; k++) {
-                char name[128];
-                class_label(name, sizeof name, net, k);
-                printf("%s", k ? "," : "");
-                json_string(stdout, name);
-            }
-            printf("],\"confusion\":[");
-            for (size_t r = 0; r < classes; r++) {
-                printf("%s[", r ? "," : "");
-                for (size_t c = 0; c < classes; c++) printf("%s%zu", c ? "," : "", confusion[r * classes + c]);
-                printf("]");
-            }
-            printf("]");
-        }
-        printf("}\n");
-    } else {
-        printf("samples   %zu\nloss      %.6f (%s)\n", n, m.loss, bp_loss_name(bp_net_loss_function(net)));
-        if (m.accuracy >= 0) {
-            printf("accuracy  %.2f%% (%zu of %zu)\n", 100.0 * m.accuracy, (size_t)llround(m.accuracy * (double)n), n);
-        } else {
-            printf("mse       %.6g   (mean over samples and outputs of (a - y)^2)\n", m.mse);
-            printf("rmse      %.6g\nmae       %.6g\n", sqrt(m.mse), mae);
-        }
-        if (confusion && cli_flag(a, "confusion")) {
-            printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%12s", "");
-            for (size_t c = 0; c < classes; c++) {
-                char name[128];
-                class_label(name, sizeof name, net, c);
-                printf(" %8.8s", name);
-            }
-            printf("\n");
-            for (size_t r = 0; r < classes; r++) {
-                char name[128];
-                class_label(name, sizeof name, net, r);
-                printf("%12.12s", name);
-                for (size_t c = 0; c < classes; c++) printf(" %8zu", confusion[r * classes + c]);
-                printf("\n");
-            }
-        }
-    }
-    code = EXIT_OK;
-done:
-    free(out);
-    free(confusion);
+    free(pred.out);
+    free(r.confusion);
     bp_dataset_free(data);
     bp_net_free(net);
     return code;
@@ -187,76 +229,59 @@ static const cli_option predict_options[] = {
     {"o", "FILE", "write the CSV here instead of standard output"},
 };
 
+/* The CSV: a header naming the columns (class names, or output numbers), then
+   one row per sample: every output, or with classes the predicted class. */
+static void format_predictions(bp_buffer *b, const bp_net *net, const predictions *p, int classes)
+{
+    size_t nL = p->nL;
+    char name[128];
+    if (classes) {
+        bp_buffer_printf(b, "class\n");
+    } else {
+        for (size_t k = 0; k < nL; k++) {
+            if (bp_net_class_name(net, k)) class_label(name, sizeof name, net, k);
+            else snprintf(name, sizeof name, "output%zu", k + 1);
+            bp_buffer_printf(b, "%s%s", k ? "," : "", name);
+        }
+        bp_buffer_append(b, "\n", 1);
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        const float *row = p->out + i * nL;
+        if (classes) {
+            class_label(name, sizeof name, net, predicted_class(row, nL));
+            bp_buffer_printf(b, "%s\n", name);
+        } else {
+            for (size_t k = 0; k < nL; k++) {
+                if (k) bp_buffer_append(b, ",", 1);
+                bp_buffer_float(b, row[k]);
+            }
+            bp_buffer_append(b, "\n", 1);
+        }
+    }
+}
+
 static int run_predict(cli_args *a)
 {
     if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
     const char *data_path = cli_get(a, "data"), *out_path = cli_get(a, "o");
     if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
-    cli_format format;
-    int threads, code = cli_parse_format(a, &format);
-    if (code || (code = cli_threads(a, &threads))) return code;
-    bp_error err = {0};
     bp_net *net = NULL;
-    bp_status s = bp_net_load(a->positional[0], &net, &err);
-    if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
     bp_dataset *data = NULL;
-    float *out = NULL;
+    predictions pred = {0};
     bp_buffer b = {0};
-    if ((code = cli_use_threads(a, net, threads))) goto done;
-    if ((code = cli_load_data_for_net(a, data_path, cli_get(a, "labels"), net, 1, &data))) goto done;
-    size_t n = bp_dataset_count(data), nL = bp_net_width(net, bp_net_layer_count(net));
-    out = malloc(n * nL * sizeof(float));
-    if (!out) {
-        code = cli_fail(a, EXIT_FAILED, "out of memory");
-        goto done;
-    }
-    if ((s = predict_all(net, data, n, out)) != BP_OK) {
-        code = cli_fail_status(a, s, NULL, "predicting");
-        goto done;
-    }
-    int classes = cli_flag(a, "classes");
-    /* Header: the class names (or output numbers), so the columns explain themselves. */
-    if (classes) {
-        bp_buffer_printf(&b, "class\n");
-    } else {
-        for (size_t k = 0; k < nL; k++) {
-            char name[128];
-            if (bp_net_class_name(net, k)) class_label(name, sizeof name, net, k);
-            else snprintf(name, sizeof name, "output%zu", k + 1);
-            bp_buffer_printf(&b, "%s%s", k ? "," : "", name);
-        }
-        bp_buffer_append(&b, "\n", 1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const float *row = out + i * nL;
-        if (classes) {
-            char name[128];
-            class_label(name, sizeof name, net, predicted_class(row, nL));
-            bp_buffer_printf(&b, "%s\n", name);
-        } else {
-            for (size_t k = 0; k < nL; k++) {
-                if (k) bp_buffer_append(&b, ",", 1);
-                bp_buffer_float(&b, row[k]);
-            }
-            bp_buffer_append(&b, "\n", 1);
-        }
-    }
-    if (b.failed) {
-        code = cli_fail(a, EXIT_FAILED, "out of memory");
-        goto done;
-    }
-    if (out_path) {
-        if ((s = bp_write_file_atomic(out_path, b.data, b.len, &err)) != BP_OK) {
+    int code = load_model_and_data(a, data_path, 1, &net, &data);
+    if (!code) code = predict_outputs(a, net, data, &pred);
+    if (!code) {
+        format_predictions(&b, net, &pred, cli_flag(a, "classes"));
+        bp_error err = {0};
+        bp_status s;
+        if (b.failed) code = cli_fail(a, EXIT_FAILED, "out of memory");
+        else if (!out_path) fwrite(b.data, 1, b.len, stdout);
+        else if ((s = bp_write_file_atomic(out_path, b.data, b.len, &err)) != BP_OK)
             code = cli_fail_status(a, s, &err, out_path);
-            goto done;
-        }
-    } else {
-        fwrite(b.data, 1, b.len, stdout);
     }
-    code = EXIT_OK;
-done:
     bp_buffer_free(&b);
-    free(out);
+    free(pred.out);
     bp_dataset_free(data);
     bp_net_free(net);
     return code;

@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
 
 static const cli_option explain_options[] = {
     {"labels", "FILE", "IDX labels file, when --data is an IDX images file"},
@@ -34,90 +38,126 @@ static void shape(char *buf, size_t size, size_t r, const char *c)
     snprintf(buf, size, "[%zu x %s]", r, c);
 }
 
-static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_activation output,
-                            bp_loss loss, int bias, const char *m)
-{
-    char s1[96], s2[96], s3[96], s4[96];
-    printf("Network ");
-    for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "-" : "", n[l]);
-    printf(": hidden %s, output %s, loss %s, %s\n\n", gname(hidden), gname(output),
-           bp_loss_name(loss), bias ? "with biases" : "no biases (z = W a)");
+/* The network whose equations are printed; m is the batch size as text ("m" or a number). */
+typedef struct {
+    size_t L;
+    const size_t *n; /* n_0 .. n_L */
+    bp_activation hidden, output;
+    bp_loss loss;
+    int bias;
+    const char *m;
+} eq_network;
 
+/* Whether delta^L is simply a^L - y: g' cancels against the loss. */
+static int eq_canonical(const eq_network *q)
+{
+    return (q->loss == BP_LOSS_MSE && q->output == BP_ACT_IDENTITY) ||
+           (q->loss == BP_LOSS_CE && q->output == BP_ACT_SOFTMAX) ||
+           (q->loss == BP_LOSS_BCE && q->output == BP_ACT_SIGMOID);
+}
+
+static void print_forward(const eq_network *q)
+{
+    size_t L = q->L;
+    const size_t *n = q->n;
+    char s1[96], s2[96], s3[96];
     printf("Forward pass, one sample (column vectors; a^0 = x is %zu x 1)\n", n[0]);
     for (size_t l = 1; l <= L; l++) {
         shape(s1, sizeof s1, n[l], "1");
-        shape(s2, sizeof s2, n[l], "");
         snprintf(s2, sizeof s2, "[%zu x %zu]", n[l], n[l - 1]);
         shape(s3, sizeof s3, n[l - 1], "1");
-        if (bias)
+        if (q->bias)
             printf("  z^%zu = W^%zu a^%zu + b^%zu          %s = %s %s + %s\n", l, l, l - 1, l, s1, s2, s3, s1);
         else
             printf("  z^%zu = W^%zu a^%zu                %s = %s %s\n", l, l, l - 1, s1, s2, s3);
-        printf("  a^%zu = %s(z^%zu)%*s%s\n", l, gname(l == L ? output : hidden), l,
-               (int)(24 - strlen(gname(l == L ? output : hidden))), "", s1);
+        const char *g = gname(l == L ? q->output : q->hidden);
+        printf("  a^%zu = %s(z^%zu)%*s%s\n", l, g, l, (int)(24 - strlen(g)), "", s1);
     }
-    if (loss == BP_LOSS_MSE) printf("  C   = 1/2 ||a^%zu - y||^2                  scalar\n", L);
-    else if (loss == BP_LOSS_CE) printf("  C   = -sum_i y_i log a^%zu_i                scalar\n", L);
+    if (q->loss == BP_LOSS_MSE) printf("  C   = 1/2 ||a^%zu - y||^2                  scalar\n", L);
+    else if (q->loss == BP_LOSS_CE) printf("  C   = -sum_i y_i log a^%zu_i                scalar\n", L);
     else printf("  C   = -sum_i [y_i log a^%zu_i + (1 - y_i) log(1 - a^%zu_i)]   scalar\n", L, L);
-    printf("  (bp_dense_forward in src/dense.c, bp_activation_forward in src/activation.c,\n"
-           "   bp_loss_sum in src/loss.c)\n\n");
+    printf("  (bp_dense_forward in src/core/dense.c, bp_activation_forward in\n"
+           "   src/core/activation.c, bp_loss_sum in src/core/loss.c)\n\n");
+}
 
+static void print_backward(const eq_network *q)
+{
+    size_t L = q->L;
+    const size_t *n = q->n;
+    char s1[96], s2[96], s3[96], s4[96];
     printf("Backward pass, one sample (denominator layout: each gradient has the shape of\n"
            "what it differentiates)\n");
-    int canonical = (loss == BP_LOSS_MSE && output == BP_ACT_IDENTITY) ||
-                    (loss == BP_LOSS_CE && output == BP_ACT_SOFTMAX) ||
-                    (loss == BP_LOSS_BCE && output == BP_ACT_SIGMOID);
     shape(s1, sizeof s1, n[L], "1");
-    if (canonical)
+    if (eq_canonical(q))
         printf("  delta^%zu = a^%zu - y%*s%s   (%s + %s: g' cancels against the loss)\n", L, L, 22, "",
-               s1, gname(output), bp_loss_name(loss));
-    else if (output == BP_ACT_SOFTMAX)
+               s1, gname(q->output), bp_loss_name(q->loss));
+    else if (q->output == BP_ACT_SOFTMAX)
         printf("  delta^%zu = J_softmax^T (a^%zu - y),  J = diag(a) - a a^T   %s\n", L, L, s1);
     else
         printf("  delta^%zu = (a^%zu - y) (.) %s'(z^%zu)%*s%s   (general case: grad_a C (.) g'(z))\n",
-               L, L, gname(output), L, (int)(14 - strlen(gname(output))), "", s1);
-    printf("  (bp_loss_delta in src/loss.c)\n");
+               L, L, gname(q->output), L, (int)(14 - strlen(gname(q->output))), "", s1);
+    printf("  (bp_loss_delta in src/core/loss.c)\n");
     for (size_t l = L; l >= 1; l--) {
         snprintf(s1, sizeof s1, "[%zu x %zu]", n[l], n[l - 1]);
         snprintf(s2, sizeof s2, "[%zu x 1]", n[l]);
         snprintf(s3, sizeof s3, "[1 x %zu]", n[l - 1]);
         printf("  dC/dW^%zu = delta^%zu (a^%zu)^T              %s = %s %s\n", l, l, l - 1, s1, s2, s3);
-        if (bias) printf("  dC/db^%zu = delta^%zu                       %s\n", l, l, s2);
+        if (q->bias) printf("  dC/db^%zu = delta^%zu                       %s\n", l, l, s2);
         if (l > 1) {
             snprintf(s3, sizeof s3, "[%zu x 1]", n[l - 1]);
             snprintf(s4, sizeof s4, "[%zu x %zu]", n[l - 1], n[l]);
             printf("  delta^%zu = (W^%zu)^T delta^%zu (.) %s'(z^%zu)   %s = %s %s (.) %s\n", l - 1, l, l,
-                   gname(hidden), l - 1, s3, s4, s2, s3);
+                   gname(q->hidden), l - 1, s3, s4, s2, s3);
         }
     }
-    printf("  (bp_dense_gradient and bp_dense_backward_delta in src/dense.c; the (.) g' is applied\n"
-           "   as the product is written, in bp_gemm_ex's epilogue, src/gemm.c)\n\n");
+    printf("  (bp_dense_gradient and bp_dense_backward_delta in src/core/dense.c; the (.) g'\n"
+           "   is applied as the product is written, in bp_gemm_ex's epilogue, src/kernels/gemm.c)\n\n");
+}
 
+static void print_minibatch(const eq_network *q)
+{
+    size_t L = q->L;
+    const size_t *n = q->n;
+    const char *m = q->m;
+    char s1[96], s2[96], s3[96];
     printf("Mini-batch of %s samples as columns (A^0 = X is %zu x %s)\n", m, n[0], m);
     for (size_t l = 1; l <= L; l++) {
         snprintf(s1, sizeof s1, "[%zu x %s]", n[l], m);
         snprintf(s2, sizeof s2, "[%zu x %zu]", n[l], n[l - 1]);
         snprintf(s3, sizeof s3, "[%zu x %s]", n[l - 1], m);
         char bterm[48] = "";
-        if (bias) snprintf(bterm, sizeof bterm, " + b^%zu 1^T", l);
+        if (q->bias) snprintf(bterm, sizeof bterm, " + b^%zu 1^T", l);
         printf("  Z^%zu = W^%zu A^%zu%s   %s = %s %s%s\n", l, l, l - 1, bterm, s1, s2, s3,
-               bias ? " + broadcast b" : "");
+               q->bias ? " + broadcast b" : "");
     }
-    printf("  Delta^%zu = A^%zu - Y%s    [%zu x %s]\n", L, L,
-           canonical ? "" : " through g'(Z) as above", n[L], m);
+    printf("  Delta^%zu = A^%zu - Y%s    [%zu x %s]\n", L, L, eq_canonical(q) ? "" : " through g'(Z) as above",
+           n[L], m);
     for (size_t l = L; l >= 1; l--) {
         snprintf(s1, sizeof s1, "[%zu x %zu]", n[l], n[l - 1]);
         snprintf(s2, sizeof s2, "[%zu x %s]", n[l], m);
         snprintf(s3, sizeof s3, "[%s x %zu]", m, n[l - 1]);
         printf("  dC/dW^%zu = (1/m) Delta^%zu (A^%zu)^T        %s = %s %s\n", l, l, l - 1, s1, s2, s3);
-        if (bias) printf("  dC/db^%zu = (1/m) Delta^%zu 1  (row means)  [%zu x 1]\n", l, l, n[l]);
+        if (q->bias) printf("  dC/db^%zu = (1/m) Delta^%zu 1  (row means)  [%zu x 1]\n", l, l, n[l]);
         if (l > 1)
             printf("  Delta^%zu = (W^%zu)^T Delta^%zu (.) %s'(Z^%zu)  [%zu x %s]\n", l - 1, l, l,
-                   gname(hidden), l - 1, n[l - 1], m);
+                   gname(q->hidden), l - 1, n[l - 1], m);
     }
     printf("  (--reduction sum drops the 1/m, as in seed 003)\n\n");
+}
+
+static void print_equations(size_t L, const size_t *n, bp_activation hidden, bp_activation output,
+                            bp_loss loss, int bias, const char *m)
+{
+    eq_network q = {L, n, hidden, output, loss, bias, m};
+    printf("Network ");
+    for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "-" : "", n[l]);
+    printf(": hidden %s, output %s, loss %s, %s\n\n", gname(hidden), gname(output),
+           bp_loss_name(loss), bias ? "with biases" : "no biases (z = W a)");
+    print_forward(&q);
+    print_backward(&q);
+    print_minibatch(&q);
     printf("Gradient descent step, every layer l\n"
-           "  W^l <- W^l - eta dC/dW^l,   b^l <- b^l - eta dC/db^l   (bp_sgd_update in src/optimizer.c)\n");
+           "  W^l <- W^l - eta dC/dW^l,   b^l <- b^l - eta dC/db^l   (bp_sgd_update in src/core/optimizer.c)\n");
 }
 
 static void print_matrix(const char *name, const float *v, size_t rows, size_t cols)

@@ -7,8 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backprop.h"
 #include "backprop_verify.h"
-#include "cli.h"
+
+#include "args.h"
+#include "commands.h"
+#include "data.h"
+#include "json.h"
 
 /* ------------------------------------------------------------------- grad */
 
@@ -21,6 +26,55 @@ static const cli_option grad_options[] = {
     {"targets", "KIND", "class or values: how to read the target columns (default from the loss)"},
     {"json", NULL, "print loss, W, b, dW and db of every layer as JSON, at full float precision"},
 };
+
+/* Every layer's W, b, dW and db in full, as JSON. */
+static void print_grad_json(bp_net *net, double loss, size_t m, bp_reduction red)
+{
+    size_t L = bp_net_layer_count(net);
+    printf("{\"loss\":");
+    json_double(stdout, loss);
+    printf(",\"samples\":%zu,\"reduction\":\"%s\",\"sizes\":[", m, bp_reduction_name(red));
+    for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_width(net, l));
+    printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss_function\":\"%s\",\"bias\":%s,\"layers\":[",
+           bp_activation_name(bp_net_hidden_activation(net)),
+           bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
+           bp_net_has_bias(net) ? "true" : "false");
+    for (size_t l = 1; l <= L; l++) {
+        float *W, *b, *gW, *gb;
+        bp_net_layer_view(net, l, &W, &b, &gW, &gb);
+        size_t rows = bp_net_width(net, l), cols = bp_net_width(net, l - 1);
+        printf("%s\n{\"layer\":%zu,\"rows\":%zu,\"cols\":%zu,\"W\":", l > 1 ? "," : "", l, rows, cols);
+        json_float_matrix(stdout, W, rows, cols);
+        printf(",\"b\":");
+        if (b) json_float_array(stdout, b, rows); else printf("null");
+        printf(",\"dW\":");
+        json_float_matrix(stdout, gW, rows, cols);
+        printf(",\"db\":");
+        if (gb) json_float_array(stdout, gb, rows); else printf("null");
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+/* The loss and each layer's gradient norms. */
+static void print_grad_text(bp_net *net, double loss, size_t m, bp_reduction red)
+{
+    printf("loss %.9g (%s over %zu samples)\n", loss, bp_reduction_name(red), m);
+    printf("layer  dC/dW shape    |dC/dW|          |dC/db|\n");
+    for (size_t l = 1; l <= bp_net_layer_count(net); l++) {
+        float *gW, *gb;
+        bp_net_layer_view(net, l, NULL, NULL, &gW, &gb);
+        size_t rows = bp_net_width(net, l), cols = bp_net_width(net, l - 1);
+        double nw = 0, nb = 0;
+        for (size_t i = 0; i < rows * cols; i++) nw += (double)gW[i] * gW[i];
+        for (size_t i = 0; gb && i < rows; i++) nb += (double)gb[i] * gb[i];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%zu x %zu", rows, cols);
+        printf("%5zu  %-13s  %-15.9g  ", l, shape, sqrt(nw));
+        if (gb) printf("%.9g\n", sqrt(nb)); else printf("-\n");
+    }
+    printf("(--json prints every value)\n");
+}
 
 static int run_grad(cli_args *a)
 {
@@ -49,55 +103,15 @@ static int run_grad(cli_args *a)
     double loss = 0.0;
     s = bp_net_backward(net, bp_dataset_x_const(data), bp_dataset_y_const(data), m, red, &loss);
     if (s != BP_OK) {
-        bp_net_free(net);
-        bp_dataset_free(data);
-        return cli_fail_status(a, s, NULL, "computing the gradient");
-    }
-    size_t L = bp_net_layer_count(net);
-    if (cli_flag(a, "json")) {
-        printf("{\"loss\":");
-        json_double(stdout, loss);
-        printf(",\"samples\":%zu,\"reduction\":\"%s\",\"sizes\":[", m, bp_reduction_name(red));
-        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_width(net, l));
-        printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss_function\":\"%s\",\"bias\":%s,\"layers\":[",
-               bp_activation_name(bp_net_hidden_activation(net)),
-               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
-               bp_net_has_bias(net) ? "true" : "false");
-        for (size_t l = 1; l <= L; l++) {
-            float *W, *b, *gW, *gb;
-            bp_net_layer_view(net, l, &W, &b, &gW, &gb);
-            size_t rows = bp_net_width(net, l), cols = bp_net_width(net, l - 1);
-            printf("%s\n{\"layer\":%zu,\"rows\":%zu,\"cols\":%zu,\"W\":", l > 1 ? "," : "", l, rows, cols);
-            json_float_matrix(stdout, W, rows, cols);
-            printf(",\"b\":");
-            if (b) json_float_array(stdout, b, rows); else printf("null");
-            printf(",\"dW\":");
-            json_float_matrix(stdout, gW, rows, cols);
-            printf(",\"db\":");
-            if (gb) json_float_array(stdout, gb, rows); else printf("null");
-            printf("}");
-        }
-        printf("]}\n");
+        code = cli_fail_status(a, s, NULL, "computing the gradient");
     } else {
-        printf("loss %.9g (%s over %zu samples)\n", loss, bp_reduction_name(red), m);
-        printf("layer  dC/dW shape    |dC/dW|          |dC/db|\n");
-        for (size_t l = 1; l <= L; l++) {
-            float *gW, *gb;
-            bp_net_layer_view(net, l, NULL, NULL, &gW, &gb);
-            size_t rows = bp_net_width(net, l), cols = bp_net_width(net, l - 1);
-            double nw = 0, nb = 0;
-            for (size_t i = 0; i < rows * cols; i++) nw += (double)gW[i] * gW[i];
-            for (size_t i = 0; gb && i < rows; i++) nb += (double)gb[i] * gb[i];
-            char shape[32];
-            snprintf(shape, sizeof shape, "%zu x %zu", rows, cols);
-            printf("%5zu  %-13s  %-15.9g  ", l, shape, sqrt(nw));
-            if (gb) printf("%.9g\n", sqrt(nb)); else printf("-\n");
-        }
-        printf("(--json prints every value)\n");
+        if (cli_flag(a, "json")) print_grad_json(net, loss, m, red);
+        else print_grad_text(net, loss, m, red);
+        code = EXIT_OK;
     }
     bp_net_free(net);
     bp_dataset_free(data);
-    return EXIT_OK;
+    return code;
 }
 
 const cli_command cmd_grad = {
@@ -131,6 +145,17 @@ typedef struct {
     double ref_fd, bp_ref, scale;
     int ok;
 } gc_result;
+
+/* The made-up data's generator: splitmix64, small and fully determined by the seed. */
+static uint64_t gc_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double gc_random_unit(uint64_t *state) { return (double)(gc_random(state) >> 11) * 0x1.0p-53; } /* [0, 1) */
 
 /* Worst relative error over the parameter blocks (each W^l and b^l on its own scale). */
 static double blockwise_error(const bp_net *net, const double *x, const double *y)
@@ -167,7 +192,7 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
     for (size_t l = 1; l <= c->n_layers && c->bias; l++) {
         float *b;
         bp_net_layer_view(net, l, NULL, &b, NULL, NULL);
-        for (size_t i = 0; i < c->sizes[l]; i++) b[i] = (float)(cli_random_unit(&st) - 0.5);
+        for (size_t i = 0; i < c->sizes[l]; i++) b[i] = (float)(gc_random_unit(&st) - 0.5);
     }
     float *x = malloc(m * n0 * sizeof(float)), *y = calloc(m * nL, sizeof(float));
     double *g_bp = malloc(P * sizeof(double)), *g_ref = malloc(P * sizeof(double)),
@@ -176,15 +201,15 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
         s = BP_ERR_NOMEM;
         goto done;
     }
-    for (size_t i = 0; i < m * n0; i++) x[i] = (float)(2.0 * cli_random_unit(&st) - 1.0);
+    for (size_t i = 0; i < m * n0; i++) x[i] = (float)(2.0 * gc_random_unit(&st) - 1.0);
     for (size_t k = 0; k < m; k++) {
         float *t = y + k * nL;
         if (c->loss == BP_LOSS_CE)
-            t[cli_random(&st) % nL] = 1.0f;
+            t[gc_random(&st) % nL] = 1.0f;
         else if (c->loss == BP_LOSS_BCE || c->output == BP_ACT_SIGMOID || c->output == BP_ACT_SOFTMAX)
-            for (size_t i = 0; i < nL; i++) t[i] = (float)cli_random_unit(&st);
+            for (size_t i = 0; i < nL; i++) t[i] = (float)gc_random_unit(&st);
         else
-            for (size_t i = 0; i < nL; i++) t[i] = (float)(2.0 * cli_random_unit(&st) - 1.0);
+            for (size_t i = 0; i < nL; i++) t[i] = (float)(2.0 * gc_random_unit(&st) - 1.0);
     }
     double loss = 0;
     if ((s = bp_net_backward(net, x, y, m, red, &loss)) != BP_OK) goto done;
@@ -204,117 +229,173 @@ done:
     return s;
 }
 
-static int run_gradcheck(cli_args *a)
-{
-    size_t sizes[BP_MAX_LAYERS + 1] = {3, 5, 4, 3}, count = 4, m = 4;
-    int code;
-    if (cli_get(a, "arch") && (code = cli_size_list(a, "arch", sizes, BP_MAX_LAYERS + 1, &count)))
-        return code;
-    if (count < 2) return cli_fail(a, EXIT_USAGE, "--arch needs at least two widths");
-    if ((code = cli_size(a, "batch", 1, 1 << 20, &m))) return code;
-    uint64_t seed = 1;
-    if ((code = cli_u64(a, "seed", &seed))) return code;
-    double h = 1e-6;
-    if ((code = cli_double(a, "step", 1e-12, 1.0, &h))) return code;
-    bp_reduction red = BP_REDUCE_MEAN;
-    const char *rs = cli_get(a, "reduction");
-    if (rs && bp_reduction_parse(rs, &red) != BP_OK)
-        return cli_fail(a, EXIT_USAGE, "--reduction expects mean or sum, got '%s'", rs);
+/* What to check: one architecture, batch and step, and the lists the sweep
+   runs over (every value unless an option pinned one down). */
+typedef struct {
+    size_t sizes[BP_MAX_LAYERS + 1], count, m;
+    uint64_t seed;
+    double h;
+    bp_reduction red;
+    bp_activation hidden[5];
+    size_t n_hidden;
+    bp_activation output; /* the only output activation, when output_pinned */
+    int output_pinned;
+    bp_loss loss[3];
+    size_t n_loss;
+    int bias[2], n_bias;
+    int json;
+} gc_plan;
 
-    /* The sweep: every value unless the user pinned one down. */
-    bp_activation hidden_list[5] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_RELU, BP_ACT_LEAKY_RELU};
-    size_t n_hidden = 5;
+/* --arch, --batch, --seed, --step and --reduction. */
+static int gc_parse_numbers(cli_args *a, gc_plan *g)
+{
+    int code;
+    if (cli_get(a, "arch") && (code = cli_size_list(a, "arch", g->sizes, BP_MAX_LAYERS + 1, &g->count)))
+        return code;
+    if (g->count < 2) return cli_fail(a, EXIT_USAGE, "--arch needs at least two widths");
+    if ((code = cli_size(a, "batch", 1, 1 << 20, &g->m))) return code;
+    if ((code = cli_u64(a, "seed", &g->seed))) return code;
+    if ((code = cli_double(a, "step", 1e-12, 1.0, &g->h))) return code;
+    const char *rs = cli_get(a, "reduction");
+    if (rs && bp_reduction_parse(rs, &g->red) != BP_OK)
+        return cli_fail(a, EXIT_USAGE, "--reduction expects mean or sum, got '%s'", rs);
+    return 0;
+}
+
+/* The sweep: every hidden activation, output, loss and bias setting, less what
+   --activation, --output, --loss, --bias or --no-bias pin down. */
+static int gc_parse_sweep(cli_args *a, gc_plan *g)
+{
+    const bp_activation hidden[5] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_RELU, BP_ACT_LEAKY_RELU};
+    memcpy(g->hidden, hidden, sizeof hidden);
+    g->n_hidden = 5;
     const char *v;
     if ((v = cli_get(a, "activation"))) {
-        if (bp_activation_parse(v, &hidden_list[0]) != BP_OK || hidden_list[0] == BP_ACT_SOFTMAX)
+        if (bp_activation_parse(v, &g->hidden[0]) != BP_OK || g->hidden[0] == BP_ACT_SOFTMAX)
             return cli_fail(a, EXIT_USAGE, "unknown hidden activation '%s'", v);
-        n_hidden = 1;
+        g->n_hidden = 1;
     }
-    bp_activation pinned_output = BP_ACT_IDENTITY;
-    int output_pinned = 0;
+    g->output = BP_ACT_IDENTITY;
     if ((v = cli_get(a, "output"))) {
-        if (bp_activation_parse(v, &pinned_output) != BP_OK)
+        if (bp_activation_parse(v, &g->output) != BP_OK)
             return cli_fail(a, EXIT_USAGE, "unknown output activation '%s'", v);
-        output_pinned = 1;
+        g->output_pinned = 1;
     }
-    bp_loss loss_list[3] = {BP_LOSS_MSE, BP_LOSS_CE, BP_LOSS_BCE};
-    size_t n_loss = 3;
+    const bp_loss loss[3] = {BP_LOSS_MSE, BP_LOSS_CE, BP_LOSS_BCE};
+    memcpy(g->loss, loss, sizeof loss);
+    g->n_loss = 3;
     if ((v = cli_get(a, "loss"))) {
-        if (bp_loss_parse(v, &loss_list[0]) != BP_OK)
-            return cli_fail(a, EXIT_USAGE, "unknown loss '%s'", v);
-        n_loss = 1;
+        if (bp_loss_parse(v, &g->loss[0]) != BP_OK) return cli_fail(a, EXIT_USAGE, "unknown loss '%s'", v);
+        g->n_loss = 1;
     }
-    int bias_list[2] = {1, 0}, n_bias = 2;
+    g->bias[0] = 1, g->bias[1] = 0, g->n_bias = 2;
     if (cli_flag(a, "no-bias") && cli_flag(a, "bias"))
         return cli_fail(a, EXIT_USAGE, "--bias and --no-bias contradict each other");
-    if (cli_flag(a, "no-bias")) bias_list[0] = 0, n_bias = 1;
-    if (cli_flag(a, "bias")) n_bias = 1;
+    if (cli_flag(a, "no-bias")) g->bias[0] = 0, g->n_bias = 1;
+    if (cli_flag(a, "bias")) g->n_bias = 1;
+    return 0;
+}
 
-    /* Check every combination before printing anything, so a bad pairing is a clean usage error. */
-    for (size_t li = 0; li < n_loss; li++)
-        for (size_t hi = 0; hi < n_hidden && output_pinned; hi++) {
-            bp_net_config c = {count - 1, sizes, hidden_list[hi], pinned_output, loss_list[li], 1, seed};
+/* Every pinned combination checked before anything is printed, so that a bad
+   pairing is a clean usage error. */
+static int gc_check_pinned(cli_args *a, const gc_plan *g)
+{
+    for (size_t li = 0; li < g->n_loss; li++)
+        for (size_t hi = 0; hi < g->n_hidden && g->output_pinned; hi++) {
+            bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], g->output, g->loss[li], 1, g->seed};
             bp_error err = {0};
             if (bp_net_config_check(&c, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
         }
-    if (!output_pinned && sizes[count - 1] < 2 && n_loss == 1 && loss_list[0] == BP_LOSS_CE)
+    if (!g->output_pinned && g->sizes[g->count - 1] < 2 && g->n_loss == 1 && g->loss[0] == BP_LOSS_CE)
         return cli_fail(a, EXIT_USAGE, "a softmax output needs at least 2 units");
-    int json = cli_flag(a, "json");
-    size_t total = 0, failed = 0;
-    if (json) printf("{\"tolerance\":{\"reference_vs_fd\":%g,\"backprop_vs_reference\":%g},\"checks\":[",
-                     GC_REF_FD_TOL, GC_BP_REF_TOL);
+    return 0;
+}
+
+static void gc_print_header(const gc_plan *g)
+{
+    if (g->json)
+        printf("{\"tolerance\":{\"reference_vs_fd\":%g,\"backprop_vs_reference\":%g},\"checks\":[",
+               GC_REF_FD_TOL, GC_BP_REF_TOL);
     else
         printf("gradient check: %zu-layer network, batch %zu, %s reduction, step %g\n"
                "pass: reference vs finite differences <= %g, float32 backprop vs reference <= %g\n\n"
                "%-10s %-10s %-4s %-4s  %-12s %-12s %s\n",
-               count - 1, m, bp_reduction_name(red), h, GC_REF_FD_TOL, GC_BP_REF_TOL, "hidden",
+               g->count - 1, g->m, bp_reduction_name(g->red), g->h, GC_REF_FD_TOL, GC_BP_REF_TOL, "hidden",
                "output", "loss", "bias", "ref vs fd", "bp vs ref", "result");
-    for (size_t li = 0; li < n_loss; li++)
+}
+
+/* One combination's result; index counts from 1. */
+static void gc_print_result(int json, const bp_net_config *c, const gc_result *r, size_t index)
+{
+    if (json) {
+        printf("%s\n{\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"reference_vs_fd\":",
+               index > 1 ? "," : "", bp_activation_name(c->hidden), bp_activation_name(c->output),
+               bp_loss_name(c->loss), c->bias ? "true" : "false");
+        json_double(stdout, r->ref_fd);
+        printf(",\"backprop_vs_reference\":");
+        json_double(stdout, r->bp_ref);
+        printf(",\"gradient_scale\":");
+        json_double(stdout, r->scale);
+        printf(",\"pass\":%s}", r->ok ? "true" : "false");
+    } else {
+        printf("%-10s %-10s %-4s %-4s  %-12.3e %-12.3e %s\n", bp_activation_name(c->hidden),
+               bp_activation_name(c->output), bp_loss_name(c->loss), c->bias ? "yes" : "no", r->ref_fd, r->bp_ref,
+               r->ok ? "ok" : r->scale > 0 ? "FAIL" : "FAIL (zero gradient)");
+    }
+}
+
+/* Check one combination and print its line; *total and *failed count them. */
+static int gc_check_combination(cli_args *a, const gc_plan *g, bp_net_config c, size_t *total, size_t *failed)
+{
+    bp_error err = {0};
+    if (bp_net_config_check(&c, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
+    gc_result r = {0};
+    /* A ReLU layer can come out dead for one random draw, leaving an all-zero
+       gradient that proves nothing: draw again (a few times at most). */
+    for (int attempt = 0; attempt < 20; attempt++, c.seed += 1000003) {
+        bp_status s = check_one(&c, g->m, g->red, g->h, &r);
+        if (s != BP_OK) return cli_fail_status(a, s, NULL, "gradient check");
+        if (r.scale > 0) break;
+    }
+    (*total)++;
+    *failed += !r.ok;
+    gc_print_result(g->json, &c, &r, *total);
+    return 0;
+}
+
+/* Every combination of the sweep; only the output/loss pairs the library accepts
+   unless the output is pinned (ce needs softmax, bce needs sigmoid). */
+static int gc_sweep(cli_args *a, const gc_plan *g, size_t *total, size_t *failed)
+{
+    for (size_t li = 0; li < g->n_loss; li++)
         for (int oi = BP_ACT_IDENTITY; oi <= BP_ACT_SOFTMAX; oi++) {
-            bp_activation out = output_pinned ? pinned_output : (bp_activation)oi;
-            if (output_pinned && oi != BP_ACT_IDENTITY) break;
-            bp_loss loss = loss_list[li];
-            /* Only the pairs the library accepts: ce needs softmax, bce needs sigmoid. */
-            if (!output_pinned && ((loss == BP_LOSS_CE && out != BP_ACT_SOFTMAX) ||
-                                   (loss == BP_LOSS_BCE && out != BP_ACT_SIGMOID)))
+            bp_activation out = g->output_pinned ? g->output : (bp_activation)oi;
+            if (g->output_pinned && oi != BP_ACT_IDENTITY) break;
+            bp_loss loss = g->loss[li];
+            if (!g->output_pinned && ((loss == BP_LOSS_CE && out != BP_ACT_SOFTMAX) ||
+                                      (loss == BP_LOSS_BCE && out != BP_ACT_SIGMOID)))
                 continue;
-            for (size_t hi = 0; hi < n_hidden; hi++)
-                for (int bi = 0; bi < n_bias; bi++) {
-                    bp_net_config c = {count - 1, sizes, hidden_list[hi], out, loss, bias_list[bi],
-                                       seed + total};
-                    bp_error err = {0};
-                    bp_status s = bp_net_config_check(&c, &err);
-                    if (s != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
-                    gc_result r = {0};
-                    /* A ReLU layer can come out dead for one random draw, leaving an all-zero
-                       gradient that proves nothing: draw again (a few times at most). */
-                    for (int attempt = 0; attempt < 20; attempt++, c.seed += 1000003) {
-                        s = check_one(&c, m, red, h, &r);
-                        if (s != BP_OK) return cli_fail_status(a, s, NULL, "gradient check");
-                        if (r.scale > 0) break;
-                    }
-                    total++;
-                    failed += !r.ok;
-                    if (json) {
-                        printf("%s\n{\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,"
-                               "\"reference_vs_fd\":", total > 1 ? "," : "",
-                               bp_activation_name(c.hidden), bp_activation_name(out),
-                               bp_loss_name(loss), c.bias ? "true" : "false");
-                        json_double(stdout, r.ref_fd);
-                        printf(",\"backprop_vs_reference\":");
-                        json_double(stdout, r.bp_ref);
-                        printf(",\"gradient_scale\":");
-                        json_double(stdout, r.scale);
-                        printf(",\"pass\":%s}", r.ok ? "true" : "false");
-                    } else {
-                        printf("%-10s %-10s %-4s %-4s  %-12.3e %-12.3e %s\n",
-                               bp_activation_name(c.hidden), bp_activation_name(out),
-                               bp_loss_name(loss), c.bias ? "yes" : "no", r.ref_fd, r.bp_ref,
-                               r.ok ? "ok" : r.scale > 0 ? "FAIL" : "FAIL (zero gradient)");
-                    }
+            for (size_t hi = 0; hi < g->n_hidden; hi++)
+                for (int bi = 0; bi < g->n_bias; bi++) {
+                    bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], out, loss, g->bias[bi], g->seed + *total};
+                    int code = gc_check_combination(a, g, c, total, failed);
+                    if (code) return code;
                 }
         }
-    if (json)
+    return 0;
+}
+
+static int run_gradcheck(cli_args *a)
+{
+    gc_plan g = {.sizes = {3, 5, 4, 3}, .count = 4, .m = 4, .seed = 1, .h = 1e-6, .red = BP_REDUCE_MEAN};
+    int code;
+    if ((code = gc_parse_numbers(a, &g)) || (code = gc_parse_sweep(a, &g)) || (code = gc_check_pinned(a, &g)))
+        return code;
+    g.json = cli_flag(a, "json");
+    gc_print_header(&g);
+    size_t total = 0, failed = 0;
+    if ((code = gc_sweep(a, &g, &total, &failed))) return code;
+    if (g.json)
         printf("\n],\"checked\":%zu,\"failed\":%zu}\n", total, failed);
     else
         printf("\n%zu combinations checked, %zu failed\n", total, failed);

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "commands.h"
+#include "json.h"
 
 /* ------------------------------------------------------------------- init */
 
@@ -55,6 +59,63 @@ static const cli_option info_options[] = {
     {"json", NULL, "machine-readable output"},
 };
 
+static void print_info_json(const bp_net *net, const char *path)
+{
+    size_t L = bp_net_layer_count(net);
+    printf("{\"file\":");
+    json_string(stdout, path);
+    printf(",\"sizes\":[");
+    for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_width(net, l));
+    printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"parameters\":%zu,"
+           "\"preprocessing\":%s,\"classes\":",
+           bp_activation_name(bp_net_hidden_activation(net)),
+           bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
+           bp_net_has_bias(net) ? "true" : "false", bp_net_param_count(net),
+           bp_net_get_input_transform(net, NULL, NULL) ? "true" : "false");
+    if (bp_net_class_name(net, 0)) {
+        printf("[");
+        for (size_t k = 0; k < bp_net_width(net, L); k++) {
+            printf("%s", k ? "," : "");
+            json_string(stdout, bp_net_class_name(net, k));
+        }
+        printf("]}\n");
+    } else {
+        printf("null}\n");
+    }
+}
+
+/* The whole model in a few lines, then one line per layer. */
+static void print_info_text(const bp_net *net, const char *path)
+{
+    size_t L = bp_net_layer_count(net);
+    printf("model         %s\narchitecture  ", path);
+    for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "-" : "", bp_net_width(net, l));
+    printf("\nhidden        %s\noutput        %s\nloss          %s\nbiases        %s\nparameters    %zu\n",
+           bp_activation_name(bp_net_hidden_activation(net)),
+           bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
+           bp_net_has_bias(net) ? "yes" : "no", bp_net_param_count(net));
+    printf("preprocessing %s\n", bp_net_get_input_transform(net, NULL, NULL)
+                                      ? "stored: inputs become (x - shift) * scale, applied by eval and predict"
+                                      : "none");
+    if (bp_net_class_name(net, 0)) {
+        printf("classes       ");
+        size_t nL = bp_net_width(net, L);
+        for (size_t k = 0; k < nL && k < 20; k++) printf("%s%s", k ? ", " : "", bp_net_class_name(net, k));
+        printf("%s\n", nL > 20 ? ", ..." : "");
+    }
+    printf("\n");
+    printf("layer  W shape        b shape   activation  parameters\n");
+    for (size_t l = 1; l <= L; l++) {
+        char w[32], b[32];
+        size_t n = bp_net_width(net, l), p = bp_net_width(net, l - 1);
+        snprintf(w, sizeof w, "%zu x %zu", n, p);
+        snprintf(b, sizeof b, "%zu", n);
+        printf("%5zu  %-13s  %-8s  %-10s  %zu\n", l, w, bp_net_has_bias(net) ? b : "-",
+               bp_activation_name(l == L ? bp_net_output_activation(net) : bp_net_hidden_activation(net)),
+               n * p + (bp_net_has_bias(net) ? n : 0));
+    }
+}
+
 static int run_info(cli_args *a)
 {
     if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
@@ -63,57 +124,8 @@ static int run_info(cli_args *a)
     bp_net *net = NULL;
     bp_status s = bp_net_load(path, &net, &err);
     if (s != BP_OK) return cli_fail_status(a, s, &err, path);
-    size_t L = bp_net_layer_count(net);
-    if (cli_flag(a, "json")) {
-        printf("{\"file\":");
-        json_string(stdout, path);
-        printf(",\"sizes\":[");
-        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_width(net, l));
-        printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"parameters\":%zu,"
-               "\"preprocessing\":%s,\"classes\":",
-               bp_activation_name(bp_net_hidden_activation(net)),
-               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
-               bp_net_has_bias(net) ? "true" : "false", bp_net_param_count(net),
-               bp_net_get_input_transform(net, NULL, NULL) ? "true" : "false");
-        if (bp_net_class_name(net, 0)) {
-            printf("[");
-            for (size_t k = 0; k < bp_net_width(net, L); k++) {
-                printf("%s", k ? "," : "");
-                json_string(stdout, bp_net_class_name(net, k));
-            }
-            printf("]}\n");
-        } else {
-            printf("null}\n");
-        }
-    } else {
-        printf("model         %s\narchitecture  ", path);
-        for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "-" : "", bp_net_width(net, l));
-        printf("\nhidden        %s\noutput        %s\nloss          %s\nbiases        %s\nparameters    %zu\n",
-               bp_activation_name(bp_net_hidden_activation(net)),
-               bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
-               bp_net_has_bias(net) ? "yes" : "no", bp_net_param_count(net));
-        printf("preprocessing %s\n", bp_net_get_input_transform(net, NULL, NULL)
-                                          ? "stored: inputs become (x - shift) * scale, applied by eval and predict"
-                                          : "none");
-        if (bp_net_class_name(net, 0)) {
-            printf("classes       ");
-            size_t nL = bp_net_width(net, L);
-            for (size_t k = 0; k < nL && k < 20; k++) printf("%s%s", k ? ", " : "", bp_net_class_name(net, k));
-            printf("%s\n", nL > 20 ? ", ..." : "");
-        }
-        printf("\n");
-        printf("layer  W shape        b shape   activation  parameters\n");
-        for (size_t l = 1; l <= L; l++) {
-            char w[32], b[32];
-            size_t n = bp_net_width(net, l), p = bp_net_width(net, l - 1);
-            snprintf(w, sizeof w, "%zu x %zu", n, p);
-            snprintf(b, sizeof b, "%zu", n);
-            printf("%5zu  %-13s  %-8s  %-10s  %zu\n", l, w, bp_net_has_bias(net) ? b : "-",
-                   bp_activation_name(l == L ? bp_net_output_activation(net)
-                                             : bp_net_hidden_activation(net)),
-                   n * p + (bp_net_has_bias(net) ? n : 0));
-        }
-    }
+    if (cli_flag(a, "json")) print_info_json(net, path);
+    else print_info_text(net, path);
     bp_net_free(net);
     return EXIT_OK;
 }

@@ -3,8 +3,12 @@
  * library's trainer epoch after epoch, report, and save the model.
  *
  * Everything a run needs is checked before the first epoch (options, output
- * paths, data), so a typo never costs a long training run. The loop itself
- * is short: bp_trainer_epoch, evaluation, one line of report, early stopping.
+ * paths, data), so a typo never costs a long training run. run_train, at the
+ * bottom, reads as the run's steps, each a function over one train_run: the
+ * options, the data and its split, preprocessing, a new or resumed network,
+ * the run's setup (threads, device, MPI, log), the epochs, the model and the
+ * report. What the epochs leave behind is kept by history.c; the log, the
+ * plot and the progress bar are log.c, plot.c and progress.c.
  */
 #include <math.h>
 #include <signal.h>
@@ -12,11 +16,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backprop.h"
 #include "io/bytes.h"
-#include "cli.h"
+
+#include "args.h"
+#include "clock.h"
+#include "commands.h"
+#include "data.h"
+#include "history.h"
+#include "json.h"
 #include "log.h"
+#include "mpi.h"
 #include "plot.h"
 #include "progress.h"
+#include "threads.h"
 
 static const cli_option train_options[] = {
     {"train", "FILE", "training data: CSV, IDX images (with --labels) or FANN text (required)"},
@@ -101,13 +114,13 @@ static int check_writable(const cli_args *a, const char *option, const char *pat
     return 0;
 }
 
-static int parse_plan(cli_args *a, train_plan *p)
+/* The network: --hidden, --targets (which set the default loss), then the
+   options every command that builds a network shares. */
+static int plan_network(cli_args *a, train_plan *p)
 {
     int code;
-    memset(p, 0, sizeof *p);
     p->n_hidden = 1;
     p->hidden[0] = 32;
-    p->epochs = 10;
     const char *hs = cli_get(a, "hidden");
     if (hs && strcmp(hs, "none") == 0)
         p->n_hidden = 0;
@@ -117,11 +130,17 @@ static int parse_plan(cli_args *a, train_plan *p)
     if (t && strcmp(t, "class") != 0 &&
         (code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &p->value_targets)))
         return code;
-    if ((code = cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE))) return code;
+    return cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE);
+}
 
+/* The optimizer, its schedule, and every number of the run. */
+static int plan_training(cli_args *a, train_plan *p)
+{
     bp_train_config *c = &p->train;
     c->batch_size = 32;
+    p->epochs = 10;
     const char *v;
+    int code;
     if ((v = cli_get(a, "optimizer")) && bp_optimizer_parse(v, &c->optimizer) != BP_OK)
         return cli_fail(a, EXIT_USAGE, "unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rprop)", v);
     if ((v = cli_get(a, "schedule")) && bp_schedule_parse(v, &c->schedule) != BP_OK)
@@ -146,6 +165,31 @@ static int parse_plan(cli_args *a, train_plan *p)
         (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)))
         return code;
     if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
+    c->no_shuffle = cli_flag(a, "no-shuffle");
+    c->seed = p->net.seed;
+    c->epochs = p->epochs;
+    if (p->patience && p->validation == 0) p->validation = 0.1;
+    return 0;
+}
+
+/* --normalize none|minmax|standardize. */
+static int plan_normalize(cli_args *a, train_plan *p)
+{
+    const char *v = cli_get(a, "normalize");
+    if (!v) return 0;
+    p->normalize_given = 1;
+    if (strcmp(v, "none") == 0) p->normalize = BP_NORMALIZE_NONE;
+    else if (strcmp(v, "minmax") == 0) p->normalize = BP_NORMALIZE_MINMAX;
+    else if (strcmp(v, "standardize") == 0) p->normalize = BP_NORMALIZE_STANDARDIZE;
+    else return cli_fail(a, EXIT_USAGE, "--normalize expects none, minmax or standardize, got '%s'", v);
+    return 0;
+}
+
+/* Where the run computes, what it writes, how the data is read and preprocessed. */
+static int plan_run(cli_args *a, train_plan *p)
+{
+    const char *v;
+    int code;
     if ((v = cli_get(a, "device")) && strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
         return cli_fail(a, EXIT_USAGE, "--device expects cpu or cuda, got '%s'", v);
     p->cuda = v && strcmp(v, "cuda") == 0;
@@ -153,23 +197,19 @@ static int parse_plan(cli_args *a, train_plan *p)
     if (p->tf32 && !p->cuda) return cli_fail(a, EXIT_USAGE, "--tf32 needs --device cuda");
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
         return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
-    c->no_shuffle = cli_flag(a, "no-shuffle");
-    c->seed = p->net.seed;
-    c->epochs = p->epochs;
-    if (p->patience && p->validation == 0) p->validation = 0.1;
-    if ((v = cli_get(a, "normalize"))) {
-        p->normalize_given = 1;
-        if (strcmp(v, "none") == 0) p->normalize = BP_NORMALIZE_NONE;
-        else if (strcmp(v, "minmax") == 0) p->normalize = BP_NORMALIZE_MINMAX;
-        else if (strcmp(v, "standardize") == 0) p->normalize = BP_NORMALIZE_STANDARDIZE;
-        else return cli_fail(a, EXIT_USAGE, "--normalize expects none, minmax or standardize, got '%s'", v);
-    }
+    if ((code = plan_normalize(a, p))) return code;
     if (p->normalize_given && p->normalize != BP_NORMALIZE_NONE && p->input_scale)
         return cli_fail(a, EXIT_USAGE, "--normalize and --input-scale cannot be combined");
     if ((code = cli_parse_format(a, &p->format))) return code;
     p->json = cli_flag(a, "json");
     p->quiet = cli_flag(a, "quiet");
-    /* Check the combination now, with a stand-in shape, so a bad pairing fails fast. */
+    return 0;
+}
+
+/* The options together, on a stand-in network, so that a bad pairing fails
+   before any data is read; and every output's directory writable. */
+static int check_plan(cli_args *a, const train_plan *p)
+{
     size_t probe[] = {1, 2};
     bp_net_config check = p->net;
     check.n_layers = 1;
@@ -179,11 +219,12 @@ static int parse_plan(cli_args *a, train_plan *p)
     bp_trainer *probe_trainer = NULL;
     bp_net *probe_net = NULL;
     if (bp_net_create(&check, &probe_net, NULL) == BP_OK) {
-        bp_status s = bp_trainer_create(probe_net, c, &probe_trainer);
+        bp_status s = bp_trainer_create(probe_net, &p->train, &probe_trainer);
         bp_trainer_free(probe_trainer);
         bp_net_free(probe_net);
         if (s == BP_ERR_ARG) return cli_fail(a, EXIT_USAGE, "invalid combination of training options");
     }
+    int code;
     if ((code = check_writable(a, "--checkpoint", cli_get(a, "checkpoint"))) ||
         (code = check_writable(a, "-o", cli_get(a, "o"))) ||
         (code = check_writable(a, "--log", cli_get(a, "log"))) ||
@@ -192,90 +233,24 @@ static int parse_plan(cli_args *a, train_plan *p)
     return 0;
 }
 
-/* Per-epoch history, for the plot. */
-enum { H_TRAIN_LOSS, H_VAL_LOSS, H_VAL_ACC, H_TEST_LOSS, H_TEST_ACC, H_LR, H_RATE, H_ELAPSED, H_COLUMNS };
-typedef struct {
-    double *col[H_COLUMNS]; /* one array per metric, one value per finished epoch */
-    size_t n, cap;
-    size_t best_epoch;      /* early stopping: the best validation loss so far */
-    double best_val;
-} history;
-
-static int history_alloc(history *h, size_t epochs)
+/* Everything the options say into p, checked; 0 or the exit code. */
+static int parse_plan(cli_args *a, train_plan *p)
 {
-    memset(h, 0, sizeof *h);
-    h->cap = epochs;
-    h->best_val = INFINITY;
-    for (int c = 0; c < H_COLUMNS; c++)
-        if (!(h->col[c] = calloc(epochs ? epochs : 1, sizeof(double)))) return 0;
-    return 1;
+    int code;
+    memset(p, 0, sizeof *p);
+    if ((code = plan_network(a, p)) || (code = plan_training(a, p)) || (code = plan_run(a, p))) return code;
+    return check_plan(a, p);
 }
 
-static void history_free(history *h)
-{
-    for (int c = 0; c < H_COLUMNS; c++) free(h->col[c]);
-}
-
-/* The history as bytes for the checkpoint's user chunk: "BPH1", u64 n, u64 best epoch,
-   f64 best loss, then n rows of H_COLUMNS f64, all little-endian. */
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static unsigned char *history_encode(const history *h, size_t *len)
-{
-    *len = 4 + 8 * 3 + 8 * H_COLUMNS * h->n;
-    unsigned char *b = malloc(*len), *p = b;
-    if (!b) return NULL;
-    memcpy(p, "BPH1", 4), p += 4;
-    put64(p, h->n), p += 8;
-    put64(p, h->best_epoch), p += 8;
-    uint64_t u;
-    memcpy(&u, &h->best_val, 8);
-    put64(p, u), p += 8;
-    for (size_t e = 0; e < h->n; e++)
-        for (int c = 0; c < H_COLUMNS; c++) {
-            memcpy(&u, &h->col[c][e], 8);
-            put64(p, u), p += 8;
-        }
-    return b;
-}
-
-static int history_decode(history *h, const unsigned char *b, size_t len)
-{
-    if (!b || len < 28 || memcmp(b, "BPH1", 4) != 0) return 0;
-    uint64_t n = get64(b + 4);
-    if (n > h->cap || len != 28 + 8 * H_COLUMNS * n) return 0;
-    h->n = (size_t)n;
-    h->best_epoch = (size_t)get64(b + 12);
-    uint64_t u = get64(b + 20);
-    memcpy(&h->best_val, &u, 8);
-    const unsigned char *p = b + 28;
-    for (size_t e = 0; e < h->n; e++)
-        for (int c = 0; c < H_COLUMNS; c++, p += 8) {
-            u = get64(p);
-            memcpy(&h->col[c][e], &u, 8);
-        }
-    return 1;
-}
-
-static int write_plot(const cli_args *a, const char *path, const history *h)
+static int write_plot(const cli_args *a, const char *path, const train_history *h)
 {
     plot_series s[5];
     size_t n = 0;
-    s[n++] = (plot_series){"train loss", h->col[H_TRAIN_LOSS], h->n, 0};
-    s[n++] = (plot_series){"validation loss", h->col[H_VAL_LOSS], h->n, 0};
-    s[n++] = (plot_series){"test loss", h->col[H_TEST_LOSS], h->n, 0};
-    s[n++] = (plot_series){"validation accuracy", h->col[H_VAL_ACC], h->n, 1};
-    s[n++] = (plot_series){"test accuracy", h->col[H_TEST_ACC], h->n, 1};
+    s[n++] = (plot_series){"train loss", h->col[HISTORY_TRAIN_LOSS], h->n, 0};
+    s[n++] = (plot_series){"validation loss", h->col[HISTORY_VAL_LOSS], h->n, 0};
+    s[n++] = (plot_series){"test loss", h->col[HISTORY_TEST_LOSS], h->n, 0};
+    s[n++] = (plot_series){"validation accuracy", h->col[HISTORY_VAL_ACCURACY], h->n, 1};
+    s[n++] = (plot_series){"test accuracy", h->col[HISTORY_TEST_ACCURACY], h->n, 1};
     char why[256] = "";
     if (plot_write_svg(path, "backprop train", s, n, why, sizeof why) != 0)
         return cli_fail(a, EXIT_FAILED, "%s", why);
@@ -297,7 +272,7 @@ static int on_step(void *context, size_t done, size_t total)
     (void)total;
     progress_update(context, done);
     /* Under MPI every rank must stop at the same step, so interruptions are agreed on
-       between epochs instead (see the epoch loop). */
+       between epochs instead (see check_stop). */
     return interrupted != 0 && cli_mpi_size() == 1;
 }
 
@@ -307,7 +282,7 @@ static int any_interrupted(void)
     return cli_mpi_any(interrupted != 0);
 }
 
-static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const history *h)
+static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const train_history *h)
 {
     size_t len = 0;
     unsigned char *user = history_encode(h, &len);
@@ -340,354 +315,457 @@ static void print_metrics_text(const char *name, const bp_metrics *m)
         printf("  %s%srmse %.4g", name, *name ? " " : "", sqrt(m->mse));
 }
 
-static int run_train(cli_args *a)
-{
-    const char *train_path = cli_get(a, "train"), *test_path = cli_get(a, "test");
-    const char *out_path = cli_get(a, "o"), *log_path = cli_get(a, "log"), *plot_path = cli_get(a, "plot");
-    if (!train_path) return cli_fail(a, EXIT_USAGE, "--train FILE is required");
-    if (cli_get(a, "test-labels") && !test_path)
-        return cli_fail(a, EXIT_USAGE, "--test-labels needs --test");
+/* One training run: what the options said, the data, the network and trainer,
+   and what the epochs have produced. run_train's steps fill it in order, and
+   finish_run frees whatever they got to. */
+typedef struct {
+    cli_args *a;
     train_plan p;
-    int code = parse_plan(a, &p);
-    if (code) return code;
-
-    bp_dataset *all = NULL, *train = NULL, *valid = NULL, *test = NULL;
-    bp_net *net = NULL;
-    bp_trainer *trainer = NULL;
-    history h = {0};
-    metrics_log log = {0};
-    int log_open = 0;
-    bp_error err = {0};
-    bp_status s;
-
-    /* ---- data: under mpirun, rank 0 reads and the others receive (only rank 0 needs
-       the files; only rank 0 evaluates on --test) */
-    int ranks = cli_mpi_size(), leader = cli_mpi_rank() == 0;
-    cli_mpi_set_timeout(p.mpi_timeout);
-    cli_data_request req = {train_path, cli_get(a, "labels"), p.format,
-                            p.value_targets ? BP_TARGET_VALUES : BP_TARGET_CLASS, p.value_targets, 0, NULL};
-    if ((code = cli_mpi_read_data(a, &req, &all))) goto done;
-    if (bp_dataset_outputs(all) == 0) {
-        code = cli_fail(a, EXIT_FAILED, "%s: no targets to train on", train_path);
-        goto done;
-    }
-    size_t n_in = bp_dataset_inputs(all), n_out = bp_dataset_outputs(all);
-    const char *names[65536];
-    int named = bp_dataset_class_name(all, 0) != NULL && n_out <= 65536;
-    for (size_t k = 0; named && k < n_out; k++) names[k] = bp_dataset_class_name(all, k);
-    if (test_path && leader) {
-        cli_data_request tr = {test_path, cli_get(a, "test-labels"), p.format, req.target,
-                               p.value_targets, p.value_targets ? 0 : n_out, named ? names : NULL};
-        if ((code = cli_read_data(a, &tr, &test))) goto done;
-        if (bp_dataset_inputs(test) != n_in || bp_dataset_outputs(test) != n_out) {
-            code = cli_fail(a, EXIT_FAILED, "%s: %zu inputs and %zu outputs per sample, but %s has %zu and %zu",
-                            test_path, bp_dataset_inputs(test), bp_dataset_outputs(test), train_path, n_in, n_out);
-            goto done;
-        }
-    }
-    if (p.validation > 0) {
-        s = bp_dataset_split(all, p.validation, p.net.seed ^ 0x5eed, &train, &valid);
-        if (s != BP_OK) {
-            code = cli_fail(a, EXIT_USAGE, "--validation %g leaves no samples on one side of %zu",
-                            p.validation, bp_dataset_count(all));
-            goto done;
-        }
-    } else {
-        train = all;
-        all = NULL;
-    }
-
-    /* ---- preprocessing: statistics from the training part only, stored in the model */
-    float *shift = calloc(n_in, sizeof(float)), *scale = calloc(n_in, sizeof(float));
-    int transform = 0;
-    if (!shift || !scale) {
-        free(shift), free(scale);
-        code = cli_fail(a, EXIT_FAILED, "out of memory");
-        goto done;
-    }
-    int idx = req.labels != NULL || (p.format == CLI_FORMAT_AUTO ? cli_detect_format(train_path) : p.format) == CLI_FORMAT_IDX;
-    if (ranks > 1 && cli_mpi_bcast(&idx, sizeof idx) != 0) { /* rank 0 looked at the file */
-        free(shift), free(scale);
-        code = cli_fail(a, EXIT_FAILED, "rank %d: sharing the data format failed", cli_mpi_rank());
-        goto done;
-    }
-    if (!p.input_scale && !p.normalize_given && idx) p.input_scale = 255; /* pixels to [0, 1] */
-    if (p.input_scale) {
-        for (size_t i = 0; i < n_in; i++) scale[i] = (float)(1.0 / p.input_scale);
-        transform = 1;
-    } else if (p.normalize != BP_NORMALIZE_NONE) {
-        bp_dataset_input_stats(train, p.normalize, shift, scale);
-        transform = 1;
-    }
-    if (transform) {
-        bp_dataset_apply_transform(train, shift, scale);
-        if (valid) bp_dataset_apply_transform(valid, shift, scale);
-        if (test) bp_dataset_apply_transform(test, shift, scale);
-    }
-
-    /* ---- the network and the trainer: new, or where a checkpoint left them */
-    const char *resume = cli_get(a, "resume"), *ckpt = cli_get(a, "checkpoint");
-    progress bar = {0};
+    const char *train_path, *test_path, *out_path, *log_path, *plot_path, *resume, *ckpt;
+    int ranks, leader;        /* MPI: the number of ranks, and whether this one reports */
+    bp_dataset *all, *train, *valid, *test;
+    size_t n_in, n_out;
+    const char **class_names; /* the training data's n_out class names, or NULL */
+    float *shift, *scale;     /* the input transform, when transform is set */
+    int transform;
     size_t sizes[BP_MAX_LAYERS + 1];
-    if (resume) {
-        void *user = NULL;
-        size_t user_len = 0;
-        s = bp_checkpoint_load(resume, &net, &trainer, &user, &user_len, &err);
-        if (s != BP_OK) {
-            free(shift), free(scale);
-            code = cli_fail_status(a, s, &err, resume);
-            goto done;
-        }
-        const float *cs, *ck;
-        int has = bp_net_get_input_transform(net, &cs, &ck);
-        int same = bp_net_width(net, 0) == n_in && bp_net_width(net, bp_net_layer_count(net)) == n_out && has == transform;
-        for (size_t i = 0; same && has && i < n_in; i++) same = cs[i] == shift[i] && ck[i] == scale[i];
-        if (!same) {
-            free(user), free(shift), free(scale);
-            code = cli_fail(a, EXIT_USAGE, "%s was made with other data or preprocessing: resume with the "
-                            "same --train, --labels, --normalize/--input-scale and --validation options", resume);
-            goto done;
-        }
-        if (!history_alloc(&h, p.epochs) || (user && !history_decode(&h, user, user_len))) {
-            free(user), free(shift), free(scale);
-            code = cli_fail(a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
-                            resume, p.epochs);
-            goto done;
-        }
-        free(user);
-        p.net.n_layers = bp_net_layer_count(net);
-        for (size_t l = 0; l <= p.net.n_layers; l++) sizes[l] = bp_net_width(net, l);
-        p.net.hidden = bp_net_hidden_activation(net);
-        p.net.output = bp_net_output_activation(net);
-        p.net.loss = bp_net_loss_function(net);
-        free(shift), free(scale);
-    } else {
-        sizes[0] = n_in;
-        for (size_t i = 0; i < p.n_hidden; i++) sizes[i + 1] = p.hidden[i];
-        sizes[p.n_hidden + 1] = n_out;
-        p.net.n_layers = p.n_hidden + 1;
-        p.net.sizes = sizes;
-        s = bp_net_create(&p.net, &net, &err);
-        if (s == BP_OK && transform) s = bp_net_set_input_transform(net, shift, scale);
-        free(shift), free(scale);
-        if (s == BP_OK && named) s = bp_net_set_class_names(net, names, n_out);
-        if (s != BP_OK) {
-            code = cli_fail(a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s",
-                            err.message[0] ? err.message : bp_status_message(s));
-            goto done;
-        }
-        if ((s = bp_trainer_create(net, &p.train, &trainer)) != BP_OK) {
-            code = cli_fail_status(a, s, NULL, "setting up training");
-            goto done;
-        }
-        if (!history_alloc(&h, p.epochs)) {
-            code = cli_fail(a, EXIT_FAILED, "out of memory");
-            goto done;
-        }
+    bp_net *net;
+    bp_trainer *trainer;
+    train_history h;
+    metrics_log log;
+    int log_open;
+    progress bar;
+    double start;             /* when the epochs began */
+    int stopped;              /* early stopping ended the run */
+} train_run;
+
+/* Per-epoch lines and notes as text (not --json, not --quiet, rank 0). */
+static int prints_text(const train_run *r) { return !r->p.json && !r->p.quiet; }
+
+/* The options, all checked before anything is read: a usage error costs nothing. */
+static int start_run(cli_args *a, train_run *r)
+{
+    *r = (train_run){.a = a};
+    r->train_path = cli_get(a, "train");
+    r->test_path = cli_get(a, "test");
+    r->out_path = cli_get(a, "o");
+    r->log_path = cli_get(a, "log");
+    r->plot_path = cli_get(a, "plot");
+    r->resume = cli_get(a, "resume");
+    r->ckpt = cli_get(a, "checkpoint");
+    if (!r->train_path) return cli_fail(a, EXIT_USAGE, "--train FILE is required");
+    if (cli_get(a, "test-labels") && !r->test_path)
+        return cli_fail(a, EXIT_USAGE, "--test-labels needs --test");
+    r->ranks = cli_mpi_size();
+    r->leader = cli_mpi_rank() == 0;
+    return parse_plan(a, &r->p);
+}
+
+/* --test, read with the training data's targets and class names, and checked
+   against its shape. */
+static int read_test_data(train_run *r, bp_target_kind target)
+{
+    const train_plan *p = &r->p;
+    cli_data_request req = {r->test_path, cli_get(r->a, "test-labels"), p->format, target,
+                            p->value_targets, p->value_targets ? 0 : r->n_out, r->class_names};
+    int code = cli_read_data(r->a, &req, &r->test);
+    if (code) return code;
+    if (bp_dataset_inputs(r->test) != r->n_in || bp_dataset_outputs(r->test) != r->n_out)
+        return cli_fail(r->a, EXIT_FAILED, "%s: %zu inputs and %zu outputs per sample, but %s has %zu and %zu",
+                        r->test_path, bp_dataset_inputs(r->test), bp_dataset_outputs(r->test), r->train_path,
+                        r->n_in, r->n_out);
+    return 0;
+}
+
+/* The data: under mpirun, rank 0 reads and the others receive (only rank 0 needs
+   the files; only rank 0 evaluates on --test). Then the validation split. */
+static int read_data(train_run *r)
+{
+    const train_plan *p = &r->p;
+    cli_mpi_set_timeout(p->mpi_timeout);
+    cli_data_request req = {r->train_path, cli_get(r->a, "labels"), p->format,
+                            p->value_targets ? BP_TARGET_VALUES : BP_TARGET_CLASS, p->value_targets, 0, NULL};
+    int code = cli_mpi_read_data(r->a, &req, &r->all);
+    if (code) return code;
+    if (bp_dataset_outputs(r->all) == 0)
+        return cli_fail(r->a, EXIT_FAILED, "%s: no targets to train on", r->train_path);
+    r->n_in = bp_dataset_inputs(r->all);
+    r->n_out = bp_dataset_outputs(r->all);
+    if (bp_dataset_class_name(r->all, 0)) {
+        if (!(r->class_names = malloc(r->n_out * sizeof *r->class_names)))
+            return cli_fail(r->a, EXIT_FAILED, "out of memory");
+        for (size_t k = 0; k < r->n_out; k++) r->class_names[k] = bp_dataset_class_name(r->all, k);
     }
-    if ((code = cli_use_threads(a, net, p.threads))) goto done;
-    bp_device_options device = {.device = BP_DEVICE_CUDA, .tf32 = p.tf32};
-    if (p.cuda && bp_trainer_set_device(trainer, &device, &err) != BP_OK) {
-        code = cli_fail(a, EXIT_FAILED, "--device cuda: %s", err.message);
-        goto done;
+    if (r->test_path && r->leader && (code = read_test_data(r, req.target))) return code;
+    if (p->validation == 0) {
+        r->train = r->all;
+        r->all = NULL;
+    } else if (bp_dataset_split(r->all, p->validation, p->net.seed ^ 0x5eed, &r->train, &r->valid) != BP_OK) {
+        return cli_fail(r->a, EXIT_USAGE, "--validation %g leaves no samples on one side of %zu", p->validation,
+                        bp_dataset_count(r->all));
     }
-    bp_trainer_set_callback(trainer, on_step, &bar);
-    /* Under mpirun: every rank trains on its share of each batch; only rank 0 reports and
-       writes files. */
-    if (ranks > 1) bp_trainer_set_parallel(trainer, (size_t)cli_mpi_rank(), (size_t)ranks, cli_mpi_allreduce, NULL);
-    if (ranks > 1 && cli_mpi_overlap((size_t)bp_net_threads(net)))
-        bp_trainer_set_overlap(trainer, cli_mpi_sum_start, cli_mpi_sum_wait);
-    if (!leader) {
-        p.quiet = 1;
-        p.json = 0;
-        log_path = plot_path = out_path = NULL;
-        ckpt = NULL;
+    return 0;
+}
+
+/* Preprocessing: statistics from the training part only, applied to every part
+   and stored in the model. IDX pixels are scaled to [0, 1] unless told otherwise. */
+static int preprocess(train_run *r)
+{
+    train_plan *p = &r->p;
+    r->shift = calloc(r->n_in, sizeof(float));
+    r->scale = calloc(r->n_in, sizeof(float));
+    if (!r->shift || !r->scale) return cli_fail(r->a, EXIT_FAILED, "out of memory");
+    int idx = cli_get(r->a, "labels") != NULL ||
+              (p->format == CLI_FORMAT_AUTO ? cli_detect_format(r->train_path) : p->format) == CLI_FORMAT_IDX;
+    if (r->ranks > 1 && cli_mpi_bcast(&idx, sizeof idx) != 0) /* rank 0 looked at the file */
+        return cli_fail(r->a, EXIT_FAILED, "rank %d: sharing the data format failed", cli_mpi_rank());
+    if (!p->input_scale && !p->normalize_given && idx) p->input_scale = 255;
+    if (p->input_scale) {
+        for (size_t i = 0; i < r->n_in; i++) r->scale[i] = (float)(1.0 / p->input_scale);
+        r->transform = 1;
+    } else if (p->normalize != BP_NORMALIZE_NONE) {
+        bp_dataset_input_stats(r->train, p->normalize, r->shift, r->scale);
+        r->transform = 1;
     }
+    if (r->transform) {
+        bp_dataset_apply_transform(r->train, r->shift, r->scale);
+        if (r->valid) bp_dataset_apply_transform(r->valid, r->shift, r->scale);
+        if (r->test) bp_dataset_apply_transform(r->test, r->shift, r->scale);
+    }
+    return 0;
+}
+
+/* A fresh network of the planned shape, with the transform and class names, and
+   its trainer. */
+static int new_network(train_run *r)
+{
+    train_plan *p = &r->p;
+    r->sizes[0] = r->n_in;
+    for (size_t i = 0; i < p->n_hidden; i++) r->sizes[i + 1] = p->hidden[i];
+    r->sizes[p->n_hidden + 1] = r->n_out;
+    p->net.n_layers = p->n_hidden + 1;
+    p->net.sizes = r->sizes;
+    bp_error err = {0};
+    bp_status s = bp_net_create(&p->net, &r->net, &err);
+    if (s == BP_OK && r->transform) s = bp_net_set_input_transform(r->net, r->shift, r->scale);
+    if (s == BP_OK && r->class_names) s = bp_net_set_class_names(r->net, r->class_names, r->n_out);
+    if (s != BP_OK)
+        return cli_fail(r->a, s == BP_ERR_ARG ? EXIT_USAGE : EXIT_FAILED, "%s",
+                        err.message[0] ? err.message : bp_status_message(s));
+    if ((s = bp_trainer_create(r->net, &p->train, &r->trainer)) != BP_OK)
+        return cli_fail_status(r->a, s, NULL, "setting up training");
+    if (!history_alloc(&r->h, p->epochs)) return cli_fail(r->a, EXIT_FAILED, "out of memory");
+    return 0;
+}
+
+/* Whether a checkpoint's network was made for this data and preprocessing. */
+static int fits_checkpoint(const train_run *r)
+{
+    const float *shift, *scale;
+    int has = bp_net_get_input_transform(r->net, &shift, &scale);
+    int same = bp_net_width(r->net, 0) == r->n_in && bp_net_width(r->net, bp_net_layer_count(r->net)) == r->n_out &&
+               has == r->transform;
+    for (size_t i = 0; same && has && i < r->n_in; i++) same = shift[i] == r->shift[i] && scale[i] == r->scale[i];
+    return same;
+}
+
+/* The network and trainer where --resume's checkpoint left them, with the
+   history of the epochs before it; the plan takes the network's shape. */
+static int resume_network(train_run *r)
+{
+    train_plan *p = &r->p;
+    void *user = NULL;
+    size_t user_len = 0;
+    bp_error err = {0};
+    bp_status s = bp_checkpoint_load(r->resume, &r->net, &r->trainer, &user, &user_len, &err);
+    if (s != BP_OK) return cli_fail_status(r->a, s, &err, r->resume);
+    int code = 0;
+    if (!fits_checkpoint(r))
+        code = cli_fail(r->a, EXIT_USAGE, "%s was made with other data or preprocessing: resume with the "
+                        "same --train, --labels, --normalize/--input-scale and --validation options", r->resume);
+    else if (!history_alloc(&r->h, p->epochs) || (user && !history_decode(&r->h, user, user_len)))
+        code = cli_fail(r->a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
+                        r->resume, p->epochs);
+    free(user);
+    if (code) return code;
+    p->net.n_layers = bp_net_layer_count(r->net);
+    for (size_t l = 0; l <= p->net.n_layers; l++) r->sizes[l] = bp_net_width(r->net, l);
+    p->net.hidden = bp_net_hidden_activation(r->net);
+    p->net.output = bp_net_output_activation(r->net);
+    p->net.loss = bp_net_loss_function(r->net);
+    return 0;
+}
+
+/* The --log file, starting with the epochs a resumed run has behind it. */
+static int open_log(train_run *r)
+{
     char why[256] = "";
-    if (log_path) {
-        if (metrics_log_open(&log, log_path, why, sizeof why) != 0) {
-            code = cli_fail(a, EXIT_FAILED, "%s", why);
-            goto done;
-        }
-        log_open = 1;
-        /* A resumed run's log starts with the epochs before the checkpoint. */
-        for (size_t e = 0; e < h.n; e++) {
-            double row[9] = {(double)(e + 1)};
-            for (int c = 0; c < H_COLUMNS; c++) row[c + 1] = h.col[c][e];
-            if (metrics_log_row(&log, row, why, sizeof why) != 0) {
-                code = cli_fail(a, EXIT_FAILED, "%s", why);
-                goto done;
-            }
-        }
+    if (metrics_log_open(&r->log, r->log_path, why, sizeof why) != 0) return cli_fail(r->a, EXIT_FAILED, "%s", why);
+    r->log_open = 1;
+    for (size_t e = 0; e < r->h.n; e++) {
+        double row[METRICS_COLUMNS] = {(double)(e + 1)};
+        for (int c = 0; c < HISTORY_COLUMNS; c++) row[c + 1] = r->h.col[c][e];
+        if (metrics_log_row(&r->log, row, why, sizeof why) != 0) return cli_fail(r->a, EXIT_FAILED, "%s", why);
     }
+    return 0;
+}
 
-    int text = !p.json && !p.quiet;
-    size_t first = bp_trainer_epochs_done(trainer) + 1;
-    if (text) {
-        printf("training ");
-        for (size_t l = 0; l <= p.net.n_layers; l++) printf("%s%zu", l ? "-" : "", sizes[l]);
-        printf(" (%s hidden, %s output, %s loss) on %zu samples from %s", bp_activation_name(p.net.hidden),
-               bp_activation_name(p.net.output), bp_loss_name(p.net.loss), bp_dataset_count(train), train_path);
-        if (valid) printf(" (%zu more held out for validation)", bp_dataset_count(valid));
-        if (ranks > 1) printf(", data-parallel over %d MPI ranks", ranks);
-        if (resume) {
-            printf("\nresuming from %s at epoch %zu", resume, first);
-        } else {
-            printf("\n%s, learning rate %g, ", bp_optimizer_name(p.train.optimizer),
-                   p.train.learning_rate ? p.train.learning_rate : bp_trainer_learning_rate(trainer));
-            if (p.train.batch_size == 0 || p.train.optimizer == BP_OPT_RPROP) printf("full-batch");
-            else printf("batch %zu", p.train.batch_size);
-        }
-        printf(", %zu epochs\n", p.epochs);
+/* How the run computes and who reports: threads, the GPU, the progress bar, each
+   MPI rank's share of a batch. Only rank 0 prints and writes files. */
+static int configure_run(train_run *r)
+{
+    train_plan *p = &r->p;
+    int code = cli_use_threads(r->a, r->net, p->threads);
+    if (code) return code;
+    bp_error err = {0};
+    bp_device_options device = {.device = BP_DEVICE_CUDA, .tf32 = p->tf32};
+    if (p->cuda && bp_trainer_set_device(r->trainer, &device, &err) != BP_OK)
+        return cli_fail(r->a, EXIT_FAILED, "--device cuda: %s", err.message);
+    bp_trainer_set_callback(r->trainer, on_step, &r->bar);
+    if (r->ranks > 1)
+        bp_trainer_set_parallel(r->trainer, (size_t)cli_mpi_rank(), (size_t)r->ranks, cli_mpi_allreduce, NULL);
+    if (r->ranks > 1 && cli_mpi_overlap((size_t)bp_net_threads(r->net)))
+        bp_trainer_set_overlap(r->trainer, cli_mpi_sum_start, cli_mpi_sum_wait);
+    if (!r->leader) {
+        p->quiet = 1;
+        p->json = 0;
+        r->log_path = r->plot_path = r->out_path = NULL;
+        r->ckpt = NULL;
     }
+    return r->log_path ? open_log(r) : 0;
+}
 
-    /* ---- the epochs */
+/* The first lines: the network, the data, and how it will be trained. */
+static void print_plan(const train_run *r)
+{
+    const train_plan *p = &r->p;
+    printf("training ");
+    for (size_t l = 0; l <= p->net.n_layers; l++) printf("%s%zu", l ? "-" : "", r->sizes[l]);
+    printf(" (%s hidden, %s output, %s loss) on %zu samples from %s", bp_activation_name(p->net.hidden),
+           bp_activation_name(p->net.output), bp_loss_name(p->net.loss), bp_dataset_count(r->train), r->train_path);
+    if (r->valid) printf(" (%zu more held out for validation)", bp_dataset_count(r->valid));
+    if (r->ranks > 1) printf(", data-parallel over %d MPI ranks", r->ranks);
+    if (r->resume) {
+        printf("\nresuming from %s at epoch %zu", r->resume, bp_trainer_epochs_done(r->trainer) + 1);
+    } else {
+        printf("\n%s, learning rate %g, ", bp_optimizer_name(p->train.optimizer),
+               p->train.learning_rate ? p->train.learning_rate : bp_trainer_learning_rate(r->trainer));
+        if (p->train.batch_size == 0 || p->train.optimizer == BP_OPT_RPROP) printf("full-batch");
+        else printf("batch %zu", p->train.batch_size);
+    }
+    printf(", %zu epochs\n", p->epochs);
+}
+
+/* Why an epoch's steps failed: divergence (with what to try), or the trainer's error. */
+static int report_step_failure(const train_run *r, size_t e, double lr, bp_status s)
+{
+    if (s == BP_ERR_NUMERIC)
+        return cli_fail(r->a, EXIT_FAILED,
+                        "epoch %zu, step %zu: the loss became NaN or infinite: training diverged. Try a "
+                        "smaller learning rate (--lr %g), gradient clipping (--clip 1) or normalized "
+                        "inputs (--normalize standardize). Nothing was written%s%s%s.",
+                        e, bp_trainer_steps_done(r->trainer), lr / 10,
+                        r->ckpt ? "; the last good checkpoint is " : "", r->ckpt ? r->ckpt : "",
+                        r->ckpt ? " (untouched)" : "");
+    const char *dev = bp_trainer_device_message(r->trainer);
+    return dev[0] ? cli_fail(r->a, EXIT_FAILED, "training on the GPU: %s", dev)
+                  : cli_fail_status(r->a, s, NULL, "training");
+}
+
+/* Epoch e's steps, in pieces of --checkpoint-every steps with a checkpoint after
+   each, under the progress bar; until the epoch is done or a signal came.
+   *seconds receives the time the steps took. */
+static int train_steps(train_run *r, size_t e, double lr, bp_epoch_stats *st, double *seconds)
+{
+    const train_plan *p = &r->p;
+    char label[32];
+    snprintf(label, sizeof label, "epoch %zu/%zu", e, p->epochs);
+    r->bar.quiet = p->quiet || p->json;
+    progress_start(&r->bar, label, bp_dataset_count(r->train));
+    double t0 = cli_now();
+    bp_status s;
+    int code;
+    do {
+        s = bp_trainer_run(r->trainer, r->train, p->checkpoint_every, st);
+        if (s == BP_OK && !st->complete && r->ckpt && !interrupted &&
+            (code = save_checkpoint(r->a, r->trainer, r->ckpt, &r->h)))
+            return code;
+    } while (s == BP_OK && !st->complete && !interrupted);
+    *seconds = cli_now() - t0;
+    progress_finish(&r->bar);
+    return s == BP_OK ? 0 : report_step_failure(r, e, lr, s);
+}
+
+/* Whether the run must end after epoch e's steps: a signal on any rank (save a
+   checkpoint and say how to resume) or, under MPI, ranks whose parameters differ. */
+static int check_stop(train_run *r, size_t e, const bp_epoch_stats *st)
+{
+    if (interrupted || (r->ranks > 1 && any_interrupted())) {
+        interrupted = 1;
+        if (!r->leader) return EXIT_FAILED;
+        const char *to = r->ckpt ? r->ckpt : "backprop-interrupted.ckpt";
+        int code = save_checkpoint(r->a, r->trainer, to, &r->h);
+        if (code) return code;
+        return cli_fail(r->a, EXIT_FAILED, "interrupted in epoch %zu after %zu of %zu samples; saved %s. "
+                        "Resume with the same command plus --resume %s", e, st->samples,
+                        bp_dataset_count(r->train), to, to);
+    }
+    if (r->ranks > 1 && !cli_mpi_same_everywhere(bp_crc32(0, bp_net_params_const(r->net),
+                                                           bp_net_param_count(r->net) * sizeof(float))))
+        return cli_fail(r->a, EXIT_FAILED, "epoch %zu: the ranks' parameters differ (checksum mismatch); "
+                        "stopping. Are all ranks running the same build on the same data?", e);
+    return 0;
+}
+
+/* Epoch e's line: row holds its metrics in --log's columns; vm and tm are the
+   validation and test metrics, NULL where there are none. */
+static void print_epoch(const train_run *r, size_t e, const double *row, const bp_metrics *vm, const bp_metrics *tm)
+{
+    size_t epochs = r->p.epochs;
+    if (r->p.json) {
+        printf("{\"epoch\":%zu,\"train_loss\":", e);
+        json_double(stdout, row[METRICS_TRAIN_LOSS]);
+        if (vm) print_metrics_json("validation", vm);
+        if (tm) print_metrics_json("test", tm);
+        printf(",\"learning_rate\":");
+        json_double(stdout, row[METRICS_LEARNING_RATE]);
+        printf(",\"samples_per_second\":%.0f,\"elapsed\":%.3f}\n", row[METRICS_SAMPLES_PER_SECOND],
+               row[METRICS_ELAPSED_SECONDS]);
+    } else if (prints_text(r)) {
+        printf("epoch %*zu/%zu  train loss %.4f", e < 10 && epochs < 10 ? 1 : 3, e, epochs, row[METRICS_TRAIN_LOSS]);
+        if (vm) print_metrics_text("val", vm);
+        if (tm) print_metrics_text("test", tm);
+        printf("  %8.0f samples/s  %6.2f s\n", row[METRICS_SAMPLES_PER_SECOND], row[METRICS_ELAPSED_SECONDS]);
+    }
+    fflush(stdout);
+}
+
+/* After epoch e: evaluate, record, print, log and plot it; then early stopping
+   and the checkpoint. */
+static int finish_epoch(train_run *r, size_t e, double lr, const bp_epoch_stats *st, double seconds)
+{
+    bp_metrics vm = {0}, tm = {0};
+    int have_v = r->valid && bp_net_evaluate(r->net, r->valid, &vm) == BP_OK;
+    int have_t = r->test && bp_net_evaluate(r->net, r->test, &tm) == BP_OK;
+    double rate = (double)st->samples / (seconds > 1e-9 ? seconds : 1e-9), elapsed = cli_now() - r->start;
+    double row[METRICS_COLUMNS] = {(double)e, st->loss, have_v ? vm.loss : NAN,
+                                   have_v && vm.accuracy >= 0 ? vm.accuracy : NAN, have_t ? tm.loss : NAN,
+                                   have_t && tm.accuracy >= 0 ? tm.accuracy : NAN, lr, rate, elapsed};
+    history_add(&r->h, row + 1);
+    print_epoch(r, e, row, have_v ? &vm : NULL, have_t ? &tm : NULL);
+    char why[256] = "";
+    if (r->log_open && metrics_log_row(&r->log, row, why, sizeof why) != 0)
+        return cli_fail(r->a, EXIT_FAILED, "%s", why);
+    int code;
+    if (r->plot_path && (code = write_plot(r->a, r->plot_path, &r->h))) return code;
+    if (have_v && r->p.patience) {
+        int stop = 0;
+        if (vm.loss < r->h.best_val) r->h.best_val = vm.loss, r->h.best_epoch = e;
+        if (bp_trainer_observe(r->trainer, vm.loss, r->p.patience, &stop) == BP_OK && stop) r->stopped = 1;
+    }
+    if (r->ckpt && (code = save_checkpoint(r->a, r->trainer, r->ckpt, &r->h))) return code;
+    return 0;
+}
+
+/* The epochs, from where the trainer stands to --epochs, with SIGINT and SIGTERM
+   caught so that an interrupted run leaves a checkpoint; then the best weights
+   back if early stopping was on. */
+static int run_epochs(train_run *r)
+{
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    double start = cli_now();
-    int stopped = 0;
-    for (size_t e = first; e <= p.epochs && !stopped; e++) {
-        double lr = bp_trainer_learning_rate(trainer);
-        char label[32];
-        snprintf(label, sizeof label, "epoch %zu/%zu", e, p.epochs);
-        bar.quiet = p.quiet || p.json;
-        progress_start(&bar, label, bp_dataset_count(train));
-        double t0 = cli_now();
+    r->start = cli_now();
+    int code = 0;
+    for (size_t e = bp_trainer_epochs_done(r->trainer) + 1; e <= r->p.epochs && !r->stopped && !code; e++) {
+        double lr = bp_trainer_learning_rate(r->trainer), seconds = 0;
         bp_epoch_stats st = {0};
-        do {
-            /* In pieces of --checkpoint-every steps, saving after each. */
-            s = bp_trainer_run(trainer, train, p.checkpoint_every, &st);
-            if (s == BP_OK && !st.complete && ckpt && !interrupted && (code = save_checkpoint(a, trainer, ckpt, &h)))
-                goto done;
-        } while (s == BP_OK && !st.complete && !interrupted);
-        double t1 = cli_now();
-        progress_finish(&bar);
-        if (s == BP_ERR_NUMERIC) {
-            code = cli_fail(a, EXIT_FAILED,
-                            "epoch %zu, step %zu: the loss became NaN or infinite: training diverged. Try a "
-                            "smaller learning rate (--lr %g), gradient clipping (--clip 1) or normalized "
-                            "inputs (--normalize standardize). Nothing was written%s%s%s.",
-                            e, bp_trainer_steps_done(trainer), lr / 10, ckpt ? "; the last good checkpoint is " : "",
-                            ckpt ? ckpt : "", ckpt ? " (untouched)" : "");
-            goto done;
-        }
-        if (s != BP_OK) {
-            const char *dev = bp_trainer_device_message(trainer);
-            code = dev[0] ? cli_fail(a, EXIT_FAILED, "training on the GPU: %s", dev)
-                          : cli_fail_status(a, s, NULL, "training");
-            goto done;
-        }
-        if (interrupted || (ranks > 1 && any_interrupted())) {
-            interrupted = 1;
-            if (!leader) {
-                code = EXIT_FAILED;
-                goto done;
-            }
-            const char *to = ckpt ? ckpt : "backprop-interrupted.ckpt";
-            if ((code = save_checkpoint(a, trainer, to, &h))) goto done;
-            code = cli_fail(a, EXIT_FAILED, "interrupted in epoch %zu after %zu of %zu samples; saved %s. "
-                            "Resume with the same command plus --resume %s", e, st.samples,
-                            bp_dataset_count(train), to, to);
-            goto done;
-        }
-        if (ranks > 1 && !cli_mpi_same_everywhere(bp_crc32(0, bp_net_params_const(net),
-                                                           bp_net_param_count(net) * sizeof(float)))) {
-            code = cli_fail(a, EXIT_FAILED, "epoch %zu: the ranks' parameters differ (checksum mismatch); "
-                            "stopping. Are all ranks running the same build on the same data?", e);
-            goto done;
-        }
-        bp_metrics vm = {0}, tm = {0};
-        int have_v = valid && bp_net_evaluate(net, valid, &vm) == BP_OK;
-        int have_t = test && bp_net_evaluate(net, test, &tm) == BP_OK;
-        double rate = (double)st.samples / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9), elapsed = cli_now() - start;
-        double row[9] = {(double)e, st.loss, have_v ? vm.loss : NAN,
-                         have_v && vm.accuracy >= 0 ? vm.accuracy : NAN, have_t ? tm.loss : NAN,
-                         have_t && tm.accuracy >= 0 ? tm.accuracy : NAN, lr, rate, elapsed};
-        if (h.n < h.cap) {
-            for (int c = 0; c < H_COLUMNS; c++) h.col[c][h.n] = row[c + 1];
-            h.n++;
-        }
-        if (p.json) {
-            printf("{\"epoch\":%zu,\"train_loss\":", e);
-            json_double(stdout, st.loss);
-            if (have_v) print_metrics_json("validation", &vm);
-            if (have_t) print_metrics_json("test", &tm);
-            printf(",\"learning_rate\":");
-            json_double(stdout, lr);
-            printf(",\"samples_per_second\":%.0f,\"elapsed\":%.3f}\n", rate, elapsed);
-        } else if (text) {
-            printf("epoch %*zu/%zu  train loss %.4f", e < 10 && p.epochs < 10 ? 1 : 3, e, p.epochs, st.loss);
-            if (have_v) print_metrics_text("val", &vm);
-            if (have_t) print_metrics_text("test", &tm);
-            printf("  %8.0f samples/s  %6.2f s\n", rate, elapsed);
-        }
-        fflush(stdout);
-        if (log_open && metrics_log_row(&log, row, why, sizeof why) != 0) {
-            code = cli_fail(a, EXIT_FAILED, "%s", why);
-            goto done;
-        }
-        if (plot_path && (code = write_plot(a, plot_path, &h))) goto done;
-        if (have_v && p.patience) {
-            int stop = 0;
-            if (vm.loss < h.best_val) h.best_val = vm.loss, h.best_epoch = e;
-            if (bp_trainer_observe(trainer, vm.loss, p.patience, &stop) == BP_OK && stop) stopped = 1;
-        }
-        if (ckpt && (code = save_checkpoint(a, trainer, ckpt, &h))) goto done;
+        code = train_steps(r, e, lr, &st, &seconds);
+        if (!code) code = check_stop(r, e, &st);
+        if (!code) code = finish_epoch(r, e, lr, &st, seconds);
     }
+    if (code) return code; /* finish_run puts the default handlers back */
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (p.patience && h.best_epoch) {
-        bp_trainer_restore_best(trainer);
-        if (text)
+    if (r->p.patience && r->h.best_epoch) {
+        bp_trainer_restore_best(r->trainer);
+        if (prints_text(r))
             printf("%s; keeping the weights of epoch %zu (validation loss %.4f)\n",
-                   stopped ? "early stop: no better validation loss" : "done", h.best_epoch, h.best_val);
+                   r->stopped ? "early stop: no better validation loss" : "done", r->h.best_epoch, r->h.best_val);
     }
+    return 0;
+}
 
-    /* ---- final report and the model */
+/* The model to -o, and the final report: the test metrics and where things went. */
+static int save_and_report(const train_run *r)
+{
     bp_metrics fm = {0};
-    int have_final = test && bp_net_evaluate(net, test, &fm) == BP_OK;
-    if (out_path && (s = bp_net_save(net, out_path, &err)) != BP_OK) {
-        code = cli_fail_status(a, s, &err, out_path);
-        goto done;
-    }
-    if (p.json) {
-        printf("{\"done\":true,\"epochs\":%zu", h.n);
+    int have_final = r->test && bp_net_evaluate(r->net, r->test, &fm) == BP_OK;
+    bp_error err = {0};
+    bp_status s;
+    if (r->out_path && (s = bp_net_save(r->net, r->out_path, &err)) != BP_OK)
+        return cli_fail_status(r->a, s, &err, r->out_path);
+    if (r->p.json) {
+        printf("{\"done\":true,\"epochs\":%zu", r->h.n);
         if (have_final) print_metrics_json("test", &fm);
-        printf(",\"seconds\":%.3f", cli_now() - start);
-        if (out_path) {
+        printf(",\"seconds\":%.3f", cli_now() - r->start);
+        if (r->out_path) {
             printf(",\"model\":");
-            json_string(stdout, out_path);
+            json_string(stdout, r->out_path);
         }
         printf("}\n");
     } else if (cli_mpi_rank() == 0) {
         if (have_final) {
             printf("final:");
             print_metrics_text("test", &fm);
-            printf(" on %zu samples\n", bp_dataset_count(test));
+            printf(" on %zu samples\n", bp_dataset_count(r->test));
         }
-        if (out_path) printf("saved %s\n", out_path);
-        else if (!p.quiet) printf("(the model was not saved: add -o FILE.bpm)\n");
-        if (plot_path && !p.quiet) printf("plot: %s\n", plot_path);
+        if (r->out_path) printf("saved %s\n", r->out_path);
+        else if (!r->p.quiet) printf("(the model was not saved: add -o FILE.bpm)\n");
+        if (r->plot_path && !r->p.quiet) printf("plot: %s\n", r->plot_path);
     }
-    code = EXIT_OK;
-done:
+    return EXIT_OK;
+}
+
+/* Free everything the run holds and return its exit code. */
+static int finish_run(train_run *r, int code)
+{
     /* A rank that fails alone would leave the others waiting in an allreduce: end the job. */
     if (code != EXIT_OK && cli_mpi_size() > 1 && !interrupted) cli_mpi_abort(code);
-    if (log_open) metrics_log_close(&log, NULL, 0);
+    if (r->log_open) metrics_log_close(&r->log, NULL, 0);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    history_free(&h);
-    bp_trainer_free(trainer);
-    bp_net_free(net);
-    bp_dataset_free(all);
-    bp_dataset_free(train);
-    bp_dataset_free(valid);
-    bp_dataset_free(test);
+    history_free(&r->h);
+    bp_trainer_free(r->trainer);
+    bp_net_free(r->net);
+    bp_dataset_free(r->all);
+    bp_dataset_free(r->train);
+    bp_dataset_free(r->valid);
+    bp_dataset_free(r->test);
+    free(r->class_names);
+    free(r->shift);
+    free(r->scale);
     return code;
+}
+
+static int run_train(cli_args *a)
+{
+    train_run r;
+    int code = start_run(a, &r);
+    if (code) return code;
+    code = read_data(&r);
+    if (!code) code = preprocess(&r);
+    if (!code) code = r.resume ? resume_network(&r) : new_network(&r);
+    if (!code) code = configure_run(&r);
+    if (!code) {
+        if (prints_text(&r)) print_plan(&r);
+        code = run_epochs(&r);
+    }
+    if (!code) code = save_and_report(&r);
+    return finish_run(&r, code);
 }
 
 const cli_command cmd_train = {

@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "io/fileio.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "data.h"
 
 /* The first bytes of a file, to tell the formats apart (NUL-terminated). Only regular
    files are looked at: opening a FIFO must not wait for a writer, and the reader that
@@ -110,6 +112,39 @@ int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **o
     return 0;
 }
 
+/* A model trained from CSV has at most this many class names (the CSV reader's
+   limit); the labels for a model with more, made through the API, are read
+   without its names. */
+enum { CLI_MAX_NAMED_CLASSES = 65536 };
+
+/* Whether the model's targets are classes: its class names or ce loss say so,
+   unless --targets says otherwise. -1 (after a message) for a bad --targets. */
+static int targets_are_classes(const cli_args *a, const bp_net *net)
+{
+    const char *targets = cli_get(a, "targets");
+    if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0) {
+        cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
+        return -1;
+    }
+    if (targets) return strcmp(targets, "class") == 0;
+    return bp_net_class_name(net, 0) != NULL || bp_net_loss_function(net) == BP_LOSS_CE;
+}
+
+/* The data set's widths against the model's; on a mismatch it is freed. */
+static int check_widths(const cli_args *a, const char *path, const bp_net *net, int classes, bp_dataset **d)
+{
+    size_t n_in = bp_net_width(net, 0), n_out = bp_net_width(net, bp_net_layer_count(net));
+    size_t got_in = bp_dataset_inputs(*d), got_out = bp_dataset_outputs(*d);
+    if (got_in == n_in && (got_out == 0 || got_out == n_out)) return 0;
+    bp_dataset_free(*d);
+    *d = NULL;
+    if (got_in != n_in)
+        return cli_fail(a, EXIT_FAILED, "%s: %zu input column%s, but the network takes %zu inputs (plus %s)", path,
+                        got_in, got_in == 1 ? "" : "s", n_in, classes ? "one class-label column" : "its target columns");
+    return cli_fail(a, EXIT_FAILED, "%s: %zu targets per sample, but the network has %zu outputs", path, got_out,
+                    n_out);
+}
+
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out)
 {
@@ -117,49 +152,24 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     cli_data_request req = {path, labels, CLI_FORMAT_AUTO, BP_TARGET_VALUES, n_out, 0, NULL};
     int code = cli_parse_format(a, &req.format);
     if (code) return code;
-    const char *targets = cli_get(a, "targets");
-    if (targets && strcmp(targets, "class") != 0 && strcmp(targets, "values") != 0)
-        return cli_fail(a, EXIT_USAGE, "--targets expects 'class' or 'values', got '%s'", targets);
-    int classes = bp_net_class_name(net, 0) != NULL || bp_net_loss_function(net) == BP_LOSS_CE;
-    if (targets) classes = strcmp(targets, "class") == 0;
+    int classes = targets_are_classes(a, net);
+    if (classes < 0) return EXIT_USAGE;
+    const char **names = NULL;
     if (classes) {
         req.target = BP_TARGET_CLASS;
         req.n_classes = n_out;
-        const char *names[BP_MAX_WIDTH < 65536 ? BP_MAX_WIDTH : 65536];
-        if (bp_net_class_name(net, 0) && n_out <= sizeof names / sizeof names[0]) {
+        if (bp_net_class_name(net, 0) && n_out <= CLI_MAX_NAMED_CLASSES) {
+            if (!(names = malloc(n_out * sizeof *names))) return cli_fail(a, EXIT_FAILED, "out of memory");
             for (size_t k = 0; k < n_out; k++) names[k] = bp_net_class_name(net, k);
             req.class_names = names;
         }
-        if (inputs_only) {
-            /* Data to predict on may or may not carry its labels: n_0 columns means none. */
-            size_t cols = 0;
-            if (cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
-        }
-        code = cli_read_data(a, &req, out);
-    } else {
-        if (inputs_only) {
-            size_t cols = 0;
-            if (cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
-        }
-        code = cli_read_data(a, &req, out);
     }
-    if (code) return code;
-    if (bp_dataset_inputs(*out) != n_in) {
-        size_t got = bp_dataset_inputs(*out);
-        bp_dataset_free(*out);
-        *out = NULL;
-        return cli_fail(a, EXIT_FAILED,
-                        "%s: %zu input column%s, but the network takes %zu inputs (plus %s)", path,
-                        got, got == 1 ? "" : "s", n_in,
-                        classes ? "one class-label column" : "its target columns");
-    }
-    if (bp_dataset_outputs(*out) != 0 && bp_dataset_outputs(*out) != n_out) {
-        size_t got = bp_dataset_outputs(*out);
-        bp_dataset_free(*out);
-        *out = NULL;
-        return cli_fail(a, EXIT_FAILED, "%s: %zu targets per sample, but the network has %zu outputs",
-                        path, got, n_out);
-    }
+    /* Data to predict on may or may not carry its targets: n_0 columns means none. */
+    size_t cols = 0;
+    if (inputs_only && cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
+    code = cli_read_data(a, &req, out);
+    free(names);
+    if (code || (code = check_widths(a, path, net, classes, out))) return code;
     /* The model's stored preprocessing, applied once to the whole data set. */
     const float *shift, *scale;
     if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "args.h"
+#include "commands.h"
+#include "mpi.h"
 
 #define BP_VERSION "0.1.0"
 

@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "backprop.h"
+
+#include "args.h"
+#include "data.h"
+#include "mpi.h"
 
 #ifdef BP_MPI
-#include <mpi.h>
+#include <mpi.h> /* the MPI library's own header (ours, "mpi.h", is included above) */
 #include <pthread.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -482,67 +486,77 @@ void cli_mpi_abort(int code) { (void)code; }
 
 #endif
 
+/* What rank 0 tells the others before the data itself: the reader's exit code,
+   the shape, and the size of the class names packed one after the other, each
+   followed by a NUL. */
+enum { HEAD_CODE, HEAD_COUNT, HEAD_INPUTS, HEAD_OUTPUTS, HEAD_NAME_BYTES, HEAD_FIELDS };
+
+/* Rank 0: read the data set, describe it in head, and pack its class names into *names. */
+static void read_and_describe(const cli_args *a, const cli_data_request *req, bp_dataset **d, uint64_t *head,
+                              char **names)
+{
+    head[HEAD_CODE] = (uint64_t)cli_read_data(a, req, d);
+    if (head[HEAD_CODE] != 0) return;
+    head[HEAD_COUNT] = bp_dataset_count(*d);
+    head[HEAD_INPUTS] = bp_dataset_inputs(*d);
+    head[HEAD_OUTPUTS] = bp_dataset_outputs(*d);
+    for (size_t k = 0; bp_dataset_class_name(*d, 0) && k < head[HEAD_OUTPUTS]; k++)
+        head[HEAD_NAME_BYTES] += strlen(bp_dataset_class_name(*d, k)) + 1;
+    if (!head[HEAD_NAME_BYTES]) return;
+    if (!(*names = malloc(head[HEAD_NAME_BYTES]))) {
+        head[HEAD_CODE] = (uint64_t)cli_fail(a, EXIT_FAILED, "out of memory");
+        return;
+    }
+    size_t at = 0;
+    for (size_t k = 0; k < head[HEAD_OUTPUTS]; k++) {
+        size_t len = strlen(bp_dataset_class_name(*d, k)) + 1;
+        memcpy(*names + at, bp_dataset_class_name(*d, k), len);
+        at += len;
+    }
+}
+
+/* The other ranks: the n packed class names into d. */
+static int unpack_names(const cli_args *a, bp_dataset *d, const char *names, size_t n)
+{
+    const char **list = malloc(n * sizeof *list);
+    size_t at = 0;
+    for (size_t k = 0; list && k < n; k++) {
+        list[k] = names + at;
+        at += strlen(names + at) + 1;
+    }
+    int ok = list && bp_dataset_set_class_names(d, list, n) == BP_OK;
+    free(list);
+    return ok ? 0 : cli_fail(a, EXIT_FAILED, "rank %d: out of memory for the class names", cli_mpi_rank());
+}
+
 /* Shared by both builds: without MPI, cli_mpi_bcast does nothing and one rank reads. */
 int cli_mpi_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out)
 {
     if (cli_mpi_size() < 2) return cli_read_data(a, req, out);
     int leader = cli_mpi_rank() == 0;
     bp_dataset *d = NULL;
-    /* What the others need to rebuild the data set: the reader's exit code, the
-       shape, and the bytes of the class names (each followed by a NUL). */
-    uint64_t head[5] = {0};
+    uint64_t head[HEAD_FIELDS] = {0};
     char *names = NULL;
-    if (leader) {
-        head[0] = (uint64_t)cli_read_data(a, req, &d);
-        if (head[0] == 0) {
-            head[1] = bp_dataset_count(d);
-            head[2] = bp_dataset_inputs(d);
-            head[3] = bp_dataset_outputs(d);
-            for (size_t k = 0; bp_dataset_class_name(d, 0) && k < head[3]; k++)
-                head[4] += strlen(bp_dataset_class_name(d, k)) + 1;
-            if (head[4] && (names = malloc(head[4]))) {
-                size_t at = 0;
-                for (size_t k = 0; k < head[3]; k++) {
-                    size_t len = strlen(bp_dataset_class_name(d, k)) + 1;
-                    memcpy(names + at, bp_dataset_class_name(d, k), len);
-                    at += len;
-                }
-            } else if (head[4]) {
-                head[0] = (uint64_t)cli_fail(a, EXIT_FAILED, "out of memory");
-            }
-        }
-    }
-    if (cli_mpi_bcast(head, sizeof head) != 0) head[0] = EXIT_FAILED;
-    if (head[0] != 0) {
+    if (leader) read_and_describe(a, req, &d, head, &names);
+    if (cli_mpi_bcast(head, sizeof head) != 0) head[HEAD_CODE] = EXIT_FAILED;
+    if (head[HEAD_CODE] != 0) {
         /* Rank 0 has said what went wrong. */
         bp_dataset_free(d);
         free(names);
-        return (int)head[0];
+        return (int)head[HEAD_CODE];
     }
+    size_t n = (size_t)head[HEAD_COUNT], n_in = (size_t)head[HEAD_INPUTS], n_out = (size_t)head[HEAD_OUTPUTS];
+    size_t name_bytes = (size_t)head[HEAD_NAME_BYTES];
     int code = 0;
-    if (!leader) {
-        if (bp_dataset_create((size_t)head[1], (size_t)head[2], (size_t)head[3], &d) != BP_OK ||
-            (head[4] && !(names = malloc(head[4]))))
-            code = cli_fail(a, EXIT_FAILED, "rank %d: out of memory for the data set", cli_mpi_rank());
-    }
-    /* A rank that could not allocate still takes part in the broadcasts (into
-       nothing it would keep) so that the others are not left waiting; the
-       job then stops on its exit code. */
-    size_t xs = (size_t)(head[1] * head[2]) * sizeof(float), ys = (size_t)(head[1] * head[3]) * sizeof(float);
-    if (code == 0 && (cli_mpi_bcast(bp_dataset_x(d), xs) != 0 || cli_mpi_bcast(bp_dataset_y(d), ys) != 0 ||
-                      (head[4] && cli_mpi_bcast(names, (size_t)head[4]) != 0)))
+    if (!leader && (bp_dataset_create(n, n_in, n_out, &d) != BP_OK || (name_bytes && !(names = malloc(name_bytes)))))
+        code = cli_fail(a, EXIT_FAILED, "rank %d: out of memory for the data set", cli_mpi_rank());
+    /* A rank that could not allocate skips the broadcasts and ends the whole job
+       below (cli_mpi_abort), so the others are not left waiting. */
+    if (code == 0 && (cli_mpi_bcast(bp_dataset_x(d), n * n_in * sizeof(float)) != 0 ||
+                      cli_mpi_bcast(bp_dataset_y(d), n * n_out * sizeof(float)) != 0 ||
+                      (name_bytes && cli_mpi_bcast(names, name_bytes) != 0)))
         code = cli_fail(a, EXIT_FAILED, "rank %d: receiving the data set failed", cli_mpi_rank());
-    if (code == 0 && !leader && head[4]) {
-        const char **list = malloc((size_t)head[3] * sizeof *list);
-        size_t at = 0;
-        for (size_t k = 0; list && k < head[3]; k++) {
-            list[k] = names + at;
-            at += strlen(names + at) + 1;
-        }
-        if (!list || bp_dataset_set_class_names(d, list, (size_t)head[3]) != BP_OK)
-            code = cli_fail(a, EXIT_FAILED, "rank %d: out of memory for the class names", cli_mpi_rank());
-        free(list);
-    }
+    if (code == 0 && !leader && name_bytes) code = unpack_names(a, d, names, n_out);
     free(names);
     if (code != 0) {
         bp_dataset_free(d);

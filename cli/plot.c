@@ -488,6 +488,181 @@ static void plot_fail(char *why, size_t why_len, const char *msg)
     if (why && why_len) snprintf(why, why_len, "%s", msg);
 }
 
+/* Everything about a chart that is decided before drawing it. */
+typedef struct {
+    size_t epochs;             /* the longest series with something to draw */
+    size_t drawn;              /* series with at least one finite value */
+    int any_left, any_right;   /* some drawn series uses the left (loss) or right axis */
+    int show_left;             /* the left axis is drawn: any_left, or an empty chart */
+    plot_axis x, left, right;
+    plot_frame frame;
+    double legend_top;
+} plot_chart;
+
+/* The epochs and the axes the series need, and the left axis's data range
+   (over finite values, clamped); all_positive decides whether it may be logarithmic. */
+static void plot_measure(plot_chart *c, const plot_series *series, size_t count, double *lo, double *hi,
+                         int *all_positive)
+{
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    *all_positive = 1;
+    for (size_t i = 0; i < count; i++) {
+        size_t finite = 0;
+        for (size_t j = 0; j < series[i].n; j++) {
+            if (!isfinite(series[i].y[j])) continue;
+            finite++;
+            if (series[i].right_axis) continue;
+            double v = plot_clamp_value(series[i].y[j]);
+            if (v < *lo) *lo = v;
+            if (v > *hi) *hi = v;
+            if (!(v > 0)) *all_positive = 0;
+        }
+        if (!finite) continue;
+        c->drawn++;
+        if (series[i].n > c->epochs) c->epochs = series[i].n;
+        if (series[i].right_axis) c->any_right = 1;
+        else c->any_left = 1;
+    }
+}
+
+/* Epochs 1..n along the bottom, every 1-2-5th labeled. */
+static void plot_epoch_axis(plot_axis *ax, size_t epochs)
+{
+    if (epochs <= 1) {
+        ax->lo = 0.5;
+        ax->hi = 1.5;
+        ax->ticks[0] = 1;
+        ax->n_ticks = 1;
+        return;
+    }
+    double step = plot_nice_step((double)(epochs - 1) / 8.0);
+    if (step < 1) step = 1;
+    /* A little room at both ends keeps the first and last markers off the frame. */
+    double pad = 0.02 * (double)(epochs - 1);
+    ax->lo = 1 - pad;
+    ax->hi = (double)epochs + pad;
+    for (double t = step == 1 ? 1 : step; t <= (double)epochs && ax->n_ticks < PLOT_MAX_TICKS; t += step)
+        ax->ticks[ax->n_ticks++] = t;
+}
+
+/* The axes, and the layout: title, then legend rows, above the plot area; axis
+   labels around it. */
+static void plot_lay_out(plot_chart *c, const char *title, const plot_series *series, size_t count)
+{
+    double lo, hi;
+    int all_positive;
+    memset(c, 0, sizeof *c);
+    plot_measure(c, series, count, &lo, &hi, &all_positive);
+    plot_epoch_axis(&c->x, c->epochs);
+    if (c->any_left) {
+        if (all_positive && log10(hi) - log10(lo) > 2.0)
+            plot_log_axis(&c->left, lo, hi);
+        else
+            plot_linear_axis(&c->left, lo, hi, 5, lo >= 0);
+    } else {
+        plot_linear_axis(&c->left, 0, 1, 5, 1); /* frames the empty chart */
+    }
+    plot_percent_axis(&c->right);
+    c->show_left = c->any_left || !c->any_right; /* an empty chart still gets its loss axis */
+
+    double title_h = title && *title ? 38 : 14;
+    c->legend_top = title_h + 6;
+    size_t rows = plot_legend(NULL, series, count, c->legend_top);
+    /* Side margins, outside in: 12 of air, the axis title, 10, the tick labels, the ticks. */
+    plot_frame *f = &c->frame;
+    f->left = c->show_left ? 12 + 18 + 10 + plot_widest_label(&c->left, 11) + 8 : 30;
+    f->right = PLOT_WIDTH - (c->any_right ? 12 + 18 + 10 + plot_widest_label(&c->right, 11) + 8 : 30);
+    f->top = title_h + (double)rows * 20 + (rows ? 14 : 8);
+    f->bottom = PLOT_HEIGHT - 56;
+}
+
+/* The document's start: the SVG element, the title for the browser's tab and
+   as a heading, and the white background. */
+static void plot_begin(bp_buffer *b, const char *title)
+{
+    bp_buffer_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
+                        "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n",
+                     PLOT_WIDTH, PLOT_HEIGHT, PLOT_WIDTH, PLOT_HEIGHT);
+    if (title && *title) {
+        bp_buffer_printf(b, "<title>");
+        plot_escape(b, title);
+        bp_buffer_printf(b, "</title>\n");
+    }
+    bp_buffer_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", PLOT_WIDTH, PLOT_HEIGHT);
+    if (title && *title)
+        plot_text(b, PLOT_WIDTH / 2.0, 26, "middle", "font-size=\"16\" font-weight=\"bold\" fill=\"#222222\"",
+                  title);
+}
+
+/* Grid lines, the value axes and the plot area's frame; grid lines first, so
+   that the frame and later the curves lie over them. */
+static void plot_draw_frame(bp_buffer *b, const plot_chart *c)
+{
+    const plot_frame *f = &c->frame;
+    for (size_t i = 0; i < c->x.n_ticks; i++) {
+        double x = f->left + plot_fraction(&c->x, c->x.ticks[i]) * (f->right - f->left);
+        if (x > f->left + 0.5 && x < f->right - 0.5)
+            plot_line(b, x, f->top, x, f->bottom, "stroke=\"#f0f0f0\" stroke-width=\"1\"");
+    }
+    if (c->show_left) plot_vertical_axis(b, f, &c->left, 0, 1);
+    if (c->any_right) plot_vertical_axis(b, f, &c->right, 1, !c->show_left);
+    bp_buffer_printf(b, "<rect x=\"");
+    plot_coord(b, f->left);
+    bp_buffer_printf(b, "\" y=\"");
+    plot_coord(b, f->top);
+    bp_buffer_printf(b, "\" width=\"");
+    plot_coord(b, f->right - f->left);
+    bp_buffer_printf(b, "\" height=\"");
+    plot_coord(b, f->bottom - f->top);
+    bp_buffer_printf(b, "\" fill=\"none\" stroke=\"#555555\" stroke-width=\"1\"/>\n");
+}
+
+/* The epoch ticks and labels under the frame, and the three axis titles. */
+static void plot_draw_labels(bp_buffer *b, const plot_chart *c)
+{
+    const plot_frame *f = &c->frame;
+    char label[64];
+    for (size_t i = 0; i < c->x.n_ticks; i++) {
+        double x = f->left + plot_fraction(&c->x, c->x.ticks[i]) * (f->right - f->left);
+        plot_line(b, x, f->bottom, x, f->bottom + 5, "stroke=\"#555555\" stroke-width=\"1\"");
+        snprintf(label, sizeof label, "%.0f", c->x.ticks[i]);
+        plot_text(b, x, f->bottom + 19, "middle", "font-size=\"11\" fill=\"#333333\"", label);
+    }
+    const char *axis_title = "font-size=\"13\" fill=\"#222222\"";
+    plot_text(b, (f->left + f->right) / 2, PLOT_HEIGHT - 14, "middle", axis_title, "epoch");
+    double mid = (f->top + f->bottom) / 2;
+    char attrs[128];
+    if (c->show_left) {
+        snprintf(attrs, sizeof attrs, "%s transform=\"rotate(-90 24 %ld)\"", axis_title, lround(mid));
+        plot_text(b, 24, (double)lround(mid), "middle", attrs, c->left.log ? "loss (log scale)" : "loss");
+    }
+    if (c->any_right) {
+        long x = PLOT_WIDTH - 24;
+        snprintf(attrs, sizeof attrs, "%s transform=\"rotate(90 %ld %ld)\"", axis_title, x, lround(mid));
+        plot_text(b, (double)x, (double)lround(mid), "middle", attrs, "accuracy");
+    }
+}
+
+/* The finished document to path, atomically; frees b. */
+static int plot_save(bp_buffer *b, const char *path, char *why, size_t why_len)
+{
+    if (b->failed) {
+        bp_buffer_free(b);
+        if (why && why_len) snprintf(why, why_len, "out of memory building %s", path);
+        return ENOMEM;
+    }
+    bp_error err = {0};
+    bp_status s = bp_write_file_atomic(path, b->data, b->len, &err);
+    bp_buffer_free(b);
+    if (s != BP_OK) {
+        plot_fail(why, why_len, err.message[0] ? err.message : bp_status_message(s));
+        return s == BP_ERR_NOMEM ? ENOMEM : EIO;
+    }
+    return 0;
+}
+
 int plot_write_svg(const char *path, const char *title, const plot_series *series, size_t count,
                    char *why, size_t why_len)
 {
@@ -501,146 +676,21 @@ int plot_write_svg(const char *path, const char *title, const plot_series *serie
             plot_fail(why, why_len, "plot: a series has values but no array");
             return EINVAL;
         }
-
-    /* What is there to draw: the epochs, and the left axis's data range. */
-    size_t epochs = 0, drawn = 0;
-    int any_left = 0, any_right = 0, all_positive = 1;
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < count; i++) {
-        size_t finite = 0;
-        for (size_t j = 0; j < series[i].n; j++) {
-            if (!isfinite(series[i].y[j])) continue;
-            finite++;
-            if (series[i].right_axis) continue;
-            double v = plot_clamp_value(series[i].y[j]);
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-            if (!(v > 0)) all_positive = 0;
-        }
-        if (!finite) continue;
-        drawn++;
-        if (series[i].n > epochs) epochs = series[i].n;
-        if (series[i].right_axis) any_right = 1;
-        else any_left = 1;
-    }
-
-    plot_axis x_axis = {0}, left = {0}, right = {0};
-    if (epochs <= 1) {
-        x_axis.lo = 0.5;
-        x_axis.hi = 1.5;
-        x_axis.ticks[0] = 1;
-        x_axis.n_ticks = 1;
-    } else {
-        double step = plot_nice_step((double)(epochs - 1) / 8.0);
-        if (step < 1) step = 1;
-        /* A little room at both ends keeps the first and last markers off the frame. */
-        double pad = 0.02 * (double)(epochs - 1);
-        x_axis.lo = 1 - pad;
-        x_axis.hi = (double)epochs + pad;
-        for (double t = step == 1 ? 1 : step; t <= (double)epochs && x_axis.n_ticks < PLOT_MAX_TICKS; t += step)
-            x_axis.ticks[x_axis.n_ticks++] = t;
-    }
-    if (any_left) {
-        if (all_positive && log10(hi) - log10(lo) > 2.0)
-            plot_log_axis(&left, lo, hi);
-        else
-            plot_linear_axis(&left, lo, hi, 5, lo >= 0);
-    } else {
-        plot_linear_axis(&left, 0, 1, 5, 1); /* frames the empty chart */
-    }
-    plot_percent_axis(&right);
-
-    /* Layout: title, then legend rows, above the plot area; axis labels around it. */
+    plot_chart c;
+    plot_lay_out(&c, title, series, count);
     bp_buffer b = {0};
-    double title_h = title && *title ? 38 : 14;
-    double legend_top = title_h + 6;
-    size_t rows = plot_legend(NULL, series, count, legend_top);
-    int show_left = any_left || !any_right; /* an empty chart still gets its loss axis */
-    /* Side margins, outside in: 12 of air, the axis title, 10, the tick labels, the ticks. */
-    plot_frame f;
-    f.left = show_left ? 12 + 18 + 10 + plot_widest_label(&left, 11) + 8 : 30;
-    f.right = PLOT_WIDTH - (any_right ? 12 + 18 + 10 + plot_widest_label(&right, 11) + 8 : 30);
-    f.top = title_h + (double)rows * 20 + (rows ? 14 : 8);
-    f.bottom = PLOT_HEIGHT - 56;
-
-    bp_buffer_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                         "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
-                         "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n",
-                     PLOT_WIDTH, PLOT_HEIGHT, PLOT_WIDTH, PLOT_HEIGHT);
-    if (title && *title) {
-        bp_buffer_printf(&b, "<title>");
-        plot_escape(&b, title);
-        bp_buffer_printf(&b, "</title>\n");
-    }
-    bp_buffer_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", PLOT_WIDTH, PLOT_HEIGHT);
-    if (title && *title)
-        plot_text(&b, PLOT_WIDTH / 2.0, 26, "middle", "font-size=\"16\" font-weight=\"bold\" fill=\"#222222\"",
-                  title);
-
-    /* Grid lines first so that curves and axes lie over them. */
-    for (size_t i = 0; i < x_axis.n_ticks; i++) {
-        double x = f.left + plot_fraction(&x_axis, x_axis.ticks[i]) * (f.right - f.left);
-        if (x > f.left + 0.5 && x < f.right - 0.5)
-            plot_line(&b, x, f.top, x, f.bottom, "stroke=\"#f0f0f0\" stroke-width=\"1\"");
-    }
-    if (show_left) plot_vertical_axis(&b, &f, &left, 0, 1);
-    if (any_right) plot_vertical_axis(&b, &f, &right, 1, !show_left);
-    bp_buffer_printf(&b, "<rect x=\"");
-    plot_coord(&b, f.left);
-    bp_buffer_printf(&b, "\" y=\"");
-    plot_coord(&b, f.top);
-    bp_buffer_printf(&b, "\" width=\"");
-    plot_coord(&b, f.right - f.left);
-    bp_buffer_printf(&b, "\" height=\"");
-    plot_coord(&b, f.bottom - f.top);
-    bp_buffer_printf(&b, "\" fill=\"none\" stroke=\"#555555\" stroke-width=\"1\"/>\n");
-
-    char label[64];
-    for (size_t i = 0; i < x_axis.n_ticks; i++) {
-        double x = f.left + plot_fraction(&x_axis, x_axis.ticks[i]) * (f.right - f.left);
-        plot_line(&b, x, f.bottom, x, f.bottom + 5, "stroke=\"#555555\" stroke-width=\"1\"");
-        snprintf(label, sizeof label, "%.0f", x_axis.ticks[i]);
-        plot_text(&b, x, f.bottom + 19, "middle", "font-size=\"11\" fill=\"#333333\"", label);
-    }
-    const char *axis_title = "font-size=\"13\" fill=\"#222222\"";
-    plot_text(&b, (f.left + f.right) / 2, PLOT_HEIGHT - 14, "middle", axis_title, "epoch");
-    double mid = (f.top + f.bottom) / 2;
-    if (show_left) {
-        char attrs[128];
-        snprintf(attrs, sizeof attrs, "%s transform=\"rotate(-90 24 %ld)\"", axis_title, lround(mid));
-        plot_text(&b, 24, (double)lround(mid), "middle", attrs,
-                  left.log ? "loss (log scale)" : "loss");
-    }
-    if (any_right) {
-        char attrs[128];
-        long x = PLOT_WIDTH - 24;
-        snprintf(attrs, sizeof attrs, "%s transform=\"rotate(90 %ld %ld)\"", axis_title, x, lround(mid));
-        plot_text(&b, (double)x, (double)lround(mid), "middle", attrs, "accuracy");
-    }
-
+    plot_begin(&b, title);
+    plot_draw_frame(&b, &c);
+    plot_draw_labels(&b, &c);
     for (size_t i = 0; i < count; i++) {
         if (!plot_has_data(&series[i])) continue;
-        plot_draw_series(&b, &f, &x_axis, series[i].right_axis ? &right : &left, &series[i],
-                         plot_palette[i % (sizeof plot_palette / sizeof plot_palette[0])], epochs);
+        plot_draw_series(&b, &c.frame, &c.x, series[i].right_axis ? &c.right : &c.left, &series[i],
+                         plot_palette[i % (sizeof plot_palette / sizeof plot_palette[0])], c.epochs);
     }
-    if (!drawn)
-        plot_text(&b, (f.left + f.right) / 2, (f.top + f.bottom) / 2, "middle",
+    if (!c.drawn)
+        plot_text(&b, (c.frame.left + c.frame.right) / 2, (c.frame.top + c.frame.bottom) / 2, "middle",
                   "font-size=\"14\" fill=\"#888888\"", "no data");
-
-    plot_legend(&b, series, count, legend_top);
+    plot_legend(&b, series, count, c.legend_top);
     bp_buffer_printf(&b, "</svg>\n");
-
-    if (b.failed) {
-        bp_buffer_free(&b);
-        if (why && why_len) snprintf(why, why_len, "out of memory building %s", path);
-        return ENOMEM;
-    }
-    bp_error err = {0};
-    bp_status s = bp_write_file_atomic(path, b.data, b.len, &err);
-    bp_buffer_free(&b);
-    if (s != BP_OK) {
-        plot_fail(why, why_len, err.message[0] ? err.message : bp_status_message(s));
-        return s == BP_ERR_NOMEM ? ENOMEM : EIO;
-    }
-    return 0;
+    return plot_save(&b, path, why, why_len);
 }

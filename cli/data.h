@@ -1,0 +1,43 @@
+/*
+ * data.h - how the program finds and reads data files: the format from
+ * --format or from the file itself (CSV, IDX, FANN), the targets from the
+ * options or from a model, and the model's input transform.
+ *
+ * Parsing the formats is the library's job; this part only decides what to
+ * ask it for and reports failures. Sharing data between MPI ranks is mpi.h's.
+ */
+#ifndef BP_CLI_DATA_H
+#define BP_CLI_DATA_H
+
+#include <stddef.h>
+
+#include "args.h"
+#include "backprop.h"
+
+typedef enum { CLI_FORMAT_AUTO = 0, CLI_FORMAT_CSV, CLI_FORMAT_IDX, CLI_FORMAT_FANN } cli_format;
+
+/* What to read: a file (plus an IDX labels file), its format, and how targets are read. */
+typedef struct {
+    const char *path, *labels;
+    cli_format format;
+    bp_target_kind target;
+    size_t n_targets;               /* VALUES: target columns */
+    size_t n_classes;               /* CLASS: number of classes, 0 to take it from the data */
+    const char *const *class_names; /* CLASS: a fixed mapping (the training set's), or NULL */
+} cli_data_request;
+
+/* The format of a file from its first bytes and its name. */
+cli_format cli_detect_format(const char *path);
+/* --format auto|csv|idx|fann. */
+int cli_parse_format(const cli_args *a, cli_format *out);
+/* Read a data set; on failure print the message and return the exit code. */
+int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out);
+/* Read data for a model: targets as the model expects them (class names, ce -> classes,
+   --targets), widths checked, the model's input transform applied. inputs_only: the
+   file may lack targets (predict). */
+int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
+                          int inputs_only, bp_dataset **out);
+/* Columns of a CSV file's first data line; -1 when it is not CSV or cannot be read. */
+int cli_csv_columns(const char *path, size_t *cols);
+
+#endif
