@@ -5,7 +5,7 @@
  * and exit codes.
  *
  * The library returns statuses; turning them into messages and exit codes is
- * this program's job (STYLE.md: the library returns, the program reports).
+ * this program's job (docs/STYLE.md: the library returns, the program reports).
  * What each option means is left to the command that declares it.
  */
 #ifndef BP_CLI_ARGS_H
