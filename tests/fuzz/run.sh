@@ -11,8 +11,8 @@
 #   HARNESS         csv idx fann model checkpoint inflate (default: all)
 #
 # Harnesses are built by clang (CC=clang-14 etc. to choose) into build/fuzz/ against
-# the library sources, with -DBP_FUZZ_MEMCHECK (the memory meter, see fuzz.h) and,
-# when zlib's header is there, -DBP_FUZZ_ZLIB (inflate is checked against zlib).
+# the library sources and zlib, with -DBP_FUZZ_MEMCHECK (the memory meter, see fuzz.h)
+# and -DBP_FUZZ_ZLIB (inflate is checked against zlib).
 # Each harness first replays tests/fuzz/regressions/HARNESS/ (known findings), then
 # fuzzes from tests/fuzz/corpus/HARNESS/ with a working corpus in build/fuzz/corpus/.
 # A finding (crash, broken promise, leak, timeout over 5 s, RSS over 2 GiB) is saved
@@ -54,13 +54,17 @@ fi
 B=build/fuzz
 mkdir -p "$B/obj" "$B/corpus" "$B/log" || exit 2
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra -Werror -Iinclude -Isrc"
-LIBS=-lm
-EXTRA=
-if echo '#include <zlib.h>' | "$CC" -E -x c - >/dev/null 2>&1; then
-    EXTRA=-DBP_FUZZ_ZLIB
-    LIBS="$LIBS -lz"
+# zlib as the Makefile finds it: through pkg-config, else in the default paths.
+ZLIB_CFLAGS=$(pkg-config --cflags zlib 2>/dev/null)
+ZLIB_LIBS=$(pkg-config --libs zlib 2>/dev/null || echo -lz)
+CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra -Werror -Iinclude -Isrc $ZLIB_CFLAGS"
+LIBS="$ZLIB_LIBS -lm"
+# shellcheck disable=SC2086 # a word list
+if ! echo '#include <zlib.h>' | "$CC" $ZLIB_CFLAGS -E -x c - >/dev/null 2>&1; then
+    echo "run.sh: zlib not found: install zlib1g-dev (Debian/Ubuntu) or zlib-devel (Fedora)" >&2
+    exit 2
 fi
+EXTRA=-DBP_FUZZ_ZLIB
 
 # Per-format input limits: enough for several rows, layers or blocks, small enough to
 # keep thousands of runs a second.
