@@ -12,7 +12,7 @@
 
 #include "io/csv.h"
 #include "io/fileio.h"
-#include "io/inflate.h"
+#include "io/gzip.h"
 #include "network.h"
 #include "rng.h"
 

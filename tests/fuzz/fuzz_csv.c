@@ -16,7 +16,7 @@
 
 #include "io/csv.h"
 #include "fuzz.h"
-#include "io/inflate.h"
+#include "io/gzip.h"
 
 #define H "csv"
 
