@@ -16,7 +16,9 @@
 #   make CUDA=1       build-cuda/: with the GPU trainer (nvcc, cuBLAS); train --device cuda
 #   make bench-gpu    GPU step times against PyTorch's (needs a GPU); cuda-sanitize: compute-sanitizer
 #
-# The plain build needs only libc, libm and POSIX threads.
+# The plain build needs only libc, libm, POSIX threads and zlib (zlib1g-dev on Debian and
+# Ubuntu, zlib-devel on Fedora), which reads the .gz data files and gives the model files
+# their CRC-32.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -55,11 +57,24 @@ BUILD   := $(BUILD)-cuda
 CFLAGS  += -DBP_CUDA
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 endif
+# zlib, through pkg-config where it knows zlib, else from the compiler's default paths.
+# Every build needs its header (bytes.h includes it), so a missing one stops make at once
+# with what to install, instead of a compiler error deep in the build; make clean and
+# make uninstall go on without it.
+ZLIB_CFLAGS := $(shell pkg-config --cflags zlib 2>/dev/null)
+ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+# A literal #: inside $(shell ...) some versions of make would take it for a comment.
+HASH := \#
+ifneq ($(filter-out clean uninstall,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell echo '$(HASH)include <zlib.h>' | $(CC) $(ZLIB_CFLAGS) -E -x c - >/dev/null 2>&1 && echo found),found)
+$(error zlib not found: install zlib1g-dev (Debian/Ubuntu) or zlib-devel (Fedora))
+endif
+endif
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?=
-BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc -fPIC -pthread
-LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) -lm -pthread
+BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc $(ZLIB_CFLAGS) -fPIC -pthread
+LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) $(ZLIB_LIBS) -lm -pthread
 # optimizer.c's loops vectorize only if sqrtf need not set errno (it never would:
 # Adam takes the root of a sum of squares); see the comment there.
 $(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno
@@ -205,6 +220,8 @@ tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" build-tsan/unit-tests
 	for t in $(TSAN_TESTS); do TSAN_OPTIONS=halt_on_error=1 ./build-tsan/unit-tests $$t || exit 1; done
 
+# backprop.pc names zlib as a package when pkg-config knows it, else links -lz itself.
+ZLIB_PC = $(shell pkg-config --exists zlib 2>/dev/null && echo zlib)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -212,7 +229,8 @@ install: all
 	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/backprop.h include/backprop_verify.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(PROGRAM) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' backprop.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' \
+	    -e 's|@ZLIB_REQUIRES@|$(ZLIB_PC)|' -e 's|@ZLIB_LIBS@|$(if $(ZLIB_PC),,$(ZLIB_LIBS))|' backprop.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
 
 uninstall:

@@ -18,9 +18,11 @@ cd "$(dirname "$0")/.." || exit 1
 PY=${PYTHON:-python3}
 make -s CUDA=1 build-cuda/libbackprop.a || exit 1
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+ZLIB_LIBS=$(pkg-config --libs zlib 2>/dev/null || echo -lz) # the library's .gz reader and CRC-32
+# shellcheck disable=SC2086 # ZLIB_LIBS is a word list
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -Iinclude -Ibench bench/gpu_bench.c \
     build-cuda/libbackprop.a -L"$CUDA_HOME/lib64" -Wl,-rpath,"$CUDA_HOME/lib64" -lcublasLt -lcudart -lstdc++ \
-    -lm -pthread -o build-cuda/gpu_bench || exit 1
+    $ZLIB_LIBS -lm -pthread -o build-cuda/gpu_bench || exit 1
 [ "${BUILD_ONLY:-0}" = 1 ] && exit 0
 command -v nvidia-smi > /dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 RAW=build-cuda/bench-gpu.jsonl

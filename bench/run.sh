@@ -128,6 +128,8 @@ job() {
 echo "backprop bench: $MODE mode, $THREADS thread(s)" >&2
 CC=${CC:-cc}
 HFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Ibench"
+# libbackprop.a reads .gz files and checksums models through zlib.
+ZLIB_LIBS=$(pkg-config --libs zlib 2>/dev/null || echo -lz)
 ROUND=0
 
 if ! make -s build/libbackprop.a >&2; then
@@ -137,7 +139,7 @@ fi
 # Which build of the library these figures belong to.
 LIB_SHA=$( (sha256sum build/libbackprop.a 2>/dev/null || echo unknown) | cut -c1-12)
 if ! $CC $HFLAGS -Iinclude -Isrc bench/bp_bench.c build/libbackprop.a \
-        -lm -lpthread -o "$OUT/bp_bench" 2> "$OUT/build.err"; then
+        $ZLIB_LIBS -lm -lpthread -o "$OUT/bp_bench" 2> "$OUT/build.err"; then
     cat "$OUT/build.err" >&2
     echo "run.sh: bench/bp_bench.c does not build against this library" >&2
     exit 1
@@ -181,7 +183,7 @@ HAVE_BP_OPENBLAS=0
 if [ $HAVE_OPENBLAS = 1 ]; then
     if make -s BLAS=openblas build-openblas/libbackprop.a >"$OUT/build.err" 2>&1 &&
         $CC $HFLAGS -Iinclude -Isrc bench/bp_bench.c build-openblas/libbackprop.a $OB_LIBS \
-            -lm -lpthread -o "$OUT/bp_bench_openblas" 2>> "$OUT/build.err"; then
+            $ZLIB_LIBS -lm -lpthread -o "$OUT/bp_bench_openblas" 2>> "$OUT/build.err"; then
         HAVE_BP_OPENBLAS=1
     else
         BP_OB_WHY="build failed ($(tail -n 1 "$OUT/build.err"))"

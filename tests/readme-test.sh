@@ -8,12 +8,15 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 passed=0
 failed=0
+# libbackprop.a reads .gz files and checksums models through zlib.
+zlib_libs=$(pkg-config --libs zlib 2>/dev/null || echo -lz)
 # The first ```c block of README.md.
 sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$dir/example.c"
+# shellcheck disable=SC2086 # zlib_libs is a word list
 if [ ! -s "$dir/example.c" ]; then
     echo "FAIL README has no C example"
     failed=$((failed + 1))
-elif ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Iinclude "$dir/example.c" "$build/libbackprop.a" -lm -pthread \
+elif ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -Iinclude "$dir/example.c" "$build/libbackprop.a" $zlib_libs -lm -pthread \
         -o "$dir/example" 2>"$dir/err"; then
     echo "FAIL README example does not compile:"; sed 's/^/    /' "$dir/err"
     failed=$((failed + 1))

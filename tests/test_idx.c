@@ -5,9 +5,9 @@
  * Files are built here byte by byte (big-endian headers, every IDX type) in
  * /tmp under names carrying the process id, and removed afterwards. gzip
  * versions are wrapped in stored blocks by a few lines below, so these tests
- * need no compressor; the decoder's Huffman paths are tested by
- * test_inflate.c and, when it is installed, by the real Fashion-MNIST test
- * set, whose values were checked once with Python's gzip module.
+ * need no compressor; compressed data is tested by test_gzip.c and, when it
+ * is installed, by the real Fashion-MNIST test set, whose values were checked
+ * once with Python's gzip module.
  */
 #include <stdint.h>
 #include <stdio.h>

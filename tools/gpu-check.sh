@@ -19,6 +19,7 @@ summary=$out/summary.txt
 : > "$summary"
 note() { echo "$*" | tee -a "$summary"; }
 jobs=$(nproc 2> /dev/null || echo 4)
+zlib_libs=$(pkg-config --libs zlib 2> /dev/null || echo -lz) # the library's .gz reader and CRC-32
 F=/usr/share/datasets/fashion-mnist
 if [ ! -f "$F/train-images-idx3-ubyte.gz" ] && [ -f .data/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     mkdir -p /usr/share/datasets 2> /dev/null && ln -sfn "$PWD/.data/fashion-mnist" "$F" 2> /dev/null
@@ -128,7 +129,7 @@ for s in $steps; do
         run cpu 300 make -j"$jobs" BUILD=build-noavx512 CFLAGS=-DBP_NO_AVX512 build-noavx512/libbackprop.a || continue
         for lib in build build-noavx512; do
             ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Ibench -Iinclude -Isrc bench/bp_bench.c \
-                $lib/libbackprop.a -lm -lpthread -o $lib/bp_bench || continue 2
+                $lib/libbackprop.a $zlib_libs -lm -lpthread -o $lib/bp_bench || continue 2
         done
         for round in 1 2 3; do
             for lib in build build-noavx512; do

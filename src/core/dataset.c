@@ -13,7 +13,6 @@
 #include "io/csv.h"
 #include "io/number.h"
 #include "io/fileio.h"
-#include "io/inflate.h"
 #include "memory.h"
 #include "rng.h"
 #include "status.h"

@@ -1,7 +1,8 @@
 /*
  * bytes.h - little-endian encoding helpers and CRC-32, for binary file formats.
  *
- * Values are assembled byte by byte so files read the same on any host.
+ * Values are assembled byte by byte so files read the same on any host. The
+ * CRC-32 is zlib's.
  */
 #ifndef BP_BYTES_H
 #define BP_BYTES_H
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <zlib.h>
 
 static inline void bp_put_u32(unsigned char *p, uint32_t v)
 {
@@ -49,7 +51,25 @@ static inline float bp_get_f32(const unsigned char *p)
     return f;
 }
 
-/* CRC-32 (the zlib/PNG polynomial), continuing from crc (start with 0). */
-uint32_t bp_crc32(uint32_t crc, const void *data, size_t len);
+/* zlib takes at most this many bytes per call (its lengths are unsigned int); a test may
+   define it smaller before including this header, to exercise the loop below. */
+#ifndef BP_CRC32_PIECE
+#define BP_CRC32_PIECE ((size_t)1 << 30)
+#endif
+
+/* CRC-32 (the zlib/gzip/PNG polynomial), continuing from crc (start with 0): zlib's
+   crc32() over a length that may pass 4 GiB, as a model file's may. */
+static inline uint32_t bp_crc32(uint32_t crc, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uLong c = crc;
+    while (len > 0) {
+        size_t n = len < BP_CRC32_PIECE ? len : BP_CRC32_PIECE;
+        c = crc32(c, p, (uInt)n);
+        p += n;
+        len -= n;
+    }
+    return (uint32_t)c;
+}
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "number.h"
 #include "fileio.h"
-#include "inflate.h"
+#include "gzip.h"
 #include "core/status.h"
 
 bp_status bp_read_file(const char *path, size_t max_size, unsigned char **data, size_t *size,

@@ -7,7 +7,7 @@
  * big-endian u32 sizes, then the values, big-endian, row-major. Everything the
  * header claims is checked against the bytes really there before the data set
  * is allocated, so a forged header costs an error message, not memory. .gz
- * files are inflated in memory by inflate.c, limited to the size their own
+ * files are inflated in memory by gzip.c (zlib), limited to the size their own
  * IDX header declares. Scaling the pixels (to [0, 1] or standardized) is left
  * to the caller and bp_dataset_input_stats: the reader keeps raw values.
  */
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fileio.h"
-#include "inflate.h"
+#include "gzip.h"
 #include "core/memory.h"
 #include "core/status.h"
 

@@ -39,7 +39,7 @@ int bp_fuzz_idx(const uint8_t *data, size_t size);
 int bp_fuzz_fann(const uint8_t *data, size_t size);
 int bp_fuzz_model(const uint8_t *data, size_t size);
 int bp_fuzz_checkpoint(const uint8_t *data, size_t size);
-int bp_fuzz_inflate(const uint8_t *data, size_t size);
+int bp_fuzz_gzip(const uint8_t *data, size_t size);
 
 /* One-hot targets may take this much whatever the input's size (see dataset.c, idx.c),
    so the memory meter allows it on top of the per-byte factor. */

@@ -17,7 +17,7 @@
 #include "io/csv.h"
 #include "io/number.h"
 #include "fuzz.h"
-#include "io/inflate.h"
+#include "io/gzip.h"
 
 #define H "csv"
 

@@ -18,7 +18,7 @@
 #include <math.h>
 
 #include "fuzz.h"
-#include "io/inflate.h"
+#include "io/gzip.h"
 
 #define H "idx"
 

@@ -25,8 +25,8 @@
 #include "fuzz_checkpoint.c"
 #include "fuzz_csv.c"
 #include "fuzz_fann.c"
+#include "fuzz_gzip.c"
 #include "fuzz_idx.c"
-#include "fuzz_inflate.c"
 #include "fuzz_model.c"
 
 int bp_fuzz_broken;
@@ -40,7 +40,7 @@ typedef struct {
 static const fuzz_harness fuzz_harnesses[] = {
     {"csv", bp_fuzz_csv},           {"idx", bp_fuzz_idx},     {"fann", bp_fuzz_fann},
     {"model", bp_fuzz_model},       {"checkpoint", bp_fuzz_checkpoint},
-    {"inflate", bp_fuzz_inflate},
+    {"gzip", bp_fuzz_gzip},
 };
 
 /* Replay one file; returns 1 if it was read and run, 0 if it could not be read. */

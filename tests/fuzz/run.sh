@@ -8,11 +8,10 @@
 #   --build-only    build the harnesses and replay the saved inputs; no fuzzing
 #   --keep-corpus   merge what the run found back into tests/fuzz/corpus/HARNESS
 #                   (minimized; keep the committed corpus small)
-#   HARNESS         csv idx fann model checkpoint inflate (default: all)
+#   HARNESS         csv idx fann model checkpoint gzip (default: all)
 #
 # Harnesses are built by clang (CC=clang-14 etc. to choose) into build/fuzz/ against
-# the library sources, with -DBP_FUZZ_MEMCHECK (the memory meter, see fuzz.h) and,
-# when zlib's header is there, -DBP_FUZZ_ZLIB (inflate is checked against zlib).
+# the library sources and zlib, with -DBP_FUZZ_MEMCHECK (the memory meter, see fuzz.h).
 # Each harness first replays tests/fuzz/regressions/HARNESS/ (known findings), then
 # fuzzes from tests/fuzz/corpus/HARNESS/ with a working corpus in build/fuzz/corpus/.
 # A finding (crash, broken promise, leak, timeout over 5 s, RSS over 2 GiB) is saved
@@ -42,7 +41,7 @@ done
 case $seconds in
 ''|*[!0-9]*) echo "run.sh: --seconds expects a whole number" >&2; exit 2 ;;
 esac
-[ -n "$harnesses" ] || harnesses="csv idx fann model checkpoint inflate"
+[ -n "$harnesses" ] || harnesses="csv idx fann model checkpoint gzip"
 
 CC=${CC:-clang}
 case $CC in cc|gcc*) CC=clang ;; esac # libFuzzer needs clang
@@ -54,12 +53,15 @@ fi
 B=build/fuzz
 mkdir -p "$B/obj" "$B/corpus" "$B/log" || exit 2
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra -Werror -Iinclude -Isrc"
-LIBS=-lm
-EXTRA=
-if echo '#include <zlib.h>' | "$CC" -E -x c - >/dev/null 2>&1; then
-    EXTRA=-DBP_FUZZ_ZLIB
-    LIBS="$LIBS -lz"
+# zlib as the Makefile finds it: through pkg-config, else in the default paths.
+ZLIB_CFLAGS=$(pkg-config --cflags zlib 2>/dev/null)
+ZLIB_LIBS=$(pkg-config --libs zlib 2>/dev/null || echo -lz)
+CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer $SAN -Wall -Wextra -Werror -Iinclude -Isrc $ZLIB_CFLAGS"
+LIBS="$ZLIB_LIBS -lm"
+# shellcheck disable=SC2086 # a word list
+if ! echo '#include <zlib.h>' | "$CC" $ZLIB_CFLAGS -E -x c - >/dev/null 2>&1; then
+    echo "run.sh: zlib not found: install zlib1g-dev (Debian/Ubuntu) or zlib-devel (Fedora)" >&2
+    exit 2
 fi
 
 # Per-format input limits: enough for several rows, layers or blocks, small enough to
@@ -71,7 +73,7 @@ max_len() {
     fann) echo 8192 ;;
     model) echo 16384 ;;
     checkpoint) echo 16384 ;;
-    inflate) echo 32768 ;;
+    gzip) echo 32768 ;;
     esac
 }
 
@@ -99,7 +101,7 @@ for h in $harnesses; do
     [ -f "$src" ] || { echo "run.sh: no harness $src" >&2; exit 2; }
     bin=$B/fuzz_$h
     # shellcheck disable=SC2086
-    "$CC" $CFLAGS $EXTRA -DBP_FUZZ_MEMCHECK -fsanitize=fuzzer "$src" $objs $LIBS -o "$bin" ||
+    "$CC" $CFLAGS -DBP_FUZZ_MEMCHECK -fsanitize=fuzzer "$src" $objs $LIBS -o "$bin" ||
         { echo "run.sh: cannot build $src" >&2; exit 2; }
 
     regress=tests/fuzz/regressions/$h
