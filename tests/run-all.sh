@@ -11,6 +11,8 @@
 #   avx512 tests/avx512-test.sh (make SIMDE=1: the unit suite on the AVX-512 GEMM kernel,
 #          emulated; skipped without SIMDe)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
+#   structure tools/check-structure.py (no dependency cycles, one-way layers, the export
+#          list, a library that never prints or reads the environment)
 #
 # Usage: sh tests/run-all.sh [BUILD_DIR]
 build=${1:-build}
@@ -60,6 +62,11 @@ run avx512 sh tests/avx512-test.sh
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 run torch "$python" tests/torch_compare.py "$build"
+if command -v "$python" >/dev/null 2>&1 && command -v nm >/dev/null 2>&1; then
+    run structure "$python" tools/check-structure.py "$build"
+else
+    echo "== structure"; echo "skipped: tools/check-structure.py needs python3 and nm"; skipped=$((skipped + 1))
+fi
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -13,6 +13,7 @@
 #include "csv.h"
 #include "fileio.h"
 #include "number.h"
+#include "quote.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,41 +38,6 @@ static bp_status csv_fail(bp_error *err, bp_status status, const char *fmt, ...)
         va_end(ap);
     }
     return status;
-}
-
-/* Shows at most this many bytes of a bad cell: enough to recognize it, and a
-   megabyte-long cell still gives a one-line message. */
-#define SHOWN_BYTES 40
-/* Room for SHOWN_BYTES bytes escaped as \xNN, two quotes, "..." and a NUL. */
-#define SHOWN_SIZE (4 * SHOWN_BYTES + 8)
-
-/* Quote a cell for a message, escaping everything that is not printable ASCII
-   so NUL bytes, control characters and broken UTF-8 cannot upset a terminal. */
-static void quote_cell(char *buf, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t shown = len < SHOWN_BYTES ? len : SHOWN_BYTES, k = 0;
-    buf[k++] = '"';
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            buf[k++] = '\\';
-            buf[k++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            buf[k++] = '\\';
-            buf[k++] = 'x';
-            buf[k++] = hex[c >> 4];
-            buf[k++] = hex[c & 15];
-        } else {
-            buf[k++] = (char)c;
-        }
-    }
-    buf[k++] = '"';
-    if (shown < len) {
-        memcpy(buf + k, "...", 3);
-        k += 3;
-    }
-    buf[k] = '\0';
 }
 
 /* ------------------------------------------------------------ lines, cells */
@@ -211,8 +177,8 @@ static int next_cell(cell_reader *r, char sep, csv_cell *cell, const char *name,
         p = q + 1;
         while (p < end && is_pad(*p, sep)) p++;
         if (p < end && *p != sep) {
-            char shown[SHOWN_SIZE];
-            quote_cell(shown, p, 1);
+            char shown[BP_QUOTE_SIZE];
+            bp_quote(shown, p, 1);
             csv_fail(err, BP_ERR_FORMAT,
                      "%s:%zu:%zu: expected a separator after the closing quote, found %s", name,
                      line->number, (size_t)(p - line->begin) + 1, shown);
@@ -298,8 +264,8 @@ static bp_status parse_cell(const csv_cell *cell, const csv_line *line, const ch
         *out = (float)v; /* in range: bp_parse_number refuses what would round to infinity */
         return BP_OK;
     }
-    char shown[SHOWN_SIZE];
-    quote_cell(shown, cell->text, cell->len);
+    char shown[BP_QUOTE_SIZE];
+    bp_quote(shown, cell->text, cell->len);
     if (s == BP_ERR_NUMERIC) {
         const char *t = cell->text;
         size_t i = (t[0] == '+' || t[0] == '-') ? 1 : 0;

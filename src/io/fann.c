@@ -20,11 +20,9 @@
 
 #include "fileio.h"
 #include "number.h"
+#include "quote.h"
 #include "core/memory.h"
 #include "core/status.h"
-
-/* Tokens are shown in messages up to this many bytes, with non-printable bytes escaped. */
-#define SHOWN_MAX 40
 
 typedef struct {
     const char *name;
@@ -62,30 +60,6 @@ static int next_token(scanner *sc, const char **token, size_t *len, size_t *colu
     return 1;
 }
 
-/* A token as it appears in a message: quoted, escaped, shortened. */
-static void quote_token(char *dst, size_t dst_size, const char *s, size_t len)
-{
-    size_t k = 0;
-    dst[k++] = '"';
-    for (size_t i = 0; i < len && i < SHOWN_MAX && k + 8 < dst_size; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            dst[k++] = '\\';
-            dst[k++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            k += (size_t)snprintf(dst + k, dst_size - k, "\\x%02x", c);
-        } else {
-            dst[k++] = (char)c;
-        }
-    }
-    if (len > SHOWN_MAX && k + 5 < dst_size) {
-        memcpy(dst + k, "...", 3);
-        k += 3;
-    }
-    dst[k++] = '"';
-    dst[k] = '\0';
-}
-
 /* One header field: a whole number that fits in size_t. */
 static bp_status header_field(scanner *sc, const char *what, size_t *out, bp_error *err)
 {
@@ -106,8 +80,8 @@ static bp_status header_field(scanner *sc, const char *what, size_t *out, bp_err
             v = 10 * v + digit;
     }
     if (!ok) {
-        char shown[4 * SHOWN_MAX + 16];
-        quote_token(shown, sizeof shown, tok, len);
+        char shown[BP_QUOTE_SIZE];
+        bp_quote(shown, tok, len);
         return bp_fail(err, BP_ERR_FORMAT,
                        "%s:%zu:%zu: expected the number of %s (a whole number) in the header "
                        "\"samples inputs outputs\", found %s",
@@ -131,8 +105,8 @@ static bp_status data_number(scanner *sc, size_t expected, size_t found, float *
         *out = (float)v; /* in range: bp_parse_number refuses what would round to infinity */
         return BP_OK;
     }
-    char shown[4 * SHOWN_MAX + 16];
-    quote_token(shown, sizeof shown, tok, len);
+    char shown[BP_QUOTE_SIZE];
+    bp_quote(shown, tok, len);
     if (s == BP_ERR_NUMERIC) {
         size_t i = (tok[0] == '+' || tok[0] == '-') ? 1 : 0;
         if (i < len && ((tok[i] >= '0' && tok[i] <= '9') || tok[i] == '.'))
@@ -200,8 +174,8 @@ static bp_status read_fann_text(const char *text, size_t size, const char *name,
     const char *tok;
     size_t len, col;
     if (s == BP_OK && next_token(&sc, &tok, &len, &col)) {
-        char shown[4 * SHOWN_MAX + 16];
-        quote_token(shown, sizeof shown, tok, len);
+        char shown[BP_QUOTE_SIZE];
+        bp_quote(shown, tok, len);
         s = bp_fail(err, BP_ERR_FORMAT,
                     "%s:%zu:%zu: unexpected %s after the last of the %zu samples the header declares",
                     name, sc.line, col, shown, n);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classes.h"
 #include "fileio.h"
 #include "gzip.h"
 #include "core/memory.h"
@@ -35,16 +36,6 @@
 /* The most dimensions a header can declare (the count is one byte). */
 #define IDX_MAX_DIMS 255
 #define IDX_MAX_HEADER (4 + 4 * IDX_MAX_DIMS)
-
-/* Same limit as the CSV reader's: a stray huge label must not ask for gigabytes of
-   one-hot targets. */
-#define MAX_CLASSES 65536
-
-/* And the same bound on the one-hot block as dataset.c's: samples x classes floats may
-   take ONEHOT_FREE bytes, beyond that ONEHOT_PER_BYTE per byte of the two files'
-   (inflated) contents: 60,000 labels of which one is 65535 must not cost 15 GB. */
-#define ONEHOT_FREE ((size_t)16 << 20)
-#define ONEHOT_PER_BYTE 16
 
 typedef struct {
     const char *path;
@@ -317,7 +308,7 @@ static int64_t label_at(const idx_file *f, size_t i)
     }
 }
 
-/* Check the labels (whole numbers 0..MAX_CLASSES-1, one per sample) and find the largest. */
+/* Check the labels (whole numbers 0..BP_MAX_CLASSES-1, one per sample) and find the largest. */
 static bp_status check_labels(const idx_file *f, size_t *max_label, bp_error *err)
 {
     if (f->type == 0x0D || f->type == 0x0E)
@@ -332,11 +323,11 @@ static bp_status check_labels(const idx_file *f, size_t *max_label, bp_error *er
     int64_t max = 0;
     for (size_t i = 0; i < f->count; i++) {
         int64_t v = label_at(f, i);
-        if (v < 0 || v >= MAX_CLASSES)
+        if (v < 0 || v >= BP_MAX_CLASSES)
             return bp_fail(err, BP_ERR_FORMAT,
                            "%s: byte %zu: label of item %zu is %lld (labels are classes 0 to %d)",
                            f->path, f->header_bytes + i * f->value_bytes, i, (long long)v,
-                           MAX_CLASSES - 1);
+                           BP_MAX_CLASSES - 1);
         if (v > max) max = v;
     }
     *max_label = (size_t)max;
@@ -349,9 +340,9 @@ bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_c
     if (!out) return bp_fail(err, BP_ERR_ARG, "no output given");
     *out = NULL;
     if (!images) return bp_fail(err, BP_ERR_ARG, "no image file given");
-    if (n_classes > MAX_CLASSES)
+    if (n_classes > BP_MAX_CLASSES)
         return bp_fail(err, BP_ERR_ARG, "%zu classes asked for; at most %d are supported",
-                       n_classes, MAX_CLASSES);
+                       n_classes, BP_MAX_CLASSES);
 
     idx_file img, lab;
     memset(&lab, 0, sizeof lab);
@@ -372,12 +363,11 @@ bp_status bp_dataset_read_idx(const char *images, const char *labels, size_t n_c
         }
         n_out = max_label + 1 > n_classes ? max_label + 1 : n_classes;
         if (n_out < 2) n_out = 2; /* as the CSV reader: one class still needs two outputs */
-        /* count <= 2^32 and n_out <= 65536: the product fits in 64 bits. */
+        /* Bounded only when the labels, not the caller's n_classes, set the count
+           (classes.h): 60,000 labels of which one is 65535 must not cost 15 GB. */
         uint64_t need = (uint64_t)img.count * n_out * sizeof(float);
         uint64_t have = (uint64_t)img.len + lab.len;
-        /* Bounded only when the labels, not the caller's n_classes, set the count. */
-        if (max_label + 1 > n_classes && need > ONEHOT_FREE &&
-            need - ONEHOT_FREE > ONEHOT_PER_BYTE * have) {
+        if (max_label + 1 > n_classes && !bp_onehot_fits(img.count, n_out, (size_t)have)) {
             s = bp_fail(err, BP_ERR_FORMAT,
                         "%s: %zu labels of %zu classes would need %.0f MB of one-hot targets, too "
                         "many for files of %llu bytes (is a label too large?)",
