@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary.h"
 #include "bytes.h"
 #include "fileio.h"
 #include "model_file.h"
@@ -44,33 +45,10 @@ static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\
 
 /* ------------------------------------------------------------------ write */
 
-static void put_u32(bp_buffer *b, uint32_t v)
-{
-    unsigned char bytes[4];
-    bp_put_u32(bytes, v);
-    bp_buffer_append(b, bytes, 4);
-}
-
-static void put_u64(bp_buffer *b, uint64_t v)
-{
-    unsigned char bytes[8];
-    bp_put_u64(bytes, v);
-    bp_buffer_append(b, bytes, 8);
-}
-
-static void put_floats(bp_buffer *b, const float *v, size_t n)
-{
-    unsigned char bytes[4];
-    for (size_t i = 0; i < n; i++) {
-        bp_put_f32(bytes, v[i]);
-        bp_buffer_append(b, bytes, 4);
-    }
-}
-
 static void chunk_header(bp_buffer *b, const char *tag, uint64_t len)
 {
     bp_buffer_append(b, tag, 4);
-    put_u64(b, len);
+    bp_write_u64(b, len);
 }
 
 void bp_model_encode(const bp_net *net, const bp_chunk *extra, size_t n_extra, bp_buffer *out)
@@ -78,42 +56,42 @@ void bp_model_encode(const bp_net *net, const bp_chunk *extra, size_t n_extra, b
     size_t L = net->n_layers, n0 = net->sizes[0], nL = net->sizes[L];
     bp_buffer b = {0};
     bp_buffer_append(&b, MAGIC, 8);
-    put_u32(&b, VERSION);
-    put_u32(&b, 0);
-    put_u64(&b, 0); /* total size, patched below */
+    bp_write_u32(&b, VERSION);
+    bp_write_u32(&b, 0);
+    bp_write_u64(&b, 0); /* total size, patched below */
 
     chunk_header(&b, "ARCH", ARCH_FIXED + 8 * (L + 1));
-    put_u32(&b, (uint32_t)L);
-    put_u32(&b, (uint32_t)net->hidden);
-    put_u32(&b, (uint32_t)net->output);
-    put_u32(&b, (uint32_t)net->loss);
-    put_u32(&b, (uint32_t)net->bias);
-    put_floats(&b, (const float[]){BP_LEAKY_SLOPE}, 1);
-    for (size_t l = 0; l <= L; l++) put_u64(&b, net->sizes[l]);
+    bp_write_u32(&b, (uint32_t)L);
+    bp_write_u32(&b, (uint32_t)net->hidden);
+    bp_write_u32(&b, (uint32_t)net->output);
+    bp_write_u32(&b, (uint32_t)net->loss);
+    bp_write_u32(&b, (uint32_t)net->bias);
+    bp_write_f32s(&b, (const float[]){BP_LEAKY_SLOPE}, 1);
+    for (size_t l = 0; l <= L; l++) bp_write_u64(&b, net->sizes[l]);
 
     if (net->input_shift) {
         /* Required when present: predictions are wrong without it. */
         chunk_header(&b, "PREP", 8 + 8 * (uint64_t)n0);
-        put_u64(&b, n0);
-        put_floats(&b, net->input_shift, n0);
-        put_floats(&b, net->input_scale, n0);
+        bp_write_u64(&b, n0);
+        bp_write_f32s(&b, net->input_shift, n0);
+        bp_write_f32s(&b, net->input_scale, n0);
     }
     if (net->class_names) {
         /* Optional: only for printing. u32 count, then u32 length + bytes per name. */
         uint64_t len = 4;
         for (size_t k = 0; k < nL; k++) len += 4 + strlen(net->class_names[k]);
         chunk_header(&b, "clss", len);
-        put_u32(&b, (uint32_t)nL);
+        bp_write_u32(&b, (uint32_t)nL);
         for (size_t k = 0; k < nL; k++) {
             size_t n = strlen(net->class_names[k]);
-            put_u32(&b, (uint32_t)n);
+            bp_write_u32(&b, (uint32_t)n);
             bp_buffer_append(&b, net->class_names[k], n);
         }
     }
 
     chunk_header(&b, "PARM", 8 + 4 * (uint64_t)net->n_params);
-    put_u64(&b, net->n_params);
-    put_floats(&b, net->params, net->n_params);
+    bp_write_u64(&b, net->n_params);
+    bp_write_f32s(&b, net->params, net->n_params);
 
     for (size_t i = 0; i < n_extra; i++) {
         chunk_header(&b, extra[i].tag, extra[i].len);
@@ -121,7 +99,7 @@ void bp_model_encode(const bp_net *net, const bp_chunk *extra, size_t n_extra, b
     }
     if (!b.failed) {
         bp_put_u64((unsigned char *)b.data + 16, b.len + 4);
-        put_u32(&b, bp_crc32(0, b.data, b.len));
+        bp_write_u32(&b, bp_crc32(0, b.data, b.len));
     }
     *out = b;
 }
@@ -226,6 +204,167 @@ bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp
     return bp_model_decode(data, size, name, out, NULL, 0, err);
 }
 
+/* The file's frame: magic, version, declared size and checksum. */
+static bp_status check_frame(const unsigned char *buf, size_t size, const char *name, bp_error *err)
+{
+    if (!buf || size < 8 || memcmp(buf, MAGIC, 8) != 0)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: not a backprop model file (.bpm): wrong magic number", name);
+    if (size < HEADER_SIZE + 4)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: truncated: %zu bytes is shorter than a model file's header", name,
+                       size);
+    const uint32_t version = bp_get_u32(buf + 8);
+    if (version != VERSION)
+        return bp_fail(err, BP_ERR_UNSUPPORTED, "%s: model format version %u; this backprop reads version %u", name,
+                       version, VERSION);
+    const uint64_t declared = bp_get_u64(buf + 16);
+    if (declared != size)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: file is %zu bytes but its header says %" PRIu64 ": %s", name, size,
+                       declared, declared > size ? "truncated" : "trailing data");
+    const uint32_t stored = bp_get_u32(buf + size - 4), actual = bp_crc32(0, buf, size - 4);
+    if (stored != actual)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
+                       name, stored, actual);
+    return BP_OK;
+}
+
+/* Where the known chunks are in the file, as the chunk loop finds them. */
+typedef struct {
+    size_t sizes[BP_MAX_LAYERS + 1];
+    bp_net_config config;
+    int have_arch;
+    const unsigned char *params, *prep, *classes;
+    uint64_t params_at, params_count, prep_at, prep_count, classes_at, classes_len;
+} model_chunks;
+
+/* PARM: u64 count, then the parameter block as float32. */
+static bp_status take_params(model_chunks *c, const unsigned char *buf, uint64_t pos, uint64_t body, uint64_t len,
+                             const char *name, bp_error *err)
+{
+    if (len < 8 || (len - 8) % 4 != 0 || c->params)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed PARM chunk", name, pos);
+    c->params_count = bp_get_u64(buf + body);
+    if (c->params_count != (len - 8) / 4)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": PARM says %" PRIu64 " parameters but holds %" PRIu64,
+                       name, body, c->params_count, (len - 8) / 4);
+    c->params = buf + body + 8;
+    c->params_at = body + 8;
+    return BP_OK;
+}
+
+/* An uppercase tag nobody here knows: a newer format's required chunk. */
+static bp_status unknown_chunk(const unsigned char *tag, uint64_t pos, const char *name, bp_error *err)
+{
+    char shown[5];
+    for (int i = 0; i < 4; i++) shown[i] = tag[i] >= 32 && tag[i] < 127 ? (char)tag[i] : '?';
+    shown[4] = '\0';
+    return bp_fail(err, BP_ERR_UNSUPPORTED, "%s: byte %" PRIu64 ": unknown required chunk \"%s\"; a newer backprop wrote this file",
+                   name, pos, shown);
+}
+
+/* One chunk, whose body is buf[body, body + len). */
+static bp_status take_chunk(model_chunks *c, const unsigned char *buf, uint64_t pos, uint64_t len, bp_chunk *found,
+                            size_t n_found, const char *name, bp_error *err)
+{
+    const unsigned char *tag = buf + pos;
+    const uint64_t body = pos + CHUNK_HEADER;
+    if (memcmp(tag, "ARCH", 4) == 0) {
+        if (c->have_arch) return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": second ARCH chunk", name, pos);
+        bp_status s = parse_arch(buf + body, len, body, name, &c->config, c->sizes, err);
+        c->have_arch = s == BP_OK;
+        return s;
+    }
+    if (memcmp(tag, "PARM", 4) == 0) return take_params(c, buf, pos, body, len, name, err);
+    if (memcmp(tag, "PREP", 4) == 0) {
+        if (len < 8 || c->prep || (len - 8) % 8 != 0 || bp_get_u64(buf + body) != (len - 8) / 8)
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed PREP chunk", name, pos);
+        c->prep = buf + body + 8;
+        c->prep_at = body + 8;
+        c->prep_count = (len - 8) / 8;
+        return BP_OK;
+    }
+    if (memcmp(tag, "clss", 4) == 0) {
+        if (len < 4 || c->classes)
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed clss chunk", name, pos);
+        c->classes = buf + body;
+        c->classes_len = len;
+        c->classes_at = body;
+        return BP_OK;
+    }
+    if (!(tag[0] >= 'a' && tag[0] <= 'z')) return unknown_chunk(tag, pos, name, err);
+    /* Optional: handed to the caller if it asked for this tag, else skipped. */
+    for (size_t i = 0; i < n_found; i++)
+        if (memcmp(found[i].tag, tag, 4) == 0 && !found[i].data) {
+            found[i].data = buf + body;
+            found[i].len = (size_t)len;
+        }
+    return BP_OK;
+}
+
+/* Every chunk between the header and the checksum, then what they must agree on. */
+static bp_status read_chunks(model_chunks *c, const unsigned char *buf, size_t size, bp_chunk *found, size_t n_found,
+                             const char *name, bp_error *err)
+{
+    const uint64_t end = size - 4;
+    for (uint64_t pos = HEADER_SIZE; pos < end;) {
+        if (end - pos < CHUNK_HEADER)
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": chunk header cut short", name, pos);
+        const uint64_t len = bp_get_u64(buf + pos + 4), body = pos + CHUNK_HEADER;
+        if (len > end - body)
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": chunk length %" PRIu64 " runs past the end of the file",
+                           name, pos + 4, len);
+        bp_status s = take_chunk(c, buf, pos, len, found, n_found, name, err);
+        if (s != BP_OK) return s;
+        pos = body + len;
+    }
+    if (!c->have_arch || !c->params)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: missing %s chunk", name, c->have_arch ? "PARM" : "ARCH");
+    size_t expected;
+    if (bp_count_params(c->config.n_layers, c->config.sizes, c->config.bias, &expected) != BP_OK ||
+        expected != c->params_count)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": %" PRIu64 " parameters stored, but the architecture needs %zu",
+                       name, c->params_at, c->params_count, expected);
+    bp_error check = {0};
+    if (bp_net_config_check(&c->config, &check) != BP_OK)
+        return bp_fail(err, BP_ERR_FORMAT, "%s: the stored network is invalid: %s", name, check.message);
+    if (c->prep && c->prep_count != c->config.sizes[0])
+        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": input transform for %" PRIu64 " inputs, but the network has %zu",
+                       name, c->prep_at, c->prep_count, c->config.sizes[0]);
+    return BP_OK;
+}
+
+/* PREP: the input transform, n_0 shifts then n_0 scales. */
+static bp_status load_prep(bp_net *net, const model_chunks *c, const char *name, bp_error *err)
+{
+    const size_t n0 = c->config.sizes[0];
+    float *shift = malloc(n0 * sizeof(float)), *scale = malloc(n0 * sizeof(float));
+    bp_status s = BP_ERR_NOMEM;
+    if (shift && scale) {
+        for (size_t i = 0; i < n0; i++) {
+            shift[i] = bp_get_f32(c->prep + 4 * i);
+            scale[i] = bp_get_f32(c->prep + 4 * (n0 + i));
+        }
+        s = bp_net_set_input_transform(net, shift, scale);
+    }
+    free(shift);
+    free(scale);
+    if (s == BP_OK) return BP_OK;
+    return bp_fail(err, s == BP_ERR_NOMEM ? s : BP_ERR_FORMAT, "%s: byte %" PRIu64 ": %s", name, c->prep_at,
+                   s == BP_ERR_NOMEM ? "out of memory" : "input transform is not finite");
+}
+
+/* PARM's values into the network, every one finite. */
+static bp_status load_params(bp_net *net, const model_chunks *c, const char *name, bp_error *err)
+{
+    for (size_t i = 0; i < net->n_params; i++) {
+        const float v = bp_get_f32(c->params + 4 * i);
+        if (!(v == v) || v - v != 0.0f) /* NaN or infinity */
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": parameter %zu is not a finite number", name,
+                           c->params_at + 4 * i, i);
+        net->params[i] = v;
+    }
+    return BP_OK;
+}
+
 bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_net **out,
                           bp_chunk *found, size_t n_found, bp_error *err)
 {
@@ -237,144 +376,25 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
     *out = NULL;
     if (!name) name = "model";
     const unsigned char *buf = data;
-    if (!buf || size < 8 || memcmp(buf, MAGIC, 8) != 0)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: not a backprop model file (.bpm): wrong magic number",
-                       name);
-    if (size < HEADER_SIZE + 4)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: truncated: %zu bytes is shorter than a model file's header",
-                       name, size);
-    uint32_t version = bp_get_u32(buf + 8);
-    if (version != VERSION)
-        return bp_fail(err, BP_ERR_UNSUPPORTED,
-                       "%s: model format version %u; this backprop reads version %u", name,
-                       version, VERSION);
-    uint64_t declared = bp_get_u64(buf + 16);
-    if (declared != size)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: file is %zu bytes but its header says %" PRIu64 ": %s", name,
-                       size, declared,
-                       declared > size ? "truncated" : "trailing data");
-    uint32_t stored = bp_get_u32(buf + size - 4), actual = bp_crc32(0, buf, size - 4);
-    if (stored != actual)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
-                       name, stored, actual);
-
-    /* parse_arch fills both before have_arch is set; they start empty (0 layers, which
+    bp_status s = check_frame(buf, size, name, err);
+    if (s != BP_OK) return s;
+    /* parse_arch fills the sizes before have_arch is set; they start empty (0 layers, which
        bp_net_config_check refuses) because the analyzer cannot see that bp_fail returns
        its status argument, and so follows paths where a failed parse_arch "succeeded". */
-    size_t sizes[BP_MAX_LAYERS + 1] = {0};
-    bp_net_config config = {.sizes = sizes};
-    int have_arch = 0;
-    const unsigned char *params = NULL, *prep = NULL, *classes = NULL;
-    uint64_t params_at = 0, params_count = 0, prep_at = 0, prep_count = 0, classes_len = 0,
-             classes_at = 0;
-    uint64_t pos = HEADER_SIZE, end = size - 4;
-    while (pos < end) {
-        if (end - pos < CHUNK_HEADER)
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": chunk header cut short", name, pos);
-        const unsigned char *tag = buf + pos;
-        uint64_t len = bp_get_u64(buf + pos + 4);
-        uint64_t body = pos + CHUNK_HEADER;
-        if (len > end - body)
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": chunk length %" PRIu64 " runs past the end of the file",
-                           name, pos + 4, len);
-        if (memcmp(tag, "ARCH", 4) == 0) {
-            if (have_arch)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": second ARCH chunk", name, pos);
-            bp_status s = parse_arch(buf + body, len, body, name, &config, sizes, err);
-            if (s != BP_OK) return s;
-            have_arch = 1;
-        } else if (memcmp(tag, "PARM", 4) == 0) {
-            if (len < 8 || (len - 8) % 4 != 0 || params)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed PARM chunk", name, pos);
-            params_count = bp_get_u64(buf + body);
-            if (params_count != (len - 8) / 4)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": PARM says %" PRIu64 " parameters but holds %" PRIu64,
-                               name, body, params_count, (len - 8) / 4);
-            params = buf + body + 8;
-            params_at = body + 8;
-        } else if (memcmp(tag, "PREP", 4) == 0) {
-            if (len < 8 || prep || (len - 8) % 8 != 0 || bp_get_u64(buf + body) != (len - 8) / 8)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed PREP chunk", name, pos);
-            prep = buf + body + 8;
-            prep_at = body + 8;
-            prep_count = (len - 8) / 8;
-        } else if (memcmp(tag, "clss", 4) == 0) {
-            if (len < 4 || classes)
-                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed clss chunk", name, pos);
-            classes = buf + body;
-            classes_len = len;
-            classes_at = body;
-        } else if (tag[0] >= 'a' && tag[0] <= 'z') {
-            /* Optional: handed to the caller if it asked for this tag, else skipped. */
-            for (size_t i = 0; i < n_found; i++)
-                if (memcmp(found[i].tag, tag, 4) == 0 && !found[i].data) {
-                    found[i].data = buf + body;
-                    found[i].len = (size_t)len;
-                }
-        } else {
-            return bp_fail(err, BP_ERR_UNSUPPORTED,
-                           "%s: byte %" PRIu64 ": unknown required chunk \"%c%c%c%c\"; a newer backprop wrote this file",
-                           name, pos, tag[0] >= 32 && tag[0] < 127 ? tag[0] : '?',
-                           tag[1] >= 32 && tag[1] < 127 ? tag[1] : '?',
-                           tag[2] >= 32 && tag[2] < 127 ? tag[2] : '?',
-                           tag[3] >= 32 && tag[3] < 127 ? tag[3] : '?');
-        }
-        pos = body + len;
-    }
-    if (!have_arch || !params)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: missing %s chunk", name, have_arch ? "PARM" : "ARCH");
-
-    size_t expected;
-    if (bp_count_params(config.n_layers, config.sizes, config.bias, &expected) != BP_OK ||
-        expected != params_count)
-        return bp_fail(err, BP_ERR_FORMAT,
-                       "%s: byte %" PRIu64 ": %" PRIu64 " parameters stored, but the architecture needs %zu", name,
-                       params_at, params_count, expected);
-    bp_error check = {0};
-    if (bp_net_config_check(&config, &check) != BP_OK)
-        return bp_fail(err, BP_ERR_FORMAT, "%s: the stored network is invalid: %s", name, check.message);
-    if (prep && prep_count != config.sizes[0])
-        return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": input transform for %" PRIu64 " inputs, but the network has %zu",
-                       name, prep_at, prep_count, config.sizes[0]);
-    bp_net *net = NULL;
-    bp_status s = bp_net_alloc(&config, &net, err);
+    model_chunks c;
+    memset(&c, 0, sizeof c);
+    c.config.sizes = c.sizes;
+    s = read_chunks(&c, buf, size, found, n_found, name, err);
     if (s != BP_OK) return s;
-    if (prep) {
-        size_t n0 = config.sizes[0];
-        float *shift = malloc(n0 * sizeof(float)), *scale = malloc(n0 * sizeof(float));
-        if (shift && scale) {
-            for (size_t i = 0; i < n0; i++) {
-                shift[i] = bp_get_f32(prep + 4 * i);
-                scale[i] = bp_get_f32(prep + 4 * (n0 + i));
-            }
-            s = bp_net_set_input_transform(net, shift, scale);
-        } else {
-            s = BP_ERR_NOMEM;
-        }
-        free(shift);
-        free(scale);
-        if (s != BP_OK) {
-            bp_net_free(net);
-            return bp_fail(err, s == BP_ERR_NOMEM ? s : BP_ERR_FORMAT, "%s: byte %" PRIu64 ": %s", name,
-                           prep_at,
-                           s == BP_ERR_NOMEM ? "out of memory" : "input transform is not finite");
-        }
-    }
-    if (classes) {
-        s = parse_classes(net, classes, classes_len, classes_at, name, err);
-        if (s != BP_OK) {
-            bp_net_free(net);
-            return s;
-        }
-    }
-    for (size_t i = 0; i < net->n_params; i++) {
-        float v = bp_get_f32(params + 4 * i);
-        if (!(v == v) || v - v != 0.0f) { /* NaN or infinity */
-            bp_net_free(net);
-            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": parameter %zu is not a finite number",
-                           name, params_at + 4 * i, i);
-        }
-        net->params[i] = v;
+    bp_net *net = NULL;
+    s = bp_net_alloc(&c.config, &net, err);
+    if (s != BP_OK) return s;
+    if (c.prep) s = load_prep(net, &c, name, err);
+    if (s == BP_OK && c.classes) s = parse_classes(net, c.classes, c.classes_len, c.classes_at, name, err);
+    if (s == BP_OK) s = load_params(net, &c, name, err);
+    if (s != BP_OK) {
+        bp_net_free(net);
+        return s;
     }
     *out = net;
     return BP_OK;
