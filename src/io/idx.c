@@ -174,6 +174,38 @@ static int ends_with(const char *s, const char *suffix)
 
 /* Read a whole IDX file, inflating .gz files: on success f->bytes holds exactly the
    header and the data it describes. */
+/* A gzip-compressed IDX file's bytes, inflated: first only the header, which says how
+   much to inflate and so caps the memory a forged or bomb-like file can take (small
+   files come whole in this first piece), then exactly what it describes. */
+static bp_status gunzip_idx(idx_file *f, const unsigned char *raw, size_t raw_len, unsigned char **out,
+                            size_t *out_len, bp_error *err)
+{
+    const char *path = f->path;
+    char why[256];
+    int more = 0;
+    *out = NULL;
+    bp_status s = bp_gunzip_prefix(raw, raw_len, IDX_MAX_HEADER, out, out_len, &more, why, sizeof why);
+    if (s != BP_OK) return bp_fail(err, s, "%s: %s", path, why);
+    s = parse_header(f, *out, *out_len, err);
+    if (s != BP_OK || !more) return s;
+    const size_t declared = f->header_bytes + f->data_bytes; /* parse_header checked the sum */
+    free(*out);
+    *out = NULL;
+    if (declared > IDX_MAX_BYTES)
+        return bp_fail(err, BP_ERR_FORMAT,
+                       "%s: byte 4: header claims %zu items of %zu bytes (%zu bytes in all), "
+                       "more than the " IDX_MAX_TEXT " this reader inflates",
+                       path, f->count, f->per_sample * f->value_bytes, declared);
+    s = bp_gunzip_prefix(raw, raw_len, declared, out, out_len, &more, why, sizeof why);
+    if (s != BP_OK) return bp_fail(err, s, "%s: %s", path, why);
+    if (more)
+        return bp_fail(err, BP_ERR_FORMAT,
+                       "%s: the decompressed file holds more than the %zu bytes its "
+                       "header describes (%zu items of %zu bytes after a %zu-byte header)",
+                       path, declared, f->count, f->per_sample * f->value_bytes, f->header_bytes);
+    return BP_OK;
+}
+
 static bp_status load_idx(const char *path, idx_file *f, bp_error *err)
 {
     memset(f, 0, sizeof *f);
@@ -183,44 +215,11 @@ static bp_status load_idx(const char *path, idx_file *f, bp_error *err)
     size_t raw_len = 0;
     bp_status s = bp_read_file(path, IDX_MAX_BYTES, &raw, &raw_len, err);
     if (s != BP_OK) return s;
-
     if (ends_with(path, ".gz") || bp_is_gzip(raw, raw_len)) {
         f->inflated = " (decompressed)";
-        char why[256];
         unsigned char *data = NULL;
         size_t data_len = 0;
-        int more = 0;
-        /* First only the header: it says how much to inflate, which caps the memory a
-           forged or bomb-like file can take. Small files come whole in this first piece. */
-        s = bp_gunzip_prefix(raw, raw_len, IDX_MAX_HEADER, &data, &data_len, &more, why,
-                             sizeof why);
-        if (s != BP_OK) {
-            bp_fail(err, s, "%s: %s", path, why);
-        } else {
-            s = parse_header(f, data, data_len, err);
-        }
-        if (s == BP_OK && more) {
-            size_t declared = f->header_bytes + f->data_bytes; /* parse_header checked the sum */
-            free(data);
-            data = NULL;
-            if (declared > IDX_MAX_BYTES) {
-                s = bp_fail(err, BP_ERR_FORMAT,
-                            "%s: byte 4: header claims %zu items of %zu bytes (%zu bytes in all), "
-                            "more than the " IDX_MAX_TEXT " this reader inflates",
-                            path, f->count, f->per_sample * f->value_bytes, declared);
-            } else {
-                s = bp_gunzip_prefix(raw, raw_len, declared, &data, &data_len, &more, why,
-                                     sizeof why);
-                if (s != BP_OK)
-                    bp_fail(err, s, "%s: %s", path, why);
-                else if (more)
-                    s = bp_fail(err, BP_ERR_FORMAT,
-                                "%s: the decompressed file holds more than the %zu bytes its "
-                                "header describes (%zu items of %zu bytes after a %zu-byte header)",
-                                path, declared, f->count, f->per_sample * f->value_bytes,
-                                f->header_bytes);
-            }
-        }
+        s = gunzip_idx(f, raw, raw_len, &data, &data_len, err);
         free(raw);
         if (s != BP_OK) {
             free(data);
