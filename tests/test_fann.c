@@ -1,5 +1,5 @@
 /*
- * test_fann.c - tests of FANN's text data format (src/fann.c): reading,
+ * test_fann.c - tests of FANN's text data format (src/io/fann.c): reading,
  * writing, the round trip between them, and the wording of every error.
  *
  * Files go to /tmp under names carrying the process id and are removed.

@@ -1,5 +1,5 @@
 /*
- * test_idx.c - tests of the IDX reader (src/idx.c): MNIST-style images and
+ * test_idx.c - tests of the IDX reader (src/io/idx.c): MNIST-style images and
  * labels, plain and gzip-compressed.
  *
  * Files are built here byte by byte (big-endian headers, every IDX type) in

@@ -1,9 +1,9 @@
 /*
- * net.c - creating, shaping, initializing and freeing a network.
+ * network.c - creating, shaping, initializing and freeing a network.
  *
- * Owns the memory layout described in net_internal.h: the parameter block,
+ * Owns the memory layout described in network.h: the parameter block,
  * the gradient block and the per-batch work space. The arithmetic of the
- * forward and backward passes lives in network.c and dense.c.
+ * forward and backward passes lives in passes.c and dense.c.
  */
 #include <math.h>
 #include <stdlib.h>

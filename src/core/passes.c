@@ -1,9 +1,10 @@
 /*
- * network.c - forward and backward passes of a whole network over a batch.
+ * passes.c - forward and backward passes of a whole network over a batch.
  *
  * Straight-line code: layer after layer forward, the loss and delta^L, then
- * layer after layer backward. Each step is one call to a plain function in
- * dense.c, activation.c or loss.c. The work space is sized by bp_net_reserve,
+ * layer after layer backward: the seeds' equations, each step one call to a
+ * plain function in dense.c (the layer, through the GEMM; dense_reference.c has
+ * the same in plain loops), activation.c or loss.c. The work space is sized by bp_net_reserve,
  * so after the first batch of a given size nothing here allocates.
  */
 #include <math.h>
@@ -68,7 +69,7 @@ bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y, size_
     return isfinite(*loss) ? BP_OK : BP_ERR_NUMERIC;
 }
 
-/* How many pieces layer l's gradient is announced in (net_internal.h). */
+/* How many pieces layer l's gradient is announced in (passes.h). */
 static size_t pieces_of(const bp_layer *layer)
 {
     size_t floats = layer->n_out * layer->n_in + (layer->b ? layer->n_out : 0);

@@ -1,9 +1,9 @@
 /*
- * cuda.h - the GPU trainer as train.c sees it: plain C, no CUDA types.
+ * cuda.h - the GPU trainer as core/trainer.c sees it: plain C, no CUDA types.
  *
  * Built with `make CUDA=1` from src/cuda/trainer.cu and src/cuda/kernels.cu;
- * without it, src/cuda_none.c answers every call with "not in this build".
- * train.c owns the epoch bookkeeping (position, shuffle, statistics) and the
+ * without it, src/cuda/cuda_none.c answers every call with "not in this build".
+ * trainer.c owns the epoch bookkeeping (position, shuffle, statistics) and the
  * host copy of the parameters, which is the truth between calls: bp_cuda_run
  * uploads the parameters (and momentum), trains a run of steps entirely on the
  * GPU, and copies them back before it returns.
@@ -24,7 +24,7 @@ typedef struct {
     size_t n_layers;
     size_t sizes[BP_MAX_LAYERS + 1];
     bp_activation hidden, output;
-    float leaky_slope;     /* leaky ReLU's slope for z <= 0 (net_internal.h's BP_LEAKY_SLOPE) */
+    float leaky_slope;     /* leaky ReLU's slope for z <= 0 (core/activation.h's BP_LEAKY_SLOPE) */
     bp_loss loss;
     int bias;
     size_t n_params;       /* W^1, b^1, W^2, b^2, ... as in the parameter block */

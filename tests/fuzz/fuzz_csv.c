@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c - libFuzzer harness for the CSV readers (src/csv.c, src/dataset.c).
+ * fuzz_csv.c - libFuzzer harness for the CSV readers (src/io/csv.c, src/io/dataset_csv.c).
  *
  * Input: one option byte, then the CSV text (plain or gzip: the reader detects it).
  *   bits 0-1  target kind: class, values, none (3 is class with the model's names a, b, c)

@@ -1,5 +1,5 @@
 /*
- * fuzz_fann.c - libFuzzer harness for the FANN text reader (src/fann.c).
+ * fuzz_fann.c - libFuzzer harness for the FANN text reader (src/io/fann.c).
  *
  * bp_dataset_read_fann reads a file, so the whole input is written to a
  * per-process file in /dev/shm (or $TMPDIR) and read back. Checks: the

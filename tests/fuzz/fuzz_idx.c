@@ -1,5 +1,5 @@
 /*
- * fuzz_idx.c - libFuzzer harness for the IDX reader (src/idx.c), plain and gzip.
+ * fuzz_idx.c - libFuzzer harness for the IDX reader (src/io/idx.c), plain and gzip.
  *
  * bp_dataset_read_idx reads files, so the input is written to per-process files
  * in /dev/shm (or $TMPDIR). Input: an option byte, then (with labels) a 2-byte

@@ -1,6 +1,6 @@
 /*
  * fuzz_model.c - libFuzzer harness for the .bpm model reader (bp_net_load_memory in
- * src/model_file.c).
+ * src/io/model_file.c).
  *
  * Input: an option byte, then the file image.
  *   bit 0  patch the size field and the CRC-32 first, so mutations get past the
