@@ -296,8 +296,8 @@ void bp_csv_table_free(bp_csv_table *t)
 /* One block holding n pointers followed by the strings they point at. */
 static char **string_block(size_t n, size_t chars)
 {
-    if (n > (SIZE_MAX - chars) / sizeof(char *)) return NULL;
-    return malloc(n * sizeof(char *) + chars);
+    if (n > (SIZE_MAX - chars - 1) / sizeof(char *)) return NULL;
+    return malloc(n * sizeof(char *) + chars + 1); /* + 1: never malloc(0) */
 }
 
 /* Label text collected during the second pass: strings back to back, with offsets. */

@@ -282,7 +282,7 @@ static long one_hot_class(const float *y, size_t n)
 static void write_targets(bp_buffer *b, const bp_dataset *d, const float *y, size_t n_out, int classes)
 {
     if (!classes) {
-        for (size_t i = 0; i < n_out; i++) {
+        for (size_t i = 0; y && i < n_out; i++) {
             bp_buffer_append(b, ",", 1);
             bp_buffer_float(b, y[i]);
         }

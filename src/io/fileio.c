@@ -198,7 +198,8 @@ void bp_buffer_printf(bp_buffer *b, const char *fmt, ...)
 void bp_buffer_float(bp_buffer *b, float v)
 {
     char text[BP_FLOAT_TEXT];
-    bp_buffer_append(b, text, bp_format_float(text, v));
+    const size_t len = bp_format_float(text, v);
+    bp_buffer_append(b, text, len);
 }
 
 void bp_buffer_free(bp_buffer *b)

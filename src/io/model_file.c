@@ -335,7 +335,7 @@ static bp_status read_chunks(model_chunks *c, const unsigned char *buf, size_t s
 /* PREP: the input transform, n_0 shifts then n_0 scales. */
 static bp_status load_prep(bp_net *net, const model_chunks *c, const char *name, bp_error *err)
 {
-    const size_t n0 = c->config.sizes[0];
+    const size_t n0 = c->config.sizes[0] ? c->config.sizes[0] : 1; /* checked >= 1 already */
     float *shift = malloc(n0 * sizeof(float)), *scale = malloc(n0 * sizeof(float));
     bp_status s = BP_ERR_NOMEM;
     if (shift && scale) {
@@ -355,6 +355,7 @@ static bp_status load_prep(bp_net *net, const model_chunks *c, const char *name,
 /* PARM's values into the network, every one finite. */
 static bp_status load_params(bp_net *net, const model_chunks *c, const char *name, bp_error *err)
 {
+    if (!c->params) return BP_ERR_FORMAT; /* read_chunks refused that already */
     for (size_t i = 0; i < net->n_params; i++) {
         const float v = bp_get_f32(c->params + 4 * i);
         if (!(v == v) || v - v != 0.0f) /* NaN or infinity */
