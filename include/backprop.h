@@ -501,6 +501,39 @@ typedef struct {
 
 BP_API bp_status bp_net_evaluate(bp_net *net, const bp_dataset *data, bp_metrics *metrics);
 
+/* -------------------------------------------------------------- explanation */
+
+/** How bp_net_explain writes. */
+typedef enum {
+    BP_EXPLAIN_TEXT = 0, /**< the equations as text, as `backprop explain` prints them */
+    BP_EXPLAIN_JSON      /**< one JSON object: "network", "equations" (the text's lines) and,
+                              with a sample, "sample": its loss, x, y and per layer W, b, z, a,
+                              delta, dW, db (and W_next, b_next after a step) */
+} bp_explain_format;
+
+/** What bp_net_explain shows. Zero-initialize for the defaults. */
+typedef struct {
+    bp_explain_format format;
+    size_t batch;            /**< batch size written into the mini-batch shapes (0: "m") */
+    double learning_rate;    /**< with a sample: also W and b after one gradient-descent step
+                                  W <- W - eta dC/dW at this eta (0: no step) */
+    const char *sample_name; /**< how the text names the sample ("data row 3"; NULL: "this sample") */
+} bp_explain_options;
+
+/** The seeds' equations for this network, each with its matrix shapes and the function
+ *  that computes it, one sample and a mini-batch; with a sample (x: n_0 inputs, y: n_L
+ *  targets, or both NULL), every number of the engine's forward and backward pass on it
+ *  (a batch of one, the mean): W, b, z, a per layer, the loss, each delta^l = dC/dz^l,
+ *  dC/dW^l and dC/db^l. The command line, the Python package and the playground page all
+ *  show this text. *text receives a NUL-terminated string to release with bp_free. With a
+ *  sample, the network's gradient block and work space are overwritten (not its
+ *  parameters). */
+BP_API bp_status bp_net_explain(bp_net *net, const float *x, const float *y, const bp_explain_options *options,
+                                char **text, bp_error *err);
+
+/** Free memory the library allocated for the caller (bp_net_explain's text). NULL is ignored. */
+BP_API void bp_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

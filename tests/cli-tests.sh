@@ -364,6 +364,14 @@ t "grad --samples 1 on the same model and data" 0 '' "$BP" grad net.bpm --data s
 grad_c=$(sed -n 's/^loss \([^ ]*\) .*/\1/p' "$O")
 c "explain's C equals grad's loss for the first sample ($explain_c vs $grad_c)" \
     '[ -n "$explain_c" ] && [ "$explain_c" = "$grad_c" ]'
+t "explain --lr shows the step" 0 '' "$BP" explain --model net.bpm --data small.csv --sample 1 --lr 0.5
+out_has "explain --lr prints W^1 after one step" '^  W\^1 <- W\^1 - 0\.5 dC/dW\^1'
+t "explain --json" 0 '' "$BP" explain --model net.bpm --data small.csv --sample 1 --json
+out_has "explain --json is one JSON object with the equations and the sample" '^{"network": .*"equations": \[.*"sample": {"loss": '
+if command -v python3 >/dev/null 2>&1; then
+    c "explain --json parses as JSON, with one entry per layer" \
+        'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d[\"sample\"][\"layers\"]) == len(d[\"network\"][\"sizes\"]) - 1" "$O"'
+fi
 t "explain --model --sample beyond the data is a usage error" 2 '^backprop explain: --sample 4: small\.csv has 3 data rows' \
     "$BP" explain --model net.bpm --data small.csv --sample 4
 t "explain --data without --model is a usage error" 2 '^backprop explain: --data needs --model' \

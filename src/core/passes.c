@@ -114,12 +114,40 @@ bp_status bp_net_zero_gradient(bp_net *net, const bp_gradient_hook *hook)
     return BP_OK;
 }
 
-/* Forward and backward over a batch: scale times the gradient of the summed loss
-   into the gradient block, or (step != NULL) straight into the parameters; the
-   summed loss into *loss_sum. With a hook, the gradient is announced in pieces as
-   soon as they are written, and a nonzero answer stops the pass. */
-static bp_status backward(bp_net *net, const float *x, const float *y, size_t m, float scale,
-                          double *loss_sum, const bp_fused_step *step, const bp_gradient_hook *hook)
+/* What a backward pass does besides computing the deltas. */
+typedef struct {
+    float scale;                  /* the gradient is scale times that of the summed loss */
+    const bp_fused_step *step;    /* NULL, or the update applied in place of a gradient block */
+    const bp_gradient_hook *hook; /* NULL, or told of each piece of the gradient once written */
+    float *const *deltas;         /* NULL, or deltas[l] receives delta^l (m x n_l) */
+} backward_kind;
+
+/* dW^l and db^l of one layer (or the update they make), as the kind asks. */
+static int layer_gradient(bp_net *net, bp_layer *layer, const float *delta, const float *a_prev, size_t m,
+                          const backward_kind *k)
+{
+    const bp_fused_step *step = k->step;
+    if (k->hook) return gradient_in_pieces(net, layer, delta, a_prev, m, k->scale, k->hook);
+    if (!step) {
+        bp_dense_gradient(layer->grad_W, layer->grad_b, delta, a_prev, m, layer->n_in, layer->n_out, k->scale,
+                          &net->team);
+    } else if (step->velocity) {
+        const size_t off = (size_t)(layer->W - net->params);
+        float *vb = layer->b ? step->velocity + (size_t)(layer->b - net->params) : NULL;
+        bp_dense_momentum_step(layer->W, layer->b, step->velocity + off, vb, delta, a_prev, m, layer->n_in,
+                               layer->n_out, k->scale, step->lr, step->momentum, &net->team);
+    } else {
+        bp_dense_sgd_step(layer->W, layer->b, delta, a_prev, m, layer->n_in, layer->n_out, k->scale, step->lr,
+                          step->weight_decay, &net->team);
+    }
+    return 0;
+}
+
+/* Forward and backward over a batch: the summed loss into *loss_sum, and the
+   gradient, the update or the pieces as the kind says. A hook's nonzero answer
+   stops the pass. */
+static bp_status backward(bp_net *net, const float *x, const float *y, size_t m, double *loss_sum,
+                          const backward_kind *k)
 {
     if (!y) return BP_ERR_ARG;
     bp_status s = forward(net, x, m);
@@ -135,26 +163,13 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
     for (size_t l = L; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];
         const float *a_prev = l > 1 ? net->layers[l - 1].a : x;
+        if (k->deltas) memcpy(k->deltas[l], delta, m * layer->n_out * sizeof(float));
         /* delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)), before W^l changes.
            Layer 1 needs no delta^0: nobody differentiates with respect to the data. */
         if (l > 1)
             bp_dense_backward_delta(delta_prev, delta, layer->W, a_prev, net->hidden, m, layer->n_in,
                                     layer->n_out, &net->team);
-        if (hook) {
-            if (gradient_in_pieces(net, layer, delta, a_prev, m, scale, hook) != 0) return BP_ERR_IO;
-        } else if (!step) {
-            bp_dense_gradient(layer->grad_W, layer->grad_b, delta, a_prev, m, layer->n_in, layer->n_out,
-                              scale, &net->team);
-        } else if (step->velocity) {
-            size_t off = (size_t)(layer->W - net->params);
-            float *vb = layer->b ? step->velocity + (size_t)(layer->b - net->params) : NULL;
-            bp_dense_momentum_step(layer->W, layer->b, step->velocity + off, vb, delta, a_prev, m,
-                                   layer->n_in, layer->n_out, scale, step->lr, step->momentum,
-                                   &net->team);
-        } else {
-            bp_dense_sgd_step(layer->W, layer->b, delta, a_prev, m, layer->n_in, layer->n_out, scale,
-                              step->lr, step->weight_decay, &net->team);
-        }
+        if (layer_gradient(net, layer, delta, a_prev, m, k) != 0) return BP_ERR_IO;
         if (l > 1) {
             float *t = delta;
             delta = delta_prev;
@@ -166,12 +181,13 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
 
 /* backward with the gradient and the loss of the mean or the sum over the batch. */
 static bp_status backward_reduced(bp_net *net, const float *x, const float *y, size_t m,
-                                  bp_reduction reduction, double *loss, const bp_fused_step *step)
+                                  bp_reduction reduction, double *loss, const bp_fused_step *step,
+                                  float *const *deltas)
 {
     if (!net || m == 0) return BP_ERR_ARG;
     double total = 0.0;
-    bp_status s = backward(net, x, y, m, reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, &total, step,
-                           NULL);
+    const backward_kind k = {reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, step, NULL, deltas};
+    bp_status s = backward(net, x, y, m, &total, &k);
     if (s == BP_ERR_NUMERIC && !loss) return BP_OK; /* a non-finite loss is news only to who asked for it */
     if (loss && (s == BP_OK || s == BP_ERR_NUMERIC)) *loss = reduce(total, m, reduction);
     return s;
@@ -180,19 +196,27 @@ static bp_status backward_reduced(bp_net *net, const float *x, const float *y, s
 bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
                           bp_reduction reduction, double *loss)
 {
-    return backward_reduced(net, x, y, m, reduction, loss, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL);
+}
+
+bp_status bp_net_backward_traced(bp_net *net, const float *x, const float *y, size_t m,
+                                 bp_reduction reduction, double *loss, float *const *deltas)
+{
+    if (!deltas) return BP_ERR_ARG;
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, deltas);
 }
 
 bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
                                  double *loss_sum, const bp_gradient_hook *hook)
 {
     if (!loss_sum || (hook && !hook->ready)) return BP_ERR_ARG;
-    return backward(net, x, y, m, scale, loss_sum, NULL, hook);
+    const backward_kind k = {scale, NULL, hook, NULL};
+    return backward(net, x, y, m, loss_sum, &k);
 }
 
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
                                bp_reduction reduction, double *loss, const bp_fused_step *step)
 {
     if (!step) return BP_ERR_ARG;
-    return backward_reduced(net, x, y, m, reduction, loss, step);
+    return backward_reduced(net, x, y, m, reduction, loss, step, NULL);
 }

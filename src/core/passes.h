@@ -39,6 +39,11 @@ bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, si
    would (a data-parallel process with no samples in a batch). */
 bp_status bp_net_zero_gradient(bp_net *net, const bp_gradient_hook *hook);
 
+/* bp_net_backward that also copies each layer's delta^l = dC/dz^l (m x n_l) into
+   deltas[l], l = 1..L, as the pass computes it (for explanations). */
+bp_status bp_net_backward_traced(bp_net *net, const float *x, const float *y, size_t m,
+                                 bp_reduction reduction, double *loss, float *const *deltas);
+
 /* bp_net_backward, then the step, fused layer by layer. */
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,
                                bp_reduction reduction, double *loss, const bp_fused_step *step);
