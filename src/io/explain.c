@@ -170,7 +170,7 @@ static bp_status compute_numbers(bp_net *net, const float *x, const float *y, do
     memset(s, 0, sizeof *s);
     s->x = x;
     s->y = y;
-    float *p = s->block = malloc(numbers_size(net, lr > 0) * sizeof(float));
+    float *p = s->block = malloc((numbers_size(net, lr > 0) + 1) * sizeof(float)); /* + 1: never malloc(0) */
     if (!p) return BP_ERR_NOMEM;
     for (size_t l = 1; l <= net->n_layers; l++) {
         s->z[l] = p, p += net->sizes[l];
