@@ -43,7 +43,7 @@ done
 run() {
     case $2 in
         w1) "$OUT/bench_$1" w1 --epochs 1 --eval 0 --data "$DATA" | sed -n 's/.*"epoch_s": \[\([0-9.e-]*\).*/\1/p' ;;
-        w2) "$OUT/bench_$1" w2 --samples 100000 | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p' ;;
+        w2) "$OUT/bench_$1" w2 --samples 1000000 | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p' ;;
         w3) "$OUT/bench_$1" w3 --samples 8192 | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p' ;;
     esac
 }
