@@ -163,7 +163,7 @@ unit: $(UNIT)
 	./$(UNIT)
 
 # Unit tests, end-to-end CLI tests, and the PyTorch comparison (skipped without PyTorch).
-test: $(UNIT) $(PROGRAM)
+test: $(UNIT) $(PROGRAM) $(SHARED)
 	@sh tests/run-all.sh $(BUILD)
 
 # Speed against PyTorch, NumPy, FANN and OpenBLAS, measured in one run (bench/README.md):
