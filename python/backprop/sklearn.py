@@ -217,9 +217,9 @@ class _BaseMLP(BaseEstimator):
         else:
             self.out_activation_ = "logistic"
         output, loss = _OUTPUT[self.out_activation_]
-        self._net = Network(layer_units, activation=_HIDDEN[self.activation], output=output, loss=loss,
-                            seed=int(rs.randint(0, 2 ** 31 - 1)))
+        self._net = Network(layer_units, activation=_HIDDEN[self.activation], output=output, loss=loss)
         self._net.threads = 0 if self.threads is None else int(self.threads)
+        self._init_coefs(rs)
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -232,6 +232,19 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.validation_loss_curve_ = None
             self.best_validation_score_ = None
+
+    def _init_coefs(self, rs):
+        """scikit-learn's initialization, drawn from random_state in scikit-learn's order, so
+        that both estimators start from the same weights: per layer, W and b uniform in
+        +-sqrt(f / (fan_in + fan_out)), f = 2 for logistic hidden units, else 6 (Glorot and
+        Bengio's). Only the starting point; the network trains them."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        Ws, bs = self._net._layer_views()
+        for W, b in zip(Ws, bs):
+            fan_out, fan_in = W.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = rs.uniform(-bound, bound, (fan_in, fan_out)).T
+            b[...] = rs.uniform(-bound, bound, fan_out)
 
     def _loss_scale(self):
         """scikit-learn's squared error is a mean over the outputs too; the library's MSE

@@ -264,3 +264,20 @@ def test_bad_input_messages():
         clf.fit(np.eye(4), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
         clf.predict(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic"])
+def test_starts_from_scikit_learns_weights(digits, activation):
+    Xtr, _, ytr, _ = digits
+    sk = neural_network.MLPClassifier(hidden_layer_sizes=(16,), activation=activation)
+    sk._random_state = np.random.RandomState(3)
+    expected = [sk._init_coef(64, 16, np.float64), sk._init_coef(16, 10, np.float64)]
+    # One epoch at a learning rate too small to move a float32 weight leaves the start.
+    ours = MLPClassifier(hidden_layer_sizes=(16,), activation=activation, random_state=3, solver="sgd",
+                         momentum=0, learning_rate_init=1e-15, alpha=0, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(Xtr, ytr)
+    for (coef, intercept), c, b in zip(expected, ours.coefs_, ours.intercepts_):
+        np.testing.assert_allclose(c, coef, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(b, intercept, rtol=1e-6, atol=1e-7)
