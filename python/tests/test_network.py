@@ -1,6 +1,5 @@
 """backprop.Network: the NumPy API over the engine, checked against NumPy's own
 arithmetic, the command line, and itself (files, checkpoints, threads)."""
-import os
 import pickle
 import subprocess
 import threading
