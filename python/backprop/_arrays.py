@@ -174,4 +174,7 @@ class Dataset:
             self.handle = None
 
     def __del__(self):
-        self.free()
+        try:
+            self.free()
+        except Exception:  # at interpreter shutdown the modules may already be gone
+            pass

@@ -250,7 +250,10 @@ class Network:
         return self._net is None
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # at interpreter shutdown the modules may already be gone
+            pass
 
     def __enter__(self):
         return self

@@ -262,10 +262,12 @@ class _BaseMLP(BaseEstimator):
     def _train_config(self, batch_size, seed):
         """The library's training settings for scikit-learn's solver parameters. alpha is
         an L2 penalty (alpha / 2) ||W||^2 / batch on the loss: weight decay alpha / batch on
-        the gradient."""
+        the gradient. The trainer is given the unclipped batch size (200 for 'auto'): it
+        clips it to each data set it trains on, as scikit-learn does on every call, which
+        matters when partial_fit gets data sets of different sizes."""
         k = self._loss_scale()
         c = _clib.TrainConfig()
-        c.batch_size = batch_size
+        c.batch_size = 200 if self.batch_size == "auto" else int(self.batch_size)
         c.no_shuffle = 0 if self.shuffle else 1
         c.seed = seed
         c.weight_decay = k * self.alpha / batch_size

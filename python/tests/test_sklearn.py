@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks  # noqa: E402
 
+from backprop._clib import C  # noqa: E402
 from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
@@ -142,6 +143,10 @@ def test_partial_fit_continues_the_optimizer(digits):
     np.testing.assert_array_equal(step.coefs_[0], restored.coefs_[0])
     with pytest.raises(ValueError, match="classes must be passed"):
         MLPClassifier().partial_fit(Xtr, ytr)
+    # batch_size='auto' is min(200, n_samples) on every call, not only on the first
+    small = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(Xtr[:50], ytr[:50], np.arange(10))
+    small.partial_fit(Xtr[:600], ytr[:600])
+    assert C.bp_trainer_steps_done(small.network_._trainer.handle) == 1 + 3  # 50 at once, then 600 by 200
 
 
 def test_learning_rate_schedules(digits):
