@@ -15,6 +15,7 @@
 #   make SIMDE=1      build-simde/: the AVX-512 GEMM kernel under emulation (tests/avx512-test.sh)
 #   make CUDA=1       build-cuda/: with the GPU trainer (nvcc, cuBLAS); train --device cuda
 #   make bench-gpu    GPU step times against PyTorch's (needs a GPU); cuda-sanitize: compute-sanitizer
+#   make python       the Python package: the library into python/backprop/ (docs/PYTHON.md)
 #
 # The plain build needs only libc, libm, POSIX threads and zlib (zlib1g-dev on Debian and
 # Ubuntu, zlib-devel on Fedora), which reads the .gz data files and gives the model files
@@ -108,7 +109,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz python
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -162,9 +163,16 @@ demo: $(PROGRAM)
 unit: $(UNIT)
 	./$(UNIT)
 
-# Unit tests, end-to-end CLI tests, and the PyTorch comparison (skipped without PyTorch).
+# Unit tests, end-to-end CLI tests, the PyTorch comparison (skipped without PyTorch) and
+# the Python package's tests (skipped without python3, NumPy and pytest).
 test: $(UNIT) $(PROGRAM) $(SHARED)
 	@sh tests/run-all.sh $(BUILD)
+
+# The Python package (python/, docs/PYTHON.md): the shared library copied into it, so that
+# PYTHONPATH=python finds both, and `pip install --no-build-isolation ./python` packs it.
+python: $(SHARED)
+	cp $(SHARED) python/backprop/libbackprop.so
+	@echo "python/backprop is ready: PYTHONPATH=$(CURDIR)/python python3 -c 'import backprop'"
 
 # Speed against PyTorch, NumPy, FANN and OpenBLAS, measured in one run (bench/README.md):
 # about 5 minutes in full (every figure 5 times, medians), under a minute in quick mode.
@@ -241,3 +249,4 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-clang build-mpi build-simde build-simde-asan build-noavx512
+	rm -rf python/backprop/libbackprop.so python/build python/backprop.egg-info

@@ -251,6 +251,26 @@ while [ $ROUND -le $ROUNDS ]; do
     ROUND=$((ROUND + 1))
 done
 
+# sklearn-fit: scikit-learn's MLPClassifier against backprop's, from Python
+# (bench/sklearn_bench.py, one thread whatever --threads says). Once per run: its seeds are
+# its rounds. It needs the shared library and the program, and its own time limit (the full
+# mode fits scikit-learn on Fashion-MNIST for minutes).
+ROUND=1
+SK_WORKLOADS="digits fmnist-f64 fmnist-f32 python-vs-cli"
+if ! "$PY" -c 'import numpy, sklearn' 2>/dev/null; then
+    status sklearn-fit "$SK_WORKLOADS" "not installed" "import sklearn failed with $PY (apt-get install python3-sklearn)"
+elif ! make -s build/libbackprop.so build/backprop >&2; then
+    status sklearn-fit "$SK_WORKLOADS" "build failed" "make build/libbackprop.so build/backprop"
+else
+    SK_TIMEOUT=$TIMEOUT
+    [ -n "$TIMEOUT" ] && TIMEOUT="timeout 1500"
+    if [ $HAVE_PEAK = 1 ]; then SK_PEAK="--peak-bin $OUT/fma_peak"; else SK_PEAK=; fi
+    # shellcheck disable=SC2086 # SK_PEAK is an option and its value, or nothing
+    job sklearn-fit "$SK_WORKLOADS" "" "$PY" bench/sklearn_bench.py --mode "$MODE" --build build $SK_PEAK \
+        --data "$DATA"
+    TIMEOUT=$SK_TIMEOUT
+fi
+
 END=$(date +%s.%N)
 WALL=$(awk -v a="$START" -v b="$END" 'BEGIN { printf "%.1f", b - a }')
 mkdir -p "$(dirname "$JSON")"

@@ -398,6 +398,12 @@ BP_API bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, siz
 BP_API size_t bp_trainer_epochs_done(const bp_trainer *trainer);
 BP_API size_t bp_trainer_steps_done(const bp_trainer *trainer);
 BP_API double bp_trainer_learning_rate(const bp_trainer *trainer);
+/** Change the base learning rate eta from the next step on; the schedule and warm-up
+ *  then scale the new value as they scaled the old one, and checkpoints keep it. For
+ *  rules that adapt eta between epochs (scikit-learn's invscaling and adaptive, which the
+ *  Python package binds). BP_ERR_ARG unless eta is finite and above zero;
+ *  BP_ERR_UNSUPPORTED while the trainer runs on a GPU, whose step keeps the rate it began with. */
+BP_API bp_status bp_trainer_set_learning_rate(bp_trainer *trainer, double learning_rate);
 
 /** Early stopping: report the validation loss after an epoch. The trainer keeps a copy of
  *  the parameters with the lowest loss so far; *stop becomes 1 once `patience` epochs in a

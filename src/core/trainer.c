@@ -159,6 +159,16 @@ double bp_trainer_learning_rate(const bp_trainer *t)
     return t ? schedule_at(&t->config, (double)t->epoch + t->epoch_progress) : 0.0;
 }
 
+bp_status bp_trainer_set_learning_rate(bp_trainer *t, double learning_rate)
+{
+    if (!t || !isfinite(learning_rate) || learning_rate <= 0) return BP_ERR_ARG;
+    if (t->gpu) return BP_ERR_UNSUPPORTED;
+    /* Every CPU path reads the base rate from the config at each step (through
+       schedule_at, or directly on the tiny path), so this is all a change needs. */
+    t->config.learning_rate = learning_rate;
+    return BP_OK;
+}
+
 /* ---------------------------------------------------------------- one step */
 
 /* The update from the gradient block: clip its norm if asked, take the scheduled

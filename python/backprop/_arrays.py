@@ -1,0 +1,180 @@
+"""_arrays.py - NumPy arrays in and out of the library: checking inputs, handing
+C-contiguous float32 arrays to C as pointers, and NumPy views of memory the library owns.
+
+Inputs are checked here once, with messages that say what is wrong and where: the
+dimension count, the width the network expects, an empty array, NaN or infinity (with the
+first row and column), types that are not numbers. A C-contiguous float32 array goes to C
+as it is; anything else is converted once. Targets become the float rows the library
+trains on (class labels one-hot encoded).
+"""
+import ctypes
+
+import numpy as np
+
+from . import _clib
+from ._clib import C
+
+
+def float_ptr(a):
+    """The address of a C-contiguous float32 array as a float *, or NULL for None."""
+    if a is None:
+        return None
+    assert a.dtype == np.float32 and a.flags.c_contiguous
+    return a.ctypes.data_as(_clib.c_float_p)
+
+
+def double_ptr(a):
+    assert a.dtype == np.float64 and a.flags.c_contiguous
+    return a.ctypes.data_as(_clib.c_double_p)
+
+
+def view(ptr, shape, owner, dtype=np.float32):
+    """A NumPy array over memory the library owns (ptr), keeping `owner` (the Python
+    object that frees that memory) alive for as long as the array lives."""
+    count = int(np.prod(shape))
+    ctype = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    if count == 0:
+        return np.zeros(shape, dtype)
+    buf = (ctype * count).from_address(ctypes.cast(ptr, ctypes.c_void_p).value)
+    buf._owner = owner
+    return np.frombuffer(buf, dtype=dtype).reshape(shape)
+
+
+def _numeric(X, name):
+    """np.asarray(X), refusing what is not real numbers (strings, objects, complex)."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # a SciPy sparse matrix: the engine is dense
+        X = X.toarray()
+    try:
+        a = np.asarray(X)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError("%s could not be read as an array: %s" % (name, e)) from None
+    if a.dtype.kind == "O":
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("%s must hold numbers; it holds %s objects" % (name, a.dtype)) from None
+    if a.dtype.kind == "c":
+        raise ValueError("%s holds complex numbers; backprop trains on real numbers" % name)
+    if a.dtype.kind not in "biuf":
+        raise ValueError("%s must hold numbers, not %s" % (name, a.dtype))
+    return a
+
+
+def check_finite(a, name):
+    """ValueError naming the first NaN or infinity of a (a float array)."""
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        where = np.argwhere(~np.isfinite(a))[0]
+        place = "row %d" % where[0] if a.ndim == 1 else "row %d, column %d" % (where[0], where[1])
+        raise ValueError("%s contains NaN or infinity (the first at %s)" % (name, place))
+
+
+def inputs(X, n_in, name="X", copy=False):
+    """X as a C-contiguous float32 array of shape (m, n_in), m >= 1: the caller's own array
+    when it already is one (unless copy), else converted once."""
+    a = _numeric(X, name)
+    if a.ndim != 2:
+        raise ValueError("%s must be a 2-D array (samples x %d inputs); got %d dimension%s%s" % (
+            name, n_in, a.ndim, "" if a.ndim == 1 else "s",
+            " (one sample: x.reshape(1, -1))" if a.ndim == 1 else ""))
+    if a.shape[0] == 0:
+        raise ValueError("%s is empty: it has 0 samples" % name)
+    if a.shape[1] != n_in:
+        raise ValueError("%s has %d column%s, but the network has %d inputs" % (
+            name, a.shape[1], "" if a.shape[1] == 1 else "s", n_in))
+    check_finite(a, name)
+    if copy or a.dtype != np.float32 or not a.flags.c_contiguous:
+        a = np.array(a, dtype=np.float32, order="C", copy=True)
+    return a
+
+
+def targets(y, m, n_out, class_names=None, name="y"):
+    """Targets as float32 rows (m x n_out): a 2-D array as it is; a 1-D array as one
+    column when there is one output, else as class labels (0..n_out-1, or the network's
+    class names) one-hot encoded."""
+    if y is None:
+        raise ValueError("%s is required: the targets of every sample" % name)
+    raw = np.asarray(y)
+    if raw.ndim == 1 and raw.shape[0] == m and n_out > 1:
+        return _one_hot(raw, m, n_out, class_names, name)
+    a = _numeric(raw, name)
+    if a.ndim == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2 or a.shape[0] != m or a.shape[1] != n_out:
+        raise ValueError("%s has shape %s; expected (%d, %d): one row of %d target%s per sample%s" % (
+            name, tuple(raw.shape), m, n_out, n_out, "" if n_out == 1 else "s",
+            "" if n_out == 1 else ", or %d class labels" % m))
+    check_finite(a, name)
+    return np.array(a, dtype=np.float32, order="C", copy=True)
+
+
+def _one_hot(raw, m, n_out, class_names, name):
+    if raw.dtype.kind in "USO" and class_names:
+        index = {c: k for k, c in enumerate(class_names)}
+        labels = np.empty(m, np.int64)
+        for i, v in enumerate(raw):
+            if str(v) not in index:
+                raise ValueError("%s[%d] = %r is not one of the network's classes (%s)" % (
+                    name, i, v, ", ".join(class_names)))
+            labels[i] = index[str(v)]
+    else:
+        a = _numeric(raw, name)
+        check_finite(a, name)
+        labels = a.astype(np.int64)
+        bad = np.flatnonzero((labels != a) | (labels < 0) | (labels >= n_out))
+        if bad.size:
+            raise ValueError("%s[%d] = %r is not a class label: expected a whole number 0..%d (the network "
+                             "has %d outputs)" % (name, bad[0], raw[bad[0]], n_out - 1, n_out))
+    out = np.zeros((m, n_out), np.float32)
+    out[np.arange(m), labels] = 1.0
+    return out
+
+
+class Dataset:
+    """A bp_dataset: inputs and targets in memory the library owns, filled from NumPy
+    arrays with one copy (and the float32 conversion in the same pass)."""
+
+    def __init__(self, X, Y):
+        n, n_in = X.shape
+        n_out = Y.shape[1] if Y is not None else 0
+        handle = ctypes.c_void_p()
+        _clib.check(C.bp_dataset_create(n, n_in, n_out, ctypes.byref(handle)), what="data set")
+        self.handle = handle.value
+        self.n, self.n_in, self.n_out = n, n_in, n_out
+        np.copyto(self.x, X, casting="unsafe")
+        if Y is not None:
+            np.copyto(self.y, Y, casting="unsafe")
+
+    @classmethod
+    def _wrap(cls, handle, n_in, n_out):
+        d = cls.__new__(cls)
+        d.handle = handle
+        d.n, d.n_in, d.n_out = C.bp_dataset_count(handle), n_in, n_out
+        return d
+
+    @property
+    def x(self):
+        return view(C.bp_dataset_x(self.handle), (self.n, self.n_in), self)
+
+    @property
+    def y(self):
+        return view(C.bp_dataset_y(self.handle), (self.n, self.n_out), self)
+
+    def split(self, fraction, seed):
+        """Shuffled with seed and split: (first, second) with round(fraction n) samples in
+        the second (bp_dataset_split)."""
+        first, second = ctypes.c_void_p(), ctypes.c_void_p()
+        status = C.bp_dataset_split(self.handle, fraction, seed, ctypes.byref(first), ctypes.byref(second))
+        if status != _clib.BP_OK:
+            raise ValueError("a validation fraction of %g leaves no samples on one side of %d" % (fraction, self.n))
+        return Dataset._wrap(first.value, self.n_in, self.n_out), Dataset._wrap(second.value, self.n_in, self.n_out)
+
+    def free(self):
+        if getattr(self, "handle", None):
+            C.bp_dataset_free(self.handle)
+            self.handle = None
+
+    def __del__(self):
+        try:
+            self.free()
+        except Exception:  # at interpreter shutdown the modules may already be gone
+            pass

@@ -1,0 +1,166 @@
+"""Bad input: every mistake becomes a Python exception with a message that says what is
+wrong; nothing crashes the interpreter."""
+import numpy as np
+import pytest
+
+import backprop
+
+
+@pytest.fixture
+def net():
+    return backprop.Network([3, 5, 2], loss="ce", seed=1)
+
+
+GOOD_X = np.zeros((4, 3), np.float32)
+GOOD_Y = np.array([0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.array([[1.0, np.nan, 2.0]]), r"X contains NaN or infinity \(the first at row 0, column 1\)"),
+    (np.array([[1.0, 2.0, 3.0], [0, 0, np.inf]]), r"row 1, column 2"),
+    (np.zeros((2, 4)), "X has 4 columns, but the network has 3 inputs"),
+    (np.zeros(3), r"2-D array.*one sample: x.reshape\(1, -1\)"),
+    (np.zeros((2, 3, 1)), "got 3 dimensions"),
+    (np.zeros((0, 3)), "X is empty"),
+    (np.array([["a", "b", "c"]]), "must hold numbers"),
+    (np.array([[1j, 0, 0]]), "complex"),
+    ([[1, 2], [3]], "could not be read as an array"),
+    (np.array([[object(), 1, 2]], dtype=object), "must hold numbers"),
+])
+def test_bad_inputs(net, X, match):
+    for call in (net.forward, net.predict, lambda X: net.fit(X, [0] * len(np.asarray(X, dtype=object)))):
+        with pytest.raises(ValueError, match=match):
+            call(X)
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array([0, 1, 2, 0]), r"y\[2\] = 2 is not a class label: expected a whole number 0..1"),
+    (np.array([0, 1, 0.5, 0]), r"y\[2\] = 0.5 is not a class label"),
+    (np.array([0, 1, -1, 0]), r"y\[2\] = -1"),
+    (np.zeros((4, 3)), r"y has shape \(4, 3\); expected \(4, 2\)"),
+    (np.zeros(5), r"y has shape \(5,\); expected \(4, 2\)"),
+    (np.array([[0, 1], [1, 0], [np.nan, 0], [0, 1]]), "y contains NaN"),
+    (None, "y is required"),
+])
+def test_bad_targets(net, y, match):
+    with pytest.raises(ValueError, match=match):
+        net.fit(GOOD_X, y)
+    if y is not None:
+        with pytest.raises(ValueError, match=match):
+            net.gradients(GOOD_X, y)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
+    ({"schedule": "linear"}, "unknown schedule"),
+    ({"reduction": "max"}, "unknown reduction"),
+    ({"lr": -1}, "lr must be a number >= 0"),
+    ({"momentum": 1.5}, "invalid combination of training settings"),
+    ({"batch_size": -2}, "batch_size must be a whole number"),
+    ({"epochs": 0}, "epochs must be a whole number >= 1"),
+    ({"validation": 1.5}, "validation must be a fraction"),
+    ({"validation": 0.999}, "leaves no samples"),
+    ({"early_stop": 0}, "early_stop must be a patience"),
+    ({"normalize": "zscore"}, "normalize must be"),
+    ({"normalize": "minmax", "input_scale": 2}, "cannot be combined"),
+    ({"input_scale": 0}, "input_scale must be a number > 0"),
+    ({"threads": 1000}, "threads"),
+    ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
+    ({"test": (GOOD_X,)}, "test must be a pair"),
+    ({"callback": 3}, "callback must be callable"),
+    ({"checkpoint_every": 5}, "checkpoint_every needs a checkpoint file"),
+    ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"precision": "fp16"}, "precision must be 'fp32' or 'bf16'"),
+])
+def test_bad_training_options(net, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        net.fit(GOOD_X, GOOD_Y, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "lbfgs"}, "L-BFGS"),
+    ({"dropout": 0.5}, "dropout=0.5 needs dropout in libbackprop"),
+    ({"precision": "bf16"}, "bf16 training"),
+])
+def test_engine_features_still_to_come(net, kwargs, match):
+    with pytest.raises(NotImplementedError, match=match):
+        net.fit(GOOD_X, GOOD_Y, **kwargs)
+
+
+@pytest.mark.parametrize("args, match", [
+    (([4],), "at least two widths"),
+    (([4, 0, 2],), "at least 1"),
+    (([4, 2], "swish"), "unknown activation 'swish'"),
+    (([4, 2], "relu", None, "hinge"), "unknown loss 'hinge'"),
+    (([4, 3, 2], "softmax"), "softmax"),  # the library refuses a softmax hidden layer
+    (([4, 2], "relu", "sigmoid", "ce"), "softmax"),  # ce needs a softmax output
+])
+def test_bad_networks(args, match):
+    with pytest.raises(ValueError, match=match):
+        backprop.Network(*args)
+
+
+def test_closed_network(net):
+    net.close()
+    assert net.closed and "closed" in repr(net)
+    for call in (lambda: net.forward(GOOD_X), lambda: net.fit(GOOD_X, GOOD_Y), lambda: net.sizes,
+                 lambda: net.save("/tmp/never.bpm"), lambda: net.explain(), lambda: net.weights,
+                 lambda: net.copy(), lambda: net.gradcheck()):
+        with pytest.raises(ValueError, match="this network is closed"):
+            call()
+    net.close()  # twice is fine
+    with backprop.Network([2, 2]) as n2:
+        pass
+    assert n2.closed
+
+
+def test_files(tmp_path, net):
+    with pytest.raises(OSError) as info:
+        backprop.load(str(tmp_path / "missing.bpm"))
+    assert isinstance(info.value, backprop.FileError) and "missing.bpm" in str(info.value)
+    junk = tmp_path / "junk.bpm"
+    junk.write_bytes(b"this is not a model file at all")
+    with pytest.raises(ValueError) as info:
+        backprop.load(str(junk))
+    assert isinstance(info.value, backprop.FormatError) and "junk.bpm" in str(info.value)
+    good = tmp_path / "good.bpm"
+    net.save(str(good))
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    with pytest.raises(backprop.FormatError, match="damaged|checksum"):
+        backprop.Network.from_bytes(bytes(data), "flipped.bpm")
+    with pytest.raises(OSError):
+        net.save(str(tmp_path / "no" / "such" / "dir.bpm"))
+    with pytest.raises(backprop.BackpropError):
+        backprop.load_checkpoint(str(good))  # a model, not a checkpoint
+
+
+def test_divergence_is_a_value_error():
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(64, 3) * 1e3, rng.randn(64, 1) * 1e3
+    net = backprop.Network([3, 16, 1], loss="mse", seed=1)
+    with pytest.raises(ValueError, match="diverged") as info:
+        net.fit(X, y, epochs=20, lr=10.0)
+    assert isinstance(info.value, backprop.NumericError)
+    net.forward(X)  # the network is still usable
+
+
+def test_bad_parameter_assignments(net):
+    with pytest.raises(ValueError, match="shape"):
+        net.weights = [np.zeros((5, 3)), np.zeros((3, 5))]
+    with pytest.raises(ValueError, match="1 weights for 2 layers"):
+        net.weights = [np.zeros((5, 3))]
+    with pytest.raises(ValueError, match="NaN"):
+        net.biases = [np.full(5, np.nan), np.zeros(2)]
+    with pytest.raises(ValueError, match="class names for"):
+        net.class_names = ["one"]
+    with pytest.raises(ValueError, match="threads must be a whole number"):
+        net.threads = "many"
+    with pytest.raises(ValueError, match="input transform needs"):
+        net.input_transform = (np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match="give both"):
+        net.gradcheck(X=GOOD_X)
+    with pytest.raises(ValueError, match="format must be"):
+        net.explain(format="html")
+    with pytest.raises(ValueError, match="one sample of 3 inputs"):
+        net.explain(np.zeros(4), 0)

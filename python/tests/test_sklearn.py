@@ -1,0 +1,288 @@
+"""backprop.sklearn: scikit-learn's conformance suite, and drop-in use beside
+scikit-learn's own MLP."""
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+
+from sklearn import neural_network  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits, make_multilabel_classification, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError, SkipTestWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks  # noqa: E402
+
+from backprop._clib import C  # noqa: E402
+from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+def test_check_estimator(estimator, check):
+    check(estimator)
+
+
+def skipped_checks(estimator):
+    """The checks check_estimator skips for an estimator (pandas missing, no
+    decision_function, ...): scikit-learn's own MLP is allowed these, and only these."""
+    skipped = set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_estimator(estimator)
+    for w in caught:
+        if issubclass(w.category, SkipTestWarning):
+            skipped.add(str(w.message).split(" ")[0] if "check_" not in str(w.message) else str(w.message))
+    return {s.replace(type(estimator).__name__, "MLP") for s in skipped}
+
+
+@pytest.mark.parametrize("ours, theirs", [(MLPClassifier, neural_network.MLPClassifier),
+                                          (MLPRegressor, neural_network.MLPRegressor)])
+def test_we_skip_only_what_scikit_learns_mlp_skips(ours, theirs):
+    assert skipped_checks(ours()) == skipped_checks(theirs())
+
+
+def test_same_parameters_and_defaults():
+    for ours, theirs in ((MLPClassifier(), neural_network.MLPClassifier()),
+                         (MLPRegressor(), neural_network.MLPRegressor())):
+        p, q = ours.get_params(), theirs.get_params()
+        extra = {k: p.pop(k) for k in ("threads", "device", "precision", "dropout")}
+        assert p == q
+        assert extra == {"threads": None, "device": "cpu", "precision": "fp32", "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.25, random_state=0)
+
+
+def test_digits_against_scikit_learn(digits):
+    Xtr, Xte, ytr, yte = digits
+    params = dict(hidden_layer_sizes=(64,), max_iter=40, random_state=0, batch_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(threads=1, **params).fit(Xtr, ytr)
+        theirs = neural_network.MLPClassifier(**params).fit(Xtr, ytr)
+    assert ours.score(Xte, yte) > theirs.score(Xte, yte) - 0.03
+    assert ours.n_iter_ == len(ours.loss_curve_) and ours.t_ == ours.n_iter_ * len(Xtr)
+    assert ours.loss_curve_[-1] < ours.loss_curve_[0] and ours.loss_ == ours.loss_curve_[-1]
+    assert ours.best_loss_ == min(ours.loss_curve_)
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_] == [(64, 64), (64, 10)]
+    assert [b.shape for b in ours.intercepts_] == [(64,), (10,)]
+    for attr in ("classes_", "n_layers_", "n_outputs_", "out_activation_", "n_features_in_"):
+        assert np.all(getattr(ours, attr) == getattr(theirs, attr)), attr
+    assert ours.validation_scores_ is None and ours.validation_loss_curve_ is None
+    assert ours.best_validation_score_ is None
+    proba = ours.predict_proba(Xte)
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(ours.classes_[proba.argmax(1)], ours.predict(Xte))
+    np.testing.assert_allclose(ours.predict_log_proba(Xte), np.log(proba), rtol=1e-6)
+
+
+def test_coefs_are_the_networks_parameters(digits):
+    Xtr, _, ytr, _ = digits
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(Xtr, ytr)
+    np.testing.assert_array_equal(clf.coefs_[0], clf.network_.weights[0].T)
+    before = clf.predict_proba(Xtr[:5])
+    clf.coefs_[1][:] = 0  # in place, as with scikit-learn's arrays
+    clf.intercepts_[1][:] = 0
+    np.testing.assert_allclose(clf.predict_proba(Xtr[:5]), 0.1, rtol=1e-6)
+    clf.coefs_ = [c * 0 + 0.01 for c in clf.coefs_]
+    assert (clf.network_.weights[0] == np.float32(0.01)).all()
+    assert not np.allclose(before, clf.predict_proba(Xtr[:5]))
+
+
+def test_early_stopping(digits, monkeypatch):
+    Xtr, _, ytr, _ = digits
+    import backprop.sklearn as module
+    split, held_out = module.train_test_split, {}
+
+    def spy(*args, **kwargs):  # keep the validation part fit holds out
+        parts = split(*args, **kwargs)
+        held_out["X"], held_out["Y"] = parts[1], parts[3]
+        return parts
+
+    monkeypatch.setattr(module, "train_test_split", spy)
+    clf = MLPClassifier(hidden_layer_sizes=(32,), early_stopping=True, n_iter_no_change=3, max_iter=200,
+                        random_state=1, learning_rate_init=0.05).fit(Xtr, ytr)
+    scores = clf.validation_scores_
+    assert clf.n_iter_ == len(scores) == len(clf.validation_loss_curve_) < 200
+    assert clf.best_validation_score_ == max(scores) and clf.best_loss_ is None
+    best = int(np.argmax(scores))
+    assert best < len(scores) - 1, "the last epoch should not be the best one here"
+    # sklearn's rule: stop once more than n_iter_no_change epochs in a row fail to beat the best by tol
+    assert len(scores) - 1 - best >= 3
+    # the weights are the best epoch's again: the held-out part scores as it did then
+    yv = clf._label_binarizer.inverse_transform(held_out["Y"])
+    assert held_out["X"].shape[0] == round(0.1 * len(Xtr))
+    assert clf.score(held_out["X"], yv) == scores[best]
+    assert all(v > 0 for v in clf.validation_loss_curve_)
+
+
+def test_partial_fit_continues_the_optimizer(digits):
+    Xtr, _, ytr, _ = digits
+    whole = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole.fit(Xtr, ytr)
+    step = MLPClassifier(hidden_layer_sizes=(16,), random_state=0)
+    for _ in range(3):
+        step.partial_fit(Xtr, ytr, classes=np.arange(10))
+    assert step.n_iter_ == 3 and step.t_ == whole.t_
+    for a, b in zip(step.coefs_, whole.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # and across a pickle, which carries the optimizer's state
+    restored = pickle.loads(pickle.dumps(step))
+    step.partial_fit(Xtr, ytr)
+    restored.partial_fit(Xtr, ytr)
+    np.testing.assert_array_equal(step.coefs_[0], restored.coefs_[0])
+    with pytest.raises(ValueError, match="classes must be passed"):
+        MLPClassifier().partial_fit(Xtr, ytr)
+    # batch_size='auto' is min(200, n_samples) on every call, not only on the first
+    small = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(Xtr[:50], ytr[:50], np.arange(10))
+    small.partial_fit(Xtr[:600], ytr[:600])
+    assert C.bp_trainer_steps_done(small.network_._trainer.handle) == 1 + 3  # 50 at once, then 600 by 200
+
+
+def test_learning_rate_schedules(digits):
+    Xtr, _, ytr, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        inv = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate="invscaling", power_t=0.5,
+                            learning_rate_init=0.5, max_iter=3, random_state=0).fit(Xtr, ytr)
+    expect = 0.5 / (inv.t_ + 1) ** 0.5
+    assert inv.network_._trainer.learning_rate == pytest.approx(expect)
+    # tol this large makes every epoch a failure to improve: each second one divides eta by 5
+    ada = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate="adaptive", tol=1e9,
+                        n_iter_no_change=1, learning_rate_init=0.5, max_iter=7, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ada.fit(Xtr, ytr)
+    assert ada.n_iter_ == 7
+    assert ada.network_._trainer.learning_rate == pytest.approx(0.5 / 5 ** 3)
+    # adam stops at the first trigger: after n_iter_no_change + 1 epochs, as scikit-learn's does
+    params = dict(hidden_layer_sizes=(8,), solver="adam", tol=1e9, n_iter_no_change=1, max_iter=50, random_state=0)
+    assert MLPClassifier(**params).fit(Xtr, ytr).n_iter_ == neural_network.MLPClassifier(**params).fit(Xtr, ytr).n_iter_ == 3
+
+
+def test_sgd_variants_run(digits):
+    Xtr, Xte, ytr, yte = digits
+    for momentum, nesterov in ((0.0, False), (0.9, False), (0.9, True)):
+        clf = MLPClassifier(hidden_layer_sizes=(32,), solver="sgd", momentum=momentum, nesterovs_momentum=nesterov,
+                            learning_rate_init=0.1, max_iter=15, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            assert clf.fit(Xtr, ytr).score(Xte, yte) > 0.85
+
+
+def test_binary_multilabel_and_string_classes():
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 5)
+    yb = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=100, random_state=0, learning_rate_init=0.02).fit(X, yb)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1 and list(clf.classes_) == ["no", "yes"]
+    assert clf.predict_proba(X).shape == (200, 2) and clf.score(X, yb) > 0.9
+    Xm, Ym = make_multilabel_classification(n_samples=200, n_features=6, n_classes=3, random_state=0)
+    Xm = Xm / Xm.max()
+    ml = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0, learning_rate_init=0.01).fit(Xm, Ym)
+    assert ml.out_activation_ == "logistic" and ml.predict(Xm).shape == (200, 3)
+    assert set(np.unique(ml.predict(Xm))) <= {0, 1}
+    sk = neural_network.MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0,
+                                      learning_rate_init=0.01).fit(Xm, Ym)
+    assert ml.score(Xm, Ym) > sk.score(Xm, Ym) - 0.1  # subset accuracy, as scikit-learn scores multi-label
+
+
+def test_multioutput_regression_uses_scikit_learns_loss():
+    X, Y = make_regression(n_samples=300, n_features=6, n_targets=3, noise=0.1, random_state=0)
+    Y = Y / Y.std(0)
+    reg = MLPRegressor(hidden_layer_sizes=(32,), max_iter=300, random_state=0, learning_rate_init=0.01).fit(X, Y)
+    assert reg.predict(X).shape == (300, 3) and reg.score(X, Y) > 0.95 and reg.out_activation_ == "identity"
+    # loss_ is (1/2) mean over samples *and* outputs of the squared error (plus nothing else:
+    # measured during the last epoch, so near the end-of-training figure)
+    final = 0.5 * np.mean((reg.predict(X) - Y) ** 2)
+    assert reg.loss_ == pytest.approx(final, rel=0.3)
+    one = MLPRegressor(hidden_layer_sizes=(8,), max_iter=50, random_state=0).fit(X, Y[:, 0])
+    assert one.predict(X).shape == (300,) and one.n_outputs_ == 1
+
+
+def test_in_pipeline_grid_search_and_cross_validation(digits):
+    Xtr, _, ytr, _ = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid = GridSearchCV(pipe, {"mlpclassifier__hidden_layer_sizes": [(8,), (32,)]}, cv=2).fit(Xtr, ytr)
+        assert grid.best_params_["mlpclassifier__hidden_layer_sizes"] in [(8,), (32,)]
+        scores = cross_val_score(MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0),
+                                 Xtr, ytr.astype(float), cv=3)
+    assert len(scores) == 3
+    c = clone(grid.best_estimator_)
+    assert "_net" not in c[-1].__dict__
+    twin = copy.deepcopy(grid.best_estimator_)
+    np.testing.assert_array_equal(twin.predict_proba(Xtr), grid.best_estimator_.predict_proba(Xtr))
+
+
+def test_what_the_engine_does_not_have_yet(digits):
+    Xtr, _, ytr, _ = digits
+    with pytest.raises(NotImplementedError, match="L-BFGS"):
+        MLPClassifier(solver="lbfgs").fit(Xtr, ytr)
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
+    with pytest.raises(NotImplementedError, match="dropout"):
+        MLPRegressor(dropout=0.2).fit(Xtr, ytr)
+    with pytest.raises(NotImplementedError, match="bf16"):
+        MLPClassifier(precision="bf16").fit(Xtr, ytr)
+    with pytest.raises(ValueError):
+        MLPClassifier(precision="int8").fit(Xtr, ytr)
+
+
+def test_threads_verbose_and_unfitted(digits, capsys):
+    Xtr, _, ytr, _ = digits
+    with pytest.raises(NotFittedError):
+        MLPClassifier().predict(Xtr)
+    with pytest.raises(AttributeError):
+        MLPClassifier().coefs_
+    a = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, threads=1, verbose=True)
+    b = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, threads=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a.fit(Xtr, ytr)
+        b.fit(Xtr, ytr)
+    assert a.network_.threads == 1 and b.network_.threads == 2
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Iteration 1, loss = ") and len(out) == 3
+
+
+def test_bad_input_messages():
+    clf = MLPClassifier(max_iter=5)
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit([[1, np.nan], [0, 1]], [0, 1])
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(np.zeros((0, 3)), [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(np.eye(4), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 4"):
+        clf.predict(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic"])
+def test_starts_from_scikit_learns_weights(digits, activation):
+    Xtr, _, ytr, _ = digits
+    sk = neural_network.MLPClassifier(hidden_layer_sizes=(16,), activation=activation)
+    sk._random_state = np.random.RandomState(3)
+    expected = [sk._init_coef(64, 16, np.float64), sk._init_coef(16, 10, np.float64)]
+    # One epoch at a learning rate too small to move a float32 weight leaves the start.
+    ours = MLPClassifier(hidden_layer_sizes=(16,), activation=activation, random_state=3, solver="sgd",
+                         momentum=0, learning_rate_init=1e-15, alpha=0, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(Xtr, ytr)
+    for (coef, intercept), c, b in zip(expected, ours.coefs_, ours.intercepts_):
+        np.testing.assert_allclose(c, coef, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(b, intercept, rtol=1e-6, atol=1e-7)
