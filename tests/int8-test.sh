@@ -151,5 +151,16 @@ expect 1 "nothing.csv" "missing calibration file" predict "$dir/c.bpm" --data "$
 expect 2 "C identifier" "a --name that is no C identifier" export-c "$dir/c.bpm" --int8 \
     --calibrate "$dir/calibration.csv" --name 9lives
 
+# A network integers cannot hold: 40,000 inputs per unit could overflow the int32 sums.
+if "$program" init --arch 40000,2 --activation relu --loss mse -o "$dir/wide.bpm" > "$dir/log" 2>&1; then
+    # With its 2 target columns: a first line this long is past what predict's column count reads.
+    awk 'BEGIN { for (i = 0; i < 40000; i++) printf "%s1", (i ? "," : ""); print ",0,0" }' > "$dir/wide.csv"
+    expect 1 "40000 inputs per unit" "a layer too wide for int32 sums" export-c "$dir/wide.bpm" --int8 \
+        --calibrate "$dir/wide.csv" -o "$dir/wide.c"
+    [ -e "$dir/wide.c" ] && fail "a file was written for the refused model"
+else
+    fail "backprop init --arch 40000,2"
+fi
+
 echo "int8: $passed passed, $failed failed"
 [ $failed -eq 0 ]

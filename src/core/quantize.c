@@ -63,12 +63,12 @@ static double inverse_g(bp_activation g, float a)
 
 static bp_status calibrate(const bp_net *source, const bp_dataset *data, ranges *r, bp_error *err)
 {
+    for (size_t l = 0; l <= BP_MAX_LAYERS; l++) r->a[l] = r->z[l] = (range){INFINITY, -INFINITY};
+    r->in = r->a[0];
     bp_net *net = NULL;
     if (bp_net_clone(source, &net) != BP_OK) return bp_fail(err, BP_ERR_NOMEM, "out of memory quantizing the network");
     size_t L = bp_net_layer_count(net), n0 = bp_net_width(net, 0), n = bp_dataset_count(data);
     const float *x = bp_dataset_x_const(data);
-    for (size_t l = 0; l <= L; l++) r->a[l] = r->z[l] = (range){INFINITY, -INFINITY};
-    r->in = r->a[0];
     bp_status s = BP_OK;
     for (size_t start = 0; start < n && s == BP_OK; start += BP_Q_CHUNK) {
         size_t m = n - start < BP_Q_CHUNK ? n - start : BP_Q_CHUNK;
@@ -230,7 +230,7 @@ static bp_status quantize_layer(bp_qlayer *q, size_t l, const float *W, const fl
             return bp_fail(err, BP_ERR_UNSUPPORTED,
                            "layer %zu, unit %zu: the bias %g is %.3g times the unit's int8 step (w %g x input %g), "
                            "more than an int32 sum can hold beside its products",
-                           l, i, (double)b[i], fabs(bq), w_scale, (double)in_scale);
+                           l, i, b ? (double)b[i] : 0.0, fabs(bq), w_scale, (double)in_scale);
         q->bias[i] = (int32_t)(llround(bq) - (long long)in_zero * rowsum);
         q->bias_u8[i] = (int32_t)((long long)q->bias[i] - 128 * rowsum);
         if (!fixed_point(sum_scale / target, &q->mult[i], &q->shift[i]) ||
@@ -299,6 +299,10 @@ bp_status bp_qnet_create_with(const bp_net *net, const bp_dataset *calibration, 
     affine(r->in.lo, r->in.hi, &q->in_scale, &q->in_zero);
     q->in_inv_scale = 1.0f / q->in_scale;
     const float *params = bp_net_params_const(net);
+    if (!params) {
+        s = bp_fail(err, BP_ERR_ARG, "the network has no parameters");
+        goto fail;
+    }
     float in_scale = q->in_scale;
     int32_t in_zero = q->in_zero;
     size_t widest = 0;
@@ -371,9 +375,10 @@ void bp_qnet_free(bp_qnet *q)
 
 void bp_q_softmax(const bp_qlayer *layer, const int8_t *q, int8_t *p, size_t n)
 {
-    int32_t max = q[0];
+    /* q holds numbers, not characters: int8_t widens to its value. */
+    int32_t max = q[0]; /* NOLINT(bugprone-signed-char-misuse) */
     for (size_t i = 1; i < n; i++)
-        if (q[i] > max) max = q[i];
+        if (q[i] > max) max = q[i]; /* NOLINT(bugprone-signed-char-misuse) */
     uint32_t sum = 0;
     for (size_t i = 0; i < n; i++) sum += layer->exp_table[max - q[i]];
     for (size_t i = 0; i < n; i++) {
@@ -431,7 +436,7 @@ bp_status bp_qnet_forward(bp_qnet *q, const float *x, size_t m, float *out)
 
 bp_status bp_qnet_forward_reference(const bp_qnet *q, const int8_t *x, int8_t *out)
 {
-    size_t widest = 0;
+    size_t widest = 1;
     for (size_t l = 0; l <= q->L; l++)
         if (q->sizes[l] > widest) widest = q->sizes[l];
     int8_t *a = malloc(widest), *next = malloc(widest);

@@ -33,7 +33,7 @@ bp_status bp_export_check_name(const char *name, bp_error *err)
 void bp_export_c_upper(const char *name, char *upper)
 {
     size_t k = 0;
-    for (; name[k] && k < 64; k++) upper[k] = (char)toupper((unsigned char)name[k]);
+    for (; k < 64 && name[k]; k++) upper[k] = (char)toupper((unsigned char)name[k]);
     upper[k] = '\0';
 }
 

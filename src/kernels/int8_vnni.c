@@ -47,10 +47,10 @@ typedef struct {
 
 typedef struct {
     lane_rule pos, neg;   /* neg: for sums below zero (leaky ReLU) */
-    int has_neg;
-    __mmask16 valid;      /* outputs of the block that exist */
     __m512i zero, lo, hi; /* 64-bit: zero point + 128, and the clamp 0..255 */
     const int8_t *lut;
+    int has_neg;
+    __mmask16 valid;      /* outputs of the block that exist */
 } block_rule;
 
 VNNI_INLINE lane_rule make_lane_rule(const int32_t *bias, const int32_t *mult, const uint8_t *shift, __mmask16 k)
