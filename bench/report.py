@@ -388,6 +388,38 @@ def main():
         out("  %-*s %-26s %-20s %-20s %s" % (W, impl, fmt(sps, "rate"), fmt(gf, "gflops"),
                                              "%.0f%%" % (100 * pct) if pct else "-", fmt(rt, "ratio") if rt else ""))
 
+    # ---------------------------------------------------------------- int8 inference
+    out("")
+    int8 = recs("backprop", "int8")
+    if int8:
+        r0 = int8[0]
+        out("int8 inference, W1 (784-256-128-10) after %d epoch%s, quantized on the training set: predict --int8 "
+            "against predict, 10,000 test images, one thread, same run%s" % (
+                r0["epochs"], "s" if r0["epochs"] > 1 else "", " (SYNTHETIC data)" if r0.get("synthetic") else ""))
+        f_rates = [r["samples"] / t for r in int8 for t in r["float_s"] if t > 0]
+        q_rates = [r["samples"] / t for r in int8 for t in r["int8_s"] if t > 0]
+        ratios = [f / q for r in int8 for f, q in zip(r["float_s"], r["int8_s"]) if q > 0]
+        acc_f = stat([r["accuracy_float"] for r in int8])
+        acc_q = stat([r["accuracy_int8"] for r in int8])
+        drop = stat([100 * (r["accuracy_float"] - r["accuracy_int8"]) for r in int8])  # points
+        agree = stat([r["agreement"] for r in int8])
+        fallback = {k: stat([r["samples"] / r[k] for r in int8 if r.get(k)]) for k in ("int8_avx2_s", "int8_portable_s")}
+        out("  %-36s %-26s %s" % ("", "samples/s", "test accuracy %"))
+        out("  %-36s %-26s %s" % ("float (predict)", fmt(stat(f_rates), "rate"), fmt(acc_f, "pct")))
+        out("  %-36s %-26s %s" % ("int8, %s" % r0["kernel"], fmt(stat(q_rates), "rate"), fmt(acc_q, "pct")))
+        for key, name in (("int8_avx2_s", "int8, AVX2 kernel"), ("int8_portable_s", "int8, portable kernel")):
+            if fallback[key]:
+                out("  %-36s %-26s %s" % (name, fmt(fallback[key], "rate"), "(the same integers)"))
+        out("  int8/float throughput %s per repetition; accuracy float - int8: %s points; same class on %s%% "
+            "of the images" % (fmt(stat(ratios), "ratio"), fmt(drop, "loss"), fmt(agree, "pct")))
+        summary["int8"] = {"kernel": r0["kernel"], "samples_per_s_float": stat(f_rates),
+                           "samples_per_s_int8": stat(q_rates), "ratio_int8_over_float": stat(ratios),
+                           "accuracy_float": acc_f, "accuracy_int8": acc_q, "accuracy_drop": drop,
+                           "agreement": agree, "samples_per_s_avx2": fallback["int8_avx2_s"],
+                           "samples_per_s_portable": fallback["int8_portable_s"]}
+    else:
+        out("int8 inference: %s" % why_missing("backprop", "int8"))
+
     out("")
     out("GEMM ceiling: square 1024 SGEMM, row-major, GFLOP/s (2 n^3 per call)")
     out("  %-34s %-22s %-22s %-22s %s" % ("impl", "C = A B", "C = A^T B", "C = A B^T", "kernel"))

@@ -70,12 +70,14 @@ if [ "$MODE" = full ]; then
     W1B1=5000; FANN_EVAL=10000
     W2=100000; W2_TORCH=5000; W2_NUMPY=20000
     W3=16384; CALLS=10
+    INT8_EPOCHS=10
 else
     ROUNDS=1
     W1_EPOCHS=1; W1_EVAL=1; NP_W1_EPOCHS=1
     W1B1=1000; FANN_EVAL=0
     W2=100000; W2_TORCH=2000; W2_NUMPY=5000
     W3=2048; CALLS=10
+    INT8_EPOCHS=1
 fi
 
 # ------------------------------------------------------------------ helpers
@@ -145,6 +147,15 @@ if ! $CC $HFLAGS -Iinclude -Isrc bench/bp_bench.c build/libbackprop.a \
     exit 1
 fi
 
+# int8 inference against float (predict --int8 against predict), bench/int8_bench.c.
+HAVE_INT8=0
+if $CC $HFLAGS -Iinclude -Isrc bench/int8_bench.c build/libbackprop.a $ZLIB_LIBS -lm -lpthread \
+        -o "$OUT/int8_bench" 2> "$OUT/build.err"; then
+    HAVE_INT8=1
+else
+    INT8_WHY="build failed ($(tail -n 1 "$OUT/build.err"))"
+fi
+
 # The FMA peak (registers only): the most arithmetic any code could do here.
 HAVE_PEAK=0
 if $CC $HFLAGS bench/fma_peak.c -lpthread -o "$OUT/fma_peak" 2> "$OUT/build.err"; then
@@ -205,6 +216,11 @@ while [ $ROUND -le $ROUNDS ]; do
     job backprop w1b1 "" "$OUT/bp_bench" w1b1 --samples $W1B1 --seed $SEED --threads $THREADS --data $DATA
     job backprop w2 "" "$OUT/bp_bench" w2 --samples $W2 --seed $SEED --threads $THREADS
     job backprop w3 "" "$OUT/bp_bench" w3 --samples $W3 --seed $SEED --threads $THREADS
+    if [ $HAVE_INT8 = 1 ]; then
+        job backprop int8 "" "$OUT/int8_bench" --epochs $INT8_EPOCHS --seed $SEED --data $DATA
+    else
+        status backprop int8 "$INT8_WHY"
+    fi
     if [ $HAVE_BP_OPENBLAS = 1 ]; then
         job backprop-openblas w1 "" "$OUT/bp_bench_openblas" w1 --impl backprop-openblas \
             --epochs 1 --eval 1 --seed $SEED --threads $THREADS --data $DATA

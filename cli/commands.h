@@ -14,7 +14,7 @@ extern const cli_command cmd_explain;                 /* cmd_explain.c */
 extern const cli_command cmd_train;                   /* cmd_train.c */
 extern const cli_command cmd_eval, cmd_predict;       /* cmd_eval.c */
 extern const cli_command cmd_convert;                 /* cmd_convert.c */
-extern const cli_command cmd_export_c;                /* cmd_export.c */
+extern const cli_command cmd_export_c, cmd_export_onnx; /* cmd_export.c */
 extern const cli_command cmd_demo;                    /* cmd_demo.c */
 
 #endif

@@ -15,7 +15,7 @@
 
 static const cli_command *const commands[] = {
     &cmd_demo, &cmd_train, &cmd_eval, &cmd_predict, &cmd_init, &cmd_info,
-    &cmd_grad, &cmd_gradcheck, &cmd_explain, &cmd_convert, &cmd_export_c,
+    &cmd_grad, &cmd_gradcheck, &cmd_explain, &cmd_convert, &cmd_export_c, &cmd_export_onnx,
 };
 
 static void overview(FILE *f)
@@ -24,7 +24,7 @@ static void overview(FILE *f)
                "usage: backprop COMMAND [options]\n\ncommands:\n",
             BP_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(f, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\n'backprop COMMAND --help' describes a command and all its options.\n");
 }
 

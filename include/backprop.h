@@ -540,6 +540,49 @@ BP_API bp_status bp_net_explain(bp_net *net, const float *x, const float *y, con
 /** Free memory the library allocated for the caller (bp_net_explain's text). NULL is ignored. */
 BP_API void bp_free(void *p);
 
+/* ------------------------------------------------------------------ exports */
+
+/** A network quantized to 8-bit integers for inference (docs/DEPLOY.md): int8 weights with
+ *  one scale per output unit, int8 activations with scales calibrated on data, int32 sums
+ *  and fixed-point rescaling between layers. Opaque; independent of the bp_net it came from. */
+typedef struct bp_qnet bp_qnet;
+
+/** Quantize a network. calibration holds samples in the network's input space (the stored
+ *  input transform already applied, as bp_net_forward takes them; targets are ignored): the
+ *  range of every layer's activations over them sets that layer's scale. Fails with
+ *  BP_ERR_UNSUPPORTED, err saying what and why, for a network integers cannot represent. */
+BP_API bp_status bp_qnet_create(const bp_net *net, const bp_dataset *calibration, bp_qnet **out,
+                                bp_error *err);
+/** Integer forward pass over m samples: x (m x n_0) is quantized to int8, every layer runs in
+ *  integers, and out (m x n_L) receives the int8 outputs a^L as floats. The same integers as
+ *  the C that bp_net_export writes for this bp_qnet, on any CPU (AVX-512 VNNI, AVX2 or
+ *  portable code, picked at run time). */
+BP_API bp_status bp_qnet_forward(bp_qnet *q, const float *x, size_t m, float *out);
+/** Free a quantized network; NULL is ignored. */
+BP_API void bp_qnet_free(bp_qnet *q);
+
+/** Formats bp_net_export writes. */
+typedef enum {
+    BP_EXPORT_C = 0, /**< one dependency-free C99 file: NAME_predict and the weights as constants */
+    BP_EXPORT_ONNX   /**< an ONNX model (opset 13): input [batch, n_0] raw values, output a^L */
+} bp_export_format;
+
+/** What bp_net_export writes. Zero-initialize for float C. */
+typedef struct {
+    bp_export_format format;
+    const char *name;      /**< C: prefix of every generated name (default "model") */
+    const bp_qnet *int8;   /**< C: write this quantization of the network as integer-only code
+                                instead of float code (NULL: float) */
+    const char *source;    /**< where the model came from, quoted in the file's comment (may be NULL) */
+} bp_export_options;
+
+/** Write a network in another format, for programs that do not link backprop. Both formats
+ *  take raw inputs (the stored input transform is part of them) and give a^L. *data receives
+ *  the file's bytes (C text is also NUL-terminated), *size their count; release with bp_free.
+ *  A network the format cannot represent fails with BP_ERR_UNSUPPORTED, and err says why. */
+BP_API bp_status bp_net_export(const bp_net *net, const bp_export_options *options, void **data, size_t *size,
+                               bp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,11 @@
 #   cli    tests/cli-tests.sh (the backprop program end to end)
 #   readme tests/readme-test.sh (the C example in README.md compiles and runs)
 #   export tests/export-test.sh (export-c output compiles and matches predict)
+#   int8   tests/int8-test.sh (export-c --int8 output compiles and equals predict --int8)
+#   onnx   tests/onnx-test.sh (export-onnx read by onnx.checker, OpenCV and ONNX Runtime;
+#          each skipped when not installed)
+#   mcu    tests/mcu-test.sh (export-c --int8 on a Cortex-M4 under QEMU = the host build;
+#          skipped without arm-none-eabi-gcc and qemu-system-arm)
 #   hostile tests/hostile-test.sh (forged, damaged and huge files: exit 1, 1 s, bounded memory)
 #   resume tests/resume-test.sh (SIGKILL/SIGINT mid-training, resume: bitwise the same model)
 #   mpi    tests/mpi-test.sh (make MPI=1; N ranks = one process; skipped without Open MPI)
@@ -56,6 +61,9 @@ run unit "./$build/unit-tests"
 run cli sh tests/cli-tests.sh "$build"
 run readme sh tests/readme-test.sh "$build"
 run export sh tests/export-test.sh "$build"
+run int8 sh tests/int8-test.sh "$build"
+run onnx sh tests/onnx-test.sh "$build"
+run mcu sh tests/mcu-test.sh "$build"
 run hostile sh tests/hostile-test.sh "$build"
 run resume sh tests/resume-test.sh "$build"
 run mpi sh tests/mpi-test.sh "$build"

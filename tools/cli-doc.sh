@@ -13,7 +13,7 @@ echo
 echo '```'
 "$program" --help
 echo '```'
-for cmd in $("$program" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
+for cmd in $("$program" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p'); do
     echo
     echo "## backprop $cmd"
     echo

@@ -1,0 +1,166 @@
+#!/bin/sh
+# `backprop export-c --int8` end to end: the generated C compiles warning-free as C99
+# (gcc, and clang when present) and gives exactly the outputs of `backprop predict --int8`
+# (the library's integer pass on AVX-512 VNNI, AVX2 or portable code) for every hidden
+# activation and several outputs, with and without biases and input preprocessing; and
+# `eval --int8`, `predict --int8` and `export-c --int8` refuse what they cannot do with
+# the right exit status and a message that says why.
+#
+# Usage: sh tests/int8-test.sh [BUILD_DIR]; ends with "int8: N passed, M failed".
+build=${1:-build}
+program="$build/backprop"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+passed=0
+failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log"; failed=$((failed + 1)); }
+
+# Data: 5 inputs, 3 classes, 400 rows; a regression target; a calibration set of its own.
+awk 'BEGIN { srand(5); for (i = 0; i < 400; i++) { a = rand(); b = rand() * 10; c = rand() - 0.5; d = rand() * 3; e = -rand();
+     k = (a + c > 0.6) ? 2 : (b > 5 ? 1 : 0); printf "%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", a, b, c, d, e, k } }' > "$dir/class.csv"
+awk -F, '{ printf "%s,%s,%s,%s,%s,%.5f\n", $1, $2, $3, $4, $5, 0.3 * $1 - 0.05 * $2 + $3 + 0.1 * $4 }' "$dir/class.csv" > "$dir/values.csv"
+awk -F, '{ printf "%s,%s,%s,%s,%s,%d\n", $1, $2, $3, $4, $5, ($6 == 2) }' "$dir/class.csv" > "$dir/binary.csv"
+cut -d, -f1-5 "$dir/class.csv" > "$dir/inputs.csv"
+head -n 300 "$dir/inputs.csv" > "$dir/calibration.csv"
+
+cat > "$dir/main.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include "net.c"
+/* The shortest of 6 to 9 significant digits that reads back as v: the digits `backprop
+   predict` prints, so that the two files compare as numbers. */
+static void print_float(float v)
+{
+    char text[32];
+    int p;
+    for (p = 6; p < 9; p++) {
+        snprintf(text, sizeof text, "%.*g", p, (double)v);
+        if (strtof(text, NULL) == v) break;
+    }
+    snprintf(text, sizeof text, "%.*g", p, (double)v);
+    fputs(text, stdout);
+}
+/* Each line of 5 raw inputs -> the dequantized outputs, then the class the generated
+   code returns. */
+int main(void)
+{
+    float x[NET_INPUTS];
+    int8_t q[NET_INPUTS], out[NET_OUTPUTS];
+    int i, k;
+    while (scanf("%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4]) == 5) {
+        net_quantize_inputs(x, q);
+        k = net_predict_int8(q, out);
+        for (i = 0; i < NET_OUTPUTS; i++) {
+            if (i) putchar(',');
+            print_float(NET_OUTPUT_SCALE * (float)(out[i] - NET_OUTPUT_ZERO));
+        }
+        printf(" %d\n", k);
+    }
+    return 0;
+}
+C
+
+compilers=${CC:-cc}
+command -v clang > /dev/null 2>&1 && [ "$compilers" != clang ] && compilers="$compilers clang"
+
+check() {
+    name=$1
+    shift
+    if ! "$program" train --quiet --epochs 3 "$@" -o "$dir/m.bpm" > "$dir/log" 2>&1; then fail "$name: training"; return; fi
+    if ! "$program" export-c "$dir/m.bpm" --int8 --calibrate "$dir/calibration.csv" --name net -o "$dir/net.c" \
+        > "$dir/log" 2>&1; then
+        fail "$name: export-c --int8"; return
+    fi
+    # No float outside the input quantization: every float is before NAME_predict_int8.
+    if sed -n '/net_predict_int8(const/,$p' "$dir/net.c" | grep -q -E 'float|double'; then
+        fail "$name: float code in the integer pass"; return
+    fi
+    for cc in $compilers; do
+        if ! $cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I"$dir" "$dir/main.c" -o "$dir/main" > "$dir/log" 2>&1; then
+            fail "$name: the generated C does not compile cleanly with $cc"; return
+        fi
+        "$dir/main" < "$dir/inputs.csv" > "$dir/exported.txt"
+        "$program" predict "$dir/m.bpm" --data "$dir/inputs.csv" --int8 --calibrate "$dir/calibration.csv" \
+            2> "$dir/log" | tail -n +2 > "$dir/library.csv"
+        "$program" predict "$dir/m.bpm" --data "$dir/inputs.csv" --int8 --calibrate "$dir/calibration.csv" --classes \
+            2> "$dir/log" | tail -n +2 > "$dir/classes.csv"
+        if [ "$(wc -l < "$dir/exported.txt")" -ne 400 ]; then fail "$name ($cc): expected 400 rows"; return; fi
+        # Outputs equal as numbers, and the class the C returns is the one predict names.
+        if paste -d' ' "$dir/exported.txt" "$dir/library.csv" "$dir/classes.csv" | awk '
+            { n = split($1, e, ","); m = split($3, l, ","); if (n != m) bad++;
+              for (i = 1; i <= n; i++) if (e[i] + 0 != l[i] + 0) bad++;
+              if ($2 != $4) badclass++ }
+            END { if (bad || badclass) { print bad + 0, "outputs and", badclass + 0, "classes differ"; exit 1 } }' \
+            > "$dir/log" 2>&1; then
+            ok "$name ($cc): int8 C = backprop predict --int8 on 400 samples, outputs and classes"
+        else
+            fail "$name ($cc): int8 C differs from backprop predict --int8"
+        fi
+    done
+}
+
+check "relu softmax, standardized" --train "$dir/class.csv" --hidden 8,6 --normalize standardize
+check "tanh softmax, no bias" --train "$dir/class.csv" --hidden 7 --activation tanh --no-bias --normalize minmax
+check "sigmoid hidden, sigmoid bce" --train "$dir/binary.csv" --targets 1 --loss bce --hidden 6 --activation sigmoid \
+    --normalize standardize
+check "leaky-relu, identity regression" --train "$dir/values.csv" --targets 1 --hidden 6,4 --activation leaky-relu \
+    --normalize minmax
+check "identity hidden, tanh output" --train "$dir/values.csv" --targets 1 --hidden 5 --activation identity --output tanh \
+    --lr 0.01 --input-scale 10
+
+# The banner states the memory the model needs.
+if grep -q -E 'Flash: [0-9]+ bytes of constants' "$dir/net.c" && grep -q -E 'RAM: [0-9]+ bytes of stack' "$dir/net.c"; then
+    ok "the banner states flash and RAM"
+else
+    fail "the banner does not state flash and RAM"
+fi
+
+# eval --int8: the int8 accuracy beside the float one, in text and JSON.
+"$program" train --quiet --train "$dir/class.csv" --hidden 8 --normalize standardize --epochs 5 -o "$dir/c.bpm" > /dev/null 2>&1
+if "$program" eval "$dir/c.bpm" --data "$dir/class.csv" --int8 --calibrate "$dir/calibration.csv" > "$dir/log" 2>&1 &&
+    grep -q -E '^accuracy +[0-9.]+% \([0-9]+ of 400; float [0-9.]+%\)' "$dir/log" && grep -q '^agreement' "$dir/log"; then
+    ok "eval --int8 reports the int8 accuracy beside the float one"
+else
+    fail "eval --int8 text output"
+fi
+if "$program" eval "$dir/c.bpm" --data "$dir/class.csv" --int8 --calibrate "$dir/calibration.csv" --json > "$dir/log" 2>&1 &&
+    grep -q '"int8":{"accuracy":0\.[0-9]*,"agreement":' "$dir/log"; then
+    ok "eval --int8 --json has an int8 object"
+else
+    fail "eval --int8 --json"
+fi
+
+# Refusals: status 2 for usage, 1 for data, with a message naming the problem.
+expect() {
+    want=$1 pattern=$2 what=$3
+    shift 3
+    "$program" "$@" > "$dir/out" 2> "$dir/log"
+    code=$?
+    if [ $code -eq "$want" ] && grep -q -- "$pattern" "$dir/log"; then ok "$what: exit $want"
+    else echo "    exit $code"; fail "$what"; fi
+}
+expect 2 "needs --calibrate" "--int8 without --calibrate" export-c "$dir/c.bpm" --int8
+expect 2 "needs --calibrate" "eval --int8 without --calibrate" eval "$dir/c.bpm" --data "$dir/class.csv" --int8
+expect 2 "which was not given" "--calibrate without --int8" predict "$dir/c.bpm" --data "$dir/inputs.csv" \
+    --calibrate "$dir/calibration.csv"
+cut -d, -f1-4 "$dir/inputs.csv" > "$dir/narrow.csv"
+expect 1 "narrow.csv" "calibration data of the wrong width" export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+expect 1 "nothing.csv" "missing calibration file" predict "$dir/c.bpm" --data "$dir/inputs.csv" --int8 \
+    --calibrate "$dir/nothing.csv"
+expect 2 "C identifier" "a --name that is no C identifier" export-c "$dir/c.bpm" --int8 \
+    --calibrate "$dir/calibration.csv" --name 9lives
+
+# A network integers cannot hold: 40,000 inputs per unit could overflow the int32 sums.
+if "$program" init --arch 40000,2 --activation relu --loss mse -o "$dir/wide.bpm" > "$dir/log" 2>&1; then
+    # With its 2 target columns: a first line this long is past what predict's column count reads.
+    awk 'BEGIN { for (i = 0; i < 40000; i++) printf "%s1", (i ? "," : ""); print ",0,0" }' > "$dir/wide.csv"
+    expect 1 "40000 inputs per unit" "a layer too wide for int32 sums" export-c "$dir/wide.bpm" --int8 \
+        --calibrate "$dir/wide.csv" -o "$dir/wide.c"
+    [ -e "$dir/wide.c" ] && fail "a file was written for the refused model"
+else
+    fail "backprop init --arch 40000,2"
+fi
+
+echo "int8: $passed passed, $failed failed"
+[ $failed -eq 0 ]
