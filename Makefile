@@ -14,6 +14,7 @@
 #   make BLAS=openblas  build-openblas/: OpenBLAS's sgemm instead of backprop's own GEMM
 #   make SIMDE=1      build-simde/: the AVX-512 GEMM kernel under emulation (tests/avx512-test.sh)
 #   make CUDA=1       build-cuda/: with the GPU trainer (nvcc, cuBLAS); train --device cuda
+#   make web          build/web/playground.html: the library in WebAssembly, one offline page (emcc)
 #   make bench-gpu    GPU step times against PyTorch's (needs a GPU); cuda-sanitize: compute-sanitizer
 #
 # The plain build needs only libc, libm, POSIX threads and zlib (zlib1g-dev on Debian and
@@ -108,7 +109,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz web
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -165,6 +166,10 @@ unit: $(UNIT)
 # Unit tests, end-to-end CLI tests, and the PyTorch comparison (skipped without PyTorch).
 test: $(UNIT) $(PROGRAM)
 	@sh tests/run-all.sh $(BUILD)
+
+# The playground (docs/PLAYGROUND.md): the library compiled by Emscripten into one offline page.
+web:
+	sh web/build.sh $(BUILD)/web
 
 # Speed against PyTorch, NumPy, FANN and OpenBLAS, measured in one run (bench/README.md):
 # about 5 minutes in full (every figure 5 times, medians), under a minute in quick mode.

@@ -11,6 +11,8 @@
 #   avx512 tests/avx512-test.sh (make SIMDE=1: the unit suite on the AVX-512 GEMM kernel,
 #          emulated; skipped without SIMDe)
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
+#   web    tests/web-test.sh (the playground: the engine under WebAssembly, the page in headless
+#          Chromium; skipped without Emscripten, Chromium or playwright-core)
 #   structure tools/check-structure.py (no dependency cycles, one-way layers, the export
 #          list, a library that never prints or reads the environment)
 #
@@ -62,6 +64,7 @@ run avx512 sh tests/avx512-test.sh
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 run torch "$python" tests/torch_compare.py "$build"
+run web sh tests/web-test.sh "$build"
 if command -v "$python" >/dev/null 2>&1 && command -v nm >/dev/null 2>&1; then
     run structure "$python" tools/check-structure.py "$build"
 else
