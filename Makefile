@@ -14,6 +14,7 @@
 #   make BLAS=openblas  build-openblas/: OpenBLAS's sgemm instead of backprop's own GEMM
 #   make SIMDE=1      build-simde/: the AVX-512 GEMM kernel under emulation (tests/avx512-test.sh)
 #   make CUDA=1       build-cuda/: with the GPU trainer (nvcc, cuBLAS); train --device cuda
+#   make web          build/web/playground.html: the library in WebAssembly, one offline page (emcc)
 #   make bench-gpu    GPU step times against PyTorch's (needs a GPU); cuda-sanitize: compute-sanitizer
 #   make python       the Python package: the library into python/backprop/ (docs/PYTHON.md)
 #
@@ -109,7 +110,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz python
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz python web
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -173,6 +174,10 @@ test: $(UNIT) $(PROGRAM) $(SHARED)
 python: $(SHARED)
 	cp $(SHARED) python/backprop/libbackprop.so
 	@echo "python/backprop is ready: PYTHONPATH=$(CURDIR)/python python3 -c 'import backprop'"
+
+# The playground (docs/PLAYGROUND.md): the library compiled by Emscripten into one offline page.
+web:
+	sh web/build.sh $(BUILD)/web
 
 # Speed against PyTorch, NumPy, FANN and OpenBLAS, measured in one run (bench/README.md):
 # about 5 minutes in full (every figure 5 times, medians), under a minute in quick mode.

@@ -18,6 +18,8 @@
 #   torch  tests/torch_compare.py (gradients against PyTorch; skipped without it)
 #   python tests/python-test.sh (the Python package: pytest, check_estimator, the offline
 #          install; skipped without python3, NumPy and pytest)
+#   web    tests/web-test.sh (the playground: the engine under WebAssembly, the page in headless
+#          Chromium; skipped without Emscripten, Chromium or playwright-core)
 #   structure tools/check-structure.py (no dependency cycles, one-way layers, the export
 #          list, a library that never prints or reads the environment)
 #
@@ -73,6 +75,7 @@ python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 run torch "$python" tests/torch_compare.py "$build"
 run python sh tests/python-test.sh "$build"
+run web sh tests/web-test.sh "$build"
 if command -v "$python" >/dev/null 2>&1 && command -v nm >/dev/null 2>&1; then
     run structure "$python" tools/check-structure.py "$build"
 else

@@ -10,6 +10,7 @@
  * What the state holds is the trainer's business (core/trainer.h hands it over
  * as a bp_trainer_state); how it is laid out in bytes is this file's.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@
 #include "core/status.h"
 #include "core/trainer.h"
 
-#define MAX_CHECKPOINT_SIZE ((size_t)1 << 36)
+/* 64 GiB, or what a 32-bit size_t counts (the WebAssembly build). */
+#define MAX_CHECKPOINT_SIZE ((size_t)(UINT64_C(1) << 36 < SIZE_MAX ? UINT64_C(1) << 36 : SIZE_MAX))
 
 /* ------------------------------------------------------- the trainer state */
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ bp_status bp_read_file(const char *path, size_t max_size, unsigned char **data, 
 }
 
 /* Decompressed data is capped so a gzip bomb fails fast instead of eating memory. */
-#define MAX_GUNZIP ((size_t)1 << 32)
+#define MAX_GUNZIP ((size_t)(UINT64_C(1) << 32 < SIZE_MAX ? UINT64_C(1) << 32 : SIZE_MAX)) /* 32-bit: SIZE_MAX */
 
 bp_status bp_maybe_gunzip(const unsigned char *data, size_t len, const char *name,
                           unsigned char **plain, size_t *plain_len, bp_error *err)

@@ -41,7 +41,7 @@ static const unsigned char MAGIC[8] = {0x89, 'B', 'P', 'M', '\r', '\n', 0x1a, '\
 /* Fixed part of ARCH: L, hidden, output, loss, bias (u32 each) and the leaky slope (f32). */
 #define ARCH_FIXED 24u
 /* Refuse files larger than this outright: no real model comes near it. */
-#define MAX_FILE_SIZE ((size_t)1 << 36)
+#define MAX_FILE_SIZE ((size_t)(UINT64_C(1) << 36 < SIZE_MAX ? UINT64_C(1) << 36 : SIZE_MAX)) /* 32-bit: SIZE_MAX */
 
 /* ------------------------------------------------------------------ write */
 

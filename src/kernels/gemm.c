@@ -525,6 +525,9 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
    compiler's runtime and is idempotent). */
 static micro_kernel pick_kernel(void)
 {
+#if defined(__wasm_simd128__)
+    return bp_gemm_kernel_wasm; /* WebAssembly: chosen when compiled (gemm_wasm.c) */
+#endif
 #if BP_GEMM_AVX2
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
@@ -561,6 +564,7 @@ const char *bp_gemm_kernel_name(void)
 #if BP_GEMM_AVX2
     if (kernel == kernel_avx2) return "AVX2 6x16";
 #endif
+    if (kernel == bp_gemm_kernel_wasm) return "WebAssembly SIMD128 6x16";
     return "portable C 6x16";
 #endif
 }

@@ -1,6 +1,6 @@
 /*
- * gemm_kernel.h - what gemm.c shares with the micro-kernel kept in its own file
- * (gemm_avx512.c): the tile shape, the packed layout it reads and where a
+ * gemm_kernel.h - what gemm.c shares with the micro-kernels kept in their own
+ * files (gemm_avx512.c, gemm_wasm.c): the tile shape, the packed layout it reads and where a
  * finished tile goes. Private to the library.
  *
  * Packed layout (gemm.c packs, kernels read): op(A) as slivers of BP_MR rows,
@@ -43,5 +43,10 @@ int bp_gemm_avx512_usable(void);
    the same operations as the 6 x 16 AVX2 kernel, so the two kernels give the
    same bits and may share one product. */
 void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest);
+
+/* The 6 x 16 tile from one A sliver and one B sliver with WebAssembly SIMD128
+   (gemm_wasm.c): what kernel_portable computes, for builds where the compiler
+   targets SIMD128 (__wasm_simd128__); a stub that is never called elsewhere. */
+void bp_gemm_kernel_wasm(size_t kc, const float *a, const float *b, const bp_tile_dest *dest);
 
 #endif

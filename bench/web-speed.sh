@@ -1,0 +1,70 @@
+#!/bin/sh
+# The playground's training speed against native, measured in one run (issue 26's target:
+# the browser at no less than 40% of the native single-thread speed).
+#
+#   sh bench/web-speed.sh [ROUNDS [SECONDS]]      (default 3 rounds of 3 s each)
+#
+# Workload: the digits network of `backprop demo`'s data (data/digits.csv.gz, 1,797 images,
+# pixels / 16), 64-128-64-10, ReLU, softmax and cross-entropy, plain SGD at lr 0.1, batch 64,
+# one thread, reshuffled every epoch. Three implementations, round by round so that a
+# busy stretch of a shared machine hits all of them:
+#   native        bench/web_speed.c on build/libbackprop.a (the AVX-512 kernel where the
+#                 CPU has it, else AVX2)
+#   native-avx2   the same on a build with -DBP_NO_AVX512 (build-noavx512/), the speed of a
+#                 CPU without AVX-512
+#   browser       the same calls in the playground's worker (headless Chromium, WebAssembly
+#                 SIMD128), bench/web-speed.mjs
+# Each figure is the best epoch's samples per second after a 1 s warm-up; the table gives
+# each implementation's median over the rounds and the browser's ratio to the natives.
+# Needs make, emcc (the page), chromium and playwright-core.
+set -eu
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+seconds=${2:-3}
+out=build/bench
+mkdir -p "$out"
+make -s build/libbackprop.a
+make -s BUILD=build-noavx512 CFLAGS=-DBP_NO_AVX512 build-noavx512/libbackprop.a
+sh web/build.sh build/web > /dev/null
+# shellcheck disable=SC2046 # pkg-config's flags are a word list
+zlib=$(pkg-config --libs zlib 2> /dev/null || echo -lz)
+for lib in build build-noavx512; do
+    # shellcheck disable=SC2086 # a word list
+    cc -O2 -Iinclude bench/web_speed.c "$lib/libbackprop.a" $zlib -lm -pthread -o "$out/web_speed-$(basename "$lib")"
+done
+# The digits with pixels scaled to [0, 1], as plain CSV (the browser reads it through the
+# library's CSV reader too).
+gzip -dc data/digits.csv.gz | awk -F, 'BEGIN { OFS = "," } { for (i = 1; i < NF; i++) $i = $i / 16; print }' \
+    > "$out/digits16.csv"
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "host: $cpu ($(grep -c ^processor /proc/cpuinfo) CPUs); $rounds rounds of $seconds s"
+raw=$out/web-speed.txt
+: > "$raw"
+r=1
+while [ "$r" -le "$rounds" ]; do
+    n=$("$out/web_speed-build" "$out/digits16.csv" "$seconds")
+    a=$("$out/web_speed-build-noavx512" "$out/digits16.csv" "$seconds")
+    b=$(node bench/web-speed.mjs build/web/playground.html "$out/digits16.csv" "$seconds")
+    for pair in "native $n" "native-avx2 $a" "browser $b"; do
+        name=${pair%% *}
+        json=${pair#* }
+        rate=$(echo "$json" | sed -n 's/.*"samples_per_second": *\([0-9]*\).*/\1/p')
+        echo "round $r $name $rate" | tee -a "$raw"
+    done
+    r=$((r + 1))
+done
+awk '{ v[$3] = v[$3] " " $4 }
+     function median(list,   a, n, i, j, t) {
+         n = split(list, a, " ")
+         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+     }
+     END {
+         nat = median(v["native"]); avx2 = median(v["native-avx2"]); web = median(v["browser"])
+         printf "\n%-12s %14s\n", "", "samples/s (median)"
+         printf "%-12s %14.0f\n", "native", nat
+         printf "%-12s %14.0f\n", "native-avx2", avx2
+         printf "%-12s %14.0f\n", "browser", web
+         printf "\nbrowser / native      = %.2f\nbrowser / native-avx2 = %.2f\n", web / nat, web / avx2
+     }' "$raw"

@@ -1,0 +1,418 @@
+// web-test.mjs - the playground in a real browser (tests/web-test.sh runs it): headless
+// Chromium, driven by playwright-core, on build/web/playground.html opened from file://.
+//
+//   node tests/web-test.mjs PAGE BACKPROP WORK_DIR SCREENSHOT_DIR
+//
+// Each check prints "ok   ..." or "FAIL ..." and the last line is
+// "browser: N passed, M failed". The checks hold the page to what the command line says
+// (the same explanation numbers, CSV messages, model files and predictions), to the seeds'
+// hand-worked numbers, and to its own promises (accuracy, frame rate, links, errors shown
+// in the page rather than a frozen or blank one).
+import {chromium} from 'playwright-core';
+import {execFileSync, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+
+const [pageFile, backpropArg, work, shots] = process.argv.slice(2);
+const backprop = backpropArg && path.resolve(backpropArg);
+if (!pageFile || !backpropArg || !work || !shots) {
+    console.error('usage: node tests/web-test.mjs PAGE BACKPROP WORK_DIR SCREENSHOT_DIR');
+    process.exit(2);
+}
+const pageUrl = 'file://' + path.resolve(pageFile);
+fs.mkdirSync(shots, {recursive: true});
+
+let passed = 0, failed = 0;
+function ok(name) {
+    console.log(`ok   ${name}`);
+    passed++;
+}
+function fail(name, why) {
+    console.log(`FAIL ${name}\n    ${String(why).split('\n').join('\n    ')}`);
+    failed++;
+}
+async function check(name, fn) {
+    try {
+        const note = await fn();
+        ok(note ? `${name} (${note})` : name);
+    } catch (e) {
+        fail(name, e && e.stack ? e.stack.split('\n').slice(0, 4).join('\n') : e);
+    }
+}
+function assert(cond, what) {
+    if (!cond) throw new Error(what);
+}
+// |a - b| <= tol max(1, |a|, |b|), as the C tests' CHECK_NEAR.
+const near = (a, b, tol) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b));
+
+const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext({viewport: {width: 1280, height: 1000}, acceptDownloads: true});
+
+// The page at a setup fragment, loaded and ready; its uncaught errors are collected.
+async function open(fragment = '', url = pageUrl) {
+    const page = await context.newPage();
+    page.errors = [];
+    page.on('pageerror', (e) => page.errors.push(e.message));
+    const t0 = Date.now();
+    await page.goto(url + fragment);
+    await page.waitForFunction(() => document.body.dataset.ready, null, {timeout: 15000});
+    page.loadMs = Date.now() - t0;
+    assert(await page.evaluate(() => document.body.dataset.ready) === 'yes',
+           `the page did not start: ${await page.evaluate(() => window.playground && window.playground.messages())}`);
+    await idle(page);
+    return page;
+}
+const idle = (page) => page.evaluate(() => window.playground.idle());
+const snapshot = (page) => page.evaluate(() => window.playground.snapshot());
+const lastError = (page) => page.evaluate(() => window.playground.lastError());
+
+// Trains (the page's own play button) until the test accuracy shown reaches goal or time
+// runs out; returns the snapshot that reached it (training goes on a little while pausing).
+async function trainTo(page, goal, seconds) {
+    await page.click('#play');
+    try {
+        const reached = await page.waitForFunction((g) => {
+            const s = window.playground.snapshot();
+            return s && s.test && s.test.accuracy >= g && {epochs: s.epochs, test: s.test};
+        }, goal, {timeout: seconds * 1000, polling: 50});
+        return await reached.jsonValue();
+    } finally {
+        if (await page.evaluate(() => window.playground.playing())) await page.click('#play');
+        await idle(page);
+    }
+}
+
+// A screenshot once the throttled curves have caught up with the last frame.
+async function shot(page, name, fullPage = false) {
+    await page.waitForTimeout(300);
+    await page.screenshot({path: path.join(shots, name), fullPage});
+}
+
+async function download(page, button, file) {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    await dl.saveAs(file);
+    return file;
+}
+
+function cli(args, options = {}) {
+    return execFileSync(backprop, args, Object.assign({cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}, options));
+}
+
+// ------------------------------------------------------------------ loading
+
+await check('loads from file:// with the engine in a worker, without errors', async () => {
+    const page = await open();
+    const loadMs = page.loadMs;
+    assert(page.errors.length === 0, `page errors: ${page.errors.join('; ')}`);
+    const s = await snapshot(page);
+    assert(s && s.params.length === 2 * 4 + 4 + 4 * 4 + 4 + 4 * 2 + 2, 'no snapshot of the 2-4-4-2 network');
+    await page.close();
+    // The 1 s target is measured on a quiet machine; a loaded CI machine gets some slack.
+    assert(loadMs < 3000, `ready after ${loadMs} ms`);
+    return `ready in ${loadMs} ms`;
+});
+
+await check('the same page served over HTTP', async () => {
+    const html = fs.readFileSync(pageFile);
+    const server = http.createServer((req, res) => {
+        res.writeHead(200, {'content-type': 'text/html'});
+        res.end(html);
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    try {
+        const page = await open('', `http://127.0.0.1:${server.address().port}/playground.html`);
+        assert(page.errors.length === 0, page.errors.join('; '));
+        await page.close();
+    } finally {
+        server.close();
+    }
+});
+
+// ------------------------------------------------------------------ training
+
+let xorPage = null;
+await check('XOR trains to at least 99% test accuracy', async () => {
+    xorPage = await open('#pace=0');
+    const s = await trainTo(xorPage, 0.99, 30);
+    assert(s.test.accuracy >= 0.99, `test accuracy ${s.test.accuracy}`);
+    await shot(xorPage, 'xor.png');
+    return `${(100 * s.test.accuracy).toFixed(1)}% after ${s.epochs} epochs`;
+});
+
+await check('two spirals train to at least 95% test accuracy', async () => {
+    const page = await open('#data=spirals&n=800&test=0.25&hidden=16,16&opt=adam&lr=0.01&batch=16&pace=0&showTest=1');
+    const s = await trainTo(page, 0.95, 40);
+    assert(s.test.accuracy >= 0.95, `test accuracy ${s.test.accuracy}`);
+    await shot(page, 'spirals.png');
+    await page.close();
+    return `${(100 * s.test.accuracy).toFixed(1)}% after ${s.epochs} epochs`;
+});
+
+await check('at least 30 frames per second while training', async () => {
+    const page = await open('#data=spirals&n=800&hidden=16,16&opt=adam&lr=0.01&pace=0');
+    await page.click('#play');
+    await page.waitForTimeout(500);
+    const f0 = await page.evaluate(() => window.playground.frames()), t0 = Date.now();
+    const s0 = (await snapshot(page)).steps;
+    await page.waitForTimeout(2000);
+    const f1 = await page.evaluate(() => window.playground.frames()), t1 = Date.now();
+    const s1 = (await snapshot(page)).steps;
+    await page.click('#play');
+    await page.close();
+    const fps = (f1 - f0) / ((t1 - t0) / 1000);
+    assert(s1 > s0, 'no training happened while the frames were counted');
+    assert(fps >= 30, `${fps.toFixed(1)} frames per second`);
+    return `${fps.toFixed(0)} frames/s, ${((s1 - s0) / ((t1 - t0) / 1000)).toFixed(0)} steps/s`;
+});
+
+// ------------------------------------------------------------------ explain
+
+// The command line's array for one labelled term of the step view, flattened row by row.
+function cliTerm(json, label) {
+    const s = json.sample, L = json.network.sizes.length - 1;
+    const layer = (l) => s.layers[l - 1];
+    const flat = (m) => (Array.isArray(m) ? m.flat(2) : [m]);
+    const rows = (m, n) => (Array.isArray(m[0]) ? m : n === 1 ? [m] : m.map((v) => [v]));
+    let m;
+    if (label === 'y') return flat(s.y);
+    if (label === 'C') return [s.loss];
+    if (label === 'a^0 = x' || label === '(a^0 = x)^T') return flat(s.x);
+    if ((m = /^\(?a\^(\d+)\)?(\^T)?$/.exec(label))) return flat(layer(+m[1]).a);
+    if ((m = /^\(W\^(\d+)\)\^T$/.exec(label))) {
+        const W = rows(layer(+m[1]).W, json.network.sizes[+m[1]]);
+        return W[0].map((_, j) => W.map((r) => r[j])).flat();
+    }
+    if ((m = /^W\^(\d+)$/.exec(label))) return flat(layer(+m[1]).W);
+    if ((m = /^W\^(\d+) after the step$/.exec(label))) return flat(layer(+m[1]).W_next);
+    if ((m = /^b\^(\d+) after$/.exec(label))) return flat(layer(+m[1]).b_next);
+    if ((m = /^b\^(\d+)$/.exec(label))) return flat(layer(+m[1]).b);
+    if ((m = /^z\^(\d+)$/.exec(label))) return flat(layer(+m[1]).z);
+    if ((m = /^delta\^(\d+)$/.exec(label))) return flat(layer(+m[1]).delta);
+    if ((m = /^dC\/dW\^(\d+)$/.exec(label))) return flat(layer(+m[1]).dW);
+    if ((m = /^dC\/db\^(\d+) = delta/.exec(label))) return flat(layer(+m[1]).db);
+    throw new Error(`no command-line value for the page's "${label}" (L = ${L})`);
+}
+
+// Every number of every step the page shows against `backprop explain --json`.
+function compareSteps(numbers, json) {
+    let count = 0;
+    for (const [label, values] of numbers) {
+        const want = cliTerm(json, label);
+        assert(values.length === want.length, `${label}: the page shows ${values.length} numbers, the CLI ${want.length}`);
+        values.forEach((v, i) => {
+            assert(v !== null && near(v, want[i], 1e-6), `${label}[${i}]: page ${v}, CLI ${want[i]}`);
+            count++;
+        });
+    }
+    return count;
+}
+
+await check('every number of the step-by-step view equals backprop explain --json', async () => {
+    const page = xorPage || await open('#pace=0');
+    // The whole data set as the training set (test 0), so that data row K is sample K.
+    await page.goto(pageUrl + '#test=0&hidden=5,3&act=sigmoid&pace=0&lr=0.1');
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'yes');
+    await idle(page);
+    await page.click('#play');
+    await page.waitForFunction(() => window.playground.snapshot().steps > 300);
+    await page.click('#play');
+    await idle(page);
+    const model = await download(page, '#save-model', path.join(work, 'page.bpm'));
+    const data = await download(page, '#save-data', path.join(work, 'page-data.csv'));
+    const K = 7;
+    await page.fill('#explain-index', String(K));
+    await page.click('#explain');
+    await idle(page);
+    await page.click('#explain-all');
+    const numbers = await page.evaluate(() => window.playground.stepNumbers());
+    const json = JSON.parse(cli(['explain', '--model', model, '--data', data, '--sample', String(K), '--lr', '0.1', '--json']));
+    const count = compareSteps(numbers, json);
+    assert(count > 100, `only ${count} numbers compared`);
+    const labels = numbers.map(([l]) => l).join(' ');
+    for (const want of ['W^1', 'z^3', 'a^3', 'delta^3', 'delta^1', 'dC/dW^1', '(W^2)^T', 'W^3 after the step'])
+        assert(labels.includes(want), `the steps never show ${want}`);
+    await shot(page, 'steps.png', true);
+    return `${count} numbers in ${numbers.length} terms`;
+});
+
+await check('the step view reproduces seed 001\'s hand-worked numbers', async () => {
+    const page = await open('#data=seed232');
+    await page.click('#explain');
+    await idle(page);
+    await page.click('#explain-all');
+    const numbers = Object.fromEntries(await page.evaluate(() => window.playground.stepNumbers()));
+    // tests/test_seeds.c: C = 0.25, delta^2 = (-0.125, 0.125), dC/dW^2 rows of -0.0625 and 0.0625,
+    // delta^1 = (-0.03125, 0.03125, 0); after one step at eta 0.5, W^2[0][0] = 1.03125.
+    assert(numbers.C[0] === 0.25, `C = ${numbers.C}`);
+    assert(JSON.stringify(numbers['delta^2']) === '[-0.125,0.125]', `delta^2 = ${numbers['delta^2']}`);
+    assert(JSON.stringify(numbers['dC/dW^2']) === '[-0.0625,-0.0625,-0.0625,0.0625,0.0625,0.0625]', `dC/dW^2 = ${numbers['dC/dW^2']}`);
+    assert(JSON.stringify(numbers['delta^1']) === '[-0.03125,0.03125,0]', `delta^1 = ${numbers['delta^1']}`);
+    assert(numbers['W^2 after the step'][0] === 1.03125, `W^2 after = ${numbers['W^2 after the step']}`);
+    await shot(page, 'seed232.png', true);
+    await page.close();
+});
+
+await check('the gradient check button shows agreement with finite differences', async () => {
+    const page = await open('#hidden=3&act=tanh');
+    await page.click('#gradcheck');
+    await idle(page);
+    const text = await page.textContent('#check-box p');
+    const cls = await page.getAttribute('#check-box p', 'class');
+    assert(cls === 'pass' && text.startsWith('Agree'), text);
+    const rows = await page.$$eval('#check-box table tr', (r) => r.length);
+    assert(rows === 1 + 4, `${rows - 1} parameter blocks listed, expected 4`);
+    await page.close();
+});
+
+// ------------------------------------------------------------------ files
+
+await check('an exported .bpm loads with the CLI and predicts what the page predicts', async () => {
+    const page = await open('#data=blobs&classes=4&hidden=6&pace=0&test=0');
+    await page.click('#play');
+    await page.waitForFunction(() => window.playground.snapshot().steps > 200);
+    await page.click('#play');
+    await idle(page);
+    const model = await download(page, '#save-model', path.join(work, 'blobs.bpm'));
+    const data = await download(page, '#save-data', path.join(work, 'blobs.csv'));
+    const info = cli(['info', model]);
+    assert(/2-6-4|2, 6, 4|\b6\b/.test(info), `backprop info: ${info}`);
+    const out = cli(['predict', model, '--data', data]).trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    const page_out = await page.evaluate(async () => {
+        const s = window.playground;
+        const d = await s.request('dataCsv');
+        const lines = new TextDecoder().decode(d).trim().split('\n');
+        const x = lines.flatMap((l) => l.split(',').slice(0, 2).map(Number));
+        return Array.from(await s.request('predict', {x: new Float32Array(x), m: lines.length}));
+    });
+    assert(out.length * 4 === page_out.length, `CLI ${out.length} rows, page ${page_out.length / 4}`);
+    out.flat().forEach((v, i) => assert(near(v, page_out[i], 1e-5), `output ${i}: CLI ${v}, page ${page_out[i]}`));
+    await page.close();
+    return `${out.length} samples`;
+});
+
+await check('a CSV with a bad cell shows the library\'s message (line, column) and the page keeps working', async () => {
+    const page = await open('#pace=0');
+    const bad = path.join(work, 'bad.csv');
+    fs.writeFileSync(bad, 'x1,x2,class\n1,2,0\n3,oops,1\n');
+    const cliRun = spawnSync(backprop, ['train', '--train', 'bad.csv', '--hidden', '4', '-o', 'bad.bpm'], {cwd: work, encoding: 'utf8'});
+    assert(cliRun.status === 1, `the CLI exits ${cliRun.status}`);
+    const cliMessage = cliRun.stderr.trim().replace(/^backprop train: /, '');
+    await page.setInputFiles('#csv-file', bad);
+    await page.waitForFunction(() => window.playground.lastError() !== '');
+    await idle(page);
+    const shown = await lastError(page);
+    assert(shown === cliMessage, `page "${shown}", CLI "${cliMessage}"`);
+    assert(/bad\.csv:3:3:/.test(shown), shown);
+    assert(await page.isVisible('#messages .msg.error'), 'the message is not on the page');
+    const before = (await snapshot(page)).steps;
+    await page.click('#step');
+    await idle(page);
+    assert((await snapshot(page)).steps === before + 1, 'a step after the error did not train');
+    const good = path.join(work, 'good.csv');
+    fs.writeFileSync(good, 'x1,x2,class\n' + Array.from({length: 40}, (_, i) => `${i % 7 - 3},${i % 5 - 2},${i % 2}`).join('\n') + '\n');
+    await page.setInputFiles('#csv-file', good);
+    await page.waitForFunction(() => window.playground.setup().data === 'csv' && window.playground.snapshot().train);
+    await idle(page);
+    await page.close();
+    return shown;
+});
+
+await check('a damaged .bpm is refused with the library\'s message', async () => {
+    const page = await open();
+    const bytes = fs.readFileSync(path.join(work, 'blobs.bpm'));
+    bytes[bytes.length - 10] ^= 0x40;
+    const damaged = path.join(work, 'damaged.bpm');
+    fs.writeFileSync(damaged, bytes);
+    const cliRun = spawnSync(backprop, ['info', 'damaged.bpm'], {cwd: work, encoding: 'utf8'});
+    await page.setInputFiles('#model-file', damaged);
+    await page.waitForFunction(() => window.playground.lastError() !== '');
+    const shown = await lastError(page);
+    assert(/damaged\.bpm/.test(shown) && /checksum|damaged/i.test(shown), shown);
+    assert(cliRun.status === 1 && cliRun.stderr.includes(shown), `CLI: ${cliRun.stderr.trim()}`);
+    await page.click('#step');
+    await idle(page);
+    assert((await snapshot(page)).steps === 1, 'the page stopped working');
+    await page.close();
+    return shown;
+});
+
+await check('a diverging run stops with a message and the page recovers on reset', async () => {
+    const page = await open('#data=sine&act=relu&out=identity&loss=mse&hidden=8&lr=5&pace=0');
+    await page.click('#play');
+    await page.waitForFunction(() => /diverged/.test(window.playground.lastError()), null, {timeout: 10000});
+    assert(!(await page.evaluate(() => window.playground.playing())), 'still playing');
+    const shown = await lastError(page);
+    await page.fill('[data-key=lr]', '0.01');
+    await page.dispatchEvent('[data-key=lr]', 'change');
+    await idle(page);
+    await page.click('#reset');
+    await idle(page);
+    await page.click('#step');
+    await idle(page);
+    const s = await snapshot(page);
+    assert(s.steps === 1 && Number.isFinite(s.train.loss), `after the reset: ${JSON.stringify(s.train)}`);
+    await shot(page, 'sine.png');
+    await page.close();
+    return shown.slice(0, 40);
+});
+
+await check('a .bpm trained by the CLI opens in the page and is explained on a sample', async () => {
+    fs.writeFileSync(path.join(work, 'cli.csv'),
+                     'x1,x2,x3,class\n' + Array.from({length: 30}, (_, i) => `${i % 3},${i % 5},${i % 7},${i % 3}`).join('\n') + '\n');
+    cli(['train', '--train', 'cli.csv', '--hidden', '5', '--epochs', '3', '--seed', '2', '-o', 'cli.bpm']);
+    const page = await open('#test=0');
+    await page.setInputFiles('#csv-file', path.join(work, 'cli.csv'));
+    await page.waitForFunction(() => window.playground.setup().data === 'csv');
+    await idle(page);
+    await page.setInputFiles('#model-file', path.join(work, 'cli.bpm'));
+    await page.waitForFunction(() => window.playground.messages().some((m) => /loaded/.test(m)));
+    await idle(page);
+    await page.fill('#explain-index', '4');
+    await page.click('#explain');
+    await idle(page);
+    await page.click('#explain-all');
+    const numbers = await page.evaluate(() => window.playground.stepNumbers());
+    const json = JSON.parse(cli(['explain', '--model', 'cli.bpm', '--data', 'cli.csv', '--sample', '4', '--lr', '0.03', '--json']));
+    const count = compareSteps(numbers, json);
+    await page.close();
+    return `${count} numbers`;
+});
+
+// ------------------------------------------------------------------ links
+
+await check('the setup lives in the URL fragment and a link reopens it exactly', async () => {
+    const page = await open('#data=blobs&classes=4&hidden=6,5&seed=7&noise=0.2');
+    assert(await page.inputValue('[data-key=hidden]') === '6,5', 'hidden widths not taken from the link');
+    await page.selectOption('[data-key=act]', 'relu');
+    await idle(page);
+    const url = page.url();
+    assert(/act=relu/.test(url) && /classes=4/.test(url) && /seed=7/.test(url), url);
+    const a = await snapshot(page);
+    const again = await open('', url);
+    const b = await snapshot(again);
+    assert(a.params.length === 2 * 6 + 6 + 6 * 5 + 5 + 5 * 4 + 4, `${a.params.length} parameters`);
+    assert(a.params.every((v, i) => v === b.params[i]), 'the reopened network has other weights');
+    assert(a.train.loss === b.train.loss, 'the reopened data differ');
+    await shot(again, 'blobs.png');
+    await page.close();
+    await again.close();
+});
+
+await check('a bad value in a link is reported and the default used', async () => {
+    const page = await open('#lr=-3&hidden=4,x&bogus=1');
+    const msgs = (await page.evaluate(() => window.playground.messages())).join(' | ');
+    assert(/lr=-3/.test(msgs) && /hidden=4,x/.test(msgs) && /bogus/.test(msgs), msgs);
+    assert(await page.inputValue('[data-key=lr]') === '0.03', 'lr not the default');
+    await page.close();
+});
+
+if (xorPage) await xorPage.close();
+await browser.close();
+console.log(`browser: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

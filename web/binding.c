@@ -1,0 +1,94 @@
+/*
+ * binding.c - the public API's calls that take a settings struct, with their
+ * fields as plain arguments, for the playground's worker (web/worker.js).
+ *
+ * JavaScript calls most of backprop.h straight through Emscripten (pointers
+ * and numbers cross unchanged). A struct would have to be laid out by hand in
+ * the module's memory, field offsets and padding included, so the few calls
+ * that take one (bp_net_create, bp_trainer_create, bp_dataset_read_csv_memory,
+ * bp_net_explain) and the two that fill one (bp_trainer_run's statistics,
+ * bp_net_evaluate's metrics) get a wrapper here instead. 64-bit seeds come in
+ * as doubles, which hold every whole number a page's seed control allows.
+ *
+ * Nothing here computes: each function fills the struct, makes the one call
+ * and hands back what it returned. No state is kept between calls; the worker
+ * owns every handle.
+ */
+#include <stdint.h>
+
+#include "backprop.h"
+
+/* bp_net_create with its configuration's fields; sizes holds n_layers + 1 widths. */
+bp_status web_net_create(size_t n_layers, const size_t *sizes, int hidden, int output, int loss, int bias,
+                         double seed, bp_net **out, bp_error *err)
+{
+    bp_net_config c = {n_layers, sizes, (bp_activation)hidden, (bp_activation)output, (bp_loss)loss, bias,
+                       (uint64_t)seed};
+    return bp_net_create(&c, out, err);
+}
+
+/* bp_trainer_create with the settings the page has controls for (zero: the default). */
+bp_status web_trainer_create(bp_net *net, int optimizer, double learning_rate, double momentum, size_t batch_size,
+                             double weight_decay, double seed, bp_trainer **out)
+{
+    bp_train_config c = {0};
+    c.optimizer = (bp_optimizer)optimizer;
+    c.learning_rate = learning_rate;
+    c.momentum = momentum;
+    c.batch_size = batch_size;
+    c.weight_decay = weight_decay;
+    c.seed = (uint64_t)seed;
+    return bp_trainer_create(net, &c, out);
+}
+
+/* bp_trainer_run; stats receives the epoch's loss, steps, samples and whether it is complete. */
+bp_status web_trainer_run(bp_trainer *trainer, const bp_dataset *data, size_t max_steps, double stats[4])
+{
+    bp_epoch_stats s = {0};
+    bp_status st = bp_trainer_run(trainer, data, max_steps, &s);
+    stats[0] = s.loss;
+    stats[1] = (double)s.steps;
+    stats[2] = (double)s.samples;
+    stats[3] = s.complete;
+    return st;
+}
+
+/* bp_net_evaluate; metrics receives the loss, accuracy (negative: not a classification), MSE. */
+bp_status web_net_evaluate(bp_net *net, const bp_dataset *data, double metrics[3])
+{
+    bp_metrics m = {0};
+    bp_status st = bp_net_evaluate(net, data, &m);
+    metrics[0] = m.loss;
+    metrics[1] = m.accuracy;
+    metrics[2] = m.mse;
+    return st;
+}
+
+/* bp_dataset_read_csv_memory: target is a bp_target_kind, header -1, 0 or 1. */
+bp_status web_dataset_read_csv(const void *text, size_t len, const char *name, int target, size_t n_targets,
+                               int header, bp_dataset **out, bp_error *err)
+{
+    bp_csv_options o = {0};
+    o.target = (bp_target_kind)target;
+    o.n_targets = n_targets;
+    o.header = header;
+    return bp_dataset_read_csv_memory(text, len, name, &o, out, err);
+}
+
+/* bp_net_explain: format is a bp_explain_format; *text is released with bp_free. */
+bp_status web_net_explain(bp_net *net, const float *x, const float *y, int format, double learning_rate,
+                          const char *sample_name, char **text, bp_error *err)
+{
+    bp_explain_options o = {0};
+    o.format = (bp_explain_format)format;
+    o.learning_rate = learning_rate;
+    o.sample_name = sample_name;
+    return bp_net_explain(net, x, y, &o, text, err);
+}
+
+/* bp_dataset_split with the seed as a double. */
+bp_status web_dataset_split(const bp_dataset *data, double fraction, double seed, bp_dataset **first,
+                            bp_dataset **second)
+{
+    return bp_dataset_split(data, fraction, (uint64_t)seed, first, second);
+}

@@ -1,0 +1,517 @@
+// main.js - the wiring: controls to the setup (state.js), the setup to the engine's requests
+// (engine.js), the engine's snapshots to the views (heatmap.js, network.js, linechart.js,
+// stepview.js), and the play / pause / step / reset loop. Drawing happens once per animation
+// frame and only when something new arrived, so the page stays responsive while the worker
+// trains.
+//
+// window.playground is a small handle for the browser test (tests/web-test.mjs): it reads
+// what the page shows and waits for the engine; it never computes anything itself.
+'use strict';
+/* global State, Datasets, Engine, Plane, LineChart, NetworkView, StepView, Exports */
+
+(() => {
+    const $ = (id) => document.getElementById(id);
+    let engine = null, names = null;
+    let setup = State.defaults();
+    let data = null;        // {source (the generated set, or CSV facts), train, test, classNames, grid}
+    let csv = null;         // {bytes, name}: the CSV file the user gave
+    let info = null;        // the network's shape, as the engine reports it
+    let view = null;        // the network diagram
+    let snap = null;        // the latest snapshot
+    let history = [];
+    let playing = false, dirty = false, busy = Promise.resolve();
+    let explanation = null, explainStep = 0;
+    let frames = 0;         // animation frames so far (the browser test counts them)
+    let chartsDrawn = 0, chartsPending = false;
+    let lastError = '';
+
+    // ------------------------------------------------------------------ messages
+
+    function message(text, kind = 'warn') {
+        const box = $('messages');
+        if (kind === 'error') lastError = text;
+        for (const old of box.querySelectorAll(`.msg.${kind}`)) if (old.dataset.text === text) old.remove();
+        const div = document.createElement('div');
+        div.className = `msg ${kind}`;
+        div.dataset.text = text;
+        div.textContent = text;
+        const close = document.createElement('button');
+        close.textContent = '×';
+        close.title = 'dismiss';
+        close.onclick = () => div.remove();
+        div.prepend(close);
+        box.appendChild(div);
+        while (box.children.length > 4) box.firstChild.remove();
+    }
+
+    const clearErrors = () => $('messages').querySelectorAll('.msg.error').forEach((m) => m.remove());
+
+    // One engine request at a time from the controls, in order; failures become messages.
+    function queue(task) {
+        busy = busy.then(task).catch((e) => message(e.message, 'error'));
+        return busy;
+    }
+
+    // ------------------------------------------------------------------ the setup
+
+    function fillSelects() {
+        for (const sel of document.querySelectorAll('select[data-names]')) {
+            for (const n of names[sel.dataset.names]) {
+                const o = document.createElement('option');
+                o.value = o.textContent = n;
+                sel.appendChild(o);
+            }
+        }
+    }
+
+    function writeControls() {
+        for (const el of document.querySelectorAll('[data-key]')) {
+            const k = el.dataset.key, v = setup[k];
+            if (el.type === 'checkbox') el.checked = !!v;
+            else el.value = State.FIELDS[k][1] === 'list' ? v.join(',') : v;
+        }
+        for (const o of document.querySelectorAll('output[data-for]')) o.textContent = setup[o.dataset.for];
+        const seed = Datasets.isSeed(setup.data), gen = !seed && setup.data !== 'csv';
+        for (const el of document.querySelectorAll('.gen')) el.style.display = gen ? '' : 'none';
+        $('csv-box').style.display = setup.data === 'csv' ? '' : 'none';
+        for (const k of ['hidden', 'act', 'out', 'loss', 'bias'])
+            document.querySelector(`[data-key=${k}]`).disabled = seed;
+        document.querySelector('[data-key=classes]').parentElement.style.display = setup.data === 'blobs' ? '' : 'none';
+    }
+
+    function saveFragment() {
+        const frag = State.toFragment(setup);
+        window.history.replaceState(null, '', frag || location.pathname + location.search);
+    }
+
+    // Which rebuild a changed setting needs.
+    const LEVEL = {data: 'data', n: 'data', noise: 'data', test: 'data', seed: 'data', classes: 'data',
+                   csvTarget: 'data', csvTargets: 'data', hidden: 'net', act: 'net', out: 'net', loss: 'net',
+                   bias: 'net', opt: 'trainer', lr: 'trainer', mom: 'trainer', batch: 'trainer', wd: 'trainer',
+                   dropout: 'trainer', color: 'view', showTest: 'view', pace: 'pace'};
+
+    function onControl(el) {
+        const k = el.dataset.key, v = State.parseField(k, el.type === 'checkbox' ? el.checked : el.value);
+        if (v === undefined) {
+            message(`${k}: "${el.value}" is not a valid value`, 'error');
+            writeControls();
+            return;
+        }
+        const before = setup[k];
+        setup[k] = v;
+        // Switching between classes and values picks the output and loss that fit.
+        if (k === 'data' && v !== 'csv') {
+            const wasValues = before === 'sine', isValues = v === 'sine';
+            if (wasValues !== isValues) Object.assign(setup, isValues ? {out: 'identity', loss: 'mse'} : {out: 'softmax', loss: 'ce'});
+        }
+        if (k === 'csvTarget') Object.assign(setup, v === 'values' ? {out: 'identity', loss: 'mse'} : {out: 'softmax', loss: 'ce'});
+        writeControls();
+        saveFragment();
+        if (k === 'data' && v === 'csv' && !csv) {
+            message('Choose a CSV file (or drop one on the page).');
+            return;
+        }
+        rebuild(LEVEL[k]);
+    }
+
+    function bindControls() {
+        for (const el of document.querySelectorAll('[data-key]')) {
+            el.addEventListener('change', () => onControl(el));
+            if (el.type === 'range') el.addEventListener('input', () => {
+                const o = document.querySelector(`output[data-for=${el.dataset.key}]`);
+                if (o) o.textContent = el.value;
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ engine requests
+
+    const enumOf = (list, name, what) => {
+        const i = names[list].indexOf(name);
+        if (i < 0) throw new Error(`unknown ${what} "${name}"`);
+        return i;
+    };
+
+    async function sendData() {
+        if (setup.data === 'csv') {
+            if (!csv) throw new Error('no CSV file chosen');
+            const r = await engine.request('csv', {
+                bytes: csv.bytes.slice(), name: csv.name, target: setup.csvTarget === 'values' ? 1 : 0,
+                nTargets: setup.csvTarget === 'values' ? setup.csvTargets : 0, testFraction: setup.test, seed: setup.seed,
+            });
+            const domain = Plane.domainOf(r.train);
+            data = {source: {name: csv.name, kind: setup.csvTarget === 'values' ? 'values' : 'class', domain,
+                             nIn: r.train.nIn, nOut: r.train.nOut}, train: r.train, test: r.test, classNames: r.classNames};
+        } else {
+            const d = Datasets.make(setup);
+            if (!d) throw new Error(`unknown data set "${setup.data}"`);
+            const r = await engine.request('data', {x: d.x, y: d.y, n: d.n, nIn: d.nIn, nOut: d.nOut,
+                                                    testFraction: d.seed ? 0 : setup.test, seed: setup.seed});
+            data = {source: d, train: r.train, test: r.test, classNames: r.classNames};
+        }
+        data.grid = Plane.gridFor(data.source);
+    }
+
+    async function sendNet() {
+        const d = data.source, ex = d.seed;
+        if (ex) Object.assign(setup, {hidden: ex.sizes.slice(1, -1), act: ex.hidden, out: ex.output, loss: ex.loss,
+                                      bias: ex.bias, lr: ex.lr});
+        const sizes = [d.nIn, ...setup.hidden, d.nOut];
+        info = await engine.request('net', {
+            sizes, hidden: enumOf('activations', setup.act, 'activation'), output: enumOf('activations', setup.out, 'activation'),
+            loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed,
+            params: ex ? new Float32Array(ex.params) : null,
+        });
+        writeControls();
+        buildView();
+    }
+
+    async function sendTrainer() {
+        await engine.request('trainer', {optimizer: enumOf('optimizers', setup.opt, 'optimizer'), lr: setup.lr,
+                                         momentum: setup.opt === 'sgd' ? 0 : setup.mom, batch: setup.batch,
+                                         weightDecay: setup.wd, seed: setup.seed});
+    }
+
+    function buildView() {
+        const inputNames = data && data.source.nIn === info.sizes[0] && data.source.nIn <= 3 ?
+            Array.from({length: info.sizes[0]}, (_, i) => `x${i + 1}`) : [];
+        view = NetworkView.build($('network'), info, inputNames);
+    }
+
+    async function refresh() {
+        const s = await engine.request('snapshot', {grid: data && data.grid && data.source.nIn === info.sizes[0] ? data.grid : null,
+                                                   grads: setup.color === 'grads'});
+        accept(s, true);
+    }
+
+    // Rebuilds from the given level down: data, then the network, then the trainer.
+    function rebuild(level) {
+        if (level === 'view') return queue(refresh);
+        if (level === 'pace') return queue(async () => playing && engine.request('play', playArgs()));
+        // A new trainer (another learning rate, optimizer, batch size) keeps training going.
+        const resume = playing && level === 'trainer';
+        return queue(async () => {
+            await pause();
+            clearErrors();
+            if (level === 'data') await sendData();
+            if (level === 'data' || level === 'net') {
+                await sendNet();
+                history = [];
+                explanation = null;
+                $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
+            }
+            await sendTrainer();
+            await refresh();
+            notePlane();
+            if (resume) await play();
+        });
+    }
+
+    function notePlane() {
+        const d = data && data.source;
+        let note = '';
+        if (d && !data.grid) note = `This data set has ${d.nIn} inputs: the plane needs 2 (or 1 input and 1 value).`;
+        if (d && d.seed) note = `${d.seed.title}: one sample, the weights of the worked example. ` +
+            'Step through it below, or train on it.';
+        $('plane-note').textContent = note;
+        $('plane-title').textContent = d && d.nIn === 1 ? 'The network\'s curve over the data' : 'Output over the input plane';
+    }
+
+    // ------------------------------------------------------------------ training
+
+    // Steps per second for the chosen pace (0: as many as the engine manages).
+    function playArgs() {
+        const n = data && data.train ? data.train.n : 1, batch = setup.batch || n;
+        return {frameMs: 33, stepsPerSecond: setup.pace * Math.ceil(n / Math.min(batch, n))};
+    }
+
+    async function play() {
+        if (playing) return;
+        playing = true;
+        $('play').textContent = '❚❚ pause';
+        try {
+            await engine.request('play', playArgs());
+        } catch (e) {
+            playing = false;
+            $('play').textContent = '▶ train';
+            throw e;
+        }
+    }
+
+    async function pause() {
+        if (!playing) return;
+        playing = false;
+        $('play').textContent = '▶ train';
+        const s = await engine.request('pause');
+        if (s) accept(s);
+    }
+
+    function onStopped(error, s) {
+        playing = false;
+        $('play').textContent = '▶ train';
+        if (s) accept(s);
+        message(error, 'error');
+    }
+
+    // A snapshot from the engine: remember it, add a point to the curves, draw next frame.
+    function accept(s, fresh) {
+        if (!s) return;
+        snap = s;
+        const n = data && data.train ? data.train.n : 1;
+        const point = {
+            epoch: s.epochs + s.samplesInEpoch / n, steps: s.steps,
+            trainLoss: s.train ? s.train.loss : null, testLoss: s.test ? s.test.loss : null,
+            trainAcc: s.train ? s.train.accuracy : null, testAcc: s.test ? s.test.accuracy : null,
+        };
+        if (fresh && s.steps === 0) history = [];
+        const last = history[history.length - 1];
+        if (!last || last.steps !== point.steps) history.push(point);
+        else history[history.length - 1] = point;
+        // A long run keeps every other point of its past, so the curves stay cheap to draw.
+        if (history.length > 20000) history = history.filter((_, i) => i % 2 === 0 || i === history.length - 1);
+        dirty = true;
+    }
+
+    // ------------------------------------------------------------------ drawing
+
+    const num = (v, digits = 4) => (v === null || v === undefined ? '-' : Number.isFinite(v) ? v.toFixed(digits) : String(v));
+    const pct = (v) => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
+
+    function draw() {
+        frames++;
+        if (dirty && info) {
+            dirty = false;
+            $('epoch').textContent = snap.epochs;
+            $('steps').textContent = snap.steps;
+            $('train-loss').textContent = snap.train ? num(snap.train.loss) : '-';
+            $('test-loss').textContent = snap.test ? num(snap.test.loss) : '-';
+            $('train-acc').textContent = snap.train ? pct(snap.train.accuracy) : '-';
+            $('test-acc').textContent = snap.test ? pct(snap.test.accuracy) : '-';
+            const grid = data && data.grid && data.source.nIn === info.sizes[0] ? data.grid : null;
+            NetworkView.update(view, snap, {color: setup.color, grid});
+            const canvas = $('plane');
+            if (grid && grid.inputs === 2) Plane.drawClassPlane(canvas, snap, grid, data, setup.showTest);
+            else if (grid) Plane.drawCurve(canvas, snap, grid, data, setup.showTest);
+            else canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+            // The curves at most five times a second: they change little from frame to frame.
+            const now = performance.now();
+            if (now - chartsDrawn < 200) {
+                chartsPending = true;
+            } else {
+                chartsDrawn = now;
+                chartsPending = false;
+                drawCharts();
+            }
+        } else if (chartsPending && performance.now() - chartsDrawn >= 200) {
+            chartsDrawn = performance.now();
+            chartsPending = false;
+            drawCharts();
+        }
+        requestAnimationFrame(draw);
+    }
+
+    function drawCharts() {
+        const pts = (key) => history.map((h) => [h.epoch, h[key]]).filter(([, v]) => v !== null);
+        LineChart.draw($('loss-chart'), {title: 'loss', xLabel: 'epochs', series: [
+            {name: 'training', color: '#0877bd', points: pts('trainLoss')},
+            {name: 'test', color: '#f59322', points: pts('testLoss'), dashed: true}]});
+        LineChart.draw($('acc-chart'), {title: 'accuracy', xLabel: 'epochs', yMin: 0, yMax: 1, series: [
+            {name: 'training', color: '#0877bd', points: pts('trainAcc')},
+            {name: 'test', color: '#f59322', points: pts('testAcc'), dashed: true}]});
+    }
+
+    // ------------------------------------------------------------------ step by step
+
+    async function explain() {
+        await pause();
+        const set = $('explain-set').value, index = Math.max(1, Number($('explain-index').value) || 1) - 1;
+        const text = await engine.request('explain', {set, index, lr: setup.lr});
+        explanation = JSON.parse(text);
+        explainStep = 0;
+        $('equations').textContent = explanation.equations.join('\n');
+        showStep();
+    }
+
+    function showStep() {
+        if (!explanation) return;
+        const count = StepView.render($('steps-box'), explanation, explainStep, (layer) => view && NetworkView.highlight(view, layer));
+        if (explainStep !== 'all') explainStep = Math.max(0, Math.min(explainStep, count - 1));
+    }
+
+    async function gradcheck() {
+        await pause();
+        const set = $('explain-set').value, index = Math.max(1, Number($('explain-index').value) || 1) - 1;
+        const r = await engine.request('gradcheck', {set, index, h: 1e-6});
+        StepView.renderCheck($('check-box'), r);
+        return r;
+    }
+
+    // ------------------------------------------------------------------ files
+
+    // A file's bytes; gzip-compressed files are decompressed by the browser first (the
+    // WebAssembly build of the library reads plain text only: web/zlib_shim.c).
+    async function fileBytes(file) {
+        let bytes = new Uint8Array(await file.arrayBuffer());
+        if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+            if (typeof DecompressionStream !== 'function') throw new Error(`${file.name}: this browser cannot decompress gzip; decompress it first`);
+            try {
+                const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+                bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+            } catch (e) {
+                throw new Error(`${file.name}: damaged gzip data (${e.message})`);
+            }
+        }
+        return bytes;
+    }
+
+    async function openCsv(file) {
+        const bytes = await fileBytes(file);
+        const before = {csv, data: setup.data};
+        csv = {bytes, name: file.name};
+        setup.data = 'csv';
+        if (before.data !== 'csv') Object.assign(setup, setup.csvTarget === 'values' ? {out: 'identity', loss: 'mse'} : {out: 'softmax', loss: 'ce'});
+        writeControls();
+        saveFragment();
+        await rebuild('data');
+        // A file the library refused leaves the page as it was.
+        if (!data || data.source.name !== file.name) {
+            csv = before.csv;
+            setup.data = before.data;
+            writeControls();
+            saveFragment();
+        }
+    }
+
+    async function openModel(file) {
+        const bytes = await fileBytes(file);
+        await queue(async () => {
+            await pause();
+            clearErrors();
+            const r = await engine.request('load', {bytes, name: file.name});
+            info = r;
+            Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias});
+            writeControls();
+            buildView();
+            history = [];
+            await sendTrainer();
+            await refresh();
+            if (!data || data.source.nIn !== r.sizes[0] || data.source.nOut !== r.sizes[r.sizes.length - 1])
+                message(`${file.name}: ${r.sizes.join('-')} network loaded. It takes ${r.sizes[0]} inputs and gives ` +
+                        `${r.sizes[r.sizes.length - 1]} outputs; open a CSV with those columns to explain it on a sample.`);
+            else message(`${file.name}: ${r.sizes.join('-')} network loaded.`);
+        });
+    }
+
+    function bindFiles() {
+        $('csv-file').addEventListener('change', (e) => e.target.files[0] && openCsv(e.target.files[0]).catch((x) => message(x.message, 'error')));
+        $('model-file').addEventListener('change', (e) => e.target.files[0] && openModel(e.target.files[0]).catch((x) => message(x.message, 'error')));
+        document.addEventListener('dragover', (e) => {
+            e.preventDefault();
+            document.body.classList.add('dragging');
+        });
+        document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+        document.addEventListener('drop', (e) => {
+            e.preventDefault();
+            document.body.classList.remove('dragging');
+            const f = e.dataTransfer.files[0];
+            if (!f) return;
+            (f.name.endsWith('.bpm') ? openModel(f) : openCsv(f)).catch((x) => message(x.message, 'error'));
+        });
+        $('save-model').onclick = () => queue(async () => Exports.download('playground.bpm', await engine.request('save'), 'application/octet-stream'));
+        $('save-data').onclick = () => queue(async () => Exports.download('playground-data.csv', await engine.request('dataCsv'), 'text/csv'));
+        $('save-curves').onclick = () => Exports.download('playground-curves.csv', Exports.curvesCsv(history), 'text/csv');
+        $('save-charts').onclick = () => Exports.download('playground-curves.svg', Exports.chartsSvg($('loss-chart'), $('acc-chart')), 'image/svg+xml');
+        $('save-network').onclick = () => Exports.download('playground-network.svg', Exports.networkSvg($('network')), 'image/svg+xml');
+        $('save-plane').onclick = async () => Exports.download('playground-plane.png', await Exports.canvasPng($('plane')), 'image/png');
+    }
+
+    // ------------------------------------------------------------------ start
+
+    function bindButtons() {
+        $('play').onclick = () => queue(() => (playing ? pause() : play()));
+        $('step').onclick = () => queue(async () => {
+            await pause();
+            accept(await engine.request('step', {steps: 1}));
+        });
+        $('reset').onclick = () => rebuild('net');
+        $('explain').onclick = () => queue(explain);
+        $('explain-prev').onclick = () => { explainStep = explainStep === 'all' ? 0 : explainStep - 1; showStep(); };
+        $('explain-next').onclick = () => { explainStep = explainStep === 'all' ? 0 : explainStep + 1; showStep(); };
+        $('explain-all').onclick = () => { explainStep = 'all'; showStep(); };
+        $('gradcheck').onclick = () => queue(gradcheck);
+        $('share').onclick = async () => {
+            saveFragment();
+            try {
+                await navigator.clipboard.writeText(location.href);
+                message('The link to this setup is copied (it is also the address in the address bar).');
+            } catch (e) {
+                message(`The link to this setup is the page's address: ${location.href}`);
+            }
+        };
+        document.addEventListener('keydown', (e) => {
+            if (e.key === ' ' && !/INPUT|SELECT|TEXTAREA|BUTTON/.test(e.target.tagName)) {
+                e.preventDefault();
+                $('play').click();
+            }
+        });
+    }
+
+    // The browser test's handle (tests/web-test.mjs).
+    function testHandle() {
+        return {
+            frames: () => frames,
+            setup: () => Object.assign({}, setup),
+            snapshot: () => snap,
+            history: () => history.slice(),
+            lastError: () => lastError,
+            messages: () => Array.from(document.querySelectorAll('#messages .msg')).map((m) => m.dataset.text),
+            idle: () => busy,
+            playing: () => playing,
+            // Every number the step view shows, in order, with its label: [[label, [values]]].
+            stepNumbers: () => Array.from(document.querySelectorAll('#steps-box .term')).map((t) => [
+                t.querySelector('.cap').textContent,
+                Array.from(t.querySelectorAll('td[data-v]')).map((td) => (td.dataset.v === 'null' ? null : Number(td.dataset.v))),
+            ]),
+            explanation: () => explanation,
+            request: (op, args) => engine.request(op, args),
+        };
+    }
+
+    async function boot() {
+        const {setup: s, problems} = State.fromFragment(location.hash);
+        setup = s;
+        engine = Engine.start({onFrame: (x) => accept(x), onStopped, onFailure: (e) => message(e.message, 'error')});
+        try {
+            names = await engine.request('init');
+        } catch (e) {
+            message(e.message, 'error');
+            document.body.dataset.ready = 'failed';
+            return;
+        }
+        fillSelects();
+        for (const p of problems) message(p);
+        if (setup.data === 'csv') {
+            message('The link names a CSV file, which a link cannot carry: choose the file to continue.');
+            setup.data = 'xor';
+        }
+        writeControls();
+        bindControls();
+        bindButtons();
+        bindFiles();
+        requestAnimationFrame(draw);
+        window.playground = testHandle();
+        await rebuild('data');
+        document.body.dataset.ready = 'yes';
+    }
+
+    window.addEventListener('hashchange', () => {
+        const {setup: s, problems} = State.fromFragment(location.hash);
+        if (State.toFragment(s) === State.toFragment(setup)) return;
+        setup = s;
+        for (const p of problems) message(p);
+        writeControls();
+        rebuild('data');
+    });
+
+    boot();
+})();

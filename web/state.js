@@ -1,0 +1,107 @@
+// state.js - the page's setup: every control's value, its default, and the URL fragment
+// that carries the whole setup, so that a configuration is shared as a link and reopens
+// exactly (the same data, seed and network).
+//
+// The fragment lists only what differs from the defaults, as key=value pairs:
+//   #data=spirals&hidden=8,8&act=tanh&lr=0.01
+// A value that does not parse falls back to its default and is reported, never fatal.
+'use strict';
+
+const State = (() => {
+    // key: [default, kind, check]; kinds: 'int', 'num', 'str', 'list' (widths), 'bool'.
+    const FIELDS = {
+        data: ['xor', 'str'],            // xor, circles, spirals, blobs, sine, seed232, seed342, seed3452, csv
+        n: [400, 'int', (v) => v >= 4 && v <= 5000],
+        noise: [0, 'num', (v) => v >= 0 && v <= 1],
+        test: [0.5, 'num', (v) => v >= 0 && v < 1],
+        seed: [1, 'int', (v) => v >= 0 && v < 2 ** 31],
+        classes: [3, 'int', (v) => v >= 2 && v <= 5],
+        csvTarget: ['class', 'str', (v) => v === 'class' || v === 'values'],
+        csvTargets: [1, 'int', (v) => v >= 1 && v <= 100],
+        hidden: [[4, 4], 'list', (v) => v.length <= 8 && v.every((w) => w >= 1 && w <= 256)],
+        act: ['tanh', 'str'],
+        out: ['softmax', 'str'],
+        loss: ['ce', 'str'],
+        bias: [true, 'bool'],
+        opt: ['sgd', 'str'],
+        lr: [0.03, 'num', (v) => v > 0 && v <= 10],
+        mom: [0.9, 'num', (v) => v >= 0 && v < 1],
+        batch: [10, 'int', (v) => v >= 0 && v <= 5000], // 0: the full batch
+        wd: [0, 'num', (v) => v >= 0 && v <= 1],
+        dropout: [0, 'num', (v) => v >= 0 && v < 1],
+        color: ['weights', 'str', (v) => v === 'weights' || v === 'grads'],
+        showTest: [false, 'bool'],
+        pace: [100, 'int', (v) => v >= 0 && v <= 100000], // epochs per second while training; 0: no limit
+    };
+
+    function defaults() {
+        const s = {};
+        for (const [k, [d]] of Object.entries(FIELDS)) s[k] = Array.isArray(d) ? d.slice() : d;
+        return s;
+    }
+
+    function parseValue(kind, text) {
+        switch (kind) {
+        case 'int': return /^-?\d+$/.test(text) ? Number(text) : NaN;
+        case 'num': return text.trim() === '' ? NaN : Number(text);
+        case 'bool': return text === '1' || text === 'true' ? true : text === '0' || text === 'false' ? false : NaN;
+        case 'list':
+            if (text === '' || text === '-') return [];
+            return text.split(',').map((w) => (/^\s*\d+\s*$/.test(w) ? Number(w) : NaN));
+        default: return text;
+        }
+    }
+
+    function valid(kind, check, v) {
+        if (kind === 'list') return v.every((w) => Number.isInteger(w)) && (!check || check(v));
+        if (kind === 'str') return typeof v === 'string' && v.length > 0 && (!check || check(v));
+        return !Number.isNaN(v) && (!check || check(v));
+    }
+
+    function formatValue(kind, v) {
+        if (kind === 'list') return v.length ? v.join(',') : '-';
+        if (kind === 'bool') return v ? '1' : '0';
+        return String(v);
+    }
+
+    // The setup a fragment ("#a=1&b=2") describes, and the problems found in it.
+    function fromFragment(hash) {
+        const s = defaults(), problems = [];
+        const text = (hash || '').replace(/^#/, '');
+        if (!text) return {setup: s, problems};
+        for (const pair of text.split('&')) {
+            if (!pair) continue;
+            const eq = pair.indexOf('=');
+            const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
+            const raw = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+            const f = FIELDS[key];
+            if (!f) {
+                problems.push(`unknown setting "${key}" in the link`);
+                continue;
+            }
+            const v = parseValue(f[1], raw);
+            if (valid(f[1], f[2], v)) s[key] = v;
+            else problems.push(`"${key}=${raw}" in the link is out of range; using ${formatValue(f[1], f[0])}`);
+        }
+        return {setup: s, problems};
+    }
+
+    // The fragment of a setup: what differs from the defaults.
+    function toFragment(s) {
+        const parts = [];
+        for (const [k, [d, kind]] of Object.entries(FIELDS)) {
+            const a = formatValue(kind, s[k]), b = formatValue(kind, d);
+            if (a !== b) parts.push(`${k}=${encodeURIComponent(a)}`);
+        }
+        return parts.length ? '#' + parts.join('&') : '';
+    }
+
+    // One control's text as a value for key; undefined when it does not parse.
+    function parseField(key, text) {
+        const f = FIELDS[key];
+        const v = f[1] === 'bool' ? !!text : parseValue(f[1], String(text));
+        return valid(f[1], f[2], v) ? v : undefined;
+    }
+
+    return {FIELDS, defaults, fromFragment, toFragment, parseField, formatValue};
+})();
