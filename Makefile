@@ -108,7 +108,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi bench-optim lint valgrind fuzz
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -173,6 +173,11 @@ bench: all
 
 bench-quick: all
 	sh bench/run.sh --quick
+
+# Time per epoch of every optimizer on digits and Fashion-MNIST (bench/optim.sh);
+# BENCH_BASE=DIR times the library built in DIR too, for before/after ratios.
+bench-optim: all
+	sh bench/optim.sh $(if $(BENCH_BASE),--base $(BENCH_BASE))
 
 # Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
 bench-mpi:

@@ -9,7 +9,8 @@
 #   --threads  threads for every implementation (default 1)
 #   --json     where to write all numbers (default build/bench-results.json)
 #
-# Environment: CC (default cc), BENCH_PYTHON (default /usr/bin/python3).
+# Environment: CC (default cc), BENCH_PYTHON (default /usr/bin/python3), BENCH_BASE (a
+# tree with a built library whose optimizer timings bench/optim.sh sets beside these).
 #
 # Implementations run round by round (backprop, PyTorch, NumPy, FANN, the GEMMs, then
 # the next round), so a slow patch of a shared machine hits all of them alike. A
@@ -250,6 +251,12 @@ while [ $ROUND -le $ROUNDS ]; do
     fi
     ROUND=$((ROUND + 1))
 done
+
+# Time per epoch of every optimizer (bench/optim.sh); BENCH_BASE=DIR adds the library
+# built in DIR (say, main's tree) to the same rounds, for before/after ratios.
+if [ "$MODE" = full ]; then OPTIM_MODE="--rounds 3"; else OPTIM_MODE=--quick; fi
+sh bench/optim.sh $OPTIM_MODE --threads "$THREADS" ${BENCH_BASE:+--base "$BENCH_BASE"} \
+    --json "$(dirname "$JSON")/optim-results.json" || echo "run.sh: bench/optim.sh failed" >&2
 
 END=$(date +%s.%N)
 WALL=$(awk -v a="$START" -v b="$END" 'BEGIN { printf "%.1f", b - a }')
