@@ -337,6 +337,16 @@ t "train --hidden none --no-shuffle --batch 0 (full batch)" 0 '' \
     "$BP" train --train train.csv --hidden none --no-shuffle --batch 0 --epochs 2 --lr=0.5
 out_has "train --hidden none builds a 2-2 network" '^training 2-2 '
 
+t "train --optimizer lbfgs stops once converged" 0 '' \
+    "$BP" train --train train.csv --test test.csv --optimizer lbfgs --epochs 500 --hidden 8 --seed 2
+out_has "lbfgs: the banner says full-batch lbfgs" '^lbfgs \(history 10, tolerance 0\.0001\), full-batch'
+out_has "lbfgs says when it converged" '^lbfgs converged after [0-9]+ iterations$'
+c "lbfgs stopped well before 500 epochs" '[ "$(grep -c "^epoch " "$O")" -lt 500 ]'
+lbfgs_acc=$(grep '^epoch' "$O" | tail -n 1 | sed -n 's/.*test accuracy *\([0-9.]*\)%.*/\1/p')
+c "lbfgs test accuracy is >= 90% (got ${lbfgs_acc:-none})" \
+    '[ -n "$lbfgs_acc" ] && awk -v a="$lbfgs_acc" "BEGIN { exit !(a >= 90) }"'
+t "train --tolerance 0 is a usage error" 2 'tolerance' "$BP" train --train train.csv --optimizer lbfgs --tolerance 0
+
 # ---------------------------------------------- train / eval, regression
 
 t "train --targets 1 (regression) with -o" 0 '' \

@@ -89,6 +89,7 @@ void test_checkpoint_resume_is_exact(void)
         {.learning_rate = 0.01, .optimizer = BP_OPT_ADAM, .batch_size = 8, .seed = 3, .clip_norm = 1},
         {.learning_rate = 0.01, .optimizer = BP_OPT_ADAMW, .batch_size = 8, .seed = 3, .weight_decay = 0.1},
         {.optimizer = BP_OPT_RPROP, .seed = 4},
+        {.optimizer = BP_OPT_LBFGS, .seed = 4, .lbfgs_history = 3, .weight_decay = 0.001},
         {.learning_rate = 0.2, .batch_size = 8, .seed = 5, .schedule = BP_SCHEDULE_COSINE, .epochs = 4,
          .warmup_epochs = 1},
     };
@@ -96,8 +97,10 @@ void test_checkpoint_resume_is_exact(void)
         float straight[64], resumed[64];
         size_t n1 = 0, n2 = 0;
         int a = train(configs[k], 7, 4, 0, 0, straight, &n1);
-        /* Mid-epoch (3 steps in) and at the epoch boundary; RPROP takes one step per epoch. */
-        for (size_t split = configs[k].optimizer == BP_OPT_RPROP ? 0 : 3;; split = 0) {
+        /* Mid-epoch (3 steps in) and at the epoch boundary; RPROP and L-BFGS take one step
+           per epoch. */
+        const int whole = configs[k].optimizer == BP_OPT_RPROP || configs[k].optimizer == BP_OPT_LBFGS;
+        for (size_t split = whole ? 0 : 3;; split = 0) {
             int b = train(configs[k], 7, 4, 1, split, resumed, &n2);
             CHECK(a && b && n1 == n2, "config %zu split %zu ran", k, split);
             if (a && b)

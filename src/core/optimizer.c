@@ -21,7 +21,8 @@
 int bp_update_state_blocks(bp_optimizer kind)
 {
     switch (kind) {
-    case BP_OPT_SGD: return 0;
+    case BP_OPT_SGD:
+    case BP_OPT_LBFGS: return 0; /* its state is lbfgs.c's */
     case BP_OPT_MOMENTUM:
     case BP_OPT_NESTEROV: return 1;
     case BP_OPT_ADAM:
@@ -231,6 +232,8 @@ void bp_update_apply(bp_update *u, float *params, float *grads, size_t n)
         break;
     case BP_OPT_RPROP:
         rprop(u, params, grads, n);
+        break;
+    case BP_OPT_LBFGS: /* not a rule on one gradient: lbfgs.c */
         break;
     }
 }

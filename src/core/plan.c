@@ -27,6 +27,8 @@ static int tiny_applies(const bp_plan_inputs *in)
 bp_plan bp_plan_choose(const bp_plan_inputs *in)
 {
     if (in->on_gpu) return BP_PLAN_CUDA;
+    /* L-BFGS is a different loop, not a different way to compute the same steps. */
+    if (in->config->optimizer == BP_OPT_LBFGS) return BP_PLAN_LBFGS;
     if (in->config->ranks > 1) return BP_PLAN_PARALLEL;
     if (tiny_applies(in)) return BP_PLAN_TINY_SGD;
     return bp_plan_step(in->config);
@@ -45,6 +47,7 @@ const char *bp_plan_name(bp_plan plan)
     case BP_PLAN_PARALLEL: return "data-parallel";
     case BP_PLAN_FUSED: return "update fused into the backward pass";
     case BP_PLAN_GENERAL: return "backward pass, then the optimizer";
+    case BP_PLAN_LBFGS: return "full-batch L-BFGS";
     }
     return "unknown";
 }

@@ -20,6 +20,7 @@
 
 #include "activation.h"
 #include "cuda/cuda.h"
+#include "lbfgs.h"
 #include "memory.h"
 #include "network.h"
 #include "optimizer.h"
@@ -35,6 +36,8 @@ struct bp_trainer {
     bp_net *net;
     bp_train_config config;   /* defaults applied */
     bp_update update;         /* the rule and its state blocks */
+    bp_lbfgs *lbfgs;          /* L-BFGS's history and line search (lbfgs.c), or NULL */
+    int converged;            /* L-BFGS has stopped */
     bp_rng rng;
     size_t *order;            /* sample order of the current epoch */
     size_t order_n;
@@ -60,11 +63,11 @@ static int bad(double v) { return !isfinite(v) || v < 0; }
 /* Check c and fill in the defaults for its zeros; 0 when it is invalid. */
 static int resolve_config(bp_train_config *c)
 {
-    if ((unsigned)c->optimizer > BP_OPT_RPROP || (unsigned)c->schedule > BP_SCHEDULE_COSINE ||
+    if ((unsigned)c->optimizer > BP_OPT_LBFGS || (unsigned)c->schedule > BP_SCHEDULE_COSINE ||
         (unsigned)c->reduction > BP_REDUCE_SUM || bad(c->learning_rate) || bad(c->momentum) ||
         c->momentum >= 1 || bad(c->beta1) || c->beta1 >= 1 || bad(c->beta2) || c->beta2 >= 1 ||
         bad(c->epsilon) || bad(c->weight_decay) || bad(c->clip_norm) || bad(c->step_epochs) ||
-        bad(c->gamma) || bad(c->min_lr) || bad(c->warmup_epochs))
+        bad(c->gamma) || bad(c->min_lr) || bad(c->warmup_epochs) || bad(c->tolerance) || c->lbfgs_history > 1000)
         return 0;
     const int adam = c->optimizer == BP_OPT_ADAM || c->optimizer == BP_OPT_ADAMW;
     if (c->learning_rate == 0) c->learning_rate = adam ? 0.001 : 0.1;
@@ -84,6 +87,14 @@ static int resolve_config(bp_train_config *c)
     if (c->optimizer == BP_OPT_RPROP) {
         c->batch_size = 0;
         c->reduction = BP_REDUCE_SUM; /* RPROP ignores the scale; FANN sums too */
+    }
+    /* L-BFGS minimizes the mean loss over the whole data set (lbfgs.c). */
+    if (c->optimizer == BP_OPT_LBFGS) {
+        c->batch_size = 0;
+        c->reduction = BP_REDUCE_MEAN;
+        if (c->lbfgs_history == 0) c->lbfgs_history = 10;
+        if (c->tolerance == 0) c->tolerance = 1e-4;
+        if (c->max_evaluations == 0) c->max_evaluations = 15000;
     }
     return 1;
 }
@@ -114,6 +125,11 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
         return BP_ERR_NOMEM;
     }
     bp_update_init_state(&t->update, n);
+    if (c.optimizer == BP_OPT_LBFGS &&
+        !(t->lbfgs = bp_lbfgs_create(n, c.lbfgs_history, c.tolerance, c.max_evaluations))) {
+        bp_trainer_free(t);
+        return BP_ERR_NOMEM;
+    }
     bp_rng_seed(&t->rng, c.seed);
     t->best_loss = INFINITY;
     *out = t;
@@ -124,6 +140,7 @@ void bp_trainer_free(bp_trainer *t)
 {
     if (!t) return;
     bp_cuda_free(t->gpu);
+    bp_lbfgs_free(t->lbfgs);
     free(t->update.state1);
     free(t->update.state2);
     free(t->order);
@@ -180,6 +197,7 @@ static bp_status apply_gradient(bp_trainer *t)
 bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
 {
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
+    if (t->lbfgs) return BP_ERR_UNSUPPORTED; /* an iteration is over the whole data set */
     bp_net *net = t->net;
     double l = 0.0;
     if (bp_plan_step(&t->config) == BP_PLAN_FUSED) {
@@ -352,6 +370,25 @@ static bp_status run_steps(bp_trainer *t, const epoch_data *d, size_t batch, siz
     return BP_OK;
 }
 
+/* BP_PLAN_LBFGS: one iteration over the whole data set; the epoch is done in one go. */
+static bp_status run_lbfgs(bp_trainer *t, const epoch_data *d)
+{
+    if (t->config.ranks > 1) return BP_ERR_UNSUPPORTED; /* no data-parallel L-BFGS (lbfgs.c) */
+    const bp_lbfgs_problem problem = {d->x, d->y, d->n, d->n_in, d->n_out, t->config.weight_decay};
+    double loss = 0.0;
+    int stepped = 0;
+    bp_status s = bp_lbfgs_iterate(t->lbfgs, t->net, &problem, &loss, &stepped);
+    if (s != BP_OK) return s;
+    t->converged = bp_lbfgs_converged(t->lbfgs);
+    t->steps += (size_t)stepped;
+    t->epoch_steps += (size_t)stepped;
+    t->update.step += (uint64_t)stepped;
+    t->position = d->n;
+    t->epoch_loss = loss * (double)d->n;
+    report_progress(t, d->n);
+    return BP_OK;
+}
+
 /* The end of a run: the statistics, and the books closed when the epoch ended. */
 static void finish_run(bp_trainer *t, size_t n, bp_epoch_stats *stats)
 {
@@ -361,6 +398,7 @@ static void finish_run(bp_trainer *t, size_t n, bp_epoch_stats *stats)
         stats->steps = t->epoch_steps;
         stats->samples = t->position;
         stats->complete = complete;
+        stats->converged = t->converged;
     }
     if (complete) {
         t->epoch++;
@@ -394,6 +432,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     case BP_PLAN_PARALLEL:
     case BP_PLAN_FUSED:
     case BP_PLAN_GENERAL: s = run_steps(t, &d, batch, max_steps, plan == BP_PLAN_PARALLEL); break;
+    case BP_PLAN_LBFGS: s = run_lbfgs(t, &d); break;
     }
     if (s != BP_OK) return s;
     finish_run(t, d.n, stats);
@@ -558,6 +597,10 @@ void bp_trainer_get_state(const bp_trainer *t, bp_trainer_state *out)
     out->best = t->best;
     out->best_loss = t->best_loss;
     out->bad_epochs = t->bad_epochs;
+    if (t->lbfgs) {
+        out->has_lbfgs = 1;
+        bp_lbfgs_get_state(t->lbfgs, &out->lbfgs);
+    }
 }
 
 /* What is wrong with a saved state, or NULL. */
@@ -576,6 +619,7 @@ static const char *state_problem(const bp_net *net, const bp_trainer_state *s)
        that holds it was not written by a trainer. */
     if ((s->rng[0] | s->rng[1] | s->rng[2] | s->rng[3]) == 0)
         return "the random generator's state is all zero, which no run produces";
+    if (s->has_lbfgs != (c.optimizer == BP_OPT_LBFGS)) return "its L-BFGS state does not match its optimizer";
     return NULL;
 }
 
@@ -624,6 +668,12 @@ bp_status bp_trainer_from_state(bp_net *net, const bp_trainer_state *s, bp_train
     t->epoch_progress = s->epoch_progress;
     t->best_loss = s->best_loss;
     t->bad_epochs = s->bad_epochs;
+    if (t->lbfgs && bp_lbfgs_set_state(t->lbfgs, &s->lbfgs) != BP_OK) {
+        bp_trainer_free(t);
+        snprintf(why, why_len, "trainer state: its L-BFGS history is not that of a run (curvature not positive)");
+        return BP_ERR_FORMAT;
+    }
+    t->converged = t->lbfgs && bp_lbfgs_converged(t->lbfgs);
     *out = t;
     return BP_OK;
 }
