@@ -44,6 +44,8 @@ static const cli_option train_options[] = {
     {"output", "NAME", "output activation (default: softmax for ce, sigmoid for bce, identity for mse)"},
     {"loss", "NAME", "ce (default for classes), mse (default for values) or bce"},
     {"no-bias", NULL, "layers without biases (z = W a)"},
+    {"dropout", "P[,P2,...]", "while training, drop each hidden unit with probability P (one value for"
+                              " every hidden layer, or one each); kept units are scaled by 1/(1-P)"},
     {"optimizer", "NAME", "sgd (default), momentum, nesterov, adam, adamw, rprop (full batch) or lbfgs"
                           " (full batch, one iteration per epoch; stops early once converged)"},
     {"lr", "ETA", "learning rate (default 0.1; 0.001 for adam and adamw)"},
@@ -90,6 +92,7 @@ static const cli_option train_options[] = {
 /* Everything the options say, parsed and checked before any data is read. */
 typedef struct {
     size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets, checkpoint_every;
+    double dropout[BP_MAX_LAYERS];
     double validation, input_scale, mpi_timeout;
     bp_normalize normalize;
     int normalize_given, json, quiet, threads, cuda, tf32;
@@ -134,7 +137,11 @@ static int plan_network(cli_args *a, train_plan *p)
     if (t && strcmp(t, "class") != 0 &&
         (code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &p->value_targets)))
         return code;
-    return cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE);
+    if ((code = cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE))) return code;
+    int any = 0;
+    if ((code = cli_dropout(a, p->n_hidden, p->dropout, &any))) return code;
+    p->net.dropout = any ? p->dropout : NULL;
+    return 0;
 }
 
 /* The optimizer, its schedule, and every number of the run. */
@@ -201,6 +208,9 @@ static int plan_run(cli_args *a, train_plan *p)
     if ((v = cli_get(a, "device")) && strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
         return cli_fail(a, EXIT_USAGE, "--device expects cpu or cuda, got '%s'", v);
     p->cuda = v && strcmp(v, "cuda") == 0;
+    if (p->net.dropout && p->train.optimizer == BP_OPT_LBFGS)
+        return cli_fail(a, EXIT_USAGE, "--dropout does not go with --optimizer lbfgs: its line search needs the "
+                                       "same loss every time it looks; use adam, or lbfgs with --weight-decay");
     p->tf32 = cli_flag(a, "tf32");
     if (p->tf32 && !p->cuda) return cli_fail(a, EXIT_USAGE, "--tf32 needs --device cuda");
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))

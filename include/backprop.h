@@ -114,6 +114,12 @@ typedef struct {
     bp_loss loss;             /**< the cost the network is trained on */
     int bias;                 /**< nonzero: layers have biases b^l; zero: z = W a only */
     uint64_t seed;            /**< initialization seed: same seed, bitwise same weights */
+    /** Dropout: NULL for none, else n_layers - 1 values, p^1 .. p^(L-1), each in [0, 1): while
+     *  training, every unit of hidden layer l is dropped with probability p^l and the kept
+     *  ones are scaled by 1 / (1 - p^l) (inverted dropout), so nothing changes at inference.
+     *  Masks come from the trainer's seed and step count, the same at every thread count.
+     *  Stored in model files. Not with L-BFGS, several processes or the CUDA path. */
+    const double *dropout;
 } bp_net_config;
 
 /** Check a configuration without building anything. On failure, err says what is wrong. */
@@ -154,6 +160,16 @@ BP_API bp_activation bp_net_hidden_activation(const bp_net *net);
 BP_API bp_activation bp_net_output_activation(const bp_net *net);
 BP_API bp_loss bp_net_loss_function(const bp_net *net);
 BP_API int bp_net_has_bias(const bp_net *net);
+/** Dropout probability p^l of hidden layer l (1..L-1) while training; 0 for none. */
+BP_API double bp_net_dropout(const bp_net *net, size_t layer);
+/** Fix the dropout masks for the passes that differentiate (bp_net_backward,
+ *  bp_net_compute_loss, and backprop_verify.h's reference and finite differences), so a
+ *  gradient with dropout can be checked: masks holds, for l = 1..L-1 in turn, m x n_l
+ *  factors that multiply a^l (0 drops a unit; 1 / (1 - p^l) keeps it under inverted
+ *  dropout), copied. Those passes then accept only batches of m samples. NULL removes them;
+ *  training draws its own and never uses these. */
+BP_API bp_status bp_net_set_dropout_mask(bp_net *net, const float *masks, size_t m);
+
 /** Total number of parameters (every W and b). */
 BP_API size_t bp_net_param_count(const bp_net *net);
 

@@ -17,8 +17,8 @@ static bp_plan plan_of(const bp_train_config *c, const bp_net *net, size_t batch
 void test_plan_choice(void)
 {
     size_t tiny[] = {2, 3, 2}, wide[] = {2, 33, 2};
-    bp_net_config tc = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1};
-    bp_net_config wc = {2, wide, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1};
+    bp_net_config tc = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL};
+    bp_net_config wc = {2, wide, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL};
     bp_net *small = NULL, *big = NULL;
     CHECK(bp_net_create(&tc, &small, NULL) == BP_OK && bp_net_create(&wc, &big, NULL) == BP_OK, "set-up");
     if (!small || !big) goto done;

@@ -18,7 +18,7 @@
 static bp_net *scalar_net(float w)
 {
     size_t sizes[] = {1, 1};
-    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (net) bp_net_params(net)[0] = w;
@@ -322,7 +322,7 @@ void test_split_and_normalization(void)
 void test_model_keeps_preprocessing_and_classes(void)
 {
     size_t sizes[] = {2, 3, 3};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
     bp_net *net = NULL, *back = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;

@@ -2,6 +2,7 @@
  * plan.c - choosing how a run trains (see plan.h). Each rule says why the
  * faster plan is exact only under its conditions.
  */
+#include "network.h"
 #include "plan.h"
 #include "tiny_sgd.h"
 
@@ -16,12 +17,13 @@ static int update_fuses(const bp_train_config *c)
 
 /* The tiny path updates after every sample with one fixed learning rate: per-sample
    plain SGD with no schedule, no warm-up and no clipping, on layers narrow enough for
-   its stack vectors. */
+   its stack vectors, without dropout. */
 static int tiny_applies(const bp_plan_inputs *in)
 {
     const bp_train_config *c = in->config;
     return in->batch == 1 && c->optimizer == BP_OPT_SGD && c->clip_norm == 0 &&
-           c->schedule == BP_SCHEDULE_CONSTANT && c->warmup_epochs == 0 && bp_tiny_sgd_applies(in->net);
+           c->schedule == BP_SCHEDULE_CONSTANT && c->warmup_epochs == 0 && !in->net->has_dropout &&
+           bp_tiny_sgd_applies(in->net);
 }
 
 bp_plan bp_plan_choose(const bp_plan_inputs *in)

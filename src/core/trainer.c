@@ -105,6 +105,8 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     *out = NULL;
     bp_train_config c = *config;
     if (!resolve_config(&c)) return BP_ERR_ARG;
+    /* Dropout makes the loss random, which L-BFGS's line search cannot work with. */
+    if (c.optimizer == BP_OPT_LBFGS && net->has_dropout) return BP_ERR_ARG;
     bp_trainer *t = calloc(1, sizeof *t);
     if (!t) return BP_ERR_NOMEM;
     t->net = net;
@@ -200,15 +202,18 @@ bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t 
     if (t->lbfgs) return BP_ERR_UNSUPPORTED; /* an iteration is over the whole data set */
     bp_net *net = t->net;
     double l = 0.0;
+    /* This step's dropout masks: from the run's seed and the step count (checkpointed). */
+    const bp_dropout drop = {t->config.seed, t->update.step, NULL};
+    const bp_dropout *dropout = net->has_dropout ? &drop : NULL;
     if (bp_plan_step(&t->config) == BP_PLAN_FUSED) {
         bp_fused_step step = {(float)bp_trainer_learning_rate(t), t->update.momentum, t->update.weight_decay,
                               t->update.kind == BP_OPT_MOMENTUM ? t->update.state1 : NULL};
         t->update.step++;
-        bp_status s = bp_net_backward_step(net, x, y, m, t->config.reduction, &l, &step);
+        bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, &step, dropout);
         if (loss) *loss = l;
         return s;
     }
-    bp_status s = bp_net_backward(net, x, y, m, t->config.reduction, &l);
+    bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, NULL, dropout);
     if (loss) *loss = l;
     if (s != BP_OK) return s;
     if (!isfinite(l)) return BP_ERR_NUMERIC; /* never apply a step computed from NaN */
@@ -426,6 +431,9 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     }
     const bp_plan_inputs in = {&t->config, net, batch, t->gpu != NULL};
     const bp_plan plan = bp_plan_choose(&in);
+    /* Data-parallel processes would each need the masks of their rows of the global
+       batch: not done yet. */
+    if (plan == BP_PLAN_PARALLEL && net->has_dropout) return BP_ERR_UNSUPPORTED;
     switch (plan) {
     case BP_PLAN_CUDA: s = run_on_gpu(t, &d, batch, max_steps); break;
     case BP_PLAN_TINY_SGD: s = run_tiny(t, &d, max_steps); break;
@@ -481,6 +489,7 @@ static const char *cuda_refuses(const bp_trainer *t)
     if (c->schedule != BP_SCHEDULE_CONSTANT || c->warmup_epochs > 0) return "learning-rate schedules or warm-up";
     if (c->clip_norm > 0) return "gradient clipping";
     if (c->ranks > 1) return "several processes (mpirun)";
+    if (t->net->has_dropout) return "dropout";
     return NULL;
 }
 
