@@ -108,7 +108,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi bench-optim lint valgrind fuzz
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi bench-optim bench-small lint valgrind fuzz
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -178,6 +178,11 @@ bench-quick: all
 # BENCH_BASE=DIR times the library built in DIR too, for before/after ratios.
 bench-optim: all
 	sh bench/optim.sh $(if $(BENCH_BASE),--base $(BENCH_BASE))
+
+# RPROP against FANN on nine small tabular sets, L-BFGS against scikit-learn's on three
+# (bench/small_sets.py; needs python3-sklearn, and libfann-dev for FANN's column).
+bench-small: all
+	/usr/bin/python3 bench/small_sets.py
 
 # Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
 bench-mpi:

@@ -258,6 +258,12 @@ if [ "$MODE" = full ]; then OPTIM_MODE="--rounds 3"; else OPTIM_MODE=--quick; fi
 sh bench/optim.sh $OPTIM_MODE --threads "$THREADS" ${BENCH_BASE:+--base "$BENCH_BASE"} \
     --json "$(dirname "$JSON")/optim-results.json" || echo "run.sh: bench/optim.sh failed" >&2
 
+# Full-batch optimizers on small tabular sets against FANN and scikit-learn
+# (bench/small_sets.py; several minutes, so full mode only).
+if [ "$MODE" = full ]; then
+    "$PY" bench/small_sets.py --json "$(dirname "$JSON")/small-sets.json" || echo "run.sh: bench/small_sets.py failed" >&2
+fi
+
 END=$(date +%s.%N)
 WALL=$(awk -v a="$START" -v b="$END" 'BEGIN { printf "%.1f", b - a }')
 mkdir -p "$(dirname "$JSON")"
