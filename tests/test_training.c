@@ -131,7 +131,7 @@ void test_optimizer_loops_match_plain_code(void)
                     m1[i] = m2[i] = m3[i] = i % 3 ? 0.0f : 1.05e-30f;
                     v1[i] = v2[i] = v3[i] = i % 3 ? 0.0f : 1.0e-30f;
                 }
-                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1, 0};
+                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1, 0, 0, 0};
                 bp_update u2 = u1, u3 = u1;
                 u2.state1 = m2, u2.state2 = v2, u2.portable = 1;
                 u3.state1 = m3, u3.state2 = v3;

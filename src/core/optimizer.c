@@ -180,18 +180,15 @@ BOTH_WIDTHS(adam, (size_t n, float b1, float b2, float step, float eps, float de
                    float *restrict m, float *restrict v, float *restrict w),
             (n, b1, b2, step, eps, decay, g, m, v, w))
 
-static void adam(bp_update *u, float *params, const float *grads, size_t n, float decay)
+static void adam(const bp_update *u, float *params, const float *grads, size_t offset, size_t n, float decay)
 {
-    /* Bias correction folded into the step size, as in the Adam paper's section 2. */
-    double c1 = 1.0 - pow(u->beta1, (double)u->step), c2 = 1.0 - pow(u->beta2, (double)u->step);
-    float step = (float)(u->lr * sqrt(c2) / c1);
-    float eps = (float)(u->epsilon * sqrt(c2));
-    PICK(u->portable, adam)(n, u->beta1, u->beta2, step, eps, decay, grads, u->state1, u->state2, params);
+    PICK(u->portable, adam)(n, u->beta1, u->beta2, u->adam_step, u->adam_eps, decay, grads, u->state1 + offset,
+                            u->state2 + offset, params);
 }
 
-static void rprop(bp_update *u, float *params, float *grads, size_t n)
+static void rprop(const bp_update *u, float *params, float *grads, size_t offset, size_t n)
 {
-    float *prev = u->state1, *delta = u->state2;
+    float *prev = u->state1 + offset, *delta = u->state2 + offset;
     for (size_t i = 0; i < n; i++) {
         float g = grads[i], sign = prev[i] * g;
         if (sign > 0.0f) {
@@ -209,7 +206,23 @@ static void rprop(bp_update *u, float *params, float *grads, size_t n)
 
 void bp_update_apply(bp_update *u, float *params, float *grads, size_t n)
 {
+    bp_update_begin(u);
+    bp_update_range(u, params, grads, 0, n);
+}
+
+void bp_update_begin(bp_update *u)
+{
     u->step++;
+    /* Adam's bias correction folded into the step size, as in the Adam paper's section 2. */
+    double c1 = 1.0 - pow(u->beta1, (double)u->step), c2 = 1.0 - pow(u->beta2, (double)u->step);
+    u->adam_step = (float)(u->lr * sqrt(c2) / c1);
+    u->adam_eps = (float)(u->epsilon * sqrt(c2));
+}
+
+void bp_update_range(const bp_update *u, float *params, float *grads, size_t offset, size_t n)
+{
+    params += offset;
+    grads += offset;
     float wd = u->weight_decay;
     if (wd != 0.0f && u->kind != BP_OPT_ADAMW) /* L2: d/dW (wd/2 ||W||^2) */
         PICK(u->portable, axpy)(n, wd, params, grads);
@@ -218,20 +231,20 @@ void bp_update_apply(bp_update *u, float *params, float *grads, size_t n)
         PICK(u->portable, axpy)(n, -u->lr, grads, params);
         break;
     case BP_OPT_MOMENTUM:
-        PICK(u->portable, momentum)(n, u->lr, u->momentum, grads, u->state1, params);
+        PICK(u->portable, momentum)(n, u->lr, u->momentum, grads, u->state1 + offset, params);
         break;
     case BP_OPT_NESTEROV:
-        PICK(u->portable, nesterov)(n, u->lr, u->momentum, grads, u->state1, params);
+        PICK(u->portable, nesterov)(n, u->lr, u->momentum, grads, u->state1 + offset, params);
         break;
     case BP_OPT_ADAMW:
         /* Decoupled decay: shrink the weights, independent of the gradient's scale. */
-        adam(u, params, grads, n, u->lr * wd);
+        adam(u, params, grads, offset, n, u->lr * wd);
         break;
     case BP_OPT_ADAM:
-        adam(u, params, grads, n, 0.0f);
+        adam(u, params, grads, offset, n, 0.0f);
         break;
     case BP_OPT_RPROP:
-        rprop(u, params, grads, n);
+        rprop(u, params, grads, offset, n);
         break;
     case BP_OPT_LBFGS: /* not a rule on one gradient: lbfgs.c */
         break;

@@ -16,6 +16,7 @@ typedef struct {
     float *state1;     /* momentum/Nesterov: velocity; Adam: first moment; RPROP: previous gradient */
     float *state2;     /* Adam: second moment; RPROP: per-parameter step size */
     int portable;      /* nonzero: the portable loops even where the CPU has AVX-512 (tests) */
+    float adam_step, adam_eps; /* this step's bias-corrected Adam step and epsilon (bp_update_begin) */
 } bp_update;
 
 /* Number of per-parameter state blocks a rule needs (0, 1 or 2). */
@@ -26,6 +27,12 @@ void bp_update_init_state(bp_update *u, size_t n);
 
 /* Apply one update to params from grads. grads may be modified (weight decay, RPROP). */
 void bp_update_apply(bp_update *u, float *params, float *grads, size_t n);
+
+/* The same in pieces: bp_update_begin counts the step, then bp_update_range applies it
+   to n parameters from `offset` on (each rule is element-wise, so applying it layer by
+   layer gives the bits of one call over the whole block). */
+void bp_update_begin(bp_update *u);
+void bp_update_range(const bp_update *u, float *params, float *grads, size_t offset, size_t n);
 
 /* Plain gradient descent with optional momentum, used by bp_update_apply and kept
    separate as the simplest rule (velocity may be NULL when momentum is 0):

@@ -182,6 +182,7 @@ typedef struct {
     const bp_gradient_hook *hook; /* NULL, or told of each piece of the gradient once written */
     float *const *deltas;         /* NULL, or deltas[l] receives delta^l (m x n_l) */
     const bp_dropout *drop;       /* NULL, or where the dropout masks come from */
+    const bp_layer_hook *after;   /* NULL, or told of each layer's finished gradient */
 } backward_kind;
 
 /* dW^l and db^l of one layer (or the update they make), as the kind asks. */
@@ -217,6 +218,8 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
     size_t L = net->n_layers;
     const bp_layer *top = &net->layers[L];
     *loss_sum = bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out);
+    /* An update made layer by layer must never start from a NaN. */
+    if (k->after && !isfinite(*loss_sum)) return BP_ERR_NUMERIC;
 
     /* delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
     float *delta = net->delta, *delta_prev = net->delta_next;
@@ -239,6 +242,10 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
                 for (size_t i = 0; i < m * layer->n_in; i++) delta_prev[i] *= below->mask[i];
         }
         if (layer_gradient(net, layer, delta, a_prev, m, k) != 0) return BP_ERR_IO;
+        if (k->after) {
+            const size_t offset = (size_t)(layer->W - net->params);
+            k->after->done(k->after->context, offset, layer->n_out * layer->n_in + (layer->b ? layer->n_out : 0));
+        }
         if (l > 1) {
             float *t = delta;
             delta = delta_prev;
@@ -251,7 +258,7 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
 /* backward with the gradient and the loss of the mean or the sum over the batch. */
 static bp_status backward_reduced(bp_net *net, const float *x, const float *y, size_t m,
                                   bp_reduction reduction, double *loss, const bp_fused_step *step,
-                                  float *const *deltas, const bp_dropout *drop)
+                                  float *const *deltas, const bp_dropout *drop, const bp_layer_hook *after)
 {
     if (!net || m == 0) return BP_ERR_ARG;
     double total = 0.0;
@@ -259,7 +266,7 @@ static bp_status backward_reduced(bp_net *net, const float *x, const float *y, s
     bp_status s = BP_OK;
     if (!drop) s = fixed_dropout(net, m, &fixed, &drop);
     if (s != BP_OK) return s;
-    const backward_kind k = {reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, step, NULL, deltas, drop};
+    const backward_kind k = {reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, step, NULL, deltas, drop, after};
     s = backward(net, x, y, m, &total, &k);
     if (s == BP_ERR_NUMERIC && !loss) return BP_OK; /* a non-finite loss is news only to who asked for it */
     if (loss && (s == BP_OK || s == BP_ERR_NUMERIC)) *loss = reduce(total, m, reduction);
@@ -269,27 +276,34 @@ static bp_status backward_reduced(bp_net *net, const float *x, const float *y, s
 bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
                           bp_reduction reduction, double *loss)
 {
-    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL, NULL, NULL);
 }
 
 bp_status bp_net_backward_dropout(bp_net *net, const float *x, const float *y, size_t m, bp_reduction reduction,
                                   double *loss, const bp_fused_step *step, const bp_dropout *drop)
 {
-    return backward_reduced(net, x, y, m, reduction, loss, step, NULL, drop);
+    return backward_reduced(net, x, y, m, reduction, loss, step, NULL, drop, NULL);
+}
+
+bp_status bp_net_backward_layerwise(bp_net *net, const float *x, const float *y, size_t m, bp_reduction reduction,
+                                    double *loss, const bp_layer_hook *after, const bp_dropout *drop)
+{
+    if (!after || !after->done) return BP_ERR_ARG;
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL, drop, after);
 }
 
 bp_status bp_net_backward_traced(bp_net *net, const float *x, const float *y, size_t m,
                                  bp_reduction reduction, double *loss, float *const *deltas)
 {
     if (!deltas) return BP_ERR_ARG;
-    return backward_reduced(net, x, y, m, reduction, loss, NULL, deltas, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, deltas, NULL, NULL);
 }
 
 bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
                                  double *loss_sum, const bp_gradient_hook *hook)
 {
     if (!loss_sum || (hook && !hook->ready)) return BP_ERR_ARG;
-    const backward_kind k = {scale, NULL, hook, NULL, NULL};
+    const backward_kind k = {scale, NULL, hook, NULL, NULL, NULL};
     return backward(net, x, y, m, loss_sum, &k);
 }
 
@@ -297,5 +311,5 @@ bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size
                                bp_reduction reduction, double *loss, const bp_fused_step *step)
 {
     if (!step) return BP_ERR_ARG;
-    return backward_reduced(net, x, y, m, reduction, loss, step, NULL, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, step, NULL, NULL, NULL);
 }

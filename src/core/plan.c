@@ -36,9 +36,14 @@ bp_plan bp_plan_choose(const bp_plan_inputs *in)
     return bp_plan_step(in->config);
 }
 
+/* Every other rule is element-wise, so it can update a layer as soon as the backward
+   pass has finished that layer's gradient (and used W^l for the delta below), while the
+   layer's gradient is still in cache: the same bits as updating the whole block after
+   the pass. Only clipping needs the whole gradient's norm first. */
 bp_plan bp_plan_step(const bp_train_config *config)
 {
-    return update_fuses(config) ? BP_PLAN_FUSED : BP_PLAN_GENERAL;
+    if (update_fuses(config)) return BP_PLAN_FUSED;
+    return config->clip_norm == 0 ? BP_PLAN_LAYERWISE : BP_PLAN_GENERAL;
 }
 
 const char *bp_plan_name(bp_plan plan)
@@ -48,6 +53,7 @@ const char *bp_plan_name(bp_plan plan)
     case BP_PLAN_TINY_SGD: return "tiny per-sample SGD";
     case BP_PLAN_PARALLEL: return "data-parallel";
     case BP_PLAN_FUSED: return "update fused into the backward pass";
+    case BP_PLAN_LAYERWISE: return "the optimizer layer by layer in the backward pass";
     case BP_PLAN_GENERAL: return "backward pass, then the optimizer";
     case BP_PLAN_LBFGS: return "full-batch L-BFGS";
     }

@@ -196,6 +196,13 @@ static bp_status apply_gradient(bp_trainer *t)
     return BP_OK;
 }
 
+/* BP_PLAN_LAYERWISE: the update of the layer the backward pass just finished. */
+static void update_layer(void *context, size_t offset, size_t n)
+{
+    bp_trainer *t = context;
+    bp_update_range(&t->update, t->net->params, t->net->grads, offset, n);
+}
+
 bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
 {
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
@@ -211,6 +218,15 @@ bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t 
         t->update.step++;
         bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, &step, dropout);
         if (loss) *loss = l;
+        return s;
+    }
+    if (bp_plan_step(&t->config) == BP_PLAN_LAYERWISE) {
+        t->update.lr = (float)bp_trainer_learning_rate(t);
+        bp_update_begin(&t->update);
+        const bp_layer_hook after = {update_layer, t};
+        bp_status s = bp_net_backward_layerwise(net, x, y, m, t->config.reduction, &l, &after, dropout);
+        if (loss) *loss = l;
+        if (s != BP_OK) t->update.step--; /* no layer was updated (a NaN loss stops it first) */
         return s;
     }
     bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, NULL, dropout);
@@ -359,7 +375,8 @@ static bp_status local_step(bp_trainer *t, const epoch_data *d, size_t start, si
     return s == BP_OK && !isfinite(*loss) ? BP_ERR_NUMERIC : s;
 }
 
-/* BP_PLAN_PARALLEL, BP_PLAN_FUSED and BP_PLAN_GENERAL: step after step on the CPU. */
+/* BP_PLAN_PARALLEL, BP_PLAN_FUSED, BP_PLAN_LAYERWISE and BP_PLAN_GENERAL: step after
+   step on the CPU (bp_trainer_step tells the last three apart). */
 static bp_status run_steps(bp_trainer *t, const epoch_data *d, size_t batch, size_t max_steps, int parallel)
 {
     for (size_t done = 0; t->position < d->n && (max_steps == 0 || done < max_steps); done++) {
@@ -439,6 +456,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     case BP_PLAN_TINY_SGD: s = run_tiny(t, &d, max_steps); break;
     case BP_PLAN_PARALLEL:
     case BP_PLAN_FUSED:
+    case BP_PLAN_LAYERWISE:
     case BP_PLAN_GENERAL: s = run_steps(t, &d, batch, max_steps, plan == BP_PLAN_PARALLEL); break;
     case BP_PLAN_LBFGS: s = run_lbfgs(t, &d); break;
     }
