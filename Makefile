@@ -76,8 +76,10 @@ CFLAGS  ?=
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc $(ZLIB_CFLAGS) -fPIC -pthread
 LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) $(ZLIB_LIBS) -lm -pthread
 # optimizer.c's loops vectorize only if sqrtf need not set errno (it never would:
-# Adam takes the root of a sum of squares); see the comment there.
-$(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno
+# Adam takes the root of a sum of squares); see the comment there. Its AVX-512 copies
+# must round as the portable ones do: clang would contract a * b + c into an FMA there
+# (GCC does not in ISO C mode).
+$(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno -ffp-contract=off
 # softmax's exponentials (bp_fast_expf_block) vectorize only if GCC may turn their
 # float comparisons into selects; backprop never reads the FP exception flags that
 # -ftrapping-math keeps exact, and the values are the same bits either way.

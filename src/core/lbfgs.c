@@ -106,6 +106,7 @@ static bp_status evaluate(bp_lbfgs *lb, bp_net *net, const bp_lbfgs_problem *pr,
 {
     const size_t n = lb->n;
     memset(g, 0, n * sizeof(double));
+    *f = *data_loss = INFINITY;
     double loss_sum = 0.0;
     lb->evaluations++;
     for (size_t start = 0; start < pr->n_samples; start += CHUNK) {
@@ -200,8 +201,9 @@ static bp_status probe(bp_lbfgs *lb, bp_net *net, const bp_lbfgs_problem *pr, do
     set_point(lb, net, a);
     out->a = a;
     bp_status s = evaluate(lb, net, pr, &out->f, &out->data_loss, lb->g_trial);
+    if (s != BP_OK) return s;
     out->slope = isfinite(out->f) ? dot(lb->g_trial, lb->d, lb->n) : 0.0;
-    return s;
+    return BP_OK;
 }
 
 /* The minimizer of the cubic through (a, fa, da) and (b, fb, db), kept inside the

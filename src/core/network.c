@@ -349,7 +349,7 @@ bp_status bp_net_set_dropout_mask(bp_net *net, const float *masks, size_t m)
     }
     for (size_t i = 0; i < total; i++)
         if (!isfinite(masks[i])) return BP_ERR_NUMERIC;
-    if (!(net->fixed_mask = malloc(total * sizeof(float)))) return BP_ERR_NOMEM;
+    if (!(net->fixed_mask = malloc((total ? total : 1) * sizeof(float)))) return BP_ERR_NOMEM;
     memcpy(net->fixed_mask, masks, total * sizeof(float));
     net->fixed_m = m;
     return BP_OK;

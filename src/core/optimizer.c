@@ -45,7 +45,8 @@ void bp_update_init_state(bp_update *u, size_t n)
    is a function of its own with restrict pointers (no array may overlap another),
    and its main loop runs a multiple of 16 times (so no scalar remainder is needed
    inside it), the rest finishing in a second loop. Vector and scalar arithmetic
-   round alike here (no FMA contraction in ISO C mode, sqrt and division exact),
+   round alike here (no FMA contraction: ISO C mode in GCC, -ffp-contract=off for
+   clang, set by the Makefile; sqrt and division exact),
    so the bits do not depend on which loop an element falls in, nor on the vector
    width. The Makefile builds this file with -fno-math-errno, without which sqrtf
    is not vectorized.
