@@ -188,3 +188,28 @@ void test_dropout_in_model_files(void)
     bp_net_free(net);
     remove(path);
 }
+
+/* explain shows what dropout does, in the text and in the JSON's network. */
+void test_dropout_explained(void)
+{
+    const double p[] = {0.125, 0};
+    bp_net *net = make(p);
+    if (!net) return;
+    char *text = NULL;
+    bp_explain_options o = {0};
+    CHECK(bp_net_explain(net, NULL, NULL, &o, &text, NULL) == BP_OK && text, "explain");
+    if (text) {
+        CHECK(strstr(text, ", dropout 0.125,0\n") != NULL, "the header names the probabilities");
+        CHECK(strstr(text, "a~^1 = a^1 (.) r^1 / (1 - 0.125)") != NULL, "layer 1's equation");
+        CHECK(strstr(text, "delta^1 = (W^2)^T delta^2 (.) r^1 / (1 - 0.125) (.) relu'(z^1)") != NULL,
+              "layer 1's delta");
+        CHECK(strstr(text, "a~^2") == NULL, "no equation for a layer without dropout");
+    }
+    bp_free(text);
+    text = NULL;
+    o.format = BP_EXPLAIN_JSON;
+    CHECK(bp_net_explain(net, NULL, NULL, &o, &text, NULL) == BP_OK && text, "explain as JSON");
+    if (text) CHECK(strstr(text, "\"dropout\": [0.125, 0]") != NULL, "JSON: %.200s", text);
+    bp_free(text);
+    bp_net_free(net);
+}

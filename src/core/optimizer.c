@@ -136,7 +136,27 @@ BP_INLINE void velocity_body(size_t n, float lr, float *restrict v, float *restr
     for (; i < n16; i++) VELOCITY_STEP(i);
     for (; i < n; i++) VELOCITY_STEP(i);
 }
-BOTH_WIDTHS(velocity, (size_t n, float lr, float *restrict v, float *restrict w), (n, lr, v, w))
+static BP_NOINLINE void velocity_portable(size_t n, float lr, float *restrict v, float *restrict w)
+{
+    velocity_body(n, lr, v, w);
+}
+#ifdef BP_WIDE_LOOPS
+/* The same, writing v back only where it is flushed (an AVX-512 masked store): the
+   product has just written v, and most steps flush nothing, so this saves writing the
+   whole velocity block a second time. */
+#define VELOCITY_STEP_SPARSE(i)                      \
+    do {                                             \
+        float x = v[i];                              \
+        if (fabsf(x) < STATE_FLOOR) v[i] = x = 0.0f; \
+        w[i] -= lr * x;                              \
+    } while (0)
+static BP_WIDE void velocity_wide(size_t n, float lr, float *restrict v, float *restrict w)
+{
+    size_t i = 0, n16 = n & ~(size_t)15;
+    for (; i < n16; i++) VELOCITY_STEP_SPARSE(i);
+    for (; i < n; i++) VELOCITY_STEP_SPARSE(i);
+}
+#endif
 
 void bp_velocity_step(float *w, float *v, size_t n, float lr, int portable)
 {
