@@ -15,7 +15,9 @@
 # Builds and runs round by round, each optimizer of each library in turn, so a slow
 # stretch of a shared machine hits all of them. Prints each optimizer's epoch time as
 # a ratio to plain SGD's in the same round (and, with --base, to the same optimizer
-# in the base library). Needs make, cc and python3 (for the table).
+# in the base library). With one thread the times are the process's CPU seconds,
+# which leave out the time other programs had the core (wall-clock seconds are in
+# the JSON too); with more, wall-clock seconds. Needs make, cc and python3.
 set -u
 ROUNDS=3
 BASE=
@@ -79,17 +81,19 @@ while [ $R -le "$ROUNDS" ]; do
                 line=$("$prog" $w --optimizer $opt --epochs $E --seed $R --threads "$THREADS" --impl $impl \
                     --data "$DATA" --digits data/digits.csv.gz) || { echo failed >&2; continue; }
                 printf '%s\n' "$line" | sed "s/^{/{\"round\": $R, /" >> "$RAW"
-                printf '%s\n' "$line" | sed 's/.*"epoch_s": \([^,]*\),.*/\1 s per epoch/' >&2
+                printf '%s\n' "$line" | sed 's/.*"epoch_s": \([^,]*\),.*"epoch_cpu_s": \([^,]*\),.*/\1 s per epoch (\2 s CPU)/' >&2
             done
         done
     done
     R=$((R + 1))
 done
 
-"$PY" - "$RAW" "$JSON" <<'EOF'
+"$PY" - "$RAW" "$JSON" "$THREADS" <<'EOF'
 import json, statistics, sys
-raw, out = sys.argv[1], sys.argv[2]
+raw, out, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rows = [json.loads(l) for l in open(raw) if l.strip()]
+key = 'epoch_cpu_s' if threads == 1 and all('epoch_cpu_s' in r for r in rows) else 'epoch_s'
+for r in rows: r['t'] = r[key]
 def med(xs): return statistics.median(xs) if xs else float('nan')
 by = {}
 for r in rows: by[(r['round'], r['impl'], r['workload'], r['optimizer'])] = r
@@ -98,24 +102,25 @@ result = []
 for w in ('digits', 'fmnist'):
     opts = [o for o in ('sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'rprop') if any(r['workload'] == w and r['optimizer'] == o for r in rows)]
     if not opts: continue
-    print(f"\n{w}: seconds per epoch (median over {len(rounds)} round(s)); x sgd = this optimizer over plain SGD, same build, same round")
+    what = "CPU seconds" if key == 'epoch_cpu_s' else "seconds"
+    print(f"\n{w}: {what} per epoch (median over {len(rounds)} round(s)); x sgd = this optimizer over plain SGD, same build, same round")
     head = f"{'optimizer':10}" + ''.join(f"{i + ' s/epoch':>17}{i + ' x sgd':>14}" for i in impls)
     if len(impls) == 2: head += f"{'after/before':>14}{'test acc before/after':>24}"
     print(head)
     for o in opts:
         line, rec = f"{o:10}", {'workload': w, 'optimizer': o}
         for i in impls:
-            t = [by[(k, i, w, o)]['epoch_s'] for k in rounds if (k, i, w, o) in by]
-            x = [by[(k, i, w, o)]['epoch_s'] / by[(k, i, w, 'sgd')]['epoch_s'] for k in rounds if (k, i, w, o) in by and (k, i, w, 'sgd') in by]
+            t = [by[(k, i, w, o)]['t'] for k in rounds if (k, i, w, o) in by]
+            x = [by[(k, i, w, o)]['t'] / by[(k, i, w, 'sgd')]['t'] for k in rounds if (k, i, w, o) in by and (k, i, w, 'sgd') in by]
             line += f"{med(t):17.4g}{med(x):14.2f}"
             rec[i] = {'epoch_s': t, 'x_sgd': med(x), 'accuracy': [by[(k, i, w, o)]['accuracy'] for k in rounds if (k, i, w, o) in by]}
         if len(impls) == 2:
-            s = [by[(k, 'after', w, o)]['epoch_s'] / by[(k, 'before', w, o)]['epoch_s'] for k in rounds if (k, 'after', w, o) in by and (k, 'before', w, o) in by]
+            s = [by[(k, 'after', w, o)]['t'] / by[(k, 'before', w, o)]['t'] for k in rounds if (k, 'after', w, o) in by and (k, 'before', w, o) in by]
             a = [100 * med(rec[i]['accuracy']) for i in impls]
             line += f"{med(s):14.2f}{a[0]:12.2f} /{a[1]:6.2f}"
             rec['after_over_before'] = med(s)
         print(line)
         result.append(rec)
-json.dump({'rows': rows, 'summary': result}, open(out, 'w'), indent=1)
+json.dump({'rows': rows, 'summary': result, 'measure': key}, open(out, 'w'), indent=1)
 print(f"\n(all numbers: {out})")
 EOF
