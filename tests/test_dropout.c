@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
+#include "io/bytes.h"
 #include "core/network.h"
 #include "core/passes.h"
 #include "test.h"
@@ -212,4 +213,42 @@ void test_dropout_explained(void)
     if (text) CHECK(strstr(text, "\"dropout\": [0.125, 0]") != NULL, "JSON: %.200s", text);
     bp_free(text);
     bp_net_free(net);
+}
+
+/* A damaged drop chunk (a probability of 1.5, the checksum made right again) is
+   refused with the byte offset and what is wrong, not loaded. */
+void test_dropout_chunk_refused_when_bad(void)
+{
+    const double p[] = {0.25, 0.5};
+    bp_net *net = make(p);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/bp-dropout-bad-%ld.bpm", (long)getpid());
+    bp_error err = {0};
+    if (!net || bp_net_save(net, path, &err) != BP_OK) {
+        bp_net_free(net);
+        return;
+    }
+    bp_net_free(net);
+    FILE *f = fopen(path, "rb");
+    static unsigned char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    size_t at = 0;
+    for (size_t i = 24; i + 4 <= n && !at; i++)
+        if (memcmp(buf + i, "drop", 4) == 0) at = i;
+    CHECK(at > 0 && n > 16, "the model has a drop chunk");
+    if (!at) return;
+    bp_put_f32(buf + at + 12 + 4, 1.5f); /* tag, u64 length, u32 count, then p^1 */
+    bp_put_u32(buf + n - 4, bp_crc32(0, buf, n - 4));
+    bp_net *back = NULL;
+    CHECK(bp_net_load_memory(buf, n, "bad.bpm", &back, &err) == BP_ERR_FORMAT && !back, "refused");
+    CHECK(strstr(err.message, "bad.bpm: byte") && strstr(err.message, "dropout 1.5 is outside [0, 1)"), "message: %s",
+          err.message);
+    /* A count that is not the network's hidden layers. */
+    bp_put_f32(buf + at + 12 + 4, 0.25f);
+    bp_put_u32(buf + at + 12, 3);
+    bp_put_u32(buf + n - 4, bp_crc32(0, buf, n - 4));
+    CHECK(bp_net_load_memory(buf, n, "bad.bpm", &back, &err) == BP_ERR_FORMAT && !back, "count refused");
+    bp_net_free(back);
+    remove(path);
 }
