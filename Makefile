@@ -78,8 +78,10 @@ CFLAGS  ?=
 BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Iinclude -Isrc $(ZLIB_CFLAGS) -fPIC -pthread
 LDLIBS  := $(BLAS_LIBS) $(CUDA_LIBS) $(ZLIB_LIBS) -lm -pthread
 # optimizer.c's loops vectorize only if sqrtf need not set errno (it never would:
-# Adam takes the root of a sum of squares); see the comment there.
-$(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno
+# Adam takes the root of a sum of squares); see the comment there. Its AVX-512 copies
+# must round as the portable ones do: clang would contract a * b + c into an FMA there
+# (GCC does not in ISO C mode).
+$(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno -ffp-contract=off
 # softmax's exponentials (bp_fast_expf_block) vectorize only if GCC may turn their
 # float comparisons into selects; backprop never reads the FP exception flags that
 # -ftrapping-math keeps exact, and the values are the same bits either way.
@@ -110,7 +112,7 @@ SHARED := $(BUILD)/libbackprop.so
 PROGRAM := $(BUILD)/backprop
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi lint valgrind fuzz python web
+.PHONY: all demo test unit sanitize tsan bench-gpu cuda-sanitize install uninstall clean bench bench-quick bench-mpi bench-optim bench-small lint valgrind fuzz python web
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -186,6 +188,16 @@ bench: all
 
 bench-quick: all
 	sh bench/run.sh --quick
+
+# Time per epoch of every optimizer on digits and Fashion-MNIST (bench/optim.sh);
+# BENCH_BASE=DIR times the library built in DIR too, for before/after ratios.
+bench-optim: all
+	sh bench/optim.sh $(if $(BENCH_BASE),--base $(BENCH_BASE))
+
+# RPROP against FANN on nine small tabular sets, L-BFGS against scikit-learn's on three
+# (bench/small_sets.py; needs python3-sklearn, and libfann-dev for FANN's column).
+bench-small: all
+	/usr/bin/python3 bench/small_sets.py
 
 # Data-parallel scaling over MPI for N = 1, 2, 4, 8 ranks (needs Open MPI).
 bench-mpi:

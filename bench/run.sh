@@ -9,7 +9,8 @@
 #   --threads  threads for every implementation (default 1)
 #   --json     where to write all numbers (default build/bench-results.json)
 #
-# Environment: CC (default cc), BENCH_PYTHON (default /usr/bin/python3).
+# Environment: CC (default cc), BENCH_PYTHON (default /usr/bin/python3), BENCH_BASE (a
+# tree with a built library whose optimizer timings bench/optim.sh sets beside these).
 #
 # Implementations run round by round (backprop, PyTorch, NumPy, FANN, the GEMMs, then
 # the next round), so a slow patch of a shared machine hits all of them alike. A
@@ -285,6 +286,18 @@ else
     job sklearn-fit "$SK_WORKLOADS" "" "$PY" bench/sklearn_bench.py --mode "$MODE" --build build $SK_PEAK \
         --data "$DATA"
     TIMEOUT=$SK_TIMEOUT
+fi
+
+# Time per epoch of every optimizer (bench/optim.sh); BENCH_BASE=DIR adds the library
+# built in DIR (say, main's tree) to the same rounds, for before/after ratios.
+if [ "$MODE" = full ]; then OPTIM_MODE="--rounds 3"; else OPTIM_MODE=--quick; fi
+sh bench/optim.sh $OPTIM_MODE --threads "$THREADS" ${BENCH_BASE:+--base "$BENCH_BASE"} \
+    --json "$(dirname "$JSON")/optim-results.json" || echo "run.sh: bench/optim.sh failed" >&2
+
+# Full-batch optimizers on small tabular sets against FANN and scikit-learn
+# (bench/small_sets.py; several minutes, so full mode only).
+if [ "$MODE" = full ]; then
+    "$PY" bench/small_sets.py --json "$(dirname "$JSON")/small-sets.json" || echo "run.sh: bench/small_sets.py failed" >&2
 fi
 
 END=$(date +%s.%N)

@@ -184,6 +184,35 @@ int cli_size_list(const cli_args *a, const char *name, size_t *sizes, size_t max
     return 0;
 }
 
+int cli_dropout(const cli_args *a, size_t n_hidden, double *p, int *any)
+{
+    const char *v = cli_get(a, "dropout");
+    *any = 0;
+    if (!v) return 0;
+    size_t count = 0;
+    const char *s = v;
+    int ok = 1;
+    while (ok && *s && count < BP_MAX_LAYERS) {
+        char *end = NULL;
+        errno = 0;
+        double x = strtod(s, &end);
+        ok = !errno && end != s && x >= 0 && x < 1 && (*end == ',' || *end == '\0') && !(*end == ',' && !end[1]);
+        if (ok) p[count++] = x;
+        s = *end == ',' ? end + 1 : end;
+    }
+    if (!ok || *s || count == 0)
+        return cli_fail(a, EXIT_USAGE, "--dropout expects a probability from 0 to below 1, or one per hidden layer "
+                                       "separated by commas, got '%s'", v);
+    if (n_hidden == 0) return cli_fail(a, EXIT_USAGE, "--dropout needs a hidden layer to drop units of");
+    if (count == 1)
+        for (size_t l = 1; l < n_hidden; l++) p[l] = p[0];
+    else if (count != n_hidden)
+        return cli_fail(a, EXIT_USAGE, "--dropout gives %zu probabilities for %zu hidden layers; give one, or one each",
+                        count, n_hidden);
+    for (size_t l = 0; l < n_hidden; l++) *any |= p[l] > 0;
+    return 0;
+}
+
 int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss)
 {
     const char *act = cli_get(a, "activation"), *out = cli_get(a, "output"),

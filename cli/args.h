@@ -68,6 +68,10 @@ int cli_u64(const cli_args *a, const char *name, uint64_t *out);
 /* "784,256,10" -> sizes; count receives the number of entries. */
 int cli_size_list(const cli_args *a, const char *name, size_t *sizes, size_t max, size_t *count);
 
+/* --dropout P or P1,P2,...: one probability for all n_hidden hidden layers, or one
+   each, every one in [0, 1), into p[0..n_hidden). *any is set when one is above 0. */
+int cli_dropout(const cli_args *a, size_t n_hidden, double *p, int *any);
+
 /* --activation, --output, --loss, --no-bias, --seed read into a config, with the
    defaults: output follows the loss (ce: softmax, bce: sigmoid, mse: identity). */
 int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss);

@@ -24,6 +24,7 @@ static const cli_option explain_options[] = {
     {"output", "NAME", "output activation (default from the loss)"},
     {"loss", "NAME", "mse (default), ce or bce"},
     {"no-bias", NULL, "layers without biases"},
+    {"dropout", "P[,P2,...]", "with --arch: dropout of the hidden layers (a model keeps its own)"},
     {"batch", "M", "batch size shown in the mini-batch shapes (default m)"},
     {"model", "FILE", "explain this model; with --data, print the numbers too"},
     {"data", "FILE", "CSV data for --model (inputs, then targets)"},
@@ -95,6 +96,10 @@ static int run_explain(cli_args *a)
     if ((code = cli_net_config(a, &c, BP_LOSS_MSE))) return code;
     c.n_layers = count - 1;
     c.sizes = sizes;
+    double dropout[BP_MAX_LAYERS];
+    int any = 0;
+    if ((code = cli_dropout(a, count - 2, dropout, &any))) return code;
+    c.dropout = any ? dropout : NULL;
     bp_error err = {0};
     bp_net *net = NULL;
     bp_status s = bp_net_create(&c, &net, &err);

@@ -135,6 +135,7 @@ static const cli_option gradcheck_options[] = {
     {"reduction", "NAME", "mean (default) or sum"},
     {"seed", "N", "seed for weights and data (default 1)"},
     {"step", "H", "finite-difference step (default 1e-6)"},
+    {"dropout", "P[,P2,...]", "check with dropout: one fixed random mask (from --seed) for the three ways"},
     {"json", NULL, "machine-readable output"},
 };
 
@@ -211,6 +212,23 @@ static bp_status check_one(const bp_net_config *c, size_t m, bp_reduction red, d
         else
             for (size_t i = 0; i < nL; i++) t[i] = (float)(2.0 * gc_random_unit(&st) - 1.0);
     }
+    if (c->dropout) {
+        /* One fixed mask, 0 or 1 / (1 - p) per hidden unit and sample, that all three
+           ways apply (bp_net_set_dropout_mask). */
+        size_t count = 0;
+        for (size_t l = 1; l < c->n_layers; l++) count += m * c->sizes[l];
+        float *mask = malloc((count ? count : 1) * sizeof(float));
+        if (!mask) {
+            s = BP_ERR_NOMEM;
+            goto done;
+        }
+        for (size_t l = 1, k = 0; l < c->n_layers; l++)
+            for (size_t i = 0; i < m * c->sizes[l]; i++, k++)
+                mask[k] = gc_random_unit(&st) < c->dropout[l - 1] ? 0.0f : (float)(1.0 / (1.0 - c->dropout[l - 1]));
+        s = bp_net_set_dropout_mask(net, mask, m);
+        free(mask);
+        if (s != BP_OK) goto done;
+    }
     double loss = 0;
     if ((s = bp_net_backward(net, x, y, m, red, &loss)) != BP_OK) goto done;
     const float *g = bp_net_grads(net);
@@ -244,6 +262,8 @@ typedef struct {
     size_t n_loss;
     int bias[2], n_bias;
     int json;
+    double dropout[BP_MAX_LAYERS]; /* --dropout per hidden layer; used when has_dropout */
+    int has_dropout;
 } gc_plan;
 
 /* --arch, --batch, --seed, --step and --reduction. */
@@ -293,7 +313,7 @@ static int gc_parse_sweep(cli_args *a, gc_plan *g)
         return cli_fail(a, EXIT_USAGE, "--bias and --no-bias contradict each other");
     if (cli_flag(a, "no-bias")) g->bias[0] = 0, g->n_bias = 1;
     if (cli_flag(a, "bias")) g->n_bias = 1;
-    return 0;
+    return cli_dropout(a, g->count - 2, g->dropout, &g->has_dropout);
 }
 
 /* Every pinned combination checked before anything is printed, so that a bad
@@ -302,7 +322,7 @@ static int gc_check_pinned(cli_args *a, const gc_plan *g)
 {
     for (size_t li = 0; li < g->n_loss; li++)
         for (size_t hi = 0; hi < g->n_hidden && g->output_pinned; hi++) {
-            bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], g->output, g->loss[li], 1, g->seed};
+            bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], g->output, g->loss[li], 1, g->seed, NULL};
             bp_error err = {0};
             if (bp_net_config_check(&c, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
         }
@@ -317,10 +337,11 @@ static void gc_print_header(const gc_plan *g)
         printf("{\"tolerance\":{\"reference_vs_fd\":%g,\"backprop_vs_reference\":%g},\"checks\":[",
                GC_REF_FD_TOL, GC_BP_REF_TOL);
     else
-        printf("gradient check: %zu-layer network, batch %zu, %s reduction, step %g\n"
+        printf("gradient check: %zu-layer network, batch %zu, %s reduction, step %g%s\n"
                "pass: reference vs finite differences <= %g, float32 backprop vs reference <= %g\n\n"
                "%-10s %-10s %-4s %-4s  %-12s %-12s %s\n",
-               g->count - 1, g->m, bp_reduction_name(g->red), g->h, GC_REF_FD_TOL, GC_BP_REF_TOL, "hidden",
+               g->count - 1, g->m, bp_reduction_name(g->red), g->h, g->has_dropout ? ", one fixed dropout mask" : "",
+               GC_REF_FD_TOL, GC_BP_REF_TOL, "hidden",
                "output", "loss", "bias", "ref vs fd", "bp vs ref", "result");
 }
 
@@ -377,7 +398,8 @@ static int gc_sweep(cli_args *a, const gc_plan *g, size_t *total, size_t *failed
                 continue;
             for (size_t hi = 0; hi < g->n_hidden; hi++)
                 for (int bi = 0; bi < g->n_bias; bi++) {
-                    bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], out, loss, g->bias[bi], g->seed + *total};
+                    bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], out, loss, g->bias[bi], g->seed + *total,
+                                       g->has_dropout ? g->dropout : NULL};
                     int code = gc_check_combination(a, g, c, total, failed);
                     if (code) return code;
                 }

@@ -44,10 +44,16 @@ static const cli_option train_options[] = {
     {"output", "NAME", "output activation (default: softmax for ce, sigmoid for bce, identity for mse)"},
     {"loss", "NAME", "ce (default for classes), mse (default for values) or bce"},
     {"no-bias", NULL, "layers without biases (z = W a)"},
-    {"optimizer", "NAME", "sgd (default), momentum, nesterov, adam, adamw or rprop (full batch)"},
+    {"dropout", "P[,P2,...]", "while training, drop each hidden unit with probability P (one value for"
+                              " every hidden layer, or one each); kept units are scaled by 1/(1-P)"},
+    {"optimizer", "NAME", "sgd (default), momentum, nesterov, adam, adamw, rprop (full batch) or lbfgs"
+                          " (full batch, one iteration per epoch; stops early once converged)"},
     {"lr", "ETA", "learning rate (default 0.1; 0.001 for adam and adamw)"},
     {"momentum", "MU", "momentum for momentum/nesterov (default 0.9); with sgd, turns momentum on"},
     {"weight-decay", "L", "L2 penalty on all weights and biases (decoupled for adamw; default 0)"},
+    {"lbfgs-history", "M", "lbfgs: (s, y) pairs kept (default 10)"},
+    {"tolerance", "TOL", "lbfgs: converged when no |dC/dp| exceeds this (default 1e-4)"},
+    {"max-evaluations", "N", "lbfgs: at most this many loss-and-gradient evaluations (default 15000)"},
     {"clip", "NORM", "rescale each step's gradient to at most this 2-norm (default: no clipping)"},
     {"schedule", "NAME", "learning-rate schedule: constant (default), step or cosine"},
     {"step-epochs", "N", "step schedule: epochs between decays (default 10)"},
@@ -86,6 +92,7 @@ static const cli_option train_options[] = {
 /* Everything the options say, parsed and checked before any data is read. */
 typedef struct {
     size_t hidden[BP_MAX_LAYERS], n_hidden, epochs, patience, value_targets, checkpoint_every;
+    double dropout[BP_MAX_LAYERS];
     double validation, input_scale, mpi_timeout;
     bp_normalize normalize;
     int normalize_given, json, quiet, threads, cuda, tf32;
@@ -130,7 +137,11 @@ static int plan_network(cli_args *a, train_plan *p)
     if (t && strcmp(t, "class") != 0 &&
         (code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &p->value_targets)))
         return code;
-    return cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE);
+    if ((code = cli_net_config(a, &p->net, p->value_targets ? BP_LOSS_MSE : BP_LOSS_CE))) return code;
+    int any = 0;
+    if ((code = cli_dropout(a, p->n_hidden, p->dropout, &any))) return code;
+    p->net.dropout = any ? p->dropout : NULL;
+    return 0;
 }
 
 /* The optimizer, its schedule, and every number of the run. */
@@ -142,7 +153,8 @@ static int plan_training(cli_args *a, train_plan *p)
     const char *v;
     int code;
     if ((v = cli_get(a, "optimizer")) && bp_optimizer_parse(v, &c->optimizer) != BP_OK)
-        return cli_fail(a, EXIT_USAGE, "unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rprop)", v);
+        return cli_fail(a, EXIT_USAGE, "unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rprop, lbfgs)",
+                        v);
     if ((v = cli_get(a, "schedule")) && bp_schedule_parse(v, &c->schedule) != BP_OK)
         return cli_fail(a, EXIT_USAGE, "unknown schedule '%s' (constant, step, cosine)", v);
     if ((v = cli_get(a, "reduction")) && bp_reduction_parse(v, &c->reduction) != BP_OK)
@@ -156,6 +168,9 @@ static int plan_training(cli_args *a, train_plan *p)
         (code = cli_double(a, "min-lr", 0, 1e6, &c->min_lr)) ||
         (code = cli_double(a, "warmup", 0, 1e9, &c->warmup_epochs)) ||
         (code = cli_size(a, "batch", 0, (size_t)1 << 40, &c->batch_size)) ||
+        (code = cli_size(a, "lbfgs-history", 1, 1000, &c->lbfgs_history)) ||
+        (code = cli_double(a, "tolerance", 1e-30, 1e30, &c->tolerance)) ||
+        (code = cli_size(a, "max-evaluations", 1, (size_t)1 << 40, &c->max_evaluations)) ||
         (code = cli_size(a, "epochs", 1, 100000000, &p->epochs)) ||
         (code = cli_double(a, "validation", 1e-9, 0.999999, &p->validation)) ||
         (code = cli_size(a, "early-stop", 1, 100000000, &p->patience)) ||
@@ -193,6 +208,9 @@ static int plan_run(cli_args *a, train_plan *p)
     if ((v = cli_get(a, "device")) && strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
         return cli_fail(a, EXIT_USAGE, "--device expects cpu or cuda, got '%s'", v);
     p->cuda = v && strcmp(v, "cuda") == 0;
+    if (p->net.dropout && p->train.optimizer == BP_OPT_LBFGS)
+        return cli_fail(a, EXIT_USAGE, "--dropout does not go with --optimizer lbfgs: its line search needs the "
+                                       "same loss every time it looks; use adam, or lbfgs with --weight-decay");
     p->tf32 = cli_flag(a, "tf32");
     if (p->tf32 && !p->cuda) return cli_fail(a, EXIT_USAGE, "--tf32 needs --device cuda");
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
@@ -337,6 +355,7 @@ typedef struct {
     progress bar;
     double start;             /* when the epochs began */
     int stopped;              /* early stopping ended the run */
+    int converged;            /* L-BFGS stopped: further epochs would change nothing */
 } train_run;
 
 /* Per-epoch lines and notes as text (not --json, not --quiet, rank 0). */
@@ -548,9 +567,14 @@ static void print_plan(const train_run *r)
     if (r->resume) {
         printf("\nresuming from %s at epoch %zu", r->resume, bp_trainer_epochs_done(r->trainer) + 1);
     } else {
-        printf("\n%s, learning rate %g, ", bp_optimizer_name(p->train.optimizer),
-               p->train.learning_rate ? p->train.learning_rate : bp_trainer_learning_rate(r->trainer));
-        if (p->train.batch_size == 0 || p->train.optimizer == BP_OPT_RPROP) printf("full-batch");
+        if (p->train.optimizer == BP_OPT_LBFGS)
+            printf("\nlbfgs (history %zu, tolerance %g), ", p->train.lbfgs_history ? p->train.lbfgs_history : 10,
+                   p->train.tolerance ? p->train.tolerance : 1e-4);
+        else
+            printf("\n%s, learning rate %g, ", bp_optimizer_name(p->train.optimizer),
+                   p->train.learning_rate ? p->train.learning_rate : bp_trainer_learning_rate(r->trainer));
+        if (p->train.batch_size == 0 || p->train.optimizer == BP_OPT_RPROP || p->train.optimizer == BP_OPT_LBFGS)
+            printf("full-batch");
         else printf("batch %zu", p->train.batch_size);
     }
     printf(", %zu epochs\n", p->epochs);
@@ -680,12 +704,17 @@ static int run_epochs(train_run *r)
     sigaction(SIGTERM, &sa, &old_term);
     r->start = cli_now();
     int code = 0;
-    for (size_t e = bp_trainer_epochs_done(r->trainer) + 1; e <= r->p.epochs && !r->stopped && !code; e++) {
+    for (size_t e = bp_trainer_epochs_done(r->trainer) + 1;
+         e <= r->p.epochs && !r->stopped && !r->converged && !code; e++) {
         double lr = bp_trainer_learning_rate(r->trainer), seconds = 0;
         bp_epoch_stats st = {0};
         code = train_steps(r, e, lr, &st, &seconds);
         if (!code) code = check_stop(r, e, &st);
         if (!code) code = finish_epoch(r, e, lr, &st, seconds);
+        if (!code && st.converged) {
+            r->converged = 1;
+            if (prints_text(r)) printf("lbfgs converged after %zu iterations\n", bp_trainer_steps_done(r->trainer));
+        }
     }
     if (code) return code; /* finish_run puts the default handlers back */
     sigaction(SIGINT, &old_int, NULL);

@@ -114,6 +114,12 @@ typedef struct {
     bp_loss loss;             /**< the cost the network is trained on */
     int bias;                 /**< nonzero: layers have biases b^l; zero: z = W a only */
     uint64_t seed;            /**< initialization seed: same seed, bitwise same weights */
+    /** Dropout: NULL for none, else n_layers - 1 values, p^1 .. p^(L-1), each in [0, 1): while
+     *  training, every unit of hidden layer l is dropped with probability p^l and the kept
+     *  ones are scaled by 1 / (1 - p^l) (inverted dropout), so nothing changes at inference.
+     *  Masks come from the trainer's seed and step count, the same at every thread count.
+     *  Stored in model files. Not with L-BFGS, several processes or the CUDA path. */
+    const double *dropout;
 } bp_net_config;
 
 /** Check a configuration without building anything. On failure, err says what is wrong. */
@@ -154,6 +160,16 @@ BP_API bp_activation bp_net_hidden_activation(const bp_net *net);
 BP_API bp_activation bp_net_output_activation(const bp_net *net);
 BP_API bp_loss bp_net_loss_function(const bp_net *net);
 BP_API int bp_net_has_bias(const bp_net *net);
+/** Dropout probability p^l of hidden layer l (1..L-1) while training; 0 for none. */
+BP_API double bp_net_dropout(const bp_net *net, size_t layer);
+/** Fix the dropout masks for the passes that differentiate (bp_net_backward,
+ *  bp_net_compute_loss, and backprop_verify.h's reference and finite differences), so a
+ *  gradient with dropout can be checked: masks holds, for l = 1..L-1 in turn, m x n_l
+ *  factors that multiply a^l (0 drops a unit; 1 / (1 - p^l) keeps it under inverted
+ *  dropout), copied. Those passes then accept only batches of m samples. NULL removes them;
+ *  training draws its own and never uses these. */
+BP_API bp_status bp_net_set_dropout_mask(bp_net *net, const float *masks, size_t m);
+
 /** Total number of parameters (every W and b). */
 BP_API size_t bp_net_param_count(const bp_net *net);
 
@@ -303,7 +319,9 @@ typedef enum {
     BP_OPT_NESTEROV,   /**< v <- mu v + g; W <- W - eta (g + mu v) */
     BP_OPT_ADAM,       /**< Adam with bias correction; weight decay added to g (L2) */
     BP_OPT_ADAMW,      /**< Adam with decoupled weight decay: W <- W - eta wd W first */
-    BP_OPT_RPROP       /**< iRPROP-: per-parameter steps from gradient signs; full batch */
+    BP_OPT_RPROP,      /**< iRPROP-: per-parameter steps from gradient signs; full batch */
+    BP_OPT_LBFGS       /**< limited-memory BFGS with a strong-Wolfe line search; full batch, one
+                            iteration (several loss-and-gradient evaluations) per epoch */
 } bp_optimizer;
 
 /** Learning-rate schedules (an optional linear warm-up comes first). */
@@ -367,6 +385,15 @@ typedef struct {
      *  process starts the same pieces in the same order. */
     int (*allreduce_start)(void *context, float *values, size_t n);
     int (*allreduce_wait)(void *context);
+    /** L-BFGS (BP_OPT_LBFGS) only. It minimizes the mean loss over the whole data set plus
+     *  weight_decay / 2 ||p||^2, one iteration per epoch, and stops (bp_epoch_stats.converged)
+     *  when the largest |dC/dp| is at most `tolerance`, when an iteration lowers the loss by
+     *  a relative 2.2e-9 or less, or after `max_evaluations` evaluations of the loss and its
+     *  gradient. batch_size, reduction, shuffling, schedules and clipping do not apply; it
+     *  trains on one process, on the CPU, without dropout. */
+    size_t lbfgs_history;    /**< (s, y) pairs kept (default 10, at most 1000) */
+    double tolerance;        /**< gradient tolerance (default 1e-4, scikit-learn's tol) */
+    size_t max_evaluations;  /**< cap on evaluations over the whole run (default 15000) */
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */
@@ -378,13 +405,16 @@ typedef struct {
     size_t steps;    /**< parameter updates made */
     size_t samples;  /**< samples seen in this epoch so far */
     int complete;    /**< 1 when the epoch ended, 0 when it was stopped early (on_step, max_steps) */
+    int converged;   /**< L-BFGS: 1 once it has stopped (bp_train_config.tolerance); further
+                          epochs change nothing. 0 for every other optimizer */
 } bp_epoch_stats;
 
 BP_API bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_trainer **out);
 BP_API void bp_trainer_free(bp_trainer *trainer);
 /** One gradient step on one batch (m x n_0 inputs, m x n_L targets). For plain gradient
  *  descent and momentum the update is applied inside the backward pass, so the network's
- *  gradient block is not written; call bp_net_backward to see a gradient. */
+ *  gradient block is not written; call bp_net_backward to see a gradient. L-BFGS has no
+ *  single-batch step: BP_ERR_UNSUPPORTED (train it with bp_trainer_epoch). */
 BP_API bp_status bp_trainer_step(bp_trainer *trainer, const float *x, const float *y, size_t m,
                                  double *loss);
 /** One pass over the data set in batches, reshuffled each epoch unless no_shuffle. */

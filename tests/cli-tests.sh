@@ -337,6 +337,32 @@ t "train --hidden none --no-shuffle --batch 0 (full batch)" 0 '' \
     "$BP" train --train train.csv --hidden none --no-shuffle --batch 0 --epochs 2 --lr=0.5
 out_has "train --hidden none builds a 2-2 network" '^training 2-2 '
 
+t "train --optimizer lbfgs stops once converged" 0 '' \
+    "$BP" train --train train.csv --test test.csv --optimizer lbfgs --epochs 500 --hidden 8 --seed 2
+out_has "lbfgs: the banner says full-batch lbfgs" '^lbfgs \(history 10, tolerance 0\.0001\), full-batch'
+out_has "lbfgs says when it converged" '^lbfgs converged after [0-9]+ iterations$'
+c "lbfgs stopped well before 500 epochs" '[ "$(grep -c "^epoch " "$O")" -lt 500 ]'
+lbfgs_acc=$(grep '^epoch' "$O" | tail -n 1 | sed -n 's/.*test accuracy *\([0-9.]*\)%.*/\1/p')
+c "lbfgs test accuracy is >= 90% (got ${lbfgs_acc:-none})" \
+    '[ -n "$lbfgs_acc" ] && awk -v a="$lbfgs_acc" "BEGIN { exit !(a >= 90) }"'
+t "train --tolerance 0 is a usage error" 2 'tolerance' "$BP" train --train train.csv --optimizer lbfgs --tolerance 0
+
+t "train --dropout 0.3 with two hidden layers" 0 '' \
+    "$BP" train --train train.csv --test test.csv --hidden 16,8 --dropout 0.3 --epochs 20 --seed 1 -o drop.bpm
+drop_acc=$(grep '^epoch' "$O" | tail -n 1 | sed -n 's/.*test accuracy *\([0-9.]*\)%.*/\1/p')
+c "dropout: test accuracy is >= 80% (got ${drop_acc:-none})" \
+    '[ -n "$drop_acc" ] && awk -v a="$drop_acc" "BEGIN { exit !(a >= 80) }"'
+t "explain --model shows the stored dropout" 0 '' "$BP" explain --model drop.bpm
+out_has "explain: the header names dropout 0.3,0.3" '^Network 2-16-8-2: .*, dropout 0\.3,0\.3$'
+out_has "explain: the dropout equation of layer 1" "^  a~\\^1 = a\\^1 \\(\\.\\) r\\^1 / \\(1 - 0\\.3\\)"
+t "train --dropout 0.5,0.2 for one hidden layer is a usage error" 2 'one each' \
+    "$BP" train --train train.csv --hidden 16 --dropout 0.5,0.2
+t "train --dropout 1 is a usage error" 2 'dropout' "$BP" train --train train.csv --dropout 1
+t "train --dropout with --optimizer lbfgs is a usage error" 2 'lbfgs' \
+    "$BP" train --train train.csv --dropout 0.2 --optimizer lbfgs
+t "gradcheck --dropout 0.5 (one fixed mask, three ways)" 0 '' "$BP" gradcheck --dropout 0.5 --activation tanh
+out_has "gradcheck --dropout says so and passes" '0 failed$'
+
 # ---------------------------------------------- train / eval, regression
 
 t "train --targets 1 (regression) with -o" 0 '' \

@@ -2,7 +2,8 @@
  * test_gradients.c - the three-way agreement: float32 backprop, the double
  * Jacobian-chain reference and central finite differences, on every
  * activation x loss x bias combination, random depths 1-4 and random widths,
- * batch sizes 1 and more, mean and sum reductions.
+ * batch sizes 1 and more, mean and sum reductions; and all of it again with
+ * dropout, through one fixed mask that all three apply (bp_net_set_dropout_mask).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,20 +16,34 @@ static double unit(uint64_t *s) { return (double)(next(s) >> 11) * 0x1.0p-53; }
 
 typedef struct {
     double bp_ref, ref_fd, scale;
+    int mask_mattered; /* with dropout: the masked loss differs from the unmasked one */
 } agreement;
 
 /* Build a random network and batch for this combination, and measure how well
    the three gradients agree. */
 static int compare(bp_activation hidden, bp_activation output, bp_loss loss, int bias, size_t m,
-                   bp_reduction red, uint64_t seed, agreement *out)
+                   bp_reduction red, uint64_t seed, int dropout, agreement *out)
 {
     uint64_t st = seed;
     size_t sizes[5], L = 1 + (size_t)(next(&st) % 4);
     for (size_t l = 0; l <= L; l++) sizes[l] = 1 + (size_t)(next(&st) % 6);
     if (output == BP_ACT_SOFTMAX && sizes[L] < 2) sizes[L] = 2;
-    bp_net_config c = {L, sizes, hidden, output, loss, bias, seed};
+    const double p[4] = {0.5, 0.25, 0.5, 0.25};
+    bp_net_config c = {L, sizes, hidden, output, loss, bias, seed, dropout ? p : NULL};
     bp_net *net = NULL;
     if (bp_net_create(&c, &net, NULL) != BP_OK) return 0;
+    if (dropout) {
+        /* One mask for every hidden unit of every sample: 0 (dropped) or 1 / (1 - p). */
+        size_t count = 0;
+        for (size_t l = 1; l < L; l++) count += m * sizes[l];
+        float *mask = malloc((count ? count : 1) * sizeof(float));
+        if (!mask) return 0;
+        for (size_t l = 1, k = 0; l < L; l++)
+            for (size_t i = 0; i < m * sizes[l]; i++, k++)
+                mask[k] = unit(&st) < p[l - 1] ? 0.0f : (float)(1.0 / (1.0 - p[l - 1]));
+        CHECK(bp_net_set_dropout_mask(net, mask, m) == BP_OK, "set the mask");
+        free(mask);
+    }
     for (size_t l = 1; bias && l <= L; l++) {
         float *b;
         bp_net_layer_view(net, l, NULL, &b, NULL, NULL);
@@ -55,6 +70,13 @@ static int compare(bp_activation hidden, bp_activation output, bp_loss loss, int
              bp_reference_gradient(net, x, y, m, red, &l_ref, g_ref) == BP_OK &&
              bp_finite_difference_gradient(net, x, y, m, red, 1e-6, g_fd) == BP_OK;
         CHECK(fabs(l_bp - l_ref) <= 1e-5 * (1 + fabs(l_ref)), "loss %g vs reference %g", l_bp, l_ref);
+        out->mask_mattered = 0;
+        if (dropout && ok) {
+            double plain = 0;
+            bp_net_set_dropout_mask(net, NULL, 0);
+            ok = bp_net_compute_loss(net, x, y, m, red, &plain) == BP_OK;
+            out->mask_mattered = plain != l_bp;
+        }
         const float *g = bp_net_grads(net);
         for (size_t i = 0; i < P; i++) g_bp[i] = g[i];
         out->bp_ref = bp_relative_error(g_bp, g_ref, P);
@@ -67,8 +89,9 @@ static int compare(bp_activation hidden, bp_activation output, bp_loss loss, int
     return ok;
 }
 
-static void sweep(size_t m, bp_reduction red, uint64_t seed0)
+static void sweep(size_t m, bp_reduction red, uint64_t seed0, int dropout)
 {
+    int mattered = 0, deep = 0;
     const bp_activation hiddens[] = {BP_ACT_IDENTITY, BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_RELU,
                                      BP_ACT_LEAKY_RELU};
     const struct {
@@ -85,7 +108,9 @@ static void sweep(size_t m, bp_reduction red, uint64_t seed0)
                 for (int trial = 0; trial < 3; trial++) {
                     agreement r = {0};
                     seed++;
-                    int ok = compare(hiddens[a], heads[h].output, heads[h].loss, bias, m, red, seed, &r);
+                    int ok = compare(hiddens[a], heads[h].output, heads[h].loss, bias, m, red, seed, dropout, &r);
+                    mattered += r.mask_mattered;
+                    deep++;
                     CHECK(ok, "could not run %s/%s/%s", bp_activation_name(hiddens[a]),
                           bp_activation_name(heads[h].output), bp_loss_name(heads[h].loss));
                     if (!ok) continue;
@@ -103,18 +128,21 @@ static void sweep(size_t m, bp_reduction red, uint64_t seed0)
                           r.bp_ref, bp_activation_name(hiddens[a]), bp_activation_name(heads[h].output),
                           bp_loss_name(heads[h].loss), bias, m, (unsigned long long)seed);
                 }
+    /* Networks without a hidden layer have nothing to drop; most others must feel it. */
+    if (dropout) CHECK(mattered > deep / 3, "the mask changed the loss in %d of %d networks", mattered, deep);
 }
 
-void test_gradients_three_ways_single_sample(void) { sweep(1, BP_REDUCE_MEAN, 1000); }
-void test_gradients_three_ways_batch_mean(void) { sweep(7, BP_REDUCE_MEAN, 2000); }
-void test_gradients_three_ways_batch_sum(void) { sweep(5, BP_REDUCE_SUM, 3000); }
+void test_gradients_three_ways_single_sample(void) { sweep(1, BP_REDUCE_MEAN, 1000, 0); }
+void test_gradients_three_ways_batch_mean(void) { sweep(7, BP_REDUCE_MEAN, 2000, 0); }
+void test_gradients_three_ways_batch_sum(void) { sweep(5, BP_REDUCE_SUM, 3000, 0); }
+void test_gradients_three_ways_dropout(void) { sweep(6, BP_REDUCE_MEAN, 4000, 1); }
 
 /* The batch gradient with the mean reduction is the mean of the per-sample gradients,
    and the sum reduction is m times it (seed 004's matrix form against seed 003's sum). */
 void test_gradients_batch_is_mean_of_samples(void)
 {
     size_t sizes[] = {4, 6, 3};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9, NULL};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;
@@ -149,7 +177,7 @@ void test_gradients_batch_is_mean_of_samples(void)
 void test_gradients_wide_layers(void)
 {
     size_t sizes[] = {70, 90, 33, 10};
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;

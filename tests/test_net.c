@@ -20,7 +20,7 @@
 static bp_net *net_of(size_t L, size_t *sizes, bp_activation h, bp_activation o, bp_loss loss,
                       int bias, uint64_t seed)
 {
-    bp_net_config c = {L, sizes, h, o, loss, bias, seed};
+    bp_net_config c = {L, sizes, h, o, loss, bias, seed, NULL};
     bp_net *net = NULL;
     bp_error err = {0};
     bp_status s = bp_net_create(&c, &net, &err);
@@ -33,7 +33,7 @@ void test_config_rejects_bad_networks(void)
     size_t sizes[] = {2, 3, 2}, zero[] = {2, 0, 2}, one_out[] = {2, 3, 1};
     bp_net *net = NULL;
     bp_error err = {0};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_CE, 1, 1};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_CE, 1, 1, NULL};
     CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG && !net, "ce needs softmax");
     CHECK(strstr(err.message, "softmax") != NULL, "message: %s", err.message);
     c.loss = BP_LOSS_BCE, c.output = BP_ACT_SOFTMAX;
@@ -54,7 +54,7 @@ void test_config_rejects_bad_networks(void)
     CHECK(bp_net_create(&c, NULL, NULL) == BP_ERR_ARG, "null out");
     /* Widths whose product overflows are refused before any allocation. */
     size_t huge[] = {BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH};
-    bp_net_config h = {4, huge, BP_ACT_RELU, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1};
+    bp_net_config h = {4, huge, BP_ACT_RELU, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1, NULL};
     bp_status s = bp_net_create(&h, &net, &err);
     CHECK(s == BP_ERR_NOMEM || s == BP_ERR_ARG || (s == BP_OK && net), "huge network: %d", (int)s);
     bp_net_free(net);
@@ -294,7 +294,7 @@ void test_fused_steps_match_plain_steps(void)
             float fused[64], plain[64];
             for (int variant = 0; variant < 2; variant++) {
                 size_t sizes[] = {2, 5, 3, 2};
-                bp_net_config c = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4};
+                bp_net_config c = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, NULL};
                 bp_net *net = NULL;
                 bp_dataset *d = circle_data(40, 9);
                 bp_trainer *t = NULL;

@@ -227,7 +227,8 @@ void test_gemm_team_plan(void)
 /* ---------------------------------------------------------------- training */
 
 /* A W1-shaped network (smaller input) trained for two epochs with 1, 2 and 3
-   threads, with momentum and with Adam: the parameters are bitwise the same. */
+   threads, with momentum, with Adam, and with momentum and dropout: the parameters
+   are bitwise the same. */
 void test_training_threads_bitwise(void)
 {
     enum { N = 640, IN = 200 };
@@ -238,15 +239,16 @@ void test_training_threads_bitwise(void)
     for (size_t i = 0; i < (size_t)N * IN; i++) bp_dataset_x(d)[i] = 0.5f + 0.5f * team_float(&rng);
     for (size_t i = 0; i < N; i++) bp_dataset_y(d)[i * 10 + bp_test_next(&rng) % 10] = 1.0f;
     size_t sizes[] = {IN, 256, 128, 10};
-    bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3};
-    for (int opt = 0; opt < 2; opt++) {
+    const double dropout[] = {0.5, 0.2};
+    for (int opt = 0; opt < 3; opt++) {
+        bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, opt == 2 ? dropout : NULL};
         float *first = NULL;
         for (int threads = 1; threads <= 3; threads++) {
             bp_net *net = NULL;
             bp_trainer *tr = NULL;
-            bp_train_config tc = {.learning_rate = opt ? 0.001 : 0.05, .batch_size = 64, .seed = 9,
-                                  .momentum = opt ? 0.0 : 0.9,
-                                  .optimizer = opt ? BP_OPT_ADAM : BP_OPT_SGD};
+            bp_train_config tc = {.learning_rate = opt == 1 ? 0.001 : 0.05, .batch_size = 64, .seed = 9,
+                                  .momentum = opt == 1 ? 0.0 : 0.9,
+                                  .optimizer = opt == 1 ? BP_OPT_ADAM : BP_OPT_SGD};
             int ok = bp_net_create(&nc, &net, NULL) == BP_OK &&
                      bp_net_set_threads(net, threads, NULL) == BP_OK &&
                      bp_net_threads(net) == threads && bp_trainer_create(net, &tc, &tr) == BP_OK;
@@ -275,7 +277,7 @@ void test_training_threads_bitwise(void)
 void test_net_set_threads(void)
 {
     size_t sizes[] = {4, 8, 2};
-    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1};
+    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1, NULL};
     bp_net *net = NULL;
     CHECK(bp_net_create(&nc, &net, NULL) == BP_OK, "net");
     if (!net) return;

@@ -18,7 +18,7 @@
 static bp_net *scalar_net(float w)
 {
     size_t sizes[] = {1, 1};
-    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (net) bp_net_params(net)[0] = w;
@@ -77,6 +77,9 @@ void test_optimizers_by_hand(void)
     CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .clip_norm = 1}, 10.0f, 1), 9.9, 1e-5);
 }
 
+/* Optimizer state below this magnitude is flushed to zero (optimizer.c). */
+static float flushed(float x) { return fabsf(x) < 1e-30f ? 0.0f : x; }
+
 /* The update rules written plainly, one element at a time: what optimizer.c's
    vectorized loops must reproduce bit for bit. */
 static void naive_update(bp_update *u, float *w, float *g, size_t n)
@@ -89,16 +92,16 @@ static void naive_update(bp_update *u, float *w, float *g, size_t n)
         if (wd != 0.0f && u->kind != BP_OPT_ADAMW) g[i] += wd * w[i];
         switch (u->kind) {
         case BP_OPT_SGD: w[i] -= lr * g[i]; break;
-        case BP_OPT_MOMENTUM: s1[i] = mu * s1[i] + g[i]; w[i] -= lr * s1[i]; break;
-        case BP_OPT_NESTEROV: s1[i] = mu * s1[i] + g[i]; w[i] -= lr * (g[i] + mu * s1[i]); break;
+        case BP_OPT_MOMENTUM: s1[i] = flushed(mu * s1[i] + g[i]); w[i] -= lr * s1[i]; break;
+        case BP_OPT_NESTEROV: s1[i] = flushed(mu * s1[i] + g[i]); w[i] -= lr * (g[i] + mu * s1[i]); break;
         case BP_OPT_ADAMW:
         case BP_OPT_ADAM:
             if (u->kind == BP_OPT_ADAMW) w[i] -= lr * wd * w[i];
-            s1[i] = u->beta1 * s1[i] + (1.0f - u->beta1) * g[i];
-            s2[i] = u->beta2 * s2[i] + (1.0f - u->beta2) * g[i] * g[i];
+            s1[i] = flushed(u->beta1 * s1[i] + (1.0f - u->beta1) * g[i]);
+            s2[i] = flushed(u->beta2 * s2[i] + (1.0f - u->beta2) * g[i] * g[i]);
             w[i] -= step * s1[i] / (sqrtf(s2[i]) + eps);
             break;
-        case BP_OPT_RPROP: break;
+        default: break;
         }
     }
 }
@@ -106,38 +109,60 @@ static void naive_update(bp_update *u, float *w, float *g, size_t n)
 void test_optimizer_loops_match_plain_code(void)
 {
     const bp_optimizer kinds[] = {BP_OPT_SGD, BP_OPT_MOMENTUM, BP_OPT_NESTEROV, BP_OPT_ADAM, BP_OPT_ADAMW};
-    const size_t sizes[] = {1, 7, 8, 9, 37, 1000};
+    const size_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 37, 1000};
     enum { MAX = 1000 };
-    float *a = malloc(8 * MAX * sizeof(float));
+    float *a = malloc(12 * MAX * sizeof(float));
     CHECK(a != NULL, "memory");
     if (!a) return;
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
             for (int decay = 0; decay < 2; decay++) {
                 size_t n = sizes[si];
-                /* Two copies of everything: w, g, state1, state2. */
+                /* Three copies of everything: w, g, state1, state2 for the loops the CPU
+                   picks (AVX-512 where it has it), the portable loops, and the plain code. */
                 float *w1 = a, *g1 = a + MAX, *m1 = a + 2 * MAX, *v1 = a + 3 * MAX;
                 float *w2 = a + 4 * MAX, *g2 = a + 5 * MAX, *m2 = a + 6 * MAX, *v2 = a + 7 * MAX;
+                float *w3 = a + 8 * MAX, *g3 = a + 9 * MAX, *m3 = a + 10 * MAX, *v3 = a + 11 * MAX;
                 unsigned long long r = 99 + n;
                 for (size_t i = 0; i < n; i++) {
                     r = r * 6364136223846793005ull + 1442695040888963407ull;
-                    w1[i] = w2[i] = (float)((r >> 40) & 0xFFFF) / 32768.0f - 1.0f;
-                    m1[i] = m2[i] = v1[i] = v2[i] = 0.0f;
+                    w1[i] = w2[i] = w3[i] = (float)((r >> 40) & 0xFFFF) / 32768.0f - 1.0f;
+                    /* Every third element starts with state about to decay below the floor. */
+                    m1[i] = m2[i] = m3[i] = i % 3 ? 0.0f : 1.05e-30f;
+                    v1[i] = v2[i] = v3[i] = i % 3 ? 0.0f : 1.0e-30f;
                 }
-                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1};
-                bp_update u2 = u1;
-                u2.state1 = m2, u2.state2 = v2;
+                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1, 0, 0, 0};
+                bp_update u2 = u1, u3 = u1;
+                u2.state1 = m2, u2.state2 = v2, u2.portable = 1;
+                u3.state1 = m3, u3.state2 = v3;
                 int same = 1;
                 for (int t = 0; t < 3; t++) {
-                    for (size_t i = 0; i < n; i++) g1[i] = g2[i] = 0.5f * w1[i] - 0.1f * (float)(i % 5);
+                    for (size_t i = 0; i < n; i++)
+                        g1[i] = g2[i] = g3[i] = i % 3 ? 0.5f * w1[i] - 0.1f * (float)(i % 5) : 0.0f;
                     bp_update_apply(&u1, w1, g1, n);
-                    naive_update(&u2, w2, g2, n);
-                    same &= memcmp(w1, w2, n * sizeof(float)) == 0 && memcmp(m1, m2, n * sizeof(float)) == 0 &&
-                            memcmp(v1, v2, n * sizeof(float)) == 0;
+                    bp_update_apply(&u2, w2, g2, n);
+                    naive_update(&u3, w3, g3, n);
+                    for (int c = 0; c < 2; c++) {
+                        const float *w = c ? w2 : w1, *m = c ? m2 : m1, *v = c ? v2 : v1;
+                        same &= memcmp(w, w3, n * sizeof(float)) == 0 && memcmp(m, m3, n * sizeof(float)) == 0 &&
+                                memcmp(v, v3, n * sizeof(float)) == 0;
+                    }
                 }
                 CHECK(same, "%s, n = %zu, decay %d: the same bits as the plain loop", bp_optimizer_name(kinds[k]), n,
                       decay);
+                /* The state that had nothing but decay (no gradient, no L2 term) was flushed
+                   to zero, not left to sink into the subnormals. */
+                if (kinds[k] != BP_OPT_SGD && !decay) CHECK(m1[0] == 0.0f, "%s: decayed state flushed", bp_optimizer_name(kinds[k]));
             }
+    /* Momentum's fused weight step: the velocity's tiny entries flushed, W moved by lr v. */
+    for (int portable = 0; portable < 2; portable++) {
+        float w[19], v[19];
+        for (int i = 0; i < 19; i++) w[i] = 1.0f, v[i] = i % 2 ? 2.0f : 5e-31f;
+        bp_velocity_step(w, v, 19, 0.5f, portable);
+        int ok = 1;
+        for (int i = 0; i < 19; i++) ok &= i % 2 ? v[i] == 2.0f && w[i] == 0.0f : v[i] == 0.0f && w[i] == 1.0f;
+        CHECK(ok, "bp_velocity_step (portable %d)", portable);
+    }
     /* Clipping's norm (summed in eight lanes) and rescaling, against the plain loops. */
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t n = sizes[si];
@@ -297,7 +322,7 @@ void test_split_and_normalization(void)
 void test_model_keeps_preprocessing_and_classes(void)
 {
     size_t sizes[] = {2, 3, 3};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
     bp_net *net = NULL, *back = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;

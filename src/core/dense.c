@@ -12,6 +12,7 @@
 #include "activation.h"
 #include "dense.h"
 #include "kernels/gemm.h"
+#include "optimizer.h"
 
 void bp_dense_forward(float *z, float *a, const float *a_prev, const float *W, const float *b,
                       size_t m, size_t n_in, size_t n_out, bp_activation g, const bp_gemm_team *team)
@@ -107,9 +108,10 @@ void bp_dense_momentum_step(float *W, float *b, float *vW, float *vb, const floa
                             float lr, float mu, const bp_gemm_team *team)
 {
     bp_gemm_team_ex(team, 1, 0, n_out, n_in, m, scale, delta, n_out, a_prev, n_in, mu, vW, n_in, NULL);
-    add_scaled(n_out * n_in, -lr, vW, W);
+    /* W <- W - lr V, with V's tiny entries flushed to zero (optimizer.c says why). */
+    bp_velocity_step(W, vW, n_out * n_in, lr, 0);
     if (b) {
         add_column_sums(vb, mu, delta, m, n_out, scale);
-        add_scaled(n_out, -lr, vb, b);
+        bp_velocity_step(b, vb, n_out, lr, 0);
     }
 }

@@ -47,7 +47,8 @@ void bp_dense_sgd_step(float *W, float *b, const float *delta, const float *a_pr
                        const bp_gemm_team *team);
 
 /* Momentum fused the same way: V <- mu V + scale delta^T A_prev, then W <- W - lr V
-   (and the same for b with its own velocity vb). */
+   (and the same for b with its own velocity vb); entries of V below 1e-30 in
+   magnitude become zero, as in every optimizer (bp_velocity_step). */
 void bp_dense_momentum_step(float *W, float *b, float *vW, float *vb, const float *delta,
                             const float *a_prev, size_t m, size_t n_in, size_t n_out, float scale,
                             float lr, float mu, const bp_gemm_team *team);

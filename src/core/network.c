@@ -58,6 +58,10 @@ bp_status bp_net_config_check(const bp_net_config *c, bp_error *err)
     if (c->loss == BP_LOSS_BCE && c->output != BP_ACT_SIGMOID)
         return bp_fail(err, BP_ERR_ARG,
                        "binary cross-entropy (bce) is defined on a sigmoid output; use --output sigmoid");
+    for (size_t l = 0; c->dropout && l + 1 < c->n_layers; l++)
+        if (!(c->dropout[l] >= 0 && c->dropout[l] < 1))
+            return bp_fail(err, BP_ERR_ARG, "dropout of hidden layer %zu is %g; it must be at least 0 and below 1",
+                           l + 1, c->dropout[l]);
     if (c->output == BP_ACT_SOFTMAX && c->sizes[c->n_layers] < 2)
         return bp_fail(err, BP_ERR_ARG, "a softmax output needs at least 2 units");
     size_t count;
@@ -81,6 +85,10 @@ bp_status bp_net_alloc(const bp_net_config *config, bp_net **out, bp_error *err)
     net->output = config->output;
     net->loss = config->loss;
     net->bias = config->bias != 0;
+    for (size_t l = 1; config->dropout && l < net->n_layers; l++) {
+        net->dropout[l] = (float)config->dropout[l - 1];
+        net->has_dropout |= net->dropout[l] > 0;
+    }
     bp_count_params(net->n_layers, net->sizes, net->bias, &net->n_params);
 
     size_t bytes = net->n_params * sizeof(float);
@@ -156,19 +164,23 @@ void bp_net_free(bp_net *net)
     free(net->input_shift);
     free(net->input_scale);
     free(net->class_names);
+    free(net->fixed_mask);
     free(net);
 }
 
-static bp_net_config config_of(const bp_net *net)
+static bp_net_config config_of(const bp_net *net, double *dropout)
 {
-    bp_net_config c = {net->n_layers, net->sizes, net->hidden, net->output, net->loss, net->bias, 0};
+    for (size_t l = 1; l < net->n_layers; l++) dropout[l - 1] = net->dropout[l];
+    bp_net_config c = {net->n_layers, net->sizes, net->hidden, net->output, net->loss, net->bias, 0,
+                       net->has_dropout ? dropout : NULL};
     return c;
 }
 
 bp_status bp_net_clone(const bp_net *net, bp_net **out)
 {
     if (!net || !out) return BP_ERR_ARG;
-    bp_net_config c = config_of(net);
+    double dropout[BP_MAX_LAYERS];
+    bp_net_config c = config_of(net, dropout);
     bp_status s = bp_net_alloc(&c, out, NULL);
     if (s != BP_OK) return s;
     if (!*out) return BP_ERR_NOMEM; /* bp_net_alloc sets *out on success; stated for the analyzer */
@@ -310,6 +322,39 @@ bp_status bp_net_layer_view(bp_net *net, size_t l, float **W, float **b, float *
     return BP_OK;
 }
 
+double bp_net_dropout(const bp_net *net, size_t l)
+{
+    return net && l >= 1 && l < net->n_layers ? (double)net->dropout[l] : 0.0;
+}
+
+size_t bp_dropout_mask_offset(const bp_net *net, size_t l, size_t m)
+{
+    size_t off = 0;
+    for (size_t k = 1; k < l; k++) off += m * net->sizes[k];
+    return off;
+}
+
+bp_status bp_net_set_dropout_mask(bp_net *net, const float *masks, size_t m)
+{
+    if (!net || (masks && m == 0)) return BP_ERR_ARG;
+    free(net->fixed_mask);
+    net->fixed_mask = NULL;
+    net->fixed_m = 0;
+    if (!masks || net->n_layers < 2) return BP_OK;
+    size_t total = 0, piece;
+    for (size_t l = 1; l < net->n_layers; l++) {
+        if (bp_mul_overflows(m, net->sizes[l], &piece) || piece > (size_t)-1 / sizeof(float) - total)
+            return BP_ERR_NOMEM;
+        total += piece;
+    }
+    for (size_t i = 0; i < total; i++)
+        if (!isfinite(masks[i])) return BP_ERR_NUMERIC;
+    if (!(net->fixed_mask = malloc((total ? total : 1) * sizeof(float)))) return BP_ERR_NOMEM;
+    memcpy(net->fixed_mask, masks, total * sizeof(float));
+    net->fixed_m = m;
+    return BP_OK;
+}
+
 size_t bp_net_max_width(const bp_net *net)
 {
     size_t w = 0;
@@ -330,7 +375,14 @@ bp_status bp_net_reserve(bp_net *net, size_t m)
         if (piece > ((size_t)-1 - total) / 2) return BP_ERR_NOMEM;
         total += 2 * piece;
     }
-    /* (Hidden layers use only one of their two pieces; the layout stays simple.) */
+    /* (Hidden layers use only one of their two pieces; the layout stays simple. Dropout
+       puts a (.) mask in the spare one, and needs one piece more per layer for the mask.) */
+    for (size_t l = 1; net->has_dropout && l < net->n_layers; l++) {
+        if (bp_mul_overflows(m, net->sizes[l], &piece)) return BP_ERR_NOMEM;
+        piece = (piece + 15) & ~(size_t)15;
+        if (piece > (size_t)-1 - total) return BP_ERR_NOMEM;
+        total += piece;
+    }
     if (bp_mul_overflows(m, maxw, &piece)) return BP_ERR_NOMEM;
     piece = (piece + 15) & ~(size_t)15;
     if (piece > ((size_t)-1 - total) / 2) return BP_ERR_NOMEM;
@@ -351,7 +403,13 @@ bp_status bp_net_reserve(bp_net *net, size_t m)
            the loss (log-sum-exp and softplus work from the logits). */
         net->layers[l].a = work + offset + n;
         net->layers[l].z = l == net->n_layers ? work + offset : net->layers[l].a;
+        net->layers[l].out = net->layers[l].a;
+        net->layers[l].dropped = l < net->n_layers && net->has_dropout ? work + offset : NULL;
         offset += 2 * n;
+    }
+    for (size_t l = 1; net->has_dropout && l < net->n_layers; l++) {
+        net->layers[l].mask = work + offset;
+        offset += (m * net->sizes[l] + 15) & ~(size_t)15;
     }
     net->delta = work + offset;
     net->delta_next = work + offset + piece;

@@ -21,6 +21,9 @@ typedef struct {
     float *W, *b;          /* W^l (n_out x n_in, row-major), b^l (n_out) or NULL */
     float *grad_W, *grad_b;
     float *z, *a;          /* work space: z^l and a^l, batch x n_out (z == a for hidden layers) */
+    float *out;            /* a^l as layer l + 1 reads it: a itself, or with dropout a (.) mask */
+    float *dropped, *mask; /* work space for dropout (hidden layers with p > 0 only): a^l (.) mask
+                              and the mask, 0 or 1 / (1 - p) per unit and sample */
 } bp_layer;
 
 struct bp_net {
@@ -53,7 +56,25 @@ struct bp_net {
        x' = (x - shift) * scale (n_0 each, or NULL) and the names of the n_L classes. */
     float *input_shift, *input_scale;
     char **class_names;
+
+    /* Dropout: p^l per hidden layer (0: none), and masks fixed by bp_net_set_dropout_mask
+       for gradient checks (fixed_m x n_l per hidden layer, one after the other). */
+    float dropout[BP_MAX_LAYERS + 1];
+    int has_dropout;
+    float *fixed_mask;
+    size_t fixed_m;
 };
+
+/* Where dropout masks come from in one pass: the trainer's seed and step (each sample's
+   mask drawn from its own stream, so a sample's mask depends on neither the thread count
+   nor the batch around it beyond its row), or the fixed masks. */
+typedef struct {
+    uint64_t seed, step;
+    const float *fixed;   /* NULL: draw from seed and step */
+} bp_dropout;
+
+/* Offset of hidden layer l's masks in a block of masks for m samples. */
+size_t bp_dropout_mask_offset(const bp_net *net, size_t l, size_t m);
 
 /* Size of the parameter block for an architecture, with overflow checks. */
 bp_status bp_count_params(size_t n_layers, const size_t *sizes, int bias, size_t *count);

@@ -21,7 +21,8 @@
 int bp_update_state_blocks(bp_optimizer kind)
 {
     switch (kind) {
-    case BP_OPT_SGD: return 0;
+    case BP_OPT_SGD:
+    case BP_OPT_LBFGS: return 0; /* its state is lbfgs.c's */
     case BP_OPT_MOMENTUM:
     case BP_OPT_NESTEROV: return 1;
     case BP_OPT_ADAM:
@@ -42,62 +43,148 @@ void bp_update_init_state(bp_update *u, size_t n)
 
 /* The loops below are written so that GCC and clang vectorize them at -O2: each
    is a function of its own with restrict pointers (no array may overlap another),
-   and its main loop runs a multiple of 8 times (so no scalar remainder is needed
+   and its main loop runs a multiple of 16 times (so no scalar remainder is needed
    inside it), the rest finishing in a second loop. Vector and scalar arithmetic
-   round alike here (no FMA contraction in ISO C mode, sqrt and division exact),
-   so the bits do not depend on which loop an element falls in. The Makefile
-   builds this file with -fno-math-errno, without which sqrtf is not vectorized. */
+   round alike here (no FMA contraction: ISO C mode in GCC, -ffp-contract=off for
+   clang, set by the Makefile; sqrt and division exact),
+   so the bits do not depend on which loop an element falls in, nor on the vector
+   width. The Makefile builds this file with -fno-math-errno, without which sqrtf
+   is not vectorized.
+
+   Each loop body is written once (an always-inlined *_body function) and compiled
+   twice: portably (SSE2 on x86-64, four lanes) and, on x86-64, for AVX-512F
+   (sixteen lanes, the width the GEMM's micro-kernel uses), picked per call from
+   what the CPU reports, as gemm.c picks its kernels. */
 #if defined(__GNUC__) || defined(__clang__)
 #define BP_NOINLINE __attribute__((noinline))
+#define BP_INLINE static inline __attribute__((always_inline))
 #else
 #define BP_NOINLINE
+#define BP_INLINE static inline
 #endif
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(BP_NO_SIMD)
+#define BP_WIDE_LOOPS 1
+#define BP_WIDE __attribute__((noinline, target("avx512f")))
+#endif
+
+/* Both compilations of a loop: name##_portable and (on x86-64) name##_wide. */
+#ifdef BP_WIDE_LOOPS
+#define BOTH_WIDTHS(name, params, args)                                \
+    static BP_NOINLINE void name##_portable params { name##_body args; } \
+    static BP_WIDE void name##_wide params { name##_body args; }
+#define PICK(portable, name) (wide_cpu(portable) ? name##_wide : name##_portable)
+static int wide_cpu(int portable) { return !portable && __builtin_cpu_supports("avx512f"); }
+#else
+#define BOTH_WIDTHS(name, params, args) \
+    static BP_NOINLINE void name##_portable params { name##_body args; }
+#define PICK(portable, name) ((void)(portable), name##_portable)
+#endif
+
+/* Optimizer state (velocity, Adam's moments) below this magnitude is set to zero.
+   The state of a parameter whose gradient stays zero (a border pixel's weights, a
+   dead ReLU's) decays geometrically, mu^t or beta^t, and without this it would
+   sink into the subnormal floats below 1.2e-38, where every multiplication by the
+   decay rate takes a slow microcode path on x86 (momentum ran at half speed on
+   Fashion-MNIST). 1e-30 keeps the decayed value mu * v above the subnormal range
+   for any decay rate above 1e-8. What it changes in the weights is below a
+   rounding error: a step lr * v with |v| < 1e-30 moves no weight larger than
+   about 1e-23 (docs/OPTIMIZERS.md). */
+#define STATE_FLOOR 1e-30f
+
+BP_INLINE float flush(float x) { return fabsf(x) < STATE_FLOOR ? 0.0f : x; }
 
 /* y <- y + c x: plain gradient descent (W + (-lr) g, the same bits as W - lr g) and
    L2 decay into the gradient (g + wd W). */
-static BP_NOINLINE void axpy(size_t n, float c, const float *restrict x, float *restrict y)
+BP_INLINE void axpy_body(size_t n, float c, const float *restrict x, float *restrict y)
 {
-    size_t i = 0, n8 = n & ~(size_t)7;
-    for (; i < n8; i++) y[i] += c * x[i];
+    size_t i = 0, n16 = n & ~(size_t)15;
+    for (; i < n16; i++) y[i] += c * x[i];
     for (; i < n; i++) y[i] += c * x[i];
 }
+BOTH_WIDTHS(axpy, (size_t n, float c, const float *restrict x, float *restrict y), (n, c, x, y))
 
-/* v <- mu v + g;  W <- W - lr v  (Nesterov: W <- W - lr (g + mu v)) */
-static BP_NOINLINE void momentum(size_t n, float lr, float mu, int nesterov, const float *restrict g,
-                                 float *restrict v, float *restrict w)
+/* v <- mu v + g (flushed);  W <- W - lr v */
+#define MOMENTUM_STEP(i) (v[i] = flush(mu * v[i] + g[i]), w[i] -= lr * v[i])
+BP_INLINE void momentum_body(size_t n, float lr, float mu, const float *restrict g, float *restrict v,
+                             float *restrict w)
 {
-    size_t i = 0, n8 = n & ~(size_t)7;
-    if (nesterov) {
-        for (; i < n8; i++) v[i] = mu * v[i] + g[i], w[i] -= lr * (g[i] + mu * v[i]);
-        for (; i < n; i++) v[i] = mu * v[i] + g[i], w[i] -= lr * (g[i] + mu * v[i]);
-        return;
-    }
-    for (; i < n8; i++) v[i] = mu * v[i] + g[i], w[i] -= lr * v[i];
-    for (; i < n; i++) v[i] = mu * v[i] + g[i], w[i] -= lr * v[i];
+    size_t i = 0, n16 = n & ~(size_t)15;
+    for (; i < n16; i++) MOMENTUM_STEP(i);
+    for (; i < n; i++) MOMENTUM_STEP(i);
+}
+BOTH_WIDTHS(momentum, (size_t n, float lr, float mu, const float *restrict g, float *restrict v, float *restrict w),
+            (n, lr, mu, g, v, w))
+
+/* v <- mu v + g (flushed);  W <- W - lr (g + mu v)  (Nesterov's look-ahead) */
+#define NESTEROV_STEP(i) (v[i] = flush(mu * v[i] + g[i]), w[i] -= lr * (g[i] + mu * v[i]))
+BP_INLINE void nesterov_body(size_t n, float lr, float mu, const float *restrict g, float *restrict v,
+                             float *restrict w)
+{
+    size_t i = 0, n16 = n & ~(size_t)15;
+    for (; i < n16; i++) NESTEROV_STEP(i);
+    for (; i < n; i++) NESTEROV_STEP(i);
+}
+BOTH_WIDTHS(nesterov, (size_t n, float lr, float mu, const float *restrict g, float *restrict v, float *restrict w),
+            (n, lr, mu, g, v, w))
+
+/* v <- flush(v);  W <- W - lr v: momentum's weight step once its velocity was
+   computed by the fused backward pass (dense.c). */
+#define VELOCITY_STEP(i) (v[i] = flush(v[i]), w[i] -= lr * v[i])
+BP_INLINE void velocity_body(size_t n, float lr, float *restrict v, float *restrict w)
+{
+    size_t i = 0, n16 = n & ~(size_t)15;
+    for (; i < n16; i++) VELOCITY_STEP(i);
+    for (; i < n; i++) VELOCITY_STEP(i);
+}
+static BP_NOINLINE void velocity_portable(size_t n, float lr, float *restrict v, float *restrict w)
+{
+    velocity_body(n, lr, v, w);
+}
+#ifdef BP_WIDE_LOOPS
+/* The same, writing v back only where it is flushed (an AVX-512 masked store): the
+   product has just written v, and most steps flush nothing, so this saves writing the
+   whole velocity block a second time. */
+#define VELOCITY_STEP_SPARSE(i)                      \
+    do {                                             \
+        float x = v[i];                              \
+        if (fabsf(x) < STATE_FLOOR) v[i] = x = 0.0f; \
+        w[i] -= lr * x;                              \
+    } while (0)
+static BP_WIDE void velocity_wide(size_t n, float lr, float *restrict v, float *restrict w)
+{
+    size_t i = 0, n16 = n & ~(size_t)15;
+    for (; i < n16; i++) VELOCITY_STEP_SPARSE(i);
+    for (; i < n; i++) VELOCITY_STEP_SPARSE(i);
+}
+#endif
+
+void bp_velocity_step(float *w, float *v, size_t n, float lr, int portable)
+{
+    PICK(portable, velocity)(n, lr, v, w);
 }
 
 void bp_sgd_update(float *params, const float *grads, float *velocity, size_t n, float lr,
                    float momentum_)
 {
-    if (!velocity || momentum_ == 0.0f) axpy(n, -lr, grads, params);
-    else momentum(n, lr, momentum_, 0, grads, velocity, params);
+    if (!velocity || momentum_ == 0.0f) PICK(0, axpy)(n, -lr, grads, params);
+    else PICK(0, momentum)(n, lr, momentum_, grads, velocity, params);
 }
 
-/* Adam's moments and step: m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
-   W <- W - step m / (sqrt(v) + eps). AdamW (decay != 0) first shrinks W by decay W. */
+/* Adam's moments and step: m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2 (both
+   flushed);  W <- W - step m / (sqrt(v) + eps). AdamW (decay != 0) first shrinks W
+   by decay W. */
 #define ADAM_STEP(i)                                                  \
     do {                                                              \
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];                        \
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];                 \
+        m[i] = flush(b1 * m[i] + (1.0f - b1) * g[i]);                 \
+        v[i] = flush(b2 * v[i] + (1.0f - b2) * g[i] * g[i]);          \
         w[i] -= step * m[i] / (sqrtf(v[i]) + eps);                    \
     } while (0)
-static BP_NOINLINE void adam_loop(size_t n, float b1, float b2, float step, float eps, float decay,
-                                  const float *restrict g, float *restrict m, float *restrict v,
-                                  float *restrict w)
+BP_INLINE void adam_body(size_t n, float b1, float b2, float step, float eps, float decay,
+                         const float *restrict g, float *restrict m, float *restrict v, float *restrict w)
 {
-    size_t i = 0, n8 = n & ~(size_t)7;
+    size_t i = 0, n16 = n & ~(size_t)15;
     if (decay != 0.0f) {
-        for (; i < n8; i++) {
+        for (; i < n16; i++) {
             w[i] -= decay * w[i];
             ADAM_STEP(i);
         }
@@ -107,22 +194,22 @@ static BP_NOINLINE void adam_loop(size_t n, float b1, float b2, float step, floa
         }
         return;
     }
-    for (; i < n8; i++) ADAM_STEP(i);
+    for (; i < n16; i++) ADAM_STEP(i);
     for (; i < n; i++) ADAM_STEP(i);
 }
+BOTH_WIDTHS(adam, (size_t n, float b1, float b2, float step, float eps, float decay, const float *restrict g,
+                   float *restrict m, float *restrict v, float *restrict w),
+            (n, b1, b2, step, eps, decay, g, m, v, w))
 
-static void adam(bp_update *u, float *params, const float *grads, size_t n, float decay)
+static void adam(const bp_update *u, float *params, const float *grads, size_t offset, size_t n, float decay)
 {
-    /* Bias correction folded into the step size, as in the Adam paper's section 2. */
-    double c1 = 1.0 - pow(u->beta1, (double)u->step), c2 = 1.0 - pow(u->beta2, (double)u->step);
-    float step = (float)(u->lr * sqrt(c2) / c1);
-    float eps = (float)(u->epsilon * sqrt(c2));
-    adam_loop(n, u->beta1, u->beta2, step, eps, decay, grads, u->state1, u->state2, params);
+    PICK(u->portable, adam)(n, u->beta1, u->beta2, u->adam_step, u->adam_eps, decay, grads, u->state1 + offset,
+                            u->state2 + offset, params);
 }
 
-static void rprop(bp_update *u, float *params, float *grads, size_t n)
+static void rprop(const bp_update *u, float *params, float *grads, size_t offset, size_t n)
 {
-    float *prev = u->state1, *delta = u->state2;
+    float *prev = u->state1 + offset, *delta = u->state2 + offset;
     for (size_t i = 0; i < n; i++) {
         float g = grads[i], sign = prev[i] * g;
         if (sign > 0.0f) {
@@ -140,26 +227,47 @@ static void rprop(bp_update *u, float *params, float *grads, size_t n)
 
 void bp_update_apply(bp_update *u, float *params, float *grads, size_t n)
 {
+    bp_update_begin(u);
+    bp_update_range(u, params, grads, 0, n);
+}
+
+void bp_update_begin(bp_update *u)
+{
     u->step++;
+    /* Adam's bias correction folded into the step size, as in the Adam paper's section 2. */
+    double c1 = 1.0 - pow(u->beta1, (double)u->step), c2 = 1.0 - pow(u->beta2, (double)u->step);
+    u->adam_step = (float)(u->lr * sqrt(c2) / c1);
+    u->adam_eps = (float)(u->epsilon * sqrt(c2));
+}
+
+void bp_update_range(const bp_update *u, float *params, float *grads, size_t offset, size_t n)
+{
+    params += offset;
+    grads += offset;
     float wd = u->weight_decay;
-    if (wd != 0.0f && u->kind != BP_OPT_ADAMW) axpy(n, wd, params, grads); /* L2: d/dW (wd/2 ||W||^2) */
+    if (wd != 0.0f && u->kind != BP_OPT_ADAMW) /* L2: d/dW (wd/2 ||W||^2) */
+        PICK(u->portable, axpy)(n, wd, params, grads);
     switch (u->kind) {
     case BP_OPT_SGD:
-        axpy(n, -u->lr, grads, params);
+        PICK(u->portable, axpy)(n, -u->lr, grads, params);
         break;
     case BP_OPT_MOMENTUM:
+        PICK(u->portable, momentum)(n, u->lr, u->momentum, grads, u->state1 + offset, params);
+        break;
     case BP_OPT_NESTEROV:
-        momentum(n, u->lr, u->momentum, u->kind == BP_OPT_NESTEROV, grads, u->state1, params);
+        PICK(u->portable, nesterov)(n, u->lr, u->momentum, grads, u->state1 + offset, params);
         break;
     case BP_OPT_ADAMW:
         /* Decoupled decay: shrink the weights, independent of the gradient's scale. */
-        adam(u, params, grads, n, u->lr * wd);
+        adam(u, params, grads, offset, n, u->lr * wd);
         break;
     case BP_OPT_ADAM:
-        adam(u, params, grads, n, 0.0f);
+        adam(u, params, grads, offset, n, 0.0f);
         break;
     case BP_OPT_RPROP:
-        rprop(u, params, grads, n);
+        rprop(u, params, grads, offset, n);
+        break;
+    case BP_OPT_LBFGS: /* not a rule on one gradient: lbfgs.c */
         break;
     }
 }

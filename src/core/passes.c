@@ -15,8 +15,65 @@
 #include "loss.h"
 #include "network.h"
 #include "passes.h"
+#include "rng.h"
 
-static bp_status forward(bp_net *net, const float *x, size_t m)
+/* ------------------------------------------------------------------ dropout */
+
+/* Hidden layer l's mask for m samples: 0 for a dropped unit, 1 / (1 - p) for a kept one
+   (inverted dropout). Sample s of step k draws from its own stream, seeded from the
+   run's seed, k, l and s, one 24-bit uniform per unit: the mask of a sample depends on
+   nothing else, so it is the same at every thread count and after a resume. */
+static void draw_mask(const bp_net *net, size_t l, size_t m, const bp_dropout *drop, float *mask)
+{
+    const size_t n = net->sizes[l];
+    if (drop->fixed) {
+        memcpy(mask, drop->fixed + bp_dropout_mask_offset(net, l, m), m * n * sizeof(float));
+        return;
+    }
+    const double keep = 1.0 - (double)net->dropout[l];
+    const uint32_t threshold = (uint32_t)(keep * 16777216.0 + 0.5);
+    const float scale = (float)(1.0 / keep);
+    for (size_t s = 0; s < m; s++) {
+        bp_rng rng;
+        bp_rng_seed(&rng, drop->seed ^ (0x9E3779B97F4A7C15ull * (drop->step + 1)) ^
+                              (0xD1B54A32D192ED03ull * (uint64_t)(l + 1)) ^ (0x8CB92BA72F3D8DD7ull * (uint64_t)(s + 1)));
+        for (size_t j = 0; j < n; j += 2) {
+            const uint64_t r = bp_rng_next(&rng);
+            mask[s * n + j] = (uint32_t)(r >> 40) < threshold ? scale : 0.0f;
+            if (j + 1 < n) mask[s * n + j + 1] = (uint32_t)((r >> 16) & 0xFFFFFF) < threshold ? scale : 0.0f;
+        }
+    }
+}
+
+/* a~^l = a^l (.) mask^l: what layer l + 1 reads while training with dropout. */
+static void apply_dropout(bp_net *net, size_t l, size_t m, const bp_dropout *drop)
+{
+    bp_layer *layer = &net->layers[l];
+    layer->out = layer->a;
+    if (!drop || l == net->n_layers || net->dropout[l] <= 0) return;
+    draw_mask(net, l, m, drop, layer->mask);
+    const size_t count = m * layer->n_out;
+    for (size_t i = 0; i < count; i++) layer->dropped[i] = layer->a[i] * layer->mask[i];
+    layer->out = layer->dropped;
+}
+
+/* The masks a differentiating pass uses when the caller gave none: the fixed ones of
+   bp_net_set_dropout_mask, which must be for this batch size. */
+static bp_status fixed_dropout(const bp_net *net, size_t m, bp_dropout *drop, const bp_dropout **out)
+{
+    *out = NULL;
+    if (!net || !net->fixed_mask) return BP_OK;
+    if (m != net->fixed_m) return BP_ERR_ARG;
+    drop->seed = drop->step = 0;
+    drop->fixed = net->fixed_mask;
+    *out = drop;
+    return BP_OK;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+/* z = W a + b, a = g(z) layer by layer; with `drop`, the hidden layers' dropout. */
+static bp_status forward(bp_net *net, const float *x, size_t m, const bp_dropout *drop)
 {
     if (!net || !x || m == 0) return BP_ERR_ARG;
     bp_status s = bp_net_reserve(net, m);
@@ -27,7 +84,8 @@ static bp_status forward(bp_net *net, const float *x, size_t m)
         bp_activation g = l == net->n_layers ? net->output : net->hidden;
         bp_dense_forward(layer->z, layer->a, a_prev, layer->W, layer->b, m, layer->n_in,
                          layer->n_out, g, &net->team);
-        a_prev = layer->a;
+        apply_dropout(net, l, m, drop);
+        a_prev = layer->out;
     }
     net->batch = m;
     return BP_OK;
@@ -35,7 +93,7 @@ static bp_status forward(bp_net *net, const float *x, size_t m)
 
 bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out)
 {
-    bp_status s = forward(net, x, m);
+    bp_status s = forward(net, x, m, NULL);
     if (s != BP_OK) return s;
     if (out) {
         const bp_layer *top = &net->layers[net->n_layers];
@@ -62,7 +120,10 @@ bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y, size_
                             bp_reduction reduction, double *loss)
 {
     if (!y || !loss) return BP_ERR_ARG;
-    bp_status s = forward(net, x, m);
+    bp_dropout fixed;
+    const bp_dropout *drop;
+    bp_status s = fixed_dropout(net, m, &fixed, &drop);
+    if (s == BP_OK) s = forward(net, x, m, drop);
     if (s != BP_OK) return s;
     const bp_layer *top = &net->layers[net->n_layers];
     *loss = reduce(bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out), m, reduction);
@@ -120,6 +181,8 @@ typedef struct {
     const bp_fused_step *step;    /* NULL, or the update applied in place of a gradient block */
     const bp_gradient_hook *hook; /* NULL, or told of each piece of the gradient once written */
     float *const *deltas;         /* NULL, or deltas[l] receives delta^l (m x n_l) */
+    const bp_dropout *drop;       /* NULL, or where the dropout masks come from */
+    const bp_layer_hook *after;   /* NULL, or told of each layer's finished gradient */
 } backward_kind;
 
 /* dW^l and db^l of one layer (or the update they make), as the kind asks. */
@@ -150,11 +213,13 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
                           const backward_kind *k)
 {
     if (!y) return BP_ERR_ARG;
-    bp_status s = forward(net, x, m);
+    bp_status s = forward(net, x, m, k->drop);
     if (s != BP_OK) return s;
     size_t L = net->n_layers;
     const bp_layer *top = &net->layers[L];
     *loss_sum = bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out);
+    /* An update made layer by layer must never start from a NaN. */
+    if (k->after && !isfinite(*loss_sum)) return BP_ERR_NUMERIC;
 
     /* delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
     float *delta = net->delta, *delta_prev = net->delta_next;
@@ -162,14 +227,25 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
 
     for (size_t l = L; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];
-        const float *a_prev = l > 1 ? net->layers[l - 1].a : x;
+        /* a^(l-1) as layer l read it (dropped units zero), and as g produced it (for g'). */
+        const float *a_prev = l > 1 ? net->layers[l - 1].out : x;
+        const float *g_of = l > 1 ? net->layers[l - 1].a : x;
         if (k->deltas) memcpy(k->deltas[l], delta, m * layer->n_out * sizeof(float));
-        /* delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)), before W^l changes.
-           Layer 1 needs no delta^0: nobody differentiates with respect to the data. */
-        if (l > 1)
-            bp_dense_backward_delta(delta_prev, delta, layer->W, a_prev, net->hidden, m, layer->n_in,
+        /* delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)), before W^l changes; with dropout
+           also (.) mask^(l-1), the derivative of a~ = a (.) mask. Layer 1 needs no
+           delta^0: nobody differentiates with respect to the data. */
+        if (l > 1) {
+            bp_dense_backward_delta(delta_prev, delta, layer->W, g_of, net->hidden, m, layer->n_in,
                                     layer->n_out, &net->team);
+            const bp_layer *below = &net->layers[l - 1];
+            if (below->out != below->a)
+                for (size_t i = 0; i < m * layer->n_in; i++) delta_prev[i] *= below->mask[i];
+        }
         if (layer_gradient(net, layer, delta, a_prev, m, k) != 0) return BP_ERR_IO;
+        if (k->after) {
+            const size_t offset = (size_t)(layer->W - net->params);
+            k->after->done(k->after->context, offset, layer->n_out * layer->n_in + (layer->b ? layer->n_out : 0));
+        }
         if (l > 1) {
             float *t = delta;
             delta = delta_prev;
@@ -182,12 +258,16 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
 /* backward with the gradient and the loss of the mean or the sum over the batch. */
 static bp_status backward_reduced(bp_net *net, const float *x, const float *y, size_t m,
                                   bp_reduction reduction, double *loss, const bp_fused_step *step,
-                                  float *const *deltas)
+                                  float *const *deltas, const bp_dropout *drop, const bp_layer_hook *after)
 {
     if (!net || m == 0) return BP_ERR_ARG;
     double total = 0.0;
-    const backward_kind k = {reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, step, NULL, deltas};
-    bp_status s = backward(net, x, y, m, &total, &k);
+    bp_dropout fixed;
+    bp_status s = BP_OK;
+    if (!drop) s = fixed_dropout(net, m, &fixed, &drop);
+    if (s != BP_OK) return s;
+    const backward_kind k = {reduction == BP_REDUCE_SUM ? 1.0f : 1.0f / (float)m, step, NULL, deltas, drop, after};
+    s = backward(net, x, y, m, &total, &k);
     if (s == BP_ERR_NUMERIC && !loss) return BP_OK; /* a non-finite loss is news only to who asked for it */
     if (loss && (s == BP_OK || s == BP_ERR_NUMERIC)) *loss = reduce(total, m, reduction);
     return s;
@@ -196,21 +276,34 @@ static bp_status backward_reduced(bp_net *net, const float *x, const float *y, s
 bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
                           bp_reduction reduction, double *loss)
 {
-    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL, NULL, NULL);
+}
+
+bp_status bp_net_backward_dropout(bp_net *net, const float *x, const float *y, size_t m, bp_reduction reduction,
+                                  double *loss, const bp_fused_step *step, const bp_dropout *drop)
+{
+    return backward_reduced(net, x, y, m, reduction, loss, step, NULL, drop, NULL);
+}
+
+bp_status bp_net_backward_layerwise(bp_net *net, const float *x, const float *y, size_t m, bp_reduction reduction,
+                                    double *loss, const bp_layer_hook *after, const bp_dropout *drop)
+{
+    if (!after || !after->done) return BP_ERR_ARG;
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, NULL, drop, after);
 }
 
 bp_status bp_net_backward_traced(bp_net *net, const float *x, const float *y, size_t m,
                                  bp_reduction reduction, double *loss, float *const *deltas)
 {
     if (!deltas) return BP_ERR_ARG;
-    return backward_reduced(net, x, y, m, reduction, loss, NULL, deltas);
+    return backward_reduced(net, x, y, m, reduction, loss, NULL, deltas, NULL, NULL);
 }
 
 bp_status bp_net_backward_scaled(bp_net *net, const float *x, const float *y, size_t m, float scale,
                                  double *loss_sum, const bp_gradient_hook *hook)
 {
     if (!loss_sum || (hook && !hook->ready)) return BP_ERR_ARG;
-    const backward_kind k = {scale, NULL, hook, NULL};
+    const backward_kind k = {scale, NULL, hook, NULL, NULL, NULL};
     return backward(net, x, y, m, loss_sum, &k);
 }
 
@@ -218,5 +311,5 @@ bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size
                                bp_reduction reduction, double *loss, const bp_fused_step *step)
 {
     if (!step) return BP_ERR_ARG;
-    return backward_reduced(net, x, y, m, reduction, loss, step, NULL);
+    return backward_reduced(net, x, y, m, reduction, loss, step, NULL, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #define BP_PASSES_H
 
 #include "backprop.h"
+#include "network.h"
 
 /* A gradient-descent step applied inside the backward pass (see dense.c): plain
    (momentum 0, velocity NULL) or with momentum (velocity in the parameter block's
@@ -43,6 +44,24 @@ bp_status bp_net_zero_gradient(bp_net *net, const bp_gradient_hook *hook);
    deltas[l], l = 1..L, as the pass computes it (for explanations). */
 bp_status bp_net_backward_traced(bp_net *net, const float *x, const float *y, size_t m,
                                  bp_reduction reduction, double *loss, float *const *deltas);
+
+/* Told during a backward pass that a layer's gradient, values[0..n) of the gradient
+   block from `offset` on (dW^l, then db^l), is final and W^l is needed no more, so the
+   optimizer may update that layer while the pass goes on to the layers below. */
+typedef struct {
+    void (*done)(void *context, size_t offset, size_t n);
+    void *context;
+} bp_layer_hook;
+
+/* bp_net_backward into the gradient block, calling `after` once per layer, last layer
+   first; dropout masks from `drop` as in bp_net_backward_dropout. */
+bp_status bp_net_backward_layerwise(bp_net *net, const float *x, const float *y, size_t m, bp_reduction reduction,
+                                    double *loss, const bp_layer_hook *after, const bp_dropout *drop);
+
+/* bp_net_backward_step (step NULL: bp_net_backward) with dropout masks from `drop`
+   (NULL: none, or the fixed masks of bp_net_set_dropout_mask): the trainer's pass. */
+bp_status bp_net_backward_dropout(bp_net *net, const float *x, const float *y, size_t m, bp_reduction reduction,
+                                  double *loss, const bp_fused_step *step, const bp_dropout *drop);
 
 /* bp_net_backward, then the step, fused layer by layer. */
 bp_status bp_net_backward_step(bp_net *net, const float *x, const float *y, size_t m,

@@ -6,7 +6,8 @@
  * picks one from the trainer's settings, the network and the batch size; the
  * trainer then only carries the plan out. Every plan computes what
  * BP_PLAN_GENERAL computes, up to float rounding (tests/test_plan.c and the
- * tests of each path check it).
+ * tests of each path check it). L-BFGS is the exception: a different loop over
+ * the whole data set (lbfgs.c), with a plan of its own.
  */
 #ifndef BP_PLAN_H
 #define BP_PLAN_H
@@ -23,7 +24,11 @@ typedef enum {
                          over all processes (parallel.c), then the optimizer */
     BP_PLAN_FUSED,    /* plain SGD or momentum folded into the backward pass, so no gradient
                          block is written (passes.c, bp_net_backward_step) */
-    BP_PLAN_GENERAL   /* backward pass into the gradient block, clipping, the optimizer */
+    BP_PLAN_LAYERWISE,/* backward pass into the gradient block, each layer's update applied as
+                         soon as its gradient is final (passes.c, bp_net_backward_layerwise) */
+    BP_PLAN_GENERAL,  /* backward pass into the gradient block, clipping, the optimizer */
+    BP_PLAN_LBFGS     /* L-BFGS: one iteration per epoch over the whole data set, its line
+                         search evaluating loss and gradient several times (lbfgs.c) */
 } bp_plan;
 
 /* What the choice depends on. The settings are the trainer's, with its defaults
@@ -37,8 +42,8 @@ typedef struct {
 
 bp_plan bp_plan_choose(const bp_plan_inputs *in);
 
-/* How one step of one process applies its update: BP_PLAN_FUSED or BP_PLAN_GENERAL
-   (the last choice bp_plan_choose makes, and bp_trainer_step's only one). */
+/* How one step of one process applies its update: BP_PLAN_FUSED, BP_PLAN_LAYERWISE or
+   BP_PLAN_GENERAL (the last choice bp_plan_choose makes, and bp_trainer_step's only one). */
 bp_plan bp_plan_step(const bp_train_config *config);
 
 /* The plan in a few words ("tiny per-sample SGD", ...), for messages and tests. */

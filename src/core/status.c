@@ -41,7 +41,7 @@ static const char *const activation_names[] = {"identity", "sigmoid", "tanh",
                                                "relu", "leaky-relu", "softmax"};
 static const char *const loss_names[] = {"mse", "ce", "bce"};
 static const char *const reduction_names[] = {"mean", "sum"};
-static const char *const optimizer_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rprop"};
+static const char *const optimizer_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rprop", "lbfgs"};
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -20,6 +20,7 @@
 
 #include "activation.h"
 #include "cuda/cuda.h"
+#include "lbfgs.h"
 #include "memory.h"
 #include "network.h"
 #include "optimizer.h"
@@ -35,6 +36,8 @@ struct bp_trainer {
     bp_net *net;
     bp_train_config config;   /* defaults applied */
     bp_update update;         /* the rule and its state blocks */
+    bp_lbfgs *lbfgs;          /* L-BFGS's history and line search (lbfgs.c), or NULL */
+    int converged;            /* L-BFGS has stopped */
     bp_rng rng;
     size_t *order;            /* sample order of the current epoch */
     size_t order_n;
@@ -60,11 +63,11 @@ static int bad(double v) { return !isfinite(v) || v < 0; }
 /* Check c and fill in the defaults for its zeros; 0 when it is invalid. */
 static int resolve_config(bp_train_config *c)
 {
-    if ((unsigned)c->optimizer > BP_OPT_RPROP || (unsigned)c->schedule > BP_SCHEDULE_COSINE ||
+    if ((unsigned)c->optimizer > BP_OPT_LBFGS || (unsigned)c->schedule > BP_SCHEDULE_COSINE ||
         (unsigned)c->reduction > BP_REDUCE_SUM || bad(c->learning_rate) || bad(c->momentum) ||
         c->momentum >= 1 || bad(c->beta1) || c->beta1 >= 1 || bad(c->beta2) || c->beta2 >= 1 ||
         bad(c->epsilon) || bad(c->weight_decay) || bad(c->clip_norm) || bad(c->step_epochs) ||
-        bad(c->gamma) || bad(c->min_lr) || bad(c->warmup_epochs))
+        bad(c->gamma) || bad(c->min_lr) || bad(c->warmup_epochs) || bad(c->tolerance) || c->lbfgs_history > 1000)
         return 0;
     const int adam = c->optimizer == BP_OPT_ADAM || c->optimizer == BP_OPT_ADAMW;
     if (c->learning_rate == 0) c->learning_rate = adam ? 0.001 : 0.1;
@@ -85,6 +88,14 @@ static int resolve_config(bp_train_config *c)
         c->batch_size = 0;
         c->reduction = BP_REDUCE_SUM; /* RPROP ignores the scale; FANN sums too */
     }
+    /* L-BFGS minimizes the mean loss over the whole data set (lbfgs.c). */
+    if (c->optimizer == BP_OPT_LBFGS) {
+        c->batch_size = 0;
+        c->reduction = BP_REDUCE_MEAN;
+        if (c->lbfgs_history == 0) c->lbfgs_history = 10;
+        if (c->tolerance == 0) c->tolerance = 1e-4;
+        if (c->max_evaluations == 0) c->max_evaluations = 15000;
+    }
     return 1;
 }
 
@@ -94,6 +105,8 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     *out = NULL;
     bp_train_config c = *config;
     if (!resolve_config(&c)) return BP_ERR_ARG;
+    /* Dropout makes the loss random, which L-BFGS's line search cannot work with. */
+    if (c.optimizer == BP_OPT_LBFGS && net->has_dropout) return BP_ERR_ARG;
     bp_trainer *t = calloc(1, sizeof *t);
     if (!t) return BP_ERR_NOMEM;
     t->net = net;
@@ -114,6 +127,11 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
         return BP_ERR_NOMEM;
     }
     bp_update_init_state(&t->update, n);
+    if (c.optimizer == BP_OPT_LBFGS &&
+        !(t->lbfgs = bp_lbfgs_create(n, c.lbfgs_history, c.tolerance, c.max_evaluations))) {
+        bp_trainer_free(t);
+        return BP_ERR_NOMEM;
+    }
     bp_rng_seed(&t->rng, c.seed);
     t->best_loss = INFINITY;
     *out = t;
@@ -124,6 +142,7 @@ void bp_trainer_free(bp_trainer *t)
 {
     if (!t) return;
     bp_cuda_free(t->gpu);
+    bp_lbfgs_free(t->lbfgs);
     free(t->update.state1);
     free(t->update.state2);
     free(t->order);
@@ -187,20 +206,40 @@ static bp_status apply_gradient(bp_trainer *t)
     return BP_OK;
 }
 
+/* BP_PLAN_LAYERWISE: the update of the layer the backward pass just finished. */
+static void update_layer(void *context, size_t offset, size_t n)
+{
+    bp_trainer *t = context;
+    bp_update_range(&t->update, t->net->params, t->net->grads, offset, n);
+}
+
 bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
 {
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
+    if (t->lbfgs) return BP_ERR_UNSUPPORTED; /* an iteration is over the whole data set */
     bp_net *net = t->net;
     double l = 0.0;
+    /* This step's dropout masks: from the run's seed and the step count (checkpointed). */
+    const bp_dropout drop = {t->config.seed, t->update.step, NULL};
+    const bp_dropout *dropout = net->has_dropout ? &drop : NULL;
     if (bp_plan_step(&t->config) == BP_PLAN_FUSED) {
         bp_fused_step step = {(float)bp_trainer_learning_rate(t), t->update.momentum, t->update.weight_decay,
                               t->update.kind == BP_OPT_MOMENTUM ? t->update.state1 : NULL};
         t->update.step++;
-        bp_status s = bp_net_backward_step(net, x, y, m, t->config.reduction, &l, &step);
+        bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, &step, dropout);
         if (loss) *loss = l;
         return s;
     }
-    bp_status s = bp_net_backward(net, x, y, m, t->config.reduction, &l);
+    if (bp_plan_step(&t->config) == BP_PLAN_LAYERWISE) {
+        t->update.lr = (float)bp_trainer_learning_rate(t);
+        bp_update_begin(&t->update);
+        const bp_layer_hook after = {update_layer, t};
+        bp_status s = bp_net_backward_layerwise(net, x, y, m, t->config.reduction, &l, &after, dropout);
+        if (loss) *loss = l;
+        if (s != BP_OK) t->update.step--; /* no layer was updated (a NaN loss stops it first) */
+        return s;
+    }
+    bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, NULL, dropout);
     if (loss) *loss = l;
     if (s != BP_OK) return s;
     if (!isfinite(l)) return BP_ERR_NUMERIC; /* never apply a step computed from NaN */
@@ -346,7 +385,8 @@ static bp_status local_step(bp_trainer *t, const epoch_data *d, size_t start, si
     return s == BP_OK && !isfinite(*loss) ? BP_ERR_NUMERIC : s;
 }
 
-/* BP_PLAN_PARALLEL, BP_PLAN_FUSED and BP_PLAN_GENERAL: step after step on the CPU. */
+/* BP_PLAN_PARALLEL, BP_PLAN_FUSED, BP_PLAN_LAYERWISE and BP_PLAN_GENERAL: step after
+   step on the CPU (bp_trainer_step tells the last three apart). */
 static bp_status run_steps(bp_trainer *t, const epoch_data *d, size_t batch, size_t max_steps, int parallel)
 {
     for (size_t done = 0; t->position < d->n && (max_steps == 0 || done < max_steps); done++) {
@@ -362,6 +402,25 @@ static bp_status run_steps(bp_trainer *t, const epoch_data *d, size_t batch, siz
     return BP_OK;
 }
 
+/* BP_PLAN_LBFGS: one iteration over the whole data set; the epoch is done in one go. */
+static bp_status run_lbfgs(bp_trainer *t, const epoch_data *d)
+{
+    if (t->config.ranks > 1) return BP_ERR_UNSUPPORTED; /* no data-parallel L-BFGS (lbfgs.c) */
+    const bp_lbfgs_problem problem = {d->x, d->y, d->n, d->n_in, d->n_out, t->config.weight_decay};
+    double loss = 0.0;
+    int stepped = 0;
+    bp_status s = bp_lbfgs_iterate(t->lbfgs, t->net, &problem, &loss, &stepped);
+    if (s != BP_OK) return s;
+    t->converged = bp_lbfgs_converged(t->lbfgs);
+    t->steps += (size_t)stepped;
+    t->epoch_steps += (size_t)stepped;
+    t->update.step += (uint64_t)stepped;
+    t->position = d->n;
+    t->epoch_loss = loss * (double)d->n;
+    report_progress(t, d->n);
+    return BP_OK;
+}
+
 /* The end of a run: the statistics, and the books closed when the epoch ended. */
 static void finish_run(bp_trainer *t, size_t n, bp_epoch_stats *stats)
 {
@@ -371,6 +430,7 @@ static void finish_run(bp_trainer *t, size_t n, bp_epoch_stats *stats)
         stats->steps = t->epoch_steps;
         stats->samples = t->position;
         stats->complete = complete;
+        stats->converged = t->converged;
     }
     if (complete) {
         t->epoch++;
@@ -398,12 +458,17 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     }
     const bp_plan_inputs in = {&t->config, net, batch, t->gpu != NULL};
     const bp_plan plan = bp_plan_choose(&in);
+    /* Data-parallel processes would each need the masks of their rows of the global
+       batch: not done yet. */
+    if (plan == BP_PLAN_PARALLEL && net->has_dropout) return BP_ERR_UNSUPPORTED;
     switch (plan) {
     case BP_PLAN_CUDA: s = run_on_gpu(t, &d, batch, max_steps); break;
     case BP_PLAN_TINY_SGD: s = run_tiny(t, &d, max_steps); break;
     case BP_PLAN_PARALLEL:
     case BP_PLAN_FUSED:
+    case BP_PLAN_LAYERWISE:
     case BP_PLAN_GENERAL: s = run_steps(t, &d, batch, max_steps, plan == BP_PLAN_PARALLEL); break;
+    case BP_PLAN_LBFGS: s = run_lbfgs(t, &d); break;
     }
     if (s != BP_OK) return s;
     finish_run(t, d.n, stats);
@@ -452,6 +517,7 @@ static const char *cuda_refuses(const bp_trainer *t)
     if (c->schedule != BP_SCHEDULE_CONSTANT || c->warmup_epochs > 0) return "learning-rate schedules or warm-up";
     if (c->clip_norm > 0) return "gradient clipping";
     if (c->ranks > 1) return "several processes (mpirun)";
+    if (t->net->has_dropout) return "dropout";
     return NULL;
 }
 
@@ -568,6 +634,10 @@ void bp_trainer_get_state(const bp_trainer *t, bp_trainer_state *out)
     out->best = t->best;
     out->best_loss = t->best_loss;
     out->bad_epochs = t->bad_epochs;
+    if (t->lbfgs) {
+        out->has_lbfgs = 1;
+        bp_lbfgs_get_state(t->lbfgs, &out->lbfgs);
+    }
 }
 
 /* What is wrong with a saved state, or NULL. */
@@ -586,6 +656,7 @@ static const char *state_problem(const bp_net *net, const bp_trainer_state *s)
        that holds it was not written by a trainer. */
     if ((s->rng[0] | s->rng[1] | s->rng[2] | s->rng[3]) == 0)
         return "the random generator's state is all zero, which no run produces";
+    if (s->has_lbfgs != (c.optimizer == BP_OPT_LBFGS)) return "its L-BFGS state does not match its optimizer";
     return NULL;
 }
 
@@ -634,6 +705,12 @@ bp_status bp_trainer_from_state(bp_net *net, const bp_trainer_state *s, bp_train
     t->epoch_progress = s->epoch_progress;
     t->best_loss = s->best_loss;
     t->bad_epochs = s->bad_epochs;
+    if (t->lbfgs && bp_lbfgs_set_state(t->lbfgs, &s->lbfgs) != BP_OK) {
+        bp_trainer_free(t);
+        snprintf(why, why_len, "trainer state: its L-BFGS history is not that of a run (curvature not positive)");
+        return BP_ERR_FORMAT;
+    }
+    t->converged = t->lbfgs && bp_lbfgs_converged(t->lbfgs);
     *out = t;
     return BP_OK;
 }

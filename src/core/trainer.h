@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "backprop.h"
+#include "lbfgs.h"
 
 typedef struct {
     /* The settings, defaults applied (callbacks and data-parallel hooks are not state). */
@@ -31,6 +32,8 @@ typedef struct {
     const float *best;      /* early stopping: the best parameters so far, or NULL */
     double best_loss;
     size_t bad_epochs;
+    int has_lbfgs;          /* L-BFGS: its history and position (lbfgs.h) follow */
+    bp_lbfgs_state lbfgs;
 } bp_trainer_state;
 
 /* Views of t's state (valid until t changes). */

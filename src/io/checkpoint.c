@@ -32,8 +32,12 @@
    step_epochs, gamma, min_lr, warmup_epochs); 4 u64 RNG state; u64 epoch, position,
    epoch_steps, steps, update step; f64 epoch_loss, epoch_progress; u64 order_n and the
    order; u64 n_params, u32 state blocks, the blocks as f32; u32 has_best, f64 best_loss,
-   u64 bad_epochs, and the best parameters as f32 when has_best. */
-#define TRAINER_STATE_VERSION 1u
+   u64 bad_epochs, and the best parameters as f32 when has_best.
+   Version 2 (L-BFGS) adds: u64 lbfgs_history, f64 tolerance, u64 max_evaluations; u32
+   has_lbfgs, and when set: u64 pairs, u64 evaluations, u32 converged, u32 have_gradient,
+   f64 loss, f64 data_loss, the gradient (n_params f64) when have_gradient, then the pairs
+   oldest first, all s then all y (pairs x n_params f64 each). Version 1 states still load. */
+#define TRAINER_STATE_VERSION 2u
 #define N_REALS 11
 
 /* The settings' real numbers, in the file's order. */
@@ -74,16 +78,34 @@ static void encode_state(const bp_trainer_state *s, bp_buffer *b)
     bp_write_f64(b, s->best_loss);
     bp_write_u64(b, s->bad_epochs);
     if (s->best) bp_write_f32s(b, s->best, s->n_params);
+    bp_write_u64(b, c.lbfgs_history);
+    bp_write_f64(b, c.tolerance);
+    bp_write_u64(b, c.max_evaluations);
+    bp_write_u32(b, s->has_lbfgs ? 1u : 0u);
+    if (s->has_lbfgs) {
+        const bp_lbfgs_state *l = &s->lbfgs;
+        bp_write_u64(b, l->pairs);
+        bp_write_u64(b, l->evaluations);
+        bp_write_u32(b, l->converged ? 1u : 0u);
+        bp_write_u32(b, l->have_gradient ? 1u : 0u);
+        bp_write_f64(b, l->loss);
+        bp_write_f64(b, l->data_loss);
+        for (size_t i = 0; l->have_gradient && i < s->n_params; i++) bp_write_f64(b, l->gradient[i]);
+        for (size_t i = 0; i < l->pairs * s->n_params; i++) bp_write_f64(b, l->s[i]);
+        for (size_t i = 0; i < l->pairs * s->n_params; i++) bp_write_f64(b, l->y[i]);
+    }
 }
 
 /* The arrays a decoded state points into, owned by the decoder. */
 typedef struct {
     size_t *order;
     float *blocks[2], *best;
+    double *lbfgs; /* gradient, s, y */
 } state_arrays;
 
 static void free_arrays(state_arrays *a)
 {
+    free(a->lbfgs);
     free(a->order);
     free(a->blocks[0]);
     free(a->blocks[1]);
@@ -156,13 +178,50 @@ static int decode_progress(bp_reader *r, bp_trainer_state *s, state_arrays *a)
     return 1;
 }
 
+/* Version 2's L-BFGS settings and state; 0 when out of memory. */
+static int decode_lbfgs(bp_reader *r, bp_trainer_state *s, state_arrays *a)
+{
+    s->config.lbfgs_history = (size_t)bp_read_u64(r);
+    s->config.tolerance = bp_read_f64(r);
+    s->config.max_evaluations = (size_t)bp_read_u64(r);
+    const uint32_t has = bp_read_u32(r);
+    if (has > 1) r->bad = 1;
+    if (r->bad || !has) return 1;
+    bp_lbfgs_state *l = &s->lbfgs;
+    s->has_lbfgs = 1;
+    const uint64_t pairs = bp_read_u64(r);
+    l->evaluations = bp_read_u64(r);
+    l->converged = (int)bp_read_u32(r);
+    l->have_gradient = (int)bp_read_u32(r);
+    l->loss = bp_read_f64(r);
+    l->data_loss = bp_read_f64(r);
+    const size_t n = s->n_params, left = (r->len - r->pos) / 8;
+    if (r->bad || l->converged > 1 || l->have_gradient > 1 || pairs > 1000 || n == 0 || n > left) {
+        r->bad = 1;
+        return 1;
+    }
+    const size_t count = (size_t)(l->have_gradient + 2 * pairs);
+    if (count > left / n) {
+        r->bad = 1;
+        return 1;
+    }
+    if (!(a->lbfgs = malloc((count ? count : 1) * n * sizeof(double)))) return 0;
+    for (size_t i = 0; i < count * n; i++) a->lbfgs[i] = bp_read_f64(r);
+    l->pairs = (size_t)pairs;
+    l->gradient = l->have_gradient ? a->lbfgs : NULL;
+    l->s = a->lbfgs + (size_t)l->have_gradient * n;
+    l->y = l->s + l->pairs * n;
+    return 1;
+}
+
 /* A trainer for net from the state's bytes; why says what is wrong on failure. */
 static bp_status decode_trainer(bp_net *net, const unsigned char *data, size_t len, bp_trainer **out, char *why,
                                 size_t why_len)
 {
     *out = NULL;
     bp_reader r = {data, len, 0, 0};
-    if (bp_read_u32(&r) != TRAINER_STATE_VERSION) {
+    const uint32_t version = bp_read_u32(&r);
+    if (version < 1 || version > TRAINER_STATE_VERSION) {
         snprintf(why, why_len, "unknown trainer state version");
         return BP_ERR_UNSUPPORTED;
     }
@@ -174,7 +233,7 @@ static bp_status decode_trainer(bp_net *net, const unsigned char *data, size_t l
     }
     state_arrays a = {0};
     bp_status st = BP_OK;
-    if (!decode_progress(&r, &s, &a)) {
+    if (!decode_progress(&r, &s, &a) || (version >= 2 && !decode_lbfgs(&r, &s, &a))) {
         snprintf(why, why_len, "out of memory");
         st = BP_ERR_NOMEM;
     } else if (r.bad || r.pos != r.len || s.state_blocks < 0) {

@@ -56,6 +56,26 @@ static void forward_equations(bp_buffer *b, const bp_net *net)
                         "   src/core/activation.c, bp_loss_sum in src/core/loss.c)\n\n");
 }
 
+/* Inverted dropout on the hidden layers that have it: what changes while training. */
+static void dropout_equations(bp_buffer *b, const bp_net *net)
+{
+    if (!net->has_dropout) return;
+    bp_buffer_printf(b, "Dropout, while training only (inverted: nothing changes at inference)\n");
+    for (size_t l = 1; l < net->n_layers; l++) {
+        if (net->dropout[l] <= 0) continue;
+        char s1[64];
+        snprintf(s1, sizeof s1, "[%zu x 1]", net->sizes[l]);
+        bp_buffer_printf(b, "  a~^%zu = a^%zu (.) r^%zu / (1 - %g),  r^%zu_j ~ Bernoulli(%g)   %s\n", l, l, l,
+                         (double)net->dropout[l], l, 1.0 - (double)net->dropout[l], s1);
+        char bterm[32] = "";
+        if (net->bias) snprintf(bterm, sizeof bterm, " + b^%zu", l + 1);
+        bp_buffer_printf(b, "  z^%zu = W^%zu a~^%zu%s  and  delta^%zu = (W^%zu)^T delta^%zu (.) r^%zu / (1 - %g) (.) %s'(z^%zu)\n",
+                         l + 1, l + 1, l, bterm, l, l + 1, l + 1, l, (double)net->dropout[l], gname(net->hidden), l);
+    }
+    bp_buffer_printf(b, "  (masks from the run's seed and step: draw_mask and apply_dropout in src/core/passes.c;\n"
+                        "   a sample's numbers below are those of inference, without dropout)\n\n");
+}
+
 static void output_delta_equation(bp_buffer *b, const bp_net *net)
 {
     const size_t L = net->n_layers;
@@ -133,9 +153,13 @@ static void equations(bp_buffer *b, const bp_net *net, size_t batch)
     if (batch) snprintf(m, sizeof m, "%zu", batch);
     bp_buffer_printf(b, "Network ");
     for (size_t l = 0; l <= net->n_layers; l++) bp_buffer_printf(b, "%s%zu", l ? "-" : "", net->sizes[l]);
-    bp_buffer_printf(b, ": hidden %s, output %s, loss %s, %s\n\n", gname(net->hidden), gname(net->output),
+    bp_buffer_printf(b, ": hidden %s, output %s, loss %s, %s", gname(net->hidden), gname(net->output),
                      bp_loss_name(net->loss), net->bias ? "with biases" : "no biases (z = W a)");
+    for (size_t l = 1; net->has_dropout && l < net->n_layers; l++)
+        bp_buffer_printf(b, "%s%g", l == 1 ? ", dropout " : ",", (double)net->dropout[l]);
+    bp_buffer_printf(b, "\n\n");
     forward_equations(b, net);
+    dropout_equations(b, net);
     backward_equations(b, net);
     minibatch_equations(b, net, m);
     bp_buffer_printf(b, "Gradient descent step, every layer l\n"
@@ -304,8 +328,14 @@ static void json_network(bp_buffer *b, const bp_net *net)
 {
     bp_buffer_printf(b, "\"network\": {\"sizes\": [");
     for (size_t l = 0; l <= net->n_layers; l++) bp_buffer_printf(b, "%s%zu", l ? ", " : "", net->sizes[l]);
-    bp_buffer_printf(b, "], \"hidden\": \"%s\", \"output\": \"%s\", \"loss\": \"%s\", \"bias\": %s}", gname(net->hidden),
+    bp_buffer_printf(b, "], \"hidden\": \"%s\", \"output\": \"%s\", \"loss\": \"%s\", \"bias\": %s", gname(net->hidden),
                      gname(net->output), bp_loss_name(net->loss), net->bias ? "true" : "false");
+    if (net->has_dropout) {
+        bp_buffer_printf(b, ", \"dropout\": [");
+        for (size_t l = 1; l < net->n_layers; l++) bp_buffer_printf(b, "%s%g", l > 1 ? ", " : "", (double)net->dropout[l]);
+        bp_buffer_printf(b, "]");
+    }
+    bp_buffer_printf(b, "}");
 }
 
 static void json_sample(bp_buffer *b, const bp_net *net, const sample_numbers *s, double lr)

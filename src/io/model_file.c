@@ -12,7 +12,9 @@
  *
  * Chunks in version 1: "ARCH" (shape, activations, loss, bias), "PARM" (the
  * parameter block as float32), "PREP" (the input transform, when there is one)
- * and "clss" (class names, optional). A chunk whose tag starts with a lowercase
+ * "clss" (class names, optional) and "drop" (the hidden layers' dropout
+ * probabilities, optional: old readers skip it and get the same model for
+ * inference, which is all dropout leaves behind). A chunk whose tag starts with a lowercase
  * letter is optional and skipped by readers that do not know it; an unknown
  * uppercase chunk is refused, so old readers never misread new files.
  *
@@ -87,6 +89,13 @@ void bp_model_encode(const bp_net *net, const bp_chunk *extra, size_t n_extra, b
             bp_write_u32(&b, (uint32_t)n);
             bp_buffer_append(&b, net->class_names[k], n);
         }
+    }
+
+    if (net->has_dropout) {
+        /* Optional: u32 count (L - 1), then p^1 .. p^(L-1) as float32. */
+        chunk_header(&b, "drop", 4 + 4 * (uint64_t)(L - 1));
+        bp_write_u32(&b, (uint32_t)(L - 1));
+        bp_write_f32s(&b, net->dropout + 1, L - 1);
     }
 
     chunk_header(&b, "PARM", 8 + 4 * (uint64_t)net->n_params);
@@ -232,8 +241,9 @@ typedef struct {
     size_t sizes[BP_MAX_LAYERS + 1];
     bp_net_config config;
     int have_arch;
-    const unsigned char *params, *prep, *classes;
-    uint64_t params_at, params_count, prep_at, prep_count, classes_at, classes_len;
+    const unsigned char *params, *prep, *classes, *drop;
+    uint64_t params_at, params_count, prep_at, prep_count, classes_at, classes_len, drop_at, drop_count;
+    double dropout[BP_MAX_LAYERS];
 } model_chunks;
 
 /* PARM: u64 count, then the parameter block as float32. */
@@ -288,6 +298,14 @@ static bp_status take_chunk(model_chunks *c, const unsigned char *buf, uint64_t 
         c->classes = buf + body;
         c->classes_len = len;
         c->classes_at = body;
+        return BP_OK;
+    }
+    if (memcmp(tag, "drop", 4) == 0) {
+        if (len < 4 || c->drop || bp_get_u32(buf + body) != (len - 4) / 4 || (len - 4) % 4 != 0)
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": malformed drop chunk", name, pos);
+        c->drop = buf + body + 4;
+        c->drop_at = body + 4;
+        c->drop_count = (len - 4) / 4;
         return BP_OK;
     }
     if (!(tag[0] >= 'a' && tag[0] <= 'z')) return unknown_chunk(tag, pos, name, err);
@@ -387,6 +405,19 @@ bp_status bp_model_decode(const void *data, size_t size, const char *name, bp_ne
     c.config.sizes = c.sizes;
     s = read_chunks(&c, buf, size, found, n_found, name, err);
     if (s != BP_OK) return s;
+    if (c.drop) {
+        /* The dropout probabilities: one per hidden layer, each in [0, 1). */
+        if (c.drop_count + 1 != c.config.n_layers)
+            return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": dropout for %" PRIu64 " hidden layers, but the "
+                           "network has %zu", name, c.drop_at, c.drop_count, c.config.n_layers - 1);
+        for (size_t l = 0; l < c.drop_count; l++) {
+            c.dropout[l] = bp_get_f32(c.drop + 4 * l);
+            if (!(c.dropout[l] >= 0 && c.dropout[l] < 1))
+                return bp_fail(err, BP_ERR_FORMAT, "%s: byte %" PRIu64 ": dropout %g is outside [0, 1)", name,
+                               c.drop_at + 4 * l, c.dropout[l]);
+        }
+        c.config.dropout = c.dropout;
+    }
     bp_net *net = NULL;
     s = bp_net_alloc(&c.config, &net, err);
     if (s != BP_OK) return s;

@@ -505,8 +505,10 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         BP_STORE_ROW(0, c00, c01); BP_STORE_ROW(1, c10, c11); BP_STORE_ROW(2, c20, c21);
         BP_STORE_ROW(3, c30, c31); BP_STORE_ROW(4, c40, c41); BP_STORE_ROW(5, c50, c51);
 #undef BP_STORE_ROW
-        if (e && !in_registers)
+        if (e && !in_registers) {
+            _mm256_zeroupper(); /* apply_epilogue is SSE code: see below */
             for (size_t i = 0; i < m; i++) apply_epilogue(e, C + i * ldc, dest->row + i, dest->col, NR);
+        }
         return;
     }
     _Alignas(64) float acc[MR * NR];
@@ -516,6 +518,11 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
     _mm256_store_ps(acc + 3 * NR, c30); _mm256_store_ps(acc + 3 * NR + 8, c31);
     _mm256_store_ps(acc + 4 * NR, c40); _mm256_store_ps(acc + 4 * NR + 8, c41);
     _mm256_store_ps(acc + 5 * NR, c50); _mm256_store_ps(acc + 5 * NR + 8, c51);
+    /* store_tile is compiled for plain x86-64 (SSE), and GCC 12 emits no vzeroupper
+       before calling it: without this, it and everything after the product ran with
+       dirty upper YMM halves, which made the SSE code that followed (the loss, its
+       log) several times slower on an Intel Xeon. */
+    _mm256_zeroupper();
     store_tile(acc, dest);
 }
 #endif

@@ -189,6 +189,9 @@ void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_t
     case 11: tile_rows(kc, a, b, dest, 11); break;
     default: tile_rows(kc, a, b, dest, 12); break;
     }
+#if !defined(BP_GEMM_SIMDE)
+    _mm256_zeroupper();
+#endif
 }
 
 #else /* no AVX-512 code on this compiler or CPU family */

@@ -135,6 +135,7 @@ typedef struct {
     const real *params;
     size_t W_off[BP_MAX_LAYERS + 1], b_off[BP_MAX_LAYERS + 1];
     real *z[BP_MAX_LAYERS + 1], *a[BP_MAX_LAYERS + 1];
+    const float *mask[BP_MAX_LAYERS + 1]; /* this sample's fixed dropout mask per hidden layer, or NULL */
     real *block;
 } ref_net;
 
@@ -168,7 +169,10 @@ static real W_at(const ref_net *r, size_t l, size_t i, size_t j)
     return r->params[r->W_off[l] + i * r->n[l - 1] + j];
 }
 
-static void ref_forward(const bp_net *net, ref_net *r, const float *x)
+/* Sample s of a batch of m: z and a layer by layer. With fixed dropout masks
+   (bp_net_set_dropout_mask), a hidden layer's a is a (.) mask, what the layer above
+   reads, and the chain rule below multiplies by the mask too. */
+static void ref_forward(const bp_net *net, ref_net *r, const float *x, size_t s, size_t m)
 {
     for (size_t j = 0; j < r->n[0]; j++) r->a[0][j] = x[j];
     for (size_t l = 1; l <= r->L; l++) {
@@ -178,6 +182,11 @@ static void ref_forward(const bp_net *net, ref_net *r, const float *x)
             r->z[l][i] = z;
         }
         layer_activation(l == r->L ? net->output : net->hidden, r->z[l], r->a[l], r->n[l]);
+        r->mask[l] = NULL;
+        if (net->fixed_mask && l < r->L) {
+            r->mask[l] = net->fixed_mask + bp_dropout_mask_offset(net, l, m) + s * r->n[l];
+            for (size_t i = 0; i < r->n[l]; i++) r->a[l][i] *= r->mask[l][i];
+        }
     }
 }
 
@@ -195,12 +204,13 @@ bp_status bp_reference_loss_ext(const bp_net *net, const long double *params, co
                                 const float *y, size_t m, bp_reduction reduction, long double *loss)
 {
     if (!net || !params || !x || !y || !loss || m == 0) return BP_ERR_ARG;
+    if (net->fixed_mask && net->fixed_m != m) return BP_ERR_ARG;
     ref_net r;
     if (ref_open(net, params, &r) != BP_OK) return BP_ERR_NOMEM;
     size_t n0 = net->sizes[0], nL = net->sizes[net->n_layers];
     real total = 0.0L;
     for (size_t s = 0; s < m; s++) {
-        ref_forward(net, &r, x + s * n0);
+        ref_forward(net, &r, x + s * n0, s, m);
         total += sample_loss(net->loss, r.z[r.L], r.a[r.L], y + s * nL, nL);
     }
     *loss = reduction == BP_REDUCE_SUM ? total : total / (real)m;
@@ -238,6 +248,9 @@ static void chain_layer(const bp_net *net, const ref_net *r, size_t l, real *row
     const size_t n = r->n[l], n_prev = r->n[l - 1];
     /* dC/dz^l = dC/da^l . da^l/dz^l  (row vector times Jacobian matrix) */
     activation_jacobian(l == net->n_layers ? net->output : net->hidden, r->z[l], r->a[l], J, n);
+    /* With dropout, a~ = a (.) mask: da~/dz = diag(mask) diag(g'(z)). */
+    for (size_t k = 0; r->mask[l] && k < n; k++)
+        for (size_t j = 0; j < n; j++) J[k * n + j] *= r->mask[l][k];
     for (size_t j = 0; j < n; j++) {
         real v = 0.0L;
         for (size_t k = 0; k < n; k++) v += row[k] * J[k * n + j];
@@ -272,6 +285,7 @@ bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *
                                 bp_reduction reduction, double *loss, double *grad)
 {
     if (!net || !x || !y || !grad || m == 0) return BP_ERR_ARG;
+    if (net->fixed_mask && net->fixed_m != m) return BP_ERR_ARG;
     real *params = NULL;
     if (copy_params(net, NULL, &params) != BP_OK) return BP_ERR_NOMEM;
     ref_net r;
@@ -288,7 +302,7 @@ bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *
     real total = 0.0L;
     for (size_t s = 0; s < m; s++) {
         const float *ys = y + s * nL;
-        ref_forward(net, &r, x + s * n0);
+        ref_forward(net, &r, x + s * n0, s, m);
         total += sample_loss(net->loss, r.z[L], r.a[L], ys, nL);
 
         /* dC/da^L, the start of the chain. */
