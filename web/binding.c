@@ -23,7 +23,7 @@ bp_status web_net_create(size_t n_layers, const size_t *sizes, int hidden, int o
                          double seed, bp_net **out, bp_error *err)
 {
     bp_net_config c = {n_layers, sizes, (bp_activation)hidden, (bp_activation)output, (bp_loss)loss, bias,
-                       (uint64_t)seed};
+                       (uint64_t)seed, NULL};
     return bp_net_create(&c, out, err);
 }
 

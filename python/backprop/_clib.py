@@ -93,7 +93,7 @@ class Error(ctypes.Structure):
 class NetConfig(ctypes.Structure):
     _fields_ = [("n_layers", ctypes.c_size_t), ("sizes", c_size_t_p), ("hidden", ctypes.c_int),
                 ("output", ctypes.c_int), ("loss", ctypes.c_int), ("bias", ctypes.c_int),
-                ("seed", ctypes.c_uint64), _SPARE]
+                ("seed", ctypes.c_uint64), ("dropout", ctypes.POINTER(ctypes.c_double)), _SPARE]
 
 
 ON_STEP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)
@@ -111,12 +111,13 @@ class TrainConfig(ctypes.Structure):
                 ("warmup_epochs", ctypes.c_double), ("on_step", ON_STEP), ("context", ctypes.c_void_p),
                 ("rank", ctypes.c_size_t), ("ranks", ctypes.c_size_t), ("allreduce", ALLREDUCE),
                 ("allreduce_context", ctypes.c_void_p), ("allreduce_start", ALLREDUCE),
-                ("allreduce_wait", ALLREDUCE_WAIT), _SPARE]
+                ("allreduce_wait", ALLREDUCE_WAIT), ("lbfgs_history", ctypes.c_size_t),
+                ("tolerance", ctypes.c_double), ("max_evaluations", ctypes.c_size_t), _SPARE]
 
 
 class EpochStats(ctypes.Structure):
     _fields_ = [("loss", ctypes.c_double), ("steps", ctypes.c_size_t), ("samples", ctypes.c_size_t),
-                ("complete", ctypes.c_int)]
+                ("complete", ctypes.c_int), ("converged", ctypes.c_int)]
 
 
 class Metrics(ctypes.Structure):
