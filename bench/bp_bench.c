@@ -7,7 +7,7 @@
  *   bp_bench w1b1 [--samples 5000] [--data DIR]
  *   bp_bench w2   [--samples 100000]
  *   bp_bench w3   [--samples 16384] [--batch 256]   (--batch 32: one rank's slice of W3 at 8 ranks)
- *   bp_bench gemm [--calls 10] [--threads N]
+ *   bp_bench gemm [--calls 10] [--threads N] [--precision fp32|bf16|bf16-amx|bf16-avx512|bf16-emulated]
  *   --impl NAME   the name in the JSON (run.sh: "backprop-openblas" for the build
  *                 of the library with make BLAS=openblas)
  *
@@ -26,6 +26,7 @@
 
 #include "backprop.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/pool.h"
 #include "bench_common.h"
 
@@ -43,7 +44,20 @@ typedef struct {
     size_t calls;
     int adam; /* --optimizer adam: W1 with Adam (lr 0.001) instead of SGD */
     size_t batch; /* --batch: W3's batch (default 256) */
+    const char *precision; /* --precision (gemm): fp32, bf16 (the best kernel), bf16-amx, bf16-avx512, bf16-emulated */
 } options;
+
+/* The GEMM kernel --precision names: 0 for fp32, else a bp_bf16_kernel. */
+static int gemm_precision(const char *name)
+{
+    if (!strcmp(name, "fp32")) return BP_BF16_NONE;
+    if (!strcmp(name, "bf16")) return BP_BF16_BEST;
+    if (!strcmp(name, "bf16-amx")) return BP_BF16_AMX;
+    if (!strcmp(name, "bf16-avx512")) return BP_BF16_AVX512;
+    if (!strcmp(name, "bf16-emulated")) return BP_BF16_EMULATED;
+    bench_die(prog, "--precision: fp32, bf16, bf16-amx, bf16-avx512 or bf16-emulated");
+    return 0;
+}
 
 static void check(bp_status s, const char *what, const bp_error *err)
 {
@@ -274,7 +288,13 @@ static void run_gemm(const options *o)
     float *work[64];
     bp_pool *pool = threads > 1 ? bp_pool_create(threads) : NULL;
     if (!A || !B || !C || (threads > 1 && !pool)) bench_die(prog, "out of memory");
-    const bp_gemm_team team = {pool, work};
+    const int precision = gemm_precision(o->precision);
+    if (precision != BP_BF16_NONE && bp_gemm_bf16_resolve((bp_bf16_kernel)precision) == BP_BF16_NONE) {
+        printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"precision\": \"%s\", \"status\": "
+               "\"this CPU has no such bf16 kernel\"}\n", o->impl, o->precision);
+        return;
+    }
+    const bp_gemm_team team = {pool, work, precision};
     for (int t = 0; t < threads; t++) {
         work[t] = aligned_alloc(64, ((BP_GEMM_WORKSPACE_FLOATS * sizeof(float) + 63) / 64) * 64);
         if (!work[t]) bench_die(prog, "out of memory");
@@ -287,8 +307,9 @@ static void run_gemm(const options *o)
     double flops = 2.0 * (double)n * (double)n * (double)n;
     static const char *names[] = {"nn", "tn", "nt"};
     static const int flags[][2] = {{0, 0}, {1, 0}, {0, 1}};
-    printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"n\": %zu, \"threads_used\": %d, "
-           "\"calls\": %zu, \"corename\": \"%s\"", o->impl, n, threads, calls, bp_gemm_kernel_name());
+    printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"precision\": \"%s\", \"n\": %zu, \"threads_used\": %d, "
+           "\"calls\": %zu, \"corename\": \"%s\"", o->impl, o->precision, n, threads, calls,
+           precision ? bp_gemm_bf16_kernel_name((bp_bf16_kernel)precision) : bp_gemm_kernel_name());
     double *g = malloc(calls * sizeof(double));
     for (int v = 0; v < 3; v++) {
         gemm_once(flags[v][0], flags[v][1], A, B, C, &team); /* warm-up */
@@ -319,7 +340,7 @@ static void run_gemm(const options *o)
 int main(int argc, char **argv)
 {
     options o = {.epochs = 1, .data_dir = "/usr/share/datasets/fashion-mnist", .seed = 1,
-                 .threads = 1, .samples = 0, .calls = 10, .impl = "backprop"};
+                 .threads = 1, .samples = 0, .calls = 10, .impl = "backprop", .precision = "fp32"};
     snprintf(o.eval, sizeof o.eval, "1");
     if (argc < 2) bench_die(prog, "usage: bp_bench w1|w1b1|w2|w3|gemm [options]");
     o.workload = argv[1];
@@ -336,6 +357,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--calls")) o.calls = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--impl")) o.impl = v;
         else if (!strcmp(a, "--batch")) o.batch = (size_t)bench_long(prog, v);
+        else if (!strcmp(a, "--precision")) o.precision = v, (void)gemm_precision(v);
         else if (!strcmp(a, "--optimizer") && (!strcmp(v, "sgd") || !strcmp(v, "adam"))) o.adam = !strcmp(v, "adam");
         else bench_die(prog, "unknown option");
     }
