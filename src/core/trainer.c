@@ -26,6 +26,7 @@
 #include "parallel.h"
 #include "passes.h"
 #include "plan.h"
+#include "precision.h"
 #include "rng.h"
 #include "status.h"
 #include "tiny_sgd.h"
@@ -94,6 +95,8 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     *out = NULL;
     bp_train_config c = *config;
     if (!resolve_config(&c)) return BP_ERR_ARG;
+    const bp_status precision_ok = bp_precision_check(c.precision);
+    if (precision_ok != BP_OK) return precision_ok;
     bp_trainer *t = calloc(1, sizeof *t);
     if (!t) return BP_ERR_NOMEM;
     t->net = net;
@@ -177,9 +180,19 @@ static bp_status apply_gradient(bp_trainer *t)
     return BP_OK;
 }
 
+static bp_status step_in_precision(bp_trainer *t, const float *x, const float *y, size_t m, double *loss);
+
 bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
 {
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
+    const int saved = bp_precision_enter(t->net, t->config.precision);
+    const bp_status s = step_in_precision(t, x, y, m, loss);
+    bp_precision_leave(t->net, saved);
+    return s;
+}
+
+static bp_status step_in_precision(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
+{
     bp_net *net = t->net;
     double l = 0.0;
     if (bp_plan_step(&t->config) == BP_PLAN_FUSED) {
@@ -388,6 +401,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     }
     const bp_plan_inputs in = {&t->config, net, batch, t->gpu != NULL};
     const bp_plan plan = bp_plan_choose(&in);
+    const int saved = bp_precision_enter(net, t->config.precision);
     switch (plan) {
     case BP_PLAN_CUDA: s = run_on_gpu(t, &d, batch, max_steps); break;
     case BP_PLAN_TINY_SGD: s = run_tiny(t, &d, max_steps); break;
@@ -395,6 +409,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     case BP_PLAN_FUSED:
     case BP_PLAN_GENERAL: s = run_steps(t, &d, batch, max_steps, plan == BP_PLAN_PARALLEL); break;
     }
+    bp_precision_leave(net, saved);
     if (s != BP_OK) return s;
     finish_run(t, d.n, stats);
     return BP_OK;
@@ -423,6 +438,14 @@ bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
     t->config.rank = allreduce ? rank : 0;
     t->config.ranks = allreduce ? ranks : 1;
     return BP_OK;
+}
+
+bp_status bp_trainer_set_precision(bp_trainer *t, bp_precision precision)
+{
+    if (!t) return BP_ERR_ARG;
+    const bp_status s = bp_precision_check(precision);
+    if (s == BP_OK) t->config.precision = precision;
+    return s;
 }
 
 bp_status bp_trainer_set_overlap(bp_trainer *t, int (*start)(void *, float *, size_t), int (*wait)(void *))
