@@ -20,7 +20,7 @@
  * conversion instruction; and AMX leaves no tile state behind.
  *
  * Shapes straddle the 16-row and 16-column tiles, the 32 x 32 steps, the 32-k
- * tiles, and the 128-row, 512-column and 512-k blocks; strides are wider than
+ * tiles, and the 64-row, 1024-column and 512-k blocks; strides are wider than
  * rows and the padding of C holds a sentinel that must survive.
  */
 #include "test.h"
@@ -301,9 +301,10 @@ void test_bf16_gemm_shapes(void)
 }
 
 /* Shapes past every block: K over 512 (two K blocks, the second adding to the
-   first) and over 1024, M over 128, N over 512, and the layers of W1 (batch
-   64): against the rounded operands' product (the float one is the shapes
-   test's), two transpose combinations per shape, so the test stays quick. */
+   first) and over 1024, M over 64 and 128, N over 1024, and the layers of W1
+   (batch 64): against the rounded operands' product (the float one is the
+   shapes test's), two transpose combinations per shape, so the test stays
+   quick. */
 void test_bf16_gemm_blocks(void)
 {
     uint64_t rng = 32;
@@ -311,7 +312,7 @@ void test_bf16_gemm_blocks(void)
     CHECK(workspace != NULL, "out of memory");
     if (!workspace) return;
     static const size_t shapes[][3] = {{64, 256, 784}, {64, 784, 256}, {256, 784, 64}, {129, 513, 545},
-                                       {33, 40, 1025}, {200, 600, 33}, {40, 530, 1100}};
+                                       {33, 40, 1025}, {200, 600, 33}, {40, 1100, 550}};
     bp_bf16_kernel kernels[3];
     const int nk = bf_kernels(kernels);
     for (int k = 0; k < nk; k++) {

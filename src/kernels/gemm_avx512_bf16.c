@@ -157,9 +157,10 @@ static inline __m512i pair_rows(__m512 x0, __m512 x1)
     return _mm512_permutexvar_epi16(interleave, both);
 }
 
-/* r[i] holds row i of a 16 x 16 block of 32-bit values before, column i after. */
+/* r[i] holds row i of a 16 x 16 block of 32-bit values before, column i after.
+   Always inlined: as a call, the block goes through memory both ways. */
 BP_AVX512_TARGET
-static inline void transpose16(__m512i r[16])
+static inline __attribute__((always_inline)) void transpose16(__m512i r[16])
 {
     __m512i a[16], b[16];
     for (int k = 0; k < 16; k += 2) {
@@ -191,34 +192,37 @@ void bp_bf16_pack_a_avx512(int trans_a, const float *A, size_t lda, size_t ic, s
 {
     const size_t chunks = (kc + TILE_K - 1) / TILE_K;
     const __m512i zero = _mm512_setzero_si512();
-    for (size_t s = 0; s < mc; s += SLIVER) {
+    /* Slivers inside for A^T, whose tiles take 32 rows of A each: every sliver of a
+       chunk reads the next 64 bytes of the same 32 rows, instead of each sliver
+       walking all of K's rows, a page apart. */
+    const size_t s_count = (mc + SLIVER - 1) / SLIVER;
+    for (size_t i = 0; i < s_count * chunks; i++) {
+        const size_t s = (trans_a ? i % s_count : i / chunks) * SLIVER, t = trans_a ? i / s_count : i % chunks;
         const size_t rows = min_size(SLIVER, mc - s);
-        for (size_t t = 0; t < chunks; t++) {
-            uint16_t *tile = dst + (s / SLIVER * chunks + t) * TILE;
-            const size_t k0 = t * TILE_K, nk = min_size(TILE_K, kc - k0);
-            if (!trans_a) {
-                /* Row i of the tile: 32 floats of A's row, rounded. */
-                for (size_t r = 0; r < SLIVER; r++) {
-                    __m512i v = zero;
-                    if (r < rows) {
-                        const float *src = A + (ic + s + r) * lda + pc + k0;
-                        v = (__m512i)_mm512_cvtne2ps_pbh(load16(src + 16, nk > 16 ? nk - 16 : 0), load16(src, nk));
-                    }
-                    _mm512_store_si512((void *)(tile + r * TILE_K), v);
+        uint16_t *tile = dst + (s / SLIVER * chunks + t) * TILE;
+        const size_t k0 = t * TILE_K, nk = min_size(TILE_K, kc - k0);
+        if (!trans_a) {
+            /* Row i of the tile: 32 floats of A's row, rounded. */
+            for (size_t r = 0; r < SLIVER; r++) {
+                __m512i v = zero;
+                if (r < rows) {
+                    const float *src = A + (ic + s + r) * lda + pc + k0;
+                    v = (__m512i)_mm512_cvtne2ps_pbh(load16(src + 16, nk > 16 ? nk - 16 : 0), load16(src, nk));
                 }
-            } else {
-                /* op(A)[i][k] = A[k][i]: rows k and k + 1 of A paired, for 16 pairs;
-                   then row p (pairs of k) x column i turned into row i x pair p. */
-                __m512i v[16];
-                for (int p = 0; p < 16; p++) {
-                    const size_t k = k0 + 2 * (size_t)p;
-                    const __m512 x0 = k < kc ? load16(A + (pc + k) * lda + ic + s, rows) : _mm512_setzero_ps();
-                    const __m512 x1 = k + 1 < kc ? load16(A + (pc + k + 1) * lda + ic + s, rows) : _mm512_setzero_ps();
-                    v[p] = pair_rows(x0, x1);
-                }
-                transpose16(v);
-                for (int r = 0; r < 16; r++) _mm512_store_si512((void *)(tile + r * TILE_K), v[r]);
+                _mm512_store_si512((void *)(tile + r * TILE_K), v);
             }
+        } else {
+            /* op(A)[i][k] = A[k][i]: rows k and k + 1 of A paired, for 16 pairs;
+               then row p (pairs of k) x column i turned into row i x pair p. */
+            __m512i v[16];
+            for (int p = 0; p < 16; p++) {
+                const size_t k = k0 + 2 * (size_t)p;
+                const __m512 x0 = k < kc ? load16(A + (pc + k) * lda + ic + s, rows) : _mm512_setzero_ps();
+                const __m512 x1 = k + 1 < kc ? load16(A + (pc + k + 1) * lda + ic + s, rows) : _mm512_setzero_ps();
+                v[p] = pair_rows(x0, x1);
+            }
+            transpose16(v);
+            for (int r = 0; r < 16; r++) _mm512_store_si512((void *)(tile + r * TILE_K), v[r]);
         }
     }
 }
@@ -229,33 +233,34 @@ void bp_bf16_pack_b_avx512(int trans_b, const float *B, size_t ldb, size_t pc, s
 {
     const size_t chunks = (kc + TILE_K - 1) / TILE_K;
     const __m512i zero = _mm512_setzero_si512();
-    for (size_t s = 0; s < nc; s += SLIVER) {
+    /* Slivers inside for B, whose tiles take 32 rows of B each (as in pack_a for A^T). */
+    const size_t s_count = (nc + SLIVER - 1) / SLIVER;
+    for (size_t i = 0; i < s_count * chunks; i++) {
+        const size_t s = (!trans_b ? i % s_count : i / chunks) * SLIVER, t = !trans_b ? i / s_count : i % chunks;
         const size_t cols = min_size(SLIVER, nc - s);
-        for (size_t t = 0; t < chunks; t++) {
-            uint16_t *tile = dst + (s / SLIVER * chunks + t) * TILE;
-            const size_t k0 = t * TILE_K, nk = min_size(TILE_K, kc - k0);
-            if (!trans_b) {
-                /* Tile row p: rows 2p and 2p + 1 of B, paired column by column. */
-                for (int p = 0; p < 16; p++) {
-                    const size_t k = k0 + 2 * (size_t)p;
-                    const __m512 x0 = k < kc ? load16(B + (pc + k) * ldb + jc + s, cols) : _mm512_setzero_ps();
-                    const __m512 x1 = k + 1 < kc ? load16(B + (pc + k + 1) * ldb + jc + s, cols) : _mm512_setzero_ps();
-                    _mm512_store_si512((void *)(tile + p * 2 * SLIVER), pair_rows(x0, x1));
-                }
-            } else {
-                /* op(B)[k][j] = B[j][k]: row j of B rounded gives column j's 16 pairs;
-                   the 16 x 16 block of pairs is then turned around. */
-                __m512i v[16];
-                for (size_t c = 0; c < SLIVER; c++) {
-                    v[c] = zero;
-                    if (c < cols) {
-                        const float *src = B + (jc + s + c) * ldb + pc + k0;
-                        v[c] = (__m512i)_mm512_cvtne2ps_pbh(load16(src + 16, nk > 16 ? nk - 16 : 0), load16(src, nk));
-                    }
-                }
-                transpose16(v);
-                for (int p = 0; p < 16; p++) _mm512_store_si512((void *)(tile + p * 2 * SLIVER), v[p]);
+        uint16_t *tile = dst + (s / SLIVER * chunks + t) * TILE;
+        const size_t k0 = t * TILE_K, nk = min_size(TILE_K, kc - k0);
+        if (!trans_b) {
+            /* Tile row p: rows 2p and 2p + 1 of B, paired column by column. */
+            for (int p = 0; p < 16; p++) {
+                const size_t k = k0 + 2 * (size_t)p;
+                const __m512 x0 = k < kc ? load16(B + (pc + k) * ldb + jc + s, cols) : _mm512_setzero_ps();
+                const __m512 x1 = k + 1 < kc ? load16(B + (pc + k + 1) * ldb + jc + s, cols) : _mm512_setzero_ps();
+                _mm512_store_si512((void *)(tile + p * 2 * SLIVER), pair_rows(x0, x1));
             }
+        } else {
+            /* op(B)[k][j] = B[j][k]: row j of B rounded gives column j's 16 pairs;
+               the 16 x 16 block of pairs is then turned around. */
+            __m512i v[16];
+            for (size_t c = 0; c < SLIVER; c++) {
+                v[c] = zero;
+                if (c < cols) {
+                    const float *src = B + (jc + s + c) * ldb + pc + k0;
+                    v[c] = (__m512i)_mm512_cvtne2ps_pbh(load16(src + 16, nk > 16 ? nk - 16 : 0), load16(src, nk));
+                }
+            }
+            transpose16(v);
+            for (int p = 0; p < 16; p++) _mm512_store_si512((void *)(tile + p * 2 * SLIVER), v[p]);
         }
     }
 }
