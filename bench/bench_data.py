@@ -30,6 +30,8 @@ def parse_args(description):
     ap.add_argument("--w3-samples", type=int, default=16384)
     ap.add_argument("--data", default=FASHION)
     ap.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="W1's optimizer (adam: lr 0.001)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="PyTorch: bf16 runs forward and loss under torch.autocast('cpu', torch.bfloat16)")
     args = ap.parse_args()
     n = str(args.threads)
     os.environ["OMP_NUM_THREADS"] = n

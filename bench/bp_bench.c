@@ -4,10 +4,11 @@
  * beside FANN), and the library's internal GEMM on square 1024 matrices.
  *
  *   bp_bench w1   [--epochs 1] [--eval 1,5,10] [--data DIR] [--seed S] [--threads N] [--optimizer sgd|adam]
+ *                 [--precision fp32|bf16|bf16-emulated]   (also w3)
  *   bp_bench w1b1 [--samples 5000] [--data DIR]
  *   bp_bench w2   [--samples 100000]
  *   bp_bench w3   [--samples 16384] [--batch 256]   (--batch 32: one rank's slice of W3 at 8 ranks)
- *   bp_bench gemm [--calls 10] [--threads N]
+ *   bp_bench gemm [--calls 10] [--threads N] [--precision fp32|bf16|bf16-amx|bf16-avx512|bf16-emulated]
  *   --impl NAME   the name in the JSON (run.sh: "backprop-openblas" for the build
  *                 of the library with make BLAS=openblas)
  *
@@ -26,6 +27,7 @@
 
 #include "backprop.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/pool.h"
 #include "bench_common.h"
 
@@ -43,7 +45,20 @@ typedef struct {
     size_t calls;
     int adam; /* --optimizer adam: W1 with Adam (lr 0.001) instead of SGD */
     size_t batch; /* --batch: W3's batch (default 256) */
+    const char *precision; /* --precision: fp32, bf16 (the best kernel), bf16-amx, bf16-avx512, bf16-emulated */
 } options;
+
+/* The GEMM kernel --precision names: 0 for fp32, else a bp_bf16_kernel. */
+static int gemm_precision(const char *name)
+{
+    if (!strcmp(name, "fp32")) return BP_BF16_NONE;
+    if (!strcmp(name, "bf16")) return BP_BF16_BEST;
+    if (!strcmp(name, "bf16-amx")) return BP_BF16_AMX;
+    if (!strcmp(name, "bf16-avx512")) return BP_BF16_AVX512;
+    if (!strcmp(name, "bf16-emulated")) return BP_BF16_EMULATED;
+    bench_die(prog, "--precision: fp32, bf16, bf16-amx, bf16-avx512 or bf16-emulated");
+    return 0;
+}
 
 static void check(bp_status s, const char *what, const bp_error *err)
 {
@@ -51,6 +66,38 @@ static void check(bp_status s, const char *what, const bp_error *err)
     fprintf(stderr, "%s: %s: %s%s%s\n", prog, what, bp_status_message(s),
             err && err->message[0] ? ": " : "", err ? err->message : "");
     exit(1);
+}
+
+/* The training precision --precision names (fp32, bf16, bf16-emulated; the
+   kernel-specific names mean bf16, whose kernel the library picks). */
+static bp_precision train_precision(const char *name)
+{
+    if (!strcmp(name, "fp32")) return BP_PRECISION_FP32;
+    if (!strcmp(name, "bf16-emulated")) return BP_PRECISION_BF16_EMULATED;
+    return BP_PRECISION_BF16;
+}
+
+/* Makes a trainer, or says on one JSON line that this CPU cannot train in the
+   precision asked for (and returns NULL). */
+static bp_trainer *make_trainer(const options *o, bp_net *net, bp_train_config *tc)
+{
+    tc->precision = train_precision(o->precision);
+    bp_trainer *tr;
+    bp_status s = bp_trainer_create(net, tc, &tr);
+    if (s == BP_ERR_UNSUPPORTED) {
+        printf("{\"impl\": \"%s\", \"workload\": \"%s\", \"precision\": \"%s\", \"status\": "
+               "\"this CPU has no bf16 products\"}\n", o->impl, o->workload, o->precision);
+        return NULL;
+    }
+    check(s, "creating the trainer", NULL);
+    return tr;
+}
+
+/* The JSON fields every training workload starts with after its name. */
+static void print_precision(const options *o, const bp_train_config *tc)
+{
+    const char *kernel = bp_precision_kernel(tc->precision);
+    printf(", \"precision\": \"%s\", \"kernel\": \"%s\"", o->precision, kernel ? kernel : "none");
 }
 
 /* Gives the network its threads (bp_net_set_threads); returns the count it got. */
@@ -133,8 +180,13 @@ static void run_w1(const options *o)
     bp_train_config tc = {.learning_rate = o->adam ? 0.001 : 0.1, .batch_size = 64, .seed = o->seed + 1000,
                           .optimizer = o->adam ? BP_OPT_ADAM : BP_OPT_SGD};
     const int used = set_threads(net, o->threads);
-    bp_trainer *tr;
-    check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
+    bp_trainer *tr = make_trainer(o, net, &tc);
+    if (!tr) {
+        bp_net_free(net);
+        bp_dataset_free(train);
+        bp_dataset_free(test);
+        return;
+    }
 
     size_t n = bp_dataset_count(train);
     double *secs = calloc(o->epochs, sizeof(double));
@@ -154,8 +206,10 @@ static void run_w1(const options *o)
             acc[n_acc++] = m.accuracy;
         }
     }
-    printf("{\"impl\": \"%s\", \"workload\": \"w1\", \"threads_used\": %d, \"synthetic\": %s, "
-           "\"samples\": %zu, \"epoch_s\": ", o->impl, used, synthetic ? "true" : "false", n);
+    printf("{\"impl\": \"%s\", \"workload\": \"w1\"", o->impl);
+    print_precision(o, &tc);
+    printf(", \"threads_used\": %d, \"synthetic\": %s, \"samples\": %zu, \"epoch_s\": ", used,
+           synthetic ? "true" : "false", n);
     bench_print_array(secs, o->epochs);
     printf(", \"train_loss\": %.6g, \"accuracy\": {", last_loss);
     for (size_t i = 0; i < n_acc; i++) printf("%s\"%zu\": %.6g", i ? ", " : "", acc_epoch[i], acc[i]);
@@ -235,8 +289,12 @@ static void run_w3(const options *o)
     const size_t batch = o->batch ? o->batch : 256;
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = batch, .seed = o->seed + 1000};
     const int used = set_threads(net, o->threads);
-    bp_trainer *tr;
-    check(bp_trainer_create(net, &tc, &tr), "creating the trainer", NULL);
+    bp_trainer *tr = make_trainer(o, net, &tc);
+    if (!tr) {
+        bp_net_free(net);
+        bp_dataset_free(d);
+        return;
+    }
     /* One untimed warm-up step: first-touch of the work space and the caches. */
     check(bp_trainer_step(tr, bp_dataset_x_const(d), bp_dataset_y_const(d), batch < n ? batch : n, NULL),
           "warm-up", NULL);
@@ -244,9 +302,11 @@ static void run_w3(const options *o)
     double t0 = bench_now();
     check(bp_trainer_epoch(tr, d, &st), "training", NULL);
     double secs = bench_now() - t0;
-    printf("{\"impl\": \"%s\", \"workload\": \"w3\", \"threads_used\": %d, \"samples\": %zu, "
-           "\"batch\": %zu, \"steps\": %zu, \"seconds\": %.6g, \"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
-           o->impl, used, n, batch, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
+    printf("{\"impl\": \"%s\", \"workload\": \"w3\"", o->impl);
+    print_precision(o, &tc);
+    printf(", \"threads_used\": %d, \"samples\": %zu, \"batch\": %zu, \"steps\": %zu, \"seconds\": %.6g, "
+           "\"flops_per_sample\": %.0f, \"train_loss\": %.6g}\n",
+           used, n, batch, st.steps, secs, bench_flops_per_sample(sizes, 3), st.loss);
     bp_trainer_free(tr);
     bp_net_free(net);
     bp_dataset_free(d);
@@ -274,7 +334,13 @@ static void run_gemm(const options *o)
     float *work[64];
     bp_pool *pool = threads > 1 ? bp_pool_create(threads) : NULL;
     if (!A || !B || !C || (threads > 1 && !pool)) bench_die(prog, "out of memory");
-    const bp_gemm_team team = {pool, work};
+    const int precision = gemm_precision(o->precision);
+    if (precision != BP_BF16_NONE && bp_gemm_bf16_resolve((bp_bf16_kernel)precision) == BP_BF16_NONE) {
+        printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"precision\": \"%s\", \"status\": "
+               "\"this CPU has no such bf16 kernel\"}\n", o->impl, o->precision);
+        return;
+    }
+    const bp_gemm_team team = {pool, work, precision};
     for (int t = 0; t < threads; t++) {
         work[t] = aligned_alloc(64, ((BP_GEMM_WORKSPACE_FLOATS * sizeof(float) + 63) / 64) * 64);
         if (!work[t]) bench_die(prog, "out of memory");
@@ -287,8 +353,9 @@ static void run_gemm(const options *o)
     double flops = 2.0 * (double)n * (double)n * (double)n;
     static const char *names[] = {"nn", "tn", "nt"};
     static const int flags[][2] = {{0, 0}, {1, 0}, {0, 1}};
-    printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"n\": %zu, \"threads_used\": %d, "
-           "\"calls\": %zu, \"corename\": \"%s\"", o->impl, n, threads, calls, bp_gemm_kernel_name());
+    printf("{\"impl\": \"%s\", \"workload\": \"gemm\", \"precision\": \"%s\", \"n\": %zu, \"threads_used\": %d, "
+           "\"calls\": %zu, \"corename\": \"%s\"", o->impl, o->precision, n, threads, calls,
+           precision ? bp_gemm_bf16_kernel_name((bp_bf16_kernel)precision) : bp_gemm_kernel_name());
     double *g = malloc(calls * sizeof(double));
     for (int v = 0; v < 3; v++) {
         gemm_once(flags[v][0], flags[v][1], A, B, C, &team); /* warm-up */
@@ -319,7 +386,7 @@ static void run_gemm(const options *o)
 int main(int argc, char **argv)
 {
     options o = {.epochs = 1, .data_dir = "/usr/share/datasets/fashion-mnist", .seed = 1,
-                 .threads = 1, .samples = 0, .calls = 10, .impl = "backprop"};
+                 .threads = 1, .samples = 0, .calls = 10, .impl = "backprop", .precision = "fp32"};
     snprintf(o.eval, sizeof o.eval, "1");
     if (argc < 2) bench_die(prog, "usage: bp_bench w1|w1b1|w2|w3|gemm [options]");
     o.workload = argv[1];
@@ -336,6 +403,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--calls")) o.calls = (size_t)bench_long(prog, v);
         else if (!strcmp(a, "--impl")) o.impl = v;
         else if (!strcmp(a, "--batch")) o.batch = (size_t)bench_long(prog, v);
+        else if (!strcmp(a, "--precision")) o.precision = v, (void)gemm_precision(v);
         else if (!strcmp(a, "--optimizer") && (!strcmp(v, "sgd") || !strcmp(v, "adam"))) o.adam = !strcmp(v, "adam");
         else bench_die(prog, "unknown option");
     }

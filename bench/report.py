@@ -81,6 +81,124 @@ def machine():
     return info
 
 
+def report_bf16(records, out, summary, ceiling, threads):
+    """bf16 mixed precision: backprop --precision bf16 and PyTorch's bf16 autocast beside both
+    float32 runs, per round; the kernel that ran; W1's accuracy in both precisions; the bf16
+    GEMMs and this host's peaks; each target of issue 23 with where it stands."""
+    def recs(impl, workload, variant):
+        return [r for r in records if r.get("impl") == impl and r.get("workload") == workload
+                and r.get("variant", "") == variant and "status" not in r]
+
+    def missing(impl, workload, variant):
+        for r in records:
+            if (r.get("impl") == impl and r.get("workload") == workload and "status" in r
+                    and r.get("variant", "") == variant):
+                return r["status"]
+        return "not run"
+
+    def rates(impl, workload, variant):
+        """{round: samples/s}, W1 taking the round's median epoch."""
+        per_round = {}
+        for r in recs(impl, workload, variant):
+            if "epoch_s" in r:
+                per_round[r["round"]] = statistics.median([r["samples"] / t for t in r["epoch_s"] if t > 0])
+            elif r.get("seconds", 0) > 0:
+                per_round[r["round"]] = r["samples"] / r["seconds"]
+        return per_round
+
+    runs = (("backprop bf16", "backprop", "bf16"), ("backprop fp32", "backprop", ""),
+            ("pytorch fp32", "pytorch", ""), ("pytorch bf16 autocast", "pytorch", "bf16"))
+    kernels = sorted({r.get("kernel") for r in records if r.get("impl") == "backprop" and r.get("variant") == "bf16"
+                      and r.get("kernel")})
+    out("")
+    out("bf16 mixed precision (--precision bf16: products in bf16 with float32 sums, float32 weights and"
+        " optimizer), kernel: %s" % (", ".join(kernels) or missing("backprop", "w3", "bf16")))
+    summary["bf16"] = {"kernel": kernels}
+    W = 24
+    for workload, sizes in (("w1", W1_SIZES), ("w3", W3_SIZES)):
+        fps = flops_per_sample(sizes)
+        got = {name: rates(impl, workload, variant) for name, impl, variant in runs}
+        mine = got["backprop bf16"]
+        # PyTorch's best in each round (the reference the targets name).
+        best = {k: max(v for v in (got["pytorch fp32"].get(k), got["pytorch bf16 autocast"].get(k)) if v)
+                for k in set(got["pytorch fp32"]) | set(got["pytorch bf16 autocast"])}
+        out("  %s  %-*s %-26s %-14s %s" % (workload.upper(), W, "impl", "samples/s", "GFLOP/s", "backprop bf16/impl"))
+        entry = {}
+        for name, impl, variant in runs:
+            if not got[name]:
+                out("      %-*s %s" % (W, name, missing(impl, workload, variant)))
+                continue
+            sps = stat(list(got[name].values()))
+            rt = stat([mine[k] / got[name][k] for k in mine if k in got[name]]) if name != "backprop bf16" else None
+            entry[name] = {"samples_per_s": sps, "ratio_bf16_over": rt}
+            out("      %-*s %-26s %-14s %s" % (W, name, fmt(sps, "rate"), fmt_num(sps["median"] * fps / 1e9, "gflops"),
+                                              fmt(rt, "ratio") if rt else ""))
+        rt_best = stat([mine[k] / best[k] for k in mine if k in best])
+        if rt_best:
+            entry["ratio_bf16_over_pytorch_best"] = rt_best
+            out("      %-*s %s" % (W, "PyTorch's best per round", fmt(rt_best, "ratio")))
+        summary["bf16"][workload] = entry
+    acc = {}
+    for label, variant in (("bf16", "bf16"), ("fp32", "")):
+        vals = [r["accuracy"][e] for r in recs("backprop", "w1", variant) for e in r.get("accuracy", {})
+                if e == max(r["accuracy"], key=int)]
+        epochs = {max(r["accuracy"], key=int) for r in recs("backprop", "w1", variant) if r.get("accuracy")}
+        if vals:
+            acc[label] = (stat(vals), ", ".join(sorted(epochs)))
+    if acc:
+        out("  W1 test accuracy %%, median over seeds: %s" % "; ".join(
+            "%s %s after %s epochs" % (k, fmt(v[0], "pct"), v[1]) for k, v in acc.items()))
+        summary["bf16"]["w1_accuracy"] = {k: v[0] for k, v in acc.items()}
+    gemm = []
+    for variant in ("bf16-amx", "bf16-avx512"):
+        rs = recs("backprop", "gemm", variant)
+        if not rs:
+            out("  GEMM %-12s %s" % (variant, missing("backprop", "gemm", variant)))
+            continue
+        st = {k: stat([v for r in rs for v in r.get("gflops_" + k, [])]) for k in ("nn", "tn", "nt")}
+        gemm.append((variant, st))
+        out("  GEMM %-12s square 1024, GFLOP/s: A B %s, A^T B %s, A B^T %s%s" % (
+            variant, fmt(st["nn"], "gflops"), fmt(st["tn"], "gflops"), fmt(st["nt"], "gflops"),
+            "; %.2fx the fp32 ceiling" % (st["nn"]["median"] / ceiling) if ceiling else ""))
+    summary["bf16"]["gemm"] = {v: st for v, st in gemm}
+    peaks = {k: stat([v for r in recs("fma-peak", "peak", "") for v in r.get("gflops_" + k, [])])
+             for k in ("avx512", "avx512_bf16", "amx_bf16")}
+    peaks = {k: v for k, v in peaks.items() if v}
+    if peaks:
+        out("  peaks, registers only (bench/fma_peak.c): %s GFLOP/s" % ", ".join(
+            "%s %s" % ({"avx512": "fp32 AVX-512 FMA", "avx512_bf16": "VDPBF16PS", "amx_bf16": "AMX TDPBF16PS"}[k],
+                       fmt(v, "gflops")) for k, v in peaks.items()))
+        summary["bf16"]["peaks"] = peaks
+    w3 = summary["bf16"].get("w3", {})
+    if "amx_bf16" in peaks and "backprop bf16" in w3:
+        out("  W3 bf16 did %.0f GFLOP/s of real work: %.1f%% of the AMX peak" % (
+            w3["backprop bf16"]["samples_per_s"]["median"] * flops_per_sample(W3_SIZES) / 1e9,
+            100 * w3["backprop bf16"]["samples_per_s"]["median"] * flops_per_sample(W3_SIZES) / 1e9
+            / peaks["amx_bf16"]["median"]))
+    # Issue 23's bf16 targets, for the kind of host this is.
+    amx = any("AMX" in k for k in kernels)
+    targets = []
+    w1 = summary["bf16"].get("w1", {})
+    if w1.get("ratio_bf16_over_pytorch_best"):
+        targets.append(("W1 bf16 >= 2.5x PyTorch's best", w1["ratio_bf16_over_pytorch_best"]["median"] >= 2.5))
+    if amx and w3.get("ratio_bf16_over_pytorch_best"):
+        targets.append(("W3 bf16 >= 2x PyTorch's best (AMX host)", w3["ratio_bf16_over_pytorch_best"]["median"] >= 2))
+    if kernels and not amx and w3.get("backprop fp32"):
+        targets.append(("W3 bf16 >= 1.8x backprop fp32 (AVX512_BF16 host)",
+                        w3["backprop fp32"]["ratio_bf16_over"]["median"] >= 1.8))
+        if w3.get("ratio_bf16_over_pytorch_best"):
+            targets.append(("W3 bf16 >= 1.2x PyTorch's best (AVX512_BF16 host)",
+                            w3["ratio_bf16_over_pytorch_best"]["median"] >= 1.2))
+    if "bf16" in acc and "fp32" in acc:
+        d = 100 * (acc["bf16"][0]["median"] - acc["fp32"][0]["median"])
+        targets.append(("W1 bf16 accuracy at most 0.3 points under fp32's (bf16 %+.2f points)" % d, d >= -0.3))
+    if targets:
+        out("  targets: " + "; ".join("%s: %s" % (t, "met" if ok else "NOT met") for t, ok in targets))
+        summary["bf16"]["targets"] = {t: ok for t, ok in targets}
+    if threads > 1:
+        out("  (every implementation on %d threads)" % threads)
+
+
 def command_output(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -481,6 +599,7 @@ def main():
 
     if any(r.get("impl") == "sklearn-fit" for r in records):
         lines += sklearn_section(records)
+    report_bf16(records, out, summary, ceiling, a.threads)
 
     print("\n".join(lines))
     result = {"mode": a.mode, "threads": a.threads, "rounds": a.rounds, "wall_s": a.wall, "machine": mach,

@@ -222,6 +222,10 @@ while [ $ROUND -le $ROUNDS ]; do
     else
         status backprop int8 "$INT8_WHY"
     fi
+    # bf16 (--precision bf16: the best bf16 kernel of this CPU; a status line where it has none).
+    job backprop w1 bf16 "$OUT/bp_bench" w1 --epochs $W1_EPOCHS --eval $W1_EVAL --seed $SEED \
+        --threads $THREADS --data $DATA --precision bf16
+    job backprop w3 bf16 "$OUT/bp_bench" w3 --samples $W3 --seed $SEED --threads $THREADS --precision bf16
     if [ $HAVE_BP_OPENBLAS = 1 ]; then
         job backprop-openblas w1 "" "$OUT/bp_bench_openblas" w1 --impl backprop-openblas \
             --epochs 1 --eval 1 --seed $SEED --threads $THREADS --data $DATA
@@ -235,8 +239,14 @@ while [ $ROUND -le $ROUNDS ]; do
         job pytorch "w1 w2 w3" "" "$PY" bench/torch_bench.py w1 w2 w3 --epochs $W1_EPOCHS \
             --eval $W1_EVAL --w2-samples $W2_TORCH --w3-samples $W3 --seed $SEED \
             --threads $THREADS --data $DATA
+        # PyTorch's own mixed precision (bf16 autocast): W1's speed only (one epoch), W3.
+        job pytorch "w1 w3" bf16 "$PY" bench/torch_bench.py w1 w3 --precision bf16 --epochs 1 --eval 1 \
+            --w3-samples $W3 --seed $SEED --threads $THREADS --data $DATA
     else
         status pytorch "w1 w2 w3" "not installed" "import torch failed with $PY (apt-get install python3-torch)"
+        VARIANT=bf16
+        status pytorch "w1 w3" "not installed" "import torch failed with $PY"
+        VARIANT=
     fi
     if [ $HAVE_NUMPY = 1 ]; then
         job numpy "w1 w2 w3" "" "$PY" bench/numpy_bench.py w1 w2 w3 --epochs $NP_W1_EPOCHS \
@@ -253,6 +263,8 @@ while [ $ROUND -le $ROUNDS ]; do
     fi
 
     job backprop gemm "" "$OUT/bp_bench" gemm --calls $CALLS --threads $THREADS
+    job backprop gemm bf16-amx "$OUT/bp_bench" gemm --calls $CALLS --threads $THREADS --precision bf16-amx
+    job backprop gemm bf16-avx512 "$OUT/bp_bench" gemm --calls $CALLS --threads $THREADS --precision bf16-avx512
     if [ $HAVE_OPENBLAS = 1 ]; then
         job openblas gemm env "$OUT/openblas_gemm" --calls $CALLS --threads $THREADS
         job openblas gemm unset env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \

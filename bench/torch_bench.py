@@ -3,12 +3,19 @@
 
 usage: /usr/bin/python3 bench/torch_bench.py w1|w2|w3... [--threads N] [--epochs E] [--eval 1,5,10]
                       [--w2-samples N] [--w3-samples N] [--seed S] [--optimizer sgd|adam]
+                      [--precision fp32|bf16]
 
 A plain eager loop, as a user would write it: data already in tensors, a random permutation
 per epoch, batches gathered by index, zero_grad, forward, loss, backward, SGD step. Timed:
 training only (permutation and gathering included). Prints one JSON object per workload, one
 per line. Several workloads in one run save the start-up of torch (about 2 s here).
+
+--precision bf16 is PyTorch's own mixed precision as its documentation recommends for the
+CPU: forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (the products in
+bf16, on oneDNN's AMX or AVX512_BF16 kernels where the CPU has them), float32 parameters,
+gradients and SGD step. The result names the precision.
 """
+import contextlib
 import json
 import os
 import sys
@@ -35,13 +42,25 @@ def mlp(sizes, hidden, output=None):
     return torch.nn.Sequential(*layers)
 
 
+def precision_scope():
+    if args.precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def step(model, opt, loss_fn, xb, yb):
+    opt.zero_grad()
+    with precision_scope():
+        loss = loss_fn(model(xb), yb)
+    loss.backward()
+    opt.step()
+
+
 def train_epoch(model, opt, loss_fn, x, y, batch):
     perm = torch.randperm(x.shape[0])
     for i in range(0, x.shape[0], batch):
         idx = perm[i:i + batch]
-        opt.zero_grad()
-        loss_fn(model(x[idx]), y[idx]).backward()
-        opt.step()
+        step(model, opt, loss_fn, x[idx], y[idx])
 
 
 def fashion(kind):
@@ -58,7 +77,7 @@ def fashion(kind):
 
 def result(workload, **kw):
     out = {"impl": "pytorch", "workload": workload, "threads_used": torch.get_num_threads(),
-           "version": torch.__version__}
+           "version": torch.__version__, "precision": args.precision}
     out.update(kw)
     print(json.dumps(out))
 
@@ -111,9 +130,7 @@ def w3():
     model = mlp([784, 1024, 1024, 10], torch.nn.ReLU)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = torch.nn.CrossEntropyLoss()
-    opt.zero_grad()  # one untimed warm-up step, as for every implementation
-    loss_fn(model(x[:256]), y[:256]).backward()
-    opt.step()
+    step(model, opt, loss_fn, x[:256], y[:256])  # one untimed warm-up step, as for every implementation
     start = time.perf_counter()
     train_epoch(model, opt, loss_fn, x, y, 256)
     secs = time.perf_counter() - start

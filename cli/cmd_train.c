@@ -75,6 +75,9 @@ static const cli_option train_options[] = {
     {"device", "NAME", "cpu (default) or cuda: train on an NVIDIA GPU (a build with make CUDA=1;"
                        " sgd or momentum, constant learning rate)"},
     {"tf32", NULL, "with --device cuda: let cuBLAS use TF32 tensor cores (faster, less precise)"},
+    {"precision", "NAME", "the matrix products' arithmetic: fp32 (default), bf16 (operands rounded to"
+                          " bfloat16, float32 sums and weights, on AMX or AVX512_BF16; see --version) or"
+                          " bf16-emulated (the same in portable C on any CPU, slow)"},
     {"mpi-timeout", "SECONDS", "under mpirun: end the job when a rank has not answered for this long,"
                                " naming it (default 300; 0 waits forever)"},
     {"checkpoint", "FILE", "save the whole training state here after every epoch (atomically);"
@@ -200,6 +203,22 @@ static int plan_normalize(cli_args *a, train_plan *p)
     return 0;
 }
 
+/* --precision: bf16 needs the CPU's bf16 products (exit 2 without them). */
+static int plan_precision(cli_args *a, train_plan *p)
+{
+    const char *v = cli_get(a, "precision");
+    if (!v || strcmp(v, "fp32") == 0) return 0;
+    if (strcmp(v, "bf16") == 0) p->train.precision = BP_PRECISION_BF16;
+    else if (strcmp(v, "bf16-emulated") == 0) p->train.precision = BP_PRECISION_BF16_EMULATED;
+    else return cli_fail(a, EXIT_USAGE, "--precision expects fp32, bf16 or bf16-emulated, got '%s'", v);
+    if (p->cuda) return cli_fail(a, EXIT_USAGE, "--precision %s is for the CPU: the GPU trains in float32 (--tf32 "
+                                 "lets its tensor cores round)", v);
+    if (!bp_precision_kernel(p->train.precision))
+        return cli_fail(a, EXIT_USAGE, "--precision bf16: this CPU has neither AMX-BF16 tiles nor AVX512_BF16; "
+                        "use fp32, or bf16-emulated for the same arithmetic in portable C (slow)");
+    return 0;
+}
+
 /* Where the run computes, what it writes, how the data is read and preprocessed. */
 static int plan_run(cli_args *a, train_plan *p)
 {
@@ -213,6 +232,7 @@ static int plan_run(cli_args *a, train_plan *p)
                                        "same loss every time it looks; use adam, or lbfgs with --weight-decay");
     p->tf32 = cli_flag(a, "tf32");
     if (p->tf32 && !p->cuda) return cli_fail(a, EXIT_USAGE, "--tf32 needs --device cuda");
+    if ((code = plan_precision(a, p))) return code;
     if (p->checkpoint_every && !cli_get(a, "checkpoint"))
         return cli_fail(a, EXIT_USAGE, "--checkpoint-every needs --checkpoint FILE");
     if ((code = plan_normalize(a, p))) return code;
@@ -540,6 +560,9 @@ static int configure_run(train_run *r)
     bp_device_options device = {.device = BP_DEVICE_CUDA, .tf32 = p->tf32};
     if (p->cuda && bp_trainer_set_device(r->trainer, &device, &err) != BP_OK)
         return cli_fail(r->a, EXIT_FAILED, "--device cuda: %s", err.message);
+    /* A checkpoint does not keep the precision: --precision applies to a resumed run too. */
+    if (bp_trainer_set_precision(r->trainer, p->train.precision) != BP_OK)
+        return cli_fail(r->a, EXIT_USAGE, "--precision: this CPU has no bf16 products");
     bp_trainer_set_callback(r->trainer, on_step, &r->bar);
     if (r->ranks > 1)
         bp_trainer_set_parallel(r->trainer, (size_t)cli_mpi_rank(), (size_t)r->ranks, cli_mpi_allreduce, NULL);
@@ -577,7 +600,10 @@ static void print_plan(const train_run *r)
             printf("full-batch");
         else printf("batch %zu", p->train.batch_size);
     }
-    printf(", %zu epochs\n", p->epochs);
+    printf(", %zu epochs", p->epochs);
+    if (p->train.precision != BP_PRECISION_FP32)
+        printf(", products in bf16 (%s)", bp_precision_kernel(p->train.precision));
+    printf("\n");
 }
 
 /* Why an epoch's steps failed: divergence (with what to try), or the trainer's error. */

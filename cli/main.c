@@ -41,6 +41,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("backprop %s\n", BP_VERSION);
+        /* The products this CPU gets (--precision). */
+        const char *bf16 = bp_precision_kernel(BP_PRECISION_BF16);
+        printf("products: fp32 %s; bf16 %s\n", bp_precision_kernel(BP_PRECISION_FP32),
+               bf16 ? bf16 : "none here (no AMX-BF16 or AVX512_BF16; --precision bf16-emulated runs it in C)");
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

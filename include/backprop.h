@@ -336,6 +336,28 @@ BP_API bp_status bp_optimizer_parse(const char *name, bp_optimizer *out);
 BP_API const char *bp_schedule_name(bp_schedule schedule);
 BP_API bp_status bp_schedule_parse(const char *name, bp_schedule *out);
 
+/** The arithmetic of training's matrix products (forward, delta, weight gradient).
+ *  The parameters, the loss, the optimizer and every element-wise step stay float32;
+ *  only the products' operands are rounded. */
+typedef enum {
+    BP_PRECISION_FP32 = 0,      /**< float32 throughout (the default) */
+    BP_PRECISION_BF16,          /**< mixed precision: each product's operands (W and the
+                                     activations or deltas) rounded to bfloat16 as they are
+                                     packed, float32 sums, float32 master weights; on AMX-BF16
+                                     tiles or AVX512_BF16, whichever is best here.
+                                     bp_trainer_create fails with BP_ERR_UNSUPPORTED on a CPU
+                                     with neither (bp_precision_kernel says) */
+    BP_PRECISION_BF16_EMULATED  /**< the same arithmetic in portable C on any CPU: several
+                                     times slower than float32, for tests and for checking what
+                                     bf16 does to a model on a machine without it */
+} bp_precision;
+
+/** Which product kernel this CPU runs for a precision, in words ("AMX-BF16 tiles
+ *  32x32", "AVX-512 12x32 + AVX2 6x16", ...), or NULL when it has none for it
+ *  (BP_PRECISION_BF16 without AMX-BF16 or AVX512_BF16) or the value is unknown. The
+ *  first question about bf16 asks Linux for the AMX tile state, once per process. */
+BP_API const char *bp_precision_kernel(bp_precision precision);
+
 /** Training settings. Zero-initialize, then set what you need: zero means the default. */
 typedef struct {
     double learning_rate;    /**< eta; default 0.1 when zero (0.001 for Adam/AdamW) */
@@ -394,6 +416,12 @@ typedef struct {
     size_t lbfgs_history;    /**< (s, y) pairs kept (default 10, at most 1000) */
     double tolerance;        /**< gradient tolerance (default 1e-4, scikit-learn's tol) */
     size_t max_evaluations;  /**< cap on evaluations over the whole run (default 15000) */
+    /** The products' arithmetic (default float32). It applies while the trainer trains
+     *  (bp_trainer_step, _epoch, _run), on the CPU: the tiny per-sample path and the GPU
+     *  compute in float32 whatever it says, and bp_net_forward, bp_net_evaluate and the
+     *  rest use float32 outside training. Not stored in checkpoints (a checkpoint resumes
+     *  on any CPU): set it again with bp_trainer_set_precision. */
+    bp_precision precision;
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */
@@ -453,6 +481,10 @@ BP_API bp_status bp_trainer_set_parallel(bp_trainer *trainer, size_t rank, size_
  *  (allreduce_start, allreduce_wait); they take the context given to set_parallel. */
 BP_API bp_status bp_trainer_set_overlap(bp_trainer *trainer, int (*start)(void *, float *, size_t),
                                         int (*wait)(void *));
+/** Change the products' arithmetic (bp_train_config.precision), for example after
+ *  bp_checkpoint_load. BP_ERR_UNSUPPORTED when this CPU cannot do it (the trainer keeps
+ *  its previous setting), BP_ERR_ARG for an unknown value. */
+BP_API bp_status bp_trainer_set_precision(bp_trainer *trainer, bp_precision precision);
 
 /* ------------------------------------------------------------------ devices */
 

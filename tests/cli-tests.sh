@@ -699,5 +699,41 @@ if [ "$("$BP" train --help | grep -c 'device NAME')" = 1 ] && ! "$BP" train --tr
         "$BP" train --train wide.csv --device cuda --optimizer adam -o dev.bpm
 fi
 
+# --------------------------------------------------------------- precision
+# bf16: the products in bfloat16 on AMX or AVX512_BF16 (what this CPU has, which
+# --version names), or emulated in C everywhere. The same bits for any thread count.
+t "--version names the products this CPU gets" 0 '' "$BP" --version
+out_has "--version: an fp32 and a bf16 line" '^products: fp32 .+; bf16 .+'
+t "--precision bf16-emulated trains" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 \
+    --threads 1 --precision bf16-emulated --quiet -o emu1.bpm
+t "--precision bf16-emulated on 3 threads" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 \
+    --threads 3 --precision bf16-emulated --quiet -o emu3.bpm
+c "bf16 models are byte-identical on 1 and 3 threads, and not float32's" 'cmp -s emu1.bpm emu3.bpm && ! cmp -s emu1.bpm th1.bpm'
+t "a bf16 model evaluates like any other" 0 '' "$BP" eval emu1.bpm --data wide.csv --json
+c "its accuracy is within 3 points of the float32 model's" \
+    '"$PY" -c "import json,sys; a=json.load(open(sys.argv[1]))[\"accuracy\"]; b=json.load(open(sys.argv[2]))[\"accuracy\"]; sys.exit(abs(a-b) > 0.03)" "$O" eval3.json'
+t "--precision fp16 is a usage error" 2 "^backprop train: --precision expects fp32, bf16 or bf16-emulated, got 'fp16'" \
+    "$BP" train --train wide.csv --precision fp16 -o prec.bpm
+nothing_left "a bad --precision writes no model" prec.bpm
+t "--precision bf16 with --device cuda is a usage error" 2 '^backprop train: --precision bf16 is for the CPU' \
+    "$BP" train --train wide.csv --precision bf16 --device cuda -o prec.bpm
+if "$BP" --version | grep -q '; bf16 none'; then
+    t "--precision bf16 without AMX or AVX512_BF16 says so" 2 '^backprop train: --precision bf16: this CPU has neither' \
+        "$BP" train --train wide.csv --precision bf16 -o prec.bpm
+    nothing_left "--precision bf16 without bf16 writes no model" prec.bpm
+else
+    t "--precision bf16 trains on this CPU's bf16 products" 0 '' "$BP" train --train wide.csv --hidden 256,128 \
+        --batch 64 --epochs 2 --threads 1 --precision bf16 -o bf1.bpm
+    out_has "the plan names the bf16 kernel" 'products in bf16 \((AMX|AVX512_BF16)'
+    t "--precision bf16 on 2 threads" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 \
+        --threads 2 --precision bf16 --quiet -o bf2.bpm
+    c "bf16 models are byte-identical on 1 and 2 threads" 'cmp -s bf1.bpm bf2.bpm'
+fi
+t "--precision bf16-emulated resumes a checkpoint" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 \
+    --epochs 1 --threads 1 --precision bf16-emulated --quiet --checkpoint emu.ckpt -o emu-half.bpm
+t "... and the resumed run trains in bf16 again" 0 '' "$BP" train --train wide.csv --batch 64 --epochs 2 --threads 1 \
+    --precision bf16-emulated --quiet --resume emu.ckpt -o emu-resumed.bpm
+c "a resumed bf16 run ends where the uninterrupted one does" 'cmp -s emu1.bpm emu-resumed.bpm'
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -51,7 +51,7 @@ static bp_gemm_team one_thread(void)
 {
     if (!workspace) workspace = malloc(BP_GEMM_WORKSPACE_FLOATS * sizeof(float));
     workspace_list[0] = workspace;
-    bp_gemm_team team = {NULL, workspace_list};
+    bp_gemm_team team = {NULL, workspace_list, 0};
     return team;
 }
 

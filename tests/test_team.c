@@ -106,8 +106,8 @@ static int run_team_case(const team_case *tc, bp_pool *pool, float *const *work,
     if (tc->epi == 3) e = (bp_gemm_epilogue){NULL, BP_EPI_NONE, BP_EPI_SIGMOID, D, tc->N, 0.01f};
     const bp_gemm_epilogue *epi = tc->epi ? &e : NULL;
 
-    const bp_gemm_team one = {NULL, work};
-    const bp_gemm_team team = {pool, work};
+    const bp_gemm_team one = {NULL, work, 0};
+    const bp_gemm_team team = {pool, work, 0};
     bp_gemm_team_ex(&one, tc->ta, tc->tb, tc->M, tc->N, tc->K, tc->alpha, A, lda, B, ldb,
                     tc->beta, C1, ldc, epi);
     bp_gemm_team_ex(&team, tc->ta, tc->tb, tc->M, tc->N, tc->K, tc->alpha, A, lda, B, ldb,

@@ -112,7 +112,8 @@ class TrainConfig(ctypes.Structure):
                 ("rank", ctypes.c_size_t), ("ranks", ctypes.c_size_t), ("allreduce", ALLREDUCE),
                 ("allreduce_context", ctypes.c_void_p), ("allreduce_start", ALLREDUCE),
                 ("allreduce_wait", ALLREDUCE_WAIT), ("lbfgs_history", ctypes.c_size_t),
-                ("tolerance", ctypes.c_double), ("max_evaluations", ctypes.c_size_t), _SPARE]
+                ("tolerance", ctypes.c_double), ("max_evaluations", ctypes.c_size_t),
+                ("precision", ctypes.c_int), _SPARE]
 
 
 class EpochStats(ctypes.Structure):

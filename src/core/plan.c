@@ -17,11 +17,11 @@ static int update_fuses(const bp_train_config *c)
 
 /* The tiny path updates after every sample with one fixed learning rate: per-sample
    plain SGD with no schedule, no warm-up and no clipping, on layers narrow enough for
-   its stack vectors, without dropout. */
+   its stack vectors, without dropout and in float32 (it has no bf16 products). */
 static int tiny_applies(const bp_plan_inputs *in)
 {
     const bp_train_config *c = in->config;
-    return in->batch == 1 && c->optimizer == BP_OPT_SGD && c->clip_norm == 0 &&
+    return in->batch == 1 && c->optimizer == BP_OPT_SGD && c->clip_norm == 0 && c->precision == BP_PRECISION_FP32 &&
            c->schedule == BP_SCHEDULE_CONSTANT && c->warmup_epochs == 0 && !in->net->has_dropout &&
            bp_tiny_sgd_applies(in->net);
 }

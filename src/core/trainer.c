@@ -27,6 +27,7 @@
 #include "parallel.h"
 #include "passes.h"
 #include "plan.h"
+#include "precision.h"
 #include "rng.h"
 #include "status.h"
 #include "tiny_sgd.h"
@@ -107,6 +108,8 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     if (!resolve_config(&c)) return BP_ERR_ARG;
     /* Dropout makes the loss random, which L-BFGS's line search cannot work with. */
     if (c.optimizer == BP_OPT_LBFGS && net->has_dropout) return BP_ERR_ARG;
+    const bp_status precision_ok = bp_precision_check(c.precision);
+    if (precision_ok != BP_OK) return precision_ok;
     bp_trainer *t = calloc(1, sizeof *t);
     if (!t) return BP_ERR_NOMEM;
     t->net = net;
@@ -213,10 +216,20 @@ static void update_layer(void *context, size_t offset, size_t n)
     bp_update_range(&t->update, t->net->params, t->net->grads, offset, n);
 }
 
+static bp_status step_in_precision(bp_trainer *t, const float *x, const float *y, size_t m, double *loss);
+
 bp_status bp_trainer_step(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
 {
     if (!t || !x || !y || m == 0) return BP_ERR_ARG;
     if (t->lbfgs) return BP_ERR_UNSUPPORTED; /* an iteration is over the whole data set */
+    const int saved = bp_precision_enter(t->net, t->config.precision);
+    const bp_status s = step_in_precision(t, x, y, m, loss);
+    bp_precision_leave(t->net, saved);
+    return s;
+}
+
+static bp_status step_in_precision(bp_trainer *t, const float *x, const float *y, size_t m, double *loss)
+{
     bp_net *net = t->net;
     double l = 0.0;
     /* This step's dropout masks: from the run's seed and the step count (checkpointed). */
@@ -461,6 +474,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     /* Data-parallel processes would each need the masks of their rows of the global
        batch: not done yet. */
     if (plan == BP_PLAN_PARALLEL && net->has_dropout) return BP_ERR_UNSUPPORTED;
+    const int saved = bp_precision_enter(net, t->config.precision);
     switch (plan) {
     case BP_PLAN_CUDA: s = run_on_gpu(t, &d, batch, max_steps); break;
     case BP_PLAN_TINY_SGD: s = run_tiny(t, &d, max_steps); break;
@@ -470,6 +484,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *data, size_t max_steps
     case BP_PLAN_GENERAL: s = run_steps(t, &d, batch, max_steps, plan == BP_PLAN_PARALLEL); break;
     case BP_PLAN_LBFGS: s = run_lbfgs(t, &d); break;
     }
+    bp_precision_leave(net, saved);
     if (s != BP_OK) return s;
     finish_run(t, d.n, stats);
     return BP_OK;
@@ -498,6 +513,14 @@ bp_status bp_trainer_set_parallel(bp_trainer *t, size_t rank, size_t ranks,
     t->config.rank = allreduce ? rank : 0;
     t->config.ranks = allreduce ? ranks : 1;
     return BP_OK;
+}
+
+bp_status bp_trainer_set_precision(bp_trainer *t, bp_precision precision)
+{
+    if (!t) return BP_ERR_ARG;
+    const bp_status s = bp_precision_check(precision);
+    if (s == BP_OK) t->config.precision = precision;
+    return s;
 }
 
 bp_status bp_trainer_set_overlap(bp_trainer *t, int (*start)(void *, float *, size_t), int (*wait)(void *))

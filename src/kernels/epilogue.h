@@ -1,9 +1,12 @@
 /*
  * epilogue.h - the element-wise work a matrix product does as it writes C.
  *
- * Shared by the product's interface (gemm.h) and the micro-kernels
- * (gemm_kernel.h), which apply it tile by tile. Its own header so that the
- * kernels need not include the product's whole interface.
+ * Shared by the products' interfaces (gemm.h, gemm_bf16.h) and the
+ * micro-kernels (gemm_kernel.h, gemm_bf16_kernel.h), which apply it tile by
+ * tile. Its own header so that the kernels need not include the product's
+ * whole interface. bp_epilogue_row is the definition every vectorized copy of
+ * the epilogue (in the AVX2, AVX-512 and bf16 kernels) follows operation for
+ * operation, so that they all give the same bits.
  */
 #ifndef BP_EPILOGUE_H
 #define BP_EPILOGUE_H
@@ -28,5 +31,34 @@ typedef struct {
     size_t ldd;
     float slope;
 } bp_gemm_epilogue;
+
+/* The epilogue on one row segment of C: columns [col, col + n) of row `row`. */
+static inline void bp_epilogue_row(const bp_gemm_epilogue *e, float *restrict c, size_t row, size_t col,
+                                   size_t n)
+{
+    if (e->bias)
+        for (size_t j = 0; j < n; j++) c[j] += e->bias[col + j];
+    if (e->act == BP_EPI_RELU)
+        for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+    else if (e->act == BP_EPI_LEAKY)
+        for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : e->slope * c[j];
+    if (e->deriv != BP_EPI_NONE) {
+        const float *restrict d = e->D + row * e->ldd + col;
+        switch (e->deriv) {
+        case BP_EPI_RELU:
+            for (size_t j = 0; j < n; j++) c[j] = d[j] > 0.0f ? c[j] : 0.0f;
+            break;
+        case BP_EPI_LEAKY:
+            for (size_t j = 0; j < n; j++) c[j] *= d[j] > 0.0f ? 1.0f : e->slope;
+            break;
+        case BP_EPI_SIGMOID:
+            for (size_t j = 0; j < n; j++) c[j] *= d[j] * (1.0f - d[j]);
+            break;
+        case BP_EPI_TANH:
+            for (size_t j = 0; j < n; j++) c[j] *= 1.0f - d[j] * d[j];
+            break;
+        }
+    }
+}
 
 #endif

@@ -21,6 +21,7 @@
  * sizes, which are fixed so that the workspace size is a constant.
  */
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "gemm_kernel.h"
 #include "pool.h"
 
@@ -53,6 +54,8 @@ enum { MR = BP_MR, NR = BP_NR, KC = 256, MC = 96, NC = 1024, ALIGN_FLOATS = 16 }
 _Static_assert(BP_GEMM_WORKSPACE_FLOATS == KC * NC + MC * KC + ALIGN_FLOATS,
                "gemm.h's BP_GEMM_WORKSPACE_FLOATS must match the blocking in gemm.c");
 _Static_assert(MC % MR == 0 && NC % NR == 0, "blocks are whole numbers of tiles");
+_Static_assert(BP_GEMM_BF16_WORKSPACE_BYTES <= BP_GEMM_WORKSPACE_FLOATS * sizeof(float),
+               "a team's workspaces serve its bf16 products too");
 _Static_assert((KC * NC) % ALIGN_FLOATS == 0, "packed A starts 64-byte aligned");
 
 /* With fewer rows than this, packing op(B) costs about as much as the
@@ -343,35 +346,6 @@ static void pack_b(int trans_b, const float *B, size_t ldb, size_t pc, size_t jc
     }
 }
 
-/* The epilogue on one row segment of C: columns [col, col + n) of row `row`. */
-static inline void apply_epilogue(const bp_gemm_epilogue *e, float *restrict c, size_t row, size_t col,
-                                  size_t n)
-{
-    if (e->bias)
-        for (size_t j = 0; j < n; j++) c[j] += e->bias[col + j];
-    if (e->act == BP_EPI_RELU)
-        for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
-    else if (e->act == BP_EPI_LEAKY)
-        for (size_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : e->slope * c[j];
-    if (e->deriv != BP_EPI_NONE) {
-        const float *restrict d = e->D + row * e->ldd + col;
-        switch (e->deriv) {
-        case BP_EPI_RELU:
-            for (size_t j = 0; j < n; j++) c[j] = d[j] > 0.0f ? c[j] : 0.0f;
-            break;
-        case BP_EPI_LEAKY:
-            for (size_t j = 0; j < n; j++) c[j] *= d[j] > 0.0f ? 1.0f : e->slope;
-            break;
-        case BP_EPI_SIGMOID:
-            for (size_t j = 0; j < n; j++) c[j] *= d[j] * (1.0f - d[j]);
-            break;
-        case BP_EPI_TANH:
-            for (size_t j = 0; j < n; j++) c[j] *= 1.0f - d[j] * d[j];
-            break;
-        }
-    }
-}
-
 /* Writes the valid m x n corner of a finished tile: C = alpha tile + beta C.
    The full-tile branch has constant trip counts so that it vectorizes. */
 static inline void store_tile(const float *restrict tile, const tile_dest *dest)
@@ -387,7 +361,7 @@ static inline void store_tile(const float *restrict tile, const tile_dest *dest)
                 for (size_t j = 0; j < NR; j++) c[j] = alpha * t[j];
             else
                 for (size_t j = 0; j < NR; j++) c[j] = alpha * t[j] + beta * c[j];
-            if (dest->epi) apply_epilogue(dest->epi, c, dest->row + i, dest->col, NR);
+            if (dest->epi) bp_epilogue_row(dest->epi, c, dest->row + i, dest->col, NR);
         }
         return;
     }
@@ -398,7 +372,7 @@ static inline void store_tile(const float *restrict tile, const tile_dest *dest)
             for (size_t j = 0; j < n; j++) c[j] = alpha * t[j];
         else
             for (size_t j = 0; j < n; j++) c[j] = alpha * t[j] + beta * c[j];
-        if (dest->epi) apply_epilogue(dest->epi, c, dest->row + i, dest->col, n);
+        if (dest->epi) bp_epilogue_row(dest->epi, c, dest->row + i, dest->col, n);
     }
 }
 
@@ -465,7 +439,7 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         float *C = dest->C;
         const size_t ldc = dest->ldc, m = dest->m;
         const bp_gemm_epilogue *e = dest->epi;
-        /* The epilogue done here (fused), or after the store by apply_epilogue (e). */
+        /* The epilogue done here (fused), or after the store by bp_epilogue_row (e). */
         const int in_registers = e && (e->act == BP_EPI_NONE || e->act == BP_EPI_RELU) &&
                                  (e->deriv == BP_EPI_NONE || e->deriv == BP_EPI_RELU);
         const bp_gemm_epilogue *fused = in_registers ? e : NULL;
@@ -482,7 +456,7 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
                                                                : NULL;
         /* One row: v = alpha acc (+ beta C) (+ bias), then max(v, 0) for ReLU, or
            v where D > 0 and 0 elsewhere for the ReLU mask; in the order
-           apply_epilogue uses, so both give the same bits. */
+           bp_epilogue_row uses, so both give the same bits. */
 #define BP_STORE_ROW(i, lo, hi)                                                                    \
     do {                                                                                           \
         if ((i) >= m) break;                                                                       \
@@ -506,8 +480,8 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         BP_STORE_ROW(3, c30, c31); BP_STORE_ROW(4, c40, c41); BP_STORE_ROW(5, c50, c51);
 #undef BP_STORE_ROW
         if (e && !in_registers) {
-            _mm256_zeroupper(); /* apply_epilogue is SSE code: see below */
-            for (size_t i = 0; i < m; i++) apply_epilogue(e, C + i * ldc, dest->row + i, dest->col, NR);
+            _mm256_zeroupper(); /* bp_epilogue_row is SSE code: see below */
+            for (size_t i = 0; i < m; i++) bp_epilogue_row(e, C + i * ldc, dest->row + i, dest->col, NR);
         }
         return;
     }
@@ -580,7 +554,7 @@ const char *bp_gemm_kernel_name(void)
 static void epilogue_pass(const bp_gemm_epilogue *e, size_t M, size_t N, float *C, size_t ldc)
 {
     if (!e) return;
-    for (size_t i = 0; i < M; i++) apply_epilogue(e, C + i * ldc, i, 0, N);
+    for (size_t i = 0; i < M; i++) bp_epilogue_row(e, C + i * ldc, i, 0, N);
 }
 
 void bp_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K,
@@ -721,7 +695,20 @@ typedef struct {
     int split_n;       /* slices of columns (1) or of rows (0) */
     int parts;
     size_t step;       /* rows or columns per slice, a whole number of tiles */
+    bp_bf16_kernel bf16; /* BP_BF16_NONE: the fp32 product; else the bf16 one, one kernel for every slice */
 } team_job;
+
+/* One slice's product, in the job's precision. */
+static void piece_product(const team_job *j, size_t M, size_t N, const float *A, const float *B, float *C,
+                          float *workspace, const bp_gemm_epilogue *epi)
+{
+    if (j->bf16 != BP_BF16_NONE)
+        bp_gemm_bf16_ex(j->bf16, j->trans_a, j->trans_b, M, N, j->K, j->alpha, A, j->lda, B, j->ldb, j->beta, C,
+                        j->ldc, workspace, epi);
+    else
+        bp_gemm_ex(j->trans_a, j->trans_b, M, N, j->K, j->alpha, A, j->lda, B, j->ldb, j->beta, C, j->ldc,
+                   workspace, epi);
+}
 
 static void team_piece(void *ctx, int part)
 {
@@ -736,15 +723,13 @@ static void team_piece(void *ctx, int part)
         /* Columns [lo, hi): B's columns, C's columns, the bias and D move along. */
         if (epi && e.bias) e.bias += lo;
         if (epi && e.D) e.D += lo;
-        bp_gemm_ex(j->trans_a, j->trans_b, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
-                   j->trans_b ? j->B + lo * j->ldb : j->B + lo, j->ldb, j->beta, j->C + lo,
-                   j->ldc, j->workspace[part], epi);
+        piece_product(j, j->M, hi - lo, j->A, j->trans_b ? j->B + lo * j->ldb : j->B + lo, j->C + lo,
+                      j->workspace[part], epi);
     } else {
         /* Rows [lo, hi): A's rows, C's rows and D's rows. */
         if (epi && e.D) e.D += lo * e.ldd;
-        bp_gemm_ex(j->trans_a, j->trans_b, hi - lo, j->N, j->K, j->alpha,
-                   j->trans_a ? j->A + lo : j->A + lo * j->lda, j->lda, j->B, j->ldb, j->beta,
-                   j->C + lo * j->ldc, j->ldc, j->workspace[part], epi);
+        piece_product(j, hi - lo, j->N, j->trans_a ? j->A + lo : j->A + lo * j->lda, j->B, j->C + lo * j->ldc,
+                      j->workspace[part], epi);
     }
 }
 
@@ -794,17 +779,43 @@ int bp_gemm_team_plan(int threads, size_t M, size_t N, size_t K, int *split_n, s
     return parts_m;
 }
 
+/* Cut like bp_gemm_team_plan, in whole 32 x 32 steps. The bf16 product has no
+   path for small shapes, so no slice needs a minimum height. */
+int bp_gemm_team_plan_bf16(int threads, size_t M, size_t N, size_t K, int *split_n, size_t *step)
+{
+    *split_n = 1;
+    *step = N;
+    if (threads < 2 || M == 0 || N == 0 || K == 0) return 1;
+    size_t step_n, step_m;
+    int parts_n = plan_slices(N, BP_BF16_GRANULE, threads, M * K, &step_n);
+    int parts_m = plan_slices(M, BP_BF16_GRANULE, threads, N * K, &step_m);
+    int prefer_n = M <= N;
+    if ((prefer_n && parts_n >= parts_m) || (!prefer_n && parts_n > parts_m)) {
+        *step = step_n;
+        return parts_n;
+    }
+    *split_n = 0;
+    *step = step_m;
+    return parts_m;
+}
+
 void bp_gemm_team_ex(const bp_gemm_team *team, int trans_a, int trans_b, size_t M, size_t N,
                      size_t K, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                      float beta, float *C, size_t ldc, const bp_gemm_epilogue *epi)
 {
     team_job job = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, epi,
-                    team->workspace, 1, 1, N};
-    if (alpha != 0.0f)
-        job.parts = bp_gemm_team_plan(bp_pool_threads(team->pool), M, N, K, &job.split_n, &job.step);
+                    team->workspace, 1, 1, N, BP_BF16_NONE};
+    const int threads = bp_pool_threads(team->pool);
+    if (team->precision != BP_BF16_NONE) {
+        /* One kernel for all slices, chosen once: the bits depend on the kernel. */
+        job.bf16 = bp_gemm_bf16_resolve((bp_bf16_kernel)team->precision);
+        if (job.bf16 == BP_BF16_NONE) job.bf16 = BP_BF16_EMULATED;
+        if (alpha != 0.0f) job.parts = bp_gemm_team_plan_bf16(threads, M, N, K, &job.split_n, &job.step);
+    } else if (alpha != 0.0f) {
+        job.parts = bp_gemm_team_plan(threads, M, N, K, &job.split_n, &job.step);
+    }
     if (job.parts == 1) {
-        bp_gemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                   team->workspace[0], epi);
+        piece_product(&job, M, N, A, B, C, team->workspace[0], epi);
         return;
     }
     bp_pool_run(team->pool, job.parts, team_piece, &job);

@@ -65,15 +65,20 @@ struct bp_pool;
 
 /** Threads to share one product: a pool (pool.h) and a workspace of
  *  BP_GEMM_WORKSPACE_FLOATS floats for each of its threads. pool == NULL means
- *  the calling thread alone, with workspace[0]. */
+ *  the calling thread alone, with workspace[0]. `precision` is how the team
+ *  multiplies: 0 (BP_BF16_NONE) in float, or a bp_bf16_kernel (gemm_bf16.h)
+ *  for the bf16 product with float sums; the network's trainer sets it for the
+ *  length of a training run, so the layers need not know. */
 typedef struct {
     struct bp_pool *pool;
     float *const *workspace;
+    int precision;
 } bp_gemm_team;
 
-/** bp_gemm_ex with C cut into slices that the team's threads compute side by
- *  side: slices of whole 16-column tiles of C (or of 6-row tiles when C is
- *  taller than wide, which saves re-packing the larger operand), each thread
+/** bp_gemm_ex (or, as team->precision says, bp_gemm_bf16_ex) with C cut into
+ *  slices that the team's threads compute side by side: slices of whole
+ *  16-column tiles of C (or of 6-row tiles when C is taller than wide, which
+ *  saves re-packing the larger operand; 32 x 32 steps in bf16), each thread
  *  packing its own operands into its own workspace. A product too small to pay
  *  for waking the workers runs on the calling thread alone. Every element of C
  *  is computed by the same instructions in the same order whatever the number
@@ -86,6 +91,10 @@ void bp_gemm_team_ex(const bp_gemm_team *team, int trans_a, int trans_b, size_t 
  *  number of slices (1: not cut), *split_n (1: slices of columns, 0: of rows)
  *  and *step (columns or rows per slice; the last one takes the rest). */
 int bp_gemm_team_plan(int threads, size_t M, size_t N, size_t K, int *split_n, size_t *step);
+
+/** The same for a team whose precision is bf16: slices of whole 32 x 32 steps
+ *  (BP_BF16_GRANULE) of C, which give the same bits however they are cut. */
+int bp_gemm_team_plan_bf16(int threads, size_t M, size_t N, size_t K, int *split_n, size_t *step);
 
 /** The obvious triple loop with bp_gemm's contract (no workspace): the
  *  reference that bp_gemm is tested against. It accumulates in double, so as an

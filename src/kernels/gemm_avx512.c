@@ -16,7 +16,7 @@
  * the result does not depend on how threads cut it: one FMA per k from zero;
  * then alpha acc + beta C as one FMA on full 16-column halves and as a
  * multiply, a multiply and an add on a partial right half (what gemm.c's
- * store_tile does on edge tiles); then the epilogue in apply_epilogue's order.
+ * store_tile does on edge tiles); then the epilogue in bp_epilogue_row's order (epilogue.h).
  *
  * Compiled for AVX-512F by a target attribute and picked at run time
  * (bp_gemm_avx512_usable); -DBP_NO_AVX512 leaves it out, for comparing the two
@@ -71,40 +71,7 @@ int bp_gemm_avx512_usable(void)
 #endif
 }
 
-/* The epilogue on one 16-column half of a row, in registers: v holds the
-   values, k the valid columns, col the half's first column in C. */
-BP_AVX512_TARGET
-static inline __m512 epilogue16(const bp_gemm_epilogue *e, __m512 v, __mmask16 k, size_t row, size_t col)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, e->bias + col));
-    if (e->act == BP_EPI_RELU) {
-        v = _mm512_max_ps(v, zero); /* max(NaN, 0) and max(-0, 0) give +0, as c > 0 ? c : 0 does */
-    } else if (e->act == BP_EPI_LEAKY) {
-        __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
-        v = _mm512_mask_blend_ps(pos, _mm512_mul_ps(_mm512_set1_ps(e->slope), v), v);
-    }
-    if (e->deriv != BP_EPI_NONE) {
-        const __m512 d = _mm512_maskz_loadu_ps(k, e->D + row * e->ldd + col);
-        const __m512 one = _mm512_set1_ps(1.0f);
-        const __mmask16 pos = _mm512_cmp_ps_mask(d, zero, _CMP_GT_OQ);
-        switch (e->deriv) {
-        case BP_EPI_RELU:
-            v = _mm512_maskz_mov_ps(pos, v);
-            break;
-        case BP_EPI_LEAKY:
-            v = _mm512_mul_ps(v, _mm512_mask_blend_ps(pos, _mm512_set1_ps(e->slope), one));
-            break;
-        case BP_EPI_SIGMOID:
-            v = _mm512_mul_ps(v, _mm512_mul_ps(d, _mm512_sub_ps(one, d)));
-            break;
-        case BP_EPI_TANH:
-            v = _mm512_mul_ps(v, _mm512_sub_ps(one, _mm512_mul_ps(d, d)));
-            break;
-        }
-    }
-    return v;
-}
+#include "epilogue_avx512.h"
 
 /* One 16-column half of a row: alpha acc + beta C (as the 6 x 16 kernel
    would write it: one FMA when the half is full, store_tile's multiply, multiply
