@@ -16,6 +16,13 @@
 #                 SIMD128), bench/web-speed.mjs
 # Each figure is the best epoch's samples per second after a 1 s warm-up; the table gives
 # each implementation's median over the rounds and the browser's ratio to the natives.
+#
+# Beside them, each round measures the arithmetic ceilings: bench/fma_peak.c's chains of
+# AVX-512 and AVX2 FMAs natively, and bench/web_peak.c's chains of SIMD128 multiplies and
+# adds (WebAssembly has no FMA here) in the same Chromium; the best of each over the rounds.
+# With the network's flops per sample (forward n_l n_(l-1), dC/dW the same, delta through
+# W^2 and W^3; 2 flops a multiply-add: 85,760) the table says how close each side trains to
+# its ceiling, and what 40% of native would ask of the browser's.
 # Needs make, emcc (the page), chromium and playwright-core.
 set -eu
 cd "$(dirname "$0")/.."
@@ -32,6 +39,10 @@ for lib in build build-noavx512; do
     # shellcheck disable=SC2086 # a word list
     cc -O2 -Iinclude bench/web_speed.c "$lib/libbackprop.a" $zlib -lm -pthread -o "$out/web_speed-$(basename "$lib")"
 done
+cc -O2 bench/fma_peak.c -pthread -o "$out/fma_peak"
+[ -z "${NODE_PATH:-}" ] && [ -d /usr/share/nodejs/acorn ] && export NODE_PATH=/usr/share/nodejs
+emcc -O3 -msimd128 -Wall -Wextra -Werror bench/web_peak.c -o "$out/web-peak.js" -s MODULARIZE=1 \
+    -s EXPORT_NAME=createPeak -s SINGLE_FILE=1 -s ENVIRONMENT=web -s 'EXPORTED_FUNCTIONS=["_web_peak_run"]'
 # The digits with pixels scaled to [0, 1], as plain CSV (the browser reads it through the
 # library's CSV reader too).
 gzip -dc data/digits.csv.gz | awk -F, 'BEGIN { OFS = "," } { for (i = 1; i < NF; i++) $i = $i / 16; print }' \
@@ -45,12 +56,20 @@ r=1
 while [ "$r" -le "$rounds" ]; do
     n=$("$out/web_speed-build" "$out/digits16.csv" "$seconds")
     a=$("$out/web_speed-build-noavx512" "$out/digits16.csv" "$seconds")
-    b=$(node bench/web-speed.mjs build/web/playground.html "$out/digits16.csv" "$seconds")
+    b=$(node bench/web-speed.mjs build/web/playground.html "$out/digits16.csv" "$seconds" "$out/web-peak.js")
+    p=$("$out/fma_peak" --threads 1)
     for pair in "native $n" "native-avx2 $a" "browser $b"; do
         name=${pair%% *}
         json=${pair#* }
         rate=$(echo "$json" | sed -n 's/.*"samples_per_second": *\([0-9]*\).*/\1/p')
         echo "round $r $name $rate" | tee -a "$raw"
+    done
+    # The ceilings: the best of each measurement's runs (GFLOP/s, one thread).
+    for pair in "peak-avx512 $(echo "$p" | sed -n 's/.*"gflops_avx512": *\[\([^]]*\)\].*/\1/p')" \
+                "peak-avx2 $(echo "$p" | sed -n 's/.*"gflops_avx2": *\[\([^]]*\)\].*/\1/p')" \
+                "peak-simd128 $(echo "$b" | sed -n 's/.*"peak_gflops": *\[\([^]]*\)\].*/\1/p')"; do
+        best=$(echo "${pair#* }" | tr ',' '\n' | awk 'NF { if ($1 + 0 > m) m = $1 + 0 } END { print m + 0 }')
+        echo "round $r ${pair%% *} $best" | tee -a "$raw"
     done
     r=$((r + 1))
 done
@@ -67,4 +86,21 @@ awk '{ v[$3] = v[$3] " " $4 }
          printf "%-12s %14.0f\n", "native-avx2", avx2
          printf "%-12s %14.0f\n", "browser", web
          printf "\nbrowser / native      = %.2f\nbrowser / native-avx2 = %.2f\n", web / nat, web / avx2
+         # 64-128-64-10: forward and dC/dW 17,024 multiply-adds each, delta 8,832.
+         flops = 2 * (2 * (64 * 128 + 128 * 64 + 64 * 10) + (128 * 64 + 64 * 10))
+         p512 = best(v["peak-avx512"]); p2 = best(v["peak-avx2"]); p128 = best(v["peak-simd128"])
+         printf "\nceilings (GFLOP/s, one thread, registers only; best of the rounds):\n"
+         printf "  native AVX-512 FMA %.1f, native AVX2 FMA %.1f, browser SIMD128 multiply+add %.1f\n", p512, p2, p128
+         printf "training at %d flops a sample:\n", flops
+         if (p512 > 0) printf "  native      %5.1f GFLOP/s = %.2f of its AVX-512 ceiling\n", nat * flops / 1e9, nat * flops / 1e9 / p512
+         if (p2 > 0)   printf "  native-avx2 %5.1f GFLOP/s = %.2f of its AVX2 ceiling\n", avx2 * flops / 1e9, avx2 * flops / 1e9 / p2
+         if (p128 > 0) {
+             printf "  browser     %5.1f GFLOP/s = %.2f of its SIMD128 ceiling\n", web * flops / 1e9, web * flops / 1e9 / p128
+             printf "40%% of native would be %.1f GFLOP/s in the browser: %.2f of its ceiling\n", 0.4 * nat * flops / 1e9, 0.4 * nat * flops / 1e9 / p128
+         }
+     }
+     function best(list,   a, n, i, m) {
+         n = split(list, a, " ")
+         for (i = 1; i <= n; i++) if (a[i] + 0 > m) m = a[i] + 0
+         return m + 0
      }' "$raw"

@@ -195,6 +195,10 @@ function cliTerm(json, label) {
     if ((m = /^delta\^(\d+)$/.exec(label))) return flat(layer(+m[1]).delta);
     if ((m = /^dC\/dW\^(\d+)$/.exec(label))) return flat(layer(+m[1]).dW);
     if ((m = /^dC\/db\^(\d+) = delta/.exec(label))) return flat(layer(+m[1]).db);
+    if ((m = /^p\^(\d+)$/.exec(label))) {
+        assert(json.network.dropout, `the page shows ${label}, the CLI's network has no dropout`);
+        return [json.network.dropout[+m[1] - 1]];
+    }
     throw new Error(`no command-line value for the page's "${label}" (L = ${L})`);
 }
 
@@ -268,6 +272,110 @@ await check('the gradient check button shows agreement with finite differences',
     const rows = await page.$$eval('#check-box table tr', (r) => r.length);
     assert(rows === 1 + 4, `${rows - 1} parameter blocks listed, expected 4`);
     await page.close();
+});
+
+// ------------------------------------------------------------------ dropout and L-BFGS
+
+const params = async (page) => (await snapshot(page)).params;
+async function clickAndWait(page, selector, times = 1) {
+    for (let i = 0; i < times; i++) {
+        await page.click(selector);
+        await idle(page);
+    }
+}
+async function setControl(page, key, value) {
+    await page.fill(`[data-key=${key}]`, value);
+    await page.dispatchEvent(`[data-key=${key}]`, 'change');
+    await idle(page);
+}
+
+await check('dropout: its control, the link, the network view, training, and the step view against backprop explain --json', async () => {
+    const page = await open('#test=0&hidden=8,8&dropout=0.2,0.1&lr=0.1&pace=0');
+    assert(await page.inputValue('[data-key=dropout]') === '0.2,0.1', 'dropout not taken from the link');
+    const tags = await page.$$eval('#network .drop-tag', (t) => t.map((e) => Number(e.dataset.dropout)));
+    assert(tags.length === 2 && tags[0] === Math.fround(0.2) && tags[1] === Math.fround(0.1),
+           `the network view shows dropout ${JSON.stringify(tags)}, not the library's 0.2f and 0.1f`);
+    // Training with dropout reaches XOR (accuracy is inference's, without dropout).
+    await page.click('#play');
+    const reached = await page.waitForFunction(() => {
+        const s = window.playground.snapshot();
+        return s && s.train.accuracy >= 0.97 && {epochs: s.epochs, accuracy: s.train.accuracy};
+    }, null, {timeout: 20000, polling: 50});
+    const {epochs, accuracy} = await reached.jsonValue();
+    await page.click('#play');
+    await idle(page);
+    // The model file keeps the dropout; the command line explains it as the page does.
+    const model = await download(page, '#save-model', path.join(work, 'dropout.bpm'));
+    const data = await download(page, '#save-data', path.join(work, 'dropout-data.csv'));
+    const K = 5;
+    await page.fill('#explain-index', String(K));
+    await clickAndWait(page, '#explain');
+    await page.click('#explain-all');
+    const numbers = await page.evaluate(() => window.playground.stepNumbers());
+    const json = JSON.parse(cli(['explain', '--model', model, '--data', data, '--sample', String(K), '--lr', '0.1', '--json']));
+    assert(JSON.stringify(json.network.dropout) === '[0.2,0.1]', `the CLI reads dropout ${JSON.stringify(json.network.dropout)}`);
+    const count = compareSteps(numbers, json);
+    const labels = numbers.map(([l]) => l);
+    assert(labels.includes('p^1') && labels.includes('p^2'), `the steps never show p^1 and p^2: ${labels.join(' ')}`);
+    const dropLines = (lines) => lines.filter((l) => /a~|Dropout/.test(l)).join('\n');
+    const pageLines = dropLines((await page.textContent('#equations')).split('\n'));
+    assert(pageLines.split('\n').length >= 5 && pageLines === dropLines(json.equations),
+           `the page's dropout equations:\n${pageLines}\nthe CLI's:\n${dropLines(json.equations)}`);
+    const stepText = await page.textContent('#steps-box');
+    assert(stepText.includes('a~^1 = a^1 (.) r^1 / (1 - 0.2)'), 'no dropout step for layer 1');
+    await shot(page, 'dropout.png', true);
+    // Dropout reaches the trainer: from the same weights, three steps with and without it differ.
+    await clickAndWait(page, '#reset');
+    const w0 = await params(page);
+    await clickAndWait(page, '#step', 3);
+    const withDropout = await params(page);
+    await setControl(page, 'dropout', '0');
+    assert(await page.$$eval('#network .drop-tag', (t) => t.length) === 0, 'the network view still shows dropout');
+    assert((await params(page)).every((v, i) => v === withDropout[i]), 'changing the dropout changed the weights');
+    assert(!/dropout=/.test(page.url()), `the link still has dropout: ${page.url()}`);
+    await clickAndWait(page, '#reset');
+    assert((await params(page)).every((v, i) => v === w0[i]), 'reset does not give the same weights');
+    await clickAndWait(page, '#step', 3);
+    const without = await params(page);
+    assert(without.some((v, i) => v !== withDropout[i]), 'the same steps with and without dropout');
+    // One value for every hidden layer; a count that fits no layers is refused with the CLI's words.
+    await setControl(page, 'dropout', '0.3');
+    assert(JSON.stringify(await page.evaluate(() => window.playground.info().dropout)) ===
+           JSON.stringify([Math.fround(0.3), Math.fround(0.3)]), 'one value is not every hidden layer\'s');
+    await setControl(page, 'dropout', '0.1,0.2,0.3');
+    assert(/3 probabilities for 2 hidden layers/.test(await lastError(page)), await lastError(page));
+    assert(await page.inputValue('[data-key=dropout]') === '0.3', 'the refused value stayed in the control');
+    await page.close();
+    return `${(100 * accuracy).toFixed(1)}% training accuracy after ${epochs} epochs; ${count} numbers`;
+});
+
+await check('L-BFGS: full batch (its batch control off, saying why), trains, stops once converged', async () => {
+    const page = await open('#opt=lbfgs&pace=0');
+    assert(await page.isDisabled('[data-key=batch]'), 'the batch size control is on');
+    const why = await page.textContent('#opt-note');
+    assert(/full batch/.test(why) && /line search/.test(why), `the page says: "${why}"`);
+    await page.click('#play');
+    await page.waitForFunction(() => !window.playground.playing() &&
+                               window.playground.messages().some((m) => /L-BFGS has stopped/.test(m)), null, {timeout: 20000});
+    const s = await snapshot(page);
+    assert(s.test.accuracy >= 0.99, `test accuracy ${s.test.accuracy}`);
+    assert(s.steps === s.epochs || s.steps === s.epochs - 1, `${s.steps} steps in ${s.epochs} epochs: not one iteration each`);
+    // Converged: a step changes nothing and says so, rather than hanging.
+    const before = await params(page);
+    await clickAndWait(page, '#step');
+    assert((await params(page)).every((v, i) => v === before[i]), 'a converged L-BFGS still moved');
+    // The library refuses L-BFGS with dropout; the page says why and keeps working.
+    await setControl(page, 'dropout', '0.2');
+    assert(/L-BFGS does not train with dropout/.test(await lastError(page)), await lastError(page));
+    assert(await page.$$eval('#network .drop-tag', (t) => t.length) === 2, 'the network is not drawn');
+    await page.selectOption('[data-key=opt]', 'adam');
+    await idle(page);
+    assert(!(await page.isDisabled('[data-key=batch]')), 'the batch size control stays off for adam');
+    const steps = (await snapshot(page)).steps;
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === steps + 1, 'adam with dropout did not step after L-BFGS');
+    await page.close();
+    return `${(100 * s.test.accuracy).toFixed(1)}% in ${s.steps} iterations`;
 });
 
 // ------------------------------------------------------------------ files

@@ -4,8 +4,9 @@
 //   const engine = Engine.start({onFrame, onStopped});
 //   const info = await engine.request('net', {...});   // rejects with the library's message
 //
-// Frames (snapshots while training) and stops (a diverged run) arrive through the two
-// callbacks. The page never computes what the engine reports; it only draws it.
+// Frames (snapshots while training) and stops (a diverged run: an error; a converged L-BFGS:
+// a note) arrive through the two callbacks. The page never computes what the engine
+// reports; it only draws it.
 'use strict';
 /* global WORKER_SOURCE */
 
@@ -19,7 +20,7 @@ const Engine = (() => {
         worker.onmessage = (e) => {
             const msg = e.data;
             if (msg.type === 'frame') return onFrame(msg.snapshot);
-            if (msg.type === 'stopped') return onStopped(msg.error, msg.snapshot);
+            if (msg.type === 'stopped') return onStopped(msg.error, msg.snapshot, msg.note);
             const p = pending.get(msg.id);
             if (!p) return;
             pending.delete(msg.id);

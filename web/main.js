@@ -68,7 +68,7 @@
         for (const el of document.querySelectorAll('[data-key]')) {
             const k = el.dataset.key, v = setup[k];
             if (el.type === 'checkbox') el.checked = !!v;
-            else el.value = State.FIELDS[k][1] === 'list' ? v.join(',') : v;
+            else el.value = Array.isArray(v) ? v.join(',') : v;
         }
         for (const o of document.querySelectorAll('output[data-for]')) o.textContent = setup[o.dataset.for];
         const seed = Datasets.isSeed(setup.data), gen = !seed && setup.data !== 'csv';
@@ -77,7 +77,24 @@
         for (const k of ['hidden', 'act', 'out', 'loss', 'bias'])
             document.querySelector(`[data-key=${k}]`).disabled = seed;
         document.querySelector('[data-key=classes]').parentElement.style.display = setup.data === 'blobs' ? '' : 'none';
+        // The optimizers that train on the whole data set at once have no batch size.
+        const full = FULL_BATCH[setup.opt];
+        document.querySelector('[data-key=batch]').disabled = !!full;
+        document.querySelector('[data-key=mom]').disabled = setup.opt !== 'momentum' && setup.opt !== 'nesterov';
+        $('opt-note').textContent = full || '';
     }
+
+    // Why the batch size is off for the full-batch optimizers (the library sets their batch
+    // to the whole data set whatever it is given: bp_trainer_create).
+    const FULL_BATCH = {
+        rprop: 'RPROP trains on the full batch: each weight\'s step grows while the sign of its gradient over ' +
+               'the whole data set stays the same and shrinks when it flips, so it needs that gradient, not a ' +
+               'mini-batch\'s. Its steps are its own: no learning rate.',
+        lbfgs: 'L-BFGS trains on the full batch: each epoch is one iteration, a direction from the last 10 ' +
+               'gradient differences, then a line search along it that evaluates the loss over the whole data set ' +
+               'and needs the same loss each time it looks (so no mini-batches and no dropout). The line search ' +
+               'picks the step: the learning rate is only the step view\'s update. It stops once converged.',
+    };
 
     function saveFragment() {
         const frag = State.toFragment(setup);
@@ -88,7 +105,11 @@
     const LEVEL = {data: 'data', n: 'data', noise: 'data', test: 'data', seed: 'data', classes: 'data',
                    csvTarget: 'data', csvTargets: 'data', hidden: 'net', act: 'net', out: 'net', loss: 'net',
                    bias: 'net', opt: 'trainer', lr: 'trainer', mom: 'trainer', batch: 'trainer', wd: 'trainer',
-                   dropout: 'trainer', color: 'view', showTest: 'view', pace: 'pace'};
+                   dropout: 'dropout', color: 'view', showTest: 'view', pace: 'pace'};
+
+    // The dropout the setup asks for, per hidden layer of the network it builds (null: none).
+    const hiddenCount = () => (data && data.source.seed ? data.source.seed.sizes.length - 2 : setup.hidden.length);
+    const dropoutList = () => State.dropoutFor(setup.dropout, hiddenCount());
 
     function onControl(el) {
         const k = el.dataset.key, v = State.parseField(k, el.type === 'checkbox' ? el.checked : el.value);
@@ -98,6 +119,15 @@
             return;
         }
         const before = setup[k];
+        if (k === 'dropout') {
+            try {
+                State.dropoutFor(v, hiddenCount());
+            } catch (e) {
+                message(e.message, 'error');
+                writeControls();
+                return;
+            }
+        }
         setup[k] = v;
         // Switching between classes and values picks the output and loss that fit.
         if (k === 'data' && v !== 'csv') {
@@ -157,9 +187,10 @@
         if (ex) Object.assign(setup, {hidden: ex.sizes.slice(1, -1), act: ex.hidden, out: ex.output, loss: ex.loss,
                                       bias: ex.bias, lr: ex.lr});
         const sizes = [d.nIn, ...setup.hidden, d.nOut];
+        const dropout = dropoutList();
         info = await engine.request('net', {
             sizes, hidden: enumOf('activations', setup.act, 'activation'), output: enumOf('activations', setup.out, 'activation'),
-            loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed,
+            loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed, dropout,
             params: ex ? new Float32Array(ex.params) : null,
         });
         writeControls();
@@ -188,11 +219,18 @@
     function rebuild(level) {
         if (level === 'view') return queue(refresh);
         if (level === 'pace') return queue(async () => playing && engine.request('play', playArgs()));
-        // A new trainer (another learning rate, optimizer, batch size) keeps training going.
-        const resume = playing && level === 'trainer';
+        // A new trainer (another learning rate, optimizer, batch size) or another dropout keeps
+        // training going, with the weights it has.
+        const resume = playing && (level === 'trainer' || level === 'dropout');
         return queue(async () => {
             await pause();
             clearErrors();
+            if (level === 'dropout') {
+                info = await engine.request('dropout', {dropout: dropoutList()});
+                buildView();
+                explanation = null;
+                $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
+            }
             if (level === 'data') await sendData();
             if (level === 'data' || level === 'net') {
                 await sendNet();
@@ -200,9 +238,13 @@
                 explanation = null;
                 $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
             }
-            await sendTrainer();
-            await refresh();
-            notePlane();
+            // A trainer the library refuses (L-BFGS with dropout) still leaves the network drawn.
+            try {
+                await sendTrainer();
+            } finally {
+                await refresh();
+                notePlane();
+            }
             if (resume) await play();
         });
     }
@@ -221,7 +263,7 @@
 
     // Steps per second for the chosen pace (0: as many as the engine manages).
     function playArgs() {
-        const n = data && data.train ? data.train.n : 1, batch = setup.batch || n;
+        const n = data && data.train ? data.train.n : 1, batch = (!FULL_BATCH[setup.opt] && setup.batch) || n;
         return {frameMs: 33, stepsPerSecond: setup.pace * Math.ceil(n / Math.min(batch, n))};
     }
 
@@ -246,11 +288,13 @@
         if (s) accept(s);
     }
 
-    function onStopped(error, s) {
+    // Training stopped on its own: an error (a diverging run), or a note (L-BFGS converged).
+    function onStopped(error, s, note) {
         playing = false;
         $('play').textContent = '▶ train';
         if (s) accept(s);
-        message(error, 'error');
+        if (error) message(error, 'error');
+        if (note) message(note);
     }
 
     // A snapshot from the engine: remember it, add a point to the curves, draw next frame.
@@ -389,12 +433,16 @@
             clearErrors();
             const r = await engine.request('load', {bytes, name: file.name});
             info = r;
-            Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias});
+            Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias,
+                                  dropout: State.dropoutValue(r.dropout)});
             writeControls();
             buildView();
             history = [];
-            await sendTrainer();
-            await refresh();
+            try {
+                await sendTrainer();
+            } finally {
+                await refresh();
+            }
             if (!data || data.source.nIn !== r.sizes[0] || data.source.nOut !== r.sizes[r.sizes.length - 1])
                 message(`${file.name}: ${r.sizes.join('-')} network loaded. It takes ${r.sizes[0]} inputs and gives ` +
                         `${r.sizes[r.sizes.length - 1]} outputs; open a CSV with those columns to explain it on a sample.`);
@@ -431,7 +479,9 @@
         $('play').onclick = () => queue(() => (playing ? pause() : play()));
         $('step').onclick = () => queue(async () => {
             await pause();
-            accept(await engine.request('step', {steps: 1}));
+            const s = await engine.request('step', {steps: 1});
+            accept(s);
+            if (s && s.note) message(s.note);
         });
         $('reset').onclick = () => rebuild('net');
         $('explain').onclick = () => queue(explain);
@@ -473,6 +523,7 @@
                 Array.from(t.querySelectorAll('td[data-v]')).map((td) => (td.dataset.v === 'null' ? null : Number(td.dataset.v))),
             ]),
             explanation: () => explanation,
+            info: () => info,
             request: (op, args) => engine.request(op, args),
         };
     }

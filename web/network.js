@@ -1,7 +1,8 @@
 // network.js - the network diagram: one column of neurons per layer, each hidden and output
 // neuron showing its own output over the input plane, each edge coloured by its weight
 // W^l[j][i] (or, on the toggle, by dC/dW^l[j][i]): blue positive, orange negative, wider
-// for larger magnitudes. Hovering an edge or a neuron shows its live values.
+// for larger magnitudes. Hovering an edge or a neuron shows its live values. A hidden layer
+// with dropout says so under its neurons, which it draws with a dashed border.
 //
 // Parameters arrive as the engine's one block (for l = 1..L: W^l row by row, n_l x
 // n_(l-1), then b^l), so offsets() is the whole of the layout knowledge here.
@@ -34,7 +35,7 @@ const NetworkView = (() => {
         container.textContent = '';
         const W = container.clientWidth || 380, sizes = info.sizes, L = sizes.length - 1;
         const shown = sizes.map((n) => Math.min(n, MOST));
-        const H = Math.max(...shown) * (NODE + 12) + 40;
+        const H = Math.max(...shown) * (NODE + 12) + 40 + (info.dropout && info.dropout.some((p) => p > 0) ? 16 : 0);
         container.style.height = `${H}px`;
         const svg = document.createElementNS(NS, 'svg');
         svg.setAttribute('width', W), svg.setAttribute('height', H);
@@ -66,9 +67,10 @@ const NetworkView = (() => {
             }
         }
         for (let l = 0; l <= L; l++) {
+            const p = dropoutOf(info, l);
             for (let j = 0; j < shown[l]; j++) {
                 const div = document.createElement('div');
-                div.className = 'node' + (l === 0 ? ' input' : l === L ? ' output' : '');
+                div.className = 'node' + (l === 0 ? ' input' : l === L ? ' output' : '') + (p > 0 ? ' dropout' : '');
                 div.style.left = `${colX(l)}px`;
                 div.style.top = `${rowY(l, j)}px`;
                 const canvas = document.createElement('canvas');
@@ -95,10 +97,24 @@ const NetworkView = (() => {
             head.className = 'layer-name';
             head.style.left = `${colX(l) - 10}px`;
             head.textContent = l === 0 ? 'input' : l === L ? `output (${info.output})` : `layer ${l} (${info.hidden})`;
+            if (p > 0) {
+                // Under the layer's neurons (and its "+N more"): the probability of dropping each.
+                const tag = document.createElement('div');
+                tag.className = 'drop-tag';
+                tag.style.left = `${colX(l) - 6}px`;
+                tag.style.top = `${rowY(l, shown[l] - 1) + NODE + (sizes[l] > shown[l] ? 16 : 3)}px`;
+                tag.textContent = `dropout ${+p.toPrecision(6)}`;
+                tag.dataset.dropout = String(p);
+                tag.title = `while training, each unit of layer ${l} is dropped with probability ${+p.toPrecision(6)}`;
+                container.appendChild(tag);
+            }
             container.appendChild(head);
         }
         return view;
     }
+
+    // Hidden layer l's dropout probability p^l, as the engine reports it (0: none).
+    const dropoutOf = (info, l) => (info.dropout && l >= 1 && l <= info.dropout.length ? info.dropout[l - 1] : 0);
 
     // The live values an edge or a neuron shows when hovered.
     function tipText(view, target) {
@@ -112,6 +128,8 @@ const NetworkView = (() => {
         }
         if (target.l === 0) return `input x${target.j + 1}`;
         let t = `layer ${target.l}, neuron ${target.j + 1}`;
+        const p = dropoutOf(view.info, target.l);
+        if (p > 0) t += `\ndropped with probability ${+p.toPrecision(6)} while training (kept: a x ${+(1 / (1 - p)).toPrecision(6)})`;
         if (offs[target.l].b >= 0) {
             const k = offs[target.l].b + target.j;
             t += `\nb^${target.l}[${target.j + 1}] = ${fmt(snap.params[k])}`;

@@ -5,10 +5,13 @@
 // The fragment lists only what differs from the defaults, as key=value pairs:
 //   #data=spirals&hidden=8,8&act=tanh&lr=0.01
 // A value that does not parse falls back to its default and is reported, never fatal.
+// Dropout is one probability for every hidden layer (dropout=0.2) or one each
+// (dropout=0.2,0.1), as the command line's --dropout.
 'use strict';
 
 const State = (() => {
-    // key: [default, kind, check]; kinds: 'int', 'num', 'str', 'list' (widths), 'bool'.
+    // key: [default, kind, check]; kinds: 'int', 'num', 'str', 'list' (widths), 'probs'
+    // (probabilities), 'bool'.
     const FIELDS = {
         data: ['xor', 'str'],            // xor, circles, spirals, blobs, sine, seed232, seed342, seed3452, csv
         n: [400, 'int', (v) => v >= 4 && v <= 5000],
@@ -28,7 +31,7 @@ const State = (() => {
         mom: [0.9, 'num', (v) => v >= 0 && v < 1],
         batch: [10, 'int', (v) => v >= 0 && v <= 5000], // 0: the full batch
         wd: [0, 'num', (v) => v >= 0 && v <= 1],
-        dropout: [0, 'num', (v) => v >= 0 && v < 1],
+        dropout: [[0], 'probs', (v) => v.length >= 1 && v.length <= 8 && v.every((p) => p >= 0 && p < 1)],
         color: ['weights', 'str', (v) => v === 'weights' || v === 'grads'],
         showTest: [false, 'bool'],
         pace: [100, 'int', (v) => v >= 0 && v <= 100000], // epochs per second while training; 0: no limit
@@ -48,18 +51,22 @@ const State = (() => {
         case 'list':
             if (text === '' || text === '-') return [];
             return text.split(',').map((w) => (/^\s*\d+\s*$/.test(w) ? Number(w) : NaN));
+        case 'probs':
+            return text.split(',').map((w) => (w.trim() === '' ? NaN : Number(w)));
         default: return text;
         }
     }
 
     function valid(kind, check, v) {
         if (kind === 'list') return v.every((w) => Number.isInteger(w)) && (!check || check(v));
+        if (kind === 'probs') return v.every((p) => !Number.isNaN(p)) && (!check || check(v));
         if (kind === 'str') return typeof v === 'string' && v.length > 0 && (!check || check(v));
         return !Number.isNaN(v) && (!check || check(v));
     }
 
     function formatValue(kind, v) {
         if (kind === 'list') return v.length ? v.join(',') : '-';
+        if (kind === 'probs') return v.join(',');
         if (kind === 'bool') return v ? '1' : '0';
         return String(v);
     }
@@ -103,5 +110,31 @@ const State = (() => {
         return valid(f[1], f[2], v) ? v : undefined;
     }
 
-    return {FIELDS, defaults, fromFragment, toFragment, parseField, formatValue};
+    // The dropout of each of n hidden layers that a setup asks for: null for none, else n
+    // probabilities. Throws, with the command line's words, when the count does not fit.
+    function dropoutFor(v, n) {
+        if (v.every((p) => p === 0)) return null;
+        if (n === 0) throw new Error('dropout needs a hidden layer to drop units of');
+        if (v.length === 1) return Array(n).fill(v[0]);
+        if (v.length !== n)
+            throw new Error(`dropout gives ${v.length} probabilities for ${n} hidden layers; give one, or one each`);
+        return v.slice();
+    }
+
+    // The shortest decimal that is the same float32 as p (a model stores 0.2 as 0.200000003).
+    function shortest(p) {
+        for (let digits = 1; digits < 9; digits++) {
+            const v = Number(p.toPrecision(digits));
+            if (Math.fround(v) === Math.fround(p)) return v;
+        }
+        return p;
+    }
+
+    // The setup's value for a network's per-layer dropout: one value when they are all alike.
+    function dropoutValue(list) {
+        const v = list.map(shortest);
+        return !v.length ? [0] : v.every((p) => p === v[0]) ? [v[0]] : v;
+    }
+
+    return {FIELDS, defaults, fromFragment, toFragment, parseField, formatValue, dropoutFor, dropoutValue};
 })();

@@ -4,7 +4,11 @@
 //
 //   z^l = W^l a^(l-1) + b^l,  a^l = g(z^l),  C,  delta^L,
 //   dC/dW^l = delta^l (a^(l-1))^T,  dC/db^l = delta^l,  delta^(l-1) = (W^l)^T delta^l (.) g'(z^(l-1)),
-//   W^l <- W^l - eta dC/dW^l.
+//   W^l <- W^l - eta dC/dW^l,
+//
+// and, for a hidden layer with dropout, what training does to it: a~^l = a^l (.) r^l / (1 - p^l)
+// going forward and the same factors on delta^l coming back. The sample's numbers are those
+// of inference, without dropout, as bp_net_explain gives them.
 //
 // Everything shown comes from one bp_net_explain JSON object (the library's text for each
 // equation and its numbers), the same object `backprop explain --json` prints; nothing is
@@ -54,6 +58,12 @@ const StepView = (() => {
         s.textContent = text;
         return s;
     }
+    function note(text) {
+        const s = document.createElement('div');
+        s.className = 'note';
+        s.textContent = text;
+        return s;
+    }
 
     // bp_net_explain writes a one-row matrix as a plain vector: rows of W^l always.
     const rowsOf = (m, nRows) => (Array.isArray(m[0]) ? m : nRows === 1 ? [m] : m.map((v) => [v]));
@@ -71,6 +81,8 @@ const StepView = (() => {
         const W = (l) => rowsOf(lay(l).W, net.sizes[l]);
         const aPrev = (l) => (l === 1 ? s.x : lay(l - 1).a);
         const aName = (l) => (l === 1 ? 'a^0 = x' : `a^${l - 1}`);
+        // p^l of hidden layer l (the JSON's network.dropout; absent without dropout).
+        const drop = (l) => (net.dropout && l >= 1 && l < L ? net.dropout[l - 1] : 0);
         for (let l = 1; l <= L; l++) {
             const terms = [matrix(W(l), `W^${l}`), column(aPrev(l), aName(l))];
             if (net.bias) terms.push(op('+'), column(lay(l).b, `b^${l}`));
@@ -80,6 +92,18 @@ const StepView = (() => {
             out.push({title: `Forward, layer ${l}: the activation ${lay(l).activation}`, layer: l,
                       equation: line(eq, `a^${l} = `),
                       terms: [column(lay(l).z, `z^${l}`), op(`→ ${lay(l).activation} →`), column(lay(l).a, `a^${l}`)]});
+            const p = drop(l);
+            if (p > 0) {
+                out.push({title: `Dropout on layer ${l}, while training only`, layer: l,
+                          equation: `${line(eq, `a~^${l} = `)}\n${line(eq, `z^${l + 1} = W^${l + 1} a~^${l}`)}`,
+                          terms: [row([p], `p^${l}`), column(lay(l).a, `a^${l}`),
+                                  op(`(.) r^${l} / (1 - p^${l}) → a~^${l}`),
+                                  note(`While training, each unit of layer ${l} is dropped (r^${l}_j = 0) with probability ` +
+                                       `p^${l} and the kept ones are scaled by 1 / (1 - p^${l}) = ${fmt(1 / (1 - p))}, so ` +
+                                       'the expected a~ is a and inference does nothing. The masks are drawn per step ' +
+                                       'from the run\'s seed; the numbers in these steps are inference\'s, without ' +
+                                       'dropout, as backprop explain shows them.')]});
+            }
         }
         out.push({title: 'The cost of this sample', layer: L, equation: line(eq, 'C   ='),
                   terms: [column(lay(L).a, `a^${L}`), column(s.y, 'y'), op('→'), row([s.loss], 'C')]});
@@ -95,8 +119,10 @@ const StepView = (() => {
                       equation: line(eq, `dC/dW^${l} = delta^${l}`) +
                           (net.bias ? `;   ${line(eq, `dC/db^${l} = delta^${l}`)}` : ''), terms});
             if (l > 1) {
+                const p = drop(l - 1);
                 out.push({title: `Backward: delta flows from layer ${l} to layer ${l - 1}`, layer: l - 1,
-                          equation: line(eq, `delta^${l - 1} = (W^${l})^T`),
+                          equation: line(eq, `delta^${l - 1} = (W^${l})^T`) +
+                              (p > 0 ? `\nwhile training, with dropout:   ${line(eq, `z^${l} = W^${l} a~^${l - 1}`)}` : ''),
                           terms: [matrix(transpose(W(l)), `(W^${l})^T`), column(lay(l).delta, `delta^${l}`),
                                   op(`(.) ${net.hidden}'(z^${l - 1}),`), column(lay(l - 1).z, `z^${l - 1}`), op('='),
                                   column(lay(l - 1).delta, `delta^${l - 1}`)]});

@@ -4,7 +4,8 @@
 // code that calls the library. The page sends it requests ({id, op, ...}) and gets one
 // reply each ({id, ok, result} or {id, ok: false, error}); while training it also sends
 // {type: 'frame'} snapshots on its own, at most one per frame interval, and {type:
-// 'stopped'} when training stops on an error (a diverging run). Training runs in slices
+// 'stopped'} when training stops on an error (a diverging run, with error) or because there is
+// nothing left to do (L-BFGS has converged, with note). Training runs in slices
 // of a few milliseconds with a yield to the event loop between them, so a pause or any
 // other request is answered within one slice.
 //
@@ -36,6 +37,7 @@ const SIGNATURES = {
     bp_net_output_activation: [P, [P]],
     bp_net_loss_function: [P, [P]],
     bp_net_has_bias: [P, [P]],
+    bp_net_dropout: [P, [P, P]],
     bp_net_param_count: [P, [P]],
     bp_net_params: [P, [P]],
     bp_net_grads: [P, [P]],
@@ -62,7 +64,8 @@ const SIGNATURES = {
     bp_reference_gradient: [P, [P, P, P, P, P, P, P]],
     bp_finite_difference_gradient: [P, [P, P, P, P, P, P, P]],
     bp_relative_error: [P, [P, P, P]],
-    web_net_create: [P, [P, P, P, P, P, P, P, P, P]],
+    web_net_create: [P, [P, P, P, P, P, P, P, P, P, P]],
+    web_net_with_dropout: [P, [P, P, P, P]],
     web_trainer_create: [P, [P, P, P, P, P, P, P, P]],
     web_trainer_run: [P, [P, P, P, P]],
     web_net_evaluate: [P, [P, P, P]],
@@ -77,7 +80,7 @@ const ERROR_SIZE = 4 + 512; // bp_error: the status, then the message
 
 let M = null;   // the Emscripten module
 let C = null;   // the wrapped functions, by name
-// A bp_error, four pointer-sized out slots, the trainer's four statistics, four doubles of scratch.
+// A bp_error, four pointer-sized out slots, the trainer's five statistics, four doubles of scratch.
 let errPtr = 0, outPtr = 0, statsPtr = 0, scratchPtr = 0;
 
 // What the worker holds. Pointers are 0 when absent.
@@ -88,6 +91,7 @@ const S = {
     grid: null,              // {ptr, m, points}: the input plane's sample points
     playing: false, frameMs: 33, lastFrame: 0, slice: 1, snapshotOptions: {},
     stepsPerSecond: 0, allowance: 0, lastSlice: 0, // the pace: steps allowed so far (0 per second: no limit)
+    converged: false,        // L-BFGS has stopped: further epochs change nothing
     scheduled: false,
 };
 
@@ -242,8 +246,9 @@ function freeNet() {
 }
 
 function netInfo() {
-    const net = S.net, L = C.bp_net_layer_count(net), sizes = [];
+    const net = S.net, L = C.bp_net_layer_count(net), sizes = [], dropout = [];
     for (let l = 0; l <= L; l++) sizes.push(C.bp_net_width(net, l));
+    for (let l = 1; l < L; l++) dropout.push(C.bp_net_dropout(net, l));
     const classes = [];
     for (let k = 0; k < sizes[L]; k++) {
         const p = C.bp_net_class_name(net, k);
@@ -255,20 +260,31 @@ function netInfo() {
         output: C.bp_activation_name(C.bp_net_output_activation(net)),
         loss: C.bp_loss_name(C.bp_net_loss_function(net)),
         bias: !!C.bp_net_has_bias(net),
+        dropout, // p^l of each hidden layer, as the network holds it (0: none)
         paramCount: C.bp_net_param_count(net),
         classNames: classes.length === sizes[L] ? classes : null,
     };
 }
 
-// A new network ({sizes, hidden, output, loss, bias, seed} as enum numbers), initialized
-// by the library from the seed, or with the given parameters (the seeds' examples).
-ops.net = ({sizes, hidden, output, loss, bias, seed, params}) => {
+// Dropout probabilities in the module (a pointer to free), or 0 for none.
+function dropoutIn(dropout) {
+    if (!dropout || !dropout.some((p) => p > 0)) return 0;
+    const p = malloc(dropout.length * 8);
+    f64(p, dropout.length).set(dropout);
+    return p;
+}
+
+// A new network ({sizes, hidden, output, loss, bias, seed} as enum numbers, dropout null or
+// one probability per hidden layer), initialized by the library from the seed, or with the
+// given parameters (the seeds' examples).
+ops.net = ({sizes, hidden, output, loss, bias, seed, dropout, params}) => {
     freeNet();
-    const sp = malloc(sizes.length * 4);
+    const sp = malloc(sizes.length * 4), dp = dropoutIn(dropout);
     M.HEAPU32.set(sizes, sp >> 2);
     clearError();
-    const st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, bias ? 1 : 0, seed, outPtr, errPtr);
+    const st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, bias ? 1 : 0, seed, dp, outPtr, errPtr);
     M._free(sp);
+    if (dp) M._free(dp);
     call(st);
     S.net = u32(outPtr);
     if (params) {
@@ -276,6 +292,28 @@ ops.net = ({sizes, hidden, output, loss, bias, seed, params}) => {
         if (params.length !== n) throw new EngineError(`${params.length} parameters given for a network of ${n}`);
         f32(C.bp_net_params(S.net), n).set(params);
     }
+    return netInfo();
+};
+
+// Another dropout for the network (null, or one probability per hidden layer), training
+// going on: the library makes a network with the same parameters and the new dropout
+// (web_net_with_dropout), and the trainer is made again for it. The counts go on.
+ops.dropout = ({dropout}) => {
+    if (!S.net) throw new EngineError('no network');
+    const dp = dropoutIn(dropout);
+    clearError();
+    const st = C.web_net_with_dropout(S.net, dp, outPtr, errPtr);
+    if (dp) M._free(dp);
+    call(st);
+    if (S.trainer) {
+        S.epochOffset += C.bp_trainer_epochs_done(S.trainer);
+        S.stepOffset += C.bp_trainer_steps_done(S.trainer);
+        C.bp_trainer_free(S.trainer);
+        S.trainer = 0;
+    }
+    C.bp_net_free(S.net);
+    S.net = u32(outPtr);
+    S.playing = false;
     return netInfo();
 };
 
@@ -311,10 +349,19 @@ function makeTrainer(t) {
         C.bp_trainer_free(S.trainer);
         S.trainer = 0;
     }
+    S.converged = false;
     clearError();
     const st = C.web_trainer_create(S.net, t.optimizer, t.lr, t.momentum, t.batch, t.weightDecay, t.seed, outPtr);
-    if (st !== BP_OK) throw new EngineError(`the trainer: ${C.bp_status_message(st)} (check the optimizer ` +
-                                            'and batch size: RPROP trains on the full batch)');
+    if (st !== BP_OK) {
+        let dropped = false;
+        for (let l = 1; l < C.bp_net_layer_count(S.net); l++) dropped = dropped || C.bp_net_dropout(S.net, l) > 0;
+        // The library refuses L-BFGS on a network with dropout (bp_trainer_create).
+        if (C.bp_optimizer_name(t.optimizer) === 'lbfgs' && dropped)
+            throw new EngineError('L-BFGS does not train with dropout: its line search compares the loss at ' +
+                                  'several points, and dropout makes the loss random. Set dropout to 0 or ' +
+                                  'choose another optimizer.');
+        throw new EngineError(`the trainer: ${C.bp_status_message(st)} (check the optimizer's settings)`);
+    }
     S.trainer = u32(outPtr);
 }
 
@@ -336,15 +383,23 @@ function ensureTrainer() {
     if (!S.trainer) makeTrainer(S.trainSettings);
 }
 
-// At most `steps` steps; stops early, with the library's status, on an error.
+// At most `steps` steps; stops early, with the library's status, on an error. L-BFGS makes
+// one iteration (an epoch) per call, and none once it has converged.
 function trainSteps(steps) {
     const st = C.web_trainer_run(S.trainer, S.train, steps, statsPtr);
+    S.converged = f64(statsPtr, 5)[4] === 1;
     if (st === BP_ERR_NUMERIC) {
         const at = S.stepOffset + C.bp_trainer_steps_done(S.trainer);
         throw new EngineError(`training diverged at step ${at}: the loss became NaN or infinite, so the ` +
                               'step was not applied. Lower the learning rate and reset.');
     }
     call(st, 'training');
+}
+
+function convergedNote() {
+    return `L-BFGS has stopped after ${S.stepOffset + C.bp_trainer_steps_done(S.trainer)} steps: the largest ` +
+           '|dC/dp| fell to its tolerance (1e-4), the loss stopped falling, or its 15,000 evaluations are ' +
+           'spent. Further epochs change nothing; reset to start again.';
 }
 
 function counts() {
@@ -428,8 +483,13 @@ ops.snapshot = (options) => {
 ops.step = ({steps}) => {
     ensureTrainer();
     const goal = C.bp_trainer_steps_done(S.trainer) + (steps || 1);
-    while (C.bp_trainer_steps_done(S.trainer) < goal) trainSteps(goal - C.bp_trainer_steps_done(S.trainer));
-    return snapshot();
+    for (let done = C.bp_trainer_steps_done(S.trainer); done < goal && !S.converged;) {
+        trainSteps(goal - done);
+        const now = C.bp_trainer_steps_done(S.trainer);
+        if (now === done) break; // no step was possible (L-BFGS found none)
+        done = now;
+    }
+    return Object.assign(snapshot(), S.converged ? {note: convergedNote()} : {});
 };
 
 // Training on its own: slices of about 12 ms, a frame every frameMs, at most stepsPerSecond
@@ -485,10 +545,16 @@ function runSlice() {
             }
             const s0 = performance.now();
             trainSteps(steps);
+            if (S.converged) break;
             const dt = performance.now() - s0;
             // Grow or shrink the steps per call so that one call takes 1-4 ms.
             if (dt < 1 && S.slice < 1 << 20) S.slice *= 2;
             else if (dt > 4 && S.slice > 1) S.slice = Math.max(1, S.slice >> 1);
+        }
+        if (S.converged) {
+            S.playing = false;
+            post({type: 'stopped', error: null, note: convergedNote(), snapshot: snapshot()});
+            return;
         }
         const now = performance.now();
         if (now - S.lastFrame >= S.frameMs) {
@@ -606,7 +672,7 @@ ops.benchmark = ({bytes, sizes, hidden, output, loss, lr, batch, seconds, seed})
     const d = u32(outPtr);
     const sp = malloc(sizes.length * 4);
     M.HEAPU32.set(sizes, sp >> 2);
-    st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, 1, seed, outPtr, errPtr);
+    st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, 1, seed, 0, outPtr, errPtr);
     M._free(sp);
     let net = 0, trainer = 0;
     try {
@@ -665,9 +731,9 @@ function start(factory) {
         for (const [name, [ret, args]] of Object.entries(SIGNATURES)) C[name] = M.cwrap(name, ret, args);
         errPtr = M._malloc(ERROR_SIZE);
         outPtr = M._malloc(16);
-        statsPtr = M._malloc(32);
+        statsPtr = M._malloc(40);
         scratchPtr = M._malloc(32);
-        M.HEAPU8.fill(0, statsPtr, statsPtr + 32);
+        M.HEAPU8.fill(0, statsPtr, statsPtr + 40);
         for (const m of waiting.splice(0)) handle(m);
     }, (e) => {
         startError = `the WebAssembly engine did not start (${e && e.message ? e.message : e}); ` +

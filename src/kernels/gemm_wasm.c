@@ -31,7 +31,11 @@
  * tests/test_epilogue.c on it under Node.
  *
  * Left out on purpose: relaxed SIMD's fused multiply-add, and threads (a page
- * opened from file:// has no SharedArrayBuffer).
+ * opened from file:// has no SharedArrayBuffer). Clang 14 writes relaxed SIMD's
+ * prototype FMA opcode, which Chromium 156 and Node 20 refuse. Without it the
+ * ceiling is one multiply and one add per vector: bench/web_peak.c measures it
+ * in the browser (39.6 GFLOP/s on the host above), and training the digits
+ * network runs at 0.85 of that (bench/web-speed.sh, docs/PERFORMANCE.md).
  */
 #include "gemm_kernel.h"
 
