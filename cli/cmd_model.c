@@ -59,6 +59,14 @@ static const cli_option info_options[] = {
     {"json", NULL, "machine-readable output"},
 };
 
+/* Whether any hidden layer has dropout. */
+static int has_dropout(const bp_net *net)
+{
+    for (size_t l = 1; l < bp_net_layer_count(net); l++)
+        if (bp_net_dropout(net, l) > 0) return 1;
+    return 0;
+}
+
 static void print_info_json(const bp_net *net, const char *path)
 {
     size_t L = bp_net_layer_count(net);
@@ -67,11 +75,18 @@ static void print_info_json(const bp_net *net, const char *path)
     printf(",\"sizes\":[");
     for (size_t l = 0; l <= L; l++) printf("%s%zu", l ? "," : "", bp_net_width(net, l));
     printf("],\"hidden\":\"%s\",\"output\":\"%s\",\"loss\":\"%s\",\"bias\":%s,\"parameters\":%zu,"
-           "\"preprocessing\":%s,\"classes\":",
+           "\"preprocessing\":%s,",
            bp_activation_name(bp_net_hidden_activation(net)),
            bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
            bp_net_has_bias(net) ? "true" : "false", bp_net_param_count(net),
            bp_net_get_input_transform(net, NULL, NULL) ? "true" : "false");
+    if (has_dropout(net)) {
+        printf("\"dropout\":[");
+        for (size_t l = 1; l < L; l++) printf("%s%g", l > 1 ? "," : "", bp_net_dropout(net, l));
+        printf("],\"classes\":");
+    } else {
+        printf("\"dropout\":null,\"classes\":");
+    }
     if (bp_net_class_name(net, 0)) {
         printf("[");
         for (size_t k = 0; k < bp_net_width(net, L); k++) {
@@ -97,6 +112,11 @@ static void print_info_text(const bp_net *net, const char *path)
     printf("preprocessing %s\n", bp_net_get_input_transform(net, NULL, NULL)
                                       ? "stored: inputs become (x - shift) * scale, applied by eval and predict"
                                       : "none");
+    if (has_dropout(net)) {
+        printf("dropout       ");
+        for (size_t l = 1; l < L; l++) printf("%s%g", l > 1 ? ", " : "", bp_net_dropout(net, l));
+        printf(" (hidden layers 1..%zu, while training only)\n", L - 1);
+    }
     if (bp_net_class_name(net, 0)) {
         printf("classes       ");
         size_t nL = bp_net_width(net, L);

@@ -352,6 +352,10 @@ t "train --dropout 0.3 with two hidden layers" 0 '' \
 drop_acc=$(grep '^epoch' "$O" | tail -n 1 | sed -n 's/.*test accuracy *\([0-9.]*\)%.*/\1/p')
 c "dropout: test accuracy is >= 80% (got ${drop_acc:-none})" \
     '[ -n "$drop_acc" ] && awk -v a="$drop_acc" "BEGIN { exit !(a >= 80) }"'
+t "info on a model with dropout" 0 '' "$BP" info drop.bpm
+out_has "info shows the stored dropout of each hidden layer" '^dropout +0\.3, 0\.3 \(hidden layers 1\.\.2'
+t "info --json on a model with dropout" 0 '' "$BP" info drop.bpm --json
+out_has "info --json has the dropout probabilities" '"dropout":\[0\.3,0\.3\]'
 t "explain --model shows the stored dropout" 0 '' "$BP" explain --model drop.bpm
 out_has "explain: the header names dropout 0.3,0.3" '^Network 2-16-8-2: .*, dropout 0\.3,0\.3$'
 out_has "explain: the dropout equation of layer 1" "^  a~\\^1 = a\\^1 \\(\\.\\) r\\^1 / \\(1 - 0\\.3\\)"
