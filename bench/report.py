@@ -228,7 +228,8 @@ def sklearn_section(records):
         "0.001, alpha 1e-4, batch 64; fit() wall time; %s seed%s each" % (
             ver.get("sklearn", "?"), ver.get("seeds", "?"), "" if ver.get("seeds") == 1 else "s"))
     out("  host fp32 FMA peak (bench/fma_peak.c, 1 thread): %s; bf16: %s" % (
-        "%.1f GFLOP/s" % peak if peak else "not measured", "%.1f GFLOP/s" % peak_bf16 if peak_bf16 else "none"))
+        "%.1f GFLOP/s" % peak if peak else "not measured",
+        "%.1f GFLOP/s" % peak_bf16 if peak_bf16 else "none on this CPU" if peak else "not measured"))
     W = 38
     out("  %-*s %-9s %-9s %-16s %-9s %-10s %-22s %s" % (W, "workload", "sklearn s", "backprop s", "ratio [min-max]",
                                                        "ceiling", "target", "accuracy % sk / bp", "met"))
