@@ -285,7 +285,7 @@ done
 # its rounds. It needs the shared library and the program, and its own time limit (the full
 # mode fits scikit-learn on Fashion-MNIST for minutes).
 ROUND=1
-SK_WORKLOADS="digits fmnist-f64 fmnist-f32 python-vs-cli"
+SK_WORKLOADS="digits fmnist-f64 fmnist-f32 fmnist-f64-bf16 fmnist-f32-bf16 python-vs-cli"
 if ! "$PY" -c 'import numpy, sklearn' 2>/dev/null; then
     status sklearn-fit "$SK_WORKLOADS" "not installed" "import sklearn failed with $PY (apt-get install python3-sklearn)"
 elif ! make -s build/libbackprop.so build/backprop >&2; then

@@ -11,6 +11,9 @@ rate 0.001, alpha 0.0001, batch 64, shuffled, no early stop, a fixed number of e
   fmnist-f64  Fashion-MNIST, hidden (256, 128), X = pixels / 255 as float64 (what a user
               writes); 10 epochs in full mode, 1 in quick
   fmnist-f32  the same with X as float32 (scikit-learn then computes in float32)
+  fmnist-f64-bf16, fmnist-f32-bf16  backprop's with precision='bf16' against the same
+              scikit-learn fits (each seed fits scikit-learn once and backprop in fp32 and in
+              bf16); "not run" where the CPU has neither AMX-BF16 nor AVX512_BF16
   digits      scikit-learn's digits / 16, 75% to train, hidden (128, 64), 200 epochs
   python-vs-cli  one Fashion-MNIST epoch of the same training (adam, batch 64) through
               backprop.Network.fit and through the `backprop train` program: what calling
@@ -19,10 +22,11 @@ rate 0.001, alpha 0.0001, batch 64, shuffled, no early stop, a fixed number of e
               the library's data set), beside the MLPClassifier(alpha=0).fit of the same
 
 Timed: the whole fit() call, as a user waits for it (backprop's includes converting X to
-float32). Each seed fits both estimators alternately on the same data. Prints one JSON
-object per measurement (bench/run.sh collects them; bench/report.py turns them into the
-table); with --report, prints the table itself. --peak-bin runs bench/fma_peak first, so
-the ceilings are this host's.
+float32). Each seed fits the estimators in turn on the same data, who goes first
+alternating. Prints one JSON object per measurement (bench/run.sh collects them;
+bench/report.py turns them into the table); with --report, prints the table itself.
+--peak-bin runs bench/fma_peak first, so the ceilings are this host's: the fp32 rows' from
+its best fp32 FMA figure, the bf16 rows' from its best bf16 one (AMX tiles where there are).
 """
 import argparse
 import gzip
@@ -121,22 +125,29 @@ def timed_fit(make, X, y):
     return est, time.perf_counter() - t0
 
 
-def compare(workload, hidden, epochs, X, y, Xt, yt, sizes):
+def compare(workloads, hidden, epochs, X, y, Xt, yt, sizes):
+    """workloads: {name: backprop's precision}; each seed fits scikit-learn's once and
+    backprop's once per precision, and each row compares one of them with that same
+    scikit-learn fit."""
     for seed in range(1, seeds + 1):
         # Alternate who goes first, so that a slow patch of the machine hits both.
-        order = ("sklearn", "backprop") if seed % 2 else ("backprop", "sklearn")
+        order = ["sklearn"] + list(workloads)
+        if seed % 2 == 0:
+            order.reverse()
         result = {}
         for who in order:
             if who == "sklearn":
                 est, secs = timed_fit(lambda: SkMLP(**settings(hidden, epochs, seed)), X, y)
             else:
-                est, secs = timed_fit(lambda: BpMLP(threads=1, **settings(hidden, epochs, seed)), X, y)
+                est, secs = timed_fit(lambda: BpMLP(threads=1, precision=workloads[who],
+                                                    **settings(hidden, epochs, seed)), X, y)
             result[who] = (secs, float(est.score(Xt, yt)), est.n_iter_)
-        emit({"workload": workload, "seed": seed, "epochs": epochs, "train_samples": len(X),
-              "x_dtype": str(X.dtype), "sklearn_s": result["sklearn"][0], "backprop_s": result["backprop"][0],
-              "sklearn_accuracy": result["sklearn"][1], "backprop_accuracy": result["backprop"][1],
-              "sklearn_epochs": result["sklearn"][2], "backprop_epochs": result["backprop"][2],
-              "gemm_gflop": gemm_flop(sizes, epochs * len(X)) / 1e9})
+        for workload, precision in workloads.items():
+            emit({"workload": workload, "seed": seed, "epochs": epochs, "train_samples": len(X),
+                  "x_dtype": str(X.dtype), "precision": precision, "sklearn_s": result["sklearn"][0],
+                  "backprop_s": result[workload][0], "sklearn_accuracy": result["sklearn"][1],
+                  "backprop_accuracy": result[workload][1], "sklearn_epochs": result["sklearn"][2],
+                  "backprop_epochs": result[workload][2], "gemm_gflop": gemm_flop(sizes, epochs * len(X)) / 1e9})
 
 
 def python_vs_cli(X32, y, paths, epochs=1, rounds=None):
@@ -177,8 +188,12 @@ def peak():
     except (OSError, subprocess.SubprocessError, ValueError) as e:
         emit({"workload": "peak", "status": "fma_peak failed: %s" % e})
         return
-    best = max((statistics.median(v) for k, v in rec.items() if k.startswith("gflops_")), default=None)
-    emit({"workload": "peak", "peak_gflops": best, "fma_peak": rec})
+    def best(kinds):
+        return max((statistics.median(v) for k, v in rec.items() if k.startswith("gflops_") and kinds(k)),
+                   default=None)
+    # fp32 rows against the best fp32 FMA figure; bf16 rows against the best bf16 one.
+    emit({"workload": "peak", "peak_gflops": best(lambda k: "bf16" not in k),
+          "peak_bf16_gflops": best(lambda k: "bf16" in k), "fma_peak": rec})
 
 
 def want(w):
@@ -193,9 +208,9 @@ def main():
     if want("digits"):
         Xd, yd = load_digits(return_X_y=True)
         Xtr, Xte, ytr, yte = train_test_split(Xd / 16.0, yd, test_size=0.25, random_state=0)
-        compare("digits", (128, 64), args.digits_epochs, Xtr, ytr, Xte, yte, [64, 128, 64, 10])
+        compare({"digits": "fp32"}, (128, 64), args.digits_epochs, Xtr, ytr, Xte, yte, [64, 128, 64, 10])
     data, paths = fashion()
-    fm = [w for w in ("fmnist-f64", "fmnist-f32", "python-vs-cli") if want(w)]
+    fm = [w for w in ("fmnist-f64", "fmnist-f32", "fmnist-f64-bf16", "fmnist-f32-bf16", "python-vs-cli") if want(w)]
     if fm and data is None:
         for w in fm:
             emit({"workload": w, "status": "not installed (apt-get install dataset-fashion-mnist)"})
@@ -203,10 +218,19 @@ def main():
     if fm:
         X, y, Xt, yt = data
         X32, Xt32 = X.astype(np.float32), Xt.astype(np.float32)
-        if want("fmnist-f64"):
-            compare("fmnist-f64", (256, 128), fm_epochs, X, y, Xt, yt, [784, 256, 128, 10])
-        if want("fmnist-f32"):
-            compare("fmnist-f32", (256, 128), fm_epochs, X32, y, Xt32, yt, [784, 256, 128, 10])
+        bf16 = backprop.precision_kernel("bf16")
+        for dtype, Xd, Xtd in (("f64", X, Xt), ("f32", X32, Xt32)):
+            rows = {}
+            if want("fmnist-" + dtype):
+                rows["fmnist-" + dtype] = "fp32"
+            if want("fmnist-%s-bf16" % dtype):
+                if bf16:
+                    rows["fmnist-%s-bf16" % dtype] = "bf16"
+                else:
+                    emit({"workload": "fmnist-%s-bf16" % dtype,
+                          "status": "not run: this CPU has neither AMX-BF16 nor AVX512_BF16"})
+            if rows:
+                compare(rows, (256, 128), fm_epochs, Xd, y, Xtd, yt, [784, 256, 128, 10])
         if want("python-vs-cli"):
             python_vs_cli(X32, y, paths)
 

@@ -61,8 +61,14 @@ def _numeric(X, name):
 
 
 def check_finite(a, name):
-    """ValueError naming the first NaN or infinity of a (a float array)."""
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
+    """ValueError naming the first NaN or infinity of a (a float array). The sum is finite
+    when every element is (and is found without a temporary array as large as a); only
+    when it is not, because of a NaN, an infinity or an overflow, is every element looked at."""
+    if a.dtype.kind != "f":
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(a)
+    if not np.isfinite(total) and not np.isfinite(a).all():
         where = np.argwhere(~np.isfinite(a))[0]
         place = "row %d" % where[0] if a.ndim == 1 else "row %d, column %d" % (where[0], where[1])
         raise ValueError("%s contains NaN or infinity (the first at %s)" % (name, place))

@@ -36,6 +36,8 @@ BP_ACT_SIGMOID, BP_ACT_SOFTMAX = 1, 5
 BP_LOSS_MSE, BP_LOSS_CE, BP_LOSS_BCE = 0, 1, 2
 NORMALIZE_NONE, NORMALIZE_MINMAX, NORMALIZE_STANDARDIZE = 0, 1, 2
 DEVICE_CPU, DEVICE_CUDA = 0, 1
+PRECISION_FP32, PRECISION_BF16, PRECISION_BF16_EMULATED = 0, 1, 2
+BP_REDUCE_SUM = 1
 EXPLAIN_TEXT, EXPLAIN_JSON = 0, 1
 
 
@@ -200,6 +202,7 @@ FUNCTIONS = {
     "bp_net_output_activation": (_S, [_P]),
     "bp_net_loss_function": (_S, [_P]),
     "bp_net_has_bias": (ctypes.c_int, [_P]),
+    "bp_net_dropout": (_D, [_P, _Z]),
     "bp_net_param_count": (_Z, [_P]),
     "bp_net_params": (c_float_p, [_P]),
     "bp_net_grads": (c_float_p, [_P]),
@@ -233,6 +236,8 @@ FUNCTIONS = {
     "bp_trainer_observe": (_S, [_P, _D, _Z, ctypes.POINTER(ctypes.c_int)]),
     "bp_trainer_restore_best": (_S, [_P]),
     "bp_trainer_set_device": (_S, [_P, ctypes.POINTER(DeviceOptions), _ERR]),
+    "bp_trainer_set_precision": (_S, [_P, _S]),
+    "bp_precision_kernel": (ctypes.c_char_p, [_S]),
     "bp_trainer_device_message": (ctypes.c_char_p, [_P]),
     "bp_cuda_devices": (ctypes.c_int, []),
     "bp_checkpoint_save": (_S, [_P, ctypes.c_char_p, ctypes.c_void_p, _Z, _ERR]),

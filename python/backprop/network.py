@@ -29,11 +29,12 @@ _CHUNK = 4096  # rows per forward call: bounds the work space a prediction leave
 _MIN_ROWS = 4  # src/kernels/gemm.c's SMALL_M: from this many rows on, a row's result is independent of m
 
 Epoch = collections.namedtuple("Epoch", "epoch train_loss val_loss val_accuracy test_loss test_accuracy "
-                                        "learning_rate samples_per_second seconds")
+                                        "learning_rate samples_per_second seconds converged", defaults=(False,))
 Epoch.__doc__ = """One epoch of Network.fit: the training loss (mean over the epoch, each batch
-measured before its update), validation and test loss and accuracy (None where there is no such
-data, or no accuracy for a non-classification network), the learning rate it started with, and
-its speed."""
+measured before its update; for L-BFGS, the loss where its iteration began), validation and test
+loss and accuracy (None where there is no such data, or no accuracy for a non-classification
+network), the learning rate it started with, its speed, and for L-BFGS whether it has stopped
+(bp_epoch_stats.converged: fit ends with that epoch)."""
 
 Gradients = collections.namedtuple("Gradients", "loss dW db")
 Gradients.__doc__ = """Network.gradients: the loss and, per layer l = 1..L, dC/dW^l (n_l x n_(l-1))
@@ -61,26 +62,62 @@ def _unsupported(message):
     return e
 
 
-def check_not_yet(solver=None, dropout=0.0, precision="fp32"):
-    """NotImplementedError for the options the engine does not have yet (docs/PYTHON.md,
-    "Waiting for the engine"); ValueError for values that will never be valid."""
-    if solver == "lbfgs":
-        raise _unsupported("solver 'lbfgs' needs L-BFGS in libbackprop, which this build does not have yet "
-                           "(the engine issue adds it); use 'adam' or 'sgd'")
+PRECISIONS = {"fp32": _clib.PRECISION_FP32, "bf16": _clib.PRECISION_BF16,
+              "bf16-emulated": _clib.PRECISION_BF16_EMULATED}
+
+
+def precision_kernel(precision="bf16"):
+    """The product kernel this CPU runs for a precision ("fp32", "bf16", "bf16-emulated"),
+    in the library's words (bp_precision_kernel), or None where it has none: "bf16" needs
+    AMX-BF16 tiles or AVX512_BF16."""
+    code = PRECISIONS.get(precision) if isinstance(precision, str) else None
+    if code is None:
+        raise ValueError("precision must be 'fp32', 'bf16' or 'bf16-emulated', got %r" % (precision,))
+    name = C.bp_precision_kernel(code)
+    return name.decode("utf-8", "replace") if name is not None else None
+
+
+def precision_code(precision, device="cpu"):
+    """The bp_precision of a name, checked as `backprop train --precision` checks it:
+    ValueError for an unknown name or a GPU run (the GPU trains in float32),
+    NotImplementedError (UnsupportedError) where this CPU has no kernel for it."""
+    kernel = precision_kernel(precision)
+    code = PRECISIONS[precision]
+    if code != _clib.PRECISION_FP32 and device == "cuda":
+        raise ValueError("precision %r is for the CPU: the GPU trains in float32 (tf32=True lets its tensor "
+                         "cores round)" % (precision,))
+    if kernel is None:
+        raise _unsupported("precision 'bf16': this CPU has neither AMX-BF16 tiles nor AVX512_BF16; use 'fp32', "
+                           "or 'bf16-emulated' for the same arithmetic in portable C (several times slower)")
+    return code
+
+
+def dropout_rates(dropout, n_hidden):
+    """Dropout as the library takes it: one probability per hidden layer (a single value
+    is used for every one), or None for none. ValueError for anything else."""
+    if dropout is None:
+        return None
+    if isinstance(dropout, (str, bytes, bool)):
+        raise ValueError("dropout must be a number in [0, 1) or one per hidden layer, got %r" % (dropout,))
     try:
-        p = float(dropout)
+        values = np.asarray(dropout, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError("dropout must be a number in [0, 1), got %r" % (dropout,)) from None
-    if not 0.0 <= p < 1.0:
+        raise ValueError("dropout must be a number in [0, 1) or one per hidden layer, got %r" % (dropout,)) from None
+    if values.ndim > 1:
+        raise ValueError("dropout must be a number in [0, 1) or one per hidden layer, got %r" % (dropout,))
+    values = values.reshape(-1)
+    if not ((values >= 0) & (values < 1)).all():
         raise ValueError("dropout must be in [0, 1), got %r" % (dropout,))
-    if p > 0.0:
-        raise _unsupported("dropout=%g needs dropout in libbackprop, which this build does not have yet "
-                           "(the engine issue adds it); use dropout=0" % p)
-    if precision not in ("fp32", "bf16"):
-        raise ValueError("precision must be 'fp32' or 'bf16', got %r" % (precision,))
-    if precision == "bf16":
-        raise _unsupported("precision 'bf16' needs bf16 training in libbackprop, which this build does not "
-                           "have yet (the speed issue adds it); use precision='fp32'")
+    if values.size == 1:
+        values = np.repeat(values, n_hidden)
+    elif values.size != n_hidden:
+        raise ValueError("dropout gives %d probabilities for %d hidden layers; give one, or one each"
+                         % (values.size, n_hidden))
+    if n_hidden == 0 and np.any(np.asarray(dropout, np.float64) > 0):
+        raise ValueError("dropout needs a hidden layer to drop units of")
+    if not values.any():
+        return None
+    return [float(v) for v in values]
 
 
 def _name_of(kind, value):
@@ -147,6 +184,11 @@ class _Trainer:
         _clib.check(C.bp_trainer_set_device(self.handle, ctypes.byref(options), ctypes.byref(err)), err,
                     what="device %r" % device)
 
+    def set_precision(self, code):
+        """The products' arithmetic from the next step on (bp_trainer_set_precision; a
+        checkpoint does not keep it)."""
+        _clib.check(C.bp_trainer_set_precision(self.handle, code), what="precision")
+
     def save(self, path):
         err = _clib.Error()
         _clib.check(C.bp_checkpoint_save(self.handle, os.fsencode(path), None, 0, ctypes.byref(err)), err)
@@ -157,7 +199,7 @@ class _Trainer:
             self.handle = None
 
 
-def _config(sizes, activation, output, loss, bias, seed):
+def _config(sizes, activation, output, loss, bias, seed, dropout=None):
     """A bp_net_config, checked by the library (bp_net_config_check)."""
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2:
@@ -174,6 +216,10 @@ def _config(sizes, activation, output, loss, bias, seed):
     cfg = _clib.NetConfig(n_layers=len(sizes) - 1, sizes=ctypes.cast(arr, _clib.c_size_t_p), hidden=hidden_v,
                           output=output_v, loss=loss_v, bias=1 if bias else 0, seed=int(seed) & (2 ** 64 - 1))
     cfg._sizes = arr  # kept alive with the struct
+    rates = dropout_rates(dropout, len(sizes) - 2)
+    if rates is not None:
+        cfg._dropout = (ctypes.c_double * len(rates))(*rates)
+        cfg.dropout = ctypes.cast(cfg._dropout, ctypes.POINTER(ctypes.c_double))
     err = _clib.Error()
     _clib.check(C.bp_net_config_check(ctypes.byref(cfg), ctypes.byref(err)), err)
     return cfg
@@ -182,7 +228,8 @@ def _config(sizes, activation, output, loss, bias, seed):
 class Network:
     """A fully connected feed-forward network trained by backpropagation (libbackprop).
 
-    Network(sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1)
+    Network(sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1,
+            dropout=None)
 
     sizes: the widths n_0 (inputs) .. n_L (outputs), e.g. [784, 256, 128, 10].
     activation: g of the hidden layers: identity, sigmoid, tanh, relu, leaky-relu.
@@ -194,6 +241,10 @@ class Network:
     seed: the initialization seed (He-normal for the ReLU family, Xavier otherwise).
     threads: threads for the network's products (0: all physical cores); results are
         bitwise the same for every count.
+    dropout: while training, drop each unit of hidden layer l with probability p^l and
+        scale the kept ones by 1 / (1 - p^l) (inverted dropout: nothing changes at
+        inference); one value for every hidden layer or one per hidden layer, each in
+        [0, 1). Part of the model: saved in its file, like `backprop train --dropout`.
 
     Every method that takes inputs X (samples as rows, n_0 columns) applies the input
     transform stored in the model (fit's normalize= or input_scale=), as the command
@@ -201,12 +252,13 @@ class Network:
     float32 X without a stored transform goes to the library without a copy.
     """
 
-    def __init__(self, sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1):
+    def __init__(self, sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1,
+                 dropout=None):
         self._lock = threading.RLock()
         self._net = None
         self._trainer = None
         self.history = []
-        cfg = _config(sizes, activation, output, loss, bias, seed)
+        cfg = _config(sizes, activation, output, loss, bias, seed, dropout)
         self._seed = cfg.seed
         h = ctypes.c_void_p()
         err = _clib.Error()
@@ -345,6 +397,58 @@ class Network:
     def n_params(self):
         with self._lock:
             return C.bp_net_param_count(self._handle())
+
+    @property
+    def dropout(self):
+        """The dropout probability of each hidden layer while training (bp_net_dropout), a
+        tuple of L - 1 values (zeros: none). Assigning one value or one per hidden layer
+        rebuilds the network with the same parameters, and drops its trainer's state."""
+        with self._lock:
+            h = self._handle()
+            # The library keeps float32: shown as the shortest decimal that rounds to it (0.2, not 0.2000000030).
+            return tuple(float(str(np.float32(C.bp_net_dropout(h, l)))) for l in range(1, C.bp_net_layer_count(h)))
+
+    @dropout.setter
+    def dropout(self, dropout):
+        with self._lock:
+            self._set_dropout(dropout_rates(dropout, self.n_layers - 1))
+
+    def _same_dropout(self, rates):
+        """Whether the network trains with these rates (a dropout_rates list or None)."""
+        want = np.float32(rates or [0.0] * (self.n_layers - 1))
+        return bool(np.array_equal(np.float32(self.dropout), want))
+
+    def _rebuilt(self, rates):
+        """A new Network with this one's shape, parameters, input transform, class names,
+        threads and history, and the dropout `rates` (bp_net_dropout cannot be changed on a
+        network: the library builds its work space for it)."""
+        with self._lock:
+            cfg = _config(self.sizes, self.activation, self.output, self.loss, self.bias, self._seed, rates)
+            h = ctypes.c_void_p()
+            err = _clib.Error()
+            _clib.check(C.bp_net_create(ctypes.byref(cfg), ctypes.byref(h), ctypes.byref(err)), err)
+            new = Network._adopt(h.value)
+            new._seed = self._seed
+            n = self.n_params
+            source = _arrays.view(C.bp_net_params(self._net), (n,), self)
+            _arrays.view(C.bp_net_params(h.value), (n,), new)[...] = source
+            new.input_transform = self.input_transform
+            new.class_names = self.class_names
+            new.history = list(self.history)
+            if self.threads != 1:
+                new.threads = self.threads
+            return new
+
+    def _set_dropout(self, rates):
+        """Give this network other dropout rates, in place (its trainer is dropped)."""
+        if self._same_dropout(rates):
+            return
+        new = self._rebuilt(rates)
+        if self._trainer is not None:
+            self._trainer.free()
+            self._trainer = None
+        self._net, new._net = new._net, self._net
+        new.close()
 
     @property
     def threads(self):
@@ -735,20 +839,25 @@ class Network:
     # ---------------------------------------------------------------- training
     def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", lr=None, momentum=None,
             weight_decay=0.0, clip=None, schedule="constant", step_epochs=None, gamma=None, min_lr=0.0,
-            warmup=0.0, reduction="mean", beta1=None, beta2=None, epsilon=None, validation=None,
-            early_stop=None, test=None, normalize=None, input_scale=None, shuffle=True, seed=None,
-            threads=None, device="cpu", tf32=False, checkpoint=None, checkpoint_every=None, resume=None,
-            callback=None, verbose=False, dropout=0.0, precision="fp32"):
+            warmup=0.0, reduction="mean", beta1=None, beta2=None, epsilon=None, lbfgs_history=None,
+            tolerance=None, max_evaluations=None, validation=None, early_stop=None, test=None, normalize=None,
+            input_scale=None, shuffle=True, seed=None, threads=None, device="cpu", tf32=False, precision="fp32",
+            dropout=None, checkpoint=None, checkpoint_every=None, resume=None, callback=None, verbose=False):
         """Train the network on (X, y) with the library's trainer, epoch after epoch, and
         return the history: one Epoch per epoch (also kept in self.history).
 
         The options are the command line's `backprop train` options (docs/CLI.md), with
         its defaults: epochs 10, batch_size 32 (1: per-sample, 0: full batch), optimizer
-        sgd|momentum|nesterov|adam|adamw|rprop, lr (0.1; 0.001 for adam and adamw),
+        sgd|momentum|nesterov|adam|adamw|rprop|lbfgs, lr (0.1; 0.001 for adam and adamw),
         momentum (0.9 for momentum and nesterov), weight_decay, clip (gradient 2-norm),
         schedule constant|step|cosine with step_epochs (10), gamma (0.1), min_lr, warmup
         (epochs), reduction mean|sum, beta1, beta2, epsilon (Adam), shuffle, seed
         (shuffling and the validation split; default: the network's seed).
+
+        lbfgs: full-batch L-BFGS, one iteration per epoch; lbfgs_history ((s, y) pairs,
+        10), tolerance (stop once no |dC/dp| exceeds it, 1e-4) and max_evaluations (of the
+        loss and gradient over the whole run, 15000). fit stops after the epoch in which it
+        converged (that Epoch's `converged` is True). Not with dropout.
 
         y: one row of n_L targets per sample, or class labels (0..n_L-1 or class names)
         for a network with several outputs.
@@ -762,24 +871,37 @@ class Network:
         to every later input. Without them an existing stored transform is applied.
         threads: threads for this network (bp_net_set_threads). device: "cpu" or "cuda"
         (a build with make CUDA=1; tf32 lets cuBLAS use TF32).
+        precision: the training products' arithmetic: "fp32" (default), "bf16" (operands
+        rounded to bfloat16, float32 sums and master weights; AMX-BF16 or AVX512_BF16,
+        NotImplementedError on a CPU with neither: see precision_kernel()) or
+        "bf16-emulated" (the same arithmetic in portable C, slow).
+        dropout: one probability, or one per hidden layer, to train with from now on
+        (the network keeps it, as Network(dropout=) does); None keeps the network's own.
         checkpoint: save the whole training state here after every epoch (and every
         checkpoint_every steps); resume: a checkpoint to continue from, where epochs
         counts the epochs already done, as `backprop train --resume` does.
         callback: called with each Epoch after it ends; returning False stops training.
         verbose: print one line per epoch.
-        dropout, precision: accepted for the engine features on their way (dropout in
-        [0, 1); precision "fp32" or "bf16"); anything but dropout=0 and "fp32" raises
-        NotImplementedError until the library has them.
 
         Training runs in the library with the GIL released. Ctrl-C takes effect at the end
         of the current epoch (or checkpoint_every piece); with a checkpoint file it is
         saved before KeyboardInterrupt propagates.
         """
-        check_not_yet(solver="lbfgs" if optimizer == "lbfgs" else None, dropout=dropout, precision=precision)
+        code = precision_code(precision, device)
         with self._lock:
             self._handle()
             if resume is not None:
+                rates = None if dropout is None else dropout_rates(dropout, self.n_layers - 1)
                 self._resume_from(resume)
+                if dropout is not None and not self._same_dropout(rates):
+                    raise ValueError("dropout cannot change when resuming: the checkpoint's network trains with "
+                                     "%s" % (list(self.dropout),))
+                self._trainer.set_precision(code)
+            elif dropout is not None:
+                self._set_dropout(dropout_rates(dropout, self.n_layers - 1))
+            if optimizer == "lbfgs" and any(self.dropout):
+                raise ValueError("dropout does not go with optimizer 'lbfgs': its line search needs the same loss "
+                                 "every time it looks; use adam, or lbfgs with weight_decay")
             run = _FitRun(self, X, y, epochs=epochs, validation=validation, early_stop=early_stop, test=test,
                           normalize=normalize, input_scale=input_scale, seed=seed, resume=resume is not None)
             try:
@@ -788,7 +910,9 @@ class Network:
                                            weight_decay=weight_decay, clip=clip, schedule=schedule,
                                            step_epochs=step_epochs, gamma=gamma, min_lr=min_lr, warmup=warmup,
                                            reduction=reduction, beta1=beta1, beta2=beta2, epsilon=epsilon,
-                                           shuffle=shuffle, seed=run.seed, epochs=epochs)
+                                           lbfgs_history=lbfgs_history, tolerance=tolerance,
+                                           max_evaluations=max_evaluations, shuffle=shuffle, seed=run.seed,
+                                           epochs=epochs, precision=code)
                     self._new_trainer(config)
                 if threads is not None:
                     self.threads = threads
@@ -824,8 +948,18 @@ class Network:
             self.threads = threads
 
 
+def _whole(name, v, lo, hi):
+    """A whole number in [lo, hi], or 0 (the library's default) for None."""
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+        raise ValueError("%s must be a whole number from %d to %d, got %r" % (name, lo, hi, v))
+    return int(v)
+
+
 def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, schedule, step_epochs, gamma,
-                  min_lr, warmup, reduction, beta1, beta2, epsilon, shuffle, seed, epochs):
+                  min_lr, warmup, reduction, beta1, beta2, epsilon, shuffle, seed, epochs, lbfgs_history=None,
+                  tolerance=None, max_evaluations=None, precision=_clib.PRECISION_FP32):
     """A bp_train_config from fit's options (None and 0 mean the library's default)."""
     def number(name, v, lo=0.0):
         if v is None:
@@ -844,7 +978,8 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
     c.reduction = _clib.parse("reduction", reduction, ("mean", "sum"))
     c.no_shuffle = 0 if shuffle else 1
     c.seed = int(seed) & (2 ** 64 - 1)
-    c.optimizer = _clib.parse("optimizer", optimizer, ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop"))
+    c.optimizer = _clib.parse("optimizer", optimizer, ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop",
+                                                       "lbfgs"))
     c.beta1 = number("beta1", beta1)
     c.beta2 = number("beta2", beta2)
     c.epsilon = number("epsilon", epsilon)
@@ -856,6 +991,12 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
     c.min_lr = number("min_lr", min_lr)
     c.epochs = int(epochs)
     c.warmup_epochs = number("warmup", warmup)
+    c.lbfgs_history = _whole("lbfgs_history", lbfgs_history, 1, 1000)
+    if tolerance is not None and number("tolerance", tolerance) == 0:
+        raise ValueError("tolerance must be a number > 0, got %r" % (tolerance,))
+    c.tolerance = number("tolerance", tolerance)
+    c.max_evaluations = _whole("max_evaluations", max_evaluations, 1, 2 ** 40)
+    c.precision = precision
     return c
 
 
@@ -971,7 +1112,8 @@ class _FitRun:
                 vm = net._evaluate(self.valid) if self.valid is not None else None
                 tm = net._evaluate(self.test) if self.test is not None else None
                 record = Epoch(e, stats.loss, vm and vm["loss"], vm and vm.get("accuracy"), tm and tm["loss"],
-                               tm and tm.get("accuracy"), lr, stats.samples / max(seconds, 1e-9), seconds)
+                               tm and tm.get("accuracy"), lr, stats.samples / max(seconds, 1e-9), seconds,
+                               bool(stats.converged))
                 net.history.append(record)
                 if verbose:
                     print(_epoch_line(record, last), flush=True)
@@ -983,6 +1125,10 @@ class _FitRun:
                 if checkpoint is not None:
                     trainer.save(checkpoint)
                 if callback is not None and callback(record) is False:
+                    break
+                if stats.converged:
+                    if verbose:
+                        print("lbfgs converged after %d iterations" % C.bp_trainer_steps_done(trainer.handle))
                     break
                 if stop:
                     if verbose:

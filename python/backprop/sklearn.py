@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _arrays, _clib
 from ._clib import C
-from .network import Network, check_not_yet
+from .network import Network, dropout_rates, precision_code
 
 try:  # scikit-learn >= 1.2 validates parameters from these declarations
     from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -51,6 +51,11 @@ _OUTPUT = {"softmax": ("softmax", "ce"), "logistic": ("sigmoid", "bce"), "identi
 # smallest positive double stands in for it, and the trainer, which keeps its betas as
 # floats, rounds it to exactly 0.
 _ZERO = 5e-324
+# src/core/lbfgs.c: the samples of one backward pass of an evaluation, and the relative
+# decrease of the loss at which it stops (scipy's default factr 1e7 times double's epsilon).
+_LBFGS_CHUNK = 1024
+_LBFGS_RELATIVE_DECREASE = 2.2e-9
+_LBFGS_SEARCH = 25  # evaluations one iteration's line search may make (LINE_SEARCH_MAX)
 
 
 def _constraints():
@@ -83,8 +88,8 @@ def _constraints():
         # backprop's own
         "threads": [Interval(Integral, 0, 256, closed="both"), None],
         "device": [StrOptions({"cpu", "cuda"})],
-        "precision": [StrOptions({"fp32", "bf16"})],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "precision": [StrOptions({"fp32", "bf16", "bf16-emulated"})],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     }
 
 
@@ -184,7 +189,11 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, incremental):
         hidden = self._hidden_sizes()
-        check_not_yet(self.solver, self.dropout, self.precision)
+        rates = dropout_rates(self.dropout, len(hidden))
+        precision = precision_code(self.precision, self.device)
+        if self.solver == "lbfgs" and rates is not None:
+            raise ValueError("dropout does not go with solver='lbfgs': its line search needs the same loss every "
+                             "time it looks; use solver='adam' or 'sgd' for dropout, or alpha with lbfgs")
         first_pass = self.__dict__.get("_net") is None or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if hasattr(X, "toarray"):  # scipy.sparse: the engine trains on dense rows
@@ -194,18 +203,27 @@ class _BaseMLP(BaseEstimator):
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         rs = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, layer_units, rs)
+            self._initialize(y, layer_units, rs, rates)
         elif list(self._net.sizes) != layer_units:
             raise ValueError("the network has layers %s, but these data and hidden_layer_sizes need %s: "
                              "fit without warm_start to start anew" % (list(self._net.sizes), layer_units))
-        self._fit_stochastic(X, y, rs, incremental)
+        elif not self._net._same_dropout(rates):
+            if incremental:
+                raise ValueError("dropout changed between partial_fit calls (the network has %s): fit anew, or "
+                                 "with warm_start, to train with other dropout" % (list(self._net.dropout),))
+            # A new network object: coefs_ views taken before keep the old one alive.
+            self._net = self._net._rebuilt(rates)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, y, precision)
+        else:
+            self._fit_stochastic(X, y, rs, incremental, precision)
         if not all(np.isfinite(a).all() for a in self._net._layer_views()[0]) or \
                 not all(np.isfinite(b).all() for b in self._net._layer_views()[1]):
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.")
         return self
 
-    def _initialize(self, y, layer_units, rs):
+    def _initialize(self, y, layer_units, rs, rates):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -217,9 +235,11 @@ class _BaseMLP(BaseEstimator):
         else:
             self.out_activation_ = "logistic"
         output, loss = _OUTPUT[self.out_activation_]
-        self._net = Network(layer_units, activation=_HIDDEN[self.activation], output=output, loss=loss)
+        self._net = Network(layer_units, activation=_HIDDEN[self.activation], output=output, loss=loss, dropout=rates)
         self._net.threads = 0 if self.threads is None else int(self.threads)
         self._init_coefs(rs)
+        if self.solver == "lbfgs":
+            return  # as in scikit-learn, the curves and best scores belong to the stochastic solvers
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -259,7 +279,7 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _train_config(self, batch_size, seed):
+    def _train_config(self, batch_size, seed, precision):
         """The library's training settings for scikit-learn's solver parameters. alpha is
         an L2 penalty (alpha / 2) ||W||^2 / batch on the loss: weight decay alpha / batch on
         the gradient. The trainer is given the unclipped batch size (200 for 'auto'): it
@@ -270,6 +290,7 @@ class _BaseMLP(BaseEstimator):
         c.batch_size = 200 if self.batch_size == "auto" else int(self.batch_size)
         c.no_shuffle = 0 if self.shuffle else 1
         c.seed = seed
+        c.precision = precision
         c.weight_decay = k * self.alpha / batch_size
         if self.solver == "adam":
             c.optimizer = _clib.parse("optimizer", "adam", ())
@@ -284,7 +305,7 @@ class _BaseMLP(BaseEstimator):
             c.learning_rate = self.learning_rate_init / k
         return c
 
-    def _fit_stochastic(self, X, y, rs, incremental):
+    def _fit_stochastic(self, X, y, rs, incremental, precision):
         net = self._net
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
@@ -295,7 +316,7 @@ class _BaseMLP(BaseEstimator):
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         if not incremental or net._trainer is None:
-            net._new_trainer(self._train_config(batch_size, int(rs.randint(0, 2 ** 31 - 1))))
+            net._new_trainer(self._train_config(batch_size, int(rs.randint(0, 2 ** 31 - 1)), precision))
             net._trainer.set_device(self.device)
             self._learning_rate = float(self.learning_rate_init)
             if self.solver == "sgd" and self.learning_rate != "constant":
@@ -304,6 +325,7 @@ class _BaseMLP(BaseEstimator):
                 # warm_start: the weights are the best of the last fit; keep them as the best so far
                 net._trainer.observe(-self.best_validation_score_, 0)
         trainer = net._trainer
+        trainer.set_precision(precision)  # partial_fit after set_params, or after a pickle (which drops it)
         data = _arrays.Dataset(X, y)
         val = _arrays.Dataset(X_val, y_val) if early_stopping else None
         try:
@@ -340,6 +362,105 @@ class _BaseMLP(BaseEstimator):
                 val.free()
         if early_stopping:
             trainer.restore_best()
+
+    def _fit_lbfgs(self, X, y, precision):
+        """scikit-learn's solver='lbfgs' on the library's L-BFGS: the whole data set, one
+        iteration per epoch for at most max_iter epochs, stopping when the trainer says it
+        converged (largest |gradient| <= tol, a relative decrease of the loss of at most
+        2.2e-9 as scipy's default, or max_fun evaluations). alpha is weight decay
+        alpha / n_samples, as scikit-learn's penalty (alpha / 2 n) ||W||^2 differentiates."""
+        net = self._net
+        n, k = X.shape[0], self._loss_scale()
+        c = _clib.TrainConfig()
+        c.optimizer = _clib.parse("optimizer", "lbfgs", ())
+        c.batch_size = 0
+        c.no_shuffle = 1
+        c.weight_decay = k * self.alpha / n
+        # The library's loss is n_outputs times scikit-learn's for the regressor: so is its gradient.
+        c.tolerance = k * self.tol or _ZERO
+        c.max_evaluations = int(self.max_fun)
+        c.precision = precision
+        trainer = net._new_trainer(c)
+        trainer.set_device(self.device)
+        data = _arrays.Dataset(X, y)
+        try:
+            stats, stepped, before, epochs = None, False, None, 0
+            for epochs in range(1, self.max_iter + 1):
+                steps = C.bp_trainer_steps_done(trainer.handle)
+                norm2 = self._squared_norm(weights_only=False)
+                stats = trainer.run(data)
+                stepped = C.bp_trainer_steps_done(trainer.handle) > steps
+                before = stats.loss + 0.5 * c.weight_decay * norm2  # the objective where the iteration began
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (C.bp_trainer_steps_done(trainer.handle), stats.loss / k))
+                if stats.converged:
+                    break
+            data_loss, gmax = self._loss_and_largest_gradient(data, c.weight_decay)
+        finally:
+            data.free()
+        self.n_iter_ = C.bp_trainer_steps_done(trainer.handle)
+        # scikit-learn's loss_ here is the objective it minimized: its data loss plus (alpha / 2 n) ||W||^2.
+        self.loss_ = data_loss / k + 0.5 * self.alpha * self._squared_norm(weights_only=True) / n
+        after = data_loss + 0.5 * c.weight_decay * self._squared_norm(weights_only=False)
+        status, message = self._lbfgs_status(stats, stepped, before, after, gmax, c.tolerance, epochs, self.max_fun)
+        if status:
+            warnings.warn("lbfgs failed to converge (status=%d):\n%s.\n\nIncrease the number of iterations "
+                          "(max_iter) or scale the data as shown in:\n    "
+                          "https://scikit-learn.org/stable/modules/preprocessing.html" % (status, message),
+                          ConvergenceWarning)
+
+    @staticmethod
+    def _lbfgs_status(stats, stepped, before, after, gmax, tolerance, iterations, max_fun):
+        """scipy's L-BFGS-B status and message for how the library's L-BFGS stopped, after
+        `iterations` epochs. bp_epoch_stats.converged says that it stopped, not why:
+
+        - not stopped after max_iter epochs: 1, out of iterations;
+        - a gradient within tol, or a step that lowered the loss by a relative 2.2e-9 or
+          less: 0, converged;
+        - a last iteration whose line search found no lower point along a descent
+          direction: in exact arithmetic a small enough step always lowers the loss, so the
+          float32 loss has stopped resolving the decrease, where scipy's double loss would
+          have met its 2.2e-9 (0, converged); unless the evaluations may have run out
+          (one evaluation to start, then at most _LBFGS_SEARCH per iteration), then 1;
+        - otherwise the evaluations ran out (max_fun): 1."""
+        if not stats.converged:
+            return 1, "STOP: TOTAL NO. of ITERATIONS REACHED LIMIT"
+        if gmax <= tolerance:
+            return 0, "CONVERGENCE: NORM_OF_PROJECTED_GRADIENT_<=_PGTOL"
+        if stepped and (before - after) / max(abs(before), abs(after), 1.0) <= _LBFGS_RELATIVE_DECREASE:
+            return 0, "CONVERGENCE: REL_REDUCTION_OF_F_<=_FACTR*EPSMCH"
+        if not stepped and max_fun > 1 + _LBFGS_SEARCH * iterations:
+            return 0, "CONVERGENCE: REL_REDUCTION_OF_F_<=_FACTR*EPSMCH"
+        return 1, "STOP: TOTAL NO. of f AND g EVALUATIONS EXCEEDS LIMIT"
+
+    def _squared_norm(self, weights_only):
+        """||W||^2 (scikit-learn's penalty) or ||p||^2 over every parameter (the library's
+        weight decay), in float64."""
+        Ws, bs = self._net._layer_views()
+        arrays = Ws if weights_only else Ws + [b for b in bs if b is not None]
+        return float(sum(np.dot(a.reshape(-1).astype(np.float64), a.reshape(-1).astype(np.float64))
+                         for a in arrays))
+
+    def _loss_and_largest_gradient(self, data, weight_decay):
+        """The mean data loss at the parameters L-BFGS ended on, and the largest |dC/dp| of
+        its objective there, computed as the library's L-BFGS computes them (backward
+        passes over chunks of _LBFGS_CHUNK samples in order, summed in double)."""
+        net = self._net
+        h = net._handle()
+        P = C.bp_net_param_count(h)
+        grads = _arrays.view(C.bp_net_grads(h), (P,), net)
+        g = np.zeros(P)
+        total, loss = 0.0, ctypes.c_double()
+        x, Y = data.x, data.y
+        for start in range(0, data.n, _LBFGS_CHUNK):
+            xs, ys = x[start:start + _LBFGS_CHUNK], Y[start:start + _LBFGS_CHUNK]
+            _clib.check(C.bp_net_backward(h, _arrays.float_ptr(xs), _arrays.float_ptr(ys), xs.shape[0],
+                                          _clib.BP_REDUCE_SUM, ctypes.byref(loss)), what="backward pass")
+            total += loss.value
+            g += grads
+        params = _arrays.view(C.bp_net_params(h), (P,), net).astype(np.float64)
+        g = g / data.n + weight_decay * params
+        return total / data.n, float(np.abs(g).max()) if P else 0.0
 
     def _validation_epoch(self, X_val, y_val, val):
         score = self._score(X_val, y_val)
@@ -444,10 +565,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     device : {'cpu', 'cuda'}, default='cpu'
         'cuda' trains on an NVIDIA GPU (a libbackprop built with make CUDA=1; solver
         'sgd' with constant learning rate so far).
-    precision : {'fp32', 'bf16'}, default='fp32'
-        'bf16' will train with bfloat16 products once the library has them.
-    dropout : float in [0, 1), default=0.0
-        Dropout on the hidden layers, once the library has it.
+    precision : {'fp32', 'bf16', 'bf16-emulated'}, default='fp32'
+        The arithmetic of training's matrix products. 'bf16' rounds their operands to
+        bfloat16 (float32 sums, float32 weights) on AMX-BF16 tiles or AVX512_BF16, and
+        raises NotImplementedError on a CPU with neither (backprop.precision_kernel('bf16')
+        says); 'bf16-emulated' is the same arithmetic in portable C, slow, on any CPU.
+        Prediction is always float32.
+    dropout : float in [0, 1) or one per hidden layer, default=0.0
+        While training, each unit of a hidden layer is dropped with this probability and
+        the kept ones scaled by 1 / (1 - p) (inverted dropout); nothing changes at
+        prediction. Not with solver='lbfgs'.
 
     Fitted attributes are scikit-learn's (classes_, coefs_, intercepts_, loss_, best_loss_,
     loss_curve_, validation_scores_, best_validation_score_, n_iter_, t_, n_features_in_,

@@ -33,6 +33,15 @@ def test_bad_inputs(net, X, match):
             call(X)
 
 
+def test_large_finite_inputs_are_not_mistaken_for_infinity():
+    from backprop import _arrays
+    huge = np.full((1000, 3), 3e38, np.float32)  # its sum overflows; every value is finite
+    _arrays.check_finite(huge, "X")
+    huge[999, 2] = np.inf
+    with pytest.raises(ValueError, match="row 999, column 2"):
+        _arrays.check_finite(huge, "X")
+
+
 @pytest.mark.parametrize("y, match", [
     (np.array([0, 1, 2, 0]), r"y\[2\] = 2 is not a class label: expected a whole number 0..1"),
     (np.array([0, 1, 0.5, 0]), r"y\[2\] = 0.5 is not a class label"),
@@ -70,20 +79,15 @@ def test_bad_targets(net, y, match):
     ({"callback": 3}, "callback must be callable"),
     ({"checkpoint_every": 5}, "checkpoint_every needs a checkpoint file"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
-    ({"precision": "fp16"}, "precision must be 'fp32' or 'bf16'"),
+    ({"precision": "fp16"}, "precision must be 'fp32', 'bf16' or 'bf16-emulated'"),
+    ({"precision": "bf16-emulated", "device": "cuda"}, "is for the CPU"),
+    ({"optimizer": "lbfgs", "dropout": 0.5}, "dropout does not go with optimizer 'lbfgs'"),
+    ({"optimizer": "lbfgs", "tolerance": 0}, "tolerance must be a number > 0"),
+    ({"optimizer": "lbfgs", "lbfgs_history": 0}, "lbfgs_history must be a whole number from 1 to 1000"),
+    ({"optimizer": "lbfgs", "max_evaluations": 2.5}, "max_evaluations must be a whole number"),
 ])
 def test_bad_training_options(net, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        net.fit(GOOD_X, GOOD_Y, **kwargs)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"optimizer": "lbfgs"}, "L-BFGS"),
-    ({"dropout": 0.5}, "dropout=0.5 needs dropout in libbackprop"),
-    ({"precision": "bf16"}, "bf16 training"),
-])
-def test_engine_features_still_to_come(net, kwargs, match):
-    with pytest.raises(NotImplementedError, match=match):
         net.fit(GOOD_X, GOOD_Y, **kwargs)
 
 

@@ -22,8 +22,25 @@ from backprop._clib import C  # noqa: E402
 from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+# Every check for the defaults, for solver='lbfgs' and with dropout (one value, and one per layer).
+ESTIMATORS = [MLPClassifier(), MLPRegressor(), MLPClassifier(solver="lbfgs"), MLPRegressor(solver="lbfgs"),
+              MLPClassifier(dropout=0.2), MLPRegressor(dropout=[0.3])]
+# With lbfgs, a multi-label fit drives some sigmoid outputs to exactly 0 or 1, which this check
+# refuses (it wants probabilities strictly between): scikit-learn's own lbfgs MLP fails it too.
+SATURATES = "check_classifiers_multilabel_output_format_predict_proba"
+
+
+@parametrize_with_checks(ESTIMATORS)
 def test_check_estimator(estimator, check):
+    if getattr(check, "func", check).__name__ == SATURATES and estimator.solver == "lbfgs":
+        try:
+            check(estimator)
+        except AssertionError as e:
+            assert "should therefore contain values between 0 and 1" in str(e)
+            with pytest.raises(AssertionError, match="should therefore contain values between 0 and 1"):
+                check(neural_network.MLPClassifier(solver="lbfgs"))
+            pytest.xfail("saturated probabilities after lbfgs, as scikit-learn's own MLP gives them")
+        return
     check(estimator)
 
 
@@ -40,10 +57,12 @@ def skipped_checks(estimator):
     return {s.replace(type(estimator).__name__, "MLP") for s in skipped}
 
 
-@pytest.mark.parametrize("ours, theirs", [(MLPClassifier, neural_network.MLPClassifier),
-                                          (MLPRegressor, neural_network.MLPRegressor)])
+@pytest.mark.parametrize("ours, theirs", [(MLPClassifier(), neural_network.MLPClassifier()),
+                                          (MLPRegressor(), neural_network.MLPRegressor()),
+                                          (MLPClassifier(dropout=0.2), neural_network.MLPClassifier()),
+                                          (MLPRegressor(solver="lbfgs"), neural_network.MLPRegressor(solver="lbfgs"))])
 def test_we_skip_only_what_scikit_learns_mlp_skips(ours, theirs):
-    assert skipped_checks(ours()) == skipped_checks(theirs())
+    assert skipped_checks(ours) == skipped_checks(theirs)
 
 
 def test_same_parameters_and_defaults():
@@ -226,18 +245,135 @@ def test_in_pipeline_grid_search_and_cross_validation(digits):
     np.testing.assert_array_equal(twin.predict_proba(Xtr), grid.best_estimator_.predict_proba(Xtr))
 
 
-def test_what_the_engine_does_not_have_yet(digits):
-    Xtr, _, ytr, _ = digits
-    with pytest.raises(NotImplementedError, match="L-BFGS"):
-        MLPClassifier(solver="lbfgs").fit(Xtr, ytr)
+def lbfgs_warnings(make, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = make().fit(X, y)
+    return est, [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_lbfgs_beside_scikit_learns(digits):
+    Xtr, Xte, ytr, yte = digits
+    for kwargs in (dict(max_iter=200), dict(max_iter=15), dict(max_iter=150, max_fun=10)):
+        params = dict(solver="lbfgs", hidden_layer_sizes=(32,), random_state=0, **kwargs)
+        ours, our_warnings = lbfgs_warnings(lambda: MLPClassifier(threads=1, **params), Xtr, ytr)
+        theirs, their_warnings = lbfgs_warnings(lambda: neural_network.MLPClassifier(**params), Xtr, ytr)
+        # the same warning, word for word (status and scipy's reason), or none for both
+        assert our_warnings == their_warnings, kwargs
+        assert ours.score(Xte, yte) > theirs.score(Xte, yte) - 0.03
+        if kwargs["max_iter"] == 15:
+            assert ours.n_iter_ == theirs.n_iter_ == 15 and "STOP: TOTAL NO. of ITERATIONS" in our_warnings[0]
+        elif "max_fun" in kwargs:
+            assert ours.n_iter_ <= 10 and "f AND g EVALUATIONS EXCEEDS LIMIT" in our_warnings[0]
+        else:
+            assert not our_warnings and 10 < ours.n_iter_ < 200
+            # no epochs after it stopped (each would be a call that changes nothing)
+            assert ours.network_._trainer.epochs_done <= ours.n_iter_ + 1
+        # loss_ is the objective scikit-learn minimizes: log-loss + (alpha / 2 n) ||W||^2, here
+        # computed by NumPy from predict_proba and coefs_
+        proba = ours.predict_proba(Xtr).astype(np.float64)
+        penalty = 0.5 * ours.alpha * sum((c.astype(np.float64) ** 2).sum() for c in ours.coefs_) / len(Xtr)
+        expect = -np.log(proba[np.arange(len(ytr)), ytr]).mean() + penalty
+        assert ours.loss_ == pytest.approx(expect, rel=1e-4)
+        for attr in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+            assert not hasattr(ours, attr) and not hasattr(theirs, attr), attr
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
-    with pytest.raises(NotImplementedError, match="dropout"):
-        MLPRegressor(dropout=0.2).fit(Xtr, ytr)
-    with pytest.raises(NotImplementedError, match="bf16"):
-        MLPClassifier(precision="bf16").fit(Xtr, ytr)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="dropout does not go with solver='lbfgs'"):
+        MLPClassifier(solver="lbfgs", dropout=0.1).fit(Xtr, ytr)
+
+
+def test_lbfgs_regression_and_warm_start():
+    X, Y = make_regression(n_samples=200, n_features=5, n_targets=2, noise=0.1, random_state=0)
+    Y = Y / Y.std(0)
+    reg, caught = lbfgs_warnings(lambda: MLPRegressor(solver="lbfgs", hidden_layer_sizes=(16,), max_iter=40,
+                                                      random_state=0, warm_start=True), X, Y)
+    assert reg.n_iter_ == 40 and "ITERATIONS REACHED LIMIT" in caught[0]
+    # scikit-learn's squared error: 1/2 the mean over samples and outputs, plus the penalty
+    penalty = 0.5 * reg.alpha * sum((c.astype(np.float64) ** 2).sum() for c in reg.coefs_) / len(X)
+    assert reg.loss_ == pytest.approx(0.5 * np.mean((reg.predict(X) - Y) ** 2) + penalty, rel=1e-4)
+    first = reg.loss_
+    reg.set_params(max_iter=2000).fit(X, Y)  # warm_start: on from where it stopped, with a fresh history
+    assert reg.loss_ < first and reg.score(X, Y) > 0.99
+
+
+def test_lbfgs_tol_is_scikit_learns_gradient_tolerance():
+    X, Y = make_regression(n_samples=200, n_features=5, n_targets=3, noise=0.1, random_state=1)
+    Y = Y / Y.std(0)
+    params = dict(solver="lbfgs", hidden_layer_sizes=(16,), random_state=0, tol=1e-2, max_iter=1000)
+
+    def largest_gradient(est):
+        """max |d/dp| of scikit-learn's objective, (1/2) mean over samples and outputs of the
+        squared error + (alpha / 2 n) ||W||^2, from the library's gradient of its own loss
+        (which sums the outputs)."""
+        g = est.network_.gradients(X, Y)
+        k, wd = Y.shape[1], est.alpha / len(X)
+        return max(max(np.abs(dW / k + wd * W).max() for dW, W in zip(g.dW, est.network_.weights)),
+                   max(np.abs(db / k).max() for db in g.db))
+
+    reg, caught = lbfgs_warnings(lambda: MLPRegressor(**params), X, Y)
+    assert not caught and largest_gradient(reg) <= 1e-2
+    # one iteration less, and the gradient is not within tol yet: it stopped at the first point that was
+    before, caught = lbfgs_warnings(lambda: MLPRegressor(**dict(params, max_iter=reg.n_iter_ - 1)), X, Y)
+    assert "ITERATIONS REACHED LIMIT" in caught[0] and largest_gradient(before) > 1e-2
+
+
+def test_dropout(digits):
+    Xtr, Xte, ytr, yte = digits
+    params = dict(hidden_layer_sizes=(64, 32), max_iter=30, random_state=0, batch_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = MLPClassifier(**params).fit(Xtr, ytr)
+        dropped = MLPClassifier(dropout=0.2, **params).fit(Xtr, ytr)
+        again = MLPClassifier(dropout=[0.2, 0.2], **params).fit(Xtr, ytr)
+        per_layer = MLPClassifier(dropout=[0.5, 0.0], **params).fit(Xtr, ytr)
+    assert dropped.network_.dropout == (0.2, 0.2) and per_layer.network_.dropout == (0.5, 0.0)
+    assert plain.network_.dropout == (0.0, 0.0)
+    # masks come from random_state: the same fit twice gives the same model
+    np.testing.assert_array_equal(dropped.coefs_[0], again.coefs_[0])
+    assert not np.array_equal(dropped.coefs_[0], plain.coefs_[0])
+    assert dropped.score(Xte, yte) > 0.9
+    with pytest.raises(ValueError, match="3 probabilities for 2 hidden layers"):
+        MLPClassifier(dropout=[0.1, 0.1, 0.1], **params).fit(Xtr, ytr)
+    # warm_start with other dropout keeps the weights; partial_fit refuses to change it
+    weights = dropped.coefs_[0].copy()
+    dropped.set_params(warm_start=True, dropout=0.0, max_iter=1, learning_rate_init=1e-30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dropped.fit(Xtr, ytr)
+    assert dropped.network_.dropout == (0.0, 0.0)
+    np.testing.assert_array_equal(dropped.coefs_[0], weights)
+    step = MLPClassifier(hidden_layer_sizes=(16,), dropout=0.1).partial_fit(Xtr, ytr, classes=np.arange(10))
+    with pytest.raises(ValueError, match="dropout changed between partial_fit calls"):
+        step.set_params(dropout=0.3).partial_fit(Xtr, ytr)
+
+
+def test_precision(digits, monkeypatch):
+    Xtr, Xte, ytr, yte = digits
+    params = dict(hidden_layer_sizes=(32,), max_iter=5, random_state=0, batch_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fp32 = MLPClassifier(**params).fit(Xtr, ytr)
+        emulated = MLPClassifier(precision="bf16-emulated", **params).fit(Xtr, ytr)
+        if C.bp_precision_kernel(1) is not None:
+            bf16 = MLPClassifier(precision="bf16", **params).fit(Xtr, ytr)
+            # the same bf16 arithmetic on this CPU's kernel and in portable C (up to the order of sums)
+            np.testing.assert_allclose(bf16.coefs_[0], emulated.coefs_[0], atol=1e-5)
+            assert bf16.score(Xte, yte) > fp32.score(Xte, yte) - 0.05
+    # rounded operands take other steps than float32's
+    assert np.abs(emulated.coefs_[0] - fp32.coefs_[0]).max() > 1e-3
+    # a checkpoint does not keep the precision: partial_fit after a pickle sets it again
+    step = MLPClassifier(hidden_layer_sizes=(16,), random_state=0, precision="bf16-emulated")
+    step.partial_fit(Xtr, ytr, classes=np.arange(10))
+    restored = pickle.loads(pickle.dumps(step))
+    step.partial_fit(Xtr, ytr)
+    restored.partial_fit(Xtr, ytr)
+    np.testing.assert_array_equal(step.coefs_[0], restored.coefs_[0])
+    with pytest.raises(ValueError, match="precision"):
         MLPClassifier(precision="int8").fit(Xtr, ytr)
+    monkeypatch.setattr(C, "bp_precision_kernel", lambda code: None if code == 1 else b"fp32")
+    with pytest.raises(NotImplementedError, match="neither AMX-BF16 tiles nor AVX512_BF16"):
+        MLPClassifier(precision="bf16").fit(Xtr, ytr)
 
 
 def test_threads_verbose_and_unfitted(digits, capsys):
