@@ -91,6 +91,8 @@ $(BUILD)/src/core/activation.o: BASEFLAGS += -fno-trapping-math
 $(BUILD)/src/%.o: BASEFLAGS += -fvisibility=hidden
 
 VERSION := 0.2.0
+# The program prints the version this Makefile sets (backprop --version).
+$(BUILD)/cli/main.o: BASEFLAGS += -DBP_VERSION='"$(VERSION)"'
 
 LIB_SRC := $(wildcard src/*/*.c)
 CUDA_SRC := $(wildcard src/cuda/*.cu)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "backprop.h"
 
@@ -179,28 +180,39 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
 int cli_csv_columns(const char *path, size_t *cols)
 {
     if (cli_detect_format(path) != CLI_FORMAT_CSV) return -1;
-    unsigned char head[65536];
-    size_t n = peek(path, head, sizeof head);
-    if (n == 0) return -1;
-    /* Count separators on the first line that is not blank or a comment. */
-    size_t i = 0;
-    if (n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF) i = 3;
-    for (;;) {
-        while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n')) i++;
-        if (i < n && head[i] == '#') {
-            while (i < n && head[i] != '\n') i++;
-            continue;
-        }
-        break;
-    }
+    /* gzread reads plain files as they are and .gz files decompressed. */
+    gzFile f = gzopen(path, "rb");
+    if (!f) return -1;
+    /* Count separators on the first line that is not blank or a comment,
+       however long that line is. */
+    enum { BLANK, COMMENT, FIELDS } state = BLANK;
     size_t counts[3] = {0, 0, 0};
-    int quoted = 0;
-    for (size_t j = i; j < n && head[j] != '\n'; j++) {
-        if (head[j] == '"') quoted = !quoted;
-        else if (!quoted && head[j] == ',') counts[0]++;
-        else if (!quoted && head[j] == ';') counts[1]++;
-        else if (!quoted && head[j] == '\t') counts[2]++;
+    int quoted = 0, done = 0, first = 1;
+    unsigned char buf[16384];
+    int n;
+    while (!done && (n = gzread(f, buf, sizeof buf)) > 0) {
+        int i = 0;
+        if (first && n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF) i = 3;
+        first = 0;
+        for (; i < n && !done; i++) {
+            unsigned char c = buf[i];
+            if (state == BLANK) {
+                if (c == '#') state = COMMENT;
+                else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') state = FIELDS;
+            } else if (state == COMMENT) {
+                if (c == '\n') state = BLANK;
+                continue;
+            }
+            if (state != FIELDS) continue;
+            if (c == '\n') done = 1;
+            else if (c == '"') quoted = !quoted;
+            else if (!quoted && c == ',') counts[0]++;
+            else if (!quoted && c == ';') counts[1]++;
+            else if (!quoted && c == '\t') counts[2]++;
+        }
     }
+    gzclose(f);
+    if (state != FIELDS) return -1;
     size_t best = counts[0];
     if (counts[1] > best) best = counts[1];
     if (counts[2] > best) best = counts[2];

@@ -11,7 +11,9 @@
 #include "commands.h"
 #include "mpi.h"
 
-#define BP_VERSION "0.1.0"
+#ifndef BP_VERSION
+#define BP_VERSION "unknown" /* the Makefile passes VERSION */
+#endif
 
 static const cli_command *const commands[] = {
     &cmd_demo, &cmd_train, &cmd_eval, &cmd_predict, &cmd_init, &cmd_info,

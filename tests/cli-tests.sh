@@ -20,6 +20,7 @@
 # shellcheck disable=SC2016
 
 BUILD_DIR=${1:-build}
+SRC_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BP=$BUILD_DIR/backprop
 case $BP in
 /*) ;;
@@ -679,6 +680,17 @@ c "eval gives the same report on 1 and 3 threads" 'cmp -s "$O" eval3.json'
 t "predict --threads 2" 0 '' "$BP" predict th1.bpm --data wide.csv --threads 2 -o p2.csv
 t "predict --threads 1" 0 '' "$BP" predict th1.bpm --data wide.csv --threads 1 -o p1.csv
 c "predict writes the same file on 1 and 2 threads" 'cmp -s p1.csv p2.csv'
+# Inputs without targets: predict counts the columns of the first line, whole,
+# however long it is (here 6,000 columns, about 66 KB) and through gzip too.
+awk 'BEGIN { srand(5); for (r = 0; r < 30; r++) { line = "";
+    for (k = 0; k < 6000; k++) line = line sprintf("%.8f,", rand()); print line (r % 2) } }' > longline.csv
+awk 'BEGIN { srand(6); for (r = 0; r < 4; r++) { line = sprintf("%.8f", rand());
+    for (k = 1; k < 6000; k++) line = line sprintf(",%.8f", rand()); print line } }' > longline-in.csv
+gzip -c longline-in.csv > longline-in.csv.gz
+t "train on 6,000 columns" 0 '' "$BP" train --train longline.csv --hidden 4 --epochs 2 --quiet -o longline.bpm
+t "predict on a first line longer than 64 KiB, no targets" 0 '' "$BP" predict longline.bpm --data longline-in.csv -o ll.csv
+t "the same inputs gzipped" 0 '' "$BP" predict longline.bpm --data longline-in.csv.gz -o llgz.csv
+c "plain and gzipped inputs predict the same 4 rows" '[ "$(wc -l < ll.csv)" -eq 5 ] && cmp -s ll.csv llgz.csv'
 t "--threads 0 is a usage error" 2 '^backprop train: --threads expects a whole number from 1 to 256' \
     "$BP" train --train wide.csv --threads 0 -o bad.bpm
 nothing_left "--threads 0 writes no model" bad.bpm
@@ -708,6 +720,9 @@ fi
 # --version names), or emulated in C everywhere. The same bits for any thread count.
 t "--version names the products this CPU gets" 0 '' "$BP" --version
 out_has "--version: an fp32 and a bf16 line" '^products: fp32 .+; bf16 .+'
+# The version printed is the one the Makefile (and the Python package) carry.
+MK_VERSION=$(sed -n 's/^VERSION := //p' "$SRC_ROOT/Makefile")
+out_has "--version prints the Makefile's version ($MK_VERSION)" "^backprop $MK_VERSION\$"
 t "--precision bf16-emulated trains" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 \
     --threads 1 --precision bf16-emulated --quiet -o emu1.bpm
 t "--precision bf16-emulated on 3 threads" 0 '' "$BP" train --train wide.csv --hidden 256,128 --batch 64 --epochs 2 \
