@@ -303,7 +303,7 @@ const cli_command cmd_eval = {
 /* ---------------------------------------------------------------- predict */
 
 static const cli_option predict_options[] = {
-    {"data", "FILE", "inputs (any target columns are ignored): CSV, IDX or FANN (required)"},
+    {"data", "FILE", "inputs (any target columns are ignored): CSV, IDX images (no labels needed) or FANN (required)"},
     {"labels", "FILE", "IDX labels (ignored; accepted for symmetry with eval)"},
     {"format", "FMT", "data format: auto (default), csv, idx or fann"},
     {"classes", NULL, "print the predicted class (its name when the model has names) instead of the outputs"},

@@ -168,6 +168,9 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     /* Data to predict on may or may not carry its targets: n_0 columns means none. */
     size_t cols = 0;
     if (inputs_only && cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
+    /* An IDX image file without its labels file: images only. */
+    cli_format format = req.format == CLI_FORMAT_AUTO ? cli_detect_format(path) : req.format;
+    if (inputs_only && !labels && format == CLI_FORMAT_IDX) req.target = BP_TARGET_NONE;
     code = cli_read_data(a, &req, out);
     free(names);
     if (code || (code = check_widths(a, path, net, classes, out))) return code;

@@ -691,6 +691,17 @@ t "train on 6,000 columns" 0 '' "$BP" train --train longline.csv --hidden 4 --ep
 t "predict on a first line longer than 64 KiB, no targets" 0 '' "$BP" predict longline.bpm --data longline-in.csv -o ll.csv
 t "the same inputs gzipped" 0 '' "$BP" predict longline.bpm --data longline-in.csv.gz -o llgz.csv
 c "plain and gzipped inputs predict the same 4 rows" '[ "$(wc -l < ll.csv)" -eq 5 ] && cmp -s ll.csv llgz.csv'
+# IDX: 20 images of 2 x 2 pixels and their labels; predict takes the images alone.
+{ printf '\000\000\010\003\000\000\000\024\000\000\000\002\000\000\000\002'
+  i=0; while [ $i -lt 80 ]; do printf "\\$(printf %03o $(( (i * 37 + i / 4 * 11) % 256 )))"; i=$((i + 1)); done
+} > img-idx
+{ printf '\000\000\010\001\000\000\000\024'
+  i=0; while [ $i -lt 20 ]; do printf "\\$(printf %03o $((i % 3)))"; i=$((i + 1)); done
+} > lab-idx
+t "train on IDX images and labels" 0 '' "$BP" train --train img-idx --labels lab-idx --hidden 4 --epochs 2 --quiet -o idx.bpm
+t "predict on IDX images without labels" 0 '' "$BP" predict idx.bpm --data img-idx -o idxp.csv
+c "one prediction per image" '[ "$(wc -l < idxp.csv)" -eq 21 ]'
+t "eval on IDX images still asks for the labels" 2 'give its labels file too' "$BP" eval idx.bpm --data img-idx
 t "--threads 0 is a usage error" 2 '^backprop train: --threads expects a whole number from 1 to 256' \
     "$BP" train --train wide.csv --threads 0 -o bad.bpm
 nothing_left "--threads 0 writes no model" bad.bpm
