@@ -94,6 +94,20 @@ static void store_tile(const float *acc, const bp_tile_dest *dest)
     }
 }
 
+/* acc + a b, four lanes. With relaxed SIMD (the playground's second build,
+   compiled with -mrelaxed-simd) one f32x4.relaxed_madd, which engines on
+   CPUs with FMA run as one fused multiply-add and elsewhere as a multiply and
+   an add; otherwise a multiply and an add. The operands go to the builtin in
+   the standardized instruction's order (a * b + c). */
+static inline v128_t madd(v128_t a, v128_t b, v128_t acc)
+{
+#if defined(__wasm_relaxed_simd__)
+    return __builtin_wasm_fma_f32x4(a, b, acc);
+#else
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b));
+#endif
+}
+
 /* The k loop of eight columns of the tile (col0 = 0 or 8): per k, two loads of
    B, six broadcasts of A, twelve multiplies and adds into twelve accumulators;
    then those columns into acc. */
@@ -108,8 +122,8 @@ static inline __attribute__((always_inline)) void multiply_half(size_t kc, const
         v128_t ai;
 #define BP_ROW(i)                                                                                         \
     ai = wasm_v128_load32_splat(a + i);                                                                   \
-    c##i##0 = wasm_f32x4_add(c##i##0, wasm_f32x4_mul(ai, b0));                                            \
-    c##i##1 = wasm_f32x4_add(c##i##1, wasm_f32x4_mul(ai, b1))
+    c##i##0 = madd(ai, b0, c##i##0);                                                                      \
+    c##i##1 = madd(ai, b1, c##i##1)
         BP_ROW(0); BP_ROW(1); BP_ROW(2); BP_ROW(3); BP_ROW(4); BP_ROW(5);
 #undef BP_ROW
     }
