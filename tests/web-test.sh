@@ -6,9 +6,10 @@
 #      micro-kernel against bp_gemm_naive), its epilogues, the layers, the seeds' networks,
 #      the three-way gradients and the explanation, compiled with emcc and run under Node;
 #      then the same with the relaxed-SIMD kernel (f32x4.relaxed_madd, as the page runs it
-#      where the browser has relaxed SIMD), under a Node that validates relaxed SIMD, with
-#      web/relaxed-simd.js's own checks;
-#   2. web/build.sh: build/web/playground.html;
+#      where the browser has relaxed SIMD), under a Node that validates relaxed SIMD;
+#   2. web/build.sh: build/web/playground.html; tests/web-relaxed-test.js: the opcode
+#      rewrite and the patch (web/relaxed-simd.js, web/wasm-patch.js) on hand-written
+#      modules and on the page's build;
 #   3. tests/web-test.mjs: headless Chromium through playwright-core on that page from
 #      file:// (training, the step view against `backprop explain --json`, CSV and model
 #      errors, the CLI loading the page's models, links, frame rate), with screenshots in
