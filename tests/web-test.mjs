@@ -216,10 +216,12 @@ function compareSteps(numbers, json) {
     return count;
 }
 
-await check('every number of the step-by-step view equals backprop explain --json', async () => {
-    const page = xorPage || await open('#pace=0');
+// Trains the page at url + fragment a while, then explains sample K in its step view and with
+// `backprop explain --json` on the page's own model and data: [the page's step numbers, the
+// CLI's JSON].
+async function explainAgainstCli(page, url, fragment, name) {
     // The whole data set as the training set (test 0), so that data row K is sample K.
-    await page.goto(pageUrl + '#test=0&hidden=5,3&act=sigmoid&pace=0&lr=0.1');
+    await page.goto(url + fragment);
     await page.reload();
     await page.waitForFunction(() => document.body.dataset.ready === 'yes');
     await idle(page);
@@ -227,8 +229,8 @@ await check('every number of the step-by-step view equals backprop explain --jso
     await page.waitForFunction(() => window.playground.snapshot().steps > 300);
     await page.click('#play');
     await idle(page);
-    const model = await download(page, '#save-model', path.join(work, 'page.bpm'));
-    const data = await download(page, '#save-data', path.join(work, 'page-data.csv'));
+    const model = await download(page, '#save-model', path.join(work, `${name}.bpm`));
+    const data = await download(page, '#save-data', path.join(work, `${name}-data.csv`));
     const K = 7;
     await page.fill('#explain-index', String(K));
     await page.click('#explain');
@@ -236,13 +238,69 @@ await check('every number of the step-by-step view equals backprop explain --jso
     await page.click('#explain-all');
     const numbers = await page.evaluate(() => window.playground.stepNumbers());
     const json = JSON.parse(cli(['explain', '--model', model, '--data', data, '--sample', String(K), '--lr', '0.1', '--json']));
+    return [numbers, json];
+}
+
+// Every number in two JSON values, leaf by leaf (to 1e-6, as CHECK_NEAR): how many.
+function compareJson(page, want, where = '') {
+    if (typeof want === 'number' || want === null) {
+        assert(want === null ? page === null : typeof page === 'number' && near(page, want, 1e-6),
+               `${where}: page ${page}, CLI ${want}`);
+        return 1;
+    }
+    if (typeof want !== 'object') return 0;
+    assert(page && typeof page === 'object', `${where}: missing in the page's explanation`);
+    let count = 0;
+    for (const key of Object.keys(want)) count += compareJson(page[key], want[key], `${where}.${key}`);
+    return count;
+}
+
+await check('every number of the step-by-step view equals backprop explain --json', async () => {
+    const page = xorPage || await open('#pace=0');
+    const [numbers, json] = await explainAgainstCli(page, pageUrl, '#test=0&hidden=5,3&act=sigmoid&pace=0&lr=0.1', 'page');
     const count = compareSteps(numbers, json);
     assert(count > 100, `only ${count} numbers compared`);
     const labels = numbers.map(([l]) => l).join(' ');
     for (const want of ['W^1', 'z^3', 'a^3', 'delta^3', 'delta^1', 'dC/dW^1', '(W^2)^T', 'W^3 after the step'])
         assert(labels.includes(want), `the steps never show ${want}`);
     await shot(page, 'steps.png', true);
-    return `${count} numbers in ${numbers.length} terms`;
+    return `${count} numbers in ${numbers.length} terms, engine ${await page.evaluate(() => document.body.dataset.engine)}`;
+});
+
+// The page runs the relaxed-SIMD engine where the browser has relaxed SIMD (Chromium does
+// since 114); the SIMD128 one, which other browsers get, is tested through ?engine=simd128.
+// Both with layers wide enough for whole 6 x 16 tiles of the GEMM kernel and its edges.
+await check('each engine (relaxed SIMD, SIMD128) trains and its step view equals backprop explain --json', async () => {
+    const notes = [];
+    for (const [query, engine] of [['', 'relaxed-simd'], ['?engine=simd128', 'simd128']]) {
+        const page = await open('', pageUrl + query);
+        assert(await page.evaluate(() => document.body.dataset.engine) === engine,
+               `${query || 'the page'}: engine ${await page.evaluate(() => document.body.dataset.engine)}, expected ${engine}`);
+        // The step view shows 8 x 8 of a matrix; the page's whole explanation is compared too.
+        const [, json] = await explainAgainstCli(page, pageUrl + query,
+                                                   '#test=0&hidden=40,20&act=tanh&batch=16&pace=0&lr=0.1', `engine-${engine}`);
+        const count = compareJson(await page.evaluate(() => window.playground.explanation()), json);
+        assert(count > 2000, `only ${count} numbers compared`);
+        const acc = (await snapshot(page)).train.accuracy;
+        assert(acc >= 0.9, `${engine}: training accuracy ${acc}`);
+        assert(page.errors.length === 0, `page errors: ${page.errors.join('; ')}`);
+        notes.push(`${engine}: ${count} numbers, accuracy ${(100 * acc).toFixed(0)}%`);
+        await page.close();
+    }
+    return notes.join('; ');
+});
+
+await check('the page picks its engine by WebAssembly.validate of a relaxed-SIMD module', async () => {
+    const page = await open();
+    // f32x4.relaxed_madd in its standardized encoding, as engine.js asks.
+    const relaxed = await page.evaluate(() => WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1,
+        96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 0xfd, 0x85, 0x02, 11])));
+    const engine = await page.evaluate(() => document.body.dataset.engine);
+    const footer = await page.textContent('#engine-kind');
+    await page.close();
+    assert(engine === (relaxed ? 'relaxed-simd' : 'simd128'), `relaxed SIMD ${relaxed}, engine ${engine}`);
+    assert(/relaxed/.test(footer) === relaxed, `the footer says "${footer}"`);
+    return `relaxed SIMD here: ${relaxed}`;
 });
 
 await check('the step view reproduces seed 001\'s hand-worked numbers', async () => {

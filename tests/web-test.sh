@@ -5,7 +5,11 @@
 #   1. web/build.sh ... unit: the library and the C unit tests of the GEMM (the SIMD128
 #      micro-kernel against bp_gemm_naive), its epilogues, the layers, the seeds' networks,
 #      the three-way gradients and the explanation, compiled with emcc and run under Node;
-#   2. web/build.sh: build/web/playground.html;
+#      then the same with the relaxed-SIMD kernel (f32x4.relaxed_madd, as the page runs it
+#      where the browser has relaxed SIMD), under a Node that validates relaxed SIMD;
+#   2. web/build.sh: build/web/playground.html; tests/web-relaxed-test.js: the opcode
+#      rewrite and the patch (web/relaxed-simd.js, web/wasm-patch.js) on hand-written
+#      modules and on the page's build;
 #   3. tests/web-test.mjs: headless Chromium through playwright-core on that page from
 #      file:// (training, the step view against `backprop explain --json`, CSV and model
 #      errors, the CLI loading the page's models, links, frame rate), with screenshots in
@@ -24,6 +28,9 @@ if ! command -v emcc > /dev/null 2>&1 || ! command -v node > /dev/null 2>&1; the
     echo "web: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
+# Node 20 runs relaxed SIMD only when asked to (later versions have it on).
+relaxed_node=
+node --experimental-wasm-relaxed-simd -e 0 > /dev/null 2>&1 && relaxed_node=--experimental-wasm-relaxed-simd
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 passed=0
@@ -49,6 +56,14 @@ if sh web/build.sh "$out" unit > "$dir/log" 2>&1; then
     else
         fail "the engine's unit tests under WebAssembly"
     fi
+    # The build made unit-tests-relaxed.js only after web/relaxed-simd.js had rewritten its
+    # FMAs and Node had validated the result, so this Node runs relaxed SIMD (with its flag).
+    # shellcheck disable=SC2086 # empty or one flag
+    if node $relaxed_node "$out/unit-tests-relaxed.js" '!three_ways_single_sample' > "$dir/log" 2>&1; then
+        ok "the same with the relaxed-SIMD GEMM kernel ($(tail -n 1 "$dir/log" | sed 's/^unit: //'))"
+    else
+        fail "the engine's unit tests with the relaxed-SIMD GEMM kernel"
+    fi
 else
     fail "building the unit tests with emcc (web/build.sh $out unit)"
 fi
@@ -59,6 +74,13 @@ if sh web/build.sh "$out" > "$dir/log" 2>&1; then
 else
     fail "web/build.sh"
     finish
+fi
+# The relaxed-SIMD build step on hand-written modules, and the page's patch on its module.
+# shellcheck disable=SC2086 # empty or one flag
+if node $relaxed_node tests/web-relaxed-test.js "$out" > "$dir/log" 2>&1; then
+    ok "web/relaxed-simd.js and web/wasm-patch.js ($(tail -n 1 "$dir/log"))"
+else
+    fail "web/relaxed-simd.js and web/wasm-patch.js"
 fi
 # One file: nothing in it may load from elsewhere.
 if grep -Eq '(src|href)="(https?:)?//' "$out/playground.html"; then

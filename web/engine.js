@@ -7,12 +7,34 @@
 // Frames (snapshots while training) and stops (a diverged run: an error; a converged L-BFGS:
 // a note) arrive through the two callbacks. The page never computes what the engine
 // reports; it only draws it.
+//
+// Which build of the engine the worker runs is decided here, once, as the page loads: the
+// one whose GEMM kernel uses relaxed SIMD's fused multiply-add where the browser validates
+// a relaxed-SIMD instruction, else the SIMD128 one (web/wasm-patch.js makes the first from
+// the second). engine.kind says which; start({kind: 'simd128'}) asks for the SIMD128 one
+// (the page's ?engine=simd128, for tests and comparisons).
 'use strict';
 /* global WORKER_SOURCE */
 
 const Engine = (() => {
-    function start({onFrame, onStopped, onFailure}) {
-        const url = URL.createObjectURL(new Blob([WORKER_SOURCE], {type: 'text/javascript'}));
+    // (module (func (param v128 v128 v128) (result v128)
+    //   local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)): 0xfd 0x105 is the
+    // standardized encoding, the one web/relaxed-simd.js writes.
+    const RELAXED_SIMD_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0,
+                                10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 0xfd, 0x85, 0x02, 11];
+
+    function relaxedSimd() {
+        try {
+            return WebAssembly.validate(new Uint8Array(RELAXED_SIMD_PROBE));
+        } catch (e) {
+            return false;
+        }
+    }
+
+    function start({onFrame, onStopped, onFailure, kind}) {
+        kind = kind !== 'simd128' && relaxedSimd() ? 'relaxed-simd' : 'simd128';
+        const source = `const ENGINE_KIND = ${JSON.stringify(kind)};\n` + WORKER_SOURCE;
+        const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
         const worker = new Worker(url);
         const pending = new Map();
         let nextId = 1;
@@ -43,7 +65,7 @@ const Engine = (() => {
             });
         }
 
-        return {request};
+        return {request, kind};
     }
 
     return {start};

@@ -531,7 +531,12 @@
     async function boot() {
         const {setup: s, problems} = State.fromFragment(location.hash);
         setup = s;
-        engine = Engine.start({onFrame: (x) => accept(x), onStopped, onFailure: (e) => message(e.message, 'error')});
+        // ?engine=simd128 runs the SIMD128 build where relaxed SIMD would be picked (engine.js).
+        const kind = new URLSearchParams(location.search).get('engine');
+        engine = Engine.start({onFrame: (x) => accept(x), onStopped, onFailure: (e) => message(e.message, 'error'), kind});
+        document.body.dataset.engine = engine.kind;
+        document.getElementById('engine-kind').textContent =
+            engine.kind === 'relaxed-simd' ? 'WebAssembly SIMD with relaxed SIMD\'s fused multiply-add' : 'WebAssembly SIMD';
         try {
             names = await engine.request('init');
         } catch (e) {

@@ -16,10 +16,12 @@
 // its messages, model files. The worker only moves arrays in and out.
 //
 // Built into the page after the Emscripten module (web/build.sh): createEngine is its
-// factory. Under Node (tests/web-test.sh's engine check) the same file runs as a module
-// of its own: see the end.
+// factory, ENGINE_WASM the module (base64, the SIMD128 build), RELAXED_PATCH what turns it
+// into the relaxed-SIMD build (web/wasm-patch.js), and ENGINE_KIND, put first by the page
+// (engine.js), which of the two to run. Under Node (tests/web-test.sh's engine check) the
+// same file runs as a module of its own: see the end.
 'use strict';
-/* global createEngine */
+/* global createEngine, ENGINE_WASM, RELAXED_PATCH, ENGINE_KIND, WasmPatch */
 
 // The library functions called here: [result, [arguments]] in cwrap's terms ('number'
 // for pointers, sizes, enums and doubles; 'string' for C strings; null for void).
@@ -759,5 +761,11 @@ if (typeof module === 'object' && module.exports) {
     };
 } else {
     self.onmessage = (e) => onMessage(e.data);
-    start(createEngine);
+    // The module's bytes, patched for relaxed SIMD when the page asks for it, go to the
+    // Emscripten module as its wasmBinary (its own copy of the module was taken out).
+    start(() => Promise.resolve().then(() => {
+        const simd128 = WasmPatch.fromBase64(ENGINE_WASM);
+        const bytes = ENGINE_KIND === 'relaxed-simd' ? WasmPatch.apply(simd128, RELAXED_PATCH) : simd128;
+        return createEngine({wasmBinary: bytes});
+    }));
 }

@@ -3,9 +3,8 @@
  * one A sliver and one B sliver of gemm.c's packed blocks (gemm_kernel.h), for
  * the playground's build (emcc -msimd128, web/build.sh).
  *
- * WebAssembly has 128-bit vectors of four floats and no fused multiply-add
- * (relaxed SIMD is too new for the Emscripten this is built with), and engines
- * map its vectors onto 16 registers on x86-64. A whole 6 x 16 tile needs 24
+ * WebAssembly has 128-bit vectors of four floats and, before relaxed SIMD, no
+ * fused multiply-add, and engines map its vectors onto 16 registers on x86-64. A whole 6 x 16 tile needs 24
  * accumulators, which the engine spills inside the k loop, so the tile is
  * computed as two 6 x 8 halves: per k, two loads of B, six broadcasts of A
  * (load32_splat) and twelve multiplies and adds into twelve accumulators,
@@ -30,12 +29,20 @@
  * tests/web-test.sh runs tests/test_gemm.c (against bp_gemm_naive) and
  * tests/test_epilogue.c on it under Node.
  *
- * Left out on purpose: relaxed SIMD's fused multiply-add, and threads (a page
- * opened from file:// has no SharedArrayBuffer). Clang 14 writes relaxed SIMD's
- * prototype FMA opcode, which Chromium 156 and Node 20 refuse. Without it the
- * ceiling is one multiply and one add per vector: bench/web_peak.c measures it
- * in the browser (39.6 GFLOP/s on the host above), and training the digits
- * network runs at 0.85 of that (bench/web-speed.sh, docs/PERFORMANCE.md).
+ * Relaxed SIMD: web/build.sh compiles this file a second time with
+ * -mrelaxed-simd, where madd() is one f32x4.relaxed_madd (V8 runs it as
+ * vfmadd231ps on CPUs with FMA). Clang 14 writes it with the proposal's
+ * prototype opcode, which Chromium 156 and Node 20 refuse; web/relaxed-simd.js
+ * rewrites it into the standardized one after linking, and the page runs that
+ * build where the browser validates relaxed SIMD (docs/PLAYGROUND.md). Same
+ * host, Chromium 156, 7 interleaved rounds of bench/web-speed.sh: 499k
+ * samples/s against 399k (1.25 times); the FMA ceiling (bench/web_peak.c) is
+ * 56.0 GFLOP/s against 38.9 for a multiply and an add, and training runs at
+ * 0.76 of it (0.88 of the other). Writing each half tile straight from its
+ * registers, and unrolling the k loop by two, measured slower with FMA too.
+ *
+ * Left out on purpose: threads (a page opened from file:// has no
+ * SharedArrayBuffer).
  */
 #include "gemm_kernel.h"
 
@@ -94,6 +101,20 @@ static void store_tile(const float *acc, const bp_tile_dest *dest)
     }
 }
 
+/* acc + a b, four lanes. With relaxed SIMD (the playground's second build,
+   compiled with -mrelaxed-simd) one f32x4.relaxed_madd, which engines on
+   CPUs with FMA run as one fused multiply-add and elsewhere as a multiply and
+   an add; otherwise a multiply and an add. The operands go to the builtin in
+   the standardized instruction's order (a * b + c). */
+static inline v128_t madd(v128_t a, v128_t b, v128_t acc)
+{
+#if defined(__wasm_relaxed_simd__)
+    return __builtin_wasm_fma_f32x4(a, b, acc);
+#else
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b));
+#endif
+}
+
 /* The k loop of eight columns of the tile (col0 = 0 or 8): per k, two loads of
    B, six broadcasts of A, twelve multiplies and adds into twelve accumulators;
    then those columns into acc. */
@@ -108,8 +129,8 @@ static inline __attribute__((always_inline)) void multiply_half(size_t kc, const
         v128_t ai;
 #define BP_ROW(i)                                                                                         \
     ai = wasm_v128_load32_splat(a + i);                                                                   \
-    c##i##0 = wasm_f32x4_add(c##i##0, wasm_f32x4_mul(ai, b0));                                            \
-    c##i##1 = wasm_f32x4_add(c##i##1, wasm_f32x4_mul(ai, b1))
+    c##i##0 = madd(ai, b0, c##i##0);                                                                      \
+    c##i##1 = madd(ai, b1, c##i##1)
         BP_ROW(0); BP_ROW(1); BP_ROW(2); BP_ROW(3); BP_ROW(4); BP_ROW(5);
 #undef BP_ROW
     }
