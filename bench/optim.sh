@@ -4,6 +4,7 @@
 # (784-256-128-10, 2 epochs), batch 64, one thread (bench/optim_bench.c).
 #
 #   sh bench/optim.sh [--rounds N] [--base DIR] [--quick] [--threads N] [--json FILE]
+#                     [--weight-decay WD] [--only OPTIMIZERS]
 #
 #   --base DIR   also time the library built in DIR/build/libbackprop.a (for example
 #                main's tree at the branch point, built with make there) in the same
@@ -11,6 +12,10 @@
 #   --rounds N   rounds (default 3); every figure is the median over rounds, and every
 #                ratio is taken within a round, then the median of those is printed
 #   --quick      digits 40 epochs, Fashion-MNIST 1 epoch, one round
+#   --weight-decay WD  train with weight decay WD (L2; decoupled for adamw), as
+#                scikit-learn's alpha does (alpha 1e-4 at batch 64: 1.5625e-6)
+#   --only LIST  these optimizers only (comma-separated; sgd is always timed, as the
+#                reference of the ratios)
 #
 # Builds and runs round by round, each optimizer of each library in turn, so a slow
 # stretch of a shared machine hits all of them. Prints each optimizer's epoch time as
@@ -24,6 +29,8 @@ BASE=
 THREADS=1
 JSON=
 QUICK=0
+WD=0
+ONLY=
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) shift; ROUNDS=${1:-} ;;
@@ -31,7 +38,9 @@ while [ $# -gt 0 ]; do
         --threads) shift; THREADS=${1:-} ;;
         --json) shift; JSON=${1:-} ;;
         --quick) QUICK=1; ROUNDS=1 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        --weight-decay) shift; WD=${1:-} ;;
+        --only) shift; ONLY=${1:-} ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "optim.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -69,17 +78,18 @@ if [ -f "$DATA/train-images-idx3-ubyte.gz" ]; then WORKLOADS="digits fmnist"
 else echo "optim.sh: no Fashion-MNIST in $DATA (apt-get install dataset-fashion-mnist): digits only" >&2; fi
 if [ $QUICK = 1 ]; then DIGITS_EPOCHS=40; FMNIST_EPOCHS=1; else DIGITS_EPOCHS=200; FMNIST_EPOCHS=2; fi
 
-echo "optimizer bench: $ROUNDS round(s), $THREADS thread(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
+echo "optimizer bench: $ROUNDS round(s), $THREADS thread(s), weight decay $WD, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
 R=1
 while [ $R -le "$ROUNDS" ]; do
     for w in $WORKLOADS; do
         if [ $w = digits ]; then E=$DIGITS_EPOCHS; else E=$FMNIST_EPOCHS; fi
         for opt in sgd momentum nesterov adam adamw rprop; do
+            case ",sgd,$ONLY," in *",$opt,"*|",sgd,,") ;; *) continue ;; esac
             for impl in $IMPLS; do
                 if [ $impl = before ]; then prog=$OUT/optim_bench_base; else prog=$OUT/optim_bench; fi
                 printf '  [round %d/%d] %-6s %-6s %-8s ... ' $R "$ROUNDS" $impl $w $opt >&2
                 line=$("$prog" $w --optimizer $opt --epochs $E --seed $R --threads "$THREADS" --impl $impl \
-                    --data "$DATA" --digits data/digits.csv.gz) || { echo failed >&2; continue; }
+                    --weight-decay "$WD" --data "$DATA" --digits data/digits.csv.gz) || { echo failed >&2; continue; }
                 printf '%s\n' "$line" | sed "s/^{/{\"round\": $R, /" >> "$RAW"
                 printf '%s\n' "$line" | sed 's/.*"epoch_s": \([^,]*\),.*"epoch_cpu_s": \([^,]*\),.*/\1 s per epoch (\2 s CPU)/' >&2
             done

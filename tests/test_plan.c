@@ -83,6 +83,9 @@ void test_plan_layerwise_matches_general(void)
         {.optimizer = BP_OPT_NESTEROV, .batch_size = 16, .seed = 1, .learning_rate = 0.05},
         {.optimizer = BP_OPT_MOMENTUM, .batch_size = 16, .seed = 1, .learning_rate = 0.05, .weight_decay = 0.01},
         {.optimizer = BP_OPT_RPROP, .seed = 1},
+        /* L2 decay inside Adam's and Nesterov's loops (scikit-learn's alpha) */
+        {.optimizer = BP_OPT_ADAM, .batch_size = 16, .seed = 1, .weight_decay = 0.01},
+        {.optimizer = BP_OPT_NESTEROV, .batch_size = 16, .seed = 1, .learning_rate = 0.05, .weight_decay = 0.01},
     };
     const double dropout[] = {0.2, 0.1};
     for (size_t k = 0; k < sizeof configs / sizeof configs[0]; k++) {
