@@ -229,10 +229,18 @@ typedef struct bp_dataset bp_dataset;
 /** Create an empty (zero-filled) data set of n samples. n_out may be 0 for inputs without
  *  targets (data to predict on). */
 BP_API bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out);
+/** A data set over the caller's memory, without a copy: x (n x n_in floats, row by row)
+ *  and y (n x n_out, NULL when n_out is 0) must stay alive and unchanged for as long as
+ *  the data set is used; bp_dataset_free frees only the data set itself. It is read-only:
+ *  bp_dataset_x and bp_dataset_y give NULL and bp_dataset_apply_transform refuses it
+ *  (BP_ERR_ARG); make a copy with bp_dataset_subset to change it. */
+BP_API bp_status bp_dataset_wrap(size_t n, size_t n_in, size_t n_out, const float *x, const float *y,
+                                 bp_dataset **out);
 BP_API void bp_dataset_free(bp_dataset *data);
 BP_API size_t bp_dataset_count(const bp_dataset *data);
 BP_API size_t bp_dataset_inputs(const bp_dataset *data);
 BP_API size_t bp_dataset_outputs(const bp_dataset *data);
+/** Writable inputs and targets; NULL for a data set made by bp_dataset_wrap. */
 BP_API float *bp_dataset_x(bp_dataset *data);
 BP_API float *bp_dataset_y(bp_dataset *data);          /**< NULL when the data set has no targets */
 BP_API const float *bp_dataset_x_const(const bp_dataset *data);

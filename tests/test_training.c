@@ -350,3 +350,64 @@ void test_model_keeps_preprocessing_and_classes(void)
     bp_net_free(back);
     bp_net_free(net);
 }
+
+/* Train one epoch on data and return the network's parameters (n of them, copied). */
+static int train_on(const bp_dataset *data, float *params, size_t n)
+{
+    size_t sizes[] = {3, 5, 2};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL};
+    bp_net *net = NULL;
+    bp_trainer *t = NULL;
+    int ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_net_param_count(net) == n &&
+             bp_trainer_create(net, &(bp_train_config){.learning_rate = 0.1, .batch_size = 4, .seed = 3,
+                                                       .optimizer = BP_OPT_ADAM}, &t) == BP_OK &&
+             bp_trainer_epoch(t, data, NULL) == BP_OK;
+    if (ok) memcpy(params, bp_net_params(net), n * sizeof *params);
+    bp_trainer_free(t);
+    bp_net_free(net);
+    return ok;
+}
+
+void test_dataset_wrap_reads_the_callers_memory(void)
+{
+    enum { N = 37, IN = 3, OUT = 2, P = 3 * 5 + 5 + 5 * 2 + 2 };
+    float x[N * IN], y[N * OUT], x0[N * IN], y0[N * OUT];
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < IN; k++) x[i * IN + k] = (float)sin(i * 1.7 + k);
+        y[i * OUT] = x[i * IN] > 0;
+        y[i * OUT + 1] = 1 - y[i * OUT];
+    }
+    memcpy(x0, x, sizeof x);
+    memcpy(y0, y, sizeof y);
+    bp_dataset *w = NULL, *c = NULL, *sub = NULL;
+    CHECK(bp_dataset_wrap(N, IN, OUT, x, y, &w) == BP_OK, "wrap");
+    CHECK(bp_dataset_create(N, IN, OUT, &c) == BP_OK, "create");
+    if (!w || !c) goto done;
+    memcpy(bp_dataset_x(c), x, sizeof x);
+    memcpy(bp_dataset_y(c), y, sizeof y);
+    CHECK(bp_dataset_count(w) == N && bp_dataset_inputs(w) == IN && bp_dataset_outputs(w) == OUT, "shape");
+    CHECK(bp_dataset_x_const(w) == x && bp_dataset_y_const(w) == y, "no copy: the caller's arrays");
+    CHECK(bp_dataset_x(w) == NULL && bp_dataset_y(w) == NULL, "no writable pointer into borrowed memory");
+    float shift[IN] = {0}, scale[IN] = {1, 1, 1};
+    CHECK(bp_dataset_apply_transform(w, shift, scale) == BP_ERR_ARG, "a transform is refused");
+    /* The same training on the borrowed and on the copied data gives the same bits. */
+    float pw[P], pc[P];
+    CHECK(train_on(w, pw, P) && train_on(c, pc, P), "train on both");
+    CHECK(memcmp(pw, pc, sizeof pw) == 0, "same model from borrowed and copied data");
+    CHECK(memcmp(x, x0, sizeof x) == 0 && memcmp(y, y0, sizeof y) == 0, "the caller's arrays are unchanged");
+    /* A subset is an ordinary, writable copy. */
+    size_t idx[] = {4, 0};
+    CHECK(bp_dataset_subset(w, idx, 2, &sub) == BP_OK && bp_dataset_x(sub) != NULL, "subset");
+    if (sub) CHECK(bp_dataset_x(sub)[0] == x[4 * IN] && bp_dataset_y(sub)[3] == y[1], "subset values");
+    /* Bad arguments. */
+    bp_dataset *bad = (bp_dataset *)&bad;
+    CHECK(bp_dataset_wrap(N, IN, OUT, x, NULL, &bad) == BP_ERR_ARG && bad == NULL, "targets missing");
+    CHECK(bp_dataset_wrap(N, IN, 0, x, y, &bad) == BP_ERR_ARG, "targets without outputs");
+    CHECK(bp_dataset_wrap(0, IN, OUT, x, y, &bad) == BP_ERR_ARG, "no samples");
+    CHECK(bp_dataset_wrap(N, IN, OUT, NULL, y, &bad) == BP_ERR_ARG, "no inputs");
+    CHECK(bp_dataset_wrap((size_t)-1, 2, 0, x, NULL, &bad) == BP_ERR_ARG, "size overflow");
+done:
+    bp_dataset_free(sub);
+    bp_dataset_free(c);
+    bp_dataset_free(w); /* frees the data set, not x and y (ASan would see a bad free) */
+}

@@ -136,33 +136,50 @@ def _one_hot(raw, m, n_out, class_names, name):
 
 
 class Dataset:
-    """A bp_dataset: inputs and targets in memory the library owns, filled from NumPy
-    arrays with one copy (and the float32 conversion in the same pass)."""
+    """A bp_dataset. By default it reads the arrays it is given where they are
+    (bp_dataset_wrap): C-contiguous float32 inputs are used without a copy, anything else
+    is converted once, and the arrays are kept alive with the data set. writable=True
+    copies them into memory the library owns instead, which bp_dataset_apply_transform
+    may change in place."""
 
-    def __init__(self, X, Y):
+    def __init__(self, X, Y, writable=False):
         n, n_in = X.shape
         n_out = Y.shape[1] if Y is not None else 0
         handle = ctypes.c_void_p()
-        _clib.check(C.bp_dataset_create(n, n_in, n_out, ctypes.byref(handle)), what="data set")
+        self._arrays = None
+        if writable:
+            _clib.check(C.bp_dataset_create(n, n_in, n_out, ctypes.byref(handle)), what="data set")
+        else:
+            X = np.ascontiguousarray(X, dtype=np.float32)
+            Y = None if Y is None else np.ascontiguousarray(Y, dtype=np.float32)
+            _clib.check(C.bp_dataset_wrap(n, n_in, n_out, float_ptr(X), float_ptr(Y), ctypes.byref(handle)),
+                        what="data set")
+            self._arrays = (X, Y)
         self.handle = handle.value
         self.n, self.n_in, self.n_out = n, n_in, n_out
-        np.copyto(self.x, X, casting="unsafe")
-        if Y is not None:
-            np.copyto(self.y, Y, casting="unsafe")
+        if writable:
+            np.copyto(self.x, X, casting="unsafe")
+            if Y is not None:
+                np.copyto(self.y, Y, casting="unsafe")
 
     @classmethod
     def _wrap(cls, handle, n_in, n_out):
         d = cls.__new__(cls)
+        d._arrays = None
         d.handle = handle
         d.n, d.n_in, d.n_out = C.bp_dataset_count(handle), n_in, n_out
         return d
 
     @property
     def x(self):
+        if self._arrays is not None:
+            return self._arrays[0]
         return view(C.bp_dataset_x(self.handle), (self.n, self.n_in), self)
 
     @property
     def y(self):
+        if self._arrays is not None:
+            return self._arrays[1]
         return view(C.bp_dataset_y(self.handle), (self.n, self.n_out), self)
 
     def split(self, fraction, seed):

@@ -219,6 +219,7 @@ FUNCTIONS = {
     "bp_net_load": (_S, [ctypes.c_char_p, ctypes.POINTER(_P), _ERR]),
     "bp_net_load_memory": (_S, [ctypes.c_void_p, _Z, ctypes.c_char_p, ctypes.POINTER(_P), _ERR]),
     "bp_dataset_create": (_S, [_Z, _Z, _Z, ctypes.POINTER(_P)]),
+    "bp_dataset_wrap": (_S, [_Z, _Z, _Z, c_float_p, c_float_p, ctypes.POINTER(_P)]),
     "bp_dataset_free": (None, [_P]),
     "bp_dataset_count": (_Z, [_P]),
     "bp_dataset_x": (c_float_p, [_P]),

@@ -1026,7 +1026,7 @@ class _FitRun:
         transform = normalize is not None or input_scale is not None
         x_raw = _arrays.inputs(X, n_in, "X") if transform else None
         if transform:
-            data = _arrays.Dataset(x_raw, net._targets(y, x_raw.shape[0]))
+            data = _arrays.Dataset(x_raw, net._targets(y, x_raw.shape[0]), writable=True)
         else:
             data = net._dataset(X, y)
         self.sets.append(data)

@@ -89,6 +89,33 @@ def test_float32_c_contiguous_inputs_are_not_copied():
         np.testing.assert_array_equal(converted, X)
 
 
+def test_training_reads_float32_inputs_in_place(blobs):
+    """fit trains on the caller's float32 array itself (bp_dataset_wrap), changes nothing
+    in it, and gives the same model as from a float64 copy (converted once)."""
+    X, y = blobs
+    X32 = np.ascontiguousarray(X, np.float32)
+    d = _arrays.Dataset(X32, np.eye(3, dtype=np.float32)[y])
+    assert d.x is X32 and C_dataset_x_is_null(d)
+    d.free()
+    before = X32.copy()
+    a = backprop.Network([4, 16, 3], loss="ce", seed=3)
+    a.fit(X32, y, epochs=3, batch_size=8)
+    np.testing.assert_array_equal(X32, before)
+    b = backprop.Network([4, 16, 3], loss="ce", seed=3)
+    b.fit(X32.astype(np.float64), y, epochs=3, batch_size=8)
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(Wa, Wb)
+    # normalize changes the inputs: those are trained from a copy, the caller's array stays
+    c = backprop.Network([4, 16, 3], loss="ce", seed=3)
+    c.fit(X32, y, epochs=1, normalize="standardize")
+    np.testing.assert_array_equal(X32, before)
+
+
+def C_dataset_x_is_null(d):
+    from backprop._clib import C
+    return not C.bp_dataset_x(d.handle)
+
+
 def test_rows_do_not_depend_on_the_rest_of_the_batch():
     net = backprop.Network([30, 64, 32, 5], seed=2)
     X = np.random.RandomState(0).randn(100, 30).astype(np.float32) * 3

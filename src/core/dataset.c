@@ -7,6 +7,7 @@
  * the public functions below: nothing here knows a file format.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ struct bp_dataset {
     size_t n, n_in, n_out;
     float *x, *y;        /* n x n_in, n x n_out (y NULL when n_out is 0) */
     char **class_names;  /* n_out names or NULL: one block, pointers then strings */
+    int borrowed;        /* x and y are the caller's (bp_dataset_wrap): read, never
+                            written or freed here */
 };
 
 bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **out)
@@ -46,11 +49,36 @@ bp_status bp_dataset_create(size_t n, size_t n_in, size_t n_out, bp_dataset **ou
     return BP_OK;
 }
 
+bp_status bp_dataset_wrap(size_t n, size_t n_in, size_t n_out, const float *x, const float *y,
+                          bp_dataset **out)
+{
+    if (!out) return BP_ERR_ARG;
+    *out = NULL;
+    size_t nx, ny;
+    if (n == 0 || n_in == 0 || !x || (n_out > 0) != (y != NULL) || bp_mul_overflows(n, n_in, &nx) ||
+        bp_mul_overflows(n, n_out, &ny))
+        return BP_ERR_ARG;
+    bp_dataset *d = calloc(1, sizeof *d);
+    if (!d) return BP_ERR_NOMEM;
+    /* The const is kept by the accessors: bp_dataset_x and _y give no pointer to
+       borrowed memory, and nothing else in the library writes a data set. */
+    d->x = (float *)(uintptr_t)x;
+    d->y = (float *)(uintptr_t)y;
+    d->n = n;
+    d->n_in = n_in;
+    d->n_out = n_out;
+    d->borrowed = 1;
+    *out = d;
+    return BP_OK;
+}
+
 void bp_dataset_free(bp_dataset *d)
 {
     if (!d) return;
-    bp_free_aligned(d->x);
-    bp_free_aligned(d->y);
+    if (!d->borrowed) {
+        bp_free_aligned(d->x);
+        bp_free_aligned(d->y);
+    }
     free(d->class_names);
     free(d);
 }
@@ -58,8 +86,8 @@ void bp_dataset_free(bp_dataset *d)
 size_t bp_dataset_count(const bp_dataset *d) { return d ? d->n : 0; }
 size_t bp_dataset_inputs(const bp_dataset *d) { return d ? d->n_in : 0; }
 size_t bp_dataset_outputs(const bp_dataset *d) { return d ? d->n_out : 0; }
-float *bp_dataset_x(bp_dataset *d) { return d ? d->x : NULL; }
-float *bp_dataset_y(bp_dataset *d) { return d ? d->y : NULL; }
+float *bp_dataset_x(bp_dataset *d) { return d && !d->borrowed ? d->x : NULL; }
+float *bp_dataset_y(bp_dataset *d) { return d && !d->borrowed ? d->y : NULL; }
 const float *bp_dataset_x_const(const bp_dataset *d) { return d ? d->x : NULL; }
 const float *bp_dataset_y_const(const bp_dataset *d) { return d ? d->y : NULL; }
 
@@ -171,7 +199,7 @@ bp_status bp_dataset_input_stats(const bp_dataset *d, bp_normalize mode, float *
 
 bp_status bp_dataset_apply_transform(bp_dataset *d, const float *shift, const float *scale)
 {
-    if (!d || !shift || !scale) return BP_ERR_ARG;
+    if (!d || !shift || !scale || d->borrowed) return BP_ERR_ARG;
     for (size_t r = 0; r < d->n; r++) {
         float *x = d->x + r * d->n_in;
         for (size_t i = 0; i < d->n_in; i++) x[i] = (x[i] - shift[i]) * scale[i];
