@@ -183,9 +183,16 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
 int cli_csv_columns(const char *path, size_t *cols)
 {
     if (cli_detect_format(path) != CLI_FORMAT_CSV) return -1;
-    /* gzread reads plain files as they are and .gz files decompressed. */
-    gzFile f = gzopen(path, "rb");
-    if (!f) return -1;
+    /* Only a regular file: a FIFO or a device would block or be consumed here. gzread
+       reads plain files as they are and .gz files decompressed. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat st;
+    gzFile f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? gzdopen(fd, "rb") : NULL;
+    if (!f) {
+        close(fd);
+        return -1;
+    }
     /* Count separators on the first line that is not blank or a comment,
        however long that line is. */
     enum { BLANK, COMMENT, FIELDS } state = BLANK;
