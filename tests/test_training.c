@@ -77,6 +77,41 @@ void test_optimizers_by_hand(void)
     CHECK_NEAR(run_steps((bp_train_config){.learning_rate = 0.1, .clip_norm = 1}, 10.0f, 1), 9.9, 1e-5);
 }
 
+/* iRPROP- as published (Igel and Huesken), which docs/OPTIMIZERS.md promises and FANN 2.2
+   departs from: four weights followed through bp_update_apply by hand. A gradient that
+   keeps its sign grows the step by 1.2 up to 50; one that flips halves it, down to 1e-6,
+   and skips that update; the step after a skip neither grows nor shrinks (the product
+   with the zeroed previous gradient is 0, where FANN's ">= 0" grows it); a weight whose
+   gradient is zero stays where it is (FANN moves it up by its step). */
+void test_rprop_rule_by_hand(void)
+{
+    enum { N = 4, STEPS = 80 };
+    float w[N] = {0}, g[N], prev[N], step[N];
+    bp_update u = {.kind = BP_OPT_RPROP, .state1 = prev, .state2 = step};
+    bp_update_init_state(&u, N);
+    CHECK(step[0] == 0.1f && prev[0] == 0.0f, "rprop starts with steps of 0.1");
+    float expect_w0 = 0.0f, expect_step0 = 0.1f;
+    const float grown = 0.1f * 1.2f;
+    for (int t = 1; t <= STEPS; t++) {
+        g[0] = 1.0f;                      /* the same sign every time */
+        g[1] = 0.0f;                      /* no gradient at all */
+        g[2] = t % 2 ? 1.0f : -1.0f;      /* a flip every time */
+        g[3] = t <= 2 ? -1.0f : 0.0f;     /* two steps the same way, then nothing */
+        if (t > 1) expect_step0 = fminf(expect_step0 * 1.2f, 50.0f);
+        expect_w0 -= expect_step0;
+        bp_update_apply(&u, w, g, N);
+        CHECK(w[0] == expect_w0 && step[0] == expect_step0, "rprop step %d: same sign grows the step", t);
+        CHECK(w[1] == 0.0f && step[1] == 0.1f, "rprop step %d: a zero gradient neither moves nor grows", t);
+        if (t == 2) CHECK(w[2] == -0.1f && step[2] == 0.05f, "rprop: a flip halves the step and skips the update");
+        if (t == 3) CHECK(w[2] == -0.15f && step[2] == 0.05f, "rprop: the step after a skip keeps its size");
+        if (t == 1) CHECK(w[3] == 0.1f && step[3] == 0.1f, "rprop: the first step is 0.1, not grown");
+        if (t == 2) CHECK(w[3] == 0.1f + grown && step[3] == grown, "rprop: then 0.12");
+    }
+    CHECK(step[0] == 50.0f, "rprop: the step stops growing at 50 (%g)", step[0]);
+    CHECK(step[2] == 1e-6f, "rprop: the step stops shrinking at 1e-6 (%g)", step[2]);
+    CHECK(w[3] == 0.1f + grown && step[3] == grown, "rprop: no gradient, no move");
+}
+
 /* Optimizer state below this magnitude is flushed to zero (optimizer.c). */
 static float flushed(float x) { return fabsf(x) < 1e-30f ? 0.0f : x; }
 
