@@ -20,7 +20,7 @@
  * conversion instruction; and AMX leaves no tile state behind.
  *
  * Shapes straddle the 16-row and 16-column tiles, the 32 x 32 steps, the 32-k
- * tiles, and the 64-row, 1024-column and 512-k blocks; strides are wider than
+ * tiles, and the 32-row, 1024-column and 384-k blocks; strides are wider than
  * rows and the padding of C holds a sentinel that must survive.
  */
 #include "test.h"
@@ -300,8 +300,8 @@ void test_bf16_gemm_shapes(void)
     free(workspace);
 }
 
-/* Shapes past every block: K over 512 (two K blocks, the second adding to the
-   first) and over 1024, M over 64 and 128, N over 1024, and the layers of W1
+/* Shapes past every block: K over 384 (two K blocks, the second adding to the
+   first) and over 768 (three), M over 32 and 128, N over 1024, and the layers of W1
    (batch 64): against the rounded operands' product (the float one is the
    shapes test's), two transpose combinations per shape, so the test stays
    quick. */
