@@ -327,6 +327,35 @@ void test_bf16_gemm_blocks(void)
     free(workspace);
 }
 
+/* The products of a W3 training step (784-1024-1024-10, batch 256) at their
+   real sizes, where the blocking is tuned: the forward with bias and ReLU,
+   the delta with g', the SGD update adding to C (beta 1), against the rounded
+   operands' product. The fastest kernel of this CPU only (the emulation would
+   take seconds; the shapes test covers it). */
+void test_bf16_gemm_w3_sizes(void)
+{
+    bp_bf16_kernel kernels[3];
+    const int nk = bf_kernels(kernels);
+    if (nk == 1) {
+        SKIP("this CPU has no bf16 instructions");
+        return;
+    }
+    uint64_t rng = 34;
+    float *workspace = bf_workspace();
+    CHECK(workspace != NULL, "out of memory");
+    if (!workspace) return;
+    const bf_case cases[] = {
+        {0, 1, 256, 1024, 784, 0, 1.0f, 0.0f, 1},      /* z^1 = x W^T + b, ReLU */
+        {0, 1, 256, 1024, 1024, 0, 1.0f, 0.0f, 1},     /* z^2 */
+        {0, 0, 256, 1024, 1024, 0, 1.0f, 0.0f, 2},     /* delta^1 = delta^2 W (.) g' */
+        {1, 0, 1024, 1024, 256, 0, -0.001f, 1.0f, 0},  /* W^2 -= lr delta^T a */
+        {1, 0, 1024, 784, 256, 0, -0.001f, 1.0f, 0},   /* W^1 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        run_bf_case(&cases[c], kernels[nk - 1], &rng, workspace, NULL, 0);
+    free(workspace);
+}
+
 /* Zero sizes, alpha == 0 and K == 0: C = beta C (zeros over NaN when beta is 0)
    and the epilogue, A and B unread; M or N zero touches nothing. */
 void test_bf16_gemm_degenerate(void)
