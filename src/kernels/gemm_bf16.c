@@ -55,10 +55,10 @@
    once for every product up to 1024 wide: packing, not the tiles, is most of
    a bf16 product's time, and against NC = 512 (with MC = 128) it measured
    0.92x the time of W3's products on AMX. Against KC = 512 and MC = 64 (A's
-   block 64 KiB, past L1), this blocking measured 0.90x the time of W3's
-   bf16 training (and 0.92x of its eight products alone; KC = 256 with MC = 32
-   0.95x, KC = 1024, one K block for every layer of W3, 1.04x), interleaved
-   runs on 2 cores of a Xeon with AMX. K is cut into equal blocks of whole
+   block 64 KiB, past L1), this blocking measured 0.85-0.91x the time of W3's
+   bf16 training (medians of five interleaved runs) and 0.92x of its eight
+   products alone (KC = 256 with MC = 32: 0.95x; KC = 1024, one K block for
+   every layer of W3: 1.04x), on 2 cores of a Xeon with AMX. K is cut into equal blocks of whole
    tiles, so only the last tile of the last block is padded. */
 enum { KC = 384, MC = 32, NC = 1024, TILE_K = BP_BF16_TILE_K, TILE = BP_BF16_TILE, SLIVER = BP_BF16_SLIVER };
 
