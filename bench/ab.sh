@@ -4,23 +4,28 @@
 # machine hits both alike. Prints each workload's median time for A and B and
 # the ratio B/A (below 1: B is faster), with the rounds' range.
 #
-#   sh bench/ab.sh A_TREE B_TREE [--rounds N] [--workloads "w1 w2 w3"]
+#   sh bench/ab.sh A_TREE B_TREE [--rounds N] [--workloads "w1 w2 w3"] [--precision bf16]
+#
+# --precision (fp32 by default) is passed to W1 and W3 (W2 trains per sample
+# in float32 whatever it says).
 #
 # Each tree is a checkout of backprop whose library is built (make): its own
 # bench/bp_bench.c is compiled against its own headers and build/libbackprop.a,
 # so two versions with different APIs compare fairly. Use it for every before/
 # after claim about a change (e.g. a clone of main at the branch point as A).
 set -u
-[ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,15p' "$0"; exit 2; }
 A=$(cd "$1" && pwd) || exit 2
 B=$(cd "$2" && pwd) || exit 2
 shift 2
 ROUNDS=5
 WORKLOADS="w1 w2 w3"
+PRECISION=fp32
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) shift; ROUNDS=$1 ;;
         --workloads) shift; WORKLOADS=$1 ;;
+        --precision) shift; PRECISION=$1 ;;
         *) echo "ab.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -42,9 +47,9 @@ done
 # One timing (seconds) of workload $2 by build $1.
 run() {
     case $2 in
-        w1) "$OUT/bench_$1" w1 --epochs 1 --eval 0 --data "$DATA" | sed -n 's/.*"epoch_s": \[\([0-9.e-]*\).*/\1/p' ;;
+        w1) "$OUT/bench_$1" w1 --epochs 1 --eval 0 --data "$DATA" --precision "$PRECISION" | sed -n 's/.*"epoch_s": \[\([0-9.e-]*\).*/\1/p' ;;
         w2) "$OUT/bench_$1" w2 --samples 1000000 | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p' ;;
-        w3) "$OUT/bench_$1" w3 --samples 8192 | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p' ;;
+        w3) "$OUT/bench_$1" w3 --samples 8192 --precision "$PRECISION" | sed -n 's/.*"seconds": \([0-9.e-]*\).*/\1/p' ;;
     esac
 }
 
@@ -61,7 +66,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 
-echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), 1 thread, $ROUNDS rounds"
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), 1 thread, $ROUNDS rounds, $PRECISION"
 echo "A: $A"
 echo "B: $B"
 printf '%-4s %12s %12s %8s   %s\n' workload "A median s" "B median s" "B/A" "B/A per round (min-max)"

@@ -20,7 +20,7 @@
  * conversion instruction; and AMX leaves no tile state behind.
  *
  * Shapes straddle the 16-row and 16-column tiles, the 32 x 32 steps, the 32-k
- * tiles, and the 64-row, 1024-column and 512-k blocks; strides are wider than
+ * tiles, and the 32-row, 1024-column and 384-k blocks; strides are wider than
  * rows and the padding of C holds a sentinel that must survive.
  */
 #include "test.h"
@@ -300,8 +300,8 @@ void test_bf16_gemm_shapes(void)
     free(workspace);
 }
 
-/* Shapes past every block: K over 512 (two K blocks, the second adding to the
-   first) and over 1024, M over 64 and 128, N over 1024, and the layers of W1
+/* Shapes past every block: K over 384 (two K blocks, the second adding to the
+   first) and over 768 (three), M over 32 and 128, N over 1024, and the layers of W1
    (batch 64): against the rounded operands' product (the float one is the
    shapes test's), two transpose combinations per shape, so the test stays
    quick. */
@@ -324,6 +324,35 @@ void test_bf16_gemm_blocks(void)
             }
         }
     }
+    free(workspace);
+}
+
+/* The products of a W3 training step (784-1024-1024-10, batch 256) at their
+   real sizes, where the blocking is tuned: the forward with bias and ReLU,
+   the delta with g', the SGD update adding to C (beta 1), against the rounded
+   operands' product. The fastest kernel of this CPU only (the emulation would
+   take seconds; the shapes test covers it). */
+void test_bf16_gemm_w3_sizes(void)
+{
+    bp_bf16_kernel kernels[3];
+    const int nk = bf_kernels(kernels);
+    if (nk == 1) {
+        SKIP("this CPU has no bf16 instructions");
+        return;
+    }
+    uint64_t rng = 34;
+    float *workspace = bf_workspace();
+    CHECK(workspace != NULL, "out of memory");
+    if (!workspace) return;
+    const bf_case cases[] = {
+        {0, 1, 256, 1024, 784, 0, 1.0f, 0.0f, 1},      /* z^1 = x W^T + b, ReLU */
+        {0, 1, 256, 1024, 1024, 0, 1.0f, 0.0f, 1},     /* z^2 */
+        {0, 0, 256, 1024, 1024, 0, 1.0f, 0.0f, 2},     /* delta^1 = delta^2 W (.) g' */
+        {1, 0, 1024, 1024, 256, 0, -0.001f, 1.0f, 0},  /* W^2 -= lr delta^T a */
+        {1, 0, 1024, 784, 256, 0, -0.001f, 1.0f, 0},   /* W^1 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        run_bf_case(&cases[c], kernels[nk - 1], &rng, workspace, NULL, 0);
     free(workspace);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
+#include "core/memory.h"
 #include "io/bytes.h"
 #include "test.h"
 
@@ -26,6 +27,28 @@ static bp_net *net_of(size_t L, size_t *sizes, bp_activation h, bp_activation o,
     bp_status s = bp_net_create(&c, &net, &err);
     CHECK(s == BP_OK, "create: %s", err.message);
     return net;
+}
+
+/* bp_alloc_aligned: every block 64-byte aligned and whole; from 2 MiB on,
+   aligned to 2 MiB (where huge pages are asked for), the sizes either side of
+   the boundary included. */
+void test_aligned_blocks(void)
+{
+    static const size_t sizes[] = {0, 1, 63, 64, 100, (2u << 20) - 64, (2u << 20) - 1, 2u << 20, (3u << 20) + 5,
+                                   9u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = bp_alloc_aligned(sizes[i]);
+        CHECK(p != NULL, "%zu bytes: out of memory", sizes[i]);
+        if (!p) continue;
+        CHECK((uintptr_t)p % 64 == 0, "%zu bytes at %p: not 64-byte aligned", sizes[i], (void *)p);
+        if (sizes[i] >= (2u << 20))
+            CHECK((uintptr_t)p % (2u << 20) == 0, "%zu bytes at %p: not 2 MiB aligned", sizes[i], (void *)p);
+        memset(p, 0xA5, sizes[i]);
+        size_t bad = 0;
+        for (size_t j = 0; j < sizes[i]; j++) bad += p[j] != 0xA5;
+        CHECK(bad == 0, "%zu bytes: %zu changed", sizes[i], bad);
+        bp_free_aligned(p);
+    }
 }
 
 void test_config_rejects_bad_networks(void)

@@ -11,7 +11,8 @@
 
 #include <stddef.h>
 
-/* malloc/free of 64-byte aligned blocks (size in bytes, checked for overflow by callers). */
+/* malloc/free of 64-byte aligned blocks (size in bytes, checked for overflow by callers).
+   Blocks of 2 MiB and more are aligned to 2 MiB and, on Linux, asked to use huge pages. */
 void *bp_alloc_aligned(size_t bytes);
 void bp_free_aligned(void *p);
 

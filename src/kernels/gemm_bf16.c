@@ -48,15 +48,19 @@
 #define BP_BF16_X86 0
 #endif
 
-/* KC = 512 k per block keeps a step's two B slivers (2 x 16 x 512 bf16 =
-   32 KiB) in L1 while the A slivers stream past; the 64 x 512 block of A
-   (64 KiB) sits in L2 next to the 512 x 1024 panel of B (1 MiB). NC = 1024
-   packs op(A) once for every product up to 1024 wide: packing, not the tiles,
-   is most of a bf16 product's time, and against NC = 512 (with MC = 128) it
-   measured 0.92x the time of W3's products on AMX (interleaved runs, 2
-   cores of a Xeon with AMX). K is cut into equal blocks of whole tiles, so
-   only the last tile of the last block is padded. */
-enum { KC = 512, MC = 64, NC = 1024, TILE_K = BP_BF16_TILE_K, TILE = BP_BF16_TILE, SLIVER = BP_BF16_SLIVER };
+/* KC = 384 k per block and MC = 32 rows: a step's two B slivers (2 x 16 x 384
+   bf16 = 24 KiB) and the whole 32-row block of A (24 KiB) fit L1 (48 KiB)
+   together, so the A slivers stay there while the B slivers of the panel pass
+   by; the 384 x 1024 panel of B (768 KiB) sits in L2. NC = 1024 packs op(A)
+   once for every product up to 1024 wide: packing, not the tiles, is most of
+   a bf16 product's time, and against NC = 512 (with MC = 128) it measured
+   0.92x the time of W3's products on AMX. Against KC = 512 and MC = 64 (A's
+   block 64 KiB, past L1), this blocking measured 0.85-0.91x the time of W3's
+   bf16 training (medians of five interleaved runs) and 0.92x of its eight
+   products alone (KC = 256 with MC = 32: 0.95x; KC = 1024, one K block for
+   every layer of W3: 1.04x), on 2 cores of a Xeon with AMX. K is cut into equal blocks of whole
+   tiles, so only the last tile of the last block is padded. */
+enum { KC = 384, MC = 32, NC = 1024, TILE_K = BP_BF16_TILE_K, TILE = BP_BF16_TILE, SLIVER = BP_BF16_SLIVER };
 
 _Static_assert(KC % TILE_K == 0 && MC % (2 * SLIVER) == 0 && NC % (2 * SLIVER) == 0,
                "blocks are whole numbers of steps");

@@ -82,10 +82,10 @@ void bp_gemm_bf16_ex(bp_bf16_kernel kernel, int trans_a, int trans_b, size_t M, 
                      float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
                      float *C, size_t ldc, float *workspace, const bp_gemm_epilogue *epi);
 
-/** Bytes of workspace bp_gemm_bf16_ex uses: a 512 x 1024 panel of op(B) and a
- *  64 x 512 block of op(A) in bf16, and 64 bytes of slack for the alignment.
+/** Bytes of workspace bp_gemm_bf16_ex uses: a 384 x 1024 panel of op(B) and a
+ *  32 x 384 block of op(A) in bf16, and 64 bytes of slack for the alignment.
  *  gemm.c checks that the fp32 product's workspace holds this much. */
-#define BP_GEMM_BF16_WORKSPACE_BYTES ((512 * 1024 + 64 * 512) * 2 + 64)
+#define BP_GEMM_BF16_WORKSPACE_BYTES ((384 * 1024 + 32 * 384) * 2 + 64)
 
 /** Rows and columns of C that one step of the bf16 kernels covers: threads
  *  share a bf16 product in slices of this many (bp_gemm_team_ex). */
