@@ -10,7 +10,9 @@
  * tile is four 6 x 16 tiles), so packing does not change, and gemm.c falls back
  * to the 6 x 16 kernel wherever the block has no second B sliver to pair with.
  * A block's last A sliver may have no partner or be partly filled: the kernel
- * then computes only the valid rows (one copy of it per row count).
+ * then computes only the valid rows (one copy of it per row count), and reads
+ * only those rows' A values, so a sliver read in place from the caller's A^T
+ * (bp_sliver_steps) never reads past A's last column.
  *
  * The same bits as the 6 x 16 kernel, so that both may share one product and
  * the result does not depend on how threads cut it: one FMA per k from zero;
@@ -95,10 +97,12 @@ static inline void store16(const bp_tile_dest *dest, float *c, __m512 acc, size_
    only. Inlined with rows constant, every test on it folds away. */
 BP_AVX512_TARGET
 static inline __attribute__((always_inline)) void tile_rows(size_t kc, const float *a, const float *b,
+                                                            const bp_sliver_steps *steps,
                                                             const bp_tile_dest *dest, const int rows)
 {
-    const float *a0 = a, *a1 = rows > BP_MR ? a + (size_t)BP_MR * kc : a; /* rows 0-5 and 6-11 */
-    const float *b0 = b, *b1 = b + (size_t)BP_NR * kc;                     /* columns 0-15 and 16-31 */
+    const float *a0 = a, *a1 = rows > BP_MR ? a + steps->a_next : a; /* rows 0-5 and 6-11 */
+    const float *b0 = b, *b1 = b + steps->b_next;                     /* columns 0-15 and 16-31 */
+    const size_t a_k = steps->a_k, b_k = steps->b_k;
     /* Ask for the tile of C now, so it is in L1 when the k loop ends. */
     for (int i = 0; i < rows; i++) {
         const float *c = dest->C + (size_t)i * dest->ldc;
@@ -111,7 +115,8 @@ static inline __attribute__((always_inline)) void tile_rows(size_t kc, const flo
     BP_ZERO2(6) BP_ZERO2(7) BP_ZERO2(8) BP_ZERO2(9) BP_ZERO2(10) BP_ZERO2(11)
 #undef BP_ZERO2
     for (size_t p = 0; p < kc; p++) {
-        const __m512 lo = _mm512_load_ps(b0), hi = _mm512_load_ps(b1);
+        /* Unaligned loads: a sliver read in place need not start on 64 bytes. */
+        const __m512 lo = _mm512_loadu_ps(b0), hi = _mm512_loadu_ps(b1);
         __m512 ai;
 #define BP_ROW(i, src, r)                                                                        \
     if ((i) < rows) {                                                                            \
@@ -123,8 +128,8 @@ static inline __attribute__((always_inline)) void tile_rows(size_t kc, const flo
         BP_ROW(5, a0, 5) BP_ROW(6, a1, 0) BP_ROW(7, a1, 1) BP_ROW(8, a1, 2) BP_ROW(9, a1, 3)
         BP_ROW(10, a1, 4) BP_ROW(11, a1, 5)
 #undef BP_ROW
-        a0 += BP_MR, b0 += BP_NR, b1 += BP_NR;
-        if (rows > BP_MR) a1 += BP_MR;
+        a0 += a_k, b0 += b_k, b1 += b_k;
+        if (rows > BP_MR) a1 += a_k;
     }
     const size_t n_hi = dest->n - 16;
 #define BP_STORE(i)                                                                              \
@@ -139,22 +144,23 @@ static inline __attribute__((always_inline)) void tile_rows(size_t kc, const flo
 }
 
 BP_AVX512_TARGET
-void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_sliver_steps *steps,
+                           const bp_tile_dest *dest)
 {
     /* One copy of the tile per row count, each with its unused rows compiled out. */
     switch (dest->m) {
-    case 1: tile_rows(kc, a, b, dest, 1); break;
-    case 2: tile_rows(kc, a, b, dest, 2); break;
-    case 3: tile_rows(kc, a, b, dest, 3); break;
-    case 4: tile_rows(kc, a, b, dest, 4); break;
-    case 5: tile_rows(kc, a, b, dest, 5); break;
-    case 6: tile_rows(kc, a, b, dest, 6); break;
-    case 7: tile_rows(kc, a, b, dest, 7); break;
-    case 8: tile_rows(kc, a, b, dest, 8); break;
-    case 9: tile_rows(kc, a, b, dest, 9); break;
-    case 10: tile_rows(kc, a, b, dest, 10); break;
-    case 11: tile_rows(kc, a, b, dest, 11); break;
-    default: tile_rows(kc, a, b, dest, 12); break;
+    case 1: tile_rows(kc, a, b, steps, dest, 1); break;
+    case 2: tile_rows(kc, a, b, steps, dest, 2); break;
+    case 3: tile_rows(kc, a, b, steps, dest, 3); break;
+    case 4: tile_rows(kc, a, b, steps, dest, 4); break;
+    case 5: tile_rows(kc, a, b, steps, dest, 5); break;
+    case 6: tile_rows(kc, a, b, steps, dest, 6); break;
+    case 7: tile_rows(kc, a, b, steps, dest, 7); break;
+    case 8: tile_rows(kc, a, b, steps, dest, 8); break;
+    case 9: tile_rows(kc, a, b, steps, dest, 9); break;
+    case 10: tile_rows(kc, a, b, steps, dest, 10); break;
+    case 11: tile_rows(kc, a, b, steps, dest, 11); break;
+    default: tile_rows(kc, a, b, steps, dest, 12); break;
     }
 #if !defined(BP_GEMM_SIMDE)
     _mm256_zeroupper();
@@ -166,9 +172,10 @@ void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_t
 int bp_gemm_avx512_usable(void) { return 0; }
 
 /* Never called (bp_gemm_avx512_usable says no); here so that gemm.c links. */
-void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_sliver_steps *steps,
+                           const bp_tile_dest *dest)
 {
-    (void)kc, (void)a, (void)b, (void)dest;
+    (void)kc, (void)a, (void)b, (void)steps, (void)dest;
 }
 
 #endif
