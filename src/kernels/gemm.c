@@ -609,8 +609,9 @@ static void multiply_block(const block *b, size_t mc, size_t nc)
 }
 
 /* Small products read an operand in place when it already holds the slivers'
-   shape: op(B) = B whose every sliver is whole (N a multiple of NR), and
-   op(A) = A^T, whose slivers are MR adjacent floats of each row of A. Packing
+   shape: op(B) = B whose every sliver is whole (N a multiple of NR); op(A) =
+   A^T, whose slivers are MR adjacent floats of each row of A; and, for the
+   AVX-512 kernel only, op(A) = A, whose slivers are MR of A's rows. Packing
    buys contiguous slivers and L1-friendly strides; for an operand this small
    (every k block of it fits in L1 and L2 together, as in a digits-size
    network's backward products, where packing measured about 15% of an Adam
@@ -623,14 +624,16 @@ static int in_place_b(int trans_b, size_t N, size_t K)
     return !trans_b && N % NR == 0 && N <= NC && min_size(K, KC) * N <= IN_PLACE_FLOATS;
 }
 
-/* A^T in place also needs every tile to read only A's valid columns: the
+/* A in place also needs every tile to read only op(A)'s valid rows: the
    6 x 16 kernels read all MR rows of a sliver (so M must fill its slivers),
-   the 12 x 32 one only the valid rows (it takes every tile when the B slivers
-   pair up). */
+   the 12 x 32 one only the valid rows, and it takes every tile when the B
+   slivers pair up. Rows of A (op(A) = A) only the 12 x 32 kernel reads in
+   place. */
 static int in_place_a(int trans_a, size_t M, size_t N, size_t K, int wide)
 {
-    const int whole_reads = M % MR == 0 || (wide && N % (2 * NR) == 0 && N <= NC);
-    return trans_a && whole_reads && min_size(K, KC) * M <= IN_PLACE_FLOATS;
+    const int all_wide = wide && N % (2 * NR) == 0 && N <= NC;
+    const int whole_reads = trans_a ? M % MR == 0 || all_wide : all_wide;
+    return whole_reads && min_size(K, KC) * M <= IN_PLACE_FLOATS;
 }
 
 void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
@@ -696,7 +699,7 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             /* Later K blocks add to what the first one wrote. */
             float beta_block = pc == 0 ? beta : 1.0f;
             const bp_gemm_epilogue *epi_block = pc + kc >= K ? epi : NULL;
-            bp_sliver_steps steps = {MR, MR * kc, NR, NR * kc};
+            bp_sliver_steps steps = {MR, 1, MR * kc, NR, NR * kc};
             const float *b_block = packed_b;
             if (direct_b) {
                 b_block = B + pc * ldb + jc;
@@ -707,9 +710,12 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
                 const float *a_block = packed_a;
-                if (direct_a) {
+                if (direct_a && trans_a) {
                     a_block = A + pc * lda + ic;
-                    steps.a_k = lda, steps.a_next = MR;
+                    steps.a_k = lda, steps.a_row = 1, steps.a_next = MR;
+                } else if (direct_a) {
+                    a_block = A + ic * lda + pc;
+                    steps.a_k = 1, steps.a_row = lda, steps.a_next = MR * lda;
                 } else {
                     pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a, avx2);
                 }

@@ -12,7 +12,9 @@
  * A block's last A sliver may have no partner or be partly filled: the kernel
  * then computes only the valid rows (one copy of it per row count), and reads
  * only those rows' A values, so a sliver read in place from the caller's A^T
- * (bp_sliver_steps) never reads past A's last column.
+ * (bp_sliver_steps) never reads past A's last column. Small products also
+ * hand it A's rows in place (op(A) = A, a_row = lda): a second copy of each
+ * tile then broadcasts from rows a_row apart instead of packed neighbours.
  *
  * The same bits as the 6 x 16 kernel, so that both may share one product and
  * the result does not depend on how threads cut it: one FMA per k from zero;
@@ -98,8 +100,12 @@ static inline void store16(const bp_tile_dest *dest, float *c, __m512 acc, size_
 BP_AVX512_TARGET
 static inline __attribute__((always_inline)) void tile_rows(size_t kc, const float *a, const float *b,
                                                             const bp_sliver_steps *steps,
-                                                            const bp_tile_dest *dest, const int rows)
+                                                            const bp_tile_dest *dest, const int rows,
+                                                            const int row_major)
 {
+    /* Packed slivers hold a k's MR values side by side; row_major reads them
+       from A's rows in place, a_row apart. */
+    const size_t a_row = row_major ? steps->a_row : 1;
     const float *a0 = a, *a1 = rows > BP_MR ? a + steps->a_next : a; /* rows 0-5 and 6-11 */
     const float *b0 = b, *b1 = b + steps->b_next;                     /* columns 0-15 and 16-31 */
     const size_t a_k = steps->a_k, b_k = steps->b_k;
@@ -120,7 +126,7 @@ static inline __attribute__((always_inline)) void tile_rows(size_t kc, const flo
         __m512 ai;
 #define BP_ROW(i, src, r)                                                                        \
     if ((i) < rows) {                                                                            \
-        ai = _mm512_set1_ps(src[r]);                                                             \
+        ai = _mm512_set1_ps(src[(r) * a_row]);                                                   \
         c##i##0 = _mm512_fmadd_ps(ai, lo, c##i##0);                                              \
         c##i##1 = _mm512_fmadd_ps(ai, hi, c##i##1);                                              \
     }
@@ -147,21 +153,28 @@ BP_AVX512_TARGET
 void bp_gemm_kernel_avx512(size_t kc, const float *a, const float *b, const bp_sliver_steps *steps,
                            const bp_tile_dest *dest)
 {
-    /* One copy of the tile per row count, each with its unused rows compiled out. */
-    switch (dest->m) {
-    case 1: tile_rows(kc, a, b, steps, dest, 1); break;
-    case 2: tile_rows(kc, a, b, steps, dest, 2); break;
-    case 3: tile_rows(kc, a, b, steps, dest, 3); break;
-    case 4: tile_rows(kc, a, b, steps, dest, 4); break;
-    case 5: tile_rows(kc, a, b, steps, dest, 5); break;
-    case 6: tile_rows(kc, a, b, steps, dest, 6); break;
-    case 7: tile_rows(kc, a, b, steps, dest, 7); break;
-    case 8: tile_rows(kc, a, b, steps, dest, 8); break;
-    case 9: tile_rows(kc, a, b, steps, dest, 9); break;
-    case 10: tile_rows(kc, a, b, steps, dest, 10); break;
-    case 11: tile_rows(kc, a, b, steps, dest, 11); break;
-    default: tile_rows(kc, a, b, steps, dest, 12); break;
+    /* One copy of the tile per row count and form of A, each with its unused
+       rows compiled out. */
+#define BP_CASES(row_major)                                                                      \
+    switch (dest->m) {                                                                           \
+    case 1: tile_rows(kc, a, b, steps, dest, 1, row_major); break;                               \
+    case 2: tile_rows(kc, a, b, steps, dest, 2, row_major); break;                               \
+    case 3: tile_rows(kc, a, b, steps, dest, 3, row_major); break;                               \
+    case 4: tile_rows(kc, a, b, steps, dest, 4, row_major); break;                               \
+    case 5: tile_rows(kc, a, b, steps, dest, 5, row_major); break;                               \
+    case 6: tile_rows(kc, a, b, steps, dest, 6, row_major); break;                               \
+    case 7: tile_rows(kc, a, b, steps, dest, 7, row_major); break;                               \
+    case 8: tile_rows(kc, a, b, steps, dest, 8, row_major); break;                               \
+    case 9: tile_rows(kc, a, b, steps, dest, 9, row_major); break;                               \
+    case 10: tile_rows(kc, a, b, steps, dest, 10, row_major); break;                             \
+    case 11: tile_rows(kc, a, b, steps, dest, 11, row_major); break;                             \
+    default: tile_rows(kc, a, b, steps, dest, 12, row_major); break;                             \
     }
+    if (steps->a_row == 1)
+        BP_CASES(0)
+    else
+        BP_CASES(1)
+#undef BP_CASES
 #if !defined(BP_GEMM_SIMDE)
     _mm256_zeroupper();
 #endif

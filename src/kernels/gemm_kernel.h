@@ -39,10 +39,14 @@ typedef struct {
    where no copy is needed: a sliver of op(A) = A^T is BP_MR adjacent floats of
    each of A's rows (a_k = lda, the next sliver BP_MR on), a sliver of op(B) = B
    BP_NR adjacent floats of each of B's rows (b_k = ldb, the next BP_NR on).
-   The arithmetic is the same either way; only the addresses differ. */
+   A sliver of op(A) = A is BP_MR of A's rows (a_row = lda, a_k = 1, the next
+   sliver BP_MR lda on); only the AVX-512 kernel reads that form (a_row > 1),
+   the 6 x 16 ones always get a_row = 1. The arithmetic is the same either
+   way; only the addresses differ. */
 typedef struct {
-    size_t a_k, a_next; /* from one k to the next in an A sliver; from one A sliver to the next */
-    size_t b_k, b_next; /* the same for B */
+    size_t a_k, a_row, a_next; /* in an A sliver from one k to the next, from one row to the next;
+                                  from one A sliver to the next */
+    size_t b_k, b_next;        /* in a B sliver from one k to the next; from one B sliver to the next */
 } bp_sliver_steps;
 
 /* 1 when bp_gemm_kernel_avx512 may run here: x86-64 with AVX-512F that the
