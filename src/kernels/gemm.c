@@ -616,12 +616,17 @@ static void multiply_block(const block *b, size_t mc, size_t nc)
    (every k block of it fits in L1 and L2 together, as in a digits-size
    network's backward products, where packing measured about 15% of an Adam
    step) the copy costs more than it saves. The arithmetic is the same either
-   way, so the bits are too. */
-#define IN_PLACE_FLOATS ((size_t)1 << 14)
+   way, so the bits are too.
+   What bounds it is the span of memory a block's slivers come from: a packed
+   sliver is contiguous, but rows read in place are a stride apart, and rows
+   4 KB apart all fall into one set of a 4 KB-per-way L1 (W3's W^T delta with
+   rows of 1,024 floats measured 1.01-1.37 times slower in place). A span of
+   at most 32 KB puts at most eight of a sliver's rows into any one set. */
+#define IN_PLACE_SPAN ((size_t)1 << 13) /* floats */
 
-static int in_place_b(int trans_b, size_t N, size_t K)
+static int in_place_b(int trans_b, size_t N, size_t K, size_t ldb)
 {
-    return !trans_b && N % NR == 0 && N <= NC && min_size(K, KC) * N <= IN_PLACE_FLOATS;
+    return !trans_b && N % NR == 0 && N <= NC && min_size(K, KC) * ldb <= IN_PLACE_SPAN;
 }
 
 /* A in place also needs every tile to read only op(A)'s valid rows: the
@@ -629,11 +634,11 @@ static int in_place_b(int trans_b, size_t N, size_t K)
    the 12 x 32 one only the valid rows, and it takes every tile when the B
    slivers pair up. Rows of A (op(A) = A) only the 12 x 32 kernel reads in
    place. */
-static int in_place_a(int trans_a, size_t M, size_t N, size_t K, int wide)
+static int in_place_a(int trans_a, size_t M, size_t N, size_t K, size_t lda, int wide)
 {
     const int all_wide = wide && N % (2 * NR) == 0 && N <= NC;
-    const int whole_reads = trans_a ? M % MR == 0 || all_wide : all_wide;
-    return whole_reads && min_size(K, KC) * M <= IN_PLACE_FLOATS;
+    if (trans_a) return (M % MR == 0 || all_wide) && min_size(K, KC) * lda <= IN_PLACE_SPAN;
+    return all_wide && min_size(M, MC) * lda <= IN_PLACE_SPAN;
 }
 
 void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
@@ -689,8 +694,8 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
     size_t kc_step = (K + k_blocks - 1) / k_blocks;
 
     /* Operands read where they are, without packing (see in_place_b, in_place_a). */
-    const int direct_b = in_place_b(trans_b, N, K);
-    const int direct_a = in_place_a(trans_a, M, N, K, wide);
+    const int direct_b = in_place_b(trans_b, N, K, ldb);
+    const int direct_a = in_place_a(trans_a, M, N, K, lda, wide);
 
     for (size_t jc = 0; jc < N; jc += NC) {
         size_t nc = min_size(NC, N - jc);
