@@ -571,6 +571,8 @@ typedef struct {
     size_t kc;
     const float *packed_a, *packed_b; /* packed, or the operands read in place (steps says which) */
     bp_sliver_steps steps;
+    const float *a_tail;        /* NULL, or with A^T in place, its last, partly filled sliver packed */
+    bp_sliver_steps tail_steps; /* for the 6 x 16 kernels, which read all MR rows of a sliver */
     float alpha, beta;
     const bp_gemm_epilogue *epi; /* NULL, or applied (last K block only) */
     float *C;                   /* the block's first element */
@@ -600,6 +602,8 @@ static void multiply_block(const block *b, size_t mc, size_t nc)
                    6 x 32 that computes only the sliver's valid rows. */
                 dest.n = min_size(2 * NR, nc - jr);
                 bp_gemm_kernel_avx512(kc, a, bb, &b->steps, &dest);
+            } else if (b->a_tail && ir + MR > mc) {
+                b->kernel(kc, b->a_tail, bb, &b->tail_steps, &dest);
             } else {
                 b->kernel(kc, a, bb, &b->steps, &dest);
             }
@@ -629,15 +633,15 @@ static int in_place_b(int trans_b, size_t N, size_t K, size_t ldb)
     return !trans_b && N % NR == 0 && N <= NC && min_size(K, KC) * ldb <= IN_PLACE_SPAN;
 }
 
-/* A in place also needs every tile to read only op(A)'s valid rows: the
-   6 x 16 kernels read all MR rows of a sliver (so M must fill its slivers),
-   the 12 x 32 one only the valid rows, and it takes every tile when the B
-   slivers pair up. Rows of A (op(A) = A) only the 12 x 32 kernel reads in
-   place. */
+/* A in place also needs every tile to read only op(A)'s valid rows. The 12 x
+   32 kernel reads only those; the 6 x 16 kernels read all MR rows of a sliver,
+   so with A^T in place they get a block's last, partly filled sliver packed
+   (block.a_tail). Rows of A (op(A) = A) only the 12 x 32 kernel reads in
+   place, where it takes every tile: when the B slivers pair up. */
 static int in_place_a(int trans_a, size_t M, size_t N, size_t K, size_t lda, int wide)
 {
+    if (trans_a) return min_size(K, KC) * lda <= IN_PLACE_SPAN;
     const int all_wide = wide && N % (2 * NR) == 0 && N <= NC;
-    if (trans_a) return (M % MR == 0 || all_wide) && min_size(K, KC) * lda <= IN_PLACE_SPAN;
     return all_wide && min_size(M, MC) * lda <= IN_PLACE_SPAN;
 }
 
@@ -714,18 +718,24 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             }
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
-                const float *a_block = packed_a;
+                const float *a_block = packed_a, *a_tail = NULL;
+                const bp_sliver_steps tail_steps = {MR, 1, MR * kc, steps.b_k, steps.b_next};
                 if (direct_a && trans_a) {
                     a_block = A + pc * lda + ic;
                     steps.a_k = lda, steps.a_row = 1, steps.a_next = MR;
+                    const size_t full = mc / MR * MR;
+                    if (full < mc) {
+                        pack_a(trans_a, A, lda, ic + full, pc, mc - full, kc, packed_a, avx2);
+                        a_tail = packed_a;
+                    }
                 } else if (direct_a) {
                     a_block = A + ic * lda + pc;
                     steps.a_k = 1, steps.a_row = lda, steps.a_next = MR * lda;
                 } else {
                     pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a, avx2);
                 }
-                const block b = {kernel, wide, kc, a_block, b_block, steps, alpha, beta_block, epi_block,
-                                 C + ic * ldc + jc, ldc, ic, jc};
+                const block b = {kernel, wide, kc, a_block, b_block, steps, a_tail, tail_steps, alpha, beta_block,
+                                 epi_block, C + ic * ldc + jc, ldc, ic, jc};
                 multiply_block(&b, mc, nc);
             }
         }
