@@ -12,6 +12,9 @@
  * (gemm_avx512.c) takes tiles of up to 12 x 32, two slivers of each operand at a
  * time, wherever the block has a second B sliver (computing only the valid rows
  * of a partly filled last A sliver), and the AVX2 kernel does the rest.
+ * Small products skip the copy for an operand that already has the slivers'
+ * shape in memory (B, A^T, and A's rows for the AVX-512 kernel) and hand the
+ * kernels its strides instead (in_place_a, in_place_b); the sums are the same.
  *
  * Threads (bp_gemm_team_ex, at the end) split C, never K, so no element's sum
  * depends on the thread count.
