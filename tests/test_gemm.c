@@ -360,3 +360,48 @@ void test_gemm_kernel_name(void)
     CHECK(strstr(name, "OpenBLAS") != NULL, "the OpenBLAS build names \"%s\"", name);
 #endif
 }
+
+/* Small products read op(B) = B (N a multiple of 16) and op(A) = A^T in place
+   instead of packing them (gemm.c's in_place_a and in_place_b). Against the
+   naive product on shapes around those conditions, with wide strides and the
+   sentinels; and bit for bit against the same columns of a product one column
+   wider, which packs both operands (N not a multiple of 16) but sums every
+   element with the same kernel in the same order. */
+void test_gemm_in_place_operands(void)
+{
+    gemm_rng rng = {8};
+    float *workspace = gemm_workspace();
+    enum { MMAX = 130, KMAX = 300, NMAX = 129 };
+    float *A = malloc(MMAX * KMAX * sizeof *A), *B = malloc(KMAX * NMAX * sizeof *B);
+    float *C = malloc(MMAX * NMAX * sizeof *C), *wide = malloc(MMAX * NMAX * sizeof *wide);
+    CHECK(workspace && A && B && C && wide, "out of memory");
+    const size_t ms[] = {4, 6, 10, 12, 13, 64, 66, 128, 130}, ns[] = {16, 32, 48, 64, 128};
+    const size_t ks[] = {4, 10, 64, 257};
+    for (size_t mi = 0; workspace && A && B && C && wide && mi < sizeof ms / sizeof ms[0]; mi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+                const size_t M = ms[mi], N = ns[ni], K = ks[ki];
+                for (int ta = 0; ta < 2; ta++) {
+                    const size_t pad = (mi + ni + ki) % 3 == 0 ? 0 : 3;
+                    gemm_case tc = {ta, 0, M, N, K, pad, pad, 1, 1.0f, ki % 2 ? 0.5f : 0.0f, ki % 2 == 0};
+                    run_gemm_case(&tc, &rng, workspace);
+                    /* op(A) is M x K from A (M x K, or K x M for A^T); B is K x (N + 1). */
+                    const size_t lda = ta ? M : K, ldb = N + 1;
+                    for (size_t i = 0; i < M * K; i++) A[i] = rng_float(&rng);
+                    for (size_t i = 0; i < K * ldb; i++) B[i] = rng_float(&rng);
+                    bp_gemm(ta, 0, M, N + 1, K, 1.0f, A, lda, B, ldb, 0.0f, wide, N + 1, workspace);
+                    bp_gemm(ta, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N, workspace);
+#ifndef BP_OPENBLAS
+                    size_t differ = 0;
+                    for (size_t i = 0; i < M; i++) differ += memcmp(C + i * N, wide + i * (N + 1), N * sizeof *C) != 0;
+                    CHECK(differ == 0, "trans_a %d M %zu N %zu K %zu: %zu rows differ from the packed product's bits",
+                          ta, M, N, K, differ);
+#endif
+                }
+            }
+    free(workspace);
+    free(A);
+    free(B);
+    free(C);
+    free(wide);
+}

@@ -51,29 +51,79 @@ void bp_dense_backward_delta(float *delta_prev, const float *delta, const float 
     bp_gemm_team_ex(team, 0, 0, m, n_in, n_out, 1.0f, delta, n_out, W, n_in, 0.0f, delta_prev, n_in, &epi);
 }
 
-/* y += c x over n floats. Separate, with restrict, and with a main loop whose
-   trip count is visibly a multiple of 8, so that GCC's -O2 vectorizes it: the
-   same loop written inline over a bias and a delta row stays scalar (the two
-   might overlap as far as the compiler knows), and measured 1.3% of W1. */
+/* out (n) = c times the sum over the m rows of delta (m x n), added to keep * out:
+   each column's sum starts from keep * out (0 when keep is 0) and adds c delta[s][j]
+   row by row, a multiply then an add, in row order. Columns go BLOCK at a time
+   through a local block of running sums (four AVX-512 vectors), one loop over
+   all m rows, instead of a call and a pass over out for every row. Compiled
+   twice, portably and for AVX-512F, and picked per call as optimizer.c picks its
+   loops: the same operations in the same order, so the same bits. One row at a
+   time through a noinline SSE axpy took 2.5-3% of a digits-size Adam step, this
+   1.8% (perf). */
+enum { BLOCK = 64 };
+
+#if defined(__GNUC__) || defined(__clang__)
+#define COLUMN_INLINE static inline __attribute__((always_inline))
+#else
+#define COLUMN_INLINE static inline
+#endif
+
+/* Columns [j0, j0 + w) of out, w <= BLOCK (a constant where inlined with one). */
+COLUMN_INLINE void column_block(float *restrict out, float keep, const float *restrict delta, size_t m,
+                                size_t n, float c, size_t j0, size_t w)
+{
+#if defined(__clang__)
+#pragma clang fp contract(off) /* a multiply and an add, as the portable copy rounds */
+#endif
+    float sums[BLOCK];
+    if (keep == 0.0f)
+        for (size_t j = 0; j < w; j++) sums[j] = 0.0f;
+    else if (keep == 1.0f)
+        for (size_t j = 0; j < w; j++) sums[j] = out[j0 + j];
+    else
+        for (size_t j = 0; j < w; j++) sums[j] = keep * out[j0 + j];
+    for (size_t s = 0; s < m; s++) {
+        const float *row = delta + s * n + j0;
+        for (size_t j = 0; j < w; j++) sums[j] += c * row[j];
+    }
+    for (size_t j = 0; j < w; j++) out[j0 + j] = sums[j];
+}
+
+COLUMN_INLINE void column_sums_body(float *restrict out, float keep, const float *restrict delta, size_t m,
+                                    size_t n, float c)
+{
+    size_t j0 = 0;
+    for (; j0 + BLOCK <= n; j0 += BLOCK) column_block(out, keep, delta, m, n, c, j0, BLOCK);
+    if (j0 < n) column_block(out, keep, delta, m, n, c, j0, n - j0);
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
-static void add_scaled(size_t n, float c, const float *restrict x, float *restrict y)
+static void column_sums_portable(float *restrict out, float keep, const float *restrict delta, size_t m, size_t n,
+                                 float c)
 {
-    const size_t n8 = n & ~(size_t)7;
-    size_t i = 0;
-    for (; i < n8; i++) y[i] += c * x[i];
-    for (; i < n; i++) y[i] += c * x[i];
+    column_sums_body(out, keep, delta, m, n, c);
 }
 
-/* out (n) = c times the sum over the m rows of delta (m x n), added to keep * out. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(BP_NO_SIMD)
+__attribute__((noinline, target("avx512f")))
+static void column_sums_wide(float *restrict out, float keep, const float *restrict delta, size_t m, size_t n,
+                             float c)
+{
+    column_sums_body(out, keep, delta, m, n, c);
+}
+#endif
+
 static void add_column_sums(float *out, float keep, const float *delta, size_t m, size_t n, float c)
 {
-    if (keep == 0.0f)
-        memset(out, 0, n * sizeof(float));
-    else if (keep != 1.0f)
-        for (size_t i = 0; i < n; i++) out[i] *= keep;
-    for (size_t s = 0; s < m; s++) add_scaled(n, c, delta + s * n, out);
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(BP_NO_SIMD)
+    if (__builtin_cpu_supports("avx512f")) {
+        column_sums_wide(out, keep, delta, m, n, c);
+        return;
+    }
+#endif
+    column_sums_portable(out, keep, delta, m, n, c);
 }
 
 void bp_dense_gradient_rows(float *grad_W, float *grad_b, const float *delta, const float *a_prev,

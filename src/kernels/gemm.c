@@ -12,6 +12,9 @@
  * (gemm_avx512.c) takes tiles of up to 12 x 32, two slivers of each operand at a
  * time, wherever the block has a second B sliver (computing only the valid rows
  * of a partly filled last A sliver), and the AVX2 kernel does the rest.
+ * Small products skip the copy for an operand that already has the slivers'
+ * shape in memory (B, A^T, and A's rows for the AVX-512 kernel) and hand the
+ * kernels its strides instead (in_place_a, in_place_b); the sums are the same.
  *
  * Threads (bp_gemm_team_ex, at the end) split C, never K, so no element's sum
  * depends on the thread count.
@@ -76,7 +79,7 @@ _Static_assert((KC * NC) % ALIGN_FLOATS == 0, "packed A starts 64-byte aligned")
 typedef bp_tile_dest tile_dest; /* gemm_kernel.h */
 
 typedef void (*micro_kernel)(size_t kc, const float *restrict a, const float *restrict b,
-                             const tile_dest *dest);
+                             const bp_sliver_steps *steps, const tile_dest *dest);
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -379,14 +382,11 @@ static inline void store_tile(const float *restrict tile, const tile_dest *dest)
 /* The portable micro-kernel: fixed MR x NR loops over a local accumulator
    array, which GCC and clang turn into vector multiply-adds at -O2/-O3. */
 static void kernel_portable(size_t kc, const float *restrict a, const float *restrict b,
-                            const tile_dest *dest)
+                            const bp_sliver_steps *steps, const tile_dest *dest)
 {
     _Alignas(64) float acc[MR * NR] = {0};
-#if defined(__GNUC__) || defined(__clang__)
-    b = __builtin_assume_aligned(b, 64);
-#endif
     for (size_t p = 0; p < kc; p++) {
-        const float *ap = a + p * MR, *bp = b + p * NR;
+        const float *ap = a + p * steps->a_k, *bp = b + p * steps->b_k;
         for (size_t i = 0; i < MR; i++) {
             const float ai = ap[i];
             for (size_t j = 0; j < NR; j++) acc[i * NR + j] += ai * bp[j];
@@ -396,11 +396,13 @@ static void kernel_portable(size_t kc, const float *restrict a, const float *res
 }
 
 #if BP_GEMM_AVX2
-/* The same tile with the accumulators pinned in registers: per k, two aligned
-   loads of B, six broadcasts of A and twelve FMAs. */
+/* The same tile with the accumulators pinned in registers: per k, two loads
+   of B, six broadcasts of A and twelve FMAs. Inlined twice by kernel_avx2:
+   with the packed strides as constants, and with strides read in place. */
 __attribute__((target("avx2,fma")))
-static void kernel_avx2(size_t kc, const float *restrict a, const float *restrict b,
-                        const tile_dest *dest)
+static inline __attribute__((always_inline)) void avx2_tile(size_t kc, const float *restrict a,
+                                                            const float *restrict b, const size_t a_k,
+                                                            const size_t b_k, const tile_dest *dest)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -414,7 +416,9 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         _mm_prefetch((const char *)(dest->C + i * dest->ldc + NR - 1), _MM_HINT_T0);
     }
     for (size_t p = 0; p < kc; p++) {
-        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        /* Unaligned loads: a sliver read in place need not start on 32 bytes (on
+           packed, aligned data they cost what aligned ones do). */
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 ai;
         ai = _mm256_broadcast_ss(a + 0);
         c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
@@ -428,8 +432,8 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
         c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
         ai = _mm256_broadcast_ss(a + 5);
         c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
-        a += MR;
-        b += NR;
+        a += a_k;
+        b += b_k;
     }
     if (dest->n == NR) {
         /* A tile of full width (all six rows, or the m < 6 of a bottom edge):
@@ -498,6 +502,16 @@ static void kernel_avx2(size_t kc, const float *restrict a, const float *restric
        log) several times slower on an Intel Xeon. */
     _mm256_zeroupper();
     store_tile(acc, dest);
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2(size_t kc, const float *restrict a, const float *restrict b,
+                        const bp_sliver_steps *steps, const tile_dest *dest)
+{
+    if (steps->a_k == MR && steps->b_k == NR)
+        avx2_tile(kc, a, b, MR, NR, dest);
+    else
+        avx2_tile(kc, a, b, steps->a_k, steps->b_k, dest);
 }
 #endif
 
@@ -570,7 +584,10 @@ typedef struct {
     micro_kernel kernel;
     int wide;                   /* the AVX-512 kernel takes tiles of two slivers each way */
     size_t kc;
-    const float *packed_a, *packed_b;
+    const float *packed_a, *packed_b; /* packed, or the operands read in place (steps says which) */
+    bp_sliver_steps steps;
+    const float *a_tail;        /* NULL, or with A^T in place, its last, partly filled sliver packed */
+    bp_sliver_steps tail_steps; /* for the 6 x 16 kernels, which read all MR rows of a sliver */
     float alpha, beta;
     const bp_gemm_epilogue *epi; /* NULL, or applied (last K block only) */
     float *C;                   /* the block's first element */
@@ -587,24 +604,60 @@ static void multiply_block(const block *b, size_t mc, size_t nc)
         for (size_t ir = 0; ir < mc; ir += MR) {
             tile_dest dest = {b->C + ir * b->ldc + jr, b->ldc, min_size(MR, mc - ir), min_size(NR, nc - jr),
                               b->alpha, b->beta, b->epi, b->row + ir, b->col + jr};
-            const float *a = b->packed_a + ir * kc, *bb = b->packed_b + jr * kc;
+            const float *a = b->packed_a + ir / MR * b->steps.a_next;
+            const float *bb = b->packed_b + jr / NR * b->steps.b_next;
             if (pair_b && ir + MR < mc) {
                 /* Two by two slivers: a tile of up to 12 x 32. */
                 dest.m = min_size(2 * MR, mc - ir);
                 dest.n = min_size(2 * NR, nc - jr);
-                bp_gemm_kernel_avx512(kc, a, bb, &dest);
+                bp_gemm_kernel_avx512(kc, a, bb, &b->steps, &dest);
                 ir += MR;
             } else if (pair_b) {
                 /* The last A sliver alone, against both B slivers: a tile of up to
                    6 x 32 that computes only the sliver's valid rows. */
                 dest.n = min_size(2 * NR, nc - jr);
-                bp_gemm_kernel_avx512(kc, a, bb, &dest);
+                bp_gemm_kernel_avx512(kc, a, bb, &b->steps, &dest);
+            } else if (b->a_tail && ir + MR > mc) {
+                b->kernel(kc, b->a_tail, bb, &b->tail_steps, &dest);
             } else {
-                b->kernel(kc, a, bb, &dest);
+                b->kernel(kc, a, bb, &b->steps, &dest);
             }
         }
         if (pair_b) jr += NR;
     }
+}
+
+/* Small products read an operand in place when it already holds the slivers'
+   shape: op(B) = B whose every sliver is whole (N a multiple of NR); op(A) =
+   A^T, whose slivers are MR adjacent floats of each row of A; and, for the
+   AVX-512 kernel only, op(A) = A, whose slivers are MR of A's rows. Packing
+   buys contiguous slivers and L1-friendly strides; for an operand this small
+   (every k block of it fits in L1 and L2 together, as in a digits-size
+   network's backward products, where packing measured about 15% of an Adam
+   step) the copy costs more than it saves. The arithmetic is the same either
+   way, so the bits are too.
+   What bounds it is the span of memory a block's slivers come from: a packed
+   sliver is contiguous, but rows read in place are a stride apart, and rows
+   4 KB apart all fall into one set of a 4 KB-per-way L1 (W3's W^T delta with
+   rows of 1,024 floats measured 1.01-1.37 times slower in place). A span of
+   at most 32 KB puts at most eight of a sliver's rows into any one set. */
+#define IN_PLACE_SPAN ((size_t)1 << 13) /* floats */
+
+static int in_place_b(int trans_b, size_t N, size_t K, size_t ldb)
+{
+    return !trans_b && N % NR == 0 && N <= NC && min_size(K, KC) * ldb <= IN_PLACE_SPAN;
+}
+
+/* A in place also needs every tile to read only op(A)'s valid rows. The 12 x
+   32 kernel reads only those; the 6 x 16 kernels read all MR rows of a sliver,
+   so with A^T in place they get a block's last, partly filled sliver packed
+   (block.a_tail). Rows of A (op(A) = A) only the 12 x 32 kernel reads in
+   place, where it takes every tile: when the B slivers pair up. */
+static int in_place_a(int trans_a, size_t M, size_t N, size_t K, size_t lda, int wide)
+{
+    if (trans_a) return min_size(K, KC) * lda <= IN_PLACE_SPAN;
+    const int all_wide = wide && N % (2 * NR) == 0 && N <= NC;
+    return all_wide && min_size(M, MC) * lda <= IN_PLACE_SPAN;
 }
 
 void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
@@ -659,6 +712,10 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
     size_t k_blocks = (K + KC - 1) / KC;
     size_t kc_step = (K + k_blocks - 1) / k_blocks;
 
+    /* Operands read where they are, without packing (see in_place_b, in_place_a). */
+    const int direct_b = in_place_b(trans_b, N, K, ldb);
+    const int direct_a = in_place_a(trans_a, M, N, K, lda, wide);
+
     for (size_t jc = 0; jc < N; jc += NC) {
         size_t nc = min_size(NC, N - jc);
         for (size_t pc = 0; pc < K; pc += kc_step) {
@@ -666,12 +723,34 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
             /* Later K blocks add to what the first one wrote. */
             float beta_block = pc == 0 ? beta : 1.0f;
             const bp_gemm_epilogue *epi_block = pc + kc >= K ? epi : NULL;
-            pack_b(trans_b, B, ldb, pc, jc, kc, nc, packed_b, avx2);
+            bp_sliver_steps steps = {MR, 1, MR * kc, NR, NR * kc};
+            const float *b_block = packed_b;
+            if (direct_b) {
+                b_block = B + pc * ldb + jc;
+                steps.b_k = ldb, steps.b_next = NR;
+            } else {
+                pack_b(trans_b, B, ldb, pc, jc, kc, nc, packed_b, avx2);
+            }
             for (size_t ic = 0; ic < M; ic += MC) {
                 size_t mc = min_size(MC, M - ic);
-                pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a, avx2);
-                const block b = {kernel, wide, kc, packed_a, packed_b, alpha, beta_block, epi_block,
-                                 C + ic * ldc + jc, ldc, ic, jc};
+                const float *a_block = packed_a, *a_tail = NULL;
+                const bp_sliver_steps tail_steps = {MR, 1, MR * kc, steps.b_k, steps.b_next};
+                if (direct_a && trans_a) {
+                    a_block = A + pc * lda + ic;
+                    steps.a_k = lda, steps.a_row = 1, steps.a_next = MR;
+                    const size_t full = mc / MR * MR;
+                    if (full < mc) {
+                        pack_a(trans_a, A, lda, ic + full, pc, mc - full, kc, packed_a, avx2);
+                        a_tail = packed_a;
+                    }
+                } else if (direct_a) {
+                    a_block = A + ic * lda + pc;
+                    steps.a_k = 1, steps.a_row = lda, steps.a_next = MR * lda;
+                } else {
+                    pack_a(trans_a, A, lda, ic, pc, mc, kc, packed_a, avx2);
+                }
+                const block b = {kernel, wide, kc, a_block, b_block, steps, a_tail, tail_steps, alpha, beta_block,
+                                 epi_block, C + ic * ldc + jc, ldc, ic, jc};
                 multiply_block(&b, mc, nc);
             }
         }

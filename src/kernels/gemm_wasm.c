@@ -119,12 +119,12 @@ static inline v128_t madd(v128_t a, v128_t b, v128_t acc)
    B, six broadcasts of A, twelve multiplies and adds into twelve accumulators;
    then those columns into acc. */
 static inline __attribute__((always_inline)) void multiply_half(size_t kc, const float *a, const float *b,
-                                                                float *acc)
+                                                                size_t a_k, size_t b_k, float *acc)
 {
     const v128_t z = wasm_f32x4_splat(0.0f);
     v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
     v128_t c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-    for (size_t p = 0; p < kc; p++, a += BP_MR, b += BP_NR) {
+    for (size_t p = 0; p < kc; p++, a += a_k, b += b_k) {
         const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         v128_t ai;
 #define BP_ROW(i)                                                                                         \
@@ -139,10 +139,10 @@ static inline __attribute__((always_inline)) void multiply_half(size_t kc, const
 #undef BP_ROW
 }
 
-static void multiply_tile(size_t kc, const float *a, const float *b, float *acc)
+static void multiply_tile(size_t kc, const float *a, const float *b, const bp_sliver_steps *steps, float *acc)
 {
-    multiply_half(kc, a, b, acc);
-    multiply_half(kc, a, b + 8, acc + 8);
+    multiply_half(kc, a, b, steps->a_k, steps->b_k, acc);
+    multiply_half(kc, a, b + 8, steps->a_k, steps->b_k, acc + 8);
 }
 
 /* An edge tile (fewer than 6 rows or 16 columns valid): the same store on a
@@ -176,10 +176,11 @@ static void store_edge_tile(const float *acc, const bp_tile_dest *dest)
         for (size_t j = 0; j < n; j++) dest->C[i * dest->ldc + j] = c[i * BP_NR + j];
 }
 
-void bp_gemm_kernel_wasm(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+void bp_gemm_kernel_wasm(size_t kc, const float *a, const float *b, const bp_sliver_steps *steps,
+                         const bp_tile_dest *dest)
 {
     _Alignas(16) float acc[BP_MR * BP_NR];
-    multiply_tile(kc, a, b, acc);
+    multiply_tile(kc, a, b, steps, acc);
     if (dest->m == BP_MR && dest->n == BP_NR) store_tile(acc, dest);
     else store_edge_tile(acc, dest);
 }
@@ -187,9 +188,10 @@ void bp_gemm_kernel_wasm(size_t kc, const float *a, const float *b, const bp_til
 #else /* not a SIMD128 target: gemm.c never picks this kernel */
 
 /* Never called; here so that the file is never empty (ISO C wants a declaration). */
-void bp_gemm_kernel_wasm(size_t kc, const float *a, const float *b, const bp_tile_dest *dest)
+void bp_gemm_kernel_wasm(size_t kc, const float *a, const float *b, const bp_sliver_steps *steps,
+                         const bp_tile_dest *dest)
 {
-    (void)kc, (void)a, (void)b, (void)dest;
+    (void)kc, (void)a, (void)b, (void)steps, (void)dest;
 }
 
 #endif
