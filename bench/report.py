@@ -269,7 +269,7 @@ def sklearn_section(records):
             " from Python %.3f s (%+.1f%%; target under +5%%: %s)" % (
                 len(pc["cli_epoch_s"]), cli, epoch, 100 * (epoch / cli - 1), "yes" if epoch / cli - 1 < 0.05 else "NO"))
         out("    whole fit() calls of one epoch: Network.fit %.3f s (%+.1f%%), MLPClassifier(alpha=0).fit %.3f s (%+.1f%%):"
-            " checking X and copying it into the library once" % (net, 100 * (net / cli - 1), est, 100 * (est / cli - 1)))
+            " checking X and converting it to float32 where it is not" % (net, 100 * (net / cli - 1), est, 100 * (est / cli - 1)))
     else:
         why = next((r["status"] for r in recs if r.get("workload") == "python-vs-cli" and "status" in r), "not run")
         out("  Python against the CLI: %s" % why)
