@@ -310,9 +310,9 @@ void test_softmax_rows_match_plain(void)
     CHECK(mismatches == 0, "%zu softmax values differ from the plain loop's bits", mismatches);
 }
 
-/* The cross-entropy sum takes log a at the largest logit through selects; it must
-   give the bits of the definition that finds the first largest logit's index, ties
-   and all, for one-hot and soft targets. */
+/* The cross-entropy sum takes log a at the largest logit found without a branch; it
+   must give the bits of the definition that finds the first largest logit's index,
+   ties and all, for one-hot and soft targets, alone and fused with delta^L. */
 void test_ce_loss_sum_matches_plain(void)
 {
     float z[64 * 12], a[64 * 12], y[64 * 12];
@@ -338,6 +338,18 @@ void test_ce_loss_sum_matches_plain(void)
             }
             const double got = bp_loss_sum(BP_LOSS_CE, z, a, y, m, n);
             mismatches += memcmp(&got, &want, sizeof got) != 0;
+            /* The fused form: the same sum, and delta = (sum y) a - y. */
+            float delta[64 * 12];
+            const double fused = bp_loss_sum_delta(BP_LOSS_CE, BP_ACT_SOFTMAX, z, a, y, delta, m, n);
+            mismatches += memcmp(&fused, &want, sizeof fused) != 0;
+            for (size_t s = 0; s < m; s++) {
+                float ysum = 0.0f;
+                for (size_t i = 0; i < n; i++) ysum += y[s * n + i];
+                for (size_t i = 0; i < n; i++) {
+                    const float d = ysum * a[s * n + i] - y[s * n + i];
+                    mismatches += memcmp(&d, &delta[s * n + i], sizeof d) != 0;
+                }
+            }
         }
     CHECK(mismatches == 0, "%zu cross-entropy sums differ from the plain definition's bits", mismatches);
 }
