@@ -283,15 +283,18 @@ static void softmax_plain(const float *z, float *a, size_t m, size_t n)
 }
 
 /* bp_softmax_rows gives the plain loop's bits, portable and with AVX-512 (where the
-   CPU has it), for every row length and batch size up to 40 x 7 (so the 16-lane main
-   loop and the scalar tail both run), NaN and infinities included. */
+   CPU has it), for every row length up to 40 and batches of 1 to 31 rows (so the
+   eight-row blocks, the rows after them, rows too long for a block, and the 16-lane
+   exponentials' main loop and scalar tail all run), NaN and infinities included. */
 void test_softmax_rows_match_plain(void)
 {
-    float z[280], want[280], portable[280], wide[280];
+    static float z[40 * 31], want[40 * 31], portable[40 * 31], wide[40 * 31];
+    const size_t batches[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 24, 31};
     uint32_t state = 2024;
     size_t mismatches = 0;
     for (size_t n = 1; n <= 40; n++)
-        for (size_t m = 1; m <= 7; m++) {
+        for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+            const size_t m = batches[b];
             test_logits(z, m, n, &state, 1);
             softmax_plain(z, want, m, n);
             bp_softmax_rows(z, portable, m, n, 1);

@@ -76,19 +76,66 @@ static void softmax_scale(float *a, size_t m, size_t n)
     }
 }
 
+#ifdef SOFTMAX_WIDE
+/* The three passes with AVX-512F. Rows of up to 16 units go eight at a time, one row
+   per lane: a gather reads unit i of the eight rows, so each row's maximum and its
+   sum (in double) run in that row's lane, in the scalar loops' order and with their
+   operations (the maximum as zr[i] > max ? zr[i] : max, which is maxps(zr[i], max)),
+   and the same bits come out; the subtraction and the scaling then run over the block's
+   8 n contiguous values, each lane fetching its row's number by a permutation. The last
+   m mod 8 rows, and rows of more than 16, take the scalar passes. */
+static __attribute__((noinline, target("avx512f"))) void softmax_wide(const float *z, float *a, size_t m, size_t n)
+{
+    const size_t m8 = n <= 16 ? m & ~(size_t)7 : 0, block = 8 * n, pieces = (block + 15) / 16;
+    /* Lane k of a gather reads row k of a block; value j of a block belongs to row j / n. */
+    const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)n));
+    __m512i owner[8];
+    __mmask16 live[8];
+    for (size_t v = 0; v < pieces && m8 > 0; v++) {
+        int32_t row[16];
+        for (size_t j = 0; j < 16; j++) row[j] = (int32_t)((16 * v + j) / n < 8 ? (16 * v + j) / n : 7);
+        owner[v] = _mm512_loadu_si512(row);
+        live[v] = block - 16 * v >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (block - 16 * v)) - 1);
+    }
+    for (size_t s = 0; s < m8; s += 8) {
+        const float *zb = z + s * n;
+        float *ab = a + s * n;
+        __m256 max = _mm256_i32gather_ps(zb, rows, 4);
+        for (size_t i = 1; i < n; i++) max = _mm256_max_ps(_mm256_i32gather_ps(zb + i, rows, 4), max);
+        const __m512 max16 = _mm512_castps256_ps512(max);
+        for (size_t v = 0; v < pieces; v++) {
+            const __m512 zv = _mm512_maskz_loadu_ps(live[v], zb + 16 * v);
+            _mm512_mask_storeu_ps(ab + 16 * v, live[v], _mm512_sub_ps(zv, _mm512_permutexvar_ps(owner[v], max16)));
+        }
+    }
+    softmax_shift(z + m8 * n, a + m8 * n, m - m8, n);
+    exp_block_wide(a, m * n);
+    for (size_t s = 0; s < m8; s += 8) {
+        float *ab = a + s * n;
+        __m512d sum = _mm512_setzero_pd();
+        for (size_t i = 0; i < n; i++) sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm256_i32gather_ps(ab + i, rows, 4)));
+        const __m512 inv = _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(_mm512_set1_pd(1.0), sum)));
+        for (size_t v = 0; v < pieces; v++) {
+            const __m512 av = _mm512_maskz_loadu_ps(live[v], ab + 16 * v);
+            _mm512_mask_storeu_ps(ab + 16 * v, live[v], _mm512_mul_ps(av, _mm512_permutexvar_ps(owner[v], inv)));
+        }
+    }
+    softmax_scale(a + m8 * n, m - m8, n);
+}
+#endif
+
 void bp_softmax_rows(const float *z, float *a, size_t m, size_t n, int portable)
 {
-    softmax_shift(z, a, m, n);
 #ifdef SOFTMAX_WIDE
     /* Asked per call, as gemm.c asks for its kernels (no cached answer, no global state). */
-    if (!portable && __builtin_cpu_supports("avx512f"))
-        exp_block_wide(a, m * n);
-    else
-        bp_fast_expf_block(a, m * n);
-#else
-    (void)portable;
-    bp_fast_expf_block(a, m * n);
+    if (!portable && __builtin_cpu_supports("avx512f")) {
+        softmax_wide(z, a, m, n);
+        return;
+    }
 #endif
+    (void)portable;
+    softmax_shift(z, a, m, n);
+    bp_fast_expf_block(a, m * n);
     softmax_scale(a, m, n);
 }
 
