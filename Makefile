@@ -88,6 +88,8 @@ $(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno -ffp-contract=off
 # Its softmax is also compiled for AVX-512F, which must round as the portable copy does
 # (clang would contract into FMAs there).
 $(BUILD)/src/core/activation.o: BASEFLAGS += -fno-trapping-math -ffp-contract=off
+# loss.c's AVX-512 cross-entropy too.
+$(BUILD)/src/core/loss.o: BASEFLAGS += -ffp-contract=off
 
 # The library exports only what include/backprop.h and backprop_verify.h mark BP_API.
 $(BUILD)/src/%.o: BASEFLAGS += -fvisibility=hidden

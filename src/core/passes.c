@@ -219,7 +219,7 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
     const bp_layer *top = &net->layers[L];
     /* The loss, and delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
     float *delta = net->delta, *delta_prev = net->delta_next;
-    *loss_sum = bp_loss_sum_delta(net->loss, net->output, top->z, top->a, y, delta, m, top->n_out);
+    *loss_sum = bp_loss_sum_delta(net->loss, net->output, top->z, top->a, y, delta, m, top->n_out, 0);
     /* An update made layer by layer must never start from a NaN. */
     if (k->after && !isfinite(*loss_sum)) return BP_ERR_NUMERIC;
 
