@@ -85,7 +85,11 @@ $(BUILD)/src/core/optimizer.o: BASEFLAGS += -fno-math-errno -ffp-contract=off
 # softmax's exponentials (bp_fast_expf_block) vectorize only if GCC may turn their
 # float comparisons into selects; backprop never reads the FP exception flags that
 # -ftrapping-math keeps exact, and the values are the same bits either way.
-$(BUILD)/src/core/activation.o: BASEFLAGS += -fno-trapping-math
+# Its softmax is also compiled for AVX-512F, which must round as the portable copy does
+# (clang would contract into FMAs there).
+$(BUILD)/src/core/activation.o: BASEFLAGS += -fno-trapping-math -ffp-contract=off
+# loss.c's AVX-512 cross-entropy too.
+$(BUILD)/src/core/loss.o: BASEFLAGS += -ffp-contract=off
 
 # The library exports only what include/backprop.h and backprop_verify.h mark BP_API.
 $(BUILD)/src/%.o: BASEFLAGS += -fvisibility=hidden

@@ -16,6 +16,8 @@
 #include "core/activation.h"
 #include "core/dense.h"
 #include "core/dense_reference.h"
+#include "core/loss.h"
+#include "kernels/fastmath.h"
 #include "core/tiny_sgd.h"
 #include "test.h"
 
@@ -249,4 +251,112 @@ void test_tiny_path_matches_reference_layers(void)
                           bp_loss_name(tops[t].loss), worst);
                     bp_net_free(net);
                 }
+}
+
+/* A row of test logits for the softmax and loss tests: random values over a wide
+   range, with ties for the largest, special values (if asked) and exact multiples of
+   ln2 mixed in. */
+static void test_logits(float *z, size_t m, size_t n, uint32_t *state, int specials)
+{
+    const float special[] = {NAN, INFINITY, -INFINITY, 90.0f, -100.0f, -0.0f, 0.6931472f, -2.0794415f, 1e-30f};
+    for (size_t i = 0; i < m * n; i++) {
+        *state = *state * 1664525u + 1013904223u;
+        z[i] = ((float)(*state >> 8) / 16777216.0f - 0.5f) * 80.0f;
+        if (specials && *state % 23 == 0) z[i] = special[(*state >> 5) % (sizeof special / sizeof special[0])];
+        if (*state % 7 == 0 && i % n > 0) z[i] = z[i - 1]; /* ties */
+        if (*state % 11 == 0) z[i] = (float)(i % 5) * 0.6931472f;
+    }
+}
+
+/* The plain softmax softmax_rows is measured against: per row, the maximum, e^(z -
+   max) by bp_fast_expf one value at a time, the sum in double, each divided by it. */
+static void softmax_plain(const float *z, float *a, size_t m, size_t n)
+{
+    for (size_t s = 0; s < m; s++) {
+        float max = z[s * n];
+        for (size_t i = 1; i < n; i++) max = z[s * n + i] > max ? z[s * n + i] : max;
+        double sum = 0.0;
+        for (size_t i = 0; i < n; i++) sum += a[s * n + i] = bp_fast_expf(z[s * n + i] - max);
+        float inv = (float)(1.0 / sum);
+        for (size_t i = 0; i < n; i++) a[s * n + i] *= inv;
+    }
+}
+
+/* bp_softmax_rows gives the plain loop's bits, portable and with AVX-512 (where the
+   CPU has it), for every row length up to 40 and batches of 1 to 31 rows (so the
+   eight-row blocks, the rows after them, rows too long for a block, and the 16-lane
+   exponentials' main loop and scalar tail all run), NaN and infinities included. */
+void test_softmax_rows_match_plain(void)
+{
+    static float z[40 * 31], want[40 * 31], portable[40 * 31], wide[40 * 31];
+    const size_t batches[] = {1, 2, 3, 5, 7, 8, 9, 16, 17, 24, 31};
+    uint32_t state = 2024;
+    size_t mismatches = 0;
+    for (size_t n = 1; n <= 40; n++)
+        for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+            const size_t m = batches[b];
+            test_logits(z, m, n, &state, 1);
+            softmax_plain(z, want, m, n);
+            bp_softmax_rows(z, portable, m, n, 1);
+            memcpy(wide, z, m * n * sizeof(float)); /* in place, as the layers call it */
+            bp_softmax_rows(wide, wide, m, n, 0);
+            for (size_t i = 0; i < m * n; i++) {
+                /* NaN's payload may differ; that it is NaN may not. */
+                if (want[i] != want[i]) {
+                    mismatches += portable[i] == portable[i] || wide[i] == wide[i];
+                    continue;
+                }
+                mismatches += memcmp(&portable[i], &want[i], sizeof(float)) != 0;
+                mismatches += memcmp(&wide[i], &want[i], sizeof(float)) != 0;
+            }
+        }
+    CHECK(mismatches == 0, "%zu softmax values differ from the plain loop's bits", mismatches);
+}
+
+/* The cross-entropy sum takes log a at the largest logit found without a branch; it
+   must give the bits of the definition that finds the first largest logit's index,
+   ties and all, for one-hot and soft targets, alone and fused with delta^L (rows of
+   1 to 20, batches of 1 to 64: the eight-row AVX-512 blocks, the rows after them and
+   rows too long for a block). */
+void test_ce_loss_sum_matches_plain(void)
+{
+    static float z[64 * 20], a[64 * 20], y[64 * 20], delta[64 * 20];
+    uint32_t state = 77;
+    size_t mismatches = 0;
+    for (size_t n = 1; n <= 20; n++)
+        for (size_t m = 1; m <= 64; m += 21) {
+            test_logits(z, m, n, &state, 0);
+            bp_softmax_rows(z, a, m, n, 0);
+            for (size_t s = 0; s < m; s++)
+                for (size_t i = 0; i < n; i++) {
+                    state = state * 1664525u + 1013904223u;
+                    y[s * n + i] = s % 2 ? (float)(i == state % n) : (float)(state >> 8) / 16777216.0f;
+                }
+            double want = 0.0;
+            for (size_t s = 0; s < m; s++) {
+                const float *zr = z + s * n, *ar = a + s * n, *yr = y + s * n;
+                size_t top = 0;
+                double ysum = 0.0, yz = 0.0;
+                for (size_t i = 1; i < n; i++) top = zr[i] > zr[top] ? i : top;
+                for (size_t i = 0; i < n; i++) ysum += yr[i], yz += (double)yr[i] * zr[i];
+                want += ysum * ((double)zr[top] - log((double)ar[top])) - yz;
+            }
+            const double got = bp_loss_sum(BP_LOSS_CE, z, a, y, m, n);
+            mismatches += memcmp(&got, &want, sizeof got) != 0;
+            /* The fused form, portable and with AVX-512 (where the CPU has it): the same
+               sum, and delta = (sum y) a - y. */
+            for (int portable = 0; portable <= 1; portable++) {
+                const double fused = bp_loss_sum_delta(BP_LOSS_CE, BP_ACT_SOFTMAX, z, a, y, delta, m, n, portable);
+                mismatches += memcmp(&fused, &want, sizeof fused) != 0;
+                for (size_t s = 0; s < m; s++) {
+                    float ysum = 0.0f;
+                    for (size_t i = 0; i < n; i++) ysum += y[s * n + i];
+                    for (size_t i = 0; i < n; i++) {
+                        const float d = ysum * a[s * n + i] - y[s * n + i];
+                        mismatches += memcmp(&d, &delta[s * n + i], sizeof d) != 0;
+                    }
+                }
+            }
+        }
+    CHECK(mismatches == 0, "%zu cross-entropy sums differ from the plain definition's bits", mismatches);
 }

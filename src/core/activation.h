@@ -67,6 +67,11 @@ static inline float bp_g_prime(bp_activation g, float a)
 /* a = g(z) over a batch; z and a are m x n (rows are samples). a may equal z. */
 void bp_activation_forward(bp_activation g, const float *z, float *a, size_t m, size_t n);
 
+/* a = softmax(z) row by row for m rows of n (z and a may be the same array), the
+   form bp_activation_forward uses: AVX-512 where the CPU has it, unless portable is
+   nonzero; the same bits either way (tests/test_layers.c compares them). */
+void bp_softmax_rows(const float *z, float *a, size_t m, size_t n, int portable);
+
 /* delta <- J_g(z)^T delta, row by row: delta (.) g'(z) for element-wise g, the full
    product with J = diag(a) - a a^T for softmax. a = g(z) is the layer's output. */
 void bp_activation_backward(bp_activation g, const float *a, float *delta, size_t m, size_t n);

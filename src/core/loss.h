@@ -18,6 +18,12 @@ double bp_loss_sum(bp_loss loss, const float *z, const float *a, const float *y,
 void bp_loss_delta(bp_loss loss, bp_activation output, const float *a,
                    const float *y, float *delta, size_t m, size_t n);
 
+/* Both of the above in one call: delta as bp_loss_delta writes it, and the loss
+   sum as bp_loss_sum returns it, the same bits (softmax + CE in one pass, eight rows
+   at a time with AVX-512 where the CPU has it, unless portable is nonzero). */
+double bp_loss_sum_delta(bp_loss loss, bp_activation output, const float *z, const float *a, const float *y,
+                         float *delta, size_t m, size_t n, int portable);
+
 /* 1 when the pair's delta^L is simply a - y. */
 int bp_loss_is_canonical(bp_loss loss, bp_activation output);
 

@@ -217,13 +217,11 @@ static bp_status backward(bp_net *net, const float *x, const float *y, size_t m,
     if (s != BP_OK) return s;
     size_t L = net->n_layers;
     const bp_layer *top = &net->layers[L];
-    *loss_sum = bp_loss_sum(net->loss, top->z, top->a, y, m, top->n_out);
+    /* The loss, and delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
+    float *delta = net->delta, *delta_prev = net->delta_next;
+    *loss_sum = bp_loss_sum_delta(net->loss, net->output, top->z, top->a, y, delta, m, top->n_out, 0);
     /* An update made layer by layer must never start from a NaN. */
     if (k->after && !isfinite(*loss_sum)) return BP_ERR_NUMERIC;
-
-    /* delta^L = dC/dz^L per sample (a - y for the canonical pairs). */
-    float *delta = net->delta, *delta_prev = net->delta_next;
-    bp_loss_delta(net->loss, net->output, top->a, y, delta, m, top->n_out);
 
     for (size_t l = L; l >= 1; l--) {
         bp_layer *layer = &net->layers[l];
