@@ -16,9 +16,10 @@
 #                 engine the page picks: its relaxed-SIMD build (f32x4.relaxed_madd) where
 #                 Chromium has relaxed SIMD; bench/web-speed.mjs
 #   browser-simd128  the same page with ?engine=simd128: the SIMD128 build (multiply, add)
-# Each figure is the best epoch's samples per second after a 1 s warm-up; the table gives
-# each implementation's median and range over the rounds and the browsers' ratios to the
-# natives (of the medians, and the range of the same-round ratios).
+# Each figure is the best samples per second after a 1 s warm-up, over runs of whole
+# epochs of at least 0.1 s each (the browser's clock has 0.1 ms steps and an epoch takes
+# 3-4 ms); the table gives each implementation's median and range over the rounds and the
+# browsers' ratios to the natives (of the medians, and the range of the same-round ratios).
 #
 # Beside them, each round measures the arithmetic ceilings: bench/fma_peak.c's chains of
 # AVX-512 and AVX2 FMAs natively, and bench/web_peak.c's chains in the same Chromium, of

@@ -685,12 +685,23 @@ ops.benchmark = ({bytes, sizes, hidden, output, loss, lr, batch, seconds, seed})
         const n = C.bp_dataset_count(d), rates = [];
         const epoch = () => call(C.web_trainer_run(trainer, d, 0, statsPtr));
         for (let t0 = performance.now(); performance.now() - t0 < 1000;) epoch(); // warm-up
+        // Each measurement spans whole epochs for at least 100 ms: a page without
+        // cross-origin isolation reads performance.now() in 0.1 ms steps, which on one
+        // epoch of a few milliseconds would quantize the figure by 3% (bench/web_speed.c
+        // measures the same way).
+        let epochs = 0;
         for (let t0 = performance.now(); performance.now() - t0 < seconds * 1000;) {
             const e0 = performance.now();
-            epoch();
-            rates.push(n / ((performance.now() - e0) / 1000));
+            let k = 0, ms = 0;
+            do {
+                epoch();
+                k++;
+                ms = performance.now() - e0;
+            } while (ms < 100);
+            epochs += k;
+            rates.push(k * n / (ms / 1000));
         }
-        return {samplesPerSecond: Math.max(...rates), epochs: rates.length, loss: f64(statsPtr, 1)[0]};
+        return {samplesPerSecond: Math.max(...rates), epochs, loss: f64(statsPtr, 1)[0]};
     } finally {
         if (trainer) C.bp_trainer_free(trainer);
         if (net) C.bp_net_free(net);

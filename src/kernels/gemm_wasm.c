@@ -40,6 +40,10 @@
  * 56.0 GFLOP/s against 38.9 for a multiply and an add, and training runs at
  * 0.76 of it (0.88 of the other). Writing each half tile straight from its
  * registers, and unrolling the k loop by two, measured slower with FMA too.
+ * So did reading op(A) = A's rows in place for small products, as the AVX-512
+ * kernel does (six broadcasts from rows lda apart): 0.90 of packing them in
+ * Chromium 156, 4 interleaved rounds; packing A is 3% of a Node profile
+ * (docs/PLAYGROUND.md, "Timed in runs of epochs").
  *
  * Left out on purpose: threads (a page opened from file:// has no
  * SharedArrayBuffer).
