@@ -61,4 +61,20 @@ static inline void bp_epilogue_row(const bp_gemm_epilogue *e, float *restrict c,
     }
 }
 
+/* What a product with alpha or K zero reduces to: C = beta C over M x N (beta == 0
+   writes zeros, so NaN in C does not survive), then the epilogue (NULL: none). The
+   fp32 and bf16 products both end here in that case. */
+static inline void bp_gemm_scale(size_t M, size_t N, float beta, float *C, size_t ldc,
+                                 const bp_gemm_epilogue *e)
+{
+    for (size_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            for (size_t j = 0; j < N; j++) c[j] = 0.0f;
+        else if (beta != 1.0f)
+            for (size_t j = 0; j < N; j++) c[j] *= beta;
+        if (e) bp_epilogue_row(e, c, i, 0, N);
+    }
+}
+
 #endif

@@ -83,19 +83,6 @@ typedef void (*micro_kernel)(size_t kc, const float *restrict a, const float *re
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* C = beta * C over M x N, where beta == 0 must write zeros rather than
-   multiply, so that NaN already in C does not survive. */
-static void scale_c(size_t M, size_t N, float beta, float *C, size_t ldc)
-{
-    for (size_t i = 0; i < M; i++) {
-        float *c = C + i * ldc;
-        if (beta == 0.0f)
-            for (size_t j = 0; j < N; j++) c[j] = 0.0f;
-        else if (beta != 1.0f)
-            for (size_t j = 0; j < N; j++) c[j] *= beta;
-    }
-}
-
 /* y += a[0] x0 + a[1] x1 + a[2] x2 + a[3] x3. Four rows of B per pass over
    the C row cut its loads and stores, and the chain of updates through memory
    that limits a one-row axpy, by four. The main loop's trip count is visibly
@@ -154,7 +141,7 @@ static void gemm_small(int trans_a, int trans_b, size_t M, size_t N, size_t K, f
         }
         return;
     }
-    scale_c(M, N, beta, C, ldc);
+    bp_gemm_scale(M, N, beta, C, ldc, NULL);
     for (size_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
         size_t p = 0;
@@ -224,7 +211,7 @@ static void pack_a_rows8(const float *r0, size_t lda, float *d)
 static void gemm_thin(int trans_a, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                       const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
-    scale_c(M, N, beta, C, ldc);
+    bp_gemm_scale(M, N, beta, C, ldc, NULL);
     for (size_t i = 0; i < M; i++)
         for (size_t p = 0; p < K; p++)
             axpy(N, alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]), B + p * ldb, C + i * ldc);
@@ -669,8 +656,7 @@ void bp_gemm_ex(int trans_a, int trans_b, size_t M, size_t N, size_t K,
         return;
     if (epi && epi->bias == NULL && epi->act == BP_EPI_NONE && epi->deriv == BP_EPI_NONE) epi = NULL;
     if (K == 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
-        epilogue_pass(epi, M, N, C, ldc);
+        bp_gemm_scale(M, N, beta, C, ldc, epi);
         return;
     }
 #ifdef BP_OPENBLAS
@@ -905,7 +891,7 @@ void bp_gemm_naive(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                    float beta, float *C, size_t ldc)
 {
     if (K == 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
+        bp_gemm_scale(M, N, beta, C, ldc, NULL);
         return;
     }
     for (size_t i = 0; i < M; i++) {

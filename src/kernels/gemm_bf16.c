@@ -255,20 +255,6 @@ static void step_emulated(size_t chunks, const uint16_t *a0, const uint16_t *a1,
 
 /* ------------------------------------------------------------ the product */
 
-/* C = beta C over M x N (beta == 0 writes zeros, so NaN in C does not survive),
-   then the epilogue: the whole product when alpha or K is zero. */
-static void scale_only(size_t M, size_t N, float beta, float *C, size_t ldc, const bp_gemm_epilogue *epi)
-{
-    for (size_t i = 0; i < M; i++) {
-        float *c = C + i * ldc;
-        if (beta == 0.0f)
-            for (size_t j = 0; j < N; j++) c[j] = 0.0f;
-        else if (beta != 1.0f)
-            for (size_t j = 0; j < N; j++) c[j] *= beta;
-        if (epi) bp_epilogue_row(epi, c, i, 0, N);
-    }
-}
-
 void bp_gemm_bf16_ex(bp_bf16_kernel kernel, int trans_a, int trans_b, size_t M, size_t N, size_t K,
                      float alpha, const float *A, size_t lda, const float *B, size_t ldb, float beta,
                      float *C, size_t ldc, float *workspace, const bp_gemm_epilogue *epi)
@@ -276,7 +262,7 @@ void bp_gemm_bf16_ex(bp_bf16_kernel kernel, int trans_a, int trans_b, size_t M, 
     if (M == 0 || N == 0) return;
     if (epi && epi->bias == NULL && epi->act == BP_EPI_NONE && epi->deriv == BP_EPI_NONE) epi = NULL;
     if (K == 0 || alpha == 0.0f) {
-        scale_only(M, N, beta, C, ldc, epi);
+        bp_gemm_scale(M, N, beta, C, ldc, epi);
         return;
     }
     kernel = bp_gemm_bf16_resolve(kernel);
