@@ -4,12 +4,7 @@
 # Usage: sh tests/export-test.sh [BUILD_DIR]; ends with "export: N passed, M failed".
 build=${1:-build}
 program="$build/backprop"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log"; failed=$((failed + 1)); }
+. "$(dirname "$0")/harness.sh"
 
 # Data: 3 inputs, a class 0..2 by a simple rule, 300 rows.
 awk 'BEGIN { srand(7); for (i = 0; i < 300; i++) { a = rand(); b = rand() * 10; c = rand() - 0.5;
@@ -57,5 +52,4 @@ check "relu softmax, standardized inputs" train --train "$dir/train.csv" --hidde
 check "tanh, no bias" train --train "$dir/train.csv" --hidden 5 --activation tanh --no-bias --epochs 3
 check "sigmoid regression" train --train "$dir/train.csv" --targets 1 --hidden 4 --activation sigmoid --epochs 3
 check "leaky-relu, bce" train --train "$dir/train.csv" --targets 1 --loss bce --hidden 4 --activation leaky-relu --epochs 2 --normalize minmax
-echo "export: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish export

@@ -9,12 +9,7 @@
 # Usage: sh tests/int8-test.sh [BUILD_DIR]; ends with "int8: N passed, M failed".
 build=${1:-build}
 program="$build/backprop"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log"; failed=$((failed + 1)); }
+. "$(dirname "$0")/harness.sh"
 
 # Data: 5 inputs, 3 classes, 400 rows; a regression target; a calibration set of its own.
 awk 'BEGIN { srand(5); for (i = 0; i < 400; i++) { a = rand(); b = rand() * 10; c = rand() - 0.5; d = rand() * 3; e = -rand();
@@ -162,5 +157,4 @@ else
     fail "backprop init --arch 40000,2"
 fi
 
-echo "int8: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish int8

@@ -10,12 +10,8 @@
 # Usage: sh tests/mcu-test.sh [BUILD_DIR]; ends with "mcu: N passed, M failed[, K skipped]".
 build=${1:-build}
 program="$build/backprop"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log" | head -n 20; failed=$((failed + 1)); }
+. "$(dirname "$0")/harness.sh"
+log_lines=20
 
 missing=
 for tool in arm-none-eabi-gcc arm-none-eabi-size qemu-system-arm; do
@@ -95,5 +91,4 @@ else
     run_model "W1-shaped (784-256-128-10)" "$dir/w1.bpm" "$dir/pixels.csv" "$dir/pixels8.csv" 784
 fi
 
-echo "mcu: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish mcu

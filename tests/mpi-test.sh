@@ -12,16 +12,10 @@ if ! command -v mpicc > /dev/null 2>&1 || ! command -v mpirun > /dev/null 2>&1; 
     echo "mpi: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log"; failed=$((failed + 1)); }
+. "$(dirname "$0")/harness.sh"
 if ! make MPI=1 build-mpi/backprop > "$dir/log" 2>&1; then
     fail "make MPI=1"
-    echo "mpi: $passed passed, $failed failed"
-    exit 1
+    finish mpi
 fi
 ok "make MPI=1 builds build-mpi/backprop"
 program=build-mpi/backprop
@@ -187,5 +181,4 @@ if [ $rc -ne 0 ] && [ $took -lt 30 ] && grep -Eq 'rank 1 (did not reach|stopped 
 else
     fail "overlapped: a hung rank: exit $rc after ${took} s"
 fi
-echo "mpi: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish mpi

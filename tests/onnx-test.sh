@@ -10,13 +10,7 @@
 # ONNX Runtime is looked for in build-node/node_modules (where .ci/run puts it) and NODE_PATH.
 build=${1:-build}
 program="$build/backprop"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-skipped=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log"; failed=$((failed + 1)); }
+. "$(dirname "$0")/harness.sh"
 
 # Data: 4 inputs on different scales, 3 classes by a simple rule, 200 rows; the
 # regression targets are a smooth function of the inputs.
@@ -121,6 +115,4 @@ else
     tally "tests/onnx_runtime.js"
 fi
 
-if [ $skipped -gt 0 ]; then echo "onnx: $passed passed, $failed failed, $skipped skipped"
-else echo "onnx: $passed passed, $failed failed"; fi
-[ $failed -eq 0 ]
+finish onnx

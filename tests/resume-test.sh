@@ -5,12 +5,7 @@
 # saves a checkpoint itself and says how to resume. Ends with "resume: N passed, M failed".
 build=${1:-build}
 program="$build/backprop"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log"; failed=$((failed + 1)); }
+. "$(dirname "$0")/harness.sh"
 
 # 12,000 samples, 40 inputs, 3 classes: an epoch of a 40-512-256-3 network in batches of 8 takes
 # about a second here, long enough to be killed in the middle of.
@@ -81,5 +76,4 @@ if "$program" train --train "$dir/half.csv" --hidden 256,128 --epochs 4 --valida
     --seed 5 --quiet --resume "$dir/ck.bpm" > "$dir/log" 2>&1; then fail "resuming on other data"
 elif grep -q "other data" "$dir/log"; then ok "a checkpoint made on other data is refused"; else fail "message for other data"; fi
 
-echo "resume: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish resume

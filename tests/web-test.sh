@@ -31,19 +31,8 @@ fi
 # Node 20 runs relaxed SIMD only when asked to (later versions have it on).
 relaxed_node=
 node --experimental-wasm-relaxed-simd -e 0 > /dev/null 2>&1 && relaxed_node=--experimental-wasm-relaxed-simd
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-passed=0
-failed=0
-skipped=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; [ -f "$dir/log" ] && sed 's/^/    /' "$dir/log" | tail -n 30; failed=$((failed + 1)); }
-finish() {
-    if [ "$skipped" -gt 0 ]; then echo "web: $passed passed, $failed failed, $skipped skipped"
-    else echo "web: $passed passed, $failed failed"; fi
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+. "$(dirname "$0")/harness.sh"
+log_lines=30
 
 # 1. The unit tests under WebAssembly.
 if sh web/build.sh "$out" unit > "$dir/log" 2>&1; then
@@ -73,7 +62,7 @@ if sh web/build.sh "$out" > "$dir/log" 2>&1; then
     ok "web/build.sh writes $out/playground.html ($(wc -c < "$out/playground.html") bytes, one file)"
 else
     fail "web/build.sh"
-    finish
+    finish web
 fi
 # The relaxed-SIMD build step on hand-written modules, and the page's patch on its module.
 # shellcheck disable=SC2086 # empty or one flag
@@ -95,17 +84,17 @@ chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || tru
 if [ -z "$chromium" ]; then
     echo "skipped: the browser tests need Chromium (apt-get install chromium)"
     skipped=$((skipped + 1))
-    finish
+    finish web
 fi
 if ! node -e "import('playwright-core').catch(() => process.exit(1))" > /dev/null 2>&1; then
     echo "skipped: the browser tests need playwright-core (npm install --ignore-scripts --no-save playwright-core)"
     skipped=$((skipped + 1))
-    finish
+    finish web
 fi
 if [ ! -x "$build/backprop" ]; then
     echo "    no $build/backprop: run make first" > "$dir/log"
     fail "the browser tests"
-    finish
+    finish web
 fi
 CHROMIUM=$chromium timeout 300 node tests/web-test.mjs "$out/playground.html" "$build/backprop" "$dir" "$out/screenshots" \
     > "$dir/browser.log" 2>&1
@@ -119,4 +108,4 @@ else
     passed=$((passed + $(echo "$line" | sed -E 's/^browser: ([0-9]+) passed.*/\1/')))
     failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 fi
-finish
+finish web
