@@ -225,6 +225,26 @@ def _config(sizes, activation, output, loss, bias, seed, dropout=None):
     return cfg
 
 
+class _NetMemory:
+    """Owns one bp_net and frees it when the last holder lets go: the Network, or a
+    NumPy view of its parameters (scikit-learn's coefs_ and intercepts_ are views) that
+    outlived Network.close() or a swap of the network underneath. Freeing it at close()
+    while such a view lives would leave the view reading freed memory."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def __del__(self):
+        ptr, self.ptr = self.ptr, None
+        if ptr:
+            try:
+                C.bp_net_free(ptr)
+            except Exception:  # at interpreter shutdown the modules may already be gone
+                pass
+
+
 class Network:
     """A fully connected feed-forward network trained by backpropagation (libbackprop).
 
@@ -255,7 +275,7 @@ class Network:
     def __init__(self, sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1,
                  dropout=None):
         self._lock = threading.RLock()
-        self._net = None
+        self._net = self._memory = None
         self._trainer = None
         self.history = []
         cfg = _config(sizes, activation, output, loss, bias, seed, dropout)
@@ -263,7 +283,7 @@ class Network:
         h = ctypes.c_void_p()
         err = _clib.Error()
         _clib.check(C.bp_net_create(ctypes.byref(cfg), ctypes.byref(h), ctypes.byref(err)), err)
-        self._net = h.value
+        self._hold(h.value)
         if threads != 1:
             self.threads = threads
 
@@ -272,13 +292,23 @@ class Network:
         """A Network around a bp_net the library made (load, clone, checkpoint)."""
         self = cls.__new__(cls)
         self._lock = threading.RLock()
-        self._net = handle
+        self._hold(handle)
         self._trainer = _Trainer(self, handle=trainer_handle) if trainer_handle else None
         self.history = []
         self._seed = 1  # a model file does not keep the initialization seed
         return self
 
     # ---------------------------------------------------------------- life
+    def _hold(self, ptr):
+        """Make ptr (a bp_net, or None) this network's; the one held before is freed once
+        no view of its parameters is left."""
+        self._net = ptr
+        self._memory = _NetMemory(ptr) if ptr else None
+
+    def _swap_nets(self, other):
+        self._net, other._net = other._net, self._net
+        self._memory, other._memory = other._memory, self._memory
+
     def _handle(self):
         if self._net is None:
             raise ValueError("this network is closed")
@@ -294,8 +324,7 @@ class Network:
                 self._trainer.free()
                 self._trainer = None
             if getattr(self, "_net", None) is not None:
-                C.bp_net_free(self._net)
-                self._net = None
+                self._hold(None)
 
     @property
     def closed(self):
@@ -345,7 +374,8 @@ class Network:
     def __setstate__(self, state):
         other = Network.from_bytes(state["model"], "<pickle>")
         self._lock = threading.RLock()
-        self._net, other._net = other._net, None
+        self._net = self._memory = None
+        self._swap_nets(other)
         self._trainer = None
         self._seed = 1
         self.history = [Epoch(*e) for e in state.get("history", [])]
@@ -430,8 +460,8 @@ class Network:
             new = Network._adopt(h.value)
             new._seed = self._seed
             n = self.n_params
-            source = _arrays.view(C.bp_net_params(self._net), (n,), self)
-            _arrays.view(C.bp_net_params(h.value), (n,), new)[...] = source
+            source = _arrays.view(C.bp_net_params(self._net), (n,), self._memory)
+            _arrays.view(C.bp_net_params(h.value), (n,), new._memory)[...] = source
             new.input_transform = self.input_transform
             new.class_names = self.class_names
             new.history = list(self.history)
@@ -447,7 +477,7 @@ class Network:
         if self._trainer is not None:
             self._trainer.free()
             self._trainer = None
-        self._net, new._net = new._net, self._net
+        self._swap_nets(new)
         new.close()
 
     @property
@@ -514,12 +544,13 @@ class Network:
     # ---------------------------------------------------------------- parameters
     def _layer_views(self, owner=None):
         """NumPy views of every W^l (n_l x n_(l-1)) and b^l (or None) in the parameter
-        block; they keep `owner` (default: this network) alive."""
+        block; they keep `owner` (default: the memory of this network's bp_net, which
+        then outlives close()) alive."""
         h = self._handle()
         params = C.bp_net_params(h)
         sizes = self.sizes
         bias = self.bias
-        block = _arrays.view(params, (self.n_params,), owner or self)
+        block = _arrays.view(params, (self.n_params,), owner or self._memory)
         Ws, bs, off = [], [], 0
         for l in range(1, len(sizes)):
             n, k = sizes[l], sizes[l - 1]
@@ -696,7 +727,7 @@ class Network:
             loss = ctypes.c_double()
             _clib.check(C.bp_net_backward(h, _arrays.float_ptr(x), _arrays.float_ptr(Y), x.shape[0], red,
                                           ctypes.byref(loss)), what="backward pass")
-            grads = _arrays.view(C.bp_net_grads(h), (self.n_params,), self).copy()
+            grads = _arrays.view(C.bp_net_grads(h), (self.n_params,), self._memory).copy()
             dW, db = self._split_block(grads)
             return Gradients(loss.value, dW, db)
 
@@ -732,7 +763,7 @@ class Network:
             m, P = x.shape[0], self.n_params
             loss = ctypes.c_double()
             _clib.check(C.bp_net_backward(hd, _arrays.float_ptr(x), _arrays.float_ptr(Y), m, red, ctypes.byref(loss)))
-            g_bp = _arrays.view(C.bp_net_grads(hd), (P,), self).astype(np.float64)
+            g_bp = _arrays.view(C.bp_net_grads(hd), (P,), self._memory).astype(np.float64)
             g_ref, g_fd = np.zeros(P), np.zeros(P)
             ref_loss = ctypes.c_double()
             _clib.check(C.bp_reference_gradient(hd, _arrays.float_ptr(x), _arrays.float_ptr(Y), m, red,
@@ -941,8 +972,7 @@ class Network:
         threads = self.threads
         if self._trainer is not None:
             self._trainer.free()
-        C.bp_net_free(self._net)
-        self._net = net.value
+        self._hold(net.value)
         self._trainer = _Trainer(self, handle=trainer.value)
         if threads != 1:
             self.threads = threads

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks  # noqa: E402
 
+import backprop  # noqa: E402
 from backprop._clib import C  # noqa: E402
 from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
@@ -114,6 +115,23 @@ def test_coefs_are_the_networks_parameters(digits):
     clf.coefs_ = [c * 0 + 0.01 for c in clf.coefs_]
     assert (clf.network_.weights[0] == np.float32(0.01)).all()
     assert not np.allclose(before, clf.predict_proba(Xtr[:5]))
+
+
+def test_coefs_outlive_a_closed_network(digits):
+    # coefs_ and intercepts_ are views of the library's memory: closing the network (or
+    # dropping the estimator) must not free it under them. Networks of the same shape
+    # made afterwards would reuse freed memory and overwrite what the views show.
+    Xtr, _, ytr, _ = digits
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=2, random_state=0).fit(Xtr, ytr)
+    coefs, intercepts = clf.coefs_, clf.intercepts_
+    kept = [c.copy() for c in coefs] + [b.copy() for b in intercepts]
+    clf.network_.close()
+    del clf
+    others = [backprop.Network([64, 16, 10], activation="relu", output="softmax", loss="ce", seed=s)
+              for s in range(2, 10)]
+    for view, copy_ in zip(coefs + intercepts, kept):
+        np.testing.assert_array_equal(view, copy_)
+    assert all(not o.closed for o in others)
 
 
 def test_early_stopping(digits, monkeypatch):
