@@ -6,7 +6,9 @@
 # The promise under test: no input file can crash the program, hang it, or make it
 # take more memory than the file can justify; bad input gets a message naming the
 # file (and line:column or byte offset), exit status 1, and nothing half-written.
-# Every case runs under `timeout 1` (one second: no hang, no slow path) and under
+# Every case runs under `timeout` (one second, plus one per 32 MiB of the file: no hang,
+# no slow path; the 100 MB line takes about 0.45 s alone, and make test runs suites side
+# by side on a loaded machine) and under
 # `ulimit -v` set to a small base (what the program needs on an empty input) plus a
 # small multiple of the hostile file's size, so an allocation the file cannot
 # justify fails the case. Each case names the exact message it expects on stderr;
@@ -52,7 +54,8 @@ BASE_KB=32768
 # ------------------------------------------------------------------ helpers
 
 # check NAME FACTOR FILE EXPECTED -- COMMAND...
-#   Runs COMMAND with ulimit -v BASE_KB + FACTOR * size(FILE) and timeout 1; the case
+#   Runs COMMAND with ulimit -v BASE_KB + FACTOR * size(FILE) and a timeout of 1 s plus
+#   1 s per 32 MiB of FILE; the case
 #   passes when the exit status is 1, stderr contains EXPECTED, nothing was written to
 #   out/, no *.tmp.* file was left behind and FILE itself is unchanged.
 check() {
@@ -61,6 +64,7 @@ check() {
     size=0
     [ -f "$file" ] && size=$(wc -c <"$file")
     limit=$((BASE_KB + factor * (size / 1024 + 1)))
+    secs=$((1 + size / 33554432))
     sum=
     [ -f "$file" ] && [ "$size" -lt 16777216 ] && sum=$(cksum <"$file")
     rm -f out/*
@@ -68,11 +72,11 @@ check() {
         # Not POSIX, but dash, bash, ksh and busybox sh all have it.
         # shellcheck disable=SC3045
         ulimit -v "$limit" 2>/dev/null
-        exec timeout 1 "$@"
+        exec timeout "$secs" "$@"
     ) >stdout 2>stderr </dev/null
     rc=$?
     why=
-    [ $rc -eq 124 ] && why="timed out (over 1 s)"
+    [ $rc -eq 124 ] && why="timed out (over $secs s)"
     [ -z "$why" ] && [ $rc -ne 1 ] && why="exit status $rc, expected 1"
     [ -z "$why" ] && ! grep -qF -- "$expected" stderr && why="stderr lacks: $expected"
     [ -z "$why" ] && [ -n "$(ls out)" ] && why="left output behind: $(ls out)"
@@ -84,7 +88,7 @@ check() {
     else
         fail=$((fail + 1))
         echo "FAIL $name: $why"
-        echo "    \$ (ulimit -v $limit; timeout 1 $*)"
+        echo "    \$ (ulimit -v $limit; timeout $secs $*)"
         echo "    exit status $rc"
         head -c 600 stderr | sed 's/^/    stderr: /'
         echo
