@@ -38,5 +38,48 @@ else
     echo "FAIL docs/CLI.md is out of date: run sh tools/cli-doc.sh > docs/CLI.md"
     failed=$((failed + 1))
 fi
+# The "Train on your own CSV" walk-through: its data from data/make-sensors.sh, its
+# commands as README.md prints them (each "$ backprop ..." line, with continuations),
+# and the output README shows: the first line exactly, the final test accuracy to
+# within a point (another CPU's kernels round differently), the eval and predict heads.
+bp=$(cd "$build" && pwd)/backprop
+if ! sh data/make-sensors.sh "$dir/own" 2>"$dir/err"; then
+    echo "FAIL data/make-sensors.sh:"; sed 's/^/    /' "$dir/err"
+    failed=$((failed + 1))
+else
+    awk '/^    \$ backprop /{cmd = substr($0, 7); while (cmd ~ /\\$/) {sub(/\\$/, "", cmd); getline; sub(/^ +/, "", $0); cmd = cmd $0}
+                              sub(/ +#.*/, "", cmd); print cmd}' README.md > "$dir/commands"
+    # README's own lines after each command, up to the next blank line or command.
+    awk '/^    \$ backprop /{on = 1; while ($0 ~ /\\$/) getline; next} /^    \$ / || /^$/ {on = 0} on {print substr($0, 5)}' \
+        README.md > "$dir/shown"
+    : > "$dir/got"
+    ok=1
+    while IFS= read -r cmd; do
+        set -f
+        # shellcheck disable=SC2086 # the command's words, as README prints them
+        (cd "$dir/own" && "$bp" ${cmd#backprop }) >>"$dir/got" 2>&1 || { ok=0; echo "    exit status $? from: $cmd"; }
+        set +f
+    done < "$dir/commands"
+    first=$(head -n 1 "$dir/shown")
+    acc_shown=$(sed -n 's/^final: .*test accuracy *\([0-9.]*\)%.*/\1/p' "$dir/shown")
+    acc_got=$(sed -n 's/^final: .*test accuracy *\([0-9.]*\)%.*/\1/p' "$dir/got")
+    if [ $ok -eq 0 ] || [ "$(wc -l < "$dir/commands")" -lt 3 ]; then
+        echo "FAIL README's walk-through commands did not all run ($(wc -l < "$dir/commands") found)"
+        failed=$((failed + 1))
+    elif [ "$(head -n 1 "$dir/got")" != "$first" ]; then
+        echo "FAIL README's walk-through: first line is not what README shows"
+        echo "    README: $first"; echo "    got:    $(head -n 1 "$dir/got")"
+        failed=$((failed + 1))
+    elif [ -z "$acc_got" ] || ! awk -v a="$acc_shown" -v b="$acc_got" 'BEGIN { d = a - b; exit !(a != "" && d <= 1 && d >= -1) }'; then
+        echo "FAIL README's walk-through: final test accuracy $acc_got%, README shows $acc_shown%"
+        failed=$((failed + 1))
+    elif ! grep -q '^samples   500$' "$dir/got" || ! grep -q '^fault,ok,worn$' "$dir/got"; then
+        echo "FAIL README's walk-through: eval or predict printed something else:"; sed 's/^/    /' "$dir/got" | tail -n 12
+        failed=$((failed + 1))
+    else
+        echo "ok   README's walk-through runs as shown (test accuracy $acc_got%, README $acc_shown%)"
+        passed=$((passed + 1))
+    fi
+fi
 echo "readme: $passed passed, $failed failed"
 [ $failed -eq 0 ]
