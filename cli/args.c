@@ -207,8 +207,8 @@ int cli_dropout(const cli_args *a, size_t n_hidden, double *p, int *any)
     if (count == 1)
         for (size_t l = 1; l < n_hidden; l++) p[l] = p[0];
     else if (count != n_hidden)
-        return cli_fail(a, EXIT_USAGE, "--dropout gives %zu probabilities for %zu hidden layers; give one, or one each",
-                        count, n_hidden);
+        return cli_fail(a, EXIT_USAGE, "--dropout gives %zu probabilities for %zu hidden layer%s; give one, or one each",
+                        count, n_hidden, n_hidden == 1 ? "" : "s");
     for (size_t l = 0; l < n_hidden; l++) *any |= p[l] > 0;
     return 0;
 }

@@ -360,7 +360,7 @@ out_has "info --json has the dropout probabilities" '"dropout":\[0\.3,0\.3\]'
 t "explain --model shows the stored dropout" 0 '' "$BP" explain --model drop.bpm
 out_has "explain: the header names dropout 0.3,0.3" '^Network 2-16-8-2: .*, dropout 0\.3,0\.3$'
 out_has "explain: the dropout equation of layer 1" "^  a~\\^1 = a\\^1 \\(\\.\\) r\\^1 / \\(1 - 0\\.3\\)"
-t "train --dropout 0.5,0.2 for one hidden layer is a usage error" 2 'one each' \
+t "train --dropout 0.5,0.2 for one hidden layer is a usage error" 2 '2 probabilities for 1 hidden layer; give one, or one each' \
     "$BP" train --train train.csv --hidden 16 --dropout 0.5,0.2
 t "train --dropout 1 is a usage error" 2 'dropout' "$BP" train --train train.csv --dropout 1
 t "train --dropout with --optimizer lbfgs is a usage error" 2 'lbfgs' \

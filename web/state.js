@@ -117,7 +117,7 @@ const State = (() => {
         if (n === 0) throw new Error('dropout needs a hidden layer to drop units of');
         if (v.length === 1) return Array(n).fill(v[0]);
         if (v.length !== n)
-            throw new Error(`dropout gives ${v.length} probabilities for ${n} hidden layers; give one, or one each`);
+            throw new Error(`dropout gives ${v.length} probabilities for ${n} hidden layer${n === 1 ? '' : 's'}; give one, or one each`);
         return v.slice();
     }
 

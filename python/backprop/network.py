@@ -111,8 +111,8 @@ def dropout_rates(dropout, n_hidden):
     if values.size == 1:
         values = np.repeat(values, n_hidden)
     elif values.size != n_hidden:
-        raise ValueError("dropout gives %d probabilities for %d hidden layers; give one, or one each"
-                         % (values.size, n_hidden))
+        raise ValueError("dropout gives %d probabilities for %d hidden layer%s; give one, or one each"
+                         % (values.size, n_hidden, "" if n_hidden == 1 else "s"))
     if n_hidden == 0 and np.any(np.asarray(dropout, np.float64) > 0):
         raise ValueError("dropout needs a hidden layer to drop units of")
     if not values.any():

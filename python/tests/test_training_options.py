@@ -112,7 +112,7 @@ def test_bf16_on_a_cpu_without_it(monkeypatch, blobs):
 @pytest.mark.parametrize("sizes, kwargs, match", [
     ([4, 8, 3], {"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
     ([4, 8, 3], {"dropout": -0.1}, r"dropout must be in \[0, 1\)"),
-    ([4, 8, 3], {"dropout": [0.1, 0.2]}, "2 probabilities for 1 hidden layers"),
+    ([4, 8, 3], {"dropout": [0.1, 0.2]}, "2 probabilities for 1 hidden layer;"),
     ([4, 8, 3], {"dropout": "half"}, "dropout must be a number"),
     ([4, 3], {"dropout": 0.5}, "needs a hidden layer"),
 ])
