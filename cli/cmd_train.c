@@ -407,8 +407,11 @@ static int read_test_data(train_run *r, bp_target_kind target)
     const train_plan *p = &r->p;
     cli_data_request req = {r->test_path, cli_get(r->a, "test-labels"), p->format, target,
                             p->value_targets, p->value_targets ? 0 : r->n_out, r->class_names};
-    int code = cli_read_data(r->a, &req, &r->test);
-    if (code) return code;
+    int code = 0;
+    if ((p->format == CLI_FORMAT_AUTO || p->format == CLI_FORMAT_CSV) && !req.labels)
+        code = cli_check_csv_columns(r->a, r->test_path, "the training data", r->n_in, r->n_out,
+                                     !p->value_targets, 0);
+    if (code || (code = cli_read_data(r->a, &req, &r->test))) return code;
     if (bp_dataset_inputs(r->test) != r->n_in || bp_dataset_outputs(r->test) != r->n_out)
         return cli_fail(r->a, EXIT_FAILED, "%s: %zu inputs and %zu outputs per sample, but %s has %zu and %zu",
                         r->test_path, bp_dataset_inputs(r->test), bp_dataset_outputs(r->test), r->train_path,

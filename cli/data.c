@@ -4,6 +4,7 @@
  * targets from the model or the options, and the model's input transform.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,9 +86,20 @@ int cli_parse_format(const cli_args *a, cli_format *out)
     return 0;
 }
 
+/* 1 when the file is a model or checkpoint (.bpm's magic number): given as data,
+   it would fail somewhere in its binary with a message about columns. */
+static int is_model_file(const char *path)
+{
+    unsigned char head[8];
+    return peek(path, head, sizeof head) >= 4 && memcmp(head, "\x89" "BPM", 4) == 0;
+}
+
 int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out)
 {
     *out = NULL;
+    if (is_model_file(req->path))
+        return cli_fail(a, EXIT_FAILED, "%s is a backprop model file (.bpm), not data: give a CSV, IDX or FANN file",
+                        req->path);
     cli_format format = req->format;
     if (req->labels) format = CLI_FORMAT_IDX;
     if (format == CLI_FORMAT_AUTO) format = cli_detect_format(req->path);
@@ -146,6 +158,23 @@ static int check_widths(const cli_args *a, const char *path, const bp_net *net, 
                     n_out);
 }
 
+int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
+                          int classes, int inputs_only)
+{
+    size_t cols, line, targets = classes ? 1 : n_out;
+    if (is_model_file(path) || cli_csv_columns(path, &cols, &line) != 0 || cols == n_in + targets || (inputs_only && cols == n_in))
+        return 0;
+    char want[96];
+    if (classes) snprintf(want, sizeof want, "%zu inputs and a class column (%zu columns)", n_in, n_in + 1);
+    else snprintf(want, sizeof want, "%zu inputs and %zu target column%s (%zu columns)", n_in, n_out,
+                  n_out == 1 ? "" : "s", n_in + n_out);
+    if (cols == n_in)
+        return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu columns: the inputs without the %s needed here; %s has %s",
+                        path, line, cols, classes ? "class column" : "target columns", whose, want);
+    return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu column%s, but %s has %s%s", path, line, cols, cols == 1 ? "" : "s",
+                    whose, want, inputs_only ? ", or the inputs alone" : "");
+}
+
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out)
 {
@@ -167,7 +196,11 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     }
     /* Data to predict on may or may not carry its targets: n_0 columns means none. */
     size_t cols = 0;
-    if (inputs_only && cli_csv_columns(path, &cols) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
+    if ((code = cli_check_csv_columns(a, path, "the model", n_in, n_out, classes, inputs_only))) {
+        free(names);
+        return code;
+    }
+    if (inputs_only && cli_csv_columns(path, &cols, NULL) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
     /* An IDX image file without its labels file: images only. */
     cli_format format = req.format == CLI_FORMAT_AUTO ? cli_detect_format(path) : req.format;
     if (inputs_only && !labels && format == CLI_FORMAT_IDX) req.target = BP_TARGET_NONE;
@@ -180,7 +213,7 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     return 0;
 }
 
-int cli_csv_columns(const char *path, size_t *cols)
+int cli_csv_columns(const char *path, size_t *cols, size_t *line)
 {
     if (cli_detect_format(path) != CLI_FORMAT_CSV) return -1;
     /* Only a regular file: a FIFO or a device would block or be consumed here. gzread
@@ -196,7 +229,7 @@ int cli_csv_columns(const char *path, size_t *cols)
     /* Count separators on the first line that is not blank or a comment,
        however long that line is. */
     enum { BLANK, COMMENT, FIELDS } state = BLANK;
-    size_t counts[3] = {0, 0, 0};
+    size_t counts[3] = {0, 0, 0}, lines = 1;
     int quoted = 0, done = 0, first = 1;
     unsigned char buf[16384];
     int n;
@@ -208,9 +241,10 @@ int cli_csv_columns(const char *path, size_t *cols)
             unsigned char c = buf[i];
             if (state == BLANK) {
                 if (c == '#') state = COMMENT;
-                else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') state = FIELDS;
+                else if (c == '\n') lines++;
+                else if (c != ' ' && c != '\t' && c != '\r') state = FIELDS;
             } else if (state == COMMENT) {
-                if (c == '\n') state = BLANK;
+                if (c == '\n') state = BLANK, lines++;
                 continue;
             }
             if (state != FIELDS) continue;
@@ -227,5 +261,6 @@ int cli_csv_columns(const char *path, size_t *cols)
     if (counts[1] > best) best = counts[1];
     if (counts[2] > best) best = counts[2];
     *cols = best + 1;
+    if (line) *line = lines;
     return 0;
 }
