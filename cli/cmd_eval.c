@@ -34,15 +34,32 @@ static size_t argmax(const float *v, size_t n)
 static size_t predicted_class(const float *a, size_t n) { return n == 1 ? a[0] >= 0.5f : argmax(a, n); }
 
 /* Forward pass over the n samples of a data set in chunks; out receives n x n_L outputs.
-   n is the caller's count, the one it sized out with. */
+   n is the caller's count, the one it sized out with. The library multiplies fewer than
+   MIN_ROWS rows in another order than more (src/kernels/gemm.c's SMALL_M: no packing for
+   so few), which can change the last bits; so no chunk is that small (the last one takes
+   the few rows left over, and a file of fewer rows goes through with zero rows added),
+   and a sample's printed outputs do not depend on how many others the file holds. */
+enum { CHUNK = 256, MIN_ROWS = 4 };
 static bp_status predict_all(bp_net *net, const bp_dataset *d, size_t n, float *out)
 {
     size_t n_in = bp_dataset_inputs(d), nL = bp_net_width(net, bp_net_layer_count(net));
     const float *x = bp_dataset_x_const(d);
-    for (size_t start = 0; start < n; start += 256) {
-        size_t m = n - start < 256 ? n - start : 256;
+    if (n > 0 && n < MIN_ROWS) {
+        float *xs = calloc(MIN_ROWS * n_in, sizeof *xs), *os = malloc(MIN_ROWS * nL * sizeof *os);
+        bp_status s = xs && os ? BP_OK : BP_ERR_NOMEM;
+        if (s == BP_OK) {
+            memcpy(xs, x, n * n_in * sizeof *xs);
+            if ((s = bp_net_forward(net, xs, MIN_ROWS, os)) == BP_OK) memcpy(out, os, n * nL * sizeof *os);
+        }
+        free(xs);
+        free(os);
+        return s;
+    }
+    for (size_t start = 0; start < n;) {
+        size_t m = n - start < CHUNK + MIN_ROWS ? n - start : CHUNK;
         bp_status s = bp_net_forward(net, x + start * n_in, m, out + start * nL);
         if (s != BP_OK) return s;
+        start += m;
     }
     return BP_OK;
 }

@@ -187,7 +187,10 @@ BP_API bp_status bp_net_layer_view(bp_net *net, size_t layer, float **W, float *
 BP_API bp_status bp_net_layer_activations(const bp_net *net, size_t layer, const float **z, const float **a);
 
 /** Forward pass over a batch: x is m x n_0, out (may be NULL) receives a^L, m x n_L.
- *  The pass keeps z^l and a^l for a following backward call. */
+ *  The pass keeps z^l and a^l for a following backward call. A row's outputs are bitwise
+ *  the same whatever other rows the batch holds, from m = 4 on; 1 to 3 rows are multiplied
+ *  in another order (without packing, faster) and can differ in the last bits. The command
+ *  line and the Python package add zero rows to such batches. */
 BP_API bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out);
 
 /** Forward, loss and backward over a batch: fills the gradient block with dC/dW, dC/db
