@@ -660,25 +660,13 @@ class Network:
 
     predict_proba = forward
 
-    def _is_classifier(self):
-        out, loss = self.output, self.loss
-        return loss in ("ce", "bce") or out == "softmax"
-
     def predict(self, X):
         """Classes for a classification network (softmax output or a ce/bce loss): the
         argmax class (the class name when the model has names), or for sigmoid outputs 1
         where a >= 0.5 (one output: a vector of 0/1; several: one 0/1 column per label).
         The outputs a^L otherwise."""
         with self._lock:
-            out = self.forward(X)
-            if not self._is_classifier():
-                return out
-            if self.output == "sigmoid":
-                pred = (out >= 0.5).astype(np.int64)
-                return pred[:, 0] if pred.shape[1] == 1 else pred
-            k = out.argmax(axis=1)
-            names = self.class_names
-            return np.asarray(names, dtype=object)[k] if names else k
+            return _arrays.classes(self.forward(X), self.output, self.loss, self.class_names)
 
     def compute_loss(self, X, y, reduction="mean"):
         """The loss of a batch (bp_net_compute_loss), mean or sum over the samples."""
