@@ -12,11 +12,12 @@ MLPRegressor. docs/PYTHON.md in the repository is the guide.
 """
 from ._clib import (ArgumentError, BackpropError, FileError, FormatError, NumericError, OutOfMemoryError,
                     UnsupportedError, library_path)
+from ._deploy import QuantizedNetwork
 from .network import (Epoch, GradCheck, Gradients, Network, cuda_devices, default_threads, load,
                       load_checkpoint, precision_kernel)
 
 __version__ = "0.2.0"
 
-__all__ = ["Network", "load", "load_checkpoint", "default_threads", "cuda_devices", "precision_kernel", "Epoch",
-           "Gradients", "GradCheck", "BackpropError", "ArgumentError", "FormatError", "NumericError", "FileError",
-           "OutOfMemoryError", "UnsupportedError", "library_path", "__version__"]
+__all__ = ["Network", "QuantizedNetwork", "load", "load_checkpoint", "default_threads", "cuda_devices",
+           "precision_kernel", "Epoch", "Gradients", "GradCheck", "BackpropError", "ArgumentError", "FormatError",
+           "NumericError", "FileError", "OutOfMemoryError", "UnsupportedError", "library_path", "__version__"]

@@ -135,6 +135,25 @@ def _one_hot(raw, m, n_out, class_names, name):
     return out
 
 
+def is_classifier(output, loss):
+    """Whether a network's outputs are classes: a softmax output or a ce/bce loss."""
+    return loss in ("ce", "bce") or output == "softmax"
+
+
+def classes(out, output, loss, class_names):
+    """What predict returns for outputs a^L (m x n_L) of a network with this output
+    activation, loss and class names: for a classifier the argmax class (its name when
+    there are names), or for sigmoid outputs 1 where a >= 0.5 (one output: a vector of 0/1;
+    several: one 0/1 column per label); the outputs themselves otherwise."""
+    if not is_classifier(output, loss):
+        return out
+    if output == "sigmoid":
+        pred = (out >= 0.5).astype(np.int64)
+        return pred[:, 0] if pred.shape[1] == 1 else pred
+    k = out.argmax(axis=1)
+    return np.asarray(class_names, dtype=object)[k] if class_names else k
+
+
 class Dataset:
     """A bp_dataset. By default it reads the arrays it is given where they are
     (bp_dataset_wrap): C-contiguous float32 inputs are used without a copy, anything else

@@ -294,3 +294,31 @@ def check(status, err=None, what=None):
     exc = cls(message)
     exc.status = status
     raise exc
+
+
+# ------------------------------------------------------------------ deploying
+# The "exports" section of backprop.h: int8 quantization (bp_qnet) and bp_net_export,
+# declared here, apart from the table above, and added to FUNCTIONS like the rest.
+
+BP_EXPORT_C, BP_EXPORT_ONNX = 0, 1  # bp_export_format
+
+
+class ExportOptions(ctypes.Structure):
+    """bp_export_options: format, name (C's prefix), int8 (a bp_qnet *, NULL for float)
+    and source (quoted in the file's comment)."""
+    _fields_ = [("format", ctypes.c_int), ("name", ctypes.c_char_p), ("int8", ctypes.c_void_p),
+                ("source", ctypes.c_char_p), _SPARE]
+
+
+DEPLOY_FUNCTIONS = {
+    "bp_qnet_create": (_S, [_P, _P, ctypes.POINTER(_P), _ERR]),
+    "bp_qnet_forward": (_S, [_P, c_float_p, _Z, c_float_p]),
+    "bp_qnet_free": (None, [_P]),
+    "bp_net_export": (_S, [_P, ctypes.POINTER(ExportOptions), ctypes.POINTER(ctypes.c_void_p), c_size_t_p, _ERR]),
+}
+FUNCTIONS.update(DEPLOY_FUNCTIONS)
+for _name, (_result, _args) in DEPLOY_FUNCTIONS.items():
+    _f = getattr(lib, _name)
+    _f.restype = _result
+    _f.argtypes = _args
+    setattr(C, _name, _f)

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from . import _arrays, _clib
+from . import _arrays, _clib, _deploy
 from ._clib import C
 
 _CHUNK = 4096  # rows per forward call: bounds the work space a prediction leaves behind
@@ -660,25 +660,13 @@ class Network:
 
     predict_proba = forward
 
-    def _is_classifier(self):
-        out, loss = self.output, self.loss
-        return loss in ("ce", "bce") or out == "softmax"
-
     def predict(self, X):
         """Classes for a classification network (softmax output or a ce/bce loss): the
         argmax class (the class name when the model has names), or for sigmoid outputs 1
         where a >= 0.5 (one output: a vector of 0/1; several: one 0/1 column per label).
         The outputs a^L otherwise."""
         with self._lock:
-            out = self.forward(X)
-            if not self._is_classifier():
-                return out
-            if self.output == "sigmoid":
-                pred = (out >= 0.5).astype(np.int64)
-                return pred[:, 0] if pred.shape[1] == 1 else pred
-            k = out.argmax(axis=1)
-            names = self.class_names
-            return np.asarray(names, dtype=object)[k] if names else k
+            return _arrays.classes(self.forward(X), self.output, self.loss, self.class_names)
 
     def compute_loss(self, X, y, reduction="mean"):
         """The loss of a batch (bp_net_compute_loss), mean or sum over the samples."""
@@ -856,6 +844,48 @@ class Network:
         with self._lock:
             err = _clib.Error()
             _clib.check(C.bp_net_save(self._handle(), os.fsencode(path), ctypes.byref(err)), err)
+
+    # ---------------------------------------------------------------- deploying
+    def export_onnx(self, path=None, *, source=None):
+        """The network as an ONNX model (opset 13; bp_net_export, the bytes of `backprop
+        export-onnx`): input "input" [batch, n_0] takes raw values (the stored input
+        transform is part of the graph), output "output" [batch, n_L] is a^L. The bytes
+        when path is None, else written to path atomically (and None). source: where the
+        model came from, named in the model's doc string (the command line gives the
+        .bpm's path)."""
+        with self._lock:
+            data = _deploy.export(self._handle(), _clib.BP_EXPORT_ONNX, source=source)
+        return _deploy.deliver(data, path)
+
+    def export_c(self, path=None, name="model", int8=None, *, source=None):
+        """The network as one dependency-free C99 file (bp_net_export, the text of `backprop
+        export-c`): the weights as exact constants, the input transform, the class names
+        and NAME_predict(x, out) in float. int8: a QuantizedNetwork from this network's
+        quantize(), for integer-only C instead (`export-c --int8`; the network as it was
+        quantized). The text as a str when path is None, else written to path atomically
+        (and None). source: where the model came from, quoted in the first comment."""
+        if int8 is not None:
+            if not isinstance(int8, _deploy.QuantizedNetwork):
+                raise ValueError("int8 must be a QuantizedNetwork (Network.quantize(X)), got %r" % (int8,))
+            with self._lock:
+                self._handle()
+                text = int8._export_for(self, name, source)
+        else:
+            with self._lock:
+                text = _deploy.export(self._handle(), _clib.BP_EXPORT_C, _deploy.check_name(name),
+                                      source=source).decode("utf-8")
+        return _deploy.deliver(text, path)
+
+    def quantize(self, X_calibration):
+        """The network quantized to int8 (bp_qnet_create) as a QuantizedNetwork, with the
+        scales of every layer's activations set by their range over X_calibration (raw
+        inputs, as for every method here: the stored transform is applied, as `backprop
+        ... --int8 --calibrate DATA` does; the training set is the usual choice).
+        UnsupportedError (a NotImplementedError) says why for a network integers cannot
+        represent. docs/DEPLOY.md has the scheme."""
+        with self._lock:
+            self._handle()
+            return _deploy.quantize(self, X_calibration)
 
     def save_checkpoint(self, path):
         """Write the network with its trainer's whole state (optimizer, shuffling, epoch),
