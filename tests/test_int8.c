@@ -266,6 +266,44 @@ void test_qnet_kernels_match_reference_pass(void)
     bp_dataset_free(data);
 }
 
+/* Units whose weights decayed to almost nothing (weight decay leaves dead ReLU units so):
+   their rescaling factor falls below 2^-31, which quantizing once refused. Now they get
+   shift 62 and a small multiplier, every kernel still equals the reference pass, and no
+   sum an int8 product can make moves them off the zero point. */
+void test_qnet_takes_units_whose_weights_vanished(void)
+{
+    size_t sizes[] = {19, 33, 17, 5};
+    bp_dataset *data = random_inputs(300, 19, 4);
+    bp_net *net = random_net(3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, 1, 21);
+    if (!net || !data) goto done;
+    float *W, *b;
+    bp_net_layer_view(net, 1, &W, &b, NULL, NULL);
+    for (size_t j = 0; j < 19; j++) W[3 * 19 + j] = j % 2 ? 1e-13f : -1e-13f;
+    b[3] = 0.0f;
+    bp_net_layer_view(net, 2, &W, &b, NULL, NULL);
+    for (size_t j = 0; j < 33; j++) W[5 * 33 + j] = 1e-30f; /* so small that the multiplier is 0 */
+    b[5] = 0.0f;
+    bp_qnet *q = NULL;
+    bp_error err = {0};
+    CHECK(bp_qnet_create(net, data, &q, &err) == BP_OK, "quantize: %s", err.message);
+    if (q) {
+        const bp_qlayer *one = &q->layers[0], *two = &q->layers[1];
+        CHECK(one->shift[3] == 62 && one->mult[3] > 0 && one->mult[3] < (1 << 30),
+              "layer 1, unit 3: shift 62 and a small multiplier, got %d and %d", (int)one->shift[3], (int)one->mult[3]);
+        CHECK(two->shift[5] == 62 && two->mult[5] == 0, "layer 2, unit 5: multiplier 0, got %d", (int)two->mult[5]);
+        const int32_t most = 127 * 255 * 33; /* beyond any sum of these layers */
+        CHECK(bp_i8_rescale(most, one->mult[3], 62, one->zero) == one->zero &&
+                  bp_i8_rescale(-most, one->mult[3], 62, one->zero) == one->zero,
+              "the largest sums stay at the zero point");
+        bp_qnet_free(q);
+    }
+    for (int k = BP_I8_PORTABLE; k <= BP_I8_VNNI; k++)
+        if (bp_i8_kernel_usable((bp_i8_kernel)k)) compare_network(net, data, (bp_i8_kernel)k, "vanished units");
+done:
+    bp_net_free(net);
+    bp_dataset_free(data);
+}
+
 /* The float and the int8 network on the same samples: the fraction of samples whose class
    they agree on, and the int8 accuracy against targets y (NULL: not measured). */
 static void compare_classes(bp_net *net, bp_qnet *q, const bp_dataset *d, double *agree, double *acc_float,

@@ -285,11 +285,9 @@ def test_networks_integers_cannot_represent_are_refused():
         broken.quantize(np.ones((4, 3)))
 
 
-@pytest.mark.xfail(raises=backprop.UnsupportedError, strict=True,
-                   reason="bp_qnet_create refuses a unit whose weights decayed to ~1e-13 (a dead ReLU unit after "
-                          "weight decay): its rescaling factor is below 2^-32, where the exact int8 answer is the "
-                          "zero point (src/core/quantize.c fixed_point); 17 of 37 seeds of MLPClassifier((64,)) on "
-                          "digits hit it. Remove the mark when the library takes such units.")
+# A unit whose weights decayed to ~1e-13 (a dead ReLU unit after weight decay) has a
+# rescaling factor below 2^-31; the library once refused it (17 of 37 seeds of
+# MLPClassifier((64,)) on digits). Its int8 output is the zero point now.
 def test_units_with_vanishing_weights_quantize(blobs):
     X, y = blobs
     net = backprop.Network([4, 8, 3], loss="ce", seed=1)

@@ -119,8 +119,14 @@ static void affine(double lo, double hi, float *scale, int32_t *zero)
     *zero = (int32_t)lround(z);
 }
 
-/* real = mult 2^-shift with mult in [2^30, 2^31): 0 when real is outside what the rescale
-   can do (shift 1..62). */
+/* real = mult 2^-shift with mult in [2^30, 2^31) and shift 1..62; 0 when real is too large
+   for that (at least 2^30) or not a positive number. A factor below 2^-31 (a unit whose
+   weights decayed to almost nothing: weight decay leaves such dead ReLU units behind) gets
+   shift 62 and a smaller mult, down to 0: the rescale then rounds every sum an int8
+   product can make (|sum| < 2^31) to the nearest integer of sum x real, off from the exact
+   factor by at most 2^-63 x 2^31 = 2^-32, so the output is the zero point, as it is in
+   exact arithmetic for any factor below 2^-32. The kernels and the exported C take any
+   mult in [0, 2^31) (int8_kernel.h). */
 static int fixed_point(double real, int32_t *mult, uint8_t *shift)
 {
     if (!(real > 0) || !isfinite(real)) return 0;
@@ -132,7 +138,11 @@ static int fixed_point(double real, int32_t *mult, uint8_t *shift)
         e++;
     }
     int s = 31 - e;
-    if (s < 1 || s > 62) return 0;
+    if (s < 1) return 0;
+    if (s > 62) {
+        s = 62;
+        m = llround(ldexp(real, 62)); /* real < 2^-31: m < 2^31 */
+    }
     *mult = (int32_t)m;
     *shift = (uint8_t)s;
     return 1;
