@@ -332,6 +332,49 @@ static void compare_classes(bp_net *net, bp_qnet *q, const bp_dataset *d, double
     free(f), free(g);
 }
 
+/* A hidden layer that outputs zero on every calibration sample (its ReLU units never fire
+   there), once with weights of a usual size and once with enormous ones. The first has the
+   range floor as its output step, where the next layer's biases once came to more than 2^30
+   steps of its sums and quantizing refused; the second's rescaling factors are above 2^30
+   and saturate, exactly after the clamp. Both quantize; the kernels equal the reference
+   pass, and on the calibration data the int8 classes are the float ones. */
+void test_qnet_takes_a_layer_dead_on_calibration(void)
+{
+    size_t sizes[] = {19, 33, 17, 5};
+    bp_dataset *data = random_inputs(300, 19, 5);
+    for (int huge = 0; huge <= 1 && data; huge++) {
+        bp_net *net = random_net(3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, 1, 23);
+        if (!net) break;
+        size_t l = huge ? 1 : 2, n_in = sizes[l - 1];
+        float *W, *b;
+        bp_net_layer_view(net, l, &W, &b, NULL, NULL);
+        for (size_t i = 0; i < sizes[l]; i++) {
+            if (huge)
+                for (size_t j = 0; j < n_in; j++) W[i * n_in + j] = (i + j) % 2 ? 4e10f : -4e10f;
+            b[i] = huge ? -1e13f : -1000.0f; /* below anything the inputs reach */
+        }
+        bp_qnet *q = NULL;
+        bp_error err = {0};
+        CHECK(bp_qnet_create(net, data, &q, &err) == BP_OK, "huge %d: quantize: %s", huge, err.message);
+        if (q) {
+            const bp_qlayer *dead = &q->layers[l - 1];
+            if (huge)
+                CHECK(dead->shift[0] == 1 && dead->mult[0] == INT32_MAX, "the factor saturates: shift %d, mult %d",
+                      (int)dead->shift[0], (int)dead->mult[0]);
+            double agree, acc_f, acc_q;
+            compare_classes(net, q, data, &agree, &acc_f, &acc_q);
+            CHECK(agree == 1.0, "huge %d: the int8 classes are the float ones on the calibration data: %.4f", huge,
+                  agree);
+            bp_qnet_free(q);
+        }
+        for (int k = BP_I8_PORTABLE; k <= BP_I8_VNNI; k++)
+            if (bp_i8_kernel_usable((bp_i8_kernel)k))
+                compare_network(net, data, (bp_i8_kernel)k, huge ? "dead layer, huge weights" : "dead layer");
+        bp_net_free(net);
+    }
+    bp_dataset_free(data);
+}
+
 /* The demo's digits network (cmd_demo.c: 64-64-10, ReLU, softmax, momentum 0.9, lr 0.05,
    batch 16, 30 epochs, a fifth held out): int8 within a point of float on the held-out fifth. */
 void test_qnet_accuracy_on_digits(void)

@@ -105,13 +105,17 @@ static bp_status calibrate(const bp_net *source, const bp_dataset *data, ranges 
 
 /* ----------------------------------------------------------------- scales */
 
-/* Scale and zero point that map [lo, hi], widened to hold 0 (so that 0 is exact), onto
-   -128..127. */
+/* Scale and zero point that map [lo, hi], widened to hold 0 (so that 0 is exact) and to
+   at least 1e-3, onto -128..127. The floor matters for a layer whose outputs were all zero
+   (or all equal) on the calibration data, a ReLU layer that never fired there: with a
+   step of 1e-6 / 255, as it once was, the next layer's biases came to more than 2^30 of
+   its sum's steps and the network could not be quantized; 1e-3 / 255 keeps them in range
+   and still resolves whatever such a layer gives on other data. */
 static void affine(double lo, double hi, float *scale, int32_t *zero)
 {
     if (lo > 0) lo = 0;
     if (hi < 0) hi = 0;
-    if (hi - lo < 1e-6) hi = lo + 1e-6;
+    if (hi - lo < 1e-3) hi = lo + 1e-3;
     double s = (hi - lo) / 255.0;
     double z = -128.0 - lo / s;
     z = z < -128 ? -128 : z > 127 ? 127 : z;
@@ -119,14 +123,19 @@ static void affine(double lo, double hi, float *scale, int32_t *zero)
     *zero = (int32_t)lround(z);
 }
 
-/* real = mult 2^-shift with mult in [2^30, 2^31) and shift 1..62; 0 when real is too large
-   for that (at least 2^30) or not a positive number. A factor below 2^-31 (a unit whose
-   weights decayed to almost nothing: weight decay leaves such dead ReLU units behind) gets
-   shift 62 and a smaller mult, down to 0: the rescale then rounds every sum an int8
-   product can make (|sum| < 2^31) to the nearest integer of sum x real, off from the exact
-   factor by at most 2^-63 x 2^31 = 2^-32, so the output is the zero point, as it is in
-   exact arithmetic for any factor below 2^-32. The kernels and the exported C take any
-   mult in [0, 2^31) (int8_kernel.h). */
+/* real = mult 2^-shift with mult in [2^30, 2^31) and shift 1..62 where real allows; 0 when
+   real is not a positive number. The two ends are exact after the clamp to int8:
+   - below 2^-31 (a unit whose weights decayed to almost nothing: weight decay leaves such
+     dead ReLU units behind): shift 62 and a smaller mult, down to 0. Every sum an int8
+     product can make (|sum| < 2^31) then rescales to sum x real rounded, off from the
+     exact factor by at most 2^-63 x 2^31 = 2^-32: the zero point, as in exact arithmetic
+     for any factor below 2^-32;
+   - 2^30 and above (a tiny weight step into a layer whose output step is the 1e-3 / 255
+     floor of affine, say): shift 1 and mult 2^31 - 1, a factor just under
+     2^30. Every nonzero sum then lands at least 2^30 - 1 from zero, past int8's range, as
+     it does with the exact factor, and the clamp gives the same -128 or 127; zero stays
+     the zero point.
+   The kernels and the exported C take any mult in [0, 2^31) (int8_kernel.h). */
 static int fixed_point(double real, int32_t *mult, uint8_t *shift)
 {
     if (!(real > 0) || !isfinite(real)) return 0;
@@ -138,8 +147,10 @@ static int fixed_point(double real, int32_t *mult, uint8_t *shift)
         e++;
     }
     int s = 31 - e;
-    if (s < 1) return 0;
-    if (s > 62) {
+    if (s < 1) {
+        s = 1;
+        m = 2147483647LL;
+    } else if (s > 62) {
         s = 62;
         m = llround(ldexp(real, 62)); /* real < 2^-31: m < 2^31 */
     }
@@ -247,7 +258,7 @@ static bp_status quantize_layer(bp_qlayer *q, size_t l, const float *W, const fl
             (q->mult_neg && !fixed_point(0.01 * sum_scale / target, &q->mult_neg[i], &q->shift_neg[i])))
             return bp_fail(err, BP_ERR_UNSUPPORTED,
                            "layer %zu, unit %zu: its rescaling factor %g (weight step x input step / output step) "
-                           "is outside what a 32-bit fixed-point multiplier can represent",
+                           "is not a positive number",
                            l, i, sum_scale / target);
     }
     return BP_OK;
