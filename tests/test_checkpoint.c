@@ -40,7 +40,7 @@ static int train(bp_train_config tc, size_t hidden, size_t epochs, int split, si
     /* Plain SGD with momentum 0.5 marks the run that also drops units: its masks come
        from the seed and the step count, which the checkpoint must carry over. */
     const double dropout[] = {0.3};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, tc.momentum == 0.5 ? dropout : NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, tc.momentum == 0.5 ? dropout : NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_dataset *d = make_data(50, 3);
@@ -119,7 +119,7 @@ void test_checkpoint_refuses_damage_and_models(void)
     char path[128];
     snprintf(path, sizeof path, "/tmp/bp-ckpt-model-%ld.bpm", (long)getpid());
     size_t sizes[] = {2, 3, 2};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL, *n2 = NULL;
     bp_trainer *t = NULL;
     bp_error err = {0};

@@ -18,7 +18,7 @@
 static bp_net *scalar_net(float w)
 {
     size_t sizes[] = {1, 1};
-    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (net) bp_net_params(net)[0] = w;
@@ -357,7 +357,7 @@ void test_split_and_normalization(void)
 void test_model_keeps_preprocessing_and_classes(void)
 {
     size_t sizes[] = {2, 3, 3};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL, *back = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;
@@ -390,7 +390,7 @@ void test_model_keeps_preprocessing_and_classes(void)
 static int train_on(const bp_dataset *data, float *params, size_t n)
 {
     size_t sizes[] = {3, 5, 2};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     int ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_net_param_count(net) == n &&

@@ -95,7 +95,8 @@ class Error(ctypes.Structure):
 class NetConfig(ctypes.Structure):
     _fields_ = [("n_layers", ctypes.c_size_t), ("sizes", c_size_t_p), ("hidden", ctypes.c_int),
                 ("output", ctypes.c_int), ("loss", ctypes.c_int), ("bias", ctypes.c_int),
-                ("seed", ctypes.c_uint64), ("dropout", ctypes.POINTER(ctypes.c_double)), _SPARE]
+                ("seed", ctypes.c_uint64), ("dropout", ctypes.POINTER(ctypes.c_double)),
+                ("init_range", ctypes.c_double), _SPARE]
 
 
 ON_STEP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)
