@@ -436,6 +436,13 @@ typedef struct {
      *  rest use float32 outside training. Not stored in checkpoints (a checkpoint resumes
      *  on any CPU): set it again with bp_trainer_set_precision. */
     bp_precision precision;
+    /** RPROP (BP_OPT_RPROP) only: every parameter's first step (default 0.1 when zero) and
+     *  its largest step (default 50 when zero), FANN's fann_set_rprop_delta_zero and
+     *  _delta_max. Each finite, from 1e-6 (the smallest step) to 1e30, and rprop_step0 <=
+     *  rprop_step_max once the defaults are in; else bp_trainer_create returns BP_ERR_ARG.
+     *  Stored in checkpoints. */
+    double rprop_step0;
+    double rprop_step_max;
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */

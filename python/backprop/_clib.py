@@ -116,7 +116,8 @@ class TrainConfig(ctypes.Structure):
                 ("allreduce_context", ctypes.c_void_p), ("allreduce_start", ALLREDUCE),
                 ("allreduce_wait", ALLREDUCE_WAIT), ("lbfgs_history", ctypes.c_size_t),
                 ("tolerance", ctypes.c_double), ("max_evaluations", ctypes.c_size_t),
-                ("precision", ctypes.c_int), _SPARE]
+                ("precision", ctypes.c_int), ("rprop_step0", ctypes.c_double),
+                ("rprop_step_max", ctypes.c_double), _SPARE]
 
 
 class EpochStats(ctypes.Structure):
