@@ -233,5 +233,6 @@ int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss)
                         out);
     c->bias = !cli_flag(a, "no-bias");
     c->seed = 1;
-    return cli_u64(a, "seed", &c->seed);
+    int code = cli_double(a, "init-range", 0, 1e30, &c->init_range);
+    return code ? code : cli_u64(a, "seed", &c->seed);
 }
