@@ -43,6 +43,10 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_args *out)
     out->command = cmd->name;
     out->options = cmd->options;
     out->n_options = cmd->n_options;
+    /* values[] has one slot per option: a table that outgrew it would write past it. */
+    if (cmd->n_options > CLI_MAX_OPTIONS)
+        return cli_fail(out, EXIT_FAILED, "internal error: %zu options, more than CLI_MAX_OPTIONS (%d)",
+                        cmd->n_options, CLI_MAX_OPTIONS);
     int options_done = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];

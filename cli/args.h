@@ -26,7 +26,9 @@ typedef struct {
     const char *help;
 } cli_option;
 
-#define CLI_MAX_OPTIONS 48
+/* The most options one command may have: cli_parse refuses to run a command with more
+   (train has 50). */
+#define CLI_MAX_OPTIONS 64
 #define CLI_MAX_POSITIONAL 4
 
 typedef struct {
