@@ -57,7 +57,7 @@ static void run_step(const char *sizes_arg, size_t batch, size_t steps, const bp
     L--;
     int tiny = L == 2 && sizes[0] == 2 && sizes[1] == 3 && sizes[2] == 2;
     bp_net_config nc = {L, sizes, tiny ? BP_ACT_SIGMOID : BP_ACT_RELU, tiny ? BP_ACT_SIGMOID : BP_ACT_SOFTMAX,
-                        tiny ? BP_LOSS_MSE : BP_LOSS_CE, 1, 1, NULL};
+                        tiny ? BP_LOSS_MSE : BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net;
     bp_error err;
     check(bp_net_create(&nc, &net, &err), "creating the network", &err);
@@ -107,7 +107,7 @@ static void run_w1(const char *dir, int epochs)
     free(shift);
     free(scale);
     size_t sizes[] = {784, 256, 128, 10};
-    bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net;
     check(bp_net_create(&nc, &net, &err), "creating the network", &err);
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 64, .seed = 1001};

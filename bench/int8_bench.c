@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     int synthetic = 0;
     bp_dataset *train = fashion(dir, "train", &synthetic), *test = fashion(dir, "t10k", &synthetic);
     static const size_t sizes[] = {784, 256, 128, 10};
-    bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, seed, NULL};
+    bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, seed, NULL, 0};
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 64, .seed = seed + 1000};
     bp_net *net;
     bp_trainer *tr;

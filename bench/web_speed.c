@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     bp_csv_options csv = {0};
     check(bp_dataset_read_csv(argv[1], &csv, &data, &err), "reading the data", &err);
     size_t sizes[] = {64, 128, 64, 10};
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL;
     check(bp_net_create(&c, &net, &err), "creating the network", &err);
     bp_train_config tc = {0};

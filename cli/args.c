@@ -43,6 +43,10 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_args *out)
     out->command = cmd->name;
     out->options = cmd->options;
     out->n_options = cmd->n_options;
+    /* values[] has one slot per option: a table that outgrew it would write past it. */
+    if (cmd->n_options > CLI_MAX_OPTIONS)
+        return cli_fail(out, EXIT_FAILED, "internal error: %zu options, more than CLI_MAX_OPTIONS (%d)",
+                        cmd->n_options, CLI_MAX_OPTIONS);
     int options_done = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -233,5 +237,6 @@ int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss)
                         out);
     c->bias = !cli_flag(a, "no-bias");
     c->seed = 1;
-    return cli_u64(a, "seed", &c->seed);
+    int code = cli_double(a, "init-range", 0, 1e30, &c->init_range);
+    return code ? code : cli_u64(a, "seed", &c->seed);
 }

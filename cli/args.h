@@ -26,7 +26,9 @@ typedef struct {
     const char *help;
 } cli_option;
 
-#define CLI_MAX_OPTIONS 48
+/* The most options one command may have: cli_parse refuses to run a command with more
+   (train has 50). */
+#define CLI_MAX_OPTIONS 64
 #define CLI_MAX_POSITIONAL 4
 
 typedef struct {
@@ -72,7 +74,7 @@ int cli_size_list(const cli_args *a, const char *name, size_t *sizes, size_t max
    each, every one in [0, 1), into p[0..n_hidden). *any is set when one is above 0. */
 int cli_dropout(const cli_args *a, size_t n_hidden, double *p, int *any);
 
-/* --activation, --output, --loss, --no-bias, --seed read into a config, with the
+/* --activation, --output, --loss, --no-bias, --init-range, --seed read into a config, with the
    defaults: output follows the loss (ce: softmax, bce: sigmoid, mse: identity). */
 int cli_net_config(const cli_args *a, bp_net_config *c, bp_loss default_loss);
 

@@ -87,7 +87,7 @@ static int demo_network(cli_args *a, uint64_t seed, demo_run *d)
 
     /* 4. A 64-64-10 network: ReLU hidden units, softmax outputs, cross-entropy. */
     size_t sizes[] = {64, 64, 10};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, seed, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, seed, NULL, 0};
     bp_train_config tc = {0};
     tc.optimizer = BP_OPT_MOMENTUM;
     tc.learning_rate = 0.05;

@@ -322,7 +322,7 @@ static int gc_check_pinned(cli_args *a, const gc_plan *g)
 {
     for (size_t li = 0; li < g->n_loss; li++)
         for (size_t hi = 0; hi < g->n_hidden && g->output_pinned; hi++) {
-            bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], g->output, g->loss[li], 1, g->seed, NULL};
+            bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], g->output, g->loss[li], 1, g->seed, NULL, 0};
             bp_error err = {0};
             if (bp_net_config_check(&c, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
         }
@@ -399,7 +399,7 @@ static int gc_sweep(cli_args *a, const gc_plan *g, size_t *total, size_t *failed
             for (size_t hi = 0; hi < g->n_hidden; hi++)
                 for (int bi = 0; bi < g->n_bias; bi++) {
                     bp_net_config c = {g->count - 1, g->sizes, g->hidden[hi], out, loss, g->bias[bi], g->seed + *total,
-                                       g->has_dropout ? g->dropout : NULL};
+                                       g->has_dropout ? g->dropout : NULL, 0};
                     int code = gc_check_combination(a, g, c, total, failed);
                     if (code) return code;
                 }

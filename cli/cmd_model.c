@@ -18,6 +18,7 @@ static const cli_option init_options[] = {
     {"output", "NAME", "output activation (default: softmax for ce, sigmoid for bce, identity for mse)"},
     {"loss", "NAME", "mse (default), ce (softmax cross-entropy) or bce (sigmoid binary cross-entropy)"},
     {"no-bias", NULL, "layers without biases: z = W a"},
+    {"init-range", "R", "weights and biases uniform in [-R, R] (FANN's range is 0.1; default 0: He or Xavier)"},
     {"seed", "N", "initialization seed (default 1): the same seed gives the same weights"},
     {"o", "FILE", "where to write the model (.bpm) (required)"},
 };
@@ -50,7 +51,8 @@ static int run_init(cli_args *a)
 const cli_command cmd_init = {
     "init", "--arch 2,3,2 [options] -o model.bpm", "write an untrained model",
     "Create a network with He (ReLU family) or Xavier (otherwise) initial weights\n"
-    "and zero biases, and save it as a .bpm model file.",
+    "and zero biases (or, with --init-range R, every weight and bias uniform in\n"
+    "[-R, R]), and save it as a .bpm model file.",
     init_options, sizeof init_options / sizeof init_options[0], 0, run_init};
 
 /* ------------------------------------------------------------------- info */

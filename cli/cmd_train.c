@@ -44,6 +44,8 @@ static const cli_option train_options[] = {
     {"output", "NAME", "output activation (default: softmax for ce, sigmoid for bce, identity for mse)"},
     {"loss", "NAME", "ce (default for classes), mse (default for values) or bce"},
     {"no-bias", NULL, "layers without biases (z = W a)"},
+    {"init-range", "R", "initial weights and biases uniform in [-R, R] (FANN's range is 0.1; default 0:"
+                        " He weights for the ReLU family, Xavier otherwise, zero biases)"},
     {"dropout", "P[,P2,...]", "while training, drop each hidden unit with probability P (one value for"
                               " every hidden layer, or one each); kept units are scaled by 1/(1-P)"},
     {"optimizer", "NAME", "sgd (default), momentum, nesterov, adam, adamw, rprop (full batch) or lbfgs"
@@ -51,6 +53,8 @@ static const cli_option train_options[] = {
     {"lr", "ETA", "learning rate (default 0.1; 0.001 for adam and adamw)"},
     {"momentum", "MU", "momentum for momentum/nesterov (default 0.9); with sgd, turns momentum on"},
     {"weight-decay", "L", "L2 penalty on all weights and biases (decoupled for adamw; default 0)"},
+    {"rprop-step0", "STEP", "rprop: every parameter's first step (default 0.1; FANN's delta_zero)"},
+    {"rprop-step-max", "STEP", "rprop: the largest step (default 50; FANN's delta_max)"},
     {"lbfgs-history", "M", "lbfgs: (s, y) pairs kept (default 10)"},
     {"tolerance", "TOL", "lbfgs: converged when no |dC/dp| exceeds this (default 1e-4)"},
     {"max-evaluations", "N", "lbfgs: at most this many loss-and-gradient evaluations (default 15000)"},
@@ -147,6 +151,23 @@ static int plan_network(cli_args *a, train_plan *p)
     return 0;
 }
 
+/* --rprop-step0 and --rprop-step-max: for rprop only, the first no larger than the largest. */
+static int plan_rprop(cli_args *a, bp_train_config *c)
+{
+    int code;
+    if ((code = cli_double(a, "rprop-step0", 1e-6, 1e30, &c->rprop_step0)) ||
+        (code = cli_double(a, "rprop-step-max", 1e-6, 1e30, &c->rprop_step_max)))
+        return code;
+    if ((c->rprop_step0 || c->rprop_step_max) && c->optimizer != BP_OPT_RPROP)
+        return cli_fail(a, EXIT_USAGE, "--%s is a setting of --optimizer rprop",
+                        c->rprop_step0 ? "rprop-step0" : "rprop-step-max");
+    const double first = c->rprop_step0 ? c->rprop_step0 : 0.1, largest = c->rprop_step_max ? c->rprop_step_max : 50;
+    if (first > largest)
+        return cli_fail(a, EXIT_USAGE, "rprop's first step (%g) is larger than its largest step (%g): lower "
+                        "--rprop-step0 or raise --rprop-step-max", first, largest);
+    return 0;
+}
+
 /* The optimizer, its schedule, and every number of the run. */
 static int plan_training(cli_args *a, train_plan *p)
 {
@@ -180,7 +201,8 @@ static int plan_training(cli_args *a, train_plan *p)
         (code = cli_double(a, "input-scale", 1e-30, 1e30, &p->input_scale)) ||
         (code = cli_size(a, "checkpoint-every", 1, (size_t)1 << 40, &p->checkpoint_every)) ||
         (code = cli_threads(a, &p->threads)) ||
-        (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)))
+        (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)) ||
+        (code = plan_rprop(a, c)))
         return code;
     if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
     c->no_shuffle = cli_flag(a, "no-shuffle");
@@ -596,6 +618,9 @@ static void print_plan(const train_run *r)
         if (p->train.optimizer == BP_OPT_LBFGS)
             printf("\nlbfgs (history %zu, tolerance %g), ", p->train.lbfgs_history ? p->train.lbfgs_history : 10,
                    p->train.tolerance ? p->train.tolerance : 1e-4);
+        else if (p->train.optimizer == BP_OPT_RPROP)
+            printf("\nrprop (first step %g, largest %g), ", p->train.rprop_step0 ? p->train.rprop_step0 : 0.1,
+                   p->train.rprop_step_max ? p->train.rprop_step_max : 50);
         else
             printf("\n%s, learning rate %g, ", bp_optimizer_name(p->train.optimizer),
                    p->train.learning_rate ? p->train.learning_rate : bp_trainer_learning_rate(r->trainer));

@@ -120,6 +120,11 @@ typedef struct {
      *  Masks come from the trainer's seed and step count, the same at every thread count.
      *  Stored in model files. Not with L-BFGS, several processes or the CUDA path. */
     const double *dropout;
+    /** Initialization range r: 0 (the default) for He and Xavier as bp_net_create says;
+     *  r > 0 draws every weight and every bias uniform in [-r, r] from `seed` instead
+     *  (FANN's fann_randomize_weights(-r, r); FANN itself uses 0.1). Finite, at most 1e30.
+     *  Only creation reads it: model files keep the weights, not how they were drawn. */
+    double init_range;
 } bp_net_config;
 
 /** Check a configuration without building anything. On failure, err says what is wrong. */
@@ -131,7 +136,8 @@ BP_API bp_status bp_net_config_check(const bp_net_config *config, bp_error *err)
 typedef struct bp_net bp_net;
 
 /** Create a network and initialize it: He-normal weights for the ReLU family,
- *  Xavier-uniform otherwise, zero biases, all from config->seed. */
+ *  Xavier-uniform otherwise, zero biases, all from config->seed; with config->init_range
+ *  r > 0, every weight and bias uniform in [-r, r] from the seed instead. */
 BP_API bp_status bp_net_create(const bp_net_config *config, bp_net **out, bp_error *err);
 /** Free a network; NULL is ignored. */
 BP_API void bp_net_free(bp_net *net);
@@ -433,6 +439,13 @@ typedef struct {
      *  rest use float32 outside training. Not stored in checkpoints (a checkpoint resumes
      *  on any CPU): set it again with bp_trainer_set_precision. */
     bp_precision precision;
+    /** RPROP (BP_OPT_RPROP) only: every parameter's first step (default 0.1 when zero) and
+     *  its largest step (default 50 when zero), FANN's fann_set_rprop_delta_zero and
+     *  _delta_max. Each finite, from 1e-6 (the smallest step) to 1e30, and rprop_step0 <=
+     *  rprop_step_max once the defaults are in; else bp_trainer_create returns BP_ERR_ARG.
+     *  Stored in checkpoints. */
+    double rprop_step0;
+    double rprop_step_max;
 } bp_train_config;
 
 /** A trainer: optimizer state, shuffling generator and the epoch counter. Opaque. */

@@ -261,6 +261,22 @@ t "info --json on the no-bias model" 0 '' "$BP" info nobias.bpm --json
 json "no-bias model: bias false, 23 parameters, mse/identity defaults" '
 assert d["bias"] is False and d["parameters"] == 23, d
 assert d["loss"] == "mse" and d["output"] == "identity" and d["hidden"] == "relu", d'
+t "init --init-range 0.1 (FANN's uniform initialization)" 0 '' \
+    "$BP" init --arch 2,4,3,1 --activation tanh --output sigmoid --loss bce --seed 5 --init-range 0.1 -o range.bpm
+t "grad --json on the --init-range model" 0 '' "$BP" grad range.bpm --data small.csv --json
+json "--init-range 0.1: every weight and bias within [-0.1, 0.1], none of them zero" '
+L = d["layers"]
+values = [v for layer in L for row in layer["W"] for v in row] + [v for layer in L for v in layer["b"]]
+assert len(values) == 31, len(values)
+assert all(0 < abs(v) <= 0.1000001 for v in values), values
+assert max(abs(v) for v in values) > 0.05, values'
+t "init --init-range 0 is the default initialization" 0 '' \
+    "$BP" init --arch 2,4,3,1 --activation tanh --output sigmoid --loss bce --seed 5 --init-range 0 -o range0.bpm
+c "--init-range 0 gives the same bytes as no --init-range" 'cmp -s net.bpm range0.bpm'
+t "init --init-range -0.1 is a usage error" 2 "^backprop init: --init-range expects a number from 0" \
+    "$BP" init --arch 2,3 --init-range -0.1 -o x.bpm
+t "train --init-range abc is a usage error" 2 "^backprop train: --init-range expects a number.*'abc'" \
+    "$BP" train --train train.csv --init-range abc
 t "init with the same seed again" 0 '' "$BP" init --arch 2,4,3,1 --activation tanh --output sigmoid --loss bce --seed 5 -o net2.bpm
 c "the same seed gives a byte-identical model file" 'cmp -s net.bpm net2.bpm'
 t "init with another seed" 0 '' "$BP" init --arch 2,4,3,1 --activation tanh --output sigmoid --loss bce --seed 6 -o net3.bpm
@@ -347,6 +363,25 @@ lbfgs_acc=$(grep '^epoch' "$O" | tail -n 1 | sed -n 's/.*test accuracy *\([0-9.]
 c "lbfgs test accuracy is >= 90% (got ${lbfgs_acc:-none})" \
     '[ -n "$lbfgs_acc" ] && awk -v a="$lbfgs_acc" "BEGIN { exit !(a >= 90) }"'
 t "train --tolerance 0 is a usage error" 2 'tolerance' "$BP" train --train train.csv --optimizer lbfgs --tolerance 0
+
+t "train --optimizer rprop with FANN's settings (--init-range, --rprop-step0, --rprop-step-max)" 0 '' \
+    "$BP" train --train train.csv --test test.csv --optimizer rprop --epochs 100 --hidden 8 --activation tanh \
+    --loss mse --output sigmoid --init-range 0.1 --rprop-step0 0.05 --rprop-step-max 25 --seed 2
+out_has "rprop: the banner names its steps" '^rprop \(first step 0\.05, largest 25\), full-batch'
+rprop_acc=$(grep '^epoch' "$O" | tail -n 1 | sed -n 's/.*test accuracy *\([0-9.]*\)%.*/\1/p')
+c "rprop with FANN's settings: test accuracy is >= 90% (got ${rprop_acc:-none})" \
+    '[ -n "$rprop_acc" ] && awk -v a="$rprop_acc" "BEGIN { exit !(a >= 90) }"'
+t "train --optimizer rprop: the banner names the default steps" 0 '' \
+    "$BP" train --train train.csv --optimizer rprop --epochs 1 --hidden 4
+out_has "rprop's default steps are 0.1 and 50" '^rprop \(first step 0\.1, largest 50\), full-batch'
+t "train --rprop-step0 without --optimizer rprop is a usage error" 2 '^backprop train: --rprop-step0 is a setting of --optimizer rprop' \
+    "$BP" train --train train.csv --rprop-step0 0.05
+t "train --rprop-step-max 0 is a usage error" 2 "^backprop train: --rprop-step-max expects a number from 1e-06" \
+    "$BP" train --train train.csv --optimizer rprop --rprop-step-max 0
+t "train --rprop-step0 above the largest step is a usage error" 2 "^backprop train: rprop's first step \(60\) is larger than its largest step \(50\)" \
+    "$BP" train --train train.csv --optimizer rprop --rprop-step0 60
+t "train --rprop-step0 0.5 --rprop-step-max 0.2 is a usage error" 2 "first step \(0\.5\) is larger than its largest step \(0\.2\)" \
+    "$BP" train --train train.csv --optimizer rprop --rprop-step0 0.5 --rprop-step-max 0.2
 
 t "train --dropout 0.3 with two hidden layers" 0 '' \
     "$BP" train --train train.csv --test test.csv --hidden 16,8 --dropout 0.3 --epochs 20 --seed 1 -o drop.bpm

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backprop.h"
+#include "io/bytes.h"
 #include "test.h"
 
 static bp_dataset *make_data(size_t n, size_t n_in)
@@ -40,7 +41,7 @@ static int train(bp_train_config tc, size_t hidden, size_t epochs, int split, si
     /* Plain SGD with momentum 0.5 marks the run that also drops units: its masks come
        from the seed and the step count, which the checkpoint must carry over. */
     const double dropout[] = {0.3};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, tc.momentum == 0.5 ? dropout : NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, tc.momentum == 0.5 ? dropout : NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_dataset *d = make_data(50, 3);
@@ -92,6 +93,8 @@ void test_checkpoint_resume_is_exact(void)
         {.learning_rate = 0.01, .optimizer = BP_OPT_ADAM, .batch_size = 8, .seed = 3, .clip_norm = 1},
         {.learning_rate = 0.01, .optimizer = BP_OPT_ADAMW, .batch_size = 8, .seed = 3, .weight_decay = 0.1},
         {.optimizer = BP_OPT_RPROP, .seed = 4},
+        /* Steps capped at 0.04 from the third epoch on: only right if the checkpoint keeps it. */
+        {.optimizer = BP_OPT_RPROP, .seed = 4, .rprop_step0 = 0.03, .rprop_step_max = 0.04},
         {.optimizer = BP_OPT_LBFGS, .seed = 4, .lbfgs_history = 3, .weight_decay = 0.001},
         {.learning_rate = 0.2, .batch_size = 8, .seed = 5, .schedule = BP_SCHEDULE_COSINE, .epochs = 4,
          .warmup_epochs = 1},
@@ -119,7 +122,7 @@ void test_checkpoint_refuses_damage_and_models(void)
     char path[128];
     snprintf(path, sizeof path, "/tmp/bp-ckpt-model-%ld.bpm", (long)getpid());
     size_t sizes[] = {2, 3, 2};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL, *n2 = NULL;
     bp_trainer *t = NULL;
     bp_error err = {0};
@@ -136,4 +139,68 @@ void test_checkpoint_refuses_damage_and_models(void)
     bp_trainer_free(t);
     bp_net_free(net);
     remove(path);
+}
+
+/* Checkpoints written before the RPROP steps were settings (trainer state version 2) still
+   load, and mean the default steps: a version 3 file turned into version 2 by hand (its
+   last 16 bytes, the two steps, cut; version, lengths and checksum fixed) resumes to the
+   bits of the version 3 file. */
+void test_checkpoint_version_2_still_loads(void)
+{
+    size_t sizes[] = {3, 5, 2};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 3, NULL, 0};
+    const bp_train_config tc = {.optimizer = BP_OPT_RPROP, .seed = 4};
+    bp_net *net = NULL;
+    bp_trainer *t = NULL;
+    bp_dataset *d = make_data(40, 3);
+    char v3[128], v2[128];
+    snprintf(v3, sizeof v3, "/tmp/bp-ckpt-v3-%ld.bpm", (long)getpid());
+    snprintf(v2, sizeof v2, "/tmp/bp-ckpt-v2-%ld.bpm", (long)getpid());
+    bp_epoch_stats st;
+    bp_error err = {0};
+    int ok = d && bp_net_create(&c, &net, NULL) == BP_OK && bp_trainer_create(net, &tc, &t) == BP_OK &&
+             bp_trainer_run(t, d, 0, &st) == BP_OK && bp_checkpoint_save(t, v3, NULL, 0, &err) == BP_OK;
+    bp_trainer_free(t);
+    bp_net_free(net);
+    CHECK(ok, "version 3 checkpoint written: %s", err.message);
+    /* The file: 24-byte header, chunks (4-byte tag, u64 length, payload), CRC-32; the
+       trainer's chunk is the last one when there are no user bytes. */
+    FILE *f = fopen(v3, "rb");
+    unsigned char bytes[8192];
+    size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f) fclose(f);
+    size_t at = 24, trnr = 0;
+    while (ok && at + 12 <= n - 4) {
+        const uint64_t len = bp_get_u64(bytes + at + 4);
+        if (memcmp(bytes + at, "trnr", 4) == 0) trnr = at;
+        at += 12 + (size_t)len;
+    }
+    ok = ok && trnr && at == n - 4 && bp_get_u32(bytes + trnr + 12) == 3;
+    CHECK(ok, "found the version 3 trainer state");
+    if (ok) {
+        n -= 16;
+        bp_put_u64(bytes + trnr + 4, bp_get_u64(bytes + trnr + 4) - 16);
+        bp_put_u32(bytes + trnr + 12, 2);
+        bp_put_u64(bytes + 16, n);
+        bp_put_u32(bytes + n - 4, bp_crc32(0, bytes, n - 4));
+        f = fopen(v2, "wb");
+        ok = f && fwrite(bytes, 1, n, f) == n;
+        if (f) fclose(f);
+    }
+    float params[2][64];
+    const char *paths[2] = {v3, v2};
+    for (int k = 0; ok && k < 2; k++) {
+        net = NULL, t = NULL;
+        ok = bp_checkpoint_load(paths[k], &net, &t, NULL, NULL, &err) == BP_OK;
+        CHECK(ok, "loads %s: %s", paths[k], err.message);
+        for (int e = 0; ok && e < 30; e++) ok = bp_trainer_run(t, d, 0, &st) == BP_OK;
+        if (ok) memcpy(params[k], bp_net_params(net), bp_net_param_count(net) * sizeof(float));
+        bp_trainer_free(t);
+        bp_net_free(net);
+    }
+    CHECK(ok && memcmp(params[0], params[1], (3 * 5 + 5 + 5 * 2 + 2) * sizeof(float)) == 0,
+          "version 2 resumes with the default steps");
+    remove(v3);
+    remove(v2);
+    bp_dataset_free(d);
 }

@@ -39,7 +39,7 @@ void test_cuda_unavailable_is_explained(void)
 {
     if (bp_cuda_devices() > 0) return; /* the other tests cover a real GPU */
     size_t sizes[] = {3, 4, 2};
-    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_train_config tc = {.learning_rate = 0.1, .batch_size = 2};
@@ -68,7 +68,7 @@ done:
 void test_cuda_refuses_what_it_cannot_do(void)
 {
     size_t sizes[] = {3, 4, 2};
-    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&nc, &net, NULL) == BP_OK, "net");
     const bp_train_config configs[] = {
@@ -203,7 +203,7 @@ void test_cuda_matches_cpu(void)
             for (size_t o = 0; o < 7; o++)
                 for (int bias = 0; bias < 2; bias++) {
                     size_t sizes[] = {40, 37, 33, 6};
-                    bp_net_config nc = {3, sizes, hidden[h], tops[o].out, tops[o].loss, bias, 5, NULL};
+                    bp_net_config nc = {3, sizes, hidden[h], tops[o].out, tops[o].loss, bias, 5, NULL, 0};
                     bp_train_config tc = {.learning_rate = 0.05, .batch_size = 16, .seed = 3, .weight_decay = 1e-3};
                     const size_t p = some[v];
                     double r = cpu_vs_gpu(p, &nc, &tc, 200, 2);
@@ -231,19 +231,19 @@ void test_cuda_fused_shapes(void)
         bp_train_config tc;
         size_t n;
     } cases[] = {
-        {{1, s1, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2, NULL}, {.learning_rate = 0.1, .batch_size = 8, .seed = 2}, 100},
-        {{2, s2, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 3, NULL},
+        {{1, s1, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2, NULL, 0}, {.learning_rate = 0.1, .batch_size = 8, .seed = 2}, 100},
+        {{2, s2, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 3, NULL, 0},
          {.learning_rate = 0.02, .batch_size = 48, .seed = 5, .weight_decay = 1e-3}, 250},
-        {{2, s2, BP_ACT_SIGMOID, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3, NULL},
+        {{2, s2, BP_ACT_SIGMOID, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3, NULL, 0},
          {.learning_rate = 0.05, .batch_size = 33, .momentum = 0.9, .seed = 5}, 200},
-        {{4, s3, BP_ACT_LEAKY_RELU, BP_ACT_SIGMOID, BP_LOSS_BCE, 1, 4, NULL},
+        {{4, s3, BP_ACT_LEAKY_RELU, BP_ACT_SIGMOID, BP_LOSS_BCE, 1, 4, NULL, 0},
          {.learning_rate = 0.05, .batch_size = 100, .seed = 6}, 330},
-        {{2, s4, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL}, {.learning_rate = 0.05, .batch_size = 64, .seed = 7}, 300},
-        {{2, s5, BP_ACT_TANH, BP_ACT_TANH, BP_LOSS_MSE, 1, 8, NULL},
+        {{2, s4, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL, 0}, {.learning_rate = 0.05, .batch_size = 64, .seed = 7}, 300},
+        {{2, s5, BP_ACT_TANH, BP_ACT_TANH, BP_LOSS_MSE, 1, 8, NULL, 0},
          {.learning_rate = 0.01, .batch_size = 7, .reduction = BP_REDUCE_SUM, .seed = 8}, 50},
         /* Full batches above the head's largest (cuBLAS's products for the last layer)
            and a short last one within it (the head), in the same epoch. */
-        {{2, s6, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9, NULL},
+        {{2, s6, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9, NULL, 0},
          {.learning_rate = 0.05, .batch_size = 2100, .momentum = 0.5, .seed = 9}, 2600},
     };
     for (size_t p = 0; p < VARIANTS; p++)
@@ -264,7 +264,7 @@ void test_cuda_matches_cpu_modes(void)
 {
     if (!gpu_here()) return;
     size_t wide[] = {50, 64, 10};
-    bp_net_config nc = {2, wide, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 8, NULL};
+    bp_net_config nc = {2, wide, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 8, NULL, 0};
     const bp_train_config modes[] = {
         {.learning_rate = 0.05, .batch_size = 32, .momentum = 0.9, .seed = 1},
         {.learning_rate = 0.05, .batch_size = 32, .momentum = 0.9, .weight_decay = 1e-3, .seed = 1},
@@ -281,12 +281,12 @@ void test_cuda_matches_cpu_modes(void)
                   variant_name(p), i, r);
         }
     size_t tiny[] = {2, 3, 2};
-    bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232, NULL};
+    bp_net_config small = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232, NULL, 0};
     bp_train_config per_sample = {.learning_rate = 0.5, .batch_size = 1, .no_shuffle = 1};
     double r = cpu_vs_gpu(0, &small, &per_sample, 2000, 2);
     CHECK(r >= 0 && r <= 1e-3, "2-3-2 per sample (the tiny-network kernel): relative difference %g", r);
     size_t tiny_ce[] = {5, 7, 4};
-    bp_net_config small_ce = {2, tiny_ce, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3, NULL};
+    bp_net_config small_ce = {2, tiny_ce, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 0, 3, NULL, 0};
     bp_train_config shuffled = {.learning_rate = 0.1, .batch_size = 1, .seed = 4};
     r = cpu_vs_gpu(0, &small_ce, &shuffled, 500, 2);
     CHECK(r >= 0 && r <= 1e-3, "5-7-4 softmax-CE per sample, shuffled, no bias: relative difference %g", r);

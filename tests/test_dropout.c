@@ -34,7 +34,7 @@ static bp_dataset *blobs(size_t n)
 static bp_net *make(const double *dropout)
 {
     size_t sizes[] = {6, 40, 30, 3};
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, dropout};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, dropout, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     return net;
@@ -182,7 +182,7 @@ void test_dropout_in_model_files(void)
     /* Out of range, refused where the network is made. */
     const double bad[] = {0.5, 1.0};
     size_t sizes[] = {6, 40, 30, 3};
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, bad};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, bad, 0};
     bp_net *refused = NULL;
     CHECK(bp_net_create(&c, &refused, &err) == BP_ERR_ARG && strstr(err.message, "dropout"), "p = 1 refused: %s",
           err.message);

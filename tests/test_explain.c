@@ -33,7 +33,7 @@ static int json_numbers(const char *from, const char *key, float *out, size_t n)
 void test_explain_equations(void)
 {
     size_t sizes[] = {3, 5, 4, 2};
-    bp_net_config c = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL};
+    bp_net_config c = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "network");
     if (!net) return;
@@ -61,7 +61,7 @@ void test_explain_equations(void)
 void test_explain_numbers_are_the_engines(void)
 {
     size_t sizes[] = {3, 4, 2};
-    bp_net_config c = {2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 0, 9, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 0, 9, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "network");
     if (!net) return;

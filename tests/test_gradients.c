@@ -29,7 +29,7 @@ static int compare(bp_activation hidden, bp_activation output, bp_loss loss, int
     for (size_t l = 0; l <= L; l++) sizes[l] = 1 + (size_t)(next(&st) % 6);
     if (output == BP_ACT_SOFTMAX && sizes[L] < 2) sizes[L] = 2;
     const double p[4] = {0.5, 0.25, 0.5, 0.25};
-    bp_net_config c = {L, sizes, hidden, output, loss, bias, seed, dropout ? p : NULL};
+    bp_net_config c = {L, sizes, hidden, output, loss, bias, seed, dropout ? p : NULL, 0};
     bp_net *net = NULL;
     if (bp_net_create(&c, &net, NULL) != BP_OK) return 0;
     if (dropout) {
@@ -142,7 +142,7 @@ void test_gradients_three_ways_dropout(void) { sweep(6, BP_REDUCE_MEAN, 4000, 1)
 void test_gradients_batch_is_mean_of_samples(void)
 {
     size_t sizes[] = {4, 6, 3};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;
@@ -177,7 +177,7 @@ void test_gradients_batch_is_mean_of_samples(void)
 void test_gradients_wide_layers(void)
 {
     size_t sizes[] = {70, 90, 33, 10};
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;

@@ -182,7 +182,7 @@ static bp_net *random_net(size_t L, const size_t *sizes, bp_activation hidden, b
                           uint64_t seed)
 {
     bp_loss loss = output == BP_ACT_SOFTMAX ? BP_LOSS_CE : BP_LOSS_MSE;
-    bp_net_config c = {L, sizes, hidden, output, loss, bias, seed, NULL};
+    bp_net_config c = {L, sizes, hidden, output, loss, bias, seed, NULL, 0};
     bp_net *net = NULL;
     bp_error err = {0};
     CHECK(bp_net_create(&c, &net, &err) == BP_OK, "create: %s", err.message);
@@ -392,7 +392,7 @@ void test_qnet_accuracy_on_digits(void)
     bp_dataset_apply_transform(train, shift, scale);
     bp_dataset_apply_transform(test, shift, scale);
     size_t sizes[] = {64, 64, 10};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_train_config tc = {0};
     tc.optimizer = BP_OPT_MOMENTUM, tc.learning_rate = 0.05, tc.momentum = 0.9, tc.batch_size = 16, tc.seed = 1;
     bp_net *net = NULL;

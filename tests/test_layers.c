@@ -210,7 +210,7 @@ void test_tiny_path_matches_reference_layers(void)
             for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++)
                 for (size_t k = 0; k < 3; k++) {
                     const size_t L = shape ? 3 : 2, *n = shape ? wide : small;
-                    bp_net_config c = {L, n, every_g[gi], tops[t].output, tops[t].loss, 1, 7 + gi, NULL};
+                    bp_net_config c = {L, n, every_g[gi], tops[t].output, tops[t].loss, 1, 7 + gi, NULL, 0};
                     bp_net *net = NULL;
                     if (bp_net_create(&c, &net, NULL) != BP_OK) {
                         CHECK(0, "creating the network");

@@ -72,7 +72,7 @@ static void least_squares(const bp_dataset *d, double wd, double *params)
 static size_t fit_linear(const bp_dataset *d, double wd, bp_net **out)
 {
     size_t sizes[] = {N_IN, N_OUT};
-    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 5, NULL};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 5, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_train_config tc = {.optimizer = BP_OPT_LBFGS, .weight_decay = wd, .tolerance = 1e-6};
@@ -124,7 +124,7 @@ void test_lbfgs_seed_network_descends(void)
     }
     for (int threads = 1; threads <= 3; threads += 2) {
         size_t sizes[] = {2, 3, 2};
-        bp_net_config c = {2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232, NULL};
+        bp_net_config c = {2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 232, NULL, 0};
         bp_net *net = NULL;
         bp_trainer *t = NULL;
         bp_train_config tc = {.optimizer = BP_OPT_LBFGS, .lbfgs_history = 5};
@@ -160,7 +160,7 @@ void test_lbfgs_stops_at_evaluation_cap(void)
 {
     bp_dataset *d = linear_data();
     size_t sizes[] = {N_IN, 4, N_OUT};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 9, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 9, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_train_config tc = {.optimizer = BP_OPT_LBFGS, .max_evaluations = 6, .tolerance = 1e-12};

@@ -15,7 +15,7 @@
 static bp_net *one_weight(float w)
 {
     size_t sizes[] = {1, 1};
-    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (net) bp_net_params(net)[0] = w;

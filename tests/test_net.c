@@ -15,13 +15,14 @@
 
 #include "backprop.h"
 #include "core/memory.h"
+#include "core/rng.h"
 #include "io/bytes.h"
 #include "test.h"
 
 static bp_net *net_of(size_t L, size_t *sizes, bp_activation h, bp_activation o, bp_loss loss,
                       int bias, uint64_t seed)
 {
-    bp_net_config c = {L, sizes, h, o, loss, bias, seed, NULL};
+    bp_net_config c = {L, sizes, h, o, loss, bias, seed, NULL, 0};
     bp_net *net = NULL;
     bp_error err = {0};
     bp_status s = bp_net_create(&c, &net, &err);
@@ -56,7 +57,7 @@ void test_config_rejects_bad_networks(void)
     size_t sizes[] = {2, 3, 2}, zero[] = {2, 0, 2}, one_out[] = {2, 3, 1};
     bp_net *net = NULL;
     bp_error err = {0};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SIGMOID, BP_LOSS_CE, 1, 1, NULL, 0};
     CHECK(bp_net_create(&c, &net, &err) == BP_ERR_ARG && !net, "ce needs softmax");
     CHECK(strstr(err.message, "softmax") != NULL, "message: %s", err.message);
     c.loss = BP_LOSS_BCE, c.output = BP_ACT_SOFTMAX;
@@ -77,7 +78,7 @@ void test_config_rejects_bad_networks(void)
     CHECK(bp_net_create(&c, NULL, NULL) == BP_ERR_ARG, "null out");
     /* Widths whose product overflows are refused before any allocation. */
     size_t huge[] = {BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH, BP_MAX_WIDTH};
-    bp_net_config h = {4, huge, BP_ACT_RELU, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1, NULL};
+    bp_net_config h = {4, huge, BP_ACT_RELU, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1, NULL, 0};
     bp_status s = bp_net_create(&h, &net, &err);
     CHECK(s == BP_ERR_NOMEM || s == BP_ERR_ARG || (s == BP_OK && net), "huge network: %d", (int)s);
     bp_net_free(net);
@@ -112,6 +113,83 @@ void test_init_is_seeded_and_scaled(void)
     CHECK(bsum == 0, "biases start at zero");
 done:
     bp_net_free(a), bp_net_free(b), bp_net_free(c);
+}
+
+/* FNV-1a over a block's bytes. */
+static uint64_t fnv1a(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* bp_net_config.init_range: 0 keeps He and Xavier to the bit (hashes of a 5-7-3 network,
+   seed 9, taken from the library before the option existed); r > 0 draws every weight
+   and bias in turn, r (2u - 1) from the seed's generator, whatever the activations; bad
+   ranges are refused with a message. */
+void test_init_range(void)
+{
+    size_t sizes[] = {5, 7, 3};
+    bp_net *xavier = net_of(2, sizes, BP_ACT_TANH, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 9);
+    bp_net *he = net_of(2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 9);
+    if (xavier && he) {
+        const size_t bytes = bp_net_param_count(he) * sizeof(float);
+        CHECK(fnv1a(bp_net_params(xavier), bytes) == 0x8e6d61c8904de8ecull, "init_range 0: Xavier's old bits");
+        CHECK(fnv1a(bp_net_params(he), bytes) == 0xac730193419bf910ull, "init_range 0: He's old bits");
+    }
+    bp_net_free(xavier), bp_net_free(he);
+
+    const double ranges[] = {0.1, 0.7, 3};
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        const double r = ranges[k];
+        bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 9, NULL, r};
+        bp_net *a = NULL, *b = NULL, *other = NULL, *relu = NULL;
+        bp_error err = {0};
+        CHECK(bp_net_create(&c, &a, &err) == BP_OK, "init_range %g: %s", r, err.message);
+        CHECK(bp_net_create(&c, &b, &err) == BP_OK, "init_range %g again", r);
+        c.seed = 10;
+        CHECK(bp_net_create(&c, &other, &err) == BP_OK, "init_range %g, seed 10", r);
+        c.seed = 9, c.hidden = BP_ACT_RELU, c.output = BP_ACT_SOFTMAX, c.loss = BP_LOSS_CE;
+        CHECK(bp_net_create(&c, &relu, &err) == BP_OK, "init_range %g, relu", r);
+        if (a && b && other && relu) {
+            const size_t n = bp_net_param_count(a);
+            const float *p = bp_net_params(a);
+            CHECK(memcmp(p, bp_net_params(b), n * sizeof(float)) == 0, "init_range %g: same seed, same bits", r);
+            CHECK(memcmp(p, bp_net_params(other), n * sizeof(float)) != 0, "init_range %g: another seed differs", r);
+            CHECK(memcmp(p, bp_net_params(relu), n * sizeof(float)) == 0, "init_range %g: activations do not matter", r);
+            bp_rng rng;
+            bp_rng_seed(&rng, 9);
+            size_t outside = 0, differ = 0, zero_biases = 0;
+            float largest = 0;
+            for (size_t i = 0; i < n; i++) {
+                const float expect = (float)(r * (2.0 * bp_rng_uniform(&rng) - 1.0));
+                differ += p[i] != expect;
+                outside += !(fabsf(p[i]) <= (float)r);
+                largest = fmaxf(largest, fabsf(p[i]));
+            }
+            for (size_t l = 1; l <= 2; l++) {
+                float *bias = NULL;
+                bp_net_layer_view(a, l, NULL, &bias, NULL, NULL);
+                for (size_t i = 0; i < sizes[l]; i++) zero_biases += bias[i] == 0.0f;
+            }
+            CHECK(differ == 0, "init_range %g: %zu of %zu parameters are not r (2u - 1) in block order", r, differ, n);
+            CHECK(outside == 0, "init_range %g: %zu parameters outside [-r, r]", r, outside);
+            CHECK(largest > 0.8f * (float)r, "init_range %g: the largest |w| is only %g", r, (double)largest);
+            CHECK(zero_biases == 0, "init_range %g: %zu biases left at zero", r, zero_biases);
+        }
+        bp_net_free(a), bp_net_free(b), bp_net_free(other), bp_net_free(relu);
+    }
+
+    const double bad[] = {-0.1, -1e-300, NAN, INFINITY, -INFINITY, 1e31};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 9, NULL, bad[k]};
+        bp_net *net = NULL;
+        bp_error err = {0};
+        CHECK(bp_net_config_check(&c, &err) == BP_ERR_ARG, "init_range %g refused", bad[k]);
+        CHECK(strstr(err.message, "initialization range") != NULL, "message: %s", err.message);
+        CHECK(bp_net_create(&c, &net, NULL) == BP_ERR_ARG && !net, "init_range %g: no network", bad[k]);
+    }
 }
 
 void test_losses_stay_finite(void)
@@ -317,7 +395,7 @@ void test_fused_steps_match_plain_steps(void)
             float fused[64], plain[64];
             for (int variant = 0; variant < 2; variant++) {
                 size_t sizes[] = {2, 5, 3, 2};
-                bp_net_config c = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, NULL};
+                bp_net_config c = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 4, NULL, 0};
                 bp_net *net = NULL;
                 bp_dataset *d = circle_data(40, 9);
                 bp_trainer *t = NULL;

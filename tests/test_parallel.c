@@ -92,7 +92,7 @@ static void *train_worker(void *arg)
 {
     worker *w = arg;
     size_t sizes[] = {5, 12, 3};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 11, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 11, NULL, 0};
     bp_train_config tc = {.learning_rate = w->optimizer == BP_OPT_ADAM ? 0.01 : 0.2, .optimizer = w->optimizer,
                           .batch_size = w->batch, .seed = 4};
     if (w->ranks > 1) {
@@ -220,7 +220,7 @@ void test_gradient_pieces_give_the_same_bits(void)
 {
     /* Layer 1 (784 x 300 + 300 floats) comes in 3 pieces, the small layers whole. */
     size_t sizes[] = {784, 300, 40, 10}, m = 17;
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 5, NULL};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 5, NULL, 0};
     float *x = malloc(m * 784 * sizeof(float)), *y = calloc(m * 10, sizeof(float));
     CHECK(x && y, "memory");
     for (size_t i = 0; x && i < m * 784; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;

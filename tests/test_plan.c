@@ -17,8 +17,8 @@ static bp_plan plan_of(const bp_train_config *c, const bp_net *net, size_t batch
 void test_plan_choice(void)
 {
     size_t tiny[] = {2, 3, 2}, wide[] = {2, 33, 2};
-    bp_net_config tc = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL};
-    bp_net_config wc = {2, wide, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL};
+    bp_net_config tc = {2, tiny, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL, 0};
+    bp_net_config wc = {2, wide, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL, 0};
     bp_net *small = NULL, *big = NULL;
     CHECK(bp_net_create(&tc, &small, NULL) == BP_OK && bp_net_create(&wc, &big, NULL) == BP_OK, "set-up");
     if (!small || !big) goto done;
@@ -93,7 +93,7 @@ void test_plan_layerwise_matches_general(void)
         size_t n = 0;
         for (int general = 0; general < 2; general++) {
             size_t sizes[] = {5, 9, 7, 3};
-            bp_net_config nc = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2, k % 2 ? dropout : NULL};
+            bp_net_config nc = {3, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2, k % 2 ? dropout : NULL, 0};
             bp_net *net = NULL;
             bp_trainer *t = NULL;
             bp_train_config tc = configs[k];

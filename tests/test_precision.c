@@ -52,7 +52,7 @@ static double bf16_gradient_error(bp_precision precision, bp_activation hidden, 
     size_t sizes[4], L = 1 + (size_t)(bp_test_next(&st) % 3);
     for (size_t l = 0; l <= L; l++) sizes[l] = 8 + (size_t)(bp_test_next(&st) % 40);
     const size_t m = 4 + (size_t)(bp_test_next(&st) % 29);
-    bp_net_config c = {L, sizes, hidden, output, loss, 1, seed, NULL};
+    bp_net_config c = {L, sizes, hidden, output, loss, 1, seed, NULL, 0};
     bp_net *net = NULL;
     if (bp_net_create(&c, &net, NULL) != BP_OK) return -1;
     const size_t n0 = sizes[0], nL = sizes[L], P = bp_net_param_count(net);
@@ -132,7 +132,7 @@ void test_bf16_gradients_against_the_reference(void)
 static int pr_train(bp_precision precision, int threads, int adam, int steps, float *params, size_t n)
 {
     size_t sizes[] = {64, 96, 48, 10};
-    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 5, NULL};
+    bp_net_config c = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 5, NULL, 0};
     bp_train_config tc = {0};
     tc.optimizer = adam ? BP_OPT_ADAM : BP_OPT_SGD;
     tc.precision = precision;
@@ -185,7 +185,7 @@ void test_bf16_training_same_bits_for_any_thread_count(void)
 void test_bf16_only_while_training(void)
 {
     size_t sizes[] = {40, 50, 3};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 8, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 8, NULL, 0};
     bp_train_config tc = {0};
     tc.precision = BP_PRECISION_BF16_EMULATED;
     enum { M = 40 };
@@ -218,7 +218,7 @@ void test_bf16_only_while_training(void)
 void test_bf16_settings(void)
 {
     size_t sizes[] = {4, 5, 2};
-    bp_net_config c = {2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_MSE, 1, 1, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
@@ -294,7 +294,7 @@ void test_bf16_learns_what_float32_learns(void)
         bp_dataset_y(d)[i * K + k] = 1;
     }
     size_t sizes[] = {D, 32, K};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 2, NULL, 0};
     double acc[3] = {0};
     const bp_precision precisions[3] = {BP_PRECISION_FP32, BP_PRECISION_BF16_EMULATED, BP_PRECISION_BF16};
     for (int p = 0; p < 3; p++) {

@@ -10,7 +10,7 @@
 
 static bp_net *make(size_t L, size_t *sizes, bp_activation h, bp_activation o, bp_loss loss, int bias)
 {
-    bp_net_config c = {L, sizes, h, o, loss, bias, 1, NULL};
+    bp_net_config c = {L, sizes, h, o, loss, bias, 1, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     return net;

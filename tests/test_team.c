@@ -241,7 +241,7 @@ void test_training_threads_bitwise(void)
     size_t sizes[] = {IN, 256, 128, 10};
     const double dropout[] = {0.5, 0.2};
     for (int opt = 0; opt < 3; opt++) {
-        bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, opt == 2 ? dropout : NULL};
+        bp_net_config nc = {3, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, opt == 2 ? dropout : NULL, 0};
         float *first = NULL;
         for (int threads = 1; threads <= 3; threads++) {
             bp_net *net = NULL;
@@ -277,7 +277,7 @@ void test_training_threads_bitwise(void)
 void test_net_set_threads(void)
 {
     size_t sizes[] = {4, 8, 2};
-    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1, NULL};
+    bp_net_config nc = {2, sizes, BP_ACT_TANH, BP_ACT_IDENTITY, BP_LOSS_MSE, 1, 1, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&nc, &net, NULL) == BP_OK, "net");
     if (!net) return;

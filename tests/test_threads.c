@@ -21,7 +21,7 @@ static void *run_job(void *arg)
 {
     job *j = arg;
     size_t sizes[] = {6, j->hidden, 3};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     bp_dataset *d = NULL;

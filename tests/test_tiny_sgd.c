@@ -41,7 +41,7 @@ static const shape shapes[] = {
 static bp_net *make_case(const shape *sh, bp_activation hidden, bp_activation output, bp_loss loss,
                          int bias, uint64_t seed, size_t n, float **x, float **y)
 {
-    bp_net_config c = {sh->n_layers, sh->sizes, hidden, output, loss, bias, seed, NULL};
+    bp_net_config c = {sh->n_layers, sh->sizes, hidden, output, loss, bias, seed, NULL, 0};
     bp_net *net = NULL;
     if (bp_net_create(&c, &net, NULL) != BP_OK) return NULL;
     uint64_t st = seed;

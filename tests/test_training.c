@@ -18,7 +18,7 @@
 static bp_net *scalar_net(float w)
 {
     size_t sizes[] = {1, 1};
-    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL, 0};
     bp_net *net = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (net) bp_net_params(net)[0] = w;
@@ -112,6 +112,75 @@ void test_rprop_rule_by_hand(void)
     CHECK(w[3] == 0.1f + grown && step[3] == grown, "rprop: no gradient, no move");
 }
 
+/* The same rule with FANN's two settings moved (bp_train_config.rprop_step0 and
+   rprop_step_max, here in bp_update): every step starts at 0.05 and grows by 1.2 to at
+   most 0.3, halves to at least 1e-6 as before. Followed by hand: 0.05, 0.06, 0.072,
+   0.0864, 0.10368, ... until 0.3 caps it (the eleventh step would be 0.3096). */
+void test_rprop_steps_set_by_hand(void)
+{
+    enum { N = 3, STEPS = 40 };
+    float w[N] = {0}, g[N], prev[N], step[N];
+    bp_update u = {.kind = BP_OPT_RPROP, .state1 = prev, .state2 = step, .rprop_step0 = 0.05f,
+                   .rprop_step_max = 0.3f};
+    bp_update_init_state(&u, N);
+    CHECK(step[0] == 0.05f && step[2] == 0.05f, "rprop starts with steps of rprop_step0 (%g)", step[0]);
+    float expect_w0 = 0.0f, expect_step0 = 0.05f;
+    int capped_at = 0;
+    for (int t = 1; t <= STEPS; t++) {
+        g[0] = -1.0f;                  /* the same sign every time: the step grows to 0.3 */
+        g[1] = 0.0f;                   /* no gradient: no move, the step stays 0.05 */
+        g[2] = t % 2 ? 1.0f : -1.0f;   /* a flip every other step: halved from 0.05 */
+        if (t > 1) expect_step0 = fminf(expect_step0 * 1.2f, 0.3f);
+        if (expect_step0 == 0.3f && !capped_at) capped_at = t;
+        expect_w0 += expect_step0;
+        bp_update_apply(&u, w, g, N);
+        CHECK(w[0] == expect_w0 && step[0] == expect_step0, "rprop step %d: %g at step %g, expected %g at %g", t,
+              (double)w[0], (double)step[0], (double)expect_w0, (double)expect_step0);
+        CHECK(w[1] == 0.0f && step[1] == 0.05f, "rprop step %d: a zero gradient keeps its first step", t);
+        if (t == 1) CHECK(w[2] == -0.05f, "rprop: the first step is rprop_step0 (%g)", (double)w[2]);
+        if (t == 2) CHECK(w[2] == -0.05f && step[2] == 0.025f, "rprop: a flip halves rprop_step0 and skips");
+    }
+    CHECK(capped_at == 11, "0.05 x 1.2^10 = 0.31 > 0.3: capped at step 11, not %d", capped_at);
+    CHECK(step[0] == 0.3f, "rprop: the step stops growing at rprop_step_max (%g)", (double)step[0]);
+    CHECK(step[2] == 1e-6f, "rprop: the step still stops shrinking at 1e-6 (%g)", (double)step[2]);
+}
+
+/* The settings through the trainer: the scalar net of run_steps, whose gradient is w.
+   Explicit defaults give the bits of zeros; others move by their own steps; bad values
+   are refused. */
+void test_rprop_step_settings(void)
+{
+    /* 1 -> 0.95 -> 0.89 -> 0.818: steps 0.05, 0.06, 0.072. */
+    CHECK_NEAR(run_steps((bp_train_config){.optimizer = BP_OPT_RPROP, .rprop_step0 = 0.05}, 1.0f, 3), 0.818, 1e-6);
+    /* Largest 0.055: 0.05, then 0.055 twice: 1 -> 0.95 -> 0.895 -> 0.84. */
+    CHECK_NEAR(run_steps((bp_train_config){.optimizer = BP_OPT_RPROP, .rprop_step0 = 0.05, .rprop_step_max = 0.055},
+                         1.0f, 3), 0.84, 1e-6);
+    const double zeros = run_steps((bp_train_config){.optimizer = BP_OPT_RPROP}, 1.0f, 60);
+    const double given = run_steps((bp_train_config){.optimizer = BP_OPT_RPROP, .rprop_step0 = 0.1,
+                                                     .rprop_step_max = 50}, 1.0f, 60);
+    CHECK(zeros == given, "explicit defaults 0.1 and 50 give the bits of zeros: %.9g vs %.9g", zeros, given);
+    const struct {
+        double step0, step_max;
+    } bad[] = {{-0.1, 0}, {0, -1}, {1e-7, 0}, {0, 1e-7}, {NAN, 0}, {0, NAN}, {INFINITY, 0}, {0, INFINITY},
+               {1e31, 1e31}, {0.5, 0.25}, {60, 0}, {0, 0.05}};
+    size_t sizes[] = {1, 1};
+    bp_net_config c = {1, sizes, BP_ACT_IDENTITY, BP_ACT_IDENTITY, BP_LOSS_MSE, 0, 1, NULL, 0};
+    bp_net *net = NULL;
+    if (bp_net_create(&c, &net, NULL) != BP_OK) return;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bp_train_config tc = {.optimizer = BP_OPT_RPROP, .rprop_step0 = bad[i].step0, .rprop_step_max = bad[i].step_max};
+        bp_trainer *t = NULL;
+        CHECK(bp_trainer_create(net, &tc, &t) == BP_ERR_ARG && !t, "rprop steps %g and %g refused", bad[i].step0,
+              bad[i].step_max);
+        bp_trainer_free(t);
+    }
+    bp_train_config ok = {.optimizer = BP_OPT_RPROP, .rprop_step0 = 1e-6, .rprop_step_max = 1e-6};
+    bp_trainer *t = NULL;
+    CHECK(bp_trainer_create(net, &ok, &t) == BP_OK, "steps of exactly 1e-6 are allowed");
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
 /* Optimizer state below this magnitude is flushed to zero (optimizer.c). */
 static float flushed(float x) { return fabsf(x) < 1e-30f ? 0.0f : x; }
 
@@ -166,7 +235,7 @@ void test_optimizer_loops_match_plain_code(void)
                     m1[i] = m2[i] = m3[i] = i % 3 ? 0.0f : 1.05e-30f;
                     v1[i] = v2[i] = v3[i] = i % 3 ? 0.0f : 1.0e-30f;
                 }
-                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1, 0, 0, 0};
+                bp_update u1 = {kinds[k], 0.05f, 0.9f, 0.9f, 0.999f, 1e-8f, decay ? 0.01f : 0.0f, 0, m1, v1, 0, 0, 0, 0, 0};
                 bp_update u2 = u1, u3 = u1;
                 u2.state1 = m2, u2.state2 = v2, u2.portable = 1;
                 u3.state1 = m3, u3.state2 = v3;
@@ -357,7 +426,7 @@ void test_split_and_normalization(void)
 void test_model_keeps_preprocessing_and_classes(void)
 {
     size_t sizes[] = {2, 3, 3};
-    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 1, NULL, 0};
     bp_net *net = NULL, *back = NULL;
     CHECK(bp_net_create(&c, &net, NULL) == BP_OK, "create");
     if (!net) return;
@@ -390,7 +459,7 @@ void test_model_keeps_preprocessing_and_classes(void)
 static int train_on(const bp_dataset *data, float *params, size_t n)
 {
     size_t sizes[] = {3, 5, 2};
-    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 7, NULL, 0};
     bp_net *net = NULL;
     bp_trainer *t = NULL;
     int ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_net_param_count(net) == n &&

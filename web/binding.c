@@ -25,7 +25,7 @@ bp_status web_net_create(size_t n_layers, const size_t *sizes, int hidden, int o
                          double seed, const double *dropout, bp_net **out, bp_error *err)
 {
     bp_net_config c = {n_layers, sizes, (bp_activation)hidden, (bp_activation)output, (bp_loss)loss, bias,
-                       (uint64_t)seed, dropout};
+                       (uint64_t)seed, dropout, 0};
     return bp_net_create(&c, out, err);
 }
 
@@ -39,7 +39,7 @@ bp_status web_net_with_dropout(const bp_net *net, const double *dropout, bp_net 
     if (n_layers > BP_MAX_LAYERS) return BP_ERR_ARG;
     for (size_t l = 0; l <= n_layers; l++) sizes[l] = bp_net_width(net, l);
     bp_net_config c = {n_layers, sizes, bp_net_hidden_activation(net), bp_net_output_activation(net),
-                       bp_net_loss_function(net), bp_net_has_bias(net), 0, dropout};
+                       bp_net_loss_function(net), bp_net_has_bias(net), 0, dropout, 0};
     bp_net *copy = NULL;
     bp_status s = bp_net_create(&c, &copy, err);
     if (s != BP_OK) return s;

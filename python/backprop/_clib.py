@@ -95,7 +95,8 @@ class Error(ctypes.Structure):
 class NetConfig(ctypes.Structure):
     _fields_ = [("n_layers", ctypes.c_size_t), ("sizes", c_size_t_p), ("hidden", ctypes.c_int),
                 ("output", ctypes.c_int), ("loss", ctypes.c_int), ("bias", ctypes.c_int),
-                ("seed", ctypes.c_uint64), ("dropout", ctypes.POINTER(ctypes.c_double)), _SPARE]
+                ("seed", ctypes.c_uint64), ("dropout", ctypes.POINTER(ctypes.c_double)),
+                ("init_range", ctypes.c_double), _SPARE]
 
 
 ON_STEP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)
@@ -115,7 +116,8 @@ class TrainConfig(ctypes.Structure):
                 ("allreduce_context", ctypes.c_void_p), ("allreduce_start", ALLREDUCE),
                 ("allreduce_wait", ALLREDUCE_WAIT), ("lbfgs_history", ctypes.c_size_t),
                 ("tolerance", ctypes.c_double), ("max_evaluations", ctypes.c_size_t),
-                ("precision", ctypes.c_int), _SPARE]
+                ("precision", ctypes.c_int), ("rprop_step0", ctypes.c_double),
+                ("rprop_step_max", ctypes.c_double), _SPARE]
 
 
 class EpochStats(ctypes.Structure):

@@ -199,7 +199,7 @@ class _Trainer:
             self.handle = None
 
 
-def _config(sizes, activation, output, loss, bias, seed, dropout=None):
+def _config(sizes, activation, output, loss, bias, seed, dropout=None, init_range=0.0):
     """A bp_net_config, checked by the library (bp_net_config_check)."""
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2:
@@ -216,6 +216,10 @@ def _config(sizes, activation, output, loss, bias, seed, dropout=None):
     cfg = _clib.NetConfig(n_layers=len(sizes) - 1, sizes=ctypes.cast(arr, _clib.c_size_t_p), hidden=hidden_v,
                           output=output_v, loss=loss_v, bias=1 if bias else 0, seed=int(seed) & (2 ** 64 - 1))
     cfg._sizes = arr  # kept alive with the struct
+    if isinstance(init_range, bool) or not isinstance(init_range, (int, float, np.integer, np.floating)) or \
+            not 0 <= init_range <= 1e30:
+        raise ValueError("init_range must be a number from 0 (He or Xavier) to 1e30, got %r" % (init_range,))
+    cfg.init_range = float(init_range)
     rates = dropout_rates(dropout, len(sizes) - 2)
     if rates is not None:
         cfg._dropout = (ctypes.c_double * len(rates))(*rates)
@@ -249,7 +253,7 @@ class Network:
     """A fully connected feed-forward network trained by backpropagation (libbackprop).
 
     Network(sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1,
-            dropout=None)
+            dropout=None, init_range=0.0)
 
     sizes: the widths n_0 (inputs) .. n_L (outputs), e.g. [784, 256, 128, 10].
     activation: g of the hidden layers: identity, sigmoid, tanh, relu, leaky-relu.
@@ -265,6 +269,9 @@ class Network:
         scale the kept ones by 1 / (1 - p^l) (inverted dropout: nothing changes at
         inference); one value for every hidden layer or one per hidden layer, each in
         [0, 1). Part of the model: saved in its file, like `backprop train --dropout`.
+    init_range: r > 0 draws every weight and bias uniform in [-r, r] from the seed
+        instead (FANN's fann_randomize_weights(-r, r); FANN uses 0.1), like
+        `--init-range`; 0, the default, is He or Xavier as above.
 
     Every method that takes inputs X (samples as rows, n_0 columns) applies the input
     transform stored in the model (fit's normalize= or input_scale=), as the command
@@ -273,12 +280,12 @@ class Network:
     """
 
     def __init__(self, sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1,
-                 dropout=None):
+                 dropout=None, init_range=0.0):
         self._lock = threading.RLock()
         self._net = self._memory = None
         self._trainer = None
         self.history = []
-        cfg = _config(sizes, activation, output, loss, bias, seed, dropout)
+        cfg = _config(sizes, activation, output, loss, bias, seed, dropout, init_range)
         self._seed = cfg.seed
         h = ctypes.c_void_p()
         err = _clib.Error()
@@ -901,7 +908,7 @@ class Network:
     def fit(self, X, y, *, epochs=10, batch_size=32, optimizer="sgd", lr=None, momentum=None,
             weight_decay=0.0, clip=None, schedule="constant", step_epochs=None, gamma=None, min_lr=0.0,
             warmup=0.0, reduction="mean", beta1=None, beta2=None, epsilon=None, lbfgs_history=None,
-            tolerance=None, max_evaluations=None, validation=None, early_stop=None, test=None, normalize=None,
+            tolerance=None, max_evaluations=None, rprop_step0=None, rprop_step_max=None, validation=None, early_stop=None, test=None, normalize=None,
             input_scale=None, shuffle=True, seed=None, threads=None, device="cpu", tf32=False, precision="fp32",
             dropout=None, checkpoint=None, checkpoint_every=None, resume=None, callback=None, verbose=False):
         """Train the network on (X, y) with the library's trainer, epoch after epoch, and
@@ -919,6 +926,12 @@ class Network:
         10), tolerance (stop once no |dC/dp| exceeds it, 1e-4) and max_evaluations (of the
         loss and gradient over the whole run, 15000). fit stops after the epoch in which it
         converged (that Epoch's `converged` is True). Not with dropout.
+
+        rprop: full-batch iRPROP-; rprop_step0 (every parameter's first step, 0.1) and
+        rprop_step_max (the largest step, 50), like --rprop-step0 and --rprop-step-max:
+        each from 1e-6 to 1e30, the first no larger than the largest. FANN's settings
+        mapped over are rprop_step0=0.05, rprop_step_max=25 with Network(init_range=0.1)
+        (docs/OPTIMIZERS.md, "RPROP against FANN").
 
         y: one row of n_L targets per sample, or class labels (0..n_L-1 or class names)
         for a network with several outputs.
@@ -972,7 +985,8 @@ class Network:
                                            step_epochs=step_epochs, gamma=gamma, min_lr=min_lr, warmup=warmup,
                                            reduction=reduction, beta1=beta1, beta2=beta2, epsilon=epsilon,
                                            lbfgs_history=lbfgs_history, tolerance=tolerance,
-                                           max_evaluations=max_evaluations, shuffle=shuffle, seed=run.seed,
+                                           max_evaluations=max_evaluations, rprop_step0=rprop_step0,
+                                           rprop_step_max=rprop_step_max, shuffle=shuffle, seed=run.seed,
                                            epochs=epochs, precision=code)
                     self._new_trainer(config)
                 if threads is not None:
@@ -1019,7 +1033,8 @@ def _whole(name, v, lo, hi):
 
 def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, schedule, step_epochs, gamma,
                   min_lr, warmup, reduction, beta1, beta2, epsilon, shuffle, seed, epochs, lbfgs_history=None,
-                  tolerance=None, max_evaluations=None, precision=_clib.PRECISION_FP32):
+                  tolerance=None, max_evaluations=None, rprop_step0=None, rprop_step_max=None,
+                  precision=_clib.PRECISION_FP32):
     """A bp_train_config from fit's options (None and 0 mean the library's default)."""
     def number(name, v, lo=0.0):
         if v is None:
@@ -1056,6 +1071,17 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
         raise ValueError("tolerance must be a number > 0, got %r" % (tolerance,))
     c.tolerance = number("tolerance", tolerance)
     c.max_evaluations = _whole("max_evaluations", max_evaluations, 1, 2 ** 40)
+    for name, v in (("rprop_step0", rprop_step0), ("rprop_step_max", rprop_step_max)):
+        if v is not None and not 1e-6 <= number(name, v) <= 1e30:
+            raise ValueError("%s must be a number from 1e-06 to 1e30, got %r" % (name, v))
+    c.rprop_step0 = number("rprop_step0", rprop_step0)
+    c.rprop_step_max = number("rprop_step_max", rprop_step_max)
+    if (rprop_step0 is not None or rprop_step_max is not None) and optimizer != "rprop":
+        raise ValueError("rprop_step0 and rprop_step_max are settings of optimizer 'rprop'")
+    first, largest = c.rprop_step0 or 0.1, c.rprop_step_max or 50.0
+    if first > largest:
+        raise ValueError("rprop's first step (%g) is larger than its largest step (%g): lower rprop_step0 or raise "
+                         "rprop_step_max" % (first, largest))
     c.precision = precision
     return c
 

@@ -122,3 +122,56 @@ def test_bad_dropout(sizes, kwargs, match):
     if len(sizes) > 2:
         with pytest.raises(ValueError, match=match):
             backprop.Network(sizes, loss="ce").fit(np.zeros((4, 4)), [0, 1, 2, 0], **kwargs)
+
+
+def test_init_range_and_rprop_steps_give_the_programs_model(program, tmp_path, blobs):
+    # a largest step of 0.12 is reached within 20 epochs (0.05 x 1.2^5 = 0.124), so both settings matter
+    X, y = blobs
+    cli = train_with_the_program(program, tmp_path, X, y, "--init-range", "0.1", "--optimizer", "rprop",
+                                 "--rprop-step0", "0.05", "--rprop-step-max", "0.12", "--epochs", "20")
+    net = backprop.Network([4, 8, 3], loss="ce", seed=1, init_range=0.1)
+    net.fit(X, y, optimizer="rprop", epochs=20, rprop_step0=0.05, rprop_step_max=0.12)
+    for a, b in zip(net.weights + net.biases, cli.weights + cli.biases):
+        np.testing.assert_array_equal(a, b)
+    # and they are not the defaults' model
+    plain = backprop.Network([4, 8, 3], loss="ce", seed=1)
+    plain.fit(X, y, optimizer="rprop", epochs=20)
+    assert not np.array_equal(plain.weights[0], net.weights[0])
+
+
+def test_init_range():
+    fann = backprop.Network([5, 7, 3], activation="tanh", output="sigmoid", seed=4, init_range=0.1)
+    values = np.concatenate([p.ravel() for p in fann.weights + fann.biases])
+    assert values.size == 5 * 7 + 7 + 7 * 3 + 3
+    assert np.all(np.abs(values) <= np.float32(0.1)) and np.all(values != 0) and np.abs(values).max() > 0.08
+    again = backprop.Network([5, 7, 3], activation="tanh", output="sigmoid", seed=4, init_range=0.1)
+    np.testing.assert_array_equal(fann.weights[0], again.weights[0])
+    # 0 is the default initialization, to the bit: Xavier weights, zero biases
+    default = backprop.Network([5, 7, 3], activation="tanh", output="sigmoid", seed=4)
+    zero = backprop.Network([5, 7, 3], activation="tanh", output="sigmoid", seed=4, init_range=0)
+    for a, b in zip(default.weights + default.biases, zero.weights + zero.biases):
+        np.testing.assert_array_equal(a, b)
+    assert not np.any(default.biases[0])
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), 1e31, "0.1", True])
+def test_bad_init_range(value):
+    with pytest.raises(ValueError, match="init_range must be a number from 0"):
+        backprop.Network([4, 8, 3], init_range=value)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"rprop_step0": 0}, "rprop_step0 must be a number from 1e-06"),
+    ({"rprop_step_max": -1}, "rprop_step_max must be a number"),
+    ({"rprop_step0": float("nan")}, "rprop_step0 must be a number"),
+    ({"rprop_step_max": 1e31}, "rprop_step_max must be a number from 1e-06 to 1e30"),
+    ({"rprop_step0": 60}, r"first step \(60\) is larger than its largest step \(50\)"),
+    ({"rprop_step0": 0.5, "rprop_step_max": 0.2}, r"first step \(0.5\) is larger than its largest step \(0.2\)"),
+    ({"rprop_step0": 0.05, "optimizer": "adam"}, "settings of optimizer 'rprop'"),
+])
+def test_bad_rprop_steps(blobs, kwargs, match):
+    X, y = blobs
+    options = {"optimizer": "rprop", "epochs": 1}
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        backprop.Network([4, 8, 3], loss="ce").fit(X, y, **options)

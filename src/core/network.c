@@ -62,6 +62,9 @@ bp_status bp_net_config_check(const bp_net_config *c, bp_error *err)
         if (!(c->dropout[l] >= 0 && c->dropout[l] < 1))
             return bp_fail(err, BP_ERR_ARG, "dropout of hidden layer %zu is %g; it must be at least 0 and below 1",
                            l + 1, c->dropout[l]);
+    if (!(c->init_range >= 0 && c->init_range <= 1e30))
+        return bp_fail(err, BP_ERR_ARG, "the initialization range is %g; it must be a number from 0 (He or "
+                       "Xavier) to 1e30", c->init_range);
     if (c->output == BP_ACT_SOFTMAX && c->sizes[c->n_layers] < 2)
         return bp_fail(err, BP_ERR_ARG, "a softmax output needs at least 2 units");
     size_t count;
@@ -133,6 +136,14 @@ bp_status bp_net_create(const bp_net_config *config, bp_net **out, bp_error *err
     bp_net *net = *out;
     bp_rng rng;
     bp_rng_seed(&rng, config->seed);
+    if (config->init_range > 0) {
+        /* FANN's fann_randomize_weights: the whole block, every W^l and b^l in its order,
+           uniform in [-r, r], whatever the activations. */
+        const double r = config->init_range;
+        for (size_t i = 0; i < net->n_params; i++)
+            net->params[i] = (float)(r * (2.0 * bp_rng_uniform(&rng) - 1.0));
+        return BP_OK;
+    }
     for (size_t l = 1; l <= net->n_layers; l++) {
         bp_layer *layer = &net->layers[l];
         bp_activation g = l == net->n_layers ? net->output : net->hidden;
@@ -172,7 +183,7 @@ static bp_net_config config_of(const bp_net *net, double *dropout)
 {
     for (size_t l = 1; l < net->n_layers; l++) dropout[l - 1] = net->dropout[l];
     bp_net_config c = {net->n_layers, net->sizes, net->hidden, net->output, net->loss, net->bias, 0,
-                       net->has_dropout ? dropout : NULL};
+                       net->has_dropout ? dropout : NULL, 0};
     return c;
 }
 

@@ -11,12 +11,17 @@
 
 #include "optimizer.h"
 
-/* RPROP's constants, as FANN and the original paper use them. */
+/* RPROP's growth and shrink factors, as FANN and the original paper use them; its first
+   and largest steps are settings (bp_update), their defaults in optimizer.h. */
 #define RPROP_INCREASE 1.2f
 #define RPROP_DECREASE 0.5f
-#define RPROP_DELTA_ZERO 0.1f
-#define RPROP_DELTA_MIN 1e-6f
-#define RPROP_DELTA_MAX 50.0f
+
+static float rprop_step0(const bp_update *u) { return u->rprop_step0 > 0.0f ? u->rprop_step0 : BP_RPROP_STEP0; }
+
+static float rprop_step_max(const bp_update *u)
+{
+    return u->rprop_step_max > 0.0f ? u->rprop_step_max : BP_RPROP_STEP_MAX;
+}
 
 int bp_update_state_blocks(bp_optimizer kind)
 {
@@ -37,7 +42,7 @@ void bp_update_init_state(bp_update *u, size_t n)
     int blocks = bp_update_state_blocks(u->kind);
     for (size_t i = 0; blocks >= 1 && i < n; i++) u->state1[i] = 0.0f;
     for (size_t i = 0; blocks >= 2 && i < n; i++)
-        u->state2[i] = u->kind == BP_OPT_RPROP ? RPROP_DELTA_ZERO : 0.0f;
+        u->state2[i] = u->kind == BP_OPT_RPROP ? rprop_step0(u) : 0.0f;
     u->step = 0;
 }
 
@@ -247,13 +252,14 @@ static void adam(const bp_update *u, float *params, const float *grads, size_t o
 static void rprop(const bp_update *u, float *params, float *grads, size_t offset, size_t n)
 {
     float *prev = u->state1 + offset, *delta = u->state2 + offset;
+    const float largest = rprop_step_max(u);
     for (size_t i = 0; i < n; i++) {
         float g = grads[i], sign = prev[i] * g;
         if (sign > 0.0f) {
-            delta[i] = fminf(delta[i] * RPROP_INCREASE, RPROP_DELTA_MAX);
+            delta[i] = fminf(delta[i] * RPROP_INCREASE, largest);
         } else if (sign < 0.0f) {
             /* The last step jumped over a minimum: shrink, and skip this update (iRPROP-). */
-            delta[i] = fmaxf(delta[i] * RPROP_DECREASE, RPROP_DELTA_MIN);
+            delta[i] = fmaxf(delta[i] * RPROP_DECREASE, BP_RPROP_STEP_MIN);
             g = 0.0f;
         }
         if (g > 0.0f) params[i] -= delta[i];

@@ -17,12 +17,19 @@ typedef struct {
     float *state2;     /* Adam: second moment; RPROP: per-parameter step size */
     int portable;      /* nonzero: the portable loops even where the CPU has AVX-512 (tests) */
     float adam_step, adam_eps; /* this step's bias-corrected Adam step and epsilon (bp_update_begin) */
+    float rprop_step0;    /* RPROP's first step (0: BP_RPROP_STEP0) */
+    float rprop_step_max; /* RPROP's largest step (0: BP_RPROP_STEP_MAX) */
 } bp_update;
+
+/* RPROP's default first and largest steps (the paper's and FANN's) and its smallest. */
+#define BP_RPROP_STEP0 0.1f
+#define BP_RPROP_STEP_MAX 50.0f
+#define BP_RPROP_STEP_MIN 1e-6f
 
 /* Number of per-parameter state blocks a rule needs (0, 1 or 2). */
 int bp_update_state_blocks(bp_optimizer kind);
 
-/* Prepare fresh state (RPROP's steps start at 0.1; everything else at 0). */
+/* Prepare fresh state (RPROP's steps start at rprop_step0; everything else at 0). */
 void bp_update_init_state(bp_update *u, size_t n);
 
 /* Apply one update to params from grads. grads may be modified (weight decay, RPROP). */

@@ -84,6 +84,13 @@ static int resolve_config(bp_train_config *c)
     if (c->allreduce && (c->ranks < 1 || c->rank >= c->ranks)) return 0;
     if (!c->allreduce) c->rank = 0, c->ranks = 1;
     if (!c->allreduce_start != !c->allreduce_wait) return 0;
+    /* RPROP's steps: each from the smallest step to a float-safe 1e30, the first no larger
+       than the largest. Filled in for every optimizer, so a checkpoint stores numbers. */
+    if (c->rprop_step0 == 0) c->rprop_step0 = BP_RPROP_STEP0;
+    if (c->rprop_step_max == 0) c->rprop_step_max = BP_RPROP_STEP_MAX;
+    if (!(c->rprop_step0 >= BP_RPROP_STEP_MIN && c->rprop_step0 <= 1e30) ||
+        !(c->rprop_step_max >= BP_RPROP_STEP_MIN && c->rprop_step_max <= 1e30) || c->rprop_step0 > c->rprop_step_max)
+        return 0;
     /* RPROP adapts to the sign of the whole-data-set gradient: full batch only. */
     if (c->optimizer == BP_OPT_RPROP) {
         c->batch_size = 0;
@@ -121,6 +128,8 @@ bp_status bp_trainer_create(bp_net *net, const bp_train_config *config, bp_train
     t->update.beta2 = (float)c.beta2;
     t->update.epsilon = (float)c.epsilon;
     t->update.weight_decay = (float)c.weight_decay;
+    t->update.rprop_step0 = (float)c.rprop_step0;
+    t->update.rprop_step_max = (float)c.rprop_step_max;
     const int blocks = bp_update_state_blocks(c.optimizer);
     const size_t n = net->n_params;
     if (blocks >= 1) t->update.state1 = malloc(n * sizeof(float));

@@ -36,8 +36,10 @@
    Version 2 (L-BFGS) adds: u64 lbfgs_history, f64 tolerance, u64 max_evaluations; u32
    has_lbfgs, and when set: u64 pairs, u64 evaluations, u32 converged, u32 have_gradient,
    f64 loss, f64 data_loss, the gradient (n_params f64) when have_gradient, then the pairs
-   oldest first, all s then all y (pairs x n_params f64 each). Version 1 states still load. */
-#define TRAINER_STATE_VERSION 2u
+   oldest first, all s then all y (pairs x n_params f64 each).
+   Version 3 adds at the end: f64 rprop_step0, rprop_step_max.
+   Version 1 and 2 states still load (with RPROP's default steps, all they could have used). */
+#define TRAINER_STATE_VERSION 3u
 #define N_REALS 11
 
 /* The settings' real numbers, in the file's order. */
@@ -94,6 +96,8 @@ static void encode_state(const bp_trainer_state *s, bp_buffer *b)
         for (size_t i = 0; i < l->pairs * s->n_params; i++) bp_write_f64(b, l->s[i]);
         for (size_t i = 0; i < l->pairs * s->n_params; i++) bp_write_f64(b, l->y[i]);
     }
+    bp_write_f64(b, c.rprop_step0);
+    bp_write_f64(b, c.rprop_step_max);
 }
 
 /* The arrays a decoded state points into, owned by the decoder. */
@@ -214,6 +218,14 @@ static int decode_lbfgs(bp_reader *r, bp_trainer_state *s, state_arrays *a)
     return 1;
 }
 
+/* Version 3's RPROP steps (before it they were the defaults, which zeros give); always 1. */
+static int decode_rprop(bp_reader *r, bp_train_config *c)
+{
+    c->rprop_step0 = bp_read_f64(r);
+    c->rprop_step_max = bp_read_f64(r);
+    return 1;
+}
+
 /* A trainer for net from the state's bytes; why says what is wrong on failure. */
 static bp_status decode_trainer(bp_net *net, const unsigned char *data, size_t len, bp_trainer **out, char *why,
                                 size_t why_len)
@@ -233,7 +245,8 @@ static bp_status decode_trainer(bp_net *net, const unsigned char *data, size_t l
     }
     state_arrays a = {0};
     bp_status st = BP_OK;
-    if (!decode_progress(&r, &s, &a) || (version >= 2 && !decode_lbfgs(&r, &s, &a))) {
+    if (!decode_progress(&r, &s, &a) || (version >= 2 && !decode_lbfgs(&r, &s, &a)) ||
+        (version >= 3 && !decode_rprop(&r, &s.config))) {
         snprintf(why, why_len, "out of memory");
         st = BP_ERR_NOMEM;
     } else if (r.bad || r.pos != r.len || s.state_blocks < 0) {
