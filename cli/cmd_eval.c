@@ -96,7 +96,7 @@ static int predict_outputs(cli_args *a, bp_net *net, bp_qnet *q, const bp_datase
 {
     p->n = bp_dataset_count(data);
     p->nL = bp_net_width(net, bp_net_layer_count(net));
-    if (!(p->out = malloc(p->n * p->nL * sizeof(float)))) return cli_fail(a, EXIT_FAILED, "out of memory");
+    if (!(p->out = calloc(p->n * p->nL, sizeof(float)))) return cli_fail(a, EXIT_FAILED, "out of memory");
     bp_status s = q ? bp_qnet_forward(q, bp_dataset_x_const(data), p->n, p->out) : predict_all(net, data, p->n, p->out);
     return s == BP_OK ? 0 : cli_fail_status(a, s, NULL, "predicting");
 }
