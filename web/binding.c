@@ -20,12 +20,12 @@
 #include "backprop.h"
 
 /* bp_net_create with its configuration's fields; sizes holds n_layers + 1 widths, dropout
-   NULL or n_layers - 1 probabilities. */
+   NULL or n_layers - 1 probabilities, init_range 0 (He or Xavier) or r for uniform in [-r, r]. */
 bp_status web_net_create(size_t n_layers, const size_t *sizes, int hidden, int output, int loss, int bias,
-                         double seed, const double *dropout, bp_net **out, bp_error *err)
+                         double seed, const double *dropout, double init_range, bp_net **out, bp_error *err)
 {
     bp_net_config c = {n_layers, sizes, (bp_activation)hidden, (bp_activation)output, (bp_loss)loss, bias,
-                       (uint64_t)seed, dropout, 0};
+                       (uint64_t)seed, dropout, init_range};
     return bp_net_create(&c, out, err);
 }
 
@@ -61,7 +61,8 @@ bp_status web_net_with_dropout(const bp_net *net, const double *dropout, bp_net 
 
 /* bp_trainer_create with the settings the page has controls for (zero: the default). */
 bp_status web_trainer_create(bp_net *net, int optimizer, double learning_rate, double momentum, size_t batch_size,
-                             double weight_decay, double seed, bp_trainer **out)
+                             double weight_decay, double seed, double rprop_step0, double rprop_step_max,
+                             bp_trainer **out)
 {
     bp_train_config c = {0};
     c.optimizer = (bp_optimizer)optimizer;
@@ -70,6 +71,8 @@ bp_status web_trainer_create(bp_net *net, int optimizer, double learning_rate, d
     c.batch_size = batch_size;
     c.weight_decay = weight_decay;
     c.seed = (uint64_t)seed;
+    c.rprop_step0 = rprop_step0;
+    c.rprop_step_max = rprop_step_max;
     return bp_trainer_create(net, &c, out);
 }
 

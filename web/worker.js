@@ -66,9 +66,9 @@ const SIGNATURES = {
     bp_reference_gradient: [P, [P, P, P, P, P, P, P]],
     bp_finite_difference_gradient: [P, [P, P, P, P, P, P, P]],
     bp_relative_error: [P, [P, P, P]],
-    web_net_create: [P, [P, P, P, P, P, P, P, P, P, P]],
+    web_net_create: [P, [P, P, P, P, P, P, P, P, P, P, P]],
     web_net_with_dropout: [P, [P, P, P, P]],
-    web_trainer_create: [P, [P, P, P, P, P, P, P, P]],
+    web_trainer_create: [P, [P, P, P, P, P, P, P, P, P, P]],
     web_trainer_run: [P, [P, P, P, P]],
     web_net_evaluate: [P, [P, P, P]],
     web_dataset_read_csv: [P, [P, P, STR, P, P, P, P, P]],
@@ -277,17 +277,19 @@ function dropoutIn(dropout) {
 }
 
 // A new network ({sizes, hidden, output, loss, bias, seed} as enum numbers, dropout null or
-// one probability per hidden layer), initialized by the library from the seed, or with the
-// given parameters (the seeds' examples).
-ops.net = ({sizes, hidden, output, loss, bias, seed, dropout, params}) => {
-    freeNet();
+// one probability per hidden layer, initRange 0 for He or Xavier or r for every parameter
+// uniform in [-r, r]), initialized by the library from the seed, or with the given
+// parameters (the seeds' examples). A network the library refuses leaves the old one.
+ops.net = ({sizes, hidden, output, loss, bias, seed, dropout, initRange, params}) => {
     const sp = malloc(sizes.length * 4), dp = dropoutIn(dropout);
     M.HEAPU32.set(sizes, sp >> 2);
     clearError();
-    const st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, bias ? 1 : 0, seed, dp, outPtr, errPtr);
+    const st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, bias ? 1 : 0, seed, dp, initRange || 0,
+                                outPtr, errPtr);
     M._free(sp);
     if (dp) M._free(dp);
     call(st);
+    freeNet();
     S.net = u32(outPtr);
     if (params) {
         const n = C.bp_net_param_count(S.net);
@@ -342,8 +344,9 @@ ops.save = () => {
 
 // ------------------------------------------------------------------- training
 
-// The trainer ({optimizer (enum number), lr, momentum, batch, weightDecay, seed}). A new
-// trainer starts its own counts; the earlier ones' are kept as offsets.
+// The trainer ({optimizer (enum number), lr, momentum, batch, weightDecay, seed, rpropStep0,
+// rpropStepMax}; zero: the default). A new trainer starts its own counts; the earlier ones'
+// are kept as offsets.
 function makeTrainer(t) {
     if (S.trainer) {
         S.epochOffset += C.bp_trainer_epochs_done(S.trainer);
@@ -353,7 +356,8 @@ function makeTrainer(t) {
     }
     S.converged = false;
     clearError();
-    const st = C.web_trainer_create(S.net, t.optimizer, t.lr, t.momentum, t.batch, t.weightDecay, t.seed, outPtr);
+    const st = C.web_trainer_create(S.net, t.optimizer, t.lr, t.momentum, t.batch, t.weightDecay, t.seed,
+                                    t.rpropStep0 || 0, t.rpropStepMax || 0, outPtr);
     if (st !== BP_OK) {
         let dropped = false;
         for (let l = 1; l < C.bp_net_layer_count(S.net); l++) dropped = dropped || C.bp_net_dropout(S.net, l) > 0;
@@ -362,6 +366,11 @@ function makeTrainer(t) {
             throw new EngineError('L-BFGS does not train with dropout: its line search compares the loss at ' +
                                   'several points, and dropout makes the loss random. Set dropout to 0 or ' +
                                   'choose another optimizer.');
+        // bp_trainer_create refuses RPROP steps out of range without a message of its own.
+        if (t.rpropStep0 || t.rpropStepMax)
+            throw new EngineError(`the trainer: ${C.bp_status_message(st)}: RPROP's first step ` +
+                                  `(${t.rpropStep0 || 0.1}) and largest step (${t.rpropStepMax || 50}) must each ` +
+                                  'be from 1e-6 to 1e30, the first no larger than the largest');
         throw new EngineError(`the trainer: ${C.bp_status_message(st)} (check the optimizer's settings)`);
     }
     S.trainer = u32(outPtr);
@@ -674,13 +683,13 @@ ops.benchmark = ({bytes, sizes, hidden, output, loss, lr, batch, seconds, seed})
     const d = u32(outPtr);
     const sp = malloc(sizes.length * 4);
     M.HEAPU32.set(sizes, sp >> 2);
-    st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, 1, seed, 0, outPtr, errPtr);
+    st = C.web_net_create(sizes.length - 1, sp, hidden, output, loss, 1, seed, 0, 0, outPtr, errPtr);
     M._free(sp);
     let net = 0, trainer = 0;
     try {
         call(st);
         net = u32(outPtr);
-        call(C.web_trainer_create(net, 0, lr, 0, batch, 0, seed, outPtr));
+        call(C.web_trainer_create(net, 0, lr, 0, batch, 0, seed, 0, 0, outPtr));
         trainer = u32(outPtr);
         const n = C.bp_dataset_count(d), rates = [];
         const epoch = () => call(C.web_trainer_run(trainer, d, 0, statsPtr));
