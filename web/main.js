@@ -68,6 +68,7 @@
         for (const el of document.querySelectorAll('[data-key]')) {
             const k = el.dataset.key, v = setup[k];
             if (el.type === 'checkbox') el.checked = !!v;
+            else if (State.FIELDS[k] && State.FIELDS[k][1] === 'auto') el.value = v === 0 ? '' : String(v); // '': the default
             else el.value = Array.isArray(v) ? v.join(',') : v;
         }
         for (const o of document.querySelectorAll('output[data-for]')) o.textContent = setup[o.dataset.for];
@@ -81,6 +82,8 @@
         const full = FULL_BATCH[setup.opt];
         document.querySelector('[data-key=batch]').disabled = !!full;
         document.querySelector('[data-key=mom]').disabled = setup.opt !== 'momentum' && setup.opt !== 'nesterov';
+        // RPROP's steps are its alone: their controls show only while it is the optimizer.
+        for (const el of document.querySelectorAll('.rprop')) el.style.display = setup.opt === 'rprop' ? '' : 'none';
         $('opt-note').textContent = full || '';
     }
 
@@ -89,7 +92,7 @@
     const FULL_BATCH = {
         rprop: 'RPROP trains on the full batch: each weight\'s step grows while the sign of its gradient over ' +
                'the whole data set stays the same and shrinks when it flips, so it needs that gradient, not a ' +
-               'mini-batch\'s. Its steps are its own: no learning rate.',
+               'mini-batch\'s. Its steps are its own (the first and the largest are set below): no learning rate.',
         lbfgs: 'L-BFGS trains on the full batch: each epoch is one iteration, a direction from the last 10 ' +
                'gradient differences, then a line search along it that evaluates the loss over the whole data set ' +
                'and needs the same loss each time it looks (so no mini-batches and no dropout). The line search ' +
@@ -104,7 +107,7 @@
     // Which rebuild a changed setting needs.
     const LEVEL = {data: 'data', n: 'data', noise: 'data', test: 'data', seed: 'data', classes: 'data',
                    csvTarget: 'data', csvTargets: 'data', hidden: 'net', act: 'net', out: 'net', loss: 'net',
-                   bias: 'net', opt: 'trainer', lr: 'trainer', mom: 'trainer', batch: 'trainer', wd: 'trainer',
+                   bias: 'net', initRange: 'net', opt: 'trainer', rpropStep0: 'trainer', rpropStepMax: 'trainer', lr: 'trainer', mom: 'trainer', batch: 'trainer', wd: 'trainer',
                    dropout: 'dropout', color: 'view', showTest: 'view', pace: 'pace'};
 
     // The dropout the setup asks for, per hidden layer of the network it builds (null: none).
@@ -114,7 +117,7 @@
     function onControl(el) {
         const k = el.dataset.key, v = State.parseField(k, el.type === 'checkbox' ? el.checked : el.value);
         if (v === undefined) {
-            message(`${k}: "${el.value}" is not a valid value`, 'error');
+            message(State.problem(k, el.value), 'error');
             writeControls();
             return;
         }
@@ -122,6 +125,15 @@
         if (k === 'dropout') {
             try {
                 State.dropoutFor(v, hiddenCount());
+            } catch (e) {
+                message(e.message, 'error');
+                writeControls();
+                return;
+            }
+        }
+        if (k === 'rpropStep0' || k === 'rpropStepMax') {
+            try {
+                State.rpropSteps(Object.assign({}, setup, {[k]: v}));
             } catch (e) {
                 message(e.message, 'error');
                 writeControls();
@@ -190,7 +202,7 @@
         const dropout = dropoutList();
         info = await engine.request('net', {
             sizes, hidden: enumOf('activations', setup.act, 'activation'), output: enumOf('activations', setup.out, 'activation'),
-            loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed, dropout,
+            loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed, dropout, initRange: setup.initRange,
             params: ex ? new Float32Array(ex.params) : null,
         });
         writeControls();
@@ -198,9 +210,10 @@
     }
 
     async function sendTrainer() {
+        const [rpropStep0, rpropStepMax] = setup.opt === 'rprop' ? State.rpropSteps(setup) : [0, 0];
         await engine.request('trainer', {optimizer: enumOf('optimizers', setup.opt, 'optimizer'), lr: setup.lr,
                                          momentum: setup.opt === 'sgd' ? 0 : setup.mom, batch: setup.batch,
-                                         weightDecay: setup.wd, seed: setup.seed});
+                                         weightDecay: setup.wd, seed: setup.seed, rpropStep0, rpropStepMax});
     }
 
     function buildView() {

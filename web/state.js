@@ -6,12 +6,16 @@
 //   #data=spirals&hidden=8,8&act=tanh&lr=0.01
 // A value that does not parse falls back to its default and is reported, never fatal.
 // Dropout is one probability for every hidden layer (dropout=0.2) or one each
-// (dropout=0.2,0.1), as the command line's --dropout.
+// (dropout=0.2,0.1), as the command line's --dropout. The initialization range and RPROP's
+// steps take the command line's ranges (--init-range, --rprop-step0, --rprop-step-max); 0,
+// or an empty control, is the library's default, so links made before they existed reopen
+// as they did.
 'use strict';
 
 const State = (() => {
-    // key: [default, kind, check]; kinds: 'int', 'num', 'str', 'list' (widths), 'probs'
-    // (probabilities), 'bool'.
+    // key: [default, kind, check, why]; kinds: 'int', 'num', 'str', 'list' (widths), 'probs'
+    // (probabilities), 'bool', 'auto' (a number, 0 or empty for the library's default). why,
+    // when given, says what a value that fails the check should be.
     const FIELDS = {
         data: ['xor', 'str'],            // xor, circles, spirals, blobs, sine, seed232, seed342, seed3452, csv
         n: [400, 'int', (v) => v >= 4 && v <= 5000],
@@ -32,6 +36,15 @@ const State = (() => {
         batch: [10, 'int', (v) => v >= 0 && v <= 5000], // 0: the full batch
         wd: [0, 'num', (v) => v >= 0 && v <= 1],
         dropout: [[0], 'probs', (v) => v.length >= 1 && v.length <= 8 && v.every((p) => p >= 0 && p < 1)],
+        // bp_net_config.init_range: 0 for He or Xavier, else every weight and bias uniform in [-r, r].
+        // The library's words (bp_net_config_check) for one out of range.
+        initRange: [0, 'auto', (v) => v >= 0 && v <= 1e30,
+                    (raw) => `the initialization range is ${raw}; it must be a number from 0 (He or Xavier) to 1e30`],
+        // bp_train_config.rprop_step0 and rprop_step_max (0: 0.1 and 50), for rprop only.
+        rpropStep0: [0, 'auto', (v) => v === 0 || (v >= 1e-6 && v <= 1e30),
+                     (raw) => `rprop's first step is ${raw}; it must be a number from 1e-6 to 1e30 (empty: the default, 0.1)`],
+        rpropStepMax: [0, 'auto', (v) => v === 0 || (v >= 1e-6 && v <= 1e30),
+                       (raw) => `rprop's largest step is ${raw}; it must be a number from 1e-6 to 1e30 (empty: the default, 50)`],
         color: ['weights', 'str', (v) => v === 'weights' || v === 'grads'],
         showTest: [false, 'bool'],
         pace: [100, 'int', (v) => v >= 0 && v <= 100000], // epochs per second while training; 0: no limit
@@ -47,6 +60,7 @@ const State = (() => {
         switch (kind) {
         case 'int': return /^-?\d+$/.test(text) ? Number(text) : NaN;
         case 'num': return text.trim() === '' ? NaN : Number(text);
+        case 'auto': return text.trim() === '' || text.trim() === 'default' ? 0 : Number(text);
         case 'bool': return text === '1' || text === 'true' ? true : text === '0' || text === 'false' ? false : NaN;
         case 'list':
             if (text === '' || text === '-') return [];
@@ -61,6 +75,7 @@ const State = (() => {
         if (kind === 'list') return v.every((w) => Number.isInteger(w)) && (!check || check(v));
         if (kind === 'probs') return v.every((p) => !Number.isNaN(p)) && (!check || check(v));
         if (kind === 'str') return typeof v === 'string' && v.length > 0 && (!check || check(v));
+        if (kind === 'auto') return Number.isFinite(v) && (!check || check(v));
         return !Number.isNaN(v) && (!check || check(v));
     }
 
@@ -90,6 +105,12 @@ const State = (() => {
             if (valid(f[1], f[2], v)) s[key] = v;
             else problems.push(`"${key}=${raw}" in the link is out of range; using ${formatValue(f[1], f[0])}`);
         }
+        try {
+            rpropSteps(s);
+        } catch (e) {
+            problems.push(`${e.message}; the link's steps are not used`);
+            s.rpropStep0 = s.rpropStepMax = 0;
+        }
         return {setup: s, problems};
     }
 
@@ -108,6 +129,22 @@ const State = (() => {
         const f = FIELDS[key];
         const v = f[1] === 'bool' ? !!text : parseValue(f[1], String(text));
         return valid(f[1], f[2], v) ? v : undefined;
+    }
+
+    // What is wrong with a control's text that parseField refused.
+    function problem(key, text) {
+        const why = FIELDS[key][3];
+        return why ? why(String(text).trim()) : `${key}: "${text}" is not a valid value`;
+    }
+
+    // RPROP's first and largest step for the trainer (0: the library's default). Throws, with
+    // the command line's words, when the first would be larger than the largest.
+    function rpropSteps(s) {
+        const first = s.rpropStep0 || 0.1, largest = s.rpropStepMax || 50;
+        if (first > largest)
+            throw new Error(`rprop's first step (${first}) is larger than its largest step (${largest}): ` +
+                            'lower the first step or raise the largest');
+        return [s.rpropStep0, s.rpropStepMax];
     }
 
     // The dropout of each of n hidden layers that a setup asks for: null for none, else n
@@ -136,5 +173,6 @@ const State = (() => {
         return !v.length ? [0] : v.every((p) => p === v[0]) ? [v[0]] : v;
     }
 
-    return {FIELDS, defaults, fromFragment, toFragment, parseField, formatValue, dropoutFor, dropoutValue};
+    return {FIELDS, defaults, fromFragment, toFragment, parseField, problem, formatValue, rpropSteps, dropoutFor,
+            dropoutValue};
 })();
