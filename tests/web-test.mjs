@@ -443,6 +443,147 @@ await check('L-BFGS: full batch (its batch control off, saying why), trains, sto
     return `${(100 * s.test.accuracy).toFixed(1)}% in ${s.steps} iterations`;
 });
 
+await check('init range: a link with initRange=0.1 draws every weight and bias in [-0.1, 0.1], as backprop init does', async () => {
+    const page = await open('#initRange=0.1&hidden=8,8&seed=3&pace=0');
+    assert(await page.inputValue('[data-key=initRange]') === '0.1', 'the init range is not taken from the link');
+    const p = await params(page), r = Math.fround(0.1);
+    assert(p.length === 2 * 8 + 8 + 8 * 8 + 8 + 8 * 2 + 2, `${p.length} parameters`);
+    const outside = p.filter((v) => !(Math.abs(v) <= r));
+    assert(outside.length === 0, `${outside.length} parameters outside [-0.1, 0.1], e.g. ${outside.slice(0, 3)}`);
+    const biggest = Math.max(...p.map(Math.abs));
+    assert(biggest > 0.09, `the largest |parameter| is ${biggest}: not drawn over the range`);
+    // Biases too: He and Xavier leave the 18 of them at zero.
+    assert(p.every((v) => v !== 0), `${p.filter((v) => v === 0).length} parameters are zero`);
+    // The very weights of the command line's network with the same seed and range.
+    cli(['init', '--arch', '2,8,8,2', '--activation', 'tanh', '--loss', 'ce', '--init-range', '0.1', '--seed', '3',
+         '-o', 'init.bpm']);
+    await page.setInputFiles('#model-file', path.join(work, 'init.bpm'));
+    await page.waitForFunction(() => window.playground.messages().some((m) => /^init\.bpm: .* loaded/.test(m)));
+    await idle(page);
+    const cliParams = await params(page);
+    assert(cliParams.length === p.length && cliParams.every((v, i) => v === p[i]),
+           'the page\'s weights differ from backprop init --init-range 0.1 --seed 3');
+    // Emptied, the control means He or Xavier again (zero biases), and the link forgets it.
+    await setControl(page, 'initRange', '');
+    const q = await params(page);
+    assert(q.filter((v) => v === 0).length === 18, `${q.filter((v) => v === 0).length} zeros, not the 18 biases`);
+    assert(!/initRange=/.test(page.url()), `the link still has the range: ${page.url()}`);
+    // It trains from such weights.
+    await setControl(page, 'initRange', '0.1');
+    assert((await params(page)).every((v, i) => v === p[i]), 'the range set again gives other weights');
+    await clickAndWait(page, '#step', 5);
+    assert((await snapshot(page)).steps === 5, 'no steps from the init-range weights');
+    await page.close();
+    return `largest |parameter| ${biggest.toFixed(4)}`;
+});
+
+await check('RPROP steps: controls shown for rprop only, reach the trainer, train XOR, and the link reopens them', async () => {
+    // FANN's setup mapped over (docs/OPTIMIZERS.md): init range 0.1, steps 0.05 and 25.
+    const page = await open('#initRange=0.1&pace=0');
+    const shown = () => Promise.all(['rpropStep0', 'rpropStepMax'].map((k) => page.isVisible(`[data-key=${k}]`)));
+    assert((await shown()).every((v) => !v), 'RPROP\'s controls are shown for sgd');
+    await page.selectOption('[data-key=opt]', 'rprop');
+    await idle(page);
+    assert((await shown()).every((v) => v), 'RPROP\'s controls are hidden for rprop');
+    // The first step moves each parameter by the first step exactly (0 where its gradient is 0).
+    const firstMove = async () => {
+        await clickAndWait(page, '#reset');
+        const w0 = await params(page);
+        await clickAndWait(page, '#step');
+        const w1 = await params(page);
+        return Math.max(...w1.map((v, i) => Math.abs(v - w0[i])));
+    };
+    const moveDefault = await firstMove();
+    assert(Math.abs(moveDefault - 0.1) < 1e-6, `the default first step moved a parameter by ${moveDefault}, not 0.1`);
+    await setControl(page, 'rpropStep0', '0.05');
+    await setControl(page, 'rpropStepMax', '25');
+    const move = await firstMove();
+    assert(Math.abs(move - 0.05) < 1e-6, `a first step of 0.05 moved a parameter by ${move}`);
+    const url = page.url();
+    assert(/opt=rprop/.test(url) && /rpropStep0=0\.05/.test(url) && /rpropStepMax=25/.test(url) && /initRange=0\.1/.test(url), url);
+    const s = await trainTo(page, 0.99, 30);
+    assert(s.test.accuracy >= 0.99, `test accuracy ${s.test.accuracy}`);
+    await shot(page, 'rprop.png');
+    // The link reopens the same setup: the same controls, weights and first step.
+    await clickAndWait(page, '#reset');
+    const w0 = await params(page);
+    await clickAndWait(page, '#step', 3);
+    const w3 = await params(page);
+    const again = await open('', url);
+    assert(await again.inputValue('[data-key=rpropStep0]') === '0.05' && await again.inputValue('[data-key=rpropStepMax]') === '25',
+           'the reopened page shows other steps');
+    const setup = await again.evaluate(() => window.playground.setup());
+    assert(setup.opt === 'rprop' && setup.rpropStep0 === 0.05 && setup.rpropStepMax === 25, JSON.stringify(setup));
+    assert((await params(again)).every((v, i) => v === w0[i]), 'the reopened network has other weights');
+    await clickAndWait(again, '#step', 3);
+    assert((await params(again)).every((v, i) => v === w3[i]), 'three steps of the reopened page differ');
+    await again.close();
+    // Another optimizer hides them again; links made before they existed open with the defaults.
+    await page.selectOption('[data-key=opt]', 'adam');
+    await idle(page);
+    assert((await shown()).every((v) => !v), 'RPROP\'s controls stay shown for adam');
+    await page.close();
+    const old = await open('#opt=rprop&pace=0');
+    const o = await old.evaluate(() => window.playground.setup());
+    assert(o.rpropStep0 === 0 && o.rpropStepMax === 0 && o.initRange === 0, JSON.stringify(o));
+    assert(await old.inputValue('[data-key=rpropStep0]') === '', 'the default first step is not shown as empty');
+    await old.close();
+    return `${(100 * s.test.accuracy).toFixed(1)}% after ${s.epochs} epochs`;
+});
+
+await check('bad init range and RPROP steps: a clear message in the page, the old values kept, the page keeps working', async () => {
+    const page = await open('#opt=rprop&rpropStepMax=25&initRange=0.2&pace=0');
+    const w0 = await params(page);
+    // Out of range: the library's words (bp_net_config_check), and nothing changes.
+    await setControl(page, 'initRange', '-1');
+    let shown = await lastError(page);
+    assert(/the initialization range is -1; it must be a number from 0 \(He or Xavier\) to 1e30/.test(shown), shown);
+    assert(await page.inputValue('[data-key=initRange]') === '0.2' && /initRange=0\.2/.test(page.url()), 'the refused range stayed');
+    await setControl(page, 'initRange', 'wide');
+    shown = await lastError(page);
+    assert(/the initialization range is wide/.test(shown), shown);
+    await setControl(page, 'rpropStepMax', '1e31');
+    shown = await lastError(page);
+    assert(/rprop's largest step is 1e31; it must be a number from 1e-6 to 1e30/.test(shown), shown);
+    // The first step above the largest: the command line's words.
+    await setControl(page, 'rpropStep0', '30');
+    shown = await lastError(page);
+    assert(/rprop's first step \(30\) is larger than its largest step \(25\)/.test(shown), shown);
+    assert(await page.inputValue('[data-key=rpropStep0]') === '', 'the refused first step stayed');
+    await setControl(page, 'rpropStepMax', '0.05');
+    shown = await lastError(page);
+    assert(/first step \(0\.1\) is larger than its largest step \(0\.05\)/.test(shown), shown);
+    assert(await page.inputValue('[data-key=rpropStepMax]') === '25', 'the refused largest step stayed');
+    // What gets past the page is refused by the library in its own words; the network stays.
+    const refused = await page.evaluate(() => window.playground.request('net', {
+        sizes: [2, 4, 4, 2], hidden: 2, output: 5, loss: 1, bias: true, seed: 1, dropout: null, initRange: -1,
+    }).then(() => 'accepted', (e) => e.message));
+    assert(/the initialization range is -1; it must be a number from 0/.test(refused), refused);
+    const kept = await page.evaluate(() => window.playground.request('snapshot', {}));
+    assert(kept.params.length === w0.length && kept.params.every((v, i) => v === w0[i]), 'the refused network replaced the old one');
+    const trainerRefused = await page.evaluate(() => window.playground.request('trainer', {
+        optimizer: 5, lr: 0.03, momentum: 0, batch: 10, weightDecay: 0, seed: 1, rpropStep0: 2, rpropStepMax: 1,
+    }).then(() => 'accepted', (e) => e.message));
+    assert(/first step \(2\) and largest step \(1\) must each be from 1e-6 to 1e30, the first no larger/.test(trainerRefused),
+           trainerRefused);
+    // The page keeps working: a valid value makes the trainer again and it steps.
+    await setControl(page, 'rpropStepMax', '20');
+    await clickAndWait(page, '#step', 2);
+    assert((await snapshot(page)).steps === 2, `${(await snapshot(page)).steps} steps after the refusals`);
+    assert(page.errors.length === 0, page.errors.join('; '));
+    await page.close();
+    // A link with bad values: each reported, the defaults used, the page trains.
+    const bad = await open('#opt=rprop&rpropStep0=2&rpropStepMax=1&initRange=-1&pace=0');
+    const msgs = (await bad.evaluate(() => window.playground.messages())).join(' | ');
+    assert(/initRange=-1/.test(msgs) && /first step \(2\) is larger than its largest step \(1\)/.test(msgs), msgs);
+    const b = await bad.evaluate(() => window.playground.setup());
+    assert(b.rpropStep0 === 0 && b.rpropStepMax === 0 && b.initRange === 0, JSON.stringify(b));
+    await clickAndWait(bad, '#step');
+    assert((await snapshot(bad)).steps === 1, 'the page with a bad link does not step');
+    await bad.close();
+    return shown;
+});
+
 // ------------------------------------------------------------------ files
 
 await check('an exported .bpm loads with the CLI and predicts what the page predicts', async () => {
