@@ -268,6 +268,45 @@ for _name, (_result, _args) in FUNCTIONS.items():
     setattr(C, _name, _f)
 
 
+class Owner:
+    """Owns one library object (a bp_net, a bp_qnet) and frees it with `free` when the last
+    holder lets go: the Python object wrapping it, a NumPy view of its memory that outlived
+    that object's close() (scikit-learn's coefs_ are views of a bp_net's parameters), or a
+    call in progress that took a reference before another thread closed it (ctypes releases
+    the GIL). Freeing at close() while any of those lives would leave it reading freed memory."""
+
+    __slots__ = ("ptr", "free")
+
+    def __init__(self, ptr, free):
+        self.ptr = ptr
+        self.free = free
+
+    def __del__(self):
+        ptr, self.ptr = self.ptr, None
+        if ptr:
+            try:
+                self.free(ptr)
+            except Exception:  # at interpreter shutdown the modules may already be gone
+                pass
+
+
+class Closing:
+    """The life of an object that wraps library memory and defines close(): freed when
+    it is collected, and usable in a with block that closes it at the end."""
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # at interpreter shutdown the modules may already be gone
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def parse(kind, name, choices):
     """The enum value of a name through the library's bp_<kind>_parse; ValueError naming
     the choices when the library does not know it."""

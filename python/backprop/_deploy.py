@@ -76,25 +76,6 @@ def deliver(data, path):
     return None
 
 
-class _QnetMemory:
-    """Owns one bp_qnet and frees it when the last holder lets go: the QuantizedNetwork,
-    or a call in progress that took a reference before close() (ctypes releases the GIL,
-    so another thread may close while the library still reads it)."""
-
-    __slots__ = ("ptr",)
-
-    def __init__(self, ptr):
-        self.ptr = ptr
-
-    def __del__(self):
-        ptr, self.ptr = self.ptr, None
-        if ptr:
-            try:
-                C.bp_qnet_free(ptr)
-            except Exception:  # at interpreter shutdown the modules may already be gone
-                pass
-
-
 def quantize(network, X):
     """Network.quantize: X checked and transformed as every Network method takes inputs
     (`backprop ... --calibrate` applies the model's transform the same way), then
@@ -115,7 +96,7 @@ def quantize(network, X):
     return QuantizedNetwork._adopt(q.value, snapshot, network)
 
 
-class QuantizedNetwork:
+class QuantizedNetwork(_clib.Closing):
     """A network quantized to int8 after training (Network.quantize(X_calibration)): int8
     weights with one scale per output unit, int8 activations with scales calibrated on
     the samples given, int32 sums, fixed-point rescaling between layers (docs/DEPLOY.md).
@@ -137,7 +118,7 @@ class QuantizedNetwork:
     def _adopt(cls, ptr, snapshot, origin):
         self = cls.__new__(cls)
         self._lock = threading.RLock()
-        self._memory = _QnetMemory(ptr)
+        self._memory = _clib.Owner(ptr, C.bp_qnet_free)
         self._network = snapshot
         self._origin = weakref.ref(origin)
         self._sizes = snapshot.sizes
@@ -167,18 +148,6 @@ class QuantizedNetwork:
     @property
     def closed(self):
         return getattr(self, "_memory", None) is None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # at interpreter shutdown the modules may already be gone
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __reduce_ex__(self, protocol):
         raise TypeError("a QuantizedNetwork cannot be pickled or copied: pickle the Network and call quantize again")

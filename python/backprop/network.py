@@ -229,27 +229,7 @@ def _config(sizes, activation, output, loss, bias, seed, dropout=None, init_rang
     return cfg
 
 
-class _NetMemory:
-    """Owns one bp_net and frees it when the last holder lets go: the Network, or a
-    NumPy view of its parameters (scikit-learn's coefs_ and intercepts_ are views) that
-    outlived Network.close() or a swap of the network underneath. Freeing it at close()
-    while such a view lives would leave the view reading freed memory."""
-
-    __slots__ = ("ptr",)
-
-    def __init__(self, ptr):
-        self.ptr = ptr
-
-    def __del__(self):
-        ptr, self.ptr = self.ptr, None
-        if ptr:
-            try:
-                C.bp_net_free(ptr)
-            except Exception:  # at interpreter shutdown the modules may already be gone
-                pass
-
-
-class Network:
+class Network(_clib.Closing):
     """A fully connected feed-forward network trained by backpropagation (libbackprop).
 
     Network(sizes, activation="relu", output=None, loss="mse", bias=True, seed=1, threads=1,
@@ -310,7 +290,7 @@ class Network:
         """Make ptr (a bp_net, or None) this network's; the one held before is freed once
         no view of its parameters is left."""
         self._net = ptr
-        self._memory = _NetMemory(ptr) if ptr else None
+        self._memory = _clib.Owner(ptr, C.bp_net_free) if ptr else None
 
     def _swap_nets(self, other):
         self._net, other._net = other._net, self._net
@@ -336,18 +316,6 @@ class Network:
     @property
     def closed(self):
         return self._net is None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # at interpreter shutdown the modules may already be gone
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def copy(self):
         """An independent copy of the shape, parameters, transform and class names
