@@ -432,7 +432,7 @@ static int read_test_data(train_run *r, bp_target_kind target)
     int code = 0;
     if ((p->format == CLI_FORMAT_AUTO || p->format == CLI_FORMAT_CSV) && !req.labels)
         code = cli_check_csv_columns(r->a, r->test_path, "the training data", r->n_in, r->n_out,
-                                     !p->value_targets, 0);
+                                     !p->value_targets, 0, NULL);
     if (code || (code = cli_read_data(r->a, &req, &r->test))) return code;
     if (bp_dataset_inputs(r->test) != r->n_in || bp_dataset_outputs(r->test) != r->n_out)
         return cli_fail(r->a, EXIT_FAILED, "%s: %zu inputs and %zu outputs per sample, but %s has %zu and %zu",

@@ -158,62 +158,9 @@ static int check_widths(const cli_args *a, const char *path, const bp_net *net, 
                     n_out);
 }
 
-int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
-                          int classes, int inputs_only)
-{
-    size_t cols, line, targets = classes ? 1 : n_out;
-    if (is_model_file(path) || cli_csv_columns(path, &cols, &line) != 0 || cols == n_in + targets || (inputs_only && cols == n_in))
-        return 0;
-    char want[96];
-    if (classes) snprintf(want, sizeof want, "%zu inputs and a class column (%zu columns)", n_in, n_in + 1);
-    else snprintf(want, sizeof want, "%zu inputs and %zu target column%s (%zu columns)", n_in, n_out,
-                  n_out == 1 ? "" : "s", n_in + n_out);
-    if (cols == n_in)
-        return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu columns: the inputs without the %s needed here; %s has %s",
-                        path, line, cols, classes ? "class column" : "target columns", whose, want);
-    return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu column%s, but %s has %s%s", path, line, cols, cols == 1 ? "" : "s",
-                    whose, want, inputs_only ? ", or the inputs alone" : "");
-}
-
-int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
-                          int inputs_only, bp_dataset **out)
-{
-    size_t n_in = bp_net_width(net, 0), n_out = bp_net_width(net, bp_net_layer_count(net));
-    cli_data_request req = {path, labels, CLI_FORMAT_AUTO, BP_TARGET_VALUES, n_out, 0, NULL};
-    int code = cli_parse_format(a, &req.format);
-    if (code) return code;
-    int classes = targets_are_classes(a, net);
-    if (classes < 0) return EXIT_USAGE;
-    const char **names = NULL;
-    if (classes) {
-        req.target = BP_TARGET_CLASS;
-        req.n_classes = n_out;
-        if (bp_net_class_name(net, 0) && n_out <= CLI_MAX_NAMED_CLASSES) {
-            if (!(names = malloc(n_out * sizeof *names))) return cli_fail(a, EXIT_FAILED, "out of memory");
-            for (size_t k = 0; k < n_out; k++) names[k] = bp_net_class_name(net, k);
-            req.class_names = names;
-        }
-    }
-    /* Data to predict on may or may not carry its targets: n_0 columns means none. */
-    size_t cols = 0;
-    if ((code = cli_check_csv_columns(a, path, "the model", n_in, n_out, classes, inputs_only))) {
-        free(names);
-        return code;
-    }
-    if (inputs_only && cli_csv_columns(path, &cols, NULL) == 0 && cols == n_in) req.target = BP_TARGET_NONE;
-    /* An IDX image file without its labels file: images only. */
-    cli_format format = req.format == CLI_FORMAT_AUTO ? cli_detect_format(path) : req.format;
-    if (inputs_only && !labels && format == CLI_FORMAT_IDX) req.target = BP_TARGET_NONE;
-    code = cli_read_data(a, &req, out);
-    free(names);
-    if (code || (code = check_widths(a, path, net, classes, out))) return code;
-    /* The model's stored preprocessing, applied once to the whole data set. */
-    const float *shift, *scale;
-    if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);
-    return 0;
-}
-
-int cli_csv_columns(const char *path, size_t *cols, size_t *line)
+/* Columns of a CSV file's first data line, and that line's number; -1 when it is not
+   CSV or cannot be read. */
+static int csv_columns(const char *path, size_t *cols, size_t *line)
 {
     if (cli_detect_format(path) != CLI_FORMAT_CSV) return -1;
     /* Only a regular file: a FIFO or a device would block or be consumed here. gzread
@@ -261,6 +208,64 @@ int cli_csv_columns(const char *path, size_t *cols, size_t *line)
     if (counts[1] > best) best = counts[1];
     if (counts[2] > best) best = counts[2];
     *cols = best + 1;
-    if (line) *line = lines;
+    *line = lines;
     return 0;
 }
+
+int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
+                          int classes, int inputs_only, int *without_targets)
+{
+    size_t cols, line, targets = classes ? 1 : n_out;
+    if (without_targets) *without_targets = 0;
+    if (is_model_file(path) || csv_columns(path, &cols, &line) != 0 || cols == n_in + targets) return 0;
+    if (inputs_only && cols == n_in) {
+        if (without_targets) *without_targets = 1;
+        return 0;
+    }
+    char want[96];
+    if (classes) snprintf(want, sizeof want, "%zu inputs and a class column (%zu columns)", n_in, n_in + 1);
+    else snprintf(want, sizeof want, "%zu inputs and %zu target column%s (%zu columns)", n_in, n_out,
+                  n_out == 1 ? "" : "s", n_in + n_out);
+    if (cols == n_in)
+        return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu columns: the inputs without the %s needed here; %s has %s",
+                        path, line, cols, classes ? "class column" : "target columns", whose, want);
+    return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu column%s, but %s has %s%s", path, line, cols, cols == 1 ? "" : "s",
+                    whose, want, inputs_only ? ", or the inputs alone" : "");
+}
+
+int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
+                          int inputs_only, bp_dataset **out)
+{
+    size_t n_in = bp_net_width(net, 0), n_out = bp_net_width(net, bp_net_layer_count(net));
+    cli_data_request req = {path, labels, CLI_FORMAT_AUTO, BP_TARGET_VALUES, n_out, 0, NULL};
+    int code = cli_parse_format(a, &req.format);
+    if (code) return code;
+    int classes = targets_are_classes(a, net);
+    if (classes < 0) return EXIT_USAGE;
+    cli_format format = req.format == CLI_FORMAT_AUTO ? cli_detect_format(path) : req.format;
+    /* Data to predict on may or may not carry its targets: a CSV file of n_0 columns, or
+       an IDX image file without its labels file, has none. */
+    int without_targets = 0;
+    if (format == CLI_FORMAT_CSV &&
+        (code = cli_check_csv_columns(a, path, "the model", n_in, n_out, classes, inputs_only, &without_targets)))
+        return code;
+    const char **names = NULL;
+    if (classes) {
+        req.target = BP_TARGET_CLASS;
+        req.n_classes = n_out;
+        if (bp_net_class_name(net, 0) && n_out <= CLI_MAX_NAMED_CLASSES) {
+            if (!(names = malloc(n_out * sizeof *names))) return cli_fail(a, EXIT_FAILED, "out of memory");
+            for (size_t k = 0; k < n_out; k++) names[k] = bp_net_class_name(net, k);
+            req.class_names = names;
+        }
+    }
+    if (without_targets || (inputs_only && !labels && format == CLI_FORMAT_IDX)) req.target = BP_TARGET_NONE;
+    code = cli_read_data(a, &req, out);
+    free(names);
+    if (code || (code = check_widths(a, path, net, classes, out))) return code;
+    /* The model's stored preprocessing, applied once to the whole data set. */
+    const float *shift, *scale;
+    if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);
+    return 0;
+}
+

@@ -37,16 +37,14 @@ int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **o
    file may lack targets (predict). */
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out);
-/* Columns of a CSV file's first data line (and that line's number, when line is not
-   NULL); -1 when it is not CSV or cannot be read. */
-int cli_csv_columns(const char *path, size_t *cols, size_t *line);
 /* A CSV file's column count against `whose` ("the model") n_in inputs and n_out
    outputs (classes: one class column, else n_out target columns), before it is read:
    otherwise a file with too few columns fails on its last one, read as a class the
    model does not know, which names the wrong problem. inputs_only: the target
-   columns may be left out. 0 when the count fits or cannot be known (not a regular
-   CSV file); else the exit status, after a message naming the file and line. */
+   columns may be left out, and *without_targets (if not NULL) says whether they are.
+   0 when the count fits or cannot be known (not a regular CSV file); else the exit
+   status, after a message naming the file and line. */
 int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
-                          int classes, int inputs_only);
+                          int classes, int inputs_only, int *without_targets);
 
 #endif
