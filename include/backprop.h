@@ -150,8 +150,10 @@ BP_API bp_status bp_net_clone(const bp_net *net, bp_net **out);
  *  when idle; bp_net_free stops them. Products too small to gain are not
  *  split. Results are bitwise the same for every thread count, because work is
  *  split by output elements, never inside a sum. Clones and loaded networks
- *  start with 1. On failure (threads outside 0..256, no memory, no thread) the
- *  network keeps its previous setting. */
+ *  start with 1. On failure (threads outside 0..256: BP_ERR_ARG; no memory or
+ *  no thread could start: BP_ERR_NOMEM; more than one in a WebAssembly build
+ *  without threads, such as the playground's: BP_ERR_UNSUPPORTED) the network
+ *  keeps its previous setting. */
 BP_API bp_status bp_net_set_threads(bp_net *net, int threads, bp_error *err);
 /** Threads set by bp_net_set_threads (1 unless changed). */
 BP_API int bp_net_threads(const bp_net *net);

@@ -215,6 +215,11 @@ bp_status bp_net_set_threads(bp_net *net, int threads, bp_error *err)
         return bp_fail(err, BP_ERR_ARG, "threads must be 1 to %d (or 0 for one per core), not %d",
                        BP_MAX_THREADS, threads);
     if (threads == bp_net_threads(net)) return BP_OK;
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+    /* WebAssembly built without threads (the playground): a setting, not a shortage. */
+    return bp_fail(err, BP_ERR_UNSUPPORTED, "this build runs on one thread (WebAssembly without threads), not %d",
+                   threads);
+#endif
     /* Build the new team completely before the old one is let go, so that a
        failure leaves the network as it was. */
     bp_pool *pool = NULL;
