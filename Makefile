@@ -94,7 +94,11 @@ $(BUILD)/src/core/loss.o: BASEFLAGS += -ffp-contract=off
 # The library exports only what include/backprop.h and backprop_verify.h mark BP_API.
 $(BUILD)/src/%.o: BASEFLAGS += -fvisibility=hidden
 
-VERSION := 0.2.0
+VERSION := 0.3.0
+# While the version is 0.x, a minor version may change the ABI (docs/API.md), so the shared
+# library's soname carries major.minor: a program linked against 0.3 will not load 0.4.
+SOVERSION := $(word 1,$(subst ., ,$(VERSION))).$(word 2,$(subst ., ,$(VERSION)))
+SONAME := libbackprop.so.$(SOVERSION)
 # The program prints the version this Makefile sets (backprop --version).
 $(BUILD)/cli/main.o: BASEFLAGS += -DBP_VERSION='"$(VERSION)"'
 
@@ -148,7 +152,7 @@ $(STATIC): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(PROGRAM): $(CLI_OBJ) $(STATIC)
 	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
@@ -257,7 +261,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/libbackprop.so.$(VERSION)
+	ln -sf libbackprop.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libbackprop.so
 	install -m 644 include/backprop.h include/backprop_verify.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(PROGRAM) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' \
@@ -266,6 +272,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libbackprop.a $(DESTDIR)$(PREFIX)/lib/libbackprop.so \
+	    $(DESTDIR)$(PREFIX)/lib/$(SONAME) $(DESTDIR)$(PREFIX)/lib/libbackprop.so.$(VERSION) \
 	    $(DESTDIR)$(PREFIX)/include/backprop.h $(DESTDIR)$(PREFIX)/include/backprop_verify.h \
 	    $(DESTDIR)$(PREFIX)/bin/backprop \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/backprop.pc
