@@ -368,12 +368,16 @@ static int run_predict(cli_args *a)
     if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
     if (cli_get(a, "calibrate") && !cli_flag(a, "int8"))
         return cli_fail(a, EXIT_USAGE, "--calibrate sets the scales of --int8, which was not given");
+    const char *inputs[] = {"MODEL", a->positional[0], "--data", data_path, "--labels", cli_get(a, "labels"),
+                            "--calibrate", cli_get(a, "calibrate")};
+    int code = cli_check_output(a, "-o", out_path, inputs, sizeof inputs / sizeof inputs[0] / 2);
+    if (code) return code;
     bp_net *net = NULL;
     bp_qnet *q = NULL;
     bp_dataset *data = NULL;
     predictions pred = {0};
     bp_buffer b = {0};
-    int code = load_model_and_data(a, data_path, 1, &net, &data);
+    code = load_model_and_data(a, data_path, 1, &net, &data);
     if (!code && cli_flag(a, "int8")) code = cli_quantize(a, net, &q);
     if (!code) code = predict_outputs(a, net, q, data, &pred);
     if (!code) {

@@ -417,6 +417,13 @@ static int start_run(cli_args *a, train_run *r)
     if (!r->train_path) return cli_fail(a, EXIT_USAGE, "--train FILE is required");
     if (cli_get(a, "test-labels") && !r->test_path)
         return cli_fail(a, EXIT_USAGE, "--test-labels needs --test");
+    const char *inputs[] = {"--train", r->train_path, "--test", r->test_path, "--labels", cli_get(a, "labels"),
+                            "--test-labels", cli_get(a, "test-labels")};
+    const char *outputs[] = {"-o", r->out_path, "--checkpoint", r->ckpt, "--log", r->log_path, "--plot", r->plot_path};
+    int code = 0;
+    for (size_t i = 0; i < 8 && !code; i += 2)
+        code = cli_check_output(a, outputs[i], outputs[i + 1], inputs, sizeof inputs / sizeof inputs[0] / 2);
+    if (code) return code;
     r->ranks = cli_mpi_size();
     r->leader = cli_mpi_rank() == 0;
     return parse_plan(a, &r->p);

@@ -269,3 +269,19 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     return 0;
 }
 
+
+int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
+                     size_t n)
+{
+    struct stat out_st, in_st;
+    if (!out_path || stat(out_path, &out_st) != 0) return 0; /* a new file is nobody's input */
+    for (size_t i = 0; i < n; i++) {
+        const char *label = inputs[2 * i], *path = inputs[2 * i + 1];
+        if (!path || stat(path, &in_st) != 0 || in_st.st_dev != out_st.st_dev || in_st.st_ino != out_st.st_ino)
+            continue;
+        int same_name = strcmp(path, out_path) == 0;
+        return cli_fail(a, EXIT_USAGE, "%s %s is the %s file%s%s: writing it would destroy an input; choose another file",
+                        out_label, out_path, label, same_name ? "" : " ", same_name ? "" : path);
+    }
+    return 0;
+}

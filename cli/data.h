@@ -46,5 +46,12 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
    status, after a message naming the file and line. */
 int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
                           int classes, int inputs_only, int *without_targets);
+/* An output file that is one of the command's inputs would be overwritten before (or
+   instead of) being read: `train -o data.csv`, `predict -o model.bpm`. inputs holds n
+   pairs of how the command names an input ("--train", "MODEL") and its path (NULL when
+   not given). 0 when out_path is none of them (compared by device and inode, so ./x
+   and x are the same file), else EXIT_USAGE after a message naming both. */
+int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
+                     size_t n);
 
 #endif

@@ -669,6 +669,29 @@ cp cls.bpm keep.bpm 2>/dev/null
 t "a failed train does not touch an existing -o file" 1 '^backprop train: ' \
     "$BP" train --train nonnum.csv -o keep.bpm
 c "the existing model is unchanged" 'cmp -s cls.bpm keep.bpm'
+# An output file that is one of the command's inputs: refused before anything is written.
+cp train.csv same.csv
+cp test.csv sametest.csv
+cp cls.bpm same.bpm
+t "train -o onto its own --train file is a usage error" 2 \
+    '^backprop train: -o \./same\.csv is the --train file same\.csv: writing it would destroy an input' \
+    "$BP" train --train same.csv --epochs 1 -o ./same.csv
+c "the training data is untouched" 'cmp -s train.csv same.csv'
+t "train --log onto the --test file is a usage error" 2 '^backprop train: --log sametest\.csv is the --test file:' \
+    "$BP" train --train train.csv --test sametest.csv --epochs 1 --log sametest.csv
+c "the test data is untouched" 'cmp -s test.csv sametest.csv'
+t "predict -o onto its MODEL is a usage error" 2 '^backprop predict: -o same\.bpm is the MODEL file:' \
+    "$BP" predict same.bpm --data test.csv -o same.bpm
+t "predict -o onto its --data is a usage error" 2 '^backprop predict: -o sametest\.csv is the --data file:' \
+    "$BP" predict same.bpm --data sametest.csv -o sametest.csv
+t "export-onnx -o onto its MODEL is a usage error" 2 '^backprop export-onnx: -o same\.bpm is the MODEL file:' \
+    "$BP" export-onnx same.bpm -o same.bpm
+t "export-c -o onto its MODEL is a usage error" 2 '^backprop export-c: -o same\.bpm is the MODEL file:' \
+    "$BP" export-c same.bpm -o same.bpm
+c "the model and the data are untouched" 'cmp -s cls.bpm same.bpm && cmp -s test.csv sametest.csv'
+t "convert IN onto itself is a usage error" 2 '^backprop convert: OUT same\.csv is the IN file:' \
+    "$BP" convert same.csv same.csv
+c "the converted file is untouched" 'cmp -s train.csv same.csv'
 longname=$(awk 'BEGIN { s = ""; for (i = 0; i < 300; i++) s = s "x"; print s }').bpm
 t "init -o with a file name that is too long" 1 '^backprop init: .*xxxx' "$BP" init --arch 2,3 -o "$longname"
 run ls
