@@ -519,6 +519,30 @@ head -n 258 wide24.csv >r258.csv
 sed -n 250,258p wide24.csv >nine.csv
 "$BP" predict wide24.bpm --data nine.csv 2>&1 | tail -n 2 >two.txt
 c "predict's last chunk: rows 257-258 of a 258-row file print as in a 9-row file" 'cmp -s tail258.txt two.txt'
+# Class names that CSV must quote, and one longer than 128 bytes: predict's header and
+# --classes rows, and convert's label column, read back as the same names.
+longclass=$(awk 'BEGIN { s = ""; for (i = 0; i < 150; i++) s = s "k"; print s }')
+awk -v long="$longclass" 'BEGIN { srand(4); print "x,y,label"; for (i = 0; i < 150; i++) { x = rand(); y = rand()
+    printf "%.3f,%.3f,%s\n", x, y, (x > y + 0.2) ? "\"big, yes\"" : (x < y - 0.2) ? "\"say \"\"hi\"\"\"" : long } }' >names.csv
+"$BP" train --train names.csv --epochs 30 --lr 0.5 --quiet -o names.bpm >/dev/null 2>&1
+t "predict with class names that need quoting" 0 '' "$BP" predict names.bpm --data names.csv -o names-p.csv
+t "predict --classes with those names" 0 '' "$BP" predict names.bpm --data names.csv --classes -o names-c.csv
+t "convert a CSV with those names" 0 '' "$BP" convert names.csv names-conv.csv
+if [ -n "$PY" ]; then
+    c "predict and convert write CSV that reads back as the same class names" '"$PY" -c "
+import csv, sys
+want = {\"big, yes\", \"say \\\"hi\\\"\", \"k\" * 150}
+p = list(csv.reader(open(\"names-p.csv\")))
+assert set(p[0]) == want and {len(r) for r in p} == {3}, p[0]
+c = list(csv.reader(open(\"names-c.csv\")))
+assert c[0] == [\"class\"] and {len(r) for r in c} == {1} and set(r[0] for r in c[1:]) <= want, c[:3]
+assert len(set(r[0] for r in c[1:])) == 3, set(r[0] for r in c[1:])
+v = [r[-1] for r in csv.reader(open(\"names-conv.csv\"))]
+w = [r[-1] for r in list(csv.reader(open(\"names.csv\")))[1:]]
+assert v == w, (v[:3], w[:3])
+"'
+fi
+t "the converted file evaluates with the model trained on the original" 0 '' "$BP" eval names.bpm --data names-conv.csv
 printf '# a comment line\n\n1\n' >narrow.csv
 t "predict on too few columns names the first data line" 1 \
     '^backprop predict: narrow\.csv:3: 1 column, but the model has 2 inputs and a class column \(3 columns\), or the inputs alone$' \
