@@ -34,7 +34,8 @@ int cli_parse_format(const cli_args *a, cli_format *out);
 int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out);
 /* Read data for a model: targets as the model expects them (class names, ce -> classes,
    --targets), widths checked, the model's input transform applied. inputs_only: the
-   file may lack targets (predict). */
+   file may lack targets, and a class column it has is read without the model's classes
+   (predict, --calibrate: any label will do, the targets are not used). */
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out);
 /* A CSV file's column count against `whose` ("the model") n_in inputs and n_out

@@ -543,6 +543,14 @@ assert v == w, (v[:3], w[:3])
 "'
 fi
 t "the converted file evaluates with the model trained on the original" 0 '' "$BP" eval names.bpm --data names-conv.csv
+# predict ignores the class column: labels the model never saw do not stop it (eval must).
+printf 'x,y,label\n0.9,0.1,"big, yes"\n0.2,0.8,never seen\n' >unseen.csv
+t "predict on data with a class name the model never saw" 0 '' "$BP" predict names.bpm --data unseen.csv --classes
+c "predict printed a class for both rows" '[ "$(wc -l < "$O")" -eq 3 ]'
+t "eval on the same data names the unknown class" 1 '^backprop eval: unseen\.csv:3:9: class "never seen" is not one of the 3 classes' \
+    "$BP" eval names.bpm --data unseen.csv
+t "predict on data with class 5 for a 2-class model" 0 '' "$BP" predict cls.bpm --data range.csv
+c "predict printed both rows" '[ "$(wc -l < "$O")" -eq 3 ]'
 printf '# a comment line\n\n1\n' >narrow.csv
 t "predict on too few columns names the first data line" 1 \
     '^backprop predict: narrow\.csv:3: 1 column, but the model has 2 inputs and a class column \(3 columns\), or the inputs alone$' \
