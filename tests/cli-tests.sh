@@ -885,5 +885,23 @@ t "... and the resumed run trains in bf16 again" 0 '' "$BP" train --train wide.c
     --precision bf16-emulated --quiet --resume emu.ckpt -o emu-resumed.bpm
 c "a resumed bf16 run ends where the uninterrupted one does" 'cmp -s emu1.bpm emu-resumed.bpm'
 
+# --resume keeps the checkpoint's network: options that would build another one are
+# refused, not quietly ignored; the same ones (the command that made it) are fine.
+t "train 2 epochs with a checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 --activation tanh --epochs 2 \
+    --quiet --checkpoint arch.ckpt
+t "--resume with another --hidden is a usage error" 2 \
+    '^backprop train: --hidden 8, but arch\.ckpt holds a network with hidden layers 6,5: a resumed run keeps' \
+    "$BP" train --train train.csv --hidden 8 --activation tanh --epochs 3 --quiet --resume arch.ckpt -o arch.bpm
+nothing_left "the refused resume wrote no model" arch.bpm
+t "--resume with another --activation is a usage error" 2 '^backprop train: --activation relu, but arch\.ckpt holds a network with activation tanh' \
+    "$BP" train --train train.csv --activation relu --epochs 3 --quiet --resume arch.ckpt
+t "--resume with --no-bias on a network with biases is a usage error" 2 '^backprop train: --no-bias, but arch\.ckpt' \
+    "$BP" train --train train.csv --no-bias --epochs 3 --quiet --resume arch.ckpt
+t "--resume with fewer --epochs than are done is a usage error" 2 \
+    '^backprop train: arch\.ckpt has 2 epochs behind it, more than --epochs 1' \
+    "$BP" train --train train.csv --epochs 1 --quiet --resume arch.ckpt
+t "--resume with the command that made the checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 \
+    --activation tanh --epochs 3 --quiet --checkpoint arch.ckpt --resume arch.ckpt -o arch.bpm
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
