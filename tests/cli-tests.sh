@@ -737,6 +737,13 @@ if [ -w /dev/full ]; then
     last="$BP info cls.bpm --json >/dev/full"
     c "writing to a full device is an error (exit 1, message on stderr)" \
         '[ "$rc" -eq 1 ] && grep -q "^backprop info: .*writ" "$E"'
+    for args in "--help" "--version" "train --help"; do
+        # shellcheck disable=SC2086
+        "$BP" $args >/dev/full 2>"$E"
+        rc=$?
+        last="$BP $args >/dev/full"
+        c "backprop $args on a full device: exit 1 and a message" '[ "$rc" -eq 1 ] && grep -q "error writing" "$E"'
+    done
 fi
 
 # ------------------------------------------------------- no crash, anywhere
