@@ -832,6 +832,11 @@ t "eval on IDX images still asks for the labels" 2 'give its labels file too' "$
 t "--threads 0 is a usage error" 2 '^backprop train: --threads expects a whole number from 1 to 256' \
     "$BP" train --train wide.csv --threads 0 -o bad.bpm
 nothing_left "--threads 0 writes no model" bad.bpm
+t "--seed ' -5' (strtoull would wrap it) is a usage error" 2 "^backprop init: --seed expects a whole number, got ' -5'" \
+    "$BP" init --arch 2,3 --seed " -5" -o wrap.bpm
+nothing_left "the wrapped seed wrote no model" wrap.bpm
+t "--lr 0x1p-3 (hexadecimal) is a usage error" 2 "^backprop train: --lr expects a number .*got '0x1p-3'" \
+    "$BP" train --train train.csv --lr 0x1p-3
 t "--threads x is a usage error" 2 '^backprop predict: --threads expects' "$BP" predict th1.bpm --data wide.csv --threads x
 
 # ----------------------------------------------------------------- devices
