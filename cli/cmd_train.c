@@ -602,12 +602,10 @@ static int resume_network(train_run *r)
     if (!fits_checkpoint(r))
         code = cli_fail(r->a, EXIT_USAGE, "%s was made with other data or preprocessing: resume with the "
                         "same --train, --labels, --normalize/--input-scale and --validation options", r->resume);
-    else if ((code = same_network_as_checkpoint(r)) != 0)
-        ;
-    else if (done > p->epochs)
+    else if (!(code = same_network_as_checkpoint(r)) && done > p->epochs)
         code = cli_fail(r->a, EXIT_USAGE, "%s has %zu epochs behind it, more than --epochs %zu: --epochs counts "
                         "them too (give at least %zu)", r->resume, done, p->epochs, done);
-    else if (!history_alloc(&r->h, p->epochs) || (user && !history_decode(&r->h, user, user_len)))
+    else if (!code && (!history_alloc(&r->h, p->epochs) || (user && !history_decode(&r->h, user, user_len))))
         code = cli_fail(r->a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
                         r->resume, p->epochs);
     free(user);

@@ -274,7 +274,6 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     return 0;
 }
 
-
 int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
                      size_t n)
 {
