@@ -117,6 +117,12 @@ int cli_fail_status(const cli_args *a, bp_status s, const bp_error *err, const c
 
 static int dashes(const char *name) { return strlen(name) == 1 ? 1 : 2; }
 
+/* strtoull and strtod take more than a number: leading blanks, a sign that strtoull
+   wraps round (" -5" is 2^64 - 5), hexadecimal, "inf". A value written for the
+   command line is only digits (whole), or digits, '.', exponent and sign. */
+static int plain_whole(const char *v) { return v[0] >= '0' && v[0] <= '9'; }
+static int plain_number(const char *v) { return v[0] && strspn(v, "0123456789.eE+-") == strlen(v); }
+
 int cli_u64(const cli_args *a, const char *name, uint64_t *out)
 {
     const char *v = cli_get(a, name);
@@ -124,7 +130,7 @@ int cli_u64(const cli_args *a, const char *name, uint64_t *out)
     char *end = NULL;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-')
+    if (errno || end == v || *end || !plain_whole(v))
         return cli_fail(a, EXIT_USAGE, "%.*s%s expects a whole number, got '%s'", dashes(name),
                         "--", name, v);
     *out = (uint64_t)x;
@@ -138,7 +144,7 @@ int cli_size(const cli_args *a, const char *name, size_t min, size_t max, size_t
     char *end = NULL;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
+    if (errno || end == v || *end || !plain_whole(v) || x < min || x > max)
         return cli_fail(a, EXIT_USAGE, "%.*s%s expects a whole number from %zu to %zu, got '%s'",
                         dashes(name), "--", name, min, max, v);
     *out = (size_t)x;
@@ -152,7 +158,7 @@ int cli_double(const cli_args *a, const char *name, double min, double max, doub
     char *end = NULL;
     errno = 0;
     double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= min && x <= max))
+    if (errno || end == v || *end || !plain_number(v) || !(x >= min && x <= max))
         return cli_fail(a, EXIT_USAGE, "%.*s%s expects a number from %g to %g, got '%s'", dashes(name),
                         "--", name, min, max, v);
     *out = x;

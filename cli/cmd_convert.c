@@ -45,6 +45,8 @@ static int run_convert(cli_args *a)
     int code;
     if (t && strcmp(t, "class") != 0 && (code = cli_size(a, "targets", 1, BP_MAX_WIDTH, &value_targets)))
         return code;
+    const char *inputs[] = {"IN", in, "--labels", cli_get(a, "labels")};
+    if ((code = cli_check_output(a, "OUT", out, inputs, sizeof inputs / sizeof inputs[0] / 2))) return code;
     cli_data_request req = {in, cli_get(a, "labels"), from, value_targets ? BP_TARGET_VALUES : BP_TARGET_CLASS,
                             value_targets, 0, NULL};
     bp_dataset *d = NULL;

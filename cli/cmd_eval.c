@@ -331,26 +331,28 @@ static const cli_option predict_options[] = {
 };
 
 /* The CSV: a header naming the columns (class names, or output numbers), then
-   one row per sample: every output, or with classes the predicted class. */
+   one row per sample: every output, or with classes the predicted class. Class
+   names are quoted where CSV needs it ("a, b", say "hi"), whatever their length. */
 static void format_predictions(bp_buffer *b, const bp_net *net, const predictions *p, int classes)
 {
     size_t nL = p->nL;
-    char name[128];
     if (classes) {
         bp_buffer_printf(b, "class\n");
     } else {
         for (size_t k = 0; k < nL; k++) {
-            if (bp_net_class_name(net, k)) class_label(name, sizeof name, net, k);
-            else snprintf(name, sizeof name, "output%zu", k + 1);
-            bp_buffer_printf(b, "%s%s", k ? "," : "", name);
+            if (k) bp_buffer_append(b, ",", 1);
+            if (bp_net_class_name(net, k)) bp_buffer_csv_field(b, bp_net_class_name(net, k), 0);
+            else bp_buffer_printf(b, "output%zu", k + 1);
         }
         bp_buffer_append(b, "\n", 1);
     }
     for (size_t i = 0; i < p->n; i++) {
         const float *row = p->out + i * nL;
         if (classes) {
-            class_label(name, sizeof name, net, predicted_class(row, nL));
-            bp_buffer_printf(b, "%s\n", name);
+            size_t k = predicted_class(row, nL);
+            if (bp_net_class_name(net, k)) bp_buffer_csv_field(b, bp_net_class_name(net, k), 0);
+            else bp_buffer_printf(b, "%zu", k);
+            bp_buffer_append(b, "\n", 1);
         } else {
             for (size_t k = 0; k < nL; k++) {
                 if (k) bp_buffer_append(b, ",", 1);
@@ -368,12 +370,16 @@ static int run_predict(cli_args *a)
     if (!data_path) return cli_fail(a, EXIT_USAGE, "--data FILE is required");
     if (cli_get(a, "calibrate") && !cli_flag(a, "int8"))
         return cli_fail(a, EXIT_USAGE, "--calibrate sets the scales of --int8, which was not given");
+    const char *inputs[] = {"MODEL", a->positional[0], "--data", data_path, "--labels", cli_get(a, "labels"),
+                            "--calibrate", cli_get(a, "calibrate")};
+    int code = cli_check_output(a, "-o", out_path, inputs, sizeof inputs / sizeof inputs[0] / 2);
+    if (code) return code;
     bp_net *net = NULL;
     bp_qnet *q = NULL;
     bp_dataset *data = NULL;
     predictions pred = {0};
     bp_buffer b = {0};
-    int code = load_model_and_data(a, data_path, 1, &net, &data);
+    code = load_model_and_data(a, data_path, 1, &net, &data);
     if (!code && cli_flag(a, "int8")) code = cli_quantize(a, net, &q);
     if (!code) code = predict_outputs(a, net, q, data, &pred);
     if (!code) {

@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "data.h"
 #include "int8.h"
 
 static const cli_option export_c_options[] = {
@@ -45,12 +46,15 @@ static int export_model(cli_args *a, bp_export_options *o, int int8, int stdout_
     if (a->n_positional != 1) return cli_fail(a, EXIT_USAGE, "expects one MODEL file");
     const char *out = cli_get(a, "o");
     if (!out && !stdout_ok) return cli_fail(a, EXIT_USAGE, "-o FILE is required");
+    const char *inputs[] = {"MODEL", a->positional[0], "--calibrate", cli_get(a, "calibrate")};
+    int code = cli_check_output(a, "-o", out, inputs, sizeof inputs / sizeof inputs[0] / 2);
+    if (code) return code;
     bp_error err = {0};
     bp_net *net = NULL;
     bp_qnet *q = NULL;
     bp_status s = bp_net_load(a->positional[0], &net, &err);
     if (s != BP_OK) return cli_fail_status(a, s, &err, a->positional[0]);
-    int code = int8 ? cli_quantize(a, net, &q) : 0;
+    code = int8 ? cli_quantize(a, net, &q) : 0;
     void *data = NULL;
     size_t size = 0;
     o->source = a->positional[0];

@@ -88,7 +88,8 @@ static const cli_option train_options[] = {
                            " also a valid model"},
     {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
     {"resume", "FILE", "continue from a checkpoint: give the same data options; the network and"
-                       " training settings come from the file, --epochs may grow"},
+                       " training settings come from the file (network options given must match it),"
+                       " --epochs may grow"},
     {"log", "FILE", "write per-epoch metrics as CSV (rewritten after every epoch)"},
     {"plot", "FILE", "draw loss and accuracy curves as a standalone SVG"},
     {"quiet", NULL, "print only the final summary (no per-epoch lines, no progress bar)"},
@@ -417,6 +418,13 @@ static int start_run(cli_args *a, train_run *r)
     if (!r->train_path) return cli_fail(a, EXIT_USAGE, "--train FILE is required");
     if (cli_get(a, "test-labels") && !r->test_path)
         return cli_fail(a, EXIT_USAGE, "--test-labels needs --test");
+    const char *inputs[] = {"--train", r->train_path, "--test", r->test_path, "--labels", cli_get(a, "labels"),
+                            "--test-labels", cli_get(a, "test-labels")};
+    const char *outputs[] = {"-o", r->out_path, "--checkpoint", r->ckpt, "--log", r->log_path, "--plot", r->plot_path};
+    int code = 0;
+    for (size_t i = 0; i < 8 && !code; i += 2)
+        code = cli_check_output(a, outputs[i], outputs[i + 1], inputs, sizeof inputs / sizeof inputs[0] / 2);
+    if (code) return code;
     r->ranks = cli_mpi_size();
     r->leader = cli_mpi_rank() == 0;
     return parse_plan(a, &r->p);
@@ -533,6 +541,52 @@ static int fits_checkpoint(const train_run *r)
     return same;
 }
 
+/* Options that shape the network cannot change a resumed one, so when given they
+   must say what the checkpoint holds: otherwise `--hidden 8 --resume big.ckpt` would
+   quietly go on training the checkpoint's network. 0, or EXIT_USAGE after a message. */
+static int same_network_as_checkpoint(const train_run *r)
+{
+    const train_plan *p = &r->p;
+    const bp_net *net = r->net;
+    size_t L = bp_net_layer_count(net);
+    const char *what = NULL;
+    char given[64] = "", stored[256] = "none";
+    if (cli_get(r->a, "hidden")) {
+        int same = p->n_hidden + 1 == L;
+        for (size_t l = 1; same && l < L; l++) same = p->hidden[l - 1] == bp_net_width(net, l);
+        if (!same) {
+            what = "hidden";
+            snprintf(given, sizeof given, "%s", cli_get(r->a, "hidden"));
+            size_t used = 0;
+            for (size_t l = 1; l < L && used < sizeof stored; l++)
+                used += (size_t)snprintf(stored + used, sizeof stored - used, "%s%zu", l > 1 ? "," : "",
+                                         bp_net_width(net, l));
+        }
+    }
+    if (!what && cli_get(r->a, "activation") && p->net.hidden != bp_net_hidden_activation(net)) {
+        what = "activation";
+        snprintf(given, sizeof given, "%s", bp_activation_name(p->net.hidden));
+        snprintf(stored, sizeof stored, "%s", bp_activation_name(bp_net_hidden_activation(net)));
+    }
+    if (!what && cli_get(r->a, "output") && p->net.output != bp_net_output_activation(net)) {
+        what = "output";
+        snprintf(given, sizeof given, "%s", bp_activation_name(p->net.output));
+        snprintf(stored, sizeof stored, "%s", bp_activation_name(bp_net_output_activation(net)));
+    }
+    if (!what && cli_get(r->a, "loss") && p->net.loss != bp_net_loss_function(net)) {
+        what = "loss";
+        snprintf(given, sizeof given, "%s", bp_loss_name(p->net.loss));
+        snprintf(stored, sizeof stored, "%s", bp_loss_name(bp_net_loss_function(net)));
+    }
+    if (!what && cli_flag(r->a, "no-bias") && bp_net_has_bias(net))
+        return cli_fail(r->a, EXIT_USAGE, "--no-bias, but %s holds a network with biases: a resumed run keeps the "
+                        "checkpoint's network (leave --no-bias out, or train a new one without --resume)", r->resume);
+    if (!what) return 0;
+    return cli_fail(r->a, EXIT_USAGE, "--%s %s, but %s holds a network with %s %s: a resumed run keeps the "
+                    "checkpoint's network (leave --%s out, or train a new one without --resume)", what, given,
+                    r->resume, strcmp(what, "hidden") == 0 ? "hidden layers" : what, stored, what);
+}
+
 /* The network and trainer where --resume's checkpoint left them, with the
    history of the epochs before it; the plan takes the network's shape. */
 static int resume_network(train_run *r)
@@ -544,10 +598,14 @@ static int resume_network(train_run *r)
     bp_status s = bp_checkpoint_load(r->resume, &r->net, &r->trainer, &user, &user_len, &err);
     if (s != BP_OK) return cli_fail_status(r->a, s, &err, r->resume);
     int code = 0;
+    size_t done = bp_trainer_epochs_done(r->trainer);
     if (!fits_checkpoint(r))
         code = cli_fail(r->a, EXIT_USAGE, "%s was made with other data or preprocessing: resume with the "
                         "same --train, --labels, --normalize/--input-scale and --validation options", r->resume);
-    else if (!history_alloc(&r->h, p->epochs) || (user && !history_decode(&r->h, user, user_len)))
+    else if (!(code = same_network_as_checkpoint(r)) && done > p->epochs)
+        code = cli_fail(r->a, EXIT_USAGE, "%s has %zu epochs behind it, more than --epochs %zu: --epochs counts "
+                        "them too (give at least %zu)", r->resume, done, p->epochs, done);
+    else if (!code && (!history_alloc(&r->h, p->epochs) || (user && !history_decode(&r->h, user, user_len))))
         code = cli_fail(r->a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
                         r->resume, p->epochs);
     free(user);

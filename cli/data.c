@@ -143,12 +143,14 @@ static int targets_are_classes(const cli_args *a, const bp_net *net)
     return bp_net_class_name(net, 0) != NULL || bp_net_loss_function(net) == BP_LOSS_CE;
 }
 
-/* The data set's widths against the model's; on a mismatch it is freed. */
-static int check_widths(const cli_args *a, const char *path, const bp_net *net, int classes, bp_dataset **d)
+/* The data set's widths against the model's (only the inputs' when the targets are
+   ignored); on a mismatch it is freed. */
+static int check_widths(const cli_args *a, const char *path, const bp_net *net, int classes, int inputs_only,
+                        bp_dataset **d)
 {
     size_t n_in = bp_net_width(net, 0), n_out = bp_net_width(net, bp_net_layer_count(net));
     size_t got_in = bp_dataset_inputs(*d), got_out = bp_dataset_outputs(*d);
-    if (got_in == n_in && (got_out == 0 || got_out == n_out)) return 0;
+    if (got_in == n_in && (inputs_only || got_out == 0 || got_out == n_out)) return 0;
     bp_dataset_free(*d);
     *d = NULL;
     if (got_in != n_in)
@@ -253,7 +255,10 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     if (classes) {
         req.target = BP_TARGET_CLASS;
         req.n_classes = n_out;
-        if (bp_net_class_name(net, 0) && n_out <= CLI_MAX_NAMED_CLASSES) {
+        /* predict ignores a class column: a label the model never saw (a new class, a
+           typo, a number past its classes) is no reason to refuse the inputs. */
+        if (inputs_only) req.n_classes = 0;
+        else if (bp_net_class_name(net, 0) && n_out <= CLI_MAX_NAMED_CLASSES) {
             if (!(names = malloc(n_out * sizeof *names))) return cli_fail(a, EXIT_FAILED, "out of memory");
             for (size_t k = 0; k < n_out; k++) names[k] = bp_net_class_name(net, k);
             req.class_names = names;
@@ -262,10 +267,25 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     if (without_targets || (inputs_only && !labels && format == CLI_FORMAT_IDX)) req.target = BP_TARGET_NONE;
     code = cli_read_data(a, &req, out);
     free(names);
-    if (code || (code = check_widths(a, path, net, classes, out))) return code;
+    if (code || (code = check_widths(a, path, net, classes, inputs_only, out))) return code;
     /* The model's stored preprocessing, applied once to the whole data set. */
     const float *shift, *scale;
     if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);
     return 0;
 }
 
+int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
+                     size_t n)
+{
+    struct stat out_st, in_st;
+    if (!out_path || stat(out_path, &out_st) != 0) return 0; /* a new file is nobody's input */
+    for (size_t i = 0; i < n; i++) {
+        const char *label = inputs[2 * i], *path = inputs[2 * i + 1];
+        if (!path || stat(path, &in_st) != 0 || in_st.st_dev != out_st.st_dev || in_st.st_ino != out_st.st_ino)
+            continue;
+        int same_name = strcmp(path, out_path) == 0;
+        return cli_fail(a, EXIT_USAGE, "%s %s is the %s file%s%s: writing it would destroy an input; choose another file",
+                        out_label, out_path, label, same_name ? "" : " ", same_name ? "" : path);
+    }
+    return 0;
+}

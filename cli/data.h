@@ -34,7 +34,8 @@ int cli_parse_format(const cli_args *a, cli_format *out);
 int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **out);
 /* Read data for a model: targets as the model expects them (class names, ce -> classes,
    --targets), widths checked, the model's input transform applied. inputs_only: the
-   file may lack targets (predict). */
+   file may lack targets, and a class column it has is read without the model's classes
+   (predict, --calibrate: any label will do, the targets are not used). */
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out);
 /* A CSV file's column count against `whose` ("the model") n_in inputs and n_out
@@ -46,5 +47,12 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
    status, after a message naming the file and line. */
 int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
                           int classes, int inputs_only, int *without_targets);
+/* An output file that is one of the command's inputs would be overwritten before (or
+   instead of) being read: `train -o data.csv`, `predict -o model.bpm`. inputs holds n
+   pairs of how the command names an input ("--train", "MODEL") and its path (NULL when
+   not given). 0 when out_path is none of them (compared by device and inode, so ./x
+   and x are the same file), else EXIT_USAGE after a message naming both. */
+int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
+                     size_t n);
 
 #endif

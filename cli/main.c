@@ -30,6 +30,17 @@ static void overview(FILE *f)
     fprintf(f, "\n'backprop COMMAND --help' describes a command and all its options.\n");
 }
 
+/* A write error on stdout (a full disk, a closed pipe) must not pass as success: the
+   command's status, or EXIT_FAILED after a message when what it printed was lost. */
+static int finish(const char *name, int code)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "backprop%s%s: error writing the output\n", name ? " " : "", name ? name : "");
+        return EXIT_FAILED;
+    }
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -39,7 +50,7 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         overview(stdout);
-        return EXIT_OK;
+        return finish(NULL, EXIT_OK);
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("backprop %s\n", BP_VERSION);
@@ -47,23 +58,18 @@ int main(int argc, char **argv)
         const char *bf16 = bp_precision_kernel(BP_PRECISION_BF16);
         printf("products: fp32 %s; bf16 %s\n", bp_precision_kernel(BP_PRECISION_FP32),
                bf16 ? bf16 : "none here (no AMX-BF16 or AVX512_BF16; --precision bf16-emulated runs it in C)");
-        return EXIT_OK;
+        return finish(NULL, EXIT_OK);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const cli_command *cmd = commands[i];
         if (strcmp(name, cmd->name) != 0) continue;
         cli_args args;
         int code = cli_parse(cmd, argc - 2, argv + 2, &args);
-        if (code >= 0) return code;
+        if (code >= 0) return finish(cmd->name, code); /* --help, or a usage error */
         cli_mpi_init(&argc, &argv);
         code = cmd->run(&args);
         cli_mpi_finish();
-        /* A write error on stdout (a full disk, a closed pipe) must not pass as success. */
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "backprop %s: error writing the output\n", cmd->name);
-            return EXIT_FAILED;
-        }
-        return code;
+        return finish(cmd->name, code);
     }
     fprintf(stderr, "backprop: unknown command '%s'\n\n", name);
     overview(stderr);

@@ -519,6 +519,38 @@ head -n 258 wide24.csv >r258.csv
 sed -n 250,258p wide24.csv >nine.csv
 "$BP" predict wide24.bpm --data nine.csv 2>&1 | tail -n 2 >two.txt
 c "predict's last chunk: rows 257-258 of a 258-row file print as in a 9-row file" 'cmp -s tail258.txt two.txt'
+# Class names that CSV must quote, and one longer than 128 bytes: predict's header and
+# --classes rows, and convert's label column, read back as the same names.
+longclass=$(awk 'BEGIN { s = ""; for (i = 0; i < 150; i++) s = s "k"; print s }')
+awk -v long="$longclass" 'BEGIN { srand(4); print "x,y,label"; for (i = 0; i < 150; i++) { x = rand(); y = rand()
+    printf "%.3f,%.3f,%s\n", x, y, (x > y + 0.2) ? "\"big, yes\"" : (x < y - 0.2) ? "\"say \"\"hi\"\"\"" : long } }' >names.csv
+"$BP" train --train names.csv --epochs 30 --lr 0.5 --quiet -o names.bpm >/dev/null 2>&1
+t "predict with class names that need quoting" 0 '' "$BP" predict names.bpm --data names.csv -o names-p.csv
+t "predict --classes with those names" 0 '' "$BP" predict names.bpm --data names.csv --classes -o names-c.csv
+t "convert a CSV with those names" 0 '' "$BP" convert names.csv names-conv.csv
+if [ -n "$PY" ]; then
+    c "predict and convert write CSV that reads back as the same class names" '"$PY" -c "
+import csv, sys
+want = {\"big, yes\", \"say \\\"hi\\\"\", \"k\" * 150}
+p = list(csv.reader(open(\"names-p.csv\")))
+assert set(p[0]) == want and {len(r) for r in p} == {3}, p[0]
+c = list(csv.reader(open(\"names-c.csv\")))
+assert c[0] == [\"class\"] and {len(r) for r in c} == {1} and set(r[0] for r in c[1:]) <= want, c[:3]
+assert len(set(r[0] for r in c[1:])) == 3, set(r[0] for r in c[1:])
+v = [r[-1] for r in csv.reader(open(\"names-conv.csv\"))]
+w = [r[-1] for r in list(csv.reader(open(\"names.csv\")))[1:]]
+assert v == w, (v[:3], w[:3])
+"'
+fi
+t "the converted file evaluates with the model trained on the original" 0 '' "$BP" eval names.bpm --data names-conv.csv
+# predict ignores the class column: labels the model never saw do not stop it (eval must).
+printf 'x,y,label\n0.9,0.1,"big, yes"\n0.2,0.8,never seen\n' >unseen.csv
+t "predict on data with a class name the model never saw" 0 '' "$BP" predict names.bpm --data unseen.csv --classes
+c "predict printed a class for both rows" '[ "$(wc -l < "$O")" -eq 3 ]'
+t "eval on the same data names the unknown class" 1 '^backprop eval: unseen\.csv:3:9: class "never seen" is not one of the 3 classes' \
+    "$BP" eval names.bpm --data unseen.csv
+t "predict on data with class 5 for a 2-class model" 0 '' "$BP" predict cls.bpm --data range.csv
+c "predict printed both rows" '[ "$(wc -l < "$O")" -eq 3 ]'
 printf '# a comment line\n\n1\n' >narrow.csv
 t "predict on too few columns names the first data line" 1 \
     '^backprop predict: narrow\.csv:3: 1 column, but the model has 2 inputs and a class column \(3 columns\), or the inputs alone$' \
@@ -669,6 +701,29 @@ cp cls.bpm keep.bpm 2>/dev/null
 t "a failed train does not touch an existing -o file" 1 '^backprop train: ' \
     "$BP" train --train nonnum.csv -o keep.bpm
 c "the existing model is unchanged" 'cmp -s cls.bpm keep.bpm'
+# An output file that is one of the command's inputs: refused before anything is written.
+cp train.csv same.csv
+cp test.csv sametest.csv
+cp cls.bpm same.bpm
+t "train -o onto its own --train file is a usage error" 2 \
+    '^backprop train: -o \./same\.csv is the --train file same\.csv: writing it would destroy an input' \
+    "$BP" train --train same.csv --epochs 1 -o ./same.csv
+c "the training data is untouched" 'cmp -s train.csv same.csv'
+t "train --log onto the --test file is a usage error" 2 '^backprop train: --log sametest\.csv is the --test file:' \
+    "$BP" train --train train.csv --test sametest.csv --epochs 1 --log sametest.csv
+c "the test data is untouched" 'cmp -s test.csv sametest.csv'
+t "predict -o onto its MODEL is a usage error" 2 '^backprop predict: -o same\.bpm is the MODEL file:' \
+    "$BP" predict same.bpm --data test.csv -o same.bpm
+t "predict -o onto its --data is a usage error" 2 '^backprop predict: -o sametest\.csv is the --data file:' \
+    "$BP" predict same.bpm --data sametest.csv -o sametest.csv
+t "export-onnx -o onto its MODEL is a usage error" 2 '^backprop export-onnx: -o same\.bpm is the MODEL file:' \
+    "$BP" export-onnx same.bpm -o same.bpm
+t "export-c -o onto its MODEL is a usage error" 2 '^backprop export-c: -o same\.bpm is the MODEL file:' \
+    "$BP" export-c same.bpm -o same.bpm
+c "the model and the data are untouched" 'cmp -s cls.bpm same.bpm && cmp -s test.csv sametest.csv'
+t "convert IN onto itself is a usage error" 2 '^backprop convert: OUT same\.csv is the IN file:' \
+    "$BP" convert same.csv same.csv
+c "the converted file is untouched" 'cmp -s train.csv same.csv'
 longname=$(awk 'BEGIN { s = ""; for (i = 0; i < 300; i++) s = s "x"; print s }').bpm
 t "init -o with a file name that is too long" 1 '^backprop init: .*xxxx' "$BP" init --arch 2,3 -o "$longname"
 run ls
@@ -682,6 +737,13 @@ if [ -w /dev/full ]; then
     last="$BP info cls.bpm --json >/dev/full"
     c "writing to a full device is an error (exit 1, message on stderr)" \
         '[ "$rc" -eq 1 ] && grep -q "^backprop info: .*writ" "$E"'
+    for args in "--help" "--version" "train --help"; do
+        # shellcheck disable=SC2086
+        "$BP" $args >/dev/full 2>"$E"
+        rc=$?
+        last="$BP $args >/dev/full"
+        c "backprop $args on a full device: exit 1 and a message" '[ "$rc" -eq 1 ] && grep -q "error writing" "$E"'
+    done
 fi
 
 # ------------------------------------------------------- no crash, anywhere
@@ -770,6 +832,11 @@ t "eval on IDX images still asks for the labels" 2 'give its labels file too' "$
 t "--threads 0 is a usage error" 2 '^backprop train: --threads expects a whole number from 1 to 256' \
     "$BP" train --train wide.csv --threads 0 -o bad.bpm
 nothing_left "--threads 0 writes no model" bad.bpm
+t "--seed ' -5' (strtoull would wrap it) is a usage error" 2 "^backprop init: --seed expects a whole number, got ' -5'" \
+    "$BP" init --arch 2,3 --seed " -5" -o wrap.bpm
+nothing_left "the wrapped seed wrote no model" wrap.bpm
+t "--lr 0x1p-3 (hexadecimal) is a usage error" 2 "^backprop train: --lr expects a number .*got '0x1p-3'" \
+    "$BP" train --train train.csv --lr 0x1p-3
 t "--threads x is a usage error" 2 '^backprop predict: --threads expects' "$BP" predict th1.bpm --data wide.csv --threads x
 
 # ----------------------------------------------------------------- devices
@@ -829,6 +896,24 @@ t "--precision bf16-emulated resumes a checkpoint" 0 '' "$BP" train --train wide
 t "... and the resumed run trains in bf16 again" 0 '' "$BP" train --train wide.csv --batch 64 --epochs 2 --threads 1 \
     --precision bf16-emulated --quiet --resume emu.ckpt -o emu-resumed.bpm
 c "a resumed bf16 run ends where the uninterrupted one does" 'cmp -s emu1.bpm emu-resumed.bpm'
+
+# --resume keeps the checkpoint's network: options that would build another one are
+# refused, not quietly ignored; the same ones (the command that made it) are fine.
+t "train 2 epochs with a checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 --activation tanh --epochs 2 \
+    --quiet --checkpoint arch.ckpt
+t "--resume with another --hidden is a usage error" 2 \
+    '^backprop train: --hidden 8, but arch\.ckpt holds a network with hidden layers 6,5: a resumed run keeps' \
+    "$BP" train --train train.csv --hidden 8 --activation tanh --epochs 3 --quiet --resume arch.ckpt -o arch.bpm
+nothing_left "the refused resume wrote no model" arch.bpm
+t "--resume with another --activation is a usage error" 2 '^backprop train: --activation relu, but arch\.ckpt holds a network with activation tanh' \
+    "$BP" train --train train.csv --activation relu --epochs 3 --quiet --resume arch.ckpt
+t "--resume with --no-bias on a network with biases is a usage error" 2 '^backprop train: --no-bias, but arch\.ckpt' \
+    "$BP" train --train train.csv --no-bias --epochs 3 --quiet --resume arch.ckpt
+t "--resume with fewer --epochs than are done is a usage error" 2 \
+    '^backprop train: arch\.ckpt has 2 epochs behind it, more than --epochs 1' \
+    "$BP" train --train train.csv --epochs 1 --quiet --resume arch.ckpt
+t "--resume with the command that made the checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 \
+    --activation tanh --epochs 3 --quiet --checkpoint arch.ckpt --resume arch.ckpt -o arch.bpm
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -294,10 +294,9 @@ static void write_targets(bp_buffer *b, const bp_dataset *d, const float *y, siz
         bp_buffer_printf(b, ",%ld", k);
         return;
     }
-    /* Quote names that could be mistaken for syntax. */
-    bp_buffer_append(b, ",\"", 2);
-    for (const char *c = name; *c; c++) bp_buffer_append(b, c, *c == '"' ? 0 : 1);
-    bp_buffer_append(b, "\"", 1);
+    /* Always quoted, so that no name can be mistaken for syntax or for a number. */
+    bp_buffer_append(b, ",", 1);
+    bp_buffer_csv_field(b, name, 1);
 }
 
 bp_status bp_dataset_write_csv(const bp_dataset *d, const char *path, bp_error *err)

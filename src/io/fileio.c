@@ -203,6 +203,23 @@ void bp_buffer_float(bp_buffer *b, float v)
     bp_buffer_append(b, text, len);
 }
 
+void bp_buffer_csv_field(bp_buffer *b, const char *text, int always_quote)
+{
+    size_t len = strlen(text);
+    int quote = always_quote || len == 0 || text[0] == '#' || text[0] == ' ' || text[0] == '\t' ||
+                text[len - 1] == ' ' || text[len - 1] == '\t' || strpbrk(text, ",;\t\"\r\n") != NULL;
+    if (!quote) {
+        bp_buffer_append(b, text, len);
+        return;
+    }
+    bp_buffer_append(b, "\"", 1);
+    for (const char *p = text; *p; p++) {
+        bp_buffer_append(b, p, 1);
+        if (*p == '"') bp_buffer_append(b, p, 1);
+    }
+    bp_buffer_append(b, "\"", 1);
+}
+
 void bp_buffer_free(bp_buffer *b)
 {
     free(b->data);

@@ -41,6 +41,11 @@ void bp_buffer_printf(bp_buffer *b, const char *fmt, ...)
     ;
 /* Shortest text that reads back as the same float, independent of the C locale. */
 void bp_buffer_float(bp_buffer *b, float v);
+/* One CSV field that the CSV reader (csv.c) reads back as the same text: in double quotes,
+   with each " doubled, when always_quote is set or the text needs them (a separator
+   candidate, a quote, a line break, a leading '#', or blanks at either end, which the
+   reader trims from unquoted cells); else as it is. */
+void bp_buffer_csv_field(bp_buffer *b, const char *text, int always_quote);
 void bp_buffer_free(bp_buffer *b);
 
 #endif
