@@ -50,23 +50,26 @@ static const cli_option train_options[] = {
                               " every hidden layer, or one each); kept units are scaled by 1/(1-P)"},
     {"optimizer", "NAME", "sgd (default), momentum, nesterov, adam, adamw, rprop (full batch) or lbfgs"
                           " (full batch, one iteration per epoch; stops early once converged)"},
-    {"lr", "ETA", "learning rate (default 0.1; 0.001 for adam and adamw)"},
-    {"momentum", "MU", "momentum for momentum/nesterov (default 0.9); with sgd, turns momentum on"},
+    {"lr", "ETA", "learning rate (default 0.1; 0.001 for adam and adamw; rprop and lbfgs take none)"},
+    {"momentum", "MU", "momentum for momentum/nesterov (default 0.9); with sgd, turns momentum on;"
+                        " not for the other optimizers"},
     {"weight-decay", "L", "L2 penalty on all weights and biases (decoupled for adamw; default 0)"},
     {"rprop-step0", "STEP", "rprop: every parameter's first step (default 0.1; FANN's delta_zero)"},
     {"rprop-step-max", "STEP", "rprop: the largest step (default 50; FANN's delta_max)"},
     {"lbfgs-history", "M", "lbfgs: (s, y) pairs kept (default 10)"},
     {"tolerance", "TOL", "lbfgs: converged when no |dC/dp| exceeds this (default 1e-4)"},
     {"max-evaluations", "N", "lbfgs: at most this many loss-and-gradient evaluations (default 15000)"},
-    {"clip", "NORM", "rescale each step's gradient to at most this 2-norm (default: no clipping)"},
-    {"schedule", "NAME", "learning-rate schedule: constant (default), step or cosine"},
+    {"clip", "NORM", "rescale each step's gradient to at most this 2-norm (default: no clipping;"
+                      " not for lbfgs)"},
+    {"schedule", "NAME", "learning-rate schedule: constant (default), step or cosine (not for rprop or lbfgs)"},
     {"step-epochs", "N", "step schedule: epochs between decays (default 10)"},
     {"gamma", "G", "step schedule: decay factor (default 0.1)"},
-    {"min-lr", "ETA", "cosine schedule: final learning rate (default 0)"},
-    {"warmup", "EPOCHS", "linear learning-rate warm-up over this many epochs (default 0)"},
-    {"batch", "M", "samples per step: 1 = per-sample, 0 = full batch (default 32)"},
+    {"min-lr", "ETA", "cosine schedule: final learning rate, below --lr (default 0)"},
+    {"warmup", "EPOCHS", "linear learning-rate warm-up over this many epochs (default 0; not for rprop or lbfgs)"},
+    {"batch", "M", "samples per step: 1 = per-sample, 0 = full batch (default 32; rprop and lbfgs: always 0)"},
     {"epochs", "N", "passes over the training data (default 10)"},
-    {"reduction", "NAME", "mean (default) or sum of the per-sample gradients in a batch"},
+    {"reduction", "NAME", "mean (default) or sum of the per-sample gradients in a batch (rprop: always sum;"
+                         " lbfgs: always mean)"},
     {"validation", "FRACTION", "hold out this fraction of the training data (shuffled with --seed)"},
     {"early-stop", "PATIENCE", "stop after this many epochs without a better validation loss, and"
                                " keep the best weights (uses --validation, 0.1 if not given)"},
@@ -160,12 +163,63 @@ static int plan_rprop(cli_args *a, bp_train_config *c)
         (code = cli_double(a, "rprop-step-max", 1e-6, 1e30, &c->rprop_step_max)))
         return code;
     if ((c->rprop_step0 || c->rprop_step_max) && c->optimizer != BP_OPT_RPROP)
-        return cli_fail(a, EXIT_USAGE, "--%s is a setting of --optimizer rprop",
-                        c->rprop_step0 ? "rprop-step0" : "rprop-step-max");
+        return cli_fail(a, EXIT_USAGE, "--%s applies to --optimizer rprop, not %s",
+                        c->rprop_step0 ? "rprop-step0" : "rprop-step-max", bp_optimizer_name(c->optimizer));
     const double first = c->rprop_step0 ? c->rprop_step0 : 0.1, largest = c->rprop_step_max ? c->rprop_step_max : 50;
     if (first > largest)
         return cli_fail(a, EXIT_USAGE, "rprop's first step (%g) is larger than its largest step (%g): lower "
                         "--rprop-step0 or raise --rprop-step-max", first, largest);
+    return 0;
+}
+
+/* An option that the chosen settings would ignore is a usage error naming the
+   setting it needs, rather than a value quietly dropped: `--optimizer adam
+   --momentum 0.5` must not look as if it trained with momentum. Values that say
+   what happens anyway (--batch 0 for a full-batch optimizer, --schedule constant)
+   pass. */
+static int check_settings_apply(cli_args *a, const bp_train_config *c)
+{
+    const char *opt = bp_optimizer_name(c->optimizer);
+    const int has_momentum = c->optimizer == BP_OPT_SGD || c->optimizer == BP_OPT_MOMENTUM ||
+                             c->optimizer == BP_OPT_NESTEROV;
+    const int lbfgs = c->optimizer == BP_OPT_LBFGS, rprop = c->optimizer == BP_OPT_RPROP;
+    static const char *const lbfgs_only[] = {"lbfgs-history", "tolerance", "max-evaluations"};
+    if (cli_get(a, "momentum") && !has_momentum)
+        return cli_fail(a, EXIT_USAGE, "--momentum applies to --optimizer sgd, momentum or nesterov, not %s", opt);
+    for (size_t i = 0; i < sizeof lbfgs_only / sizeof lbfgs_only[0]; i++)
+        if (cli_get(a, lbfgs_only[i]) && !lbfgs)
+            return cli_fail(a, EXIT_USAGE, "--%s applies to --optimizer lbfgs, not %s", lbfgs_only[i], opt);
+    if (rprop || lbfgs) {
+        /* Neither takes a learning rate (RPROP adapts a step per parameter, L-BFGS
+           searches along a line), and both train on the whole data set. */
+        const char *why = rprop ? "rprop sets a step per parameter" : "lbfgs searches along a line";
+        const char *rate = cli_get(a, "lr") ? "lr" : c->schedule != BP_SCHEDULE_CONSTANT ? "schedule"
+                           : c->warmup_epochs > 0 ? "warmup" : NULL;
+        if (rate)
+            return cli_fail(a, EXIT_USAGE, "--%s applies to --optimizer sgd, momentum, nesterov, adam or adamw, "
+                            "not %s: %s and has no learning rate", rate, opt, why);
+        if (cli_get(a, "batch") && c->batch_size != 0)
+            return cli_fail(a, EXIT_USAGE, "--batch %zu: --optimizer %s always trains on the full batch (leave "
+                            "--batch out, or give --batch 0)", c->batch_size, opt);
+        const bp_reduction forced = rprop ? BP_REDUCE_SUM : BP_REDUCE_MEAN;
+        if (cli_get(a, "reduction") && c->reduction != forced)
+            return cli_fail(a, EXIT_USAGE, "--reduction %s: --optimizer %s always uses the %s over the data set",
+                            cli_get(a, "reduction"), opt, rprop ? "sum" : "mean");
+        if (lbfgs && cli_get(a, "clip"))
+            return cli_fail(a, EXIT_USAGE, "--clip does not apply to --optimizer lbfgs: its line search picks "
+                            "the step length");
+    }
+    const char *schedule = cli_get(a, "schedule") ? cli_get(a, "schedule") : "constant";
+    if (c->schedule != BP_SCHEDULE_STEP && (cli_get(a, "step-epochs") || cli_get(a, "gamma")))
+        return cli_fail(a, EXIT_USAGE, "--%s applies to --schedule step, not %s",
+                        cli_get(a, "step-epochs") ? "step-epochs" : "gamma", schedule);
+    if (c->schedule != BP_SCHEDULE_COSINE && cli_get(a, "min-lr"))
+        return cli_fail(a, EXIT_USAGE, "--min-lr applies to --schedule cosine, not %s", schedule);
+    const int adam = c->optimizer == BP_OPT_ADAM || c->optimizer == BP_OPT_ADAMW;
+    const double lr = c->learning_rate ? c->learning_rate : adam ? 0.001 : 0.1;
+    if (c->schedule == BP_SCHEDULE_COSINE && c->min_lr >= lr)
+        return cli_fail(a, EXIT_USAGE, "--min-lr %g is not below the learning rate %g%s: the cosine schedule "
+                        "decays from --lr down to --min-lr", c->min_lr, lr, cli_get(a, "lr") ? "" : " (the default)");
     return 0;
 }
 
@@ -203,7 +257,7 @@ static int plan_training(cli_args *a, train_plan *p)
         (code = cli_size(a, "checkpoint-every", 1, (size_t)1 << 40, &p->checkpoint_every)) ||
         (code = cli_threads(a, &p->threads)) ||
         (code = cli_double(a, "mpi-timeout", 0, 1e9, &p->mpi_timeout)) ||
-        (code = plan_rprop(a, c)))
+        (code = plan_rprop(a, c)) || (code = check_settings_apply(a, c)))
         return code;
     if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
     c->no_shuffle = cli_flag(a, "no-shuffle");
@@ -918,5 +972,7 @@ const cli_command cmd_train = {
     "targets (identity outputs and mean squared error). IDX images take their labels\n"
     "from --labels. --batch 1 is per-sample descent, --batch 0 full-batch descent.\n"
     "Preprocessing, class names and the architecture are stored in the model, so eval\n"
-    "and predict take raw data.",
+    "and predict take raw data. An option that the others make pointless (--momentum\n"
+    "with adam, --gamma without --schedule step, --lr with rprop) is a usage error\n"
+    "that names what it needs.",
     train_options, sizeof train_options / sizeof train_options[0], 0, run_train};

@@ -374,7 +374,7 @@ c "rprop with FANN's settings: test accuracy is >= 90% (got ${rprop_acc:-none})"
 t "train --optimizer rprop: the banner names the default steps" 0 '' \
     "$BP" train --train train.csv --optimizer rprop --epochs 1 --hidden 4
 out_has "rprop's default steps are 0.1 and 50" '^rprop \(first step 0\.1, largest 50\), full-batch'
-t "train --rprop-step0 without --optimizer rprop is a usage error" 2 '^backprop train: --rprop-step0 is a setting of --optimizer rprop' \
+t "train --rprop-step0 without --optimizer rprop is a usage error" 2 '^backprop train: --rprop-step0 applies to --optimizer rprop, not sgd$' \
     "$BP" train --train train.csv --rprop-step0 0.05
 t "train --rprop-step-max 0 is a usage error" 2 "^backprop train: --rprop-step-max expects a number from 1e-06" \
     "$BP" train --train train.csv --optimizer rprop --rprop-step-max 0
@@ -914,6 +914,50 @@ t "--resume with fewer --epochs than are done is a usage error" 2 \
     "$BP" train --train train.csv --epochs 1 --quiet --resume arch.ckpt
 t "--resume with the command that made the checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 \
     --activation tanh --epochs 3 --quiet --checkpoint arch.ckpt --resume arch.ckpt -o arch.bpm
+
+# An option that the other options make pointless is a usage error naming the setting
+# it needs, not a value quietly dropped.
+t "--momentum with adam is a usage error" 2 \
+    '^backprop train: --momentum applies to --optimizer sgd, momentum or nesterov, not adam$' \
+    "$BP" train --train train.csv --optimizer adam --momentum 0.5 -o ignored.bpm
+nothing_left "the refused option wrote no model" ignored.bpm
+t "--momentum with sgd turns momentum on" 0 '' "$BP" train --train train.csv --momentum 0.5 --epochs 1 --quiet
+t "--lr with rprop is a usage error" 2 \
+    '^backprop train: --lr applies to --optimizer sgd, momentum, nesterov, adam or adamw, not rprop: rprop sets a step' \
+    "$BP" train --train train.csv --optimizer rprop --lr 0.1
+t "--schedule cosine with lbfgs is a usage error" 2 '^backprop train: --schedule applies to .*, not lbfgs: lbfgs searches' \
+    "$BP" train --train train.csv --optimizer lbfgs --schedule cosine
+t "--warmup with rprop is a usage error" 2 '^backprop train: --warmup applies to .*, not rprop' \
+    "$BP" train --train train.csv --optimizer rprop --warmup 2
+t "--batch 16 with lbfgs is a usage error" 2 '^backprop train: --batch 16: --optimizer lbfgs always trains on the full batch' \
+    "$BP" train --train train.csv --optimizer lbfgs --batch 16
+t "--batch 0 with rprop says what rprop does anyway" 0 '' "$BP" train --train train.csv --optimizer rprop --batch 0 \
+    --epochs 1 --quiet
+t "--reduction mean with rprop is a usage error" 2 '^backprop train: --reduction mean: --optimizer rprop always uses the sum' \
+    "$BP" train --train train.csv --optimizer rprop --reduction mean
+t "--clip with lbfgs is a usage error" 2 '^backprop train: --clip does not apply to --optimizer lbfgs' \
+    "$BP" train --train train.csv --optimizer lbfgs --clip 1
+t "--tolerance without lbfgs is a usage error" 2 '^backprop train: --tolerance applies to --optimizer lbfgs, not sgd$' \
+    "$BP" train --train train.csv --tolerance 1e-3
+t "--lbfgs-history with adam is a usage error" 2 '^backprop train: --lbfgs-history applies to --optimizer lbfgs, not adam$' \
+    "$BP" train --train train.csv --optimizer adam --lbfgs-history 4
+t "--max-evaluations with momentum is a usage error" 2 '^backprop train: --max-evaluations applies to --optimizer lbfgs' \
+    "$BP" train --train train.csv --optimizer momentum --max-evaluations 10
+t "--gamma without --schedule step is a usage error" 2 '^backprop train: --gamma applies to --schedule step, not constant$' \
+    "$BP" train --train train.csv --gamma 0.5
+t "--step-epochs with cosine is a usage error" 2 '^backprop train: --step-epochs applies to --schedule step, not cosine$' \
+    "$BP" train --train train.csv --schedule cosine --step-epochs 3
+t "--min-lr with the step schedule is a usage error" 2 '^backprop train: --min-lr applies to --schedule cosine, not step$' \
+    "$BP" train --train train.csv --schedule step --min-lr 0.01
+t "cosine --min-lr equal to --lr is a usage error" 2 '^backprop train: --min-lr 0\.5 is not below the learning rate 0\.5:' \
+    "$BP" train --train train.csv --schedule cosine --lr 0.5 --min-lr 0.5
+t "cosine --min-lr above adam's default rate is a usage error" 2 \
+    '^backprop train: --min-lr 0\.01 is not below the learning rate 0\.001 \(the default\)' \
+    "$BP" train --train train.csv --optimizer adam --schedule cosine --min-lr 0.01
+t "cosine --min-lr below --lr trains" 0 '' "$BP" train --train train.csv --schedule cosine --lr 0.5 --min-lr 0.01 \
+    --epochs 2 --quiet
+t "step schedule with --gamma and --step-epochs trains" 0 '' "$BP" train --train train.csv --schedule step --gamma 0.5 \
+    --step-epochs 1 --epochs 2 --quiet
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
