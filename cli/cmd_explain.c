@@ -19,17 +19,17 @@
 static const cli_option explain_options[] = {
     {"labels", "FILE", "IDX labels file, when --data is an IDX images file"},
     {"format", "FMT", "data format: auto (default), csv, idx or fann"},
-    {"arch", "N0,...,NL", "layer widths (or take them from --model)"},
-    {"activation", "NAME", "hidden activation (default relu)"},
-    {"output", "NAME", "output activation (default from the loss)"},
-    {"loss", "NAME", "mse (default), ce or bce"},
-    {"no-bias", NULL, "layers without biases"},
+    {"arch", "N0,...,NL", "layer widths of a new network (or take a network from --model)"},
+    {"activation", "NAME", "with --arch: hidden activation (default relu)"},
+    {"output", "NAME", "with --arch: output activation (default from the loss)"},
+    {"loss", "NAME", "with --arch: mse (default), ce or bce"},
+    {"no-bias", NULL, "with --arch: layers without biases"},
     {"dropout", "P[,P2,...]", "with --arch: dropout of the hidden layers (a model keeps its own)"},
     {"batch", "M", "batch size shown in the mini-batch shapes (default m)"},
     {"model", "FILE", "explain this model; with --data, print the numbers too"},
     {"data", "FILE", "CSV data for --model (inputs, then targets)"},
-    {"sample", "K", "which data row to show (default 1, the first)"},
-    {"targets", "KIND", "class or values: how to read --data's target columns"},
+    {"sample", "K", "with --data: which data row to show (default 1, the first)"},
+    {"targets", "KIND", "with --data: class or values, how to read its target columns"},
     {"lr", "ETA", "with --data: also show W and b after one gradient-descent step at this rate"},
     {"json", NULL, "the equations and the numbers as one JSON object"},
 };
@@ -82,14 +82,33 @@ static int explain_model(cli_args *a, const char *model, const char *data_path)
     return code;
 }
 
+/* Options the chosen mode would ignore are usage errors: a model brings its own
+   network, and one sample's numbers need --data. 0, or EXIT_USAGE after a message. */
+static int check_options_apply(cli_args *a, const char *model, const char *data_path)
+{
+    static const char *const network[] = {"arch", "activation", "output", "loss", "no-bias", "dropout"};
+    static const char *const sample[] = {"sample", "lr", "labels", "targets", "format"};
+    for (size_t i = 0; model && i < sizeof network / sizeof network[0]; i++)
+        if (cli_get(a, network[i]))
+            return cli_fail(a, EXIT_USAGE, "--%s describes a network for --arch; --model %s holds its "
+                            "own (leave --%s out)", network[i], model, network[i]);
+    for (size_t i = 0; !data_path && i < sizeof sample / sizeof sample[0]; i++)
+        if (cli_get(a, sample[i]))
+            return cli_fail(a, EXIT_USAGE, "--%s applies to --model FILE with --data FILE (one sample's numbers)",
+                            sample[i]);
+    return 0;
+}
+
 static int run_explain(cli_args *a)
 {
     const char *model = cli_get(a, "model"), *data_path = cli_get(a, "data");
     if (data_path && !model) return cli_fail(a, EXIT_USAGE, "--data needs --model");
+    int code = check_options_apply(a, model, data_path);
+    if (code) return code;
     if (model) return explain_model(a, model, data_path);
     if (!cli_get(a, "arch")) return cli_fail(a, EXIT_USAGE, "give --arch 2,3,2 or --model FILE");
     size_t sizes[BP_MAX_LAYERS + 1], count = 0;
-    int code = cli_size_list(a, "arch", sizes, BP_MAX_LAYERS + 1, &count);
+    code = cli_size_list(a, "arch", sizes, BP_MAX_LAYERS + 1, &count);
     if (code) return code;
     if (count < 2) return cli_fail(a, EXIT_USAGE, "--arch needs at least two widths");
     bp_net_config c = {0};
@@ -116,5 +135,7 @@ const cli_command cmd_explain = {
     "Write out every equation of backpropagation for the given network: the forward\n"
     "pass, the loss, delta^L, the backward recursion and the weight gradients, for one\n"
     "sample and for a mini-batch, each with its matrix shapes and the function that\n"
-    "computes it. With --model and --data it also prints the actual numbers for one sample.",
+    "computes it. With --model and --data it also prints the actual numbers for one sample.\n"
+    "Network options go with --arch only, sample options with --data only: a model holds\n"
+    "its own network, and an option that would be ignored is a usage error.",
     explain_options, sizeof explain_options / sizeof explain_options[0], 0, run_explain};

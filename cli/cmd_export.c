@@ -78,6 +78,8 @@ static int run_export_c(cli_args *a)
     if (code) return code;
     if (cli_get(a, "calibrate") && !cli_flag(a, "int8"))
         return cli_fail(a, EXIT_USAGE, "--calibrate sets the scales of --int8, which was not given");
+    if (cli_get(a, "format") && !cli_get(a, "calibrate"))
+        return cli_fail(a, EXIT_USAGE, "--format applies to --calibrate DATA, which was not given");
     return export_model(a, &o, cli_flag(a, "int8"), 1);
 }
 

@@ -959,5 +959,18 @@ t "cosine --min-lr below --lr trains" 0 '' "$BP" train --train train.csv --sched
 t "step schedule with --gamma and --step-epochs trains" 0 '' "$BP" train --train train.csv --schedule step --gamma 0.5 \
     --step-epochs 1 --epochs 2 --quiet
 
+# explain and export-c: the same rule for their modes.
+t "explain --model with --arch is a usage error" 2 \
+    '^backprop explain: --arch describes a network for --arch; --model net\.bpm holds its own' \
+    "$BP" explain --model net.bpm --arch 2,3,2
+t "explain --model with --loss is a usage error" 2 '^backprop explain: --loss describes a network for --arch' \
+    "$BP" explain --model net.bpm --loss ce
+t "explain --sample without --data is a usage error" 2 '^backprop explain: --sample applies to --model FILE with --data FILE' \
+    "$BP" explain --model net.bpm --sample 2
+t "explain --arch with --lr is a usage error" 2 '^backprop explain: --lr applies to --model FILE with --data FILE' \
+    "$BP" explain --arch 2,3,2 --lr 0.5
+t "export-c --format without --calibrate is a usage error" 2 '^backprop export-c: --format applies to --calibrate DATA' \
+    "$BP" export-c cls.bpm --format csv
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
