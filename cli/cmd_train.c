@@ -503,6 +503,29 @@ static int read_test_data(train_run *r, bp_target_kind target)
     return 0;
 }
 
+/* Classes to train on: data whose every sample has the same class (a filtered file, the
+   wrong last column) would train a network that always answers that class, with a loss
+   near zero and 100% accuracy that mean nothing. The reader still gives such data two
+   outputs, so this looks at the targets: EXIT_FAILED after a message naming the class. */
+static int check_classes(const train_run *r)
+{
+    const bp_dataset *d = r->all;
+    const size_t n = bp_dataset_count(d), k_out = r->n_out;
+    if (r->p.value_targets || k_out < 2 || n == 0) return 0;
+    const float *y = bp_dataset_y_const(d);
+    size_t first = 0;
+    while (first < k_out && y[first] != 1.0f) first++;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < k_out; k++)
+            if (y[i * k_out + k] != (k == first ? 1.0f : 0.0f)) return 0;
+    char name[64];
+    if (bp_dataset_class_name(d, first)) snprintf(name, sizeof name, "'%s'", bp_dataset_class_name(d, first));
+    else snprintf(name, sizeof name, "%zu", first);
+    return cli_fail(r->a, EXIT_FAILED, "%s: all %zu samples are of class %s: a classifier needs samples of at "
+                    "least two classes to learn to tell them apart (is this the whole file, and is the class in "
+                    "the last column? --targets N trains on values instead)", r->train_path, n, name);
+}
+
 /* The data: under mpirun, rank 0 reads and the others receive (only rank 0 needs
    the files; only rank 0 evaluates on --test). Then the validation split. */
 static int read_data(train_run *r)
@@ -517,6 +540,7 @@ static int read_data(train_run *r)
         return cli_fail(r->a, EXIT_FAILED, "%s: no targets to train on", r->train_path);
     r->n_in = bp_dataset_inputs(r->all);
     r->n_out = bp_dataset_outputs(r->all);
+    if ((code = check_classes(r))) return code;
     if (bp_dataset_class_name(r->all, 0)) {
         if (!(r->class_names = malloc(r->n_out * sizeof *r->class_names)))
             return cli_fail(r->a, EXIT_FAILED, "out of memory");
@@ -972,7 +996,7 @@ const cli_command cmd_train = {
     "targets (identity outputs and mean squared error). IDX images take their labels\n"
     "from --labels. --batch 1 is per-sample descent, --batch 0 full-batch descent.\n"
     "Preprocessing, class names and the architecture are stored in the model, so eval\n"
-    "and predict take raw data. An option that the others make pointless (--momentum\n"
-    "with adam, --gamma without --schedule step, --lr with rprop) is a usage error\n"
-    "that names what it needs.",
+    "and predict take raw data. Training data must hold at least two classes. An\n"
+    "option that the others make pointless (--momentum with adam, --gamma without\n"
+    "--schedule step, --lr with rprop) is a usage error that names what it needs.",
     train_options, sizeof train_options / sizeof train_options[0], 0, run_train};

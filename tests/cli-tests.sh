@@ -972,5 +972,19 @@ t "explain --arch with --lr is a usage error" 2 '^backprop explain: --lr applies
 t "export-c --format without --calibrate is a usage error" 2 '^backprop export-c: --format applies to --calibrate DATA' \
     "$BP" export-c cls.bpm --format csv
 
+# Training data of one class would give a model that always answers it: refused,
+# naming the file and the class. Test data of one class is fine.
+printf 'a,b,state\n1,2,ok\n3,4,ok\n5,6,ok\n' >oneclass.csv
+printf '1,2,1\n3,4,1\n' >onenumber.csv
+grep ',0$' test.csv >testzero.csv
+t "training data of one named class is refused" 1 \
+    "^backprop train: oneclass\\.csv: all 3 samples are of class 'ok': a classifier needs samples of at least two" \
+    "$BP" train --train oneclass.csv -o one.bpm
+nothing_left "the refused one-class run wrote no model" one.bpm
+t "training data of one numbered class is refused" 1 '^backprop train: onenumber\.csv: all 2 samples are of class 1:' \
+    "$BP" train --train onenumber.csv
+t "the same columns as values train" 0 '' "$BP" train --train onenumber.csv --targets 1 --epochs 1 --quiet
+t "test data of one class is fine" 0 '' "$BP" train --train train.csv --test testzero.csv --epochs 1 --quiet
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
