@@ -91,8 +91,9 @@ static const cli_option train_options[] = {
                            " also a valid model"},
     {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
     {"resume", "FILE", "continue from a checkpoint: give the same data options; the network and"
-                       " training settings come from the file (network options given must match it),"
-                       " --epochs may grow"},
+                       " training settings come from the file (network options given must match it;"
+                       " training options such as --optimizer, --lr and --batch are not checked against it"
+                       " and not used), --epochs may grow"},
     {"log", "FILE", "write per-epoch metrics as CSV (rewritten after every epoch)"},
     {"plot", "FILE", "draw loss and accuracy curves as a standalone SVG"},
     {"quiet", NULL, "print only the final summary (no per-epoch lines, no progress bar)"},
@@ -655,6 +656,22 @@ static int same_network_as_checkpoint(const train_run *r)
         what = "loss";
         snprintf(given, sizeof given, "%s", bp_loss_name(p->net.loss));
         snprintf(stored, sizeof stored, "%s", bp_loss_name(bp_net_loss_function(net)));
+    }
+    if (!what && cli_get(r->a, "dropout")) {
+        /* One value is for every hidden layer, however many the checkpoint has; the
+           model keeps each probability as a float. */
+        const int one = strchr(cli_get(r->a, "dropout"), ',') == NULL;
+        int same = L > 1 || p->dropout[0] == 0; /* no hidden layer: nothing to drop */
+        for (size_t l = 1; same && l < L; l++)
+            same = (float)p->dropout[one ? 0 : l - 1] == (float)bp_net_dropout(net, l);
+        if (!same) {
+            what = "dropout";
+            snprintf(given, sizeof given, "%s", cli_get(r->a, "dropout"));
+            size_t used = 0;
+            for (size_t l = 1; l < L && used < sizeof stored; l++)
+                used += (size_t)snprintf(stored + used, sizeof stored - used, "%s%g", l > 1 ? "," : "",
+                                         bp_net_dropout(net, l));
+        }
     }
     if (!what && cli_flag(r->a, "no-bias") && bp_net_has_bias(net))
         return cli_fail(r->a, EXIT_USAGE, "--no-bias, but %s holds a network with biases: a resumed run keeps the "

@@ -986,5 +986,21 @@ t "training data of one numbered class is refused" 1 '^backprop train: onenumber
 t "the same columns as values train" 0 '' "$BP" train --train onenumber.csv --targets 1 --epochs 1 --quiet
 t "test data of one class is fine" 0 '' "$BP" train --train train.csv --test testzero.csv --epochs 1 --quiet
 
+# --dropout is part of the network a checkpoint keeps.
+t "train with dropout and a checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 --dropout 0.2 --epochs 2 \
+    --quiet --checkpoint drop.ckpt
+t "--resume with another --dropout is a usage error" 2 \
+    '^backprop train: --dropout 0\.3, but drop\.ckpt holds a network with dropout 0\.2,0\.2: a resumed run keeps' \
+    "$BP" train --train train.csv --dropout 0.3 --epochs 3 --quiet --resume drop.ckpt
+t "--resume with the command that made the dropout checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 \
+    --dropout 0.2 --epochs 3 --quiet --resume drop.ckpt
+t "--resume with one --dropout for every hidden layer, without --hidden" 0 '' "$BP" train --train train.csv \
+    --dropout 0.2 --epochs 3 --quiet --resume drop.ckpt
+t "train a network without hidden layers with a checkpoint" 0 '' "$BP" train --train train.csv --hidden none \
+    --epochs 1 --quiet --checkpoint flat.ckpt
+t "--resume with --dropout on a network without hidden layers is a usage error" 2 \
+    '^backprop train: --dropout 0\.2, but flat\.ckpt holds a network with dropout none' \
+    "$BP" train --train train.csv --dropout 0.2 --epochs 2 --quiet --resume flat.ckpt
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
