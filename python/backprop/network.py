@@ -572,7 +572,8 @@ class Network(_clib.Closing):
                 a = np.asarray(src, dtype=np.float64)
                 if a.shape != dst.shape:
                     raise ValueError("%s of layer %d: shape %s, expected %s" % (name, l, a.shape, dst.shape))
-                _arrays.check_finite(a.reshape(a.shape[0], -1) if a.ndim else a.reshape(1, 1), "%s[%d]" % (name, l - 1))
+                # NaN, infinity, or a value float32 cannot hold (it would become infinity)
+                _arrays.as_float32(a.reshape(a.shape[0], -1) if a.ndim else a.reshape(1, 1), "%s[%d]" % (name, l - 1))
                 new.append(a)
             for dst, a in zip(targets, new):
                 dst[...] = a

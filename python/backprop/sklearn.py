@@ -200,6 +200,12 @@ class _BaseMLP(BaseEstimator):
             X = X.toarray()
         if y.ndim == 1:
             y = y.reshape(-1, 1)
+        # The engine trains in float32: a float64 value beyond its range is refused here, by
+        # row and column, rather than trained on as infinity. X32 is the array the data set
+        # reads; X itself stays for scoring, as scikit-learn keeps it.
+        X32 = _arrays.as_float32(X, "X", finite=True)
+        if not is_classifier(self):
+            _arrays.as_float32(y, "y", finite=True)
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         rs = check_random_state(self.random_state)
         if first_pass:
@@ -214,9 +220,9 @@ class _BaseMLP(BaseEstimator):
             # A new network object: coefs_ views taken before keep the old one alive.
             self._net = self._net._rebuilt(rates)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, y, precision)
+            self._fit_lbfgs(X32, y, precision)
         else:
-            self._fit_stochastic(X, y, rs, incremental, precision)
+            self._fit_stochastic(X, X32, y, rs, incremental, precision)
         if not all(np.isfinite(a).all() for a in self._net._layer_views()[0]) or \
                 not all(np.isfinite(b).all() for b in self._net._layer_views()[1]):
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
@@ -305,13 +311,18 @@ class _BaseMLP(BaseEstimator):
             c.learning_rate = self.learning_rate_init / k
         return c
 
-    def _fit_stochastic(self, X, y, rs, incremental, precision):
+    def _fit_stochastic(self, X, X32, y, rs, incremental, precision):
+        """X32: X as float32, C-contiguous (what the data set reads)."""
         net = self._net
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, y, y_val = train_test_split(X, y, random_state=rs, test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            split = dict(random_state=rs, test_size=self.validation_fraction, stratify=stratify)
+            if X32 is X:
+                X, X_val, y, y_val = train_test_split(X, y, **split)
+                X32 = X
+            else:  # one split of both forms of X: the same rows go to each side
+                X, X_val, X32, _, y, y_val = train_test_split(X, X32, y, **split)
             y_val_labels = self._label_binarizer.inverse_transform(y_val) if is_classifier(self) else y_val
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
@@ -326,7 +337,7 @@ class _BaseMLP(BaseEstimator):
                 net._trainer.observe(-self.best_validation_score_, 0)
         trainer = net._trainer
         trainer.set_precision(precision)  # partial_fit after set_params, or after a pickle (which drops it)
-        data = _arrays.Dataset(X, y)
+        data = _arrays.Dataset(X32, y)
         val = _arrays.Dataset(X_val, y_val) if early_stopping else None
         try:
             for _ in range(self.max_iter):

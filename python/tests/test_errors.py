@@ -1,5 +1,7 @@
 """Bad input: every mistake becomes a Python exception with a message that says what is
 wrong; nothing crashes the interpreter."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,24 @@ def test_bad_parameter_assignments(net):
         net.explain(format="html")
     with pytest.raises(ValueError, match="one sample of 3 inputs"):
         net.explain(np.zeros(4), 0)
+
+
+def test_values_float32_cannot_hold_are_refused(net):
+    # 1e39 is a finite float64 but infinity in float32, in which the library computes: it
+    # once passed the NaN check, became infinity, and predictions came back NaN.
+    X = np.zeros((4, 3))
+    X[1, 2] = -1e39
+    match = r"X(_calibration)? holds -1e\+39 at row 1, column 2, beyond float32's range"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even NumPy's overflow warning on the way
+        for call in (net.forward, net.predict, lambda X: net.fit(X, GOOD_Y), lambda X: net.quantize(X)):
+            with pytest.raises(ValueError, match=match):
+                call(X)
+        regressor = backprop.Network([3, 4, 2])
+        with pytest.raises(ValueError, match=r"y holds 1e\+39 at row 3, column 1"):
+            regressor.fit(GOOD_X, np.array([[0, 0], [0, 0], [0, 0], [0, 1e39]]))
+        with pytest.raises(ValueError, match=r"weights\[0\] holds 1e\+39 at row 4, column 0"):
+            net.weights = [np.pad(np.array([[1e39]]), ((4, 0), (0, 2))), np.zeros((2, 5))]
+        X[1, 2] = -3e38  # within float32's range: taken
+        assert np.isfinite(net.forward(X)).all()
+

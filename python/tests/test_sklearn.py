@@ -141,7 +141,7 @@ def test_early_stopping(digits, monkeypatch):
 
     def spy(*args, **kwargs):  # keep the validation part fit holds out
         parts = split(*args, **kwargs)
-        held_out["X"], held_out["Y"] = parts[1], parts[3]
+        held_out["X"], held_out["Y"] = parts[1], parts[-1]  # X, X_val, [X32, X32_val,] y, y_val
         return parts
 
     monkeypatch.setattr(module, "train_test_split", spy)
@@ -440,3 +440,39 @@ def test_starts_from_scikit_learns_weights(digits, activation):
     for (coef, intercept), c, b in zip(expected, ours.coefs_, ours.intercepts_):
         np.testing.assert_allclose(c, coef, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(b, intercept, rtol=1e-6, atol=1e-7)
+
+
+def test_values_float32_cannot_hold_are_refused():
+    # scikit-learn's own MLP computes in float64; the engine in float32, where 1e39 is
+    # infinity: fit said "training diverged", predict_proba gave NaN.
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(20, 3), np.arange(20) % 2
+    big = X.copy()
+    big[7, 1] = 1e39
+    match = r"X holds 1e\+39 at row 7, column 1, beyond float32's range"
+    for est in (MLPClassifier(max_iter=2), MLPClassifier(max_iter=2, early_stopping=True),
+                MLPClassifier(solver="lbfgs", max_iter=2), MLPRegressor(max_iter=2)):
+        with pytest.raises(ValueError, match=match):
+            est.fit(big, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        clf.predict_proba(big)
+    with pytest.raises(ValueError, match=r"y holds 1e\+39 at row 3, column 0"):
+        MLPRegressor(max_iter=2).fit(X, np.where(np.arange(20) == 3, 1e39, 0.0))
+
+
+def test_early_stopping_float32_and_float64_x_train_alike():
+    # fit reads a float32 copy of float64 X and splits both forms together.
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 4), rng.randint(0, 3, 60)
+    fits = []
+    for Xd in (X, X.astype(np.float32)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=5,
+                                      random_state=0).fit(Xd.astype(np.float32).astype(Xd.dtype), y))
+    assert fits[0].validation_scores_ == fits[1].validation_scores_
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_):
+        np.testing.assert_array_equal(a, b)
