@@ -191,7 +191,7 @@ class _Trainer:
 
     def save(self, path):
         err = _clib.Error()
-        _clib.check(C.bp_checkpoint_save(self.handle, os.fsencode(path), None, 0, ctypes.byref(err)), err)
+        _clib.check(C.bp_checkpoint_save(self.handle, _clib.c_path(path), None, 0, ctypes.byref(err)), err)
 
     def free(self):
         if self.handle:
@@ -488,7 +488,7 @@ class Network(_clib.Closing):
             names = [str(n) for n in names]
             if len(names) != self.sizes[-1]:
                 raise ValueError("%d class names for %d outputs" % (len(names), self.sizes[-1]))
-            arr = (ctypes.c_char_p * len(names))(*[n.encode("utf-8") for n in names])
+            arr = (ctypes.c_char_p * len(names))(*[_clib.c_text(n, "class name") for n in names])
             _clib.check(C.bp_net_set_class_names(h, arr, len(names)), what="class names")
 
     @property
@@ -799,7 +799,7 @@ class Network(_clib.Closing):
                 raise ValueError("batch must be a positive whole number, got %r" % (batch,))
             if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate >= 0):
                 raise ValueError("learning_rate must be a number >= 0, got %r" % (learning_rate,))
-            name = sample_name.encode("utf-8") if sample_name else None
+            name = _clib.c_text(sample_name, "sample_name") if sample_name else None
             options = _clib.ExplainOptions(format=fmt, batch=int(batch or 0), learning_rate=float(learning_rate),
                                            sample_name=name)
             text = ctypes.c_void_p()
@@ -819,7 +819,7 @@ class Network(_clib.Closing):
         `predict` and every other surface read."""
         with self._lock:
             err = _clib.Error()
-            _clib.check(C.bp_net_save(self._handle(), os.fsencode(path), ctypes.byref(err)), err)
+            _clib.check(C.bp_net_save(self._handle(), _clib.c_path(path), ctypes.byref(err)), err)
 
     # ---------------------------------------------------------------- deploying
     def export_onnx(self, path=None, *, source=None):
@@ -975,7 +975,7 @@ class Network(_clib.Closing):
     def _resume_from(self, path):
         net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
         err = _clib.Error()
-        _clib.check(C.bp_checkpoint_load(os.fsencode(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
+        _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
                                          ctypes.byref(err)), err)
         if self.sizes[0] != C.bp_net_width(net.value, 0) or \
                 self.sizes[-1] != C.bp_net_width(net.value, C.bp_net_layer_count(net.value)):
@@ -1214,7 +1214,7 @@ def load(path):
     the playground)."""
     h = ctypes.c_void_p()
     err = _clib.Error()
-    _clib.check(C.bp_net_load(os.fsencode(path), ctypes.byref(h), ctypes.byref(err)), err)
+    _clib.check(C.bp_net_load(_clib.c_path(path), ctypes.byref(h), ctypes.byref(err)), err)
     return Network._adopt(h.value)
 
 
@@ -1224,7 +1224,7 @@ def load_checkpoint(path):
     use the returned network as a model."""
     net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
     err = _clib.Error()
-    _clib.check(C.bp_checkpoint_load(os.fsencode(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
+    _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
                                      ctypes.byref(err)), err)
     return Network._adopt(net.value, trainer.value)
 

@@ -557,7 +557,7 @@ class _BaseMLP(BaseEstimator):
                     f.write(data)
                 net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
                 err = _clib.Error()
-                _clib.check(C.bp_checkpoint_load(os.fsencode(path), ctypes.byref(net), ctypes.byref(trainer),
+                _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer),
                                                  None, None, ctypes.byref(err)), err)
                 self._net = Network._adopt(net.value, trainer.value)
         else:

@@ -191,3 +191,20 @@ def test_values_float32_cannot_hold_are_refused(net):
         X[1, 2] = -3e38  # within float32's range: taken
         assert np.isfinite(net.forward(X)).all()
 
+
+def test_nul_in_a_path_or_name_is_refused(tmp_path, net):
+    # C ends a string at its first NUL: "m\0.bpm" was saved as "m", a file nobody named.
+    bad = str(tmp_path / "m\0.bpm")
+    for call in (lambda: net.save(bad), lambda: backprop.load(bad), lambda: backprop.load_checkpoint(bad),
+                 lambda: net.fit(GOOD_X, GOOD_Y, checkpoint=bad), lambda: net.save_checkpoint(bad)):
+        with pytest.raises(ValueError, match="embedded null byte"):
+            call()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="NUL"):
+        net.class_names = ["a\0b", "c"]
+    assert net.class_names is None
+    with pytest.raises(ValueError, match="NUL"):
+        net.export_c(name="model\0x")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        net.fit(GOOD_X, GOOD_Y, optimizer="adam\0x")
+
