@@ -19,6 +19,9 @@ c_float_p = ctypes.POINTER(ctypes.c_float)
 c_double_p = ctypes.POINTER(ctypes.c_double)
 c_size_t_p = ctypes.POINTER(ctypes.c_size_t)
 c_float_pp = ctypes.POINTER(c_float_p)
+# The largest size_t. ctypes keeps only the low bits of a larger number given for one
+# (2**64 + 1 would become 1): sizes past it are clipped to it first.
+SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
 
 # ------------------------------------------------------------------ status codes
 

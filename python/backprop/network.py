@@ -465,6 +465,8 @@ class Network(_clib.Closing):
     def threads(self, n):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise ValueError("threads must be a whole number (0: all physical cores), got %r" % (n,))
+        if not -2 ** 31 <= n < 2 ** 31:  # ctypes would pass such a number to C's int cut to 32 bits
+            raise ValueError("threads=%d is out of range (0: all physical cores)" % n)
         with self._lock:
             err = _clib.Error()
             _clib.check(C.bp_net_set_threads(self._handle(), int(n), ctypes.byref(err)), err, what="threads")
@@ -1018,7 +1020,7 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
     c = _clib.TrainConfig()
     c.learning_rate = number("lr", lr)
     c.momentum = number("momentum", momentum)
-    c.batch_size = int(batch_size)
+    c.batch_size = min(int(batch_size), _clib.SIZE_MAX)  # larger than any data set, as asked: the whole set
     c.reduction = _clib.parse("reduction", reduction, ("mean", "sum"))
     c.no_shuffle = 0 if shuffle else 1
     c.seed = int(seed) & (2 ** 64 - 1)

@@ -208,3 +208,18 @@ def test_nul_in_a_path_or_name_is_refused(tmp_path, net):
     with pytest.raises(ValueError, match="unknown optimizer"):
         net.fit(GOOD_X, GOOD_Y, optimizer="adam\0x")
 
+
+def test_numbers_beyond_what_c_holds_are_not_cut_short(net):
+    # ctypes keeps the low bits of a number too large for the C type: threads=2**32 became
+    # 0 (one per core), batch_size=2**64 + 1 became 1 (a step per sample).
+    for threads in (2 ** 32, 2 ** 40 + 1, -2 ** 40):
+        with pytest.raises(ValueError, match="threads=%d is out of range" % threads):
+            net.threads = threads
+        with pytest.raises(ValueError, match="out of range"):
+            backprop.Network([3, 2], threads=threads)
+    assert net.threads == 1
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(8, 3).astype(np.float32), rng.randint(0, 2, 8)
+    whole = net.copy().fit(X, y, epochs=1, batch_size=8, shuffle=False)
+    huge = net.copy().fit(X, y, epochs=1, batch_size=2 ** 64 + 1, shuffle=False)
+    assert huge[0].train_loss == whole[0].train_loss
