@@ -1015,19 +1015,25 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
             raise ValueError("%s must be a number >= %g, got %r" % (name, lo, v))
         return float(v)
 
+    def below_one(name, v):  # the library refuses 1 and more ("invalid argument", without a name)
+        v = number(name, v)
+        if v >= 1:
+            raise ValueError("%s must be a number from 0 to below 1, got %r" % (name, v))
+        return v
+
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 0:
         raise ValueError("batch_size must be a whole number >= 0 (0: the whole data set), got %r" % (batch_size,))
     c = _clib.TrainConfig()
     c.learning_rate = number("lr", lr)
-    c.momentum = number("momentum", momentum)
+    c.momentum = below_one("momentum", momentum)
     c.batch_size = min(int(batch_size), _clib.SIZE_MAX)  # larger than any data set, as asked: the whole set
     c.reduction = _clib.parse("reduction", reduction, ("mean", "sum"))
     c.no_shuffle = 0 if shuffle else 1
     c.seed = int(seed) & (2 ** 64 - 1)
     c.optimizer = _clib.parse("optimizer", optimizer, ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop",
                                                        "lbfgs"))
-    c.beta1 = number("beta1", beta1)
-    c.beta2 = number("beta2", beta2)
+    c.beta1 = below_one("beta1", beta1)
+    c.beta2 = below_one("beta2", beta2)
     c.epsilon = number("epsilon", epsilon)
     c.weight_decay = number("weight_decay", weight_decay)
     c.clip_norm = number("clip", clip)

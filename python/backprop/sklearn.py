@@ -51,6 +51,10 @@ _OUTPUT = {"softmax": ("softmax", "ce"), "logistic": ("sigmoid", "bce"), "identi
 # smallest positive double stands in for it, and the trainer, which keeps its betas as
 # floats, rounds it to exactly 0.
 _ZERO = 5e-324
+# scikit-learn's sgd accepts momentum = 1, which bp_train_config refuses (it wants < 1): the
+# largest double below 1 stands in for it, and the trainer, which keeps its momentum as a
+# float, rounds it to exactly 1.
+_ONE = float(np.nextafter(1.0, 0.0))
 # src/core/lbfgs.c: the samples of one backward pass of an evaluation, and the relative
 # decrease of the loss at which it stops (scipy's default factr 1e7 times double's epsilon).
 _LBFGS_CHUNK = 1024
@@ -307,7 +311,7 @@ class _BaseMLP(BaseEstimator):
         else:
             name = "sgd" if self.momentum == 0 else "nesterov" if self.nesterovs_momentum else "momentum"
             c.optimizer = _clib.parse("optimizer", name, ())
-            c.momentum = self.momentum
+            c.momentum = self.momentum if self.momentum < 1 else _ONE
             c.learning_rate = self.learning_rate_init / k
         return c
 

@@ -476,3 +476,23 @@ def test_early_stopping_float32_and_float64_x_train_alike():
     assert fits[0].validation_scores_ == fits[1].validation_scores_
     for a, b in zip(fits[0].coefs_, fits[1].coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("nesterovs_momentum, epochs", [(False, 20), (True, 50)])
+def test_momentum_one_as_scikit_learn(nesterovs_momentum, epochs):
+    # scikit-learn takes momentum in [0, 1]; the library refuses 1, and fit raised
+    # "invalid combination of training settings: invalid argument". The trainer now gets
+    # the double below 1, which its float rounds to 1: the steps are scikit-learn's.
+    rng = np.random.RandomState(0)
+    X = rng.rand(16, 3)
+    y = X @ [1.0, -2.0, 0.5]
+    kw = dict(hidden_layer_sizes=(4,), activation="identity", solver="sgd", momentum=1,
+              nesterovs_momentum=nesterovs_momentum, alpha=0, shuffle=False, batch_size=16,
+              learning_rate_init=0.01, max_iter=epochs, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPRegressor(**kw).fit(X, y), neural_network.MLPRegressor(**kw).fit(X, y)
+    # 1e-7 off scikit-learn's loss here; momentum 0.999999 would be 3e-6 and 6e-6 off
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, atol=1e-6)
