@@ -187,6 +187,10 @@ class _BaseMLP(BaseEstimator):
     def _hidden_sizes(self):
         h = self.hidden_layer_sizes
         h = list(h) if hasattr(h, "__iter__") else [h]
+        # scikit-learn's MLP raises TypeError for a width that is not a whole number (2.5,
+        # 4.0, True), which int() would quietly turn into another width
+        if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, Integral) for s in h):
+            raise TypeError("hidden_layer_sizes must hold whole numbers, got %r" % (self.hidden_layer_sizes,))
         if any(int(s) <= 0 for s in h):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % h)
         return [int(s) for s in h]

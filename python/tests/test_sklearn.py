@@ -496,3 +496,16 @@ def test_momentum_one_as_scikit_learn(nesterovs_momentum, epochs):
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
     for a, b in zip(ours.coefs_, theirs.coefs_):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [(2.5,), (4.0,), (True,), (8, "4"), np.array([3.0])])
+def test_hidden_layer_sizes_must_be_whole_numbers(sizes):
+    # int() made (2.5,) a layer of 2 and (True,) a layer of 1; scikit-learn raises TypeError.
+    X, y = np.eye(4), [0, 1, 0, 1]
+    for est in (MLPClassifier, neural_network.MLPClassifier):
+        with pytest.raises(TypeError):
+            est(hidden_layer_sizes=sizes, max_iter=2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(np.int64(3), 2), max_iter=2).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(4, 3), (3, 2), (2, 1)]
