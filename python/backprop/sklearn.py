@@ -227,14 +227,18 @@ class _BaseMLP(BaseEstimator):
                                  "with warm_start, to train with other dropout" % (list(self._net.dropout),))
             # A new network object: coefs_ views taken before keep the old one alive.
             self._net = self._net._rebuilt(rates)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X32, y, precision)
-        else:
-            self._fit_stochastic(X, X32, y, rs, incremental, precision)
-        if not all(np.isfinite(a).all() for a in self._net._layer_views()[0]) or \
-                not all(np.isfinite(b).all() for b in self._net._layer_views()[1]):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
-                             "values and need to be preprocessed.")
+        # The whole run holds the network's lock, as Network.fit does: the trainer calls the
+        # library on the network's handle, which is not thread-safe, so a predict from
+        # another thread waits instead of using the work space the step is using.
+        with self._net._lock:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X32, y, precision)
+            else:
+                self._fit_stochastic(X, X32, y, rs, incremental, precision)
+            if not all(np.isfinite(a).all() for a in self._net._layer_views()[0]) or \
+                    not all(np.isfinite(b).all() for b in self._net._layer_views()[1]):
+                raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                                 "values and need to be preprocessed.")
         return self
 
     def _initialize(self, y, layer_units, rs, rates):
@@ -542,7 +546,7 @@ class _BaseMLP(BaseEstimator):
         net = state.pop("_net", None)
         if net is not None:
             # With a trainer, a checkpoint: partial_fit goes on with the optimizer's state.
-            with tempfile.TemporaryDirectory(prefix="backprop-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="backprop-") as tmp, net._lock:  # not during a fit
                 path = os.path.join(tmp, "state.bpm")
                 if net._trainer is not None:
                     net._trainer.save(path)

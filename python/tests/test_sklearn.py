@@ -2,6 +2,7 @@
 scikit-learn's own MLP."""
 import copy
 import pickle
+import threading
 import warnings
 
 import numpy as np
@@ -509,3 +510,41 @@ def test_hidden_layer_sizes_must_be_whole_numbers(sizes):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifier(hidden_layer_sizes=(np.int64(3), 2), max_iter=2).fit(X, y)
     assert [c.shape for c in clf.coefs_] == [(4, 3), (3, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("solver, epochs", [("adam", 6), ("lbfgs", 30)])
+def test_predict_from_another_thread_waits_for_fit(solver, epochs):
+    # fit called the trainer without the network's lock, so predict_proba from another
+    # thread ran in the same work space as the training step: the weights came out other
+    # than those of the same fit alone (seen in every run, not one in three).
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(4000, 64).astype(np.float32), rng.randint(0, 5, 4000)
+    params = dict(hidden_layer_sizes=(64,), solver=solver, max_iter=epochs, batch_size=50, random_state=0, threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        alone = MLPClassifier(**params).fit(X, y)
+        shared = MLPClassifier(**params).fit(X[:100], y[:100])  # fitted, so that predict works at once
+        started, stop, errors = threading.Event(), threading.Event(), []
+
+        def predict():
+            k = 1
+            try:
+                while not stop.is_set():
+                    shared.predict_proba(X[:k % 3000 + 1])
+                    started.set()
+                    k += 997
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        thread = threading.Thread(target=predict)
+        thread.start()
+        started.wait()
+        try:
+            shared.fit(X, y)
+            shared.__getstate__()  # pickling takes the lock too
+        finally:
+            stop.set()
+            thread.join()
+    assert not errors
+    for a, b in zip(shared.coefs_, alone.coefs_):
+        np.testing.assert_array_equal(a, b)
