@@ -510,12 +510,11 @@ class Network(_clib.Closing):
             if value is None:
                 _clib.check(C.bp_net_set_input_transform(h, None, None))
                 return
-            shift, scale = (np.ascontiguousarray(v, np.float32).reshape(-1) for v in value)
+            shift, scale = (np.asarray(v, np.float64).reshape(-1) for v in value)
             n = self.sizes[0]
             if shift.shape != (n,) or scale.shape != (n,):
                 raise ValueError("the input transform needs %d shifts and %d scales" % (n, n))
-            _arrays.check_finite(shift, "shift")
-            _arrays.check_finite(scale, "scale")
+            shift, scale = _arrays.as_float32(shift, "shift"), _arrays.as_float32(scale, "scale")
             _clib.check(C.bp_net_set_input_transform(h, _arrays.float_ptr(shift), _arrays.float_ptr(scale)))
 
     # ---------------------------------------------------------------- parameters
@@ -1128,6 +1127,9 @@ class _FitRun:
             if isinstance(input_scale, bool) or not isinstance(input_scale, (int, float, np.floating)) or \
                     not math.isfinite(input_scale) or input_scale <= 0:
                 raise ValueError("input_scale must be a number > 0, got %r" % (input_scale,))
+            if 1.0 / input_scale > _arrays.FLOAT32_MAX:
+                raise ValueError("input_scale %r is too small: the model stores 1 / input_scale as a float32, which "
+                                 "holds at most %.4g" % (input_scale, _arrays.FLOAT32_MAX))
             scale[:] = 1.0 / input_scale
         else:
             mode = {"none": _clib.NORMALIZE_NONE, "minmax": _clib.NORMALIZE_MINMAX,

@@ -78,6 +78,7 @@ def test_bad_targets(net, y, match):
     ({"normalize": "zscore"}, "normalize must be"),
     ({"normalize": "minmax", "input_scale": 2}, "cannot be combined"),
     ({"input_scale": 0}, "input_scale must be a number > 0"),
+    ({"input_scale": 1e-39}, "input_scale 1e-39 is too small: the model stores 1 / input_scale as a float32"),
     ({"threads": 1000}, "threads"),
     ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
     ({"test": (GOOD_X,)}, "test must be a pair"),
@@ -167,6 +168,9 @@ def test_bad_parameter_assignments(net):
         net.threads = "many"
     with pytest.raises(ValueError, match="input transform needs"):
         net.input_transform = (np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match=r"scale holds 1e\+39 at row 2, beyond float32's range"):
+        net.input_transform = (np.zeros(3), [1, 1, 1e39])
+    assert net.input_transform is None
     with pytest.raises(ValueError, match="give both"):
         net.gradcheck(X=GOOD_X)
     with pytest.raises(ValueError, match="format must be"):
