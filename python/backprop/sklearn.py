@@ -184,6 +184,16 @@ class _BaseMLP(BaseEstimator):
                                  % self.solver)
         return True
 
+    def _start_partial_fit(self):
+        """What partial_fit checks before it changes anything."""
+        if self.__dict__.get("_net") is None and hasattr(self, "_validate_params"):
+            self._validate_params()
+        if self.early_stopping:
+            # scikit-learn 1.2.1's MLP fails here with a TypeError from best_loss_ = None
+            # (its issue 25693); later versions raise this ValueError.
+            raise ValueError("partial_fit does not support early_stopping=True: it trains one epoch on the data it "
+                             "is given and holds nothing out; set early_stopping=False, or use fit")
+
     def _hidden_sizes(self):
         h = self.hidden_layer_sizes
         h = list(h) if hasattr(h, "__iter__") else [h]
@@ -323,10 +333,26 @@ class _BaseMLP(BaseEstimator):
             c.learning_rate = self.learning_rate_init / k
         return c
 
+    def _keep_books(self, early_stopping):
+        """The curves and best scores this run extends, made where the last run (lbfgs, or
+        one with the other early_stopping, before warm_start or partial_fit) left none:
+        scikit-learn 1.2.1's MLP fails there with an AttributeError or a TypeError on None.
+        As after a fit from scratch, best_loss_ is None with early stopping and the
+        validation attributes None without."""
+        if self.__dict__.get("loss_curve_") is None:
+            self.loss_curve_, self._no_improvement_count = [], 0
+        if early_stopping and self.__dict__.get("validation_scores_") is None:
+            self.validation_scores_, self.validation_loss_curve_ = [], []
+            self.best_validation_score_, self.best_loss_ = -np.inf, None
+        elif not early_stopping and self.__dict__.get("best_loss_") is None:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = self.validation_loss_curve_ = self.best_validation_score_ = None
+
     def _fit_stochastic(self, X, X32, y, rs, incremental, precision):
         """X32: X as float32, C-contiguous (what the data set reads)."""
         net = self._net
         early_stopping = self.early_stopping and not incremental
+        self._keep_books(early_stopping)
         if early_stopping:
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
             split = dict(random_state=rs, test_size=self.validation_fraction, stratify=stratify)
@@ -660,8 +686,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), continuing the optimizer's state; `classes` (every class
         there will be) is required on the first call."""
-        if self.__dict__.get("_net") is None and hasattr(self, "_validate_params"):
-            self._validate_params()
+        self._start_partial_fit()
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -733,6 +758,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing the optimizer's state."""
-        if self.__dict__.get("_net") is None and hasattr(self, "_validate_params"):
-            self._validate_params()
+        self._start_partial_fit()
         return self._fit(X, y, incremental=True)

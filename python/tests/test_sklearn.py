@@ -548,3 +548,53 @@ def test_predict_from_another_thread_waits_for_fit(solver, epochs):
     assert not errors
     for a, b in zip(shared.coefs_, alone.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_partial_fit_refuses_early_stopping(Estimator):
+    # It failed with "TypeError: unsupported operand type(s) for -: 'NoneType' and 'float'"
+    # from best_loss_ = None, as scikit-learn 1.2.1's own MLP does (scikit-learn issue
+    # 25693); later scikit-learn raises ValueError before it changes anything, and so now
+    # does this.
+    X, y = np.random.RandomState(0).rand(20, 3), np.arange(20) % 2
+    est = Estimator(early_stopping=True, max_iter=3, random_state=0)
+    kwargs = {"classes": [0, 1]} if Estimator is MLPClassifier else {}
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        est.partial_fit(X, y, **kwargs)
+    assert not hasattr(est, "classes_") and not hasattr(est, "n_iter_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    before = [c.copy() for c in est.coefs_]
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        est.partial_fit(X, y)
+    assert est.n_iter_ == 3
+    for a, b in zip(est.coefs_, before):
+        np.testing.assert_array_equal(a, b)
+    est.set_params(early_stopping=False).partial_fit(X, y)
+    assert est.n_iter_ == 4
+
+
+@pytest.mark.parametrize("first, then", [
+    (dict(), dict(early_stopping=True)),
+    (dict(early_stopping=True), dict()),
+    (dict(solver="lbfgs"), dict()),
+    (dict(solver="lbfgs"), dict(early_stopping=True)),
+])
+def test_warm_start_across_early_stopping_and_solvers(first, then):
+    # A warm fit after one with the other early_stopping (or after lbfgs) found None or no
+    # curve where it kept its books and failed with TypeError or AttributeError, as
+    # scikit-learn 1.2.1's own MLP does; partial_fit after a fit with early stopping too.
+    X, y = np.random.RandomState(0).rand(40, 3), np.arange(40) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(warm_start=True, max_iter=3, random_state=0, **first).fit(X, y)
+        est.set_params(**{"solver": "adam", "early_stopping": False, **then}).fit(X, y)
+    if then.get("early_stopping"):
+        assert len(est.validation_scores_) == len(est.validation_loss_curve_) == 3
+        assert est.best_loss_ is None and est.best_validation_score_ == max(est.validation_scores_)
+    else:
+        assert est.validation_scores_ is None and est.best_validation_score_ is None
+        assert est.best_loss_ == min(est.loss_curve_[-3:])
+        est.partial_fit(X, y)
+        assert len(est.loss_curve_) == (7 if "solver" not in first else 4)
