@@ -3,9 +3,9 @@ C-contiguous float32 arrays to C as pointers, and NumPy views of memory the libr
 
 Inputs are checked here once, with messages that say what is wrong and where: the
 dimension count, the width the network expects, an empty array, NaN or infinity (with the
-first row and column), types that are not numbers. A C-contiguous float32 array goes to C
-as it is; anything else is converted once. Targets become the float rows the library
-trains on (class labels one-hot encoded).
+first row and column), a float64 value too large for float32, types that are not numbers.
+A C-contiguous float32 array goes to C as it is; anything else is converted once.
+Targets become the float rows the library trains on (class labels one-hot encoded).
 """
 import ctypes
 
@@ -60,10 +60,15 @@ def _numeric(X, name):
     return a
 
 
-def check_finite(a, name):
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_finite(a, name, source=None):
     """ValueError naming the first NaN or infinity of a (a float array). The sum is finite
     when every element is (and is found without a temporary array as large as a); only
-    when it is not, because of a NaN, an infinity or an overflow, is every element looked at."""
+    when it is not, because of a NaN, an infinity or an overflow, is every element looked at.
+    source: the wider array a was converted from; where it holds a finite number that
+    became infinity in a, the message says that it is beyond float32's range."""
     if a.dtype.kind != "f":
         return
     with np.errstate(over="ignore", invalid="ignore"):
@@ -71,7 +76,27 @@ def check_finite(a, name):
     if not np.isfinite(total) and not np.isfinite(a).all():
         where = np.argwhere(~np.isfinite(a))[0]
         place = "row %d" % where[0] if a.ndim == 1 else "row %d, column %d" % (where[0], where[1])
+        if source is not None and np.isfinite(source[tuple(where)]):
+            raise ValueError("%s holds %r at %s, beyond float32's range (+-%.4g), in which backprop computes: "
+                             "scale it down" % (name, float(source[tuple(where)]), place, FLOAT32_MAX))
         raise ValueError("%s contains NaN or infinity (the first at %s)" % (name, place))
+
+
+def as_float32(a, name, copy=False, finite=False):
+    """a (a NumPy array of numbers) as a C-contiguous float32 array: a itself when it already
+    is one (unless copy), else converted once. ValueError for a NaN or an infinity, and for
+    a finite float64 value that float32 cannot hold (it would become infinity); finite=True
+    says a is known to hold no NaN or infinity, so only a conversion from a wider float is
+    looked at."""
+    if copy or a.dtype != np.float32 or not a.flags.c_contiguous:
+        with np.errstate(over="ignore"):
+            out = np.array(a, dtype=np.float32, order="C", copy=True)
+    else:
+        out = a
+    wider = a.dtype.kind == "f" and a.dtype.itemsize > 4
+    if wider or (not finite and a.dtype.kind == "f"):
+        check_finite(out, name, source=a if wider else None)
+    return out
 
 
 def inputs(X, n_in, name="X", copy=False):
@@ -87,10 +112,7 @@ def inputs(X, n_in, name="X", copy=False):
     if a.shape[1] != n_in:
         raise ValueError("%s has %d column%s, but the network has %d inputs" % (
             name, a.shape[1], "" if a.shape[1] == 1 else "s", n_in))
-    check_finite(a, name)
-    if copy or a.dtype != np.float32 or not a.flags.c_contiguous:
-        a = np.array(a, dtype=np.float32, order="C", copy=True)
-    return a
+    return as_float32(a, name, copy=copy)
 
 
 def targets(y, m, n_out, class_names=None, name="y"):
@@ -109,8 +131,7 @@ def targets(y, m, n_out, class_names=None, name="y"):
         raise ValueError("%s has shape %s; expected (%d, %d): one row of %d target%s per sample%s" % (
             name, tuple(raw.shape), m, n_out, n_out, "" if n_out == 1 else "s",
             "" if n_out == 1 else ", or %d class labels" % m))
-    check_finite(a, name)
-    return np.array(a, dtype=np.float32, order="C", copy=True)
+    return as_float32(a, name, copy=True)
 
 
 def _one_hot(raw, m, n_out, class_names, name):

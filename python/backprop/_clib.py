@@ -19,6 +19,9 @@ c_float_p = ctypes.POINTER(ctypes.c_float)
 c_double_p = ctypes.POINTER(ctypes.c_double)
 c_size_t_p = ctypes.POINTER(ctypes.c_size_t)
 c_float_pp = ctypes.POINTER(c_float_p)
+# The largest size_t. ctypes keeps only the low bits of a larger number given for one
+# (2**64 + 1 would become 1): sizes past it are clipped to it first.
+SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
 
 # ------------------------------------------------------------------ status codes
 
@@ -307,11 +310,29 @@ class Closing:
         self.close()
 
 
+def c_text(text, what):
+    """A str as the NUL-terminated UTF-8 string C reads. ValueError for a NUL inside it:
+    C would stop there and read a shorter string than the one given."""
+    raw = text.encode("utf-8")
+    if b"\0" in raw:
+        raise ValueError("%s %r holds a NUL character" % (what, text))
+    return raw
+
+
+def c_path(path):
+    """A path (str, bytes or os.PathLike) as the bytes C opens. ValueError for a NUL inside
+    it, as Python's open() gives: C would stop there and open another file."""
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError("embedded null byte in the path %r" % (os.fspath(path),))
+    return raw
+
+
 def parse(kind, name, choices):
     """The enum value of a name through the library's bp_<kind>_parse; ValueError naming
     the choices when the library does not know it."""
     value = ctypes.c_int()
-    raw = name.encode("utf-8") if isinstance(name, str) else None
+    raw = name.encode("utf-8") if isinstance(name, str) and "\0" not in name else None
     if raw is None or getattr(C, "bp_%s_parse" % kind)(raw, ctypes.byref(value)) != BP_OK:
         raise ValueError("unknown %s %r (%s)" % (kind, name, ", ".join(choices)))
     return value.value

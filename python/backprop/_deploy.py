@@ -23,8 +23,8 @@ from ._clib import C
 
 def export(net_handle, fmt, name=None, qnet=None, source=None):
     """The bytes bp_net_export writes for a bp_net (and a bp_qnet for int8 C)."""
-    options = _clib.ExportOptions(format=fmt, name=None if name is None else name.encode("utf-8"), int8=qnet,
-                                  source=None if source is None else os.fsencode(source))
+    options = _clib.ExportOptions(format=fmt, name=None if name is None else _clib.c_text(name, "name"), int8=qnet,
+                                  source=None if source is None else _clib.c_path(source))
     data, size = ctypes.c_void_p(), ctypes.c_size_t()
     err = _clib.Error()
     _clib.check(C.bp_net_export(net_handle, ctypes.byref(options), ctypes.byref(data), ctypes.byref(size),

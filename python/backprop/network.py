@@ -191,7 +191,7 @@ class _Trainer:
 
     def save(self, path):
         err = _clib.Error()
-        _clib.check(C.bp_checkpoint_save(self.handle, os.fsencode(path), None, 0, ctypes.byref(err)), err)
+        _clib.check(C.bp_checkpoint_save(self.handle, _clib.c_path(path), None, 0, ctypes.byref(err)), err)
 
     def free(self):
         if self.handle:
@@ -465,6 +465,8 @@ class Network(_clib.Closing):
     def threads(self, n):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise ValueError("threads must be a whole number (0: all physical cores), got %r" % (n,))
+        if not -2 ** 31 <= n < 2 ** 31:  # ctypes would pass such a number to C's int cut to 32 bits
+            raise ValueError("threads=%d is out of range (0: all physical cores)" % n)
         with self._lock:
             err = _clib.Error()
             _clib.check(C.bp_net_set_threads(self._handle(), int(n), ctypes.byref(err)), err, what="threads")
@@ -488,7 +490,7 @@ class Network(_clib.Closing):
             names = [str(n) for n in names]
             if len(names) != self.sizes[-1]:
                 raise ValueError("%d class names for %d outputs" % (len(names), self.sizes[-1]))
-            arr = (ctypes.c_char_p * len(names))(*[n.encode("utf-8") for n in names])
+            arr = (ctypes.c_char_p * len(names))(*[_clib.c_text(n, "class name") for n in names])
             _clib.check(C.bp_net_set_class_names(h, arr, len(names)), what="class names")
 
     @property
@@ -508,12 +510,11 @@ class Network(_clib.Closing):
             if value is None:
                 _clib.check(C.bp_net_set_input_transform(h, None, None))
                 return
-            shift, scale = (np.ascontiguousarray(v, np.float32).reshape(-1) for v in value)
+            shift, scale = (np.asarray(v, np.float64).reshape(-1) for v in value)
             n = self.sizes[0]
             if shift.shape != (n,) or scale.shape != (n,):
                 raise ValueError("the input transform needs %d shifts and %d scales" % (n, n))
-            _arrays.check_finite(shift, "shift")
-            _arrays.check_finite(scale, "scale")
+            shift, scale = _arrays.as_float32(shift, "shift"), _arrays.as_float32(scale, "scale")
             _clib.check(C.bp_net_set_input_transform(h, _arrays.float_ptr(shift), _arrays.float_ptr(scale)))
 
     # ---------------------------------------------------------------- parameters
@@ -572,7 +573,8 @@ class Network(_clib.Closing):
                 a = np.asarray(src, dtype=np.float64)
                 if a.shape != dst.shape:
                     raise ValueError("%s of layer %d: shape %s, expected %s" % (name, l, a.shape, dst.shape))
-                _arrays.check_finite(a.reshape(a.shape[0], -1) if a.ndim else a.reshape(1, 1), "%s[%d]" % (name, l - 1))
+                # NaN, infinity, or a value float32 cannot hold (it would become infinity)
+                _arrays.as_float32(a.reshape(a.shape[0], -1) if a.ndim else a.reshape(1, 1), "%s[%d]" % (name, l - 1))
                 new.append(a)
             for dst, a in zip(targets, new):
                 dst[...] = a
@@ -798,7 +800,7 @@ class Network(_clib.Closing):
                 raise ValueError("batch must be a positive whole number, got %r" % (batch,))
             if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate >= 0):
                 raise ValueError("learning_rate must be a number >= 0, got %r" % (learning_rate,))
-            name = sample_name.encode("utf-8") if sample_name else None
+            name = _clib.c_text(sample_name, "sample_name") if sample_name else None
             options = _clib.ExplainOptions(format=fmt, batch=int(batch or 0), learning_rate=float(learning_rate),
                                            sample_name=name)
             text = ctypes.c_void_p()
@@ -818,7 +820,7 @@ class Network(_clib.Closing):
         `predict` and every other surface read."""
         with self._lock:
             err = _clib.Error()
-            _clib.check(C.bp_net_save(self._handle(), os.fsencode(path), ctypes.byref(err)), err)
+            _clib.check(C.bp_net_save(self._handle(), _clib.c_path(path), ctypes.byref(err)), err)
 
     # ---------------------------------------------------------------- deploying
     def export_onnx(self, path=None, *, source=None):
@@ -974,7 +976,7 @@ class Network(_clib.Closing):
     def _resume_from(self, path):
         net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
         err = _clib.Error()
-        _clib.check(C.bp_checkpoint_load(os.fsencode(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
+        _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
                                          ctypes.byref(err)), err)
         if self.sizes[0] != C.bp_net_width(net.value, 0) or \
                 self.sizes[-1] != C.bp_net_width(net.value, C.bp_net_layer_count(net.value)):
@@ -1012,19 +1014,25 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
             raise ValueError("%s must be a number >= %g, got %r" % (name, lo, v))
         return float(v)
 
+    def below_one(name, v):  # the library refuses 1 and more ("invalid argument", without a name)
+        v = number(name, v)
+        if v >= 1:
+            raise ValueError("%s must be a number from 0 to below 1, got %r" % (name, v))
+        return v
+
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 0:
         raise ValueError("batch_size must be a whole number >= 0 (0: the whole data set), got %r" % (batch_size,))
     c = _clib.TrainConfig()
     c.learning_rate = number("lr", lr)
-    c.momentum = number("momentum", momentum)
-    c.batch_size = int(batch_size)
+    c.momentum = below_one("momentum", momentum)
+    c.batch_size = min(int(batch_size), _clib.SIZE_MAX)  # larger than any data set, as asked: the whole set
     c.reduction = _clib.parse("reduction", reduction, ("mean", "sum"))
     c.no_shuffle = 0 if shuffle else 1
     c.seed = int(seed) & (2 ** 64 - 1)
     c.optimizer = _clib.parse("optimizer", optimizer, ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop",
                                                        "lbfgs"))
-    c.beta1 = number("beta1", beta1)
-    c.beta2 = number("beta2", beta2)
+    c.beta1 = below_one("beta1", beta1)
+    c.beta2 = below_one("beta2", beta2)
     c.epsilon = number("epsilon", epsilon)
     c.weight_decay = number("weight_decay", weight_decay)
     c.clip_norm = number("clip", clip)
@@ -1119,6 +1127,9 @@ class _FitRun:
             if isinstance(input_scale, bool) or not isinstance(input_scale, (int, float, np.floating)) or \
                     not math.isfinite(input_scale) or input_scale <= 0:
                 raise ValueError("input_scale must be a number > 0, got %r" % (input_scale,))
+            if 1.0 / input_scale > _arrays.FLOAT32_MAX:
+                raise ValueError("input_scale %r is too small: the model stores 1 / input_scale as a float32, which "
+                                 "holds at most %.4g" % (input_scale, _arrays.FLOAT32_MAX))
             scale[:] = 1.0 / input_scale
         else:
             mode = {"none": _clib.NORMALIZE_NONE, "minmax": _clib.NORMALIZE_MINMAX,
@@ -1213,7 +1224,7 @@ def load(path):
     the playground)."""
     h = ctypes.c_void_p()
     err = _clib.Error()
-    _clib.check(C.bp_net_load(os.fsencode(path), ctypes.byref(h), ctypes.byref(err)), err)
+    _clib.check(C.bp_net_load(_clib.c_path(path), ctypes.byref(h), ctypes.byref(err)), err)
     return Network._adopt(h.value)
 
 
@@ -1223,7 +1234,7 @@ def load_checkpoint(path):
     use the returned network as a model."""
     net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
     err = _clib.Error()
-    _clib.check(C.bp_checkpoint_load(os.fsencode(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
+    _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
                                      ctypes.byref(err)), err)
     return Network._adopt(net.value, trainer.value)
 

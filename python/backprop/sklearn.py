@@ -51,6 +51,10 @@ _OUTPUT = {"softmax": ("softmax", "ce"), "logistic": ("sigmoid", "bce"), "identi
 # smallest positive double stands in for it, and the trainer, which keeps its betas as
 # floats, rounds it to exactly 0.
 _ZERO = 5e-324
+# scikit-learn's sgd accepts momentum = 1, which bp_train_config refuses (it wants < 1): the
+# largest double below 1 stands in for it, and the trainer, which keeps its momentum as a
+# float, rounds it to exactly 1.
+_ONE = float(np.nextafter(1.0, 0.0))
 # src/core/lbfgs.c: the samples of one backward pass of an evaluation, and the relative
 # decrease of the loss at which it stops (scipy's default factr 1e7 times double's epsilon).
 _LBFGS_CHUNK = 1024
@@ -180,9 +184,23 @@ class _BaseMLP(BaseEstimator):
                                  % self.solver)
         return True
 
+    def _start_partial_fit(self):
+        """What partial_fit checks before it changes anything."""
+        if self.__dict__.get("_net") is None and hasattr(self, "_validate_params"):
+            self._validate_params()
+        if self.early_stopping:
+            # scikit-learn 1.2.1's MLP fails here with a TypeError from best_loss_ = None
+            # (its issue 25693); later versions raise this ValueError.
+            raise ValueError("partial_fit does not support early_stopping=True: it trains one epoch on the data it "
+                             "is given and holds nothing out; set early_stopping=False, or use fit")
+
     def _hidden_sizes(self):
         h = self.hidden_layer_sizes
         h = list(h) if hasattr(h, "__iter__") else [h]
+        # scikit-learn's MLP raises TypeError for a width that is not a whole number (2.5,
+        # 4.0, True), which int() would quietly turn into another width
+        if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, Integral) for s in h):
+            raise TypeError("hidden_layer_sizes must hold whole numbers, got %r" % (self.hidden_layer_sizes,))
         if any(int(s) <= 0 for s in h):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % h)
         return [int(s) for s in h]
@@ -200,6 +218,12 @@ class _BaseMLP(BaseEstimator):
             X = X.toarray()
         if y.ndim == 1:
             y = y.reshape(-1, 1)
+        # The engine trains in float32: a float64 value beyond its range is refused here, by
+        # row and column, rather than trained on as infinity. X32 is the array the data set
+        # reads; X itself stays for scoring, as scikit-learn keeps it.
+        X32 = _arrays.as_float32(X, "X", finite=True)
+        if not is_classifier(self):
+            _arrays.as_float32(y, "y", finite=True)
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         rs = check_random_state(self.random_state)
         if first_pass:
@@ -213,14 +237,18 @@ class _BaseMLP(BaseEstimator):
                                  "with warm_start, to train with other dropout" % (list(self._net.dropout),))
             # A new network object: coefs_ views taken before keep the old one alive.
             self._net = self._net._rebuilt(rates)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, y, precision)
-        else:
-            self._fit_stochastic(X, y, rs, incremental, precision)
-        if not all(np.isfinite(a).all() for a in self._net._layer_views()[0]) or \
-                not all(np.isfinite(b).all() for b in self._net._layer_views()[1]):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
-                             "values and need to be preprocessed.")
+        # The whole run holds the network's lock, as Network.fit does: the trainer calls the
+        # library on the network's handle, which is not thread-safe, so a predict from
+        # another thread waits instead of using the work space the step is using.
+        with self._net._lock:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X32, y, precision)
+            else:
+                self._fit_stochastic(X, X32, y, rs, incremental, precision)
+            if not all(np.isfinite(a).all() for a in self._net._layer_views()[0]) or \
+                    not all(np.isfinite(b).all() for b in self._net._layer_views()[1]):
+                raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                                 "values and need to be preprocessed.")
         return self
 
     def _initialize(self, y, layer_units, rs, rates):
@@ -301,17 +329,38 @@ class _BaseMLP(BaseEstimator):
         else:
             name = "sgd" if self.momentum == 0 else "nesterov" if self.nesterovs_momentum else "momentum"
             c.optimizer = _clib.parse("optimizer", name, ())
-            c.momentum = self.momentum
+            c.momentum = self.momentum if self.momentum < 1 else _ONE
             c.learning_rate = self.learning_rate_init / k
         return c
 
-    def _fit_stochastic(self, X, y, rs, incremental, precision):
+    def _keep_books(self, early_stopping):
+        """The curves and best scores this run extends, made where the last run (lbfgs, or
+        one with the other early_stopping, before warm_start or partial_fit) left none:
+        scikit-learn 1.2.1's MLP fails there with an AttributeError or a TypeError on None.
+        As after a fit from scratch, best_loss_ is None with early stopping and the
+        validation attributes None without."""
+        if self.__dict__.get("loss_curve_") is None:
+            self.loss_curve_, self._no_improvement_count = [], 0
+        if early_stopping and self.__dict__.get("validation_scores_") is None:
+            self.validation_scores_, self.validation_loss_curve_ = [], []
+            self.best_validation_score_, self.best_loss_ = -np.inf, None
+        elif not early_stopping and self.__dict__.get("best_loss_") is None:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = self.validation_loss_curve_ = self.best_validation_score_ = None
+
+    def _fit_stochastic(self, X, X32, y, rs, incremental, precision):
+        """X32: X as float32, C-contiguous (what the data set reads)."""
         net = self._net
         early_stopping = self.early_stopping and not incremental
+        self._keep_books(early_stopping)
         if early_stopping:
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, y, y_val = train_test_split(X, y, random_state=rs, test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            split = dict(random_state=rs, test_size=self.validation_fraction, stratify=stratify)
+            if X32 is X:
+                X, X_val, y, y_val = train_test_split(X, y, **split)
+                X32 = X
+            else:  # one split of both forms of X: the same rows go to each side
+                X, X_val, X32, _, y, y_val = train_test_split(X, X32, y, **split)
             y_val_labels = self._label_binarizer.inverse_transform(y_val) if is_classifier(self) else y_val
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
@@ -326,7 +375,7 @@ class _BaseMLP(BaseEstimator):
                 net._trainer.observe(-self.best_validation_score_, 0)
         trainer = net._trainer
         trainer.set_precision(precision)  # partial_fit after set_params, or after a pickle (which drops it)
-        data = _arrays.Dataset(X, y)
+        data = _arrays.Dataset(X32, y)
         val = _arrays.Dataset(X_val, y_val) if early_stopping else None
         try:
             for _ in range(self.max_iter):
@@ -523,7 +572,7 @@ class _BaseMLP(BaseEstimator):
         net = state.pop("_net", None)
         if net is not None:
             # With a trainer, a checkpoint: partial_fit goes on with the optimizer's state.
-            with tempfile.TemporaryDirectory(prefix="backprop-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="backprop-") as tmp, net._lock:  # not during a fit
                 path = os.path.join(tmp, "state.bpm")
                 if net._trainer is not None:
                     net._trainer.save(path)
@@ -546,7 +595,7 @@ class _BaseMLP(BaseEstimator):
                     f.write(data)
                 net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
                 err = _clib.Error()
-                _clib.check(C.bp_checkpoint_load(os.fsencode(path), ctypes.byref(net), ctypes.byref(trainer),
+                _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer),
                                                  None, None, ctypes.byref(err)), err)
                 self._net = Network._adopt(net.value, trainer.value)
         else:
@@ -637,8 +686,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), continuing the optimizer's state; `classes` (every class
         there will be) is required on the first call."""
-        if self.__dict__.get("_net") is None and hasattr(self, "_validate_params"):
-            self._validate_params()
+        self._start_partial_fit()
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -710,6 +758,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing the optimizer's state."""
-        if self.__dict__.get("_net") is None and hasattr(self, "_validate_params"):
-            self._validate_params()
+        self._start_partial_fit()
         return self._fit(X, y, incremental=True)

@@ -1,5 +1,7 @@
 """Bad input: every mistake becomes a Python exception with a message that says what is
 wrong; nothing crashes the interpreter."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -64,7 +66,10 @@ def test_bad_targets(net, y, match):
     ({"schedule": "linear"}, "unknown schedule"),
     ({"reduction": "max"}, "unknown reduction"),
     ({"lr": -1}, "lr must be a number >= 0"),
-    ({"momentum": 1.5}, "invalid combination of training settings"),
+    ({"momentum": 1.5}, "momentum must be a number from 0 to below 1, got 1.5"),
+    ({"optimizer": "momentum", "momentum": 1}, "momentum must be a number from 0 to below 1"),
+    ({"optimizer": "adam", "beta1": 1}, "beta1 must be a number from 0 to below 1"),
+    ({"optimizer": "adam", "beta2": 1.5}, "beta2 must be a number from 0 to below 1"),
     ({"batch_size": -2}, "batch_size must be a whole number"),
     ({"epochs": 0}, "epochs must be a whole number >= 1"),
     ({"validation": 1.5}, "validation must be a fraction"),
@@ -73,6 +78,7 @@ def test_bad_targets(net, y, match):
     ({"normalize": "zscore"}, "normalize must be"),
     ({"normalize": "minmax", "input_scale": 2}, "cannot be combined"),
     ({"input_scale": 0}, "input_scale must be a number > 0"),
+    ({"input_scale": 1e-39}, "input_scale 1e-39 is too small: the model stores 1 / input_scale as a float32"),
     ({"threads": 1000}, "threads"),
     ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
     ({"test": (GOOD_X,)}, "test must be a pair"),
@@ -162,9 +168,65 @@ def test_bad_parameter_assignments(net):
         net.threads = "many"
     with pytest.raises(ValueError, match="input transform needs"):
         net.input_transform = (np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match=r"scale holds 1e\+39 at row 2, beyond float32's range"):
+        net.input_transform = (np.zeros(3), [1, 1, 1e39])
+    assert net.input_transform is None
     with pytest.raises(ValueError, match="give both"):
         net.gradcheck(X=GOOD_X)
     with pytest.raises(ValueError, match="format must be"):
         net.explain(format="html")
     with pytest.raises(ValueError, match="one sample of 3 inputs"):
         net.explain(np.zeros(4), 0)
+
+
+def test_values_float32_cannot_hold_are_refused(net):
+    # 1e39 is a finite float64 but infinity in float32, in which the library computes: it
+    # once passed the NaN check, became infinity, and predictions came back NaN.
+    X = np.zeros((4, 3))
+    X[1, 2] = -1e39
+    match = r"X(_calibration)? holds -1e\+39 at row 1, column 2, beyond float32's range"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even NumPy's overflow warning on the way
+        for call in (net.forward, net.predict, lambda X: net.fit(X, GOOD_Y), lambda X: net.quantize(X)):
+            with pytest.raises(ValueError, match=match):
+                call(X)
+        regressor = backprop.Network([3, 4, 2])
+        with pytest.raises(ValueError, match=r"y holds 1e\+39 at row 3, column 1"):
+            regressor.fit(GOOD_X, np.array([[0, 0], [0, 0], [0, 0], [0, 1e39]]))
+        with pytest.raises(ValueError, match=r"weights\[0\] holds 1e\+39 at row 4, column 0"):
+            net.weights = [np.pad(np.array([[1e39]]), ((4, 0), (0, 2))), np.zeros((2, 5))]
+        X[1, 2] = -3e38  # within float32's range: taken
+        assert np.isfinite(net.forward(X)).all()
+
+
+def test_nul_in_a_path_or_name_is_refused(tmp_path, net):
+    # C ends a string at its first NUL: "m\0.bpm" was saved as "m", a file nobody named.
+    bad = str(tmp_path / "m\0.bpm")
+    for call in (lambda: net.save(bad), lambda: backprop.load(bad), lambda: backprop.load_checkpoint(bad),
+                 lambda: net.fit(GOOD_X, GOOD_Y, checkpoint=bad), lambda: net.save_checkpoint(bad)):
+        with pytest.raises(ValueError, match="embedded null byte"):
+            call()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="NUL"):
+        net.class_names = ["a\0b", "c"]
+    assert net.class_names is None
+    with pytest.raises(ValueError, match="NUL"):
+        net.export_c(name="model\0x")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        net.fit(GOOD_X, GOOD_Y, optimizer="adam\0x")
+
+
+def test_numbers_beyond_what_c_holds_are_not_cut_short(net):
+    # ctypes keeps the low bits of a number too large for the C type: threads=2**32 became
+    # 0 (one per core), batch_size=2**64 + 1 became 1 (a step per sample).
+    for threads in (2 ** 32, 2 ** 40 + 1, -2 ** 40):
+        with pytest.raises(ValueError, match="threads=%d is out of range" % threads):
+            net.threads = threads
+        with pytest.raises(ValueError, match="out of range"):
+            backprop.Network([3, 2], threads=threads)
+    assert net.threads == 1
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(8, 3).astype(np.float32), rng.randint(0, 2, 8)
+    whole = net.copy().fit(X, y, epochs=1, batch_size=8, shuffle=False)
+    huge = net.copy().fit(X, y, epochs=1, batch_size=2 ** 64 + 1, shuffle=False)
+    assert huge[0].train_loss == whole[0].train_loss

@@ -2,6 +2,7 @@
 scikit-learn's own MLP."""
 import copy
 import pickle
+import threading
 import warnings
 
 import numpy as np
@@ -141,7 +142,7 @@ def test_early_stopping(digits, monkeypatch):
 
     def spy(*args, **kwargs):  # keep the validation part fit holds out
         parts = split(*args, **kwargs)
-        held_out["X"], held_out["Y"] = parts[1], parts[3]
+        held_out["X"], held_out["Y"] = parts[1], parts[-1]  # X, X_val, [X32, X32_val,] y, y_val
         return parts
 
     monkeypatch.setattr(module, "train_test_split", spy)
@@ -440,3 +441,160 @@ def test_starts_from_scikit_learns_weights(digits, activation):
     for (coef, intercept), c, b in zip(expected, ours.coefs_, ours.intercepts_):
         np.testing.assert_allclose(c, coef, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(b, intercept, rtol=1e-6, atol=1e-7)
+
+
+def test_values_float32_cannot_hold_are_refused():
+    # scikit-learn's own MLP computes in float64; the engine in float32, where 1e39 is
+    # infinity: fit said "training diverged", predict_proba gave NaN.
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(20, 3), np.arange(20) % 2
+    big = X.copy()
+    big[7, 1] = 1e39
+    match = r"X holds 1e\+39 at row 7, column 1, beyond float32's range"
+    for est in (MLPClassifier(max_iter=2), MLPClassifier(max_iter=2, early_stopping=True),
+                MLPClassifier(solver="lbfgs", max_iter=2), MLPRegressor(max_iter=2)):
+        with pytest.raises(ValueError, match=match):
+            est.fit(big, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        clf.predict_proba(big)
+    with pytest.raises(ValueError, match=r"y holds 1e\+39 at row 3, column 0"):
+        MLPRegressor(max_iter=2).fit(X, np.where(np.arange(20) == 3, 1e39, 0.0))
+
+
+def test_early_stopping_float32_and_float64_x_train_alike():
+    # fit reads a float32 copy of float64 X and splits both forms together.
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 4), rng.randint(0, 3, 60)
+    fits = []
+    for Xd in (X, X.astype(np.float32)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=5,
+                                      random_state=0).fit(Xd.astype(np.float32).astype(Xd.dtype), y))
+    assert fits[0].validation_scores_ == fits[1].validation_scores_
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("nesterovs_momentum, epochs", [(False, 20), (True, 50)])
+def test_momentum_one_as_scikit_learn(nesterovs_momentum, epochs):
+    # scikit-learn takes momentum in [0, 1]; the library refuses 1, and fit raised
+    # "invalid combination of training settings: invalid argument". The trainer now gets
+    # the double below 1, which its float rounds to 1: the steps are scikit-learn's.
+    rng = np.random.RandomState(0)
+    X = rng.rand(16, 3)
+    y = X @ [1.0, -2.0, 0.5]
+    kw = dict(hidden_layer_sizes=(4,), activation="identity", solver="sgd", momentum=1,
+              nesterovs_momentum=nesterovs_momentum, alpha=0, shuffle=False, batch_size=16,
+              learning_rate_init=0.01, max_iter=epochs, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPRegressor(**kw).fit(X, y), neural_network.MLPRegressor(**kw).fit(X, y)
+    # 1e-7 off scikit-learn's loss here; momentum 0.999999 would be 3e-6 and 6e-6 off
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [(2.5,), (4.0,), (True,), (8, "4"), np.array([3.0])])
+def test_hidden_layer_sizes_must_be_whole_numbers(sizes):
+    # int() made (2.5,) a layer of 2 and (True,) a layer of 1; scikit-learn raises TypeError.
+    X, y = np.eye(4), [0, 1, 0, 1]
+    for est in (MLPClassifier, neural_network.MLPClassifier):
+        with pytest.raises(TypeError):
+            est(hidden_layer_sizes=sizes, max_iter=2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(np.int64(3), 2), max_iter=2).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(4, 3), (3, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("solver, epochs", [("adam", 6), ("lbfgs", 30)])
+def test_predict_from_another_thread_waits_for_fit(solver, epochs):
+    # fit called the trainer without the network's lock, so predict_proba from another
+    # thread ran in the same work space as the training step: the weights came out other
+    # than those of the same fit alone (seen in every run, not one in three).
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(4000, 64).astype(np.float32), rng.randint(0, 5, 4000)
+    params = dict(hidden_layer_sizes=(64,), solver=solver, max_iter=epochs, batch_size=50, random_state=0, threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        alone = MLPClassifier(**params).fit(X, y)
+        shared = MLPClassifier(**params).fit(X[:100], y[:100])  # fitted, so that predict works at once
+        started, stop, errors = threading.Event(), threading.Event(), []
+
+        def predict():
+            k = 1
+            try:
+                while not stop.is_set():
+                    shared.predict_proba(X[:k % 3000 + 1])
+                    started.set()
+                    k += 997
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        thread = threading.Thread(target=predict)
+        thread.start()
+        started.wait()
+        try:
+            shared.fit(X, y)
+            shared.__getstate__()  # pickling takes the lock too
+        finally:
+            stop.set()
+            thread.join()
+    assert not errors
+    for a, b in zip(shared.coefs_, alone.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_partial_fit_refuses_early_stopping(Estimator):
+    # It failed with "TypeError: unsupported operand type(s) for -: 'NoneType' and 'float'"
+    # from best_loss_ = None, as scikit-learn 1.2.1's own MLP does (scikit-learn issue
+    # 25693); later scikit-learn raises ValueError before it changes anything, and so now
+    # does this.
+    X, y = np.random.RandomState(0).rand(20, 3), np.arange(20) % 2
+    est = Estimator(early_stopping=True, max_iter=3, random_state=0)
+    kwargs = {"classes": [0, 1]} if Estimator is MLPClassifier else {}
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        est.partial_fit(X, y, **kwargs)
+    assert not hasattr(est, "classes_") and not hasattr(est, "n_iter_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    before = [c.copy() for c in est.coefs_]
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        est.partial_fit(X, y)
+    assert est.n_iter_ == 3
+    for a, b in zip(est.coefs_, before):
+        np.testing.assert_array_equal(a, b)
+    est.set_params(early_stopping=False).partial_fit(X, y)
+    assert est.n_iter_ == 4
+
+
+@pytest.mark.parametrize("first, then", [
+    (dict(), dict(early_stopping=True)),
+    (dict(early_stopping=True), dict()),
+    (dict(solver="lbfgs"), dict()),
+    (dict(solver="lbfgs"), dict(early_stopping=True)),
+])
+def test_warm_start_across_early_stopping_and_solvers(first, then):
+    # A warm fit after one with the other early_stopping (or after lbfgs) found None or no
+    # curve where it kept its books and failed with TypeError or AttributeError, as
+    # scikit-learn 1.2.1's own MLP does; partial_fit after a fit with early stopping too.
+    X, y = np.random.RandomState(0).rand(40, 3), np.arange(40) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(warm_start=True, max_iter=3, random_state=0, **first).fit(X, y)
+        est.set_params(**{"solver": "adam", "early_stopping": False, **then}).fit(X, y)
+    if then.get("early_stopping"):
+        assert len(est.validation_scores_) == len(est.validation_loss_curve_) == 3
+        assert est.best_loss_ is None and est.best_validation_score_ == max(est.validation_scores_)
+    else:
+        assert est.validation_scores_ is None and est.best_validation_score_ is None
+        assert est.best_loss_ == min(est.loss_curve_[-3:])
+        est.partial_fit(X, y)
+        assert len(est.loss_curve_) == (7 if "solver" not in first else 4)
