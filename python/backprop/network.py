@@ -925,6 +925,8 @@ class Network(_clib.Closing):
         checkpoint_every steps); resume: a checkpoint to continue from, where epochs
         counts the epochs already done, as `backprop train --resume` does.
         callback: called with each Epoch after it ends; returning False stops training.
+        It must not close the network (ValueError) nor fit, resume or rebuild it for
+        other dropout (RuntimeError): fit raises as soon as it returns.
         verbose: print one line per epoch.
 
         Training runs in the library with the GIL released. Ctrl-C takes effect at the end
@@ -1150,6 +1152,21 @@ class _FitRun:
         for d in self.sets:
             d.free()
 
+    def _check_untouched(self, trainer, epoch):
+        """After the callback: the network must still be open and trained by this run's
+        trainer. A callback that closed it, fit it again, resumed or changed its dropout
+        (each frees the trainer this loop holds) stops fit here, with the reason, instead
+        of the next epoch failing with the library's "invalid argument"."""
+        net = self.net
+        if net._net is None:
+            raise ValueError("the network was closed during fit (by the callback, after epoch %d): close it "
+                             "after fit returns, or return False from the callback to stop training"
+                             % epoch)
+        if net._trainer is not trainer or trainer.handle is None:
+            raise RuntimeError("the network was trained again or rebuilt during fit (by the callback, after "
+                               "epoch %d: fit, resume or a new dropout replace the trainer this fit runs); "
+                               "return False from the callback and fit again after it returns" % epoch)
+
     def epochs(self, checkpoint, checkpoint_every, callback, verbose):
         net, trainer = self.net, self.net._trainer
         if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or
@@ -1189,8 +1206,11 @@ class _FitRun:
                     stop = trainer.observe(vm["loss"], self.patience)
                 if checkpoint is not None:
                     trainer.save(checkpoint)
-                if callback is not None and callback(record) is False:
-                    break
+                if callback is not None:
+                    go_on = callback(record)
+                    self._check_untouched(trainer, e)
+                    if go_on is False:
+                        break
                 if stats.converged:
                     if verbose:
                         print("lbfgs converged after %d iterations" % C.bp_trainer_steps_done(trainer.handle))

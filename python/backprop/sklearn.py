@@ -62,6 +62,47 @@ _LBFGS_RELATIVE_DECREASE = 2.2e-9
 _LBFGS_SEARCH = 25  # evaluations one iteration's line search may make (LINE_SEARCH_MAX)
 
 
+def _class_names(classes, out_activation):
+    """The names a classifier's network carries for its outputs (bp_net_set_class_names),
+    so that its model file speaks in the estimator's labels: str() of each class, for a
+    softmax output (one output per class). None where the network gets no names:
+
+    - labels 0..K-1 (whole numbers): the output indices already are the labels, and the
+      command line gives data numbered so no names either, so the model is the same;
+    - one logistic output (two classes) or multilabel outputs: the model file holds
+      exactly one name per output and has no place for the second class of a single
+      output, and names would make `backprop eval` and `predict` read the targets as one
+      class column, which multilabel data is not;
+    - labels whose text cannot stand for them (two labels with the same str(), a NUL
+      character, which C strings and the model file cannot hold, or text UTF-8 cannot
+      encode): with a warning, as the network then speaks in indices."""
+    if out_activation != "softmax":
+        return None
+    classes = np.asarray(classes)
+    if classes.dtype.kind in "iuf" and np.array_equal(classes, np.arange(len(classes))):
+        return None
+    names = [str(c) for c in classes]
+    problem = None
+    if len(set(names)) != len(names):
+        same = next(n for n in names if names.count(n) > 1)
+        problem = "two classes read %r as text" % (same,)
+    else:
+        for n in names:
+            if "\0" in n:
+                problem = "class %r holds a NUL character, which the model file cannot store" % (n,)
+                break
+            try:
+                n.encode("utf-8")
+            except UnicodeEncodeError:
+                problem = "class %r is not text UTF-8 can encode" % (n,)
+                break
+    if problem:
+        warnings.warn("%s: the network (network_, a saved model, its exports) names its outputs 0..%d, the "
+                      "positions of classes_, instead of the classes" % (problem, len(names) - 1), UserWarning)
+        return None
+    return names
+
+
 def _constraints():
     if Interval is None:
         return {}
@@ -265,6 +306,8 @@ class _BaseMLP(BaseEstimator):
         output, loss = _OUTPUT[self.out_activation_]
         self._net = Network(layer_units, activation=_HIDDEN[self.activation], output=output, loss=loss, dropout=rates)
         self._net.threads = 0 if self.threads is None else int(self.threads)
+        if is_classifier(self):
+            self._net.class_names = _class_names(self.classes_, self.out_activation_)
         self._init_coefs(rs)
         if self.solver == "lbfgs":
             return  # as in scikit-learn, the curves and best scores belong to the stochastic solvers

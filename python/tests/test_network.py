@@ -174,6 +174,26 @@ def test_callback_false_stops_and_early_stop_keeps_best(blobs):
     assert net.evaluate(Xv, yv)["loss"] == pytest.approx(losses[best], rel=1e-12)
 
 
+def test_callback_that_closes_or_refits_the_network_stops_fit(blobs):
+    # Each of these frees the trainer fit is running: fit must stop when the callback
+    # returns, saying why, not go on into the library ("training: invalid argument").
+    X, y = blobs
+    net = backprop.Network([4, 8, 3], loss="ce", seed=5)
+    seen = []
+    with pytest.raises(ValueError, match="closed during fit .*after epoch 2"):
+        net.fit(X, y, epochs=5, callback=lambda e: seen.append(e) or (net.close() if e.epoch == 2 else None))
+    assert len(seen) == 2 and net.closed
+    net = backprop.Network([4, 8, 3], loss="ce", seed=5)
+    with pytest.raises(ValueError, match="closed during fit"):  # even when it also asks to stop
+        net.fit(X, y, epochs=5, callback=lambda e: net.close() or False)
+    for change in (lambda net: net.fit(X, y, epochs=1), lambda net: setattr(net, "dropout", 0.5)):
+        net = backprop.Network([4, 8, 3], loss="ce", seed=5)
+        with pytest.raises(RuntimeError, match="trained again or rebuilt during fit .*after epoch 1"):
+            net.fit(X, y, epochs=5, callback=lambda e, net=net, change=change: change(net))
+        assert net.predict(X).shape == (300,)  # the network itself is whole
+        assert len(net.fit(X, y, epochs=2)) == 2
+
+
 def test_threads_give_the_same_bits(blobs):
     X, y = blobs
     results = []

@@ -235,6 +235,118 @@ def test_binary_multilabel_and_string_classes():
     assert ml.score(Xm, Ym) > sk.score(Xm, Ym) - 0.1  # subset accuracy, as scikit-learn scores multi-label
 
 
+def _labelled(labels, n=240, seed=0):
+    """X of 4 columns and one of `labels` per row, learnable from X."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 4)
+    k = np.clip(((X[:, 0] + 2) * len(labels) / 4).astype(int), 0, len(labels) - 1)
+    return X, np.asarray(labels)[k]
+
+
+def _cli_classes(program, path, X, tmp_path):
+    """`backprop predict PATH --classes` on X, read back as CSV."""
+    import csv
+    import io
+    import subprocess
+    data = tmp_path / "x.csv"
+    np.savetxt(data, X, delimiter=",", fmt="%.17g")
+    out = subprocess.run([program, "predict", str(path), "--data", str(data), "--classes"], check=True,
+                         capture_output=True, text=True, encoding="utf-8").stdout
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    assert rows[0] == ["class"]
+    return [r[0] for r in rows[1:]]
+
+
+def test_string_classes_travel_with_the_network(tmp_path, program):
+    # Labels a CSV file must quote (a comma, a quote, a line break) and one beyond ASCII.
+    labels = ["ok", "worn, badly", 'say "hi"', "two\nlines", "übel"]
+    X, y = _labelled(labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=200, random_state=0,
+                            learning_rate_init=0.02).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    assert clf.network_.class_names == list(clf.classes_) == sorted(labels)
+    np.testing.assert_array_equal(clf.network_.predict(X), clf.predict(X))
+    path = tmp_path / "m.bpm"
+    clf.network_.save(path)
+    assert _cli_classes(program, path, X, tmp_path) == list(clf.predict(X))
+    loaded = backprop.load(path)
+    assert loaded.class_names == list(clf.classes_)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    import json
+    import subprocess
+    info = subprocess.run([program, "info", str(path), "--json"], check=True, capture_output=True).stdout
+    assert json.loads(info)["classes"] == list(clf.classes_)
+    assert '"worn, badly",' in clf.network_.export_c(name="m")
+    assert b"worn, badly" in clf.network_.export_onnx()
+    # Kept through pickle (with the trainer: partial_fit goes on) and deepcopy, warm_start
+    # (also when it rebuilds the network for other dropout) and partial_fit.
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.network_.class_names == list(clf.classes_)
+    again.partial_fit(X, y)
+    assert again.network_.class_names == list(clf.classes_)
+    assert copy.deepcopy(clf).network_.class_names == list(clf.classes_)
+    clf.set_params(warm_start=True, max_iter=2, dropout=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.network_.dropout == (0.1,) and clf.network_.class_names == list(clf.classes_)
+    partial = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X[:50], y[:50], classes=labels)
+    assert partial.network_.class_names == sorted(labels)
+    # A fit anew, without warm_start, takes the new labels.
+    fresh = clone(clf).set_params(warm_start=False, dropout=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fresh.fit(X, np.char.add("c-", np.char.replace(y.astype(str), "\n", " ")))
+    assert fresh.network_.class_names == ["c-" + c.replace("\n", " ") for c in sorted(labels)]
+
+
+def test_numeric_classes_name_the_network_unless_numbered(tmp_path, program):
+    def fitted(y, X):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0,
+                                 learning_rate_init=0.05).fit(X, y)
+
+    # 0..K-1 (as integers or as floats): the indices are the labels, as the command line
+    # reads numbered classes, and the model has no names.
+    X, y = _labelled([0, 1, 2])
+    assert fitted(y.astype(int), X).network_.class_names is None
+    assert fitted(y.astype(float), X).network_.class_names is None
+    # Other numbers are named by their text, which the command line prints.
+    X, y = _labelled([3, 5, 7])
+    clf = fitted(y.astype(int), X)
+    assert clf.network_.class_names == ["3", "5", "7"]
+    clf.network_.save(tmp_path / "m.bpm")
+    assert _cli_classes(program, tmp_path / "m.bpm", X, tmp_path) == [str(c) for c in clf.predict(X)]
+    assert fitted(y.astype(float), X).network_.class_names == ["3.0", "5.0", "7.0"]
+    # One logistic output has no place for two names; multilabel and regression outputs
+    # are not one class column, which names would make the command line read.
+    X, y = _labelled(["no", "yes"])
+    assert fitted(y, X).network_.class_names is None
+    Xm, Ym = make_multilabel_classification(n_samples=60, n_features=4, n_classes=3, random_state=0)
+    assert fitted(Ym, Xm).network_.class_names is None
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert reg.fit(X, X[:, 0]).network_.class_names is None
+
+
+def test_classes_without_a_text_form_leave_the_network_unnamed():
+    from backprop.sklearn import _class_names
+    for labels, why in ((["a", "b\0c", "d"], "NUL"), (["a", "b\udc80", "d"], "UTF-8")):
+        X, y = _labelled(labels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            with pytest.warns(UserWarning, match=why):
+                clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(X, y)
+        assert clf.network_.class_names is None and list(clf.classes_) == labels
+        np.testing.assert_array_equal(clf.classes_[clf.network_.predict(X)], clf.predict(X))
+    with pytest.warns(UserWarning, match="two classes read '1' as text"):
+        assert _class_names(np.array([1, "1", 2], dtype=object), "softmax") is None
+
+
 def test_multioutput_regression_uses_scikit_learns_loss():
     X, Y = make_regression(n_samples=300, n_features=6, n_targets=3, noise=0.1, random_state=0)
     Y = Y / Y.std(0)
