@@ -122,7 +122,19 @@ static void print_info_text(const bp_net *net, const char *path)
     if (bp_net_class_name(net, 0)) {
         printf("classes       ");
         size_t nL = bp_net_width(net, L);
-        for (size_t k = 0; k < nL && k < 20; k++) printf("%s%s", k ? ", " : "", bp_net_class_name(net, k));
+        for (size_t k = 0; k < nL && k < 20; k++) {
+            /* A name with a separator, a quote, a line break or edge blanks in it is shown
+               as a JSON string, so that the list stays one line and its names stay apart. */
+            const char *name = bp_net_class_name(net, k);
+            const size_t len = strlen(name);
+            if (k) printf(", ");
+            if (len == 0 || strpbrk(name, ",\"\\") || name[0] == ' ' || name[len - 1] == ' ' ||
+                strcspn(name, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r\x0e\x0f\x10\x11\x12\x13\x14"
+                              "\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") < len)
+                json_string(stdout, name);
+            else
+                fputs(name, stdout);
+        }
         printf("%s\n", nL > 20 ? ", ..." : "");
     }
     printf("\n");

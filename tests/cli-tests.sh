@@ -543,6 +543,9 @@ assert v == w, (v[:3], w[:3])
 "'
 fi
 t "the converted file evaluates with the model trained on the original" 0 '' "$BP" eval names.bpm --data names-conv.csv
+t "info on a model with those names" 0 '' "$BP" info names.bpm
+out_has "info shows a name with a comma or a quote as a quoted string, on one line" \
+    '^classes +("big, yes"|"say \\"hi\\""|k+), ("big, yes"|"say \\"hi\\""|k+), ("big, yes"|"say \\"hi\\""|k+)$'
 # predict ignores the class column: labels the model never saw do not stop it (eval must).
 printf 'x,y,label\n0.9,0.1,"big, yes"\n0.2,0.8,never seen\n' >unseen.csv
 t "predict on data with a class name the model never saw" 0 '' "$BP" predict names.bpm --data unseen.csv --classes
