@@ -698,6 +698,27 @@ await check('a .bpm trained by the CLI opens in the page and is explained on a s
     return `${count} numbers`;
 });
 
+await check('a CSV whose samples are all of one class is refused as the command line refuses it', async () => {
+    const page = await open('#pace=0');
+    fs.writeFileSync(path.join(work, 'one-class.csv'), 'x1,x2,state\n1,2,ok\n3,4,ok\n5,6,ok\n');
+    const cliRun = spawnSync(backprop, ['train', '--train', 'one-class.csv', '--hidden', '4', '-o', 'one.bpm'], {cwd: work, encoding: 'utf8'});
+    assert(cliRun.status === 1, `the CLI exits ${cliRun.status}`);
+    const before = await params(page);
+    await page.setInputFiles('#csv-file', path.join(work, 'one-class.csv'));
+    await page.waitForFunction(() => window.playground.lastError() !== '');
+    await idle(page);
+    const shown = await lastError(page);
+    const common = (t) => t.replace(/^backprop train: /, '').split(' (is this')[0];
+    assert(common(shown) === common(cliRun.stderr.trim()), `page "${shown}", CLI "${cliRun.stderr.trim()}"`);
+    assert(/one-class\.csv: all 3 samples are of class 'ok'/.test(shown), shown);
+    assert((await page.evaluate(() => window.playground.setup())).data === 'xor', 'the refused file replaced the data');
+    assert((await params(page)).every((v, i) => v === before[i]), 'the refused file replaced the network');
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1, 'the page stopped working');
+    await page.close();
+    return shown.slice(0, 60);
+});
+
 // ------------------------------------------------------------------ links
 
 await check('the setup lives in the URL fragment and a link reopens it exactly', async () => {

@@ -226,8 +226,28 @@ ops.csv = ({bytes, name, target, nTargets, testFraction, seed}) => {
     const st = C.web_dataset_read_csv(p, bytes.length, name, target, nTargets, 0, outPtr, errPtr);
     M._free(p);
     call(st);
-    return adoptData(u32(outPtr), testFraction, seed);
+    const d = u32(outPtr), only = target === 0 ? onlyClass(d) : -1;
+    if (only >= 0) {
+        const n = C.bp_dataset_count(d), label = C.bp_dataset_class_name(d, only);
+        C.bp_dataset_free(d);
+        throw new EngineError(`${name}: all ${n} samples are of class ${label ? `'${M.UTF8ToString(label)}'` : only}: ` +
+                              'a classifier needs samples of at least two classes to learn to tell them apart (is ' +
+                              'this the whole file, and is the class in the last column? "last columns are values" ' +
+                              'trains on values instead)');
+    }
+    return adoptData(d, testFraction, seed);
 };
+
+// The class every sample of a class data set has, or -1 when there are two or more. As the
+// command line's train does (check_classes in cli/cmd_train.c): data of one class would train
+// a network that always answers it, with a loss near zero and an accuracy that mean nothing.
+function onlyClass(d) {
+    const n = C.bp_dataset_count(d), k = C.bp_dataset_outputs(d), y = f32(C.bp_dataset_y(d), n * k);
+    if (k < 2 || n === 0) return -1;
+    const first = y.subarray(0, k).indexOf(1);
+    for (let i = 0; i < n * k; i++) if (y[i] !== (i % k === first ? 1 : 0)) return -1;
+    return first;
+}
 
 // The current data set as CSV text, written by the library (bp_dataset_write_csv).
 ops.dataCsv = () => {
