@@ -747,6 +747,28 @@ await check('a bad value in a link is reported and the default used', async () =
     await page.close();
 });
 
+await check('a phone-sized window (320 px): nothing wider than the screen; the network is drawn again at full size', async () => {
+    const page = await open('#hidden=6,6');
+    const widths = () => page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        network: Number(document.querySelector('#network svg').getAttribute('width')),
+        box: document.getElementById('network').clientWidth,
+    }));
+    await page.setViewportSize({width: 320, height: 700});
+    await page.waitForTimeout(200);
+    const phone = await widths();
+    await shot(page, 'phone.png', true);
+    await page.setViewportSize({width: 1280, height: 1000});
+    await page.waitForTimeout(200);
+    const wide = await widths();
+    assert(phone.page <= 320, `the page is ${phone.page} px wide in a 320 px window`);
+    assert(phone.network <= phone.box && phone.box < 320, `the network is drawn ${phone.network} px wide in a ${phone.box} px box`);
+    assert(wide.network === 380, `back in a wide window the network is drawn ${wide.network} px wide`);
+    assert(page.errors.length === 0, page.errors.join('; '));
+    await page.close();
+    return `${phone.page} px, network ${phone.network} px`;
+});
+
 if (xorPage) await xorPage.close();
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);

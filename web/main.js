@@ -573,6 +573,14 @@
         document.body.dataset.ready = 'yes';
     }
 
+    // The network view is drawn to its box's width, which follows the window's below 380 px
+    // (a phone): drawn again when that width changes.
+    window.addEventListener('resize', () => {
+        if (!view || !info || view.svg.getAttribute('width') === String($('network').clientWidth || 380)) return;
+        buildView();
+        dirty = true;
+    });
+
     window.addEventListener('hashchange', () => {
         const {setup: s, problems} = State.fromFragment(location.hash);
         if (State.toFragment(s) === State.toFragment(setup)) return;
