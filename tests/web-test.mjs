@@ -747,6 +747,45 @@ await check('a bad value in a link is reported and the default used', async () =
     await page.close();
 });
 
+await check('links with broken escapes, unknown names or a network the library refuses still open a working page', async () => {
+    const notes = [];
+    // [fragment, what the messages must say, what the page must then hold]
+    const cases = [
+        ['#lr=%E0%A4%A&hidden=3', /"lr=%E0%A4%A" in the link is not valid percent-encoding/, (s, i) => i.sizes.join() === '2,3,2'],
+        ['#act=bogus&opt=nope', /"act=bogus" in the link is not one of the library's activations.*\|.*"opt=nope"/,
+         (s) => s.act === 'tanh' && s.opt === 'sgd'],
+        ['#__proto__=1&constructor=2', /unknown setting "__proto__".*unknown setting "constructor"/, (s) => s.constructor === Object],
+        ['#data=nowhere', /"data=nowhere" in the link/, (s) => s.data === 'xor'],
+        ['#loss=bce&lr=0.5', /network was refused \(binary cross-entropy \(bce\) is defined on a sigmoid output/,
+         (s, i) => i.loss === 'ce' && s.loss === 'ce' && s.lr === 0.5],
+        ['#dropout=0.5&hidden=', /network was refused \(dropout needs a hidden layer/, (s, i) => i.sizes.join() === '2,4,4,2'],
+        ['#data=sine&hidden=6', null, (s, i) => i.output === 'identity' && i.sizes.join() === '1,6,1'],
+    ];
+    for (const [fragment, said, holds] of cases) {
+        const page = await open(fragment);
+        const msgs = (await page.evaluate(() => window.playground.messages())).join(' | ');
+        assert(said ? said.test(msgs) : msgs === '', `${fragment}: the page says "${msgs}"`);
+        const s = await page.evaluate(() => window.playground.setup()), info = await page.evaluate(() => window.playground.info());
+        assert(info && holds(s, info), `${fragment}: setup ${JSON.stringify(s)}, network ${JSON.stringify(info)}`);
+        await clickAndWait(page, '#step');
+        assert((await snapshot(page)).steps === 1, `${fragment}: the page does not step`);
+        assert(page.errors.length === 0, `${fragment}: ${page.errors.join('; ')}`);
+        await page.close();
+        notes.push(fragment);
+    }
+    // A link changed in the address bar is read the same way.
+    const page = await open('#pace=0');
+    await page.evaluate(() => (location.hash = '#out=identity&hidden=%'));
+    await page.waitForFunction(() => window.playground.messages().some((m) => /network was refused/.test(m)));
+    await idle(page);
+    const msgs = (await page.evaluate(() => window.playground.messages())).join(' | ');
+    assert(/"hidden=%" in the link is not valid percent-encoding/.test(msgs), msgs);
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1 && page.errors.length === 0, `the page after the link: ${page.errors.join('; ')}`);
+    await page.close();
+    return `${notes.length} links`;
+});
+
 await check('a phone-sized window (320 px): nothing wider than the screen; the network is drawn again at full size', async () => {
     const page = await open('#hidden=6,6');
     const widths = () => page.evaluate(() => ({

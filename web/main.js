@@ -153,6 +153,9 @@
             message('Choose a CSV file (or drop one on the page).');
             return;
         }
+        // A network the library refuses (an output and a loss that do not go together) leaves
+        // the old one in place and says why; the controls keep the choice, so that the next
+        // change (the loss that goes with the new output) completes it.
         rebuild(LEVEL[k]);
     }
 
@@ -228,8 +231,9 @@
         accept(s, true);
     }
 
-    // Rebuilds from the given level down: data, then the network, then the trainer.
-    function rebuild(level) {
+    // Rebuilds from the given level down: data, then the network, then the trainer. Resolves
+    // to true when all of it was made; onNetRefused runs when the library refused the network.
+    function rebuild(level, onNetRefused) {
         if (level === 'view') return queue(refresh);
         if (level === 'pace') return queue(async () => playing && engine.request('play', playArgs()));
         // A new trainer (another learning rate, optimizer, batch size) or another dropout keeps
@@ -246,7 +250,12 @@
             }
             if (level === 'data') await sendData();
             if (level === 'data' || level === 'net') {
-                await sendNet();
+                try {
+                    await sendNet();
+                } catch (e) {
+                    if (onNetRefused) onNetRefused(e);
+                    throw e;
+                }
                 history = [];
                 explanation = null;
                 $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
@@ -259,6 +268,7 @@
                 notePlane();
             }
             if (resume) await play();
+            return true;
         });
     }
 
@@ -558,19 +568,41 @@
             return;
         }
         fillSelects();
-        for (const p of problems) message(p);
-        if (setup.data === 'csv') {
-            message('The link names a CSV file, which a link cannot carry: choose the file to continue.');
-            setup.data = 'xor';
-        }
-        writeControls();
         bindControls();
         bindButtons();
         bindFiles();
         requestAnimationFrame(draw);
         window.playground = testHandle();
-        await rebuild('data');
+        await openLink(s, problems);
         document.body.dataset.ready = 'yes';
+    }
+
+    // The setup a link describes, with its problems reported. A network the library refuses
+    // (a loss its output cannot have, dropout without hidden layers) is reported and the
+    // default network for the data used instead, so that a link never leaves the page
+    // without one.
+    async function openLink(s, problems) {
+        problems.push(...State.checkNames(s, names));
+        if (s.data === 'csv' && !csv) {
+            problems.push('The link names a CSV file, which a link cannot carry: choose the file to continue.');
+            s.data = 'xor';
+        }
+        // Values to fit (the sine) with the default output and loss: the ones that fit values,
+        // as choosing the data set in the page gives them.
+        const values = s.data === 'sine' || (s.data === 'csv' && s.csvTarget === 'values'), d = State.defaults();
+        if (values && s.out === d.out && s.loss === d.loss) Object.assign(s, {out: 'identity', loss: 'mse'});
+        setup = s;
+        for (const p of problems) message(p);
+        writeControls();
+        let refused = null;
+        await rebuild('data', (e) => (refused = e));
+        if (!refused) return;
+        for (const k of ['hidden', 'act', 'out', 'loss', 'bias', 'initRange', 'dropout']) setup[k] = d[k];
+        if (values) Object.assign(setup, {out: 'identity', loss: 'mse'});
+        writeControls();
+        saveFragment();
+        await rebuild('net');
+        message(`The link's network was refused (${refused.message}); the default network is used instead.`);
     }
 
     // The network view is drawn to its box's width, which follows the window's below 380 px
@@ -582,12 +614,10 @@
     });
 
     window.addEventListener('hashchange', () => {
+        if (!names) return; // the engine has not started: boot reads the link
         const {setup: s, problems} = State.fromFragment(location.hash);
         if (State.toFragment(s) === State.toFragment(setup)) return;
-        setup = s;
-        for (const p of problems) message(p);
-        writeControls();
-        rebuild('data');
+        openLink(s, problems);
     });
 
     boot();

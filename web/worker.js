@@ -411,7 +411,10 @@ function ensureTrainer() {
                               `${C.bp_dataset_outputs(S.train)} targets; the network takes ` +
                               `${C.bp_net_width(S.net, 0)} and gives ` +
                               `${C.bp_net_width(S.net, C.bp_net_layer_count(S.net))}`);
-    if (!S.trainer) makeTrainer(S.trainSettings);
+    if (!S.trainer) {
+        if (!S.trainSettings) throw new EngineError('no trainer: choose an optimizer');
+        makeTrainer(S.trainSettings);
+    }
 }
 
 // At most `steps` steps; stops early, with the library's status, on an error. L-BFGS makes
