@@ -698,6 +698,36 @@ await check('a .bpm trained by the CLI opens in the page and is explained on a s
     return `${count} numbers`;
 });
 
+await check('a model opened before its CSV keeps its weights when the CSV fits it, and is explained on it', async () => {
+    // The page's own hint after opening a model of other columns is to open a CSV with them:
+    // doing so keeps the model (it used to draw new weights, and to fail evaluating first).
+    const page = await open('#test=0');
+    await page.setInputFiles('#model-file', path.join(work, 'cli.bpm'));
+    await page.waitForFunction(() => window.playground.messages().some((m) => /loaded/.test(m)));
+    await idle(page);
+    assert(await lastError(page) === '', `opening the model: ${await lastError(page)}`);
+    assert((await page.evaluate(() => window.playground.messages())).some((m) => /open a CSV with those columns/.test(m)),
+           'no hint to open a CSV');
+    const model = await params(page);
+    await page.setInputFiles('#csv-file', path.join(work, 'cli.csv'));
+    await page.waitForFunction(() => window.playground.setup().data === 'csv');
+    await idle(page);
+    assert((await params(page)).every((v, i) => v === model[i]), 'opening the CSV replaced the model\'s weights');
+    await setControl(page, 'seed', '9');
+    assert((await params(page)).every((v, i) => v === model[i]), 'another seed for the data replaced the model\'s weights');
+    await page.fill('#explain-index', '4');
+    await clickAndWait(page, '#explain');
+    await page.click('#explain-all');
+    const json = JSON.parse(cli(['explain', '--model', 'cli.bpm', '--data', 'cli.csv', '--sample', '4', '--lr', '0.03', '--json']));
+    const count = compareSteps(await page.evaluate(() => window.playground.stepNumbers()), json);
+    // Reset draws new weights from the seed, as always.
+    await clickAndWait(page, '#reset');
+    assert((await params(page)).some((v, i) => v !== model[i]), 'reset kept the model\'s weights');
+    assert(page.errors.length === 0, page.errors.join('; '));
+    await page.close();
+    return `${count} numbers`;
+});
+
 await check('a CSV whose samples are all of one class is refused as the command line refuses it', async () => {
     const page = await open('#pace=0');
     fs.writeFileSync(path.join(work, 'one-class.csv'), 'x1,x2,state\n1,2,ok\n3,4,ok\n5,6,ok\n');

@@ -15,6 +15,7 @@
     let setup = State.defaults();
     let data = null;        // {source (the generated set, or CSV facts), train, test, classNames, grid}
     let csv = null;         // {bytes, name}: the CSV file the user gave
+    let model = null;       // the name of the .bpm file opened, while the network is still its own
     let info = null;        // the network's shape, as the engine reports it
     let view = null;        // the network diagram
     let snap = null;        // the latest snapshot
@@ -249,13 +250,23 @@
                 $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
             }
             if (level === 'data') await sendData();
-            if (level === 'data' || level === 'net') {
+            // The network of a model file the user opened stays while the data still fits it
+            // (a CSV opened after the model, another test fraction): it is what they came to see.
+            const keepModel = level === 'data' && model && info && !data.source.seed &&
+                data.source.nIn === info.sizes[0] && data.source.nOut === info.sizes[info.sizes.length - 1];
+            if (keepModel) {
+                buildView();
+                history = [];
+                explanation = null;
+                $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
+            } else if (level === 'data' || level === 'net') {
                 try {
                     await sendNet();
                 } catch (e) {
                     if (onNetRefused) onNetRefused(e);
                     throw e;
                 }
+                model = null;
                 history = [];
                 explanation = null;
                 $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
@@ -456,6 +467,7 @@
             clearErrors();
             const r = await engine.request('load', {bytes, name: file.name});
             info = r;
+            model = file.name;
             Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias,
                                   dropout: State.dropoutValue(r.dropout)});
             writeControls();

@@ -476,19 +476,25 @@ function evaluate(d) {
     return {loss: m[0], accuracy: m[1] >= 0 ? m[1] : null, mse: m[2]};
 }
 
-// What the page draws: parameters, metrics, the plane's activations, the gradient.
+// Whether a data set has the network's inputs and outputs (a model file opened on other data
+// has not, until the user opens a CSV that fits it).
+const fits = (d) => d && C.bp_dataset_inputs(d) === C.bp_net_width(S.net, 0) &&
+    C.bp_dataset_outputs(d) === C.bp_net_width(S.net, C.bp_net_layer_count(S.net));
+
+// What the page draws: parameters, metrics (none on data that does not fit the network), the
+// plane's activations, the gradient.
 function snapshot() {
     const o = S.snapshotOptions, net = S.net, L = C.bp_net_layer_count(net);
     const snap = Object.assign(counts(), {
         params: f32(C.bp_net_params(net), C.bp_net_param_count(net)).slice(),
-        train: S.train ? evaluate(S.train) : null,
-        test: S.test ? evaluate(S.test) : null,
+        train: fits(S.train) ? evaluate(S.train) : null,
+        test: fits(S.test) ? evaluate(S.test) : null,
         plane: null, grads: null,
     });
     // dC/dW and dC/db over (up to 1,000 samples of) the training set. Plain gradient descent
     // applies its step inside the backward pass and leaves the gradient block alone, so
     // the gradient is computed here by its own backward pass.
-    if (o.grads && S.train && C.bp_dataset_outputs(S.train) === C.bp_net_width(net, L)) {
+    if (o.grads && fits(S.train)) {
         const m = Math.min(1000, C.bp_dataset_count(S.train));
         call(C.bp_net_backward(net, C.bp_dataset_x(S.train), C.bp_dataset_y(S.train), m, REDUCE_MEAN, scratchPtr),
              'the gradient');
