@@ -698,6 +698,57 @@ await check('a .bpm trained by the CLI opens in the page and is explained on a s
     return `${count} numbers`;
 });
 
+await check('a model opened before its CSV keeps its weights when the CSV fits it, and is explained on it', async () => {
+    // The page's own hint after opening a model of other columns is to open a CSV with them:
+    // doing so keeps the model (it used to draw new weights, and to fail evaluating first).
+    const page = await open('#test=0');
+    await page.setInputFiles('#model-file', path.join(work, 'cli.bpm'));
+    await page.waitForFunction(() => window.playground.messages().some((m) => /loaded/.test(m)));
+    await idle(page);
+    assert(await lastError(page) === '', `opening the model: ${await lastError(page)}`);
+    assert((await page.evaluate(() => window.playground.messages())).some((m) => /open a CSV with those columns/.test(m)),
+           'no hint to open a CSV');
+    const model = await params(page);
+    await page.setInputFiles('#csv-file', path.join(work, 'cli.csv'));
+    await page.waitForFunction(() => window.playground.setup().data === 'csv');
+    await idle(page);
+    assert((await params(page)).every((v, i) => v === model[i]), 'opening the CSV replaced the model\'s weights');
+    await setControl(page, 'seed', '9');
+    assert((await params(page)).every((v, i) => v === model[i]), 'another seed for the data replaced the model\'s weights');
+    await page.fill('#explain-index', '4');
+    await clickAndWait(page, '#explain');
+    await page.click('#explain-all');
+    const json = JSON.parse(cli(['explain', '--model', 'cli.bpm', '--data', 'cli.csv', '--sample', '4', '--lr', '0.03', '--json']));
+    const count = compareSteps(await page.evaluate(() => window.playground.stepNumbers()), json);
+    // Reset draws new weights from the seed, as always.
+    await clickAndWait(page, '#reset');
+    assert((await params(page)).some((v, i) => v !== model[i]), 'reset kept the model\'s weights');
+    assert(page.errors.length === 0, page.errors.join('; '));
+    await page.close();
+    return `${count} numbers`;
+});
+
+await check('a CSV whose samples are all of one class is refused as the command line refuses it', async () => {
+    const page = await open('#pace=0');
+    fs.writeFileSync(path.join(work, 'one-class.csv'), 'x1,x2,state\n1,2,ok\n3,4,ok\n5,6,ok\n');
+    const cliRun = spawnSync(backprop, ['train', '--train', 'one-class.csv', '--hidden', '4', '-o', 'one.bpm'], {cwd: work, encoding: 'utf8'});
+    assert(cliRun.status === 1, `the CLI exits ${cliRun.status}`);
+    const before = await params(page);
+    await page.setInputFiles('#csv-file', path.join(work, 'one-class.csv'));
+    await page.waitForFunction(() => window.playground.lastError() !== '');
+    await idle(page);
+    const shown = await lastError(page);
+    const common = (t) => t.replace(/^backprop train: /, '').split(' (is this')[0];
+    assert(common(shown) === common(cliRun.stderr.trim()), `page "${shown}", CLI "${cliRun.stderr.trim()}"`);
+    assert(/one-class\.csv: all 3 samples are of class 'ok'/.test(shown), shown);
+    assert((await page.evaluate(() => window.playground.setup())).data === 'xor', 'the refused file replaced the data');
+    assert((await params(page)).every((v, i) => v === before[i]), 'the refused file replaced the network');
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1, 'the page stopped working');
+    await page.close();
+    return shown.slice(0, 60);
+});
+
 // ------------------------------------------------------------------ links
 
 await check('the setup lives in the URL fragment and a link reopens it exactly', async () => {
@@ -724,6 +775,67 @@ await check('a bad value in a link is reported and the default used', async () =
     assert(/lr=-3/.test(msgs) && /hidden=4,x/.test(msgs) && /bogus/.test(msgs), msgs);
     assert(await page.inputValue('[data-key=lr]') === '0.03', 'lr not the default');
     await page.close();
+});
+
+await check('links with broken escapes, unknown names or a network the library refuses still open a working page', async () => {
+    const notes = [];
+    // [fragment, what the messages must say, what the page must then hold]
+    const cases = [
+        ['#lr=%E0%A4%A&hidden=3', /"lr=%E0%A4%A" in the link is not valid percent-encoding/, (s, i) => i.sizes.join() === '2,3,2'],
+        ['#act=bogus&opt=nope', /"act=bogus" in the link is not one of the library's activations.*\|.*"opt=nope"/,
+         (s) => s.act === 'tanh' && s.opt === 'sgd'],
+        ['#__proto__=1&constructor=2', /unknown setting "__proto__".*unknown setting "constructor"/, (s) => s.constructor === Object],
+        ['#data=nowhere', /"data=nowhere" in the link/, (s) => s.data === 'xor'],
+        ['#loss=bce&lr=0.5', /network was refused \(binary cross-entropy \(bce\) is defined on a sigmoid output/,
+         (s, i) => i.loss === 'ce' && s.loss === 'ce' && s.lr === 0.5],
+        ['#dropout=0.5&hidden=', /network was refused \(dropout needs a hidden layer/, (s, i) => i.sizes.join() === '2,4,4,2'],
+        ['#data=sine&hidden=6', null, (s, i) => i.output === 'identity' && i.sizes.join() === '1,6,1'],
+    ];
+    for (const [fragment, said, holds] of cases) {
+        const page = await open(fragment);
+        const msgs = (await page.evaluate(() => window.playground.messages())).join(' | ');
+        assert(said ? said.test(msgs) : msgs === '', `${fragment}: the page says "${msgs}"`);
+        const s = await page.evaluate(() => window.playground.setup()), info = await page.evaluate(() => window.playground.info());
+        assert(info && holds(s, info), `${fragment}: setup ${JSON.stringify(s)}, network ${JSON.stringify(info)}`);
+        await clickAndWait(page, '#step');
+        assert((await snapshot(page)).steps === 1, `${fragment}: the page does not step`);
+        assert(page.errors.length === 0, `${fragment}: ${page.errors.join('; ')}`);
+        await page.close();
+        notes.push(fragment);
+    }
+    // A link changed in the address bar is read the same way.
+    const page = await open('#pace=0');
+    await page.evaluate(() => (location.hash = '#out=identity&hidden=%'));
+    await page.waitForFunction(() => window.playground.messages().some((m) => /network was refused/.test(m)));
+    await idle(page);
+    const msgs = (await page.evaluate(() => window.playground.messages())).join(' | ');
+    assert(/"hidden=%" in the link is not valid percent-encoding/.test(msgs), msgs);
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1 && page.errors.length === 0, `the page after the link: ${page.errors.join('; ')}`);
+    await page.close();
+    return `${notes.length} links`;
+});
+
+await check('a phone-sized window (320 px): nothing wider than the screen; the network is drawn again at full size', async () => {
+    const page = await open('#hidden=6,6');
+    const widths = () => page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        network: Number(document.querySelector('#network svg').getAttribute('width')),
+        box: document.getElementById('network').clientWidth,
+    }));
+    await page.setViewportSize({width: 320, height: 700});
+    await page.waitForTimeout(200);
+    const phone = await widths();
+    await shot(page, 'phone.png', true);
+    await page.setViewportSize({width: 1280, height: 1000});
+    await page.waitForTimeout(200);
+    const wide = await widths();
+    assert(phone.page <= 320, `the page is ${phone.page} px wide in a 320 px window`);
+    assert(phone.network <= phone.box && phone.box < 320, `the network is drawn ${phone.network} px wide in a ${phone.box} px box`);
+    assert(wide.network === 380, `back in a wide window the network is drawn ${wide.network} px wide`);
+    assert(page.errors.length === 0, page.errors.join('; '));
+    await page.close();
+    return `${phone.page} px, network ${phone.network} px`;
 });
 
 if (xorPage) await xorPage.close();

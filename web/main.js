@@ -15,6 +15,7 @@
     let setup = State.defaults();
     let data = null;        // {source (the generated set, or CSV facts), train, test, classNames, grid}
     let csv = null;         // {bytes, name}: the CSV file the user gave
+    let model = null;       // the name of the .bpm file opened, while the network is still its own
     let info = null;        // the network's shape, as the engine reports it
     let view = null;        // the network diagram
     let snap = null;        // the latest snapshot
@@ -153,6 +154,9 @@
             message('Choose a CSV file (or drop one on the page).');
             return;
         }
+        // A network the library refuses (an output and a loss that do not go together) leaves
+        // the old one in place and says why; the controls keep the choice, so that the next
+        // change (the loss that goes with the new output) completes it.
         rebuild(LEVEL[k]);
     }
 
@@ -228,8 +232,9 @@
         accept(s, true);
     }
 
-    // Rebuilds from the given level down: data, then the network, then the trainer.
-    function rebuild(level) {
+    // Rebuilds from the given level down: data, then the network, then the trainer. Resolves
+    // to true when all of it was made; onNetRefused runs when the library refused the network.
+    function rebuild(level, onNetRefused) {
         if (level === 'view') return queue(refresh);
         if (level === 'pace') return queue(async () => playing && engine.request('play', playArgs()));
         // A new trainer (another learning rate, optimizer, batch size) or another dropout keeps
@@ -245,8 +250,23 @@
                 $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
             }
             if (level === 'data') await sendData();
-            if (level === 'data' || level === 'net') {
-                await sendNet();
+            // The network of a model file the user opened stays while the data still fits it
+            // (a CSV opened after the model, another test fraction): it is what they came to see.
+            const keepModel = level === 'data' && model && info && !data.source.seed &&
+                data.source.nIn === info.sizes[0] && data.source.nOut === info.sizes[info.sizes.length - 1];
+            if (keepModel) {
+                buildView();
+                history = [];
+                explanation = null;
+                $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
+            } else if (level === 'data' || level === 'net') {
+                try {
+                    await sendNet();
+                } catch (e) {
+                    if (onNetRefused) onNetRefused(e);
+                    throw e;
+                }
+                model = null;
                 history = [];
                 explanation = null;
                 $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
@@ -259,6 +279,7 @@
                 notePlane();
             }
             if (resume) await play();
+            return true;
         });
     }
 
@@ -446,6 +467,7 @@
             clearErrors();
             const r = await engine.request('load', {bytes, name: file.name});
             info = r;
+            model = file.name;
             Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias,
                                   dropout: State.dropoutValue(r.dropout)});
             writeControls();
@@ -558,28 +580,56 @@
             return;
         }
         fillSelects();
-        for (const p of problems) message(p);
-        if (setup.data === 'csv') {
-            message('The link names a CSV file, which a link cannot carry: choose the file to continue.');
-            setup.data = 'xor';
-        }
-        writeControls();
         bindControls();
         bindButtons();
         bindFiles();
         requestAnimationFrame(draw);
         window.playground = testHandle();
-        await rebuild('data');
+        await openLink(s, problems);
         document.body.dataset.ready = 'yes';
     }
 
-    window.addEventListener('hashchange', () => {
-        const {setup: s, problems} = State.fromFragment(location.hash);
-        if (State.toFragment(s) === State.toFragment(setup)) return;
+    // The setup a link describes, with its problems reported. A network the library refuses
+    // (a loss its output cannot have, dropout without hidden layers) is reported and the
+    // default network for the data used instead, so that a link never leaves the page
+    // without one.
+    async function openLink(s, problems) {
+        problems.push(...State.checkNames(s, names));
+        if (s.data === 'csv' && !csv) {
+            problems.push('The link names a CSV file, which a link cannot carry: choose the file to continue.');
+            s.data = 'xor';
+        }
+        // Values to fit (the sine) with the default output and loss: the ones that fit values,
+        // as choosing the data set in the page gives them.
+        const values = s.data === 'sine' || (s.data === 'csv' && s.csvTarget === 'values'), d = State.defaults();
+        if (values && s.out === d.out && s.loss === d.loss) Object.assign(s, {out: 'identity', loss: 'mse'});
         setup = s;
         for (const p of problems) message(p);
         writeControls();
-        rebuild('data');
+        let refused = null;
+        await rebuild('data', (e) => (refused = e));
+        if (!refused) return;
+        for (const k of ['hidden', 'act', 'out', 'loss', 'bias', 'initRange', 'dropout']) setup[k] = d[k];
+        if (values) Object.assign(setup, {out: 'identity', loss: 'mse'});
+        writeControls();
+        saveFragment();
+        await rebuild('net');
+        message(`The link's network was refused (${refused.message}); the default network is used instead.`);
+    }
+
+    // The network view is drawn to its box's width, which follows the window's below 380 px
+    // (a phone): drawn again when that width changes.
+    window.addEventListener('resize', () => {
+        if (!view || !info || view.svg.getAttribute('width') === String($('network').clientWidth || 380)) return;
+        buildView();
+        dirty = true;
+    });
+
+    window.addEventListener('hashchange', () => {
+        if (!names) return; // the engine has not started: boot reads the link
+        const {setup: s, problems} = State.fromFragment(location.hash);
+        if (State.toFragment(s) === State.toFragment(setup)) return;
+        openLink(s, problems);
     });
 
     boot();

@@ -13,11 +13,13 @@
 'use strict';
 
 const State = (() => {
+    // The data sets the page offers (datasets.js makes all but the CSV file).
+    const DATA_SETS = ['xor', 'circles', 'spirals', 'blobs', 'sine', 'seed232', 'seed342', 'seed3452', 'csv'];
     // key: [default, kind, check, why]; kinds: 'int', 'num', 'str', 'list' (widths), 'probs'
     // (probabilities), 'bool', 'auto' (a number, 0 or empty for the library's default). why,
     // when given, says what a value that fails the check should be.
     const FIELDS = {
-        data: ['xor', 'str'],            // xor, circles, spirals, blobs, sine, seed232, seed342, seed3452, csv
+        data: ['xor', 'str', (v) => DATA_SETS.includes(v)],
         n: [400, 'int', (v) => v >= 4 && v <= 5000],
         noise: [0, 'num', (v) => v >= 0 && v <= 1],
         test: [0.5, 'num', (v) => v >= 0 && v < 1],
@@ -86,6 +88,15 @@ const State = (() => {
         return String(v);
     }
 
+    // A link's text decoded; null when its percent escapes are malformed ("%E0%A4%A").
+    function decode(text) {
+        try {
+            return decodeURIComponent(text);
+        } catch (e) {
+            return null;
+        }
+    }
+
     // The setup a fragment ("#a=1&b=2") describes, and the problems found in it.
     function fromFragment(hash) {
         const s = defaults(), problems = [];
@@ -94,9 +105,14 @@ const State = (() => {
         for (const pair of text.split('&')) {
             if (!pair) continue;
             const eq = pair.indexOf('=');
-            const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
-            const raw = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
-            const f = FIELDS[key];
+            const key = decode(eq < 0 ? pair : pair.slice(0, eq));
+            const raw = eq < 0 ? '' : decode(pair.slice(eq + 1));
+            if (key === null || raw === null) {
+                problems.push(`"${pair}" in the link is not valid percent-encoding; it is left out`);
+                continue;
+            }
+            // Only the page's own settings: never a name every object has (__proto__, constructor).
+            const f = Object.prototype.hasOwnProperty.call(FIELDS, key) ? FIELDS[key] : null;
             if (!f) {
                 problems.push(`unknown setting "${key}" in the link`);
                 continue;
@@ -112,6 +128,20 @@ const State = (() => {
             s.rpropStep0 = s.rpropStepMax = 0;
         }
         return {setup: s, problems};
+    }
+
+    // The settings whose values are the library's names (bp_activation_name and the like),
+    // known once the engine has started: a value it does not have is reported and the
+    // default used, as for a number out of range.
+    const NAMED = {act: 'activations', out: 'activations', loss: 'losses', opt: 'optimizers'};
+    function checkNames(s, names) {
+        const problems = [];
+        for (const [key, list] of Object.entries(NAMED)) {
+            if (names[list].includes(s[key])) continue;
+            problems.push(`"${key}=${s[key]}" in the link is not one of the library's ${list}; using ${FIELDS[key][0]}`);
+            s[key] = FIELDS[key][0];
+        }
+        return problems;
     }
 
     // The fragment of a setup: what differs from the defaults.
@@ -173,6 +203,6 @@ const State = (() => {
         return !v.length ? [0] : v.every((p) => p === v[0]) ? [v[0]] : v;
     }
 
-    return {FIELDS, defaults, fromFragment, toFragment, parseField, problem, formatValue, rpropSteps, dropoutFor,
-            dropoutValue};
+    return {FIELDS, defaults, fromFragment, checkNames, toFragment, parseField, problem, formatValue, rpropSteps,
+            dropoutFor, dropoutValue};
 })();

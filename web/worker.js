@@ -226,8 +226,28 @@ ops.csv = ({bytes, name, target, nTargets, testFraction, seed}) => {
     const st = C.web_dataset_read_csv(p, bytes.length, name, target, nTargets, 0, outPtr, errPtr);
     M._free(p);
     call(st);
-    return adoptData(u32(outPtr), testFraction, seed);
+    const d = u32(outPtr), only = target === 0 ? onlyClass(d) : -1;
+    if (only >= 0) {
+        const n = C.bp_dataset_count(d), label = C.bp_dataset_class_name(d, only);
+        C.bp_dataset_free(d);
+        throw new EngineError(`${name}: all ${n} samples are of class ${label ? `'${M.UTF8ToString(label)}'` : only}: ` +
+                              'a classifier needs samples of at least two classes to learn to tell them apart (is ' +
+                              'this the whole file, and is the class in the last column? "last columns are values" ' +
+                              'trains on values instead)');
+    }
+    return adoptData(d, testFraction, seed);
 };
+
+// The class every sample of a class data set has, or -1 when there are two or more. As the
+// command line's train does (check_classes in cli/cmd_train.c): data of one class would train
+// a network that always answers it, with a loss near zero and an accuracy that mean nothing.
+function onlyClass(d) {
+    const n = C.bp_dataset_count(d), k = C.bp_dataset_outputs(d), y = f32(C.bp_dataset_y(d), n * k);
+    if (k < 2 || n === 0) return -1;
+    const first = y.subarray(0, k).indexOf(1);
+    for (let i = 0; i < n * k; i++) if (y[i] !== (i % k === first ? 1 : 0)) return -1;
+    return first;
+}
 
 // The current data set as CSV text, written by the library (bp_dataset_write_csv).
 ops.dataCsv = () => {
@@ -391,7 +411,10 @@ function ensureTrainer() {
                               `${C.bp_dataset_outputs(S.train)} targets; the network takes ` +
                               `${C.bp_net_width(S.net, 0)} and gives ` +
                               `${C.bp_net_width(S.net, C.bp_net_layer_count(S.net))}`);
-    if (!S.trainer) makeTrainer(S.trainSettings);
+    if (!S.trainer) {
+        if (!S.trainSettings) throw new EngineError('no trainer: choose an optimizer');
+        makeTrainer(S.trainSettings);
+    }
 }
 
 // At most `steps` steps; stops early, with the library's status, on an error. L-BFGS makes
@@ -453,19 +476,25 @@ function evaluate(d) {
     return {loss: m[0], accuracy: m[1] >= 0 ? m[1] : null, mse: m[2]};
 }
 
-// What the page draws: parameters, metrics, the plane's activations, the gradient.
+// Whether a data set has the network's inputs and outputs (a model file opened on other data
+// has not, until the user opens a CSV that fits it).
+const fits = (d) => d && C.bp_dataset_inputs(d) === C.bp_net_width(S.net, 0) &&
+    C.bp_dataset_outputs(d) === C.bp_net_width(S.net, C.bp_net_layer_count(S.net));
+
+// What the page draws: parameters, metrics (none on data that does not fit the network), the
+// plane's activations, the gradient.
 function snapshot() {
     const o = S.snapshotOptions, net = S.net, L = C.bp_net_layer_count(net);
     const snap = Object.assign(counts(), {
         params: f32(C.bp_net_params(net), C.bp_net_param_count(net)).slice(),
-        train: S.train ? evaluate(S.train) : null,
-        test: S.test ? evaluate(S.test) : null,
+        train: fits(S.train) ? evaluate(S.train) : null,
+        test: fits(S.test) ? evaluate(S.test) : null,
         plane: null, grads: null,
     });
     // dC/dW and dC/db over (up to 1,000 samples of) the training set. Plain gradient descent
     // applies its step inside the backward pass and leaves the gradient block alone, so
     // the gradient is computed here by its own backward pass.
-    if (o.grads && S.train && C.bp_dataset_outputs(S.train) === C.bp_net_width(net, L)) {
+    if (o.grads && fits(S.train)) {
         const m = Math.min(1000, C.bp_dataset_count(S.train));
         call(C.bp_net_backward(net, C.bp_dataset_x(S.train), C.bp_dataset_y(S.train), m, REDUCE_MEAN, scratchPtr),
              'the gradient');
