@@ -53,11 +53,11 @@ bp_status bp_net_config_check(const bp_net_config *c, bp_error *err)
     if ((unsigned)c->loss > BP_LOSS_BCE) return bp_fail(err, BP_ERR_ARG, "unknown loss");
     if (c->loss == BP_LOSS_CE && c->output != BP_ACT_SOFTMAX)
         return bp_fail(err, BP_ERR_ARG,
-                       "cross-entropy (ce) is defined on a softmax output; use --output softmax, "
+                       "cross-entropy (ce) is defined on a softmax output; choose the softmax output, "
                        "or bce with a sigmoid output");
     if (c->loss == BP_LOSS_BCE && c->output != BP_ACT_SIGMOID)
         return bp_fail(err, BP_ERR_ARG,
-                       "binary cross-entropy (bce) is defined on a sigmoid output; use --output sigmoid");
+                       "binary cross-entropy (bce) is defined on a sigmoid output; choose the sigmoid output");
     for (size_t l = 0; c->dropout && l + 1 < c->n_layers; l++)
         if (!(c->dropout[l] >= 0 && c->dropout[l] < 1))
             return bp_fail(err, BP_ERR_ARG, "dropout of hidden layer %zu is %g; it must be at least 0 and below 1",
