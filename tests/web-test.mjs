@@ -531,6 +531,25 @@ await check('RPROP steps: controls shown for rprop only, reach the trainer, trai
     return `${(100 * s.test.accuracy).toFixed(1)}% after ${s.epochs} epochs`;
 });
 
+await check('a refused control names itself and its range, and keeps its old value', async () => {
+    const page = await open('#pace=0');
+    let shown;
+    // Every other control's refusal names the control and its range, not an internal key.
+    await setControl(page, 'lr', '-1');
+    shown = await lastError(page);
+    assert(/^learning rate: "-1"; give a number above 0, at most 10$/.test(shown), shown);
+    await setControl(page, 'hidden', '4,,4');
+    shown = await lastError(page);
+    assert(/^hidden layers: "4,,4"; give up to 8 widths from 1 to 256/.test(shown), shown);
+    await setControl(page, 'batch', '1e9');
+    shown = await lastError(page);
+    assert(/^batch size: "1e9"; give a whole number from 1 to 5000, or 0 for the whole data set$/.test(shown), shown);
+    assert(await page.inputValue('[data-key=lr]') === '0.03' && await page.inputValue('[data-key=batch]') === '10',
+           'a refused value stayed in its control');
+    await page.close();
+    return 'learning rate, hidden layers, batch size';
+});
+
 await check('bad init range and RPROP steps: a clear message in the page, the old values kept, the page keeps working', async () => {
     const page = await open('#opt=rprop&rpropStepMax=25&initRange=0.2&pace=0');
     const w0 = await params(page);

@@ -20,24 +20,29 @@ const State = (() => {
     // when given, says what a value that fails the check should be.
     const FIELDS = {
         data: ['xor', 'str', (v) => DATA_SETS.includes(v)],
-        n: [400, 'int', (v) => v >= 4 && v <= 5000],
-        noise: [0, 'num', (v) => v >= 0 && v <= 1],
-        test: [0.5, 'num', (v) => v >= 0 && v < 1],
-        seed: [1, 'int', (v) => v >= 0 && v < 2 ** 31],
-        classes: [3, 'int', (v) => v >= 2 && v <= 5],
+        n: [400, 'int', (v) => v >= 4 && v <= 5000, (raw) => `points: "${raw}"; give a whole number from 4 to 5000`],
+        noise: [0, 'num', (v) => v >= 0 && v <= 1, (raw) => `noise: "${raw}"; give a number from 0 to 1`],
+        test: [0.5, 'num', (v) => v >= 0 && v < 1,
+               (raw) => `test fraction: "${raw}"; give a number from 0 up to (not including) 1`],
+        seed: [1, 'int', (v) => v >= 0 && v < 2 ** 31, (raw) => `seed: "${raw}"; give a whole number from 0 to 2147483647`],
+        classes: [3, 'int', (v) => v >= 2 && v <= 5, (raw) => `classes: "${raw}"; give a whole number from 2 to 5`],
         csvTarget: ['class', 'str', (v) => v === 'class' || v === 'values'],
-        csvTargets: [1, 'int', (v) => v >= 1 && v <= 100],
-        hidden: [[4, 4], 'list', (v) => v.length <= 8 && v.every((w) => w >= 1 && w <= 256)],
+        csvTargets: [1, 'int', (v) => v >= 1 && v <= 100,
+                     (raw) => `value columns: "${raw}"; give a whole number from 1 to 100`],
+        hidden: [[4, 4], 'list', (v) => v.length <= 8 && v.every((w) => w >= 1 && w <= 256),
+                 (raw) => `hidden layers: "${raw}"; give up to 8 widths from 1 to 256, separated by commas (empty: none)`],
         act: ['tanh', 'str'],
         out: ['softmax', 'str'],
         loss: ['ce', 'str'],
         bias: [true, 'bool'],
         opt: ['sgd', 'str'],
-        lr: [0.03, 'num', (v) => v > 0 && v <= 10],
-        mom: [0.9, 'num', (v) => v >= 0 && v < 1],
-        batch: [10, 'int', (v) => v >= 0 && v <= 5000], // 0: the full batch
-        wd: [0, 'num', (v) => v >= 0 && v <= 1],
-        dropout: [[0], 'probs', (v) => v.length >= 1 && v.length <= 8 && v.every((p) => p >= 0 && p < 1)],
+        lr: [0.03, 'num', (v) => v > 0 && v <= 10, (raw) => `learning rate: "${raw}"; give a number above 0, at most 10`],
+        mom: [0.9, 'num', (v) => v >= 0 && v < 1, (raw) => `momentum: "${raw}"; give a number from 0 up to (not including) 1`],
+        batch: [10, 'int', (v) => v >= 0 && v <= 5000, // 0: the full batch
+                (raw) => `batch size: "${raw}"; give a whole number from 1 to 5000, or 0 for the whole data set`],
+        wd: [0, 'num', (v) => v >= 0 && v <= 1, (raw) => `weight decay: "${raw}"; give a number from 0 to 1`],
+        dropout: [[0], 'probs', (v) => v.length >= 1 && v.length <= 8 && v.every((p) => p >= 0 && p < 1),
+                  (raw) => `dropout: "${raw}"; give one probability from 0 up to (not including) 1, or one per hidden layer`],
         // bp_net_config.init_range: 0 for He or Xavier, else every weight and bias uniform in [-r, r].
         // The library's words (bp_net_config_check) for one out of range.
         initRange: [0, 'auto', (v) => v >= 0 && v <= 1e30,
@@ -49,7 +54,8 @@ const State = (() => {
                        (raw) => `rprop's largest step is ${raw}; it must be a number from 1e-6 to 1e30 (empty: the default, 50)`],
         color: ['weights', 'str', (v) => v === 'weights' || v === 'grads'],
         showTest: [false, 'bool'],
-        pace: [100, 'int', (v) => v >= 0 && v <= 100000], // epochs per second while training; 0: no limit
+        pace: [100, 'int', (v) => v >= 0 && v <= 100000, // epochs per second while training; 0: no limit
+               (raw) => `pace: "${raw}"; give a whole number of epochs a second from 1 to 100000, or 0 for no limit`],
     };
 
     function defaults() {
