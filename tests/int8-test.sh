@@ -104,6 +104,19 @@ check "leaky-relu, identity regression" --train "$dir/values.csv" --targets 1 --
 check "identity hidden, tanh output" --train "$dir/values.csv" --targets 1 --hidden 5 --activation identity --output tanh \
     --lr 0.01 --input-scale 10
 
+# A model path with "*/" and a newline: the banner comment quotes it, so it must not end
+# the comment (it did, and the file did not compile).
+mkdir -p "$dir/a*" && cp "$dir/m.bpm" "$dir/a*/m
+x.bpm"
+if "$program" export-c "$dir/a*/m
+x.bpm" --int8 --calibrate "$dir/calibration.csv" --name net -o "$dir/net.c" > "$dir/log" 2>&1 &&
+    ${CC:-cc} -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I"$dir" "$dir/main.c" -o "$dir/main" > "$dir/log" 2>&1 &&
+    [ "$("$dir/main" < "$dir/inputs.csv" | wc -l)" -eq 400 ]; then
+    ok "a model path with */ and a newline in it: the int8 C compiles and runs"
+else
+    fail "a model path with */ and a newline in it breaks the int8 C"
+fi
+
 # The banner states the memory the model needs.
 if grep -q -E 'Flash: [0-9]+ bytes of constants' "$dir/net.c" && grep -q -E 'RAM: [0-9]+ bytes of stack' "$dir/net.c"; then
     ok "the banner states flash and RAM"
