@@ -87,4 +87,28 @@ else
         fail "odd class names: the compiled names differ"
     fi
 fi
+# -o through a symbolic link replaces the file it names and keeps the link; -o a FIFO (as
+# /dev/stdout or /dev/null are, a pipe or a device) is written into, not replaced by a
+# regular file: renaming over it had put a file where /dev/null was, when run as root.
+"$program" export-c "$dir/m.bpm" --name net -o "$dir/plain.h" > "$dir/log" 2>&1
+echo old > "$dir/target.h" && ln -s target.h "$dir/link.h"
+if "$program" export-c "$dir/m.bpm" --name net -o "$dir/link.h" > "$dir/log" 2>&1 && [ -L "$dir/link.h" ] &&
+    cmp -s "$dir/target.h" "$dir/plain.h"; then
+    ok "-o through a symbolic link: the file it names is written, the link kept"
+else
+    fail "-o through a symbolic link"
+fi
+if mkfifo "$dir/fifo" 2> /dev/null; then
+    timeout 10 cat "$dir/fifo" > "$dir/fifo.out" &
+    reader=$!
+    "$program" export-onnx "$dir/m.bpm" -o "$dir/plain.onnx" > "$dir/log" 2>&1
+    if timeout 10 "$program" export-onnx "$dir/m.bpm" -o "$dir/fifo" > "$dir/log" 2>&1 && wait $reader &&
+        [ -p "$dir/fifo" ] && cmp -s "$dir/fifo.out" "$dir/plain.onnx"; then
+        ok "-o a FIFO: the bytes go into it, the FIFO stays"
+    else
+        fail "-o a FIFO was not written into"
+    fi
+else
+    skipped=$((skipped + 1)); echo "skip -o a FIFO: mkfifo failed"
+fi
 finish export
