@@ -154,6 +154,12 @@ expect 2 "which was not given" "--calibrate without --int8" predict "$dir/c.bpm"
     --calibrate "$dir/calibration.csv"
 cut -d, -f1-4 "$dir/inputs.csv" > "$dir/narrow.csv"
 expect 1 "narrow.csv" "calibration data of the wrong width" export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+# A finite input that the stored standardization carries past float's range: named, where
+# the library could only say "the calibration data has a NaN or infinite input".
+printf '0.5,5,0,1,-0.5\n0.5,5,3e38,1,-0.5\n' > "$dir/huge.csv"
+expect 1 "huge.csv: sample 2, input 3" "calibration input beyond float's range after preprocessing" export-c \
+    "$dir/c.bpm" --int8 --calibrate "$dir/huge.csv" -o "$dir/huge.c"
+[ -e "$dir/huge.c" ] && fail "a file was written for the refused calibration data"
 expect 1 "nothing.csv" "missing calibration file" predict "$dir/c.bpm" --data "$dir/inputs.csv" --int8 \
     --calibrate "$dir/nothing.csv"
 expect 2 "C identifier" "a --name that is no C identifier" export-c "$dir/c.bpm" --int8 \
