@@ -302,6 +302,19 @@ def test_errors_say_what_is_wrong(blobs):
             call()
 
 
+def test_calibration_the_transform_overflows_is_named(blobs):
+    """A finite input that the stored standardization carries past float32 (scale about
+    100 here) is named by row and column; the library could only say that some input was
+    not finite."""
+    X, y = blobs
+    net = backprop.Network([4, 8, 3], loss="ce", seed=1)
+    net.fit(X * 0.01, y, epochs=1, normalize="standardize")
+    bad = X * 0.01
+    bad[7, 1] = 3e38
+    with pytest.raises(ValueError, match=r"X_calibration\[7, 1\]: the network's input transform"):
+        net.quantize(bad)
+
+
 def test_networks_integers_cannot_represent_are_refused():
     wide = backprop.Network([32769, 1], seed=1)
     with pytest.raises(backprop.UnsupportedError, match="quantizing: layer 1 has 32769 inputs per unit"):
