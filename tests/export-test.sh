@@ -52,6 +52,15 @@ check "relu softmax, standardized inputs" train --train "$dir/train.csv" --hidde
 check "tanh, no bias" train --train "$dir/train.csv" --hidden 5 --activation tanh --no-bias --epochs 3
 check "sigmoid regression" train --train "$dir/train.csv" --targets 1 --hidden 4 --activation sigmoid --epochs 3
 check "leaky-relu, bce" train --train "$dir/train.csv" --targets 1 --loss bce --hidden 4 --activation leaky-relu --epochs 2 --normalize minmax
+# A file may include the header for its sizes alone (net_predict unused): no warning.
+printf '#include <stdio.h>\n#include "net.h"\nint main(void) { return printf("%%d\\n", NET_INPUTS) < 0; }\n' > "$dir/sizes.c"
+if ${CC:-cc} -std=c99 -Wall -Wextra -Werror -pedantic -I"$dir" "$dir/sizes.c" -lm -o "$dir/sizes" > "$dir/log" 2>&1 &&
+    [ "$("$dir/sizes")" = 3 ]; then
+    ok "the header included without calling net_predict compiles warning-free"
+else
+    fail "the header included without calling net_predict warns"
+fi
+
 # Class names that C must escape, among them "??=" and "??/", which -std=c99 reads as the
 # trigraphs # and \ (a name ending in ??/ ended the string early); and a model path with
 # "*/" and a newline in it, which is quoted in the banner comment. The names must come

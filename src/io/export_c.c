@@ -76,6 +76,9 @@ static void emit_preamble(bp_buffer *b, const bp_net *net, const char *source, c
                         " * Nothing else is needed: no allocation, no I/O, no global state.\n */\n",
                      upper, name, upper);
     bp_buffer_printf(b, "#ifndef %s_H\n#define %s_H\n\n#include <math.h>\n\n", upper, upper);
+    /* A file that includes the header for its sizes or names alone must not warn. */
+    bp_buffer_printf(b, "#if defined(__GNUC__)\n#define %s_UNUSED __attribute__((unused))\n#else\n#define %s_UNUSED\n"
+                        "#endif\n\n", upper, upper);
     bp_buffer_printf(b, "#define %s_INPUTS %zu\n#define %s_OUTPUTS %zu\n\n", upper, bp_net_width(net, 0), upper,
                      bp_net_width(net, L));
 }
@@ -169,9 +172,9 @@ static void emit_predict(bp_buffer *b, const bp_net *net, const char *name, cons
     size_t L = bp_net_layer_count(net), maxw = 0, n0 = bp_net_width(net, 0);
     for (size_t l = 0; l <= L; l++) maxw = bp_net_width(net, l) > maxw ? bp_net_width(net, l) : maxw;
     bp_buffer_printf(b, "/* out = the network's output a^L for one sample of raw inputs x. */\n"
-                        "static void %s_predict(const float *x, float *out)\n{\n"
+                        "static %s_UNUSED void %s_predict(const float *x, float *out)\n{\n"
                         "    float a[%zu], z[%zu];\n    int i, j;\n",
-                     name, maxw, maxw);
+                     upper, name, maxw, maxw);
     if (bp_net_get_input_transform(net, NULL, NULL))
         bp_buffer_printf(b, "    for (i = 0; i < %zu; i++) a[i] = (x[i] - %s_shift[i]) * %s_scale[i];\n", n0, name, name);
     else
