@@ -104,6 +104,19 @@ check "leaky-relu, identity regression" --train "$dir/values.csv" --targets 1 --
 check "identity hidden, tanh output" --train "$dir/values.csv" --targets 1 --hidden 5 --activation identity --output tanh \
     --lr 0.01 --input-scale 10
 
+# A model path with "*/" and a newline: the banner comment quotes it, so it must not end
+# the comment (it did, and the file did not compile).
+mkdir -p "$dir/a*" && cp "$dir/m.bpm" "$dir/a*/m
+x.bpm"
+if "$program" export-c "$dir/a*/m
+x.bpm" --int8 --calibrate "$dir/calibration.csv" --name net -o "$dir/net.c" > "$dir/log" 2>&1 &&
+    ${CC:-cc} -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I"$dir" "$dir/main.c" -o "$dir/main" > "$dir/log" 2>&1 &&
+    [ "$("$dir/main" < "$dir/inputs.csv" | wc -l)" -eq 400 ]; then
+    ok "a model path with */ and a newline in it: the int8 C compiles and runs"
+else
+    fail "a model path with */ and a newline in it breaks the int8 C"
+fi
+
 # The banner states the memory the model needs.
 if grep -q -E 'Flash: [0-9]+ bytes of constants' "$dir/net.c" && grep -q -E 'RAM: [0-9]+ bytes of stack' "$dir/net.c"; then
     ok "the banner states flash and RAM"
@@ -141,6 +154,12 @@ expect 2 "which was not given" "--calibrate without --int8" predict "$dir/c.bpm"
     --calibrate "$dir/calibration.csv"
 cut -d, -f1-4 "$dir/inputs.csv" > "$dir/narrow.csv"
 expect 1 "narrow.csv" "calibration data of the wrong width" export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+# A finite input that the stored standardization carries past float's range: named, where
+# the library could only say "the calibration data has a NaN or infinite input".
+printf '0.5,5,0,1,-0.5\n0.5,5,3e38,1,-0.5\n' > "$dir/huge.csv"
+expect 1 "huge.csv: sample 2, input 3" "calibration input beyond float's range after preprocessing" export-c \
+    "$dir/c.bpm" --int8 --calibrate "$dir/huge.csv" -o "$dir/huge.c"
+[ -e "$dir/huge.c" ] && fail "a file was written for the refused calibration data"
 expect 1 "nothing.csv" "missing calibration file" predict "$dir/c.bpm" --data "$dir/inputs.csv" --int8 \
     --calibrate "$dir/nothing.csv"
 expect 2 "C identifier" "a --name that is no C identifier" export-c "$dir/c.bpm" --int8 \

@@ -11,6 +11,7 @@ ownership of a bp_qnet. Saving a quantized network is not done: like the command
 """
 import ctypes
 import os
+import stat
 import tempfile
 import threading
 import weakref
@@ -44,11 +45,29 @@ def check_name(name):
 def deliver(data, path):
     """data when path is None, else data written to path atomically: a temporary file in
     the same folder, synced, given the usual permissions and renamed over path, as the
-    library's own writers do (a crash leaves the old file or the new one)."""
+    library's own writers do (a crash leaves the old file or the new one). As there, a
+    symbolic link is followed and a device or FIFO is written in place."""
     if path is None:
         return data
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        # A device (/dev/null), a FIFO or /dev/stdout: written in place, as the library's
+        # writer does; renaming over it would put a file where the device node was.
+        try:
+            with open(path, "wb") as f:
+                f.write(raw)
+        except OSError as e:
+            exc = _clib.FileError("cannot write %s: %s" % (path, e.strerror or e))
+            exc.status = _clib.BP_ERR_IO
+            raise exc from e
+        return None
+    if mode is not None and os.path.islink(path):
+        path = os.path.realpath(path)  # replace the file the link names, and keep the link
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
@@ -81,6 +100,12 @@ def quantize(network, X):
     (`backprop ... --calibrate` applies the model's transform the same way), then
     bp_qnet_create on a copy of the network, which the QuantizedNetwork keeps."""
     x = network._inputs(X, "X_calibration")
+    overflow = np.argwhere(~np.isfinite(x))
+    if len(overflow):
+        # Finite inputs (checked above) that the stored transform carries past float32.
+        raise ValueError("X_calibration[%d, %d]: the network's input transform ((x - shift) * scale) takes it "
+                         "beyond float32's range; calibration needs values the network can take"
+                         % tuple(overflow[0]))
     data = _arrays.Dataset(x, None)
     snapshot = network.copy()
     try:

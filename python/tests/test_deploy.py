@@ -71,6 +71,35 @@ def test_onnx_written_atomically(tmp_path, model):
         net.export_onnx(tmp_path / "no-such-folder" / "m.onnx")
 
 
+def test_exports_follow_links_and_write_into_pipes(tmp_path, model):
+    """Through a symbolic link the file it names is replaced and the link kept; a FIFO (as
+    /dev/null, /dev/stdout) is written into, as the library's writer does; it had been
+    renamed over, which as root replaced /dev/null itself with a file. A bytes path works
+    as for open()."""
+    net, _, _, _ = model
+    (tmp_path / "target.h").write_text("old")
+    os.symlink("target.h", tmp_path / "link.h")
+    assert net.export_c(tmp_path / "link.h") is None
+    assert os.path.islink(tmp_path / "link.h")
+    assert (tmp_path / "target.h").read_text() == net.export_c()
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    try:
+        assert net.export_onnx(fifo) is None
+    finally:
+        if reader.is_alive() and not got:
+            with open(fifo, "wb"):  # release a reader still waiting for a writer
+                pass
+        reader.join(10)
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+    assert got == [net.export_onnx()]
+    assert net.export_onnx(os.fsencode(tmp_path / "b.onnx")) is None
+    assert (tmp_path / "b.onnx").read_bytes() == net.export_onnx()
+
+
 def test_onnx_checker_accepts_it(model):
     onnx = pytest.importorskip("onnx", reason="onnx.checker needs python3-onnx")
     net, _, _, _ = model
@@ -271,6 +300,19 @@ def test_errors_say_what_is_wrong(blobs):
     for call in (lambda: net.export_onnx(), lambda: net.export_c(), lambda: net.quantize(X)):
         with pytest.raises(ValueError, match="this network is closed"):
             call()
+
+
+def test_calibration_the_transform_overflows_is_named(blobs):
+    """A finite input that the stored standardization carries past float32 (scale about
+    100 here) is named by row and column; the library could only say that some input was
+    not finite."""
+    X, y = blobs
+    net = backprop.Network([4, 8, 3], loss="ce", seed=1)
+    net.fit(X * 0.01, y, epochs=1, normalize="standardize")
+    bad = X * 0.01
+    bad[7, 1] = 3e38
+    with pytest.raises(ValueError, match=r"X_calibration\[7, 1\]: the network's input transform"):
+        net.quantize(bad)
 
 
 def test_networks_integers_cannot_represent_are_refused():

@@ -2,6 +2,10 @@
  * fileio.c - whole-file reading, atomic writing and an in-memory text buffer
  * (see fileio.h).
  */
+#if !defined(_XOPEN_SOURCE) || _XOPEN_SOURCE < 700
+#undef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* realpath, for writing through a symbolic link */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -105,31 +109,61 @@ static void sync_directory_of(const char *path)
     close(fd);
 }
 
+/* All len bytes to fd; 0, or the errno of the failure (ENOSPC for a write of nothing). */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : ENOSPC;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* A path that exists and is neither a regular file nor a directory: a device (/dev/null),
+   a FIFO, or a pipe reached through /dev/stdout or /dev/fd/N. It is written in place, as
+   the shell's > would: renaming over it would put a regular file where the device node or
+   the link was (as root, /dev/null itself). */
+static bp_status write_in_place(const char *path, const void *data, size_t len, bp_error *err)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0) return bp_fail(err, BP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    int saved = write_all(fd, data, len);
+    if (close(fd) != 0 && !saved) saved = errno;
+    if (saved) return bp_fail(err, BP_ERR_IO, "cannot write %s: %s", path, strerror(saved));
+    return BP_OK;
+}
+
 bp_status bp_write_file_atomic(const char *path, const void *data, size_t len, bp_error *err)
 {
-    size_t plen = strlen(path);
+    struct stat st;
+    char *resolved = NULL;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return write_in_place(path, data, len, err);
+        /* A symbolic link to a file: replace the file it names, beside it, and keep the link. */
+        struct stat link;
+        if (S_ISREG(st.st_mode) && lstat(path, &link) == 0 && S_ISLNK(link.st_mode)) resolved = realpath(path, NULL);
+    }
+    const char *target = resolved ? resolved : path;
+    size_t plen = strlen(target);
     char *tmp = malloc(plen + 16);
-    if (!tmp) return bp_fail(err, BP_ERR_NOMEM, "out of memory writing %s", path);
-    memcpy(tmp, path, plen);
+    if (!tmp) {
+        free(resolved);
+        return bp_fail(err, BP_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    memcpy(tmp, target, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         bp_status s = bp_fail(err, BP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         free(tmp);
+        free(resolved);
         return s;
     }
-    const unsigned char *p = data;
-    size_t done = 0;
-    int saved = 0;
-    while (done < len) {
-        ssize_t w = write(fd, p + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            saved = w < 0 ? errno : ENOSPC;
-            break;
-        }
-        done += (size_t)w;
-    }
+    int saved = write_all(fd, data, len);
     if (!saved && fsync(fd) != 0) saved = errno;
     if (close(fd) != 0 && !saved) saved = errno;
     /* mkstemp makes the file private (0600); give it the usual permissions. */
@@ -138,14 +172,16 @@ bp_status bp_write_file_atomic(const char *path, const void *data, size_t len, b
         umask(mask);
         chmod(tmp, 0666 & ~mask);
     }
-    if (!saved && rename(tmp, path) != 0) saved = errno;
+    if (!saved && rename(tmp, target) != 0) saved = errno;
     if (saved) {
         unlink(tmp);
         free(tmp);
+        free(resolved);
         return bp_fail(err, BP_ERR_IO, "cannot write %s: %s", path, strerror(saved));
     }
     free(tmp);
-    sync_directory_of(path);
+    sync_directory_of(target);
+    free(resolved);
     return BP_OK;
 }
 

@@ -18,7 +18,9 @@
 bp_status bp_read_file(const char *path, size_t max_size, unsigned char **data, size_t *size,
                        bp_error *err);
 
-/* Write len bytes to path atomically (temporary file, fsync, rename). */
+/* Write len bytes to path atomically (temporary file, fsync, rename). A symbolic link to a
+   file is followed (the file is replaced, the link kept); a path that is neither a file nor
+   a folder (a device such as /dev/null, a FIFO, /dev/stdout) is written in place. */
 bp_status bp_write_file_atomic(const char *path, const void *data, size_t len, bp_error *err);
 
 /* If data is gzip-compressed (starts with 1f 8b), decompress it into *plain (malloc'd,
