@@ -4,6 +4,7 @@
  * targets from the model or the options, and the model's input transform.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +271,21 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     if (code || (code = check_widths(a, path, net, classes, inputs_only, out))) return code;
     /* The model's stored preprocessing, applied once to the whole data set. */
     const float *shift, *scale;
-    if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);
+    if (!bp_net_get_input_transform(net, &shift, &scale)) return 0;
+    bp_dataset_apply_transform(*out, shift, scale);
+    /* The readers refuse NaN and numbers beyond float's range, but the transform can carry
+       a large finite input past it: say which one, rather than print NaN for its row. */
+    const float *x = bp_dataset_x_const(*out);
+    const size_t n0 = bp_dataset_inputs(*out), n = bp_dataset_count(*out) * n0;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            bp_dataset_free(*out);
+            *out = NULL;
+            return cli_fail(a, EXIT_FAILED,
+                            "%s: sample %zu, input %zu: the model's input preprocessing ((x - shift) * scale) "
+                            "takes it beyond float's range",
+                            path, i / n0 + 1, i % n0 + 1);
+        }
     return 0;
 }
 

@@ -160,6 +160,10 @@ printf '0.5,5,0,1,-0.5\n0.5,5,3e38,1,-0.5\n' > "$dir/huge.csv"
 expect 1 "huge.csv: sample 2, input 3" "calibration input beyond float's range after preprocessing" export-c \
     "$dir/c.bpm" --int8 --calibrate "$dir/huge.csv" -o "$dir/huge.c"
 [ -e "$dir/huge.c" ] && fail "a file was written for the refused calibration data"
+# The same input to plain predict and eval: refused where it is, not printed as NaN.
+expect 1 "huge.csv: sample 2, input 3: the model's input preprocessing" \
+    "predict on an input the stored standardization carries past float's range" predict "$dir/c.bpm" --data "$dir/huge.csv"
+[ -s "$dir/out" ] && fail "predict printed rows for the refused data"
 expect 1 "nothing.csv" "missing calibration file" predict "$dir/c.bpm" --data "$dir/inputs.csv" --int8 \
     --calibrate "$dir/nothing.csv"
 expect 2 "C identifier" "a --name that is no C identifier" export-c "$dir/c.bpm" --int8 \
