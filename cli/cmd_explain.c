@@ -27,7 +27,7 @@ static const cli_option explain_options[] = {
     {"dropout", "P[,P2,...]", "with --arch: dropout of the hidden layers (a model keeps its own)"},
     {"batch", "M", "batch size shown in the mini-batch shapes (default m)"},
     {"model", "FILE", "explain this model; with --data, print the numbers too"},
-    {"data", "FILE", "CSV data for --model (inputs, then targets)"},
+    {"data", "FILE", "data for --model: CSV (inputs, then targets), IDX images (with --labels) or FANN"},
     {"sample", "K", "with --data: which data row to show (default 1, the first)"},
     {"targets", "KIND", "with --data: class or values, how to read its target columns"},
     {"lr", "ETA", "with --data: also show W and b after one gradient-descent step at this rate"},
