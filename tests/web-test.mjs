@@ -443,6 +443,24 @@ await check('L-BFGS: full batch (its batch control off, saying why), trains, sto
     return `${(100 * s.test.accuracy).toFixed(1)}% in ${s.steps} iterations`;
 });
 
+await check('L-BFGS\'s stop note counts its own iterations, not the steps of the optimizers before it', async () => {
+    const page = await open('#pace=0');
+    await page.evaluate(() => window.playground.request('step', {steps: 300}));
+    await clickAndWait(page, '#step');
+    const before = (await snapshot(page)).steps;
+    await page.selectOption('[data-key=opt]', 'lbfgs');
+    await idle(page);
+    await page.click('#play');
+    await page.waitForFunction(() => !window.playground.playing() &&
+                               window.playground.messages().some((m) => /L-BFGS has stopped/.test(m)), null, {timeout: 20000});
+    const note = (await page.evaluate(() => window.playground.messages())).find((m) => /L-BFGS has stopped/.test(m));
+    const s = await snapshot(page), said = Number((/after (\d+) iterations? of its own/.exec(note) || [])[1]);
+    await page.close();
+    assert(before >= 301, `only ${before} steps before L-BFGS`);
+    assert(said === s.steps - before, `the note says "${note}"; L-BFGS made ${s.steps - before} of the ${s.steps} steps`);
+    return `${said} iterations after ${before} SGD steps`;
+});
+
 await check('init range: a link with initRange=0.1 draws every weight and bias in [-0.1, 0.1], as backprop init does', async () => {
     const page = await open('#initRange=0.1&hidden=8,8&seed=3&pace=0');
     assert(await page.inputValue('[data-key=initRange]') === '0.1', 'the init range is not taken from the link');

@@ -430,8 +430,11 @@ function trainSteps(steps) {
     call(st, 'training');
 }
 
+// Its own iterations: the trainer's steps, not the page's count, which includes the steps of
+// the optimizers used before it on this network (S.stepOffset).
 function convergedNote() {
-    return `L-BFGS has stopped after ${S.stepOffset + C.bp_trainer_steps_done(S.trainer)} steps: the largest ` +
+    const n = C.bp_trainer_steps_done(S.trainer);
+    return `L-BFGS has stopped after ${n} iteration${n === 1 ? '' : 's'} of its own: the largest ` +
            '|dC/dp| fell to its tolerance (1e-4), the loss stopped falling, or its 15,000 evaluations are ' +
            'spent. Further epochs change nothing; reset to start again.';
 }
