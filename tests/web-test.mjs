@@ -875,6 +875,62 @@ await check('a phone-sized window (320 px): nothing wider than the screen; the n
     return `${phone.page} px, network ${phone.network} px`;
 });
 
+await check('the layer names never overlap at 320, 768 and 1280 px; the desktop keeps the full names', async () => {
+    const notes = [];
+    for (const fragment of ['#hidden=6,6', '#hidden=4,4,4,4&act=sigmoid', '#hidden=']) {
+        const page = await open(fragment);
+        for (const width of [320, 768, 1280]) {
+            await page.setViewportSize({width, height: 900});
+            await page.waitForTimeout(200);
+            const heads = await page.$$eval('#network .layer-name', (h) => h.map((e) => {
+                const r = e.getBoundingClientRect();
+                return {text: e.textContent, title: e.title, left: r.left, right: r.right};
+            }));
+            const box = await page.$eval('#network', (e) => e.getBoundingClientRect().right);
+            for (let i = 0; i + 1 < heads.length; i++)
+                assert(heads[i].right <= heads[i + 1].left, `${fragment} at ${width} px: "${heads[i].text}" overlaps "${heads[i + 1].text}"`);
+            if (width === 320) assert(heads[heads.length - 1].right <= box, `${fragment} at 320 px: the output's name runs past the view`);
+            assert(heads.every((h) => /^(input|layer \d+ \(\w+\)|output \(\w+\))$/.test(h.title)), `${fragment}: a name without its full title`);
+            if (width === 1280 && fragment === '#hidden=6,6')
+                assert(heads.map((h) => h.text).join('|') === 'input|layer 1 (tanh)|layer 2 (tanh)|output (softmax)',
+                       `the desktop shows ${heads.map((h) => h.text).join('|')}`);
+            await page.locator('#network').screenshot({path: path.join(shots, `network-${width}${fragment === '#hidden=6,6' ? '' : '-' + fragment.replace(/\W+/g, '')}.png`)});
+            notes.push(heads.map((h) => h.text).join('|'));
+        }
+        await page.close();
+    }
+    return `at 320 px: ${notes[0]}`;
+});
+
+await check('icon-only buttons have names, and the step view and the neurons\' values work from the keyboard', async () => {
+    const page = await open('#data=seed232');
+    // Playwright's accessibility tree: every button and form control has a name with a word in it.
+    const tree = await page.locator('body').ariaSnapshot();
+    const unnamed = tree.split('\n').filter((line) => /^\s*- (button|combobox|textbox|spinbutton|checkbox|slider)\b/.test(line) &&
+                                                    !/^\s*- \w+ "[^"]*[a-z]/i.test(line));
+    assert(unnamed.length === 0, `controls without a name: ${unnamed.join('; ')}`);
+    assert(await page.getByRole('button', {name: 'next step', exact: true}).count() === 1, 'no button named "next step"');
+    assert(await page.getByRole('button', {name: 'previous step', exact: true}).count() === 1, 'no button named "previous step"');
+    // The step view by keyboard alone: Enter on explain, then on the next-step button.
+    await page.focus('#explain');
+    await page.keyboard.press('Enter');
+    await idle(page);
+    const first = await page.textContent('#steps-box h4');
+    await page.focus('#explain-next');
+    await page.keyboard.press('Enter');
+    const second = await page.textContent('#steps-box h4');
+    assert(first && second && first !== second, `the steps: "${first}", then "${second}"`);
+    // A neuron takes the focus (Tab) and shows its values, as hovering does.
+    const node = page.locator('#network .node[tabindex="0"]').first();
+    await node.focus();
+    const tip = await page.textContent('#network .tip');
+    assert(await page.isVisible('#network .tip') && /b\^1\[1\] = /.test(tip), `the focused neuron shows "${tip}"`);
+    await page.keyboard.press('Tab');
+    assert(page.errors.length === 0, page.errors.join('; '));
+    await page.close();
+    return `${tree.split('\n').filter((l) => /- button/.test(l)).length} buttons named`;
+});
+
 if (xorPage) await xorPage.close();
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);

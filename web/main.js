@@ -39,6 +39,7 @@
         const close = document.createElement('button');
         close.textContent = '×';
         close.title = 'dismiss';
+        close.setAttribute('aria-label', 'dismiss this message');
         close.onclick = () => div.remove();
         div.prepend(close);
         box.appendChild(div);

@@ -46,8 +46,11 @@ const NetworkView = (() => {
         const view = {container, svg, info, offs: offsets(sizes, info.bias), edges: [], nodes: [], hover: null,
                       tip: document.createElement('div'), highlightLayer: null};
         view.tip.className = 'tip';
+        view.tip.id = 'network-tip';
+        view.tip.setAttribute('role', 'tooltip');
         container.appendChild(view.tip);
 
+        const heads = [];
         // Edges first, so the neurons sit on top of them.
         for (let l = 1; l <= L; l++) {
             for (let j = 0; j < shown[l]; j++) {
@@ -83,6 +86,15 @@ const NetworkView = (() => {
                 const node = {el: div, canvas, l, j};
                 div.addEventListener('mouseenter', (e) => showTip(view, node, e));
                 div.addEventListener('mouseleave', () => hideTip(view));
+                if (l > 0) {
+                    // The keyboard's way to a neuron's values (Tab); a weight's are in the step view.
+                    div.tabIndex = 0;
+                    div.setAttribute('role', 'img');
+                    div.setAttribute('aria-label', `layer ${l}, neuron ${j + 1}`);
+                    div.setAttribute('aria-describedby', 'network-tip');
+                    div.addEventListener('focus', () => showTip(view, node, null));
+                    div.addEventListener('blur', () => hideTip(view));
+                }
                 view.nodes.push(node);
             }
             if (sizes[l] > shown[l]) {
@@ -96,7 +108,10 @@ const NetworkView = (() => {
             const head = document.createElement('div');
             head.className = 'layer-name';
             head.style.left = `${colX(l) - 10}px`;
-            head.textContent = l === 0 ? 'input' : l === L ? `output (${info.output})` : `layer ${l} (${info.hidden})`;
+            head.names = l === 0 ? ['input', 'input', 'in'] : l === L ? [`output (${info.output})`, `out ${info.output}`, 'out']
+                : [`layer ${l} (${info.hidden})`, `L${l} ${info.hidden}`, `L${l}`];
+            head.textContent = head.title = head.names[0];
+            heads.push(head);
             if (p > 0) {
                 // Under the layer's neurons (and its "+N more"): the probability of dropping each.
                 const tag = document.createElement('div');
@@ -110,7 +125,26 @@ const NetworkView = (() => {
             }
             container.appendChild(head);
         }
+        fitLayerNames(heads, W);
         return view;
+    }
+
+    // The layers' names in the longest form in which no two overlap (a narrow window, many
+    // layers): "layer 1 (tanh)", then "L1 tanh", then "L1"; the full name stays the title.
+    // In a box narrower than the full 380 px (a phone), the output layer's name ends at its
+    // right edge at the latest; at full width it may run into the gap beside the view, as the
+    // desktop layout has always had it.
+    function fitLayerNames(heads, W) {
+        const last = heads[heads.length - 1], x = last.offsetLeft, right = W < 380 ? W : Infinity;
+        for (let form = 0; form < 3; form++) {
+            for (const h of heads) h.textContent = h.names[form];
+            last.style.left = `${Math.min(x, right - last.offsetWidth)}px`;
+            let fits = true;
+            for (let l = 0; l + 1 < heads.length; l++)
+                fits = fits && heads[l].offsetLeft + heads[l].offsetWidth + 4 <= heads[l + 1].offsetLeft;
+            if (fits) return form;
+        }
+        return 2;
     }
 
     // Hidden layer l's dropout probability p^l, as the engine reports it (0: none).
@@ -144,11 +178,16 @@ const NetworkView = (() => {
         return t;
     }
 
+    // Beside the pointer, or below a neuron that has the keyboard's focus (e null).
     function showTip(view, target, e) {
         view.hover = target;
         const box = view.container.getBoundingClientRect();
-        view.tip.style.left = `${e.clientX - box.left + 12}px`;
-        view.tip.style.top = `${e.clientY - box.top + 12}px`;
+        const at = e || (() => {
+            const r = target.el.getBoundingClientRect();
+            return {clientX: r.left, clientY: r.bottom};
+        })();
+        view.tip.style.left = `${Math.min(at.clientX - box.left + 12, Math.max(0, box.width - 200))}px`;
+        view.tip.style.top = `${at.clientY - box.top + 12}px`;
         view.tip.textContent = tipText(view, target);
         view.tip.style.display = 'block';
     }
