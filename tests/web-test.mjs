@@ -931,6 +931,73 @@ await check('icon-only buttons have names, and the step view and the neurons\' v
     return `${tree.split('\n').filter((l) => /- button/.test(l)).length} buttons named`;
 });
 
+await check('a seed\'s example sets its own network; leaving it gives back the user\'s settings, in the controls and the link', async () => {
+    const page = await open('#hidden=5&act=relu&lr=0.1&pace=0');
+    const setupOf = () => page.evaluate(() => window.playground.setup());
+    await page.selectOption('[data-key=data]', 'seed232');
+    await idle(page);
+    let s = await setupOf();
+    assert(s.hidden.join() === '3' && s.act === 'sigmoid' && s.loss === 'mse' && s.lr === 0.5, `on the seed: ${JSON.stringify(s)}`);
+    // The link names the example and the settings to come back to (the example implies its own).
+    const link = page.url().slice(page.url().indexOf('#'));
+    assert(/data=seed232/.test(link) && /hidden=5/.test(link) && /act=relu/.test(link) && !/loss=/.test(link), `on the seed the link is ${link}`);
+    await page.selectOption('[data-key=data]', 'seed3452');
+    await idle(page);
+    await page.selectOption('[data-key=data]', 'circles');
+    await idle(page);
+    s = await setupOf();
+    const info = await page.evaluate(() => window.playground.info());
+    assert(s.hidden.join() === '5' && s.act === 'relu' && s.out === 'softmax' && s.loss === 'ce' && s.bias && s.lr === 0.1,
+           `back on circles: ${JSON.stringify(s)}`);
+    assert(info.sizes.join() === '2,5,2' && info.hidden === 'relu', `back on circles the network is ${JSON.stringify(info)}`);
+    assert(await page.inputValue('[data-key=hidden]') === '5' && await page.inputValue('[data-key=lr]') === '0.1', 'the controls');
+    assert(/hidden=5/.test(page.url()) && /act=relu/.test(page.url()) && !/seed/.test(page.url()), `the link is ${page.url()}`);
+    // From the sine and back: the values' output and loss return with it.
+    await page.selectOption('[data-key=data]', 'sine');
+    await idle(page);
+    await page.selectOption('[data-key=data]', 'seed342');
+    await idle(page);
+    await page.selectOption('[data-key=data]', 'sine');
+    await idle(page);
+    s = await setupOf();
+    assert(s.out === 'identity' && s.loss === 'mse' && s.hidden.join() === '5', `back on the sine: ${JSON.stringify(s)}`);
+    await page.close();
+    // The example's link reopens the example, and leaving it gives the link's own settings.
+    const again = await open(link);
+    s = await again.evaluate(() => window.playground.setup());
+    assert(s.hidden.join() === '3' && s.act === 'sigmoid', `the example's link opens ${JSON.stringify(s)}`);
+    await again.selectOption('[data-key=data]', 'xor');
+    await idle(again);
+    s = await again.evaluate(() => window.playground.setup());
+    assert(s.hidden.join() === '5' && s.act === 'relu' && s.out === 'softmax' && s.lr === 0.1, `left from the link: ${JSON.stringify(s)}`);
+    await again.close();
+    return link;
+});
+
+await check('a refused network choice is marked at its control with the message; the link stays the network in use', async () => {
+    const page = await open('#pace=0');
+    await page.selectOption('[data-key=loss]', 'bce');
+    await idle(page);
+    const info = await page.evaluate(() => window.playground.info());
+    assert(info.loss === 'ce' && info.output === 'softmax', `the network in use: ${JSON.stringify(info)}`);
+    assert(await page.getAttribute('[data-key=loss]', 'aria-invalid') === 'true', 'the loss control is not marked invalid');
+    const note = await page.textContent('[data-key=loss] ~ .invalid-note');
+    assert(/binary cross-entropy \(bce\) is defined on a sigmoid output/.test(note), `beside the control: "${note}"`);
+    assert(!/loss=/.test(page.url()), `the link names the refused loss: ${page.url()}`);
+    assert(await page.inputValue('[data-key=loss]') === 'bce', 'the choice did not stay, so no valid pair can be reached one control at a time');
+    await shot(page, 'refused-choice.png');
+    // The output that goes with it completes a valid network: the marks go, the link follows.
+    await page.selectOption('[data-key=out]', 'sigmoid');
+    await idle(page);
+    const made = await page.evaluate(() => window.playground.info());
+    assert(made.loss === 'bce' && made.output === 'sigmoid', `then the network is ${JSON.stringify(made)}`);
+    assert(await page.$$eval('.invalid, .invalid-note, [aria-invalid]', (e) => e.length) === 0, 'a mark stayed');
+    assert(/loss=bce/.test(page.url()) && /out=sigmoid/.test(page.url()), `the link is ${page.url()}`);
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1 && page.errors.length === 0, 'the page does not step');
+    await page.close();
+});
+
 if (xorPage) await xorPage.close();
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);

@@ -25,6 +25,12 @@
     let frames = 0;         // animation frames so far (the browser test counts them)
     let chartsDrawn = 0, chartsPending = false;
     let lastError = '';
+    // The settings of the network in use (NET_KEYS), as the library accepted them: the link
+    // names this network, not a choice the library refused (which its control marks).
+    let inUse = null;
+    // The user's own settings from before a seed example replaced them with its own (SEED_KEYS
+    // and the data set they were on), given back on leaving the seed examples; null otherwise.
+    let beforeSeed = null;
 
     // ------------------------------------------------------------------ messages
 
@@ -101,8 +107,59 @@
                'picks the step: the learning rate is only the step view\'s update. It stops once converged.',
     };
 
+    // The settings that make the network, and those a seed's worked example sets for itself.
+    const NET_KEYS = ['hidden', 'act', 'out', 'loss', 'bias', 'initRange'];
+    const SEED_KEYS = ['hidden', 'act', 'out', 'loss', 'bias', 'lr'];
+    const pick = (o, keys) => Object.fromEntries(keys.map((k) => [k, Array.isArray(o[k]) ? o[k].slice() : o[k]]));
+
+    // The setup a link carries: the network in use (not a refused choice), and on a seed's
+    // example the user's own settings, which the example's data set implies away.
+    function linkSetup() {
+        const s = Object.assign({}, setup, inUse || {});
+        if (Datasets.isSeed(setup.data) && beforeSeed) Object.assign(s, pick(beforeSeed, SEED_KEYS));
+        return s;
+    }
+
+    // Leaving the seed examples gives back the settings the user had before choosing one.
+    // Returns the data set they were on before it (for the classes / values switch).
+    function leaveSeed(before) {
+        if (!Datasets.isSeed(before) || !beforeSeed) return before;
+        Object.assign(setup, pick(beforeSeed, SEED_KEYS));
+        const was = beforeSeed.data;
+        beforeSeed = null;
+        return was;
+    }
+
+    // A control whose choice the library refused: marked invalid, with the library's message
+    // beside it, until a network is made again. Its value stays, so that the next change (the
+    // loss that goes with a new output) can complete a valid combination.
+    function markInvalid(k, text) {
+        const el = document.querySelector(`[data-key=${k}]`), label = el.closest('label');
+        el.classList.add('invalid');
+        el.setAttribute('aria-invalid', 'true');
+        let note = label.querySelector('.invalid-note');
+        if (!note) {
+            note = document.createElement('span');
+            note.className = 'invalid-note';
+            note.id = `invalid-${k}`;
+            note.setAttribute('role', 'alert');
+            label.appendChild(note);
+            el.setAttribute('aria-describedby', note.id);
+        }
+        note.textContent = `not applied: ${text}`;
+    }
+
+    function clearInvalid() {
+        for (const el of document.querySelectorAll('[data-key].invalid')) {
+            el.classList.remove('invalid');
+            el.removeAttribute('aria-invalid');
+            el.removeAttribute('aria-describedby');
+        }
+        for (const note of document.querySelectorAll('.invalid-note')) note.remove();
+    }
+
     function saveFragment() {
-        const frag = State.toFragment(setup);
+        const frag = State.toFragment(linkSetup());
         window.history.replaceState(null, '', frag || location.pathname + location.search);
     }
 
@@ -142,10 +199,13 @@
                 return;
             }
         }
+        if (k === 'data' && Datasets.isSeed(v) && !Datasets.isSeed(before) && !beforeSeed)
+            beforeSeed = Object.assign(pick(setup, SEED_KEYS), {data: before});
         setup[k] = v;
+        const from = k === 'data' && !Datasets.isSeed(v) ? leaveSeed(before) : before;
         // Switching between classes and values picks the output and loss that fit.
         if (k === 'data' && v !== 'csv') {
-            const wasValues = before === 'sine', isValues = v === 'sine';
+            const wasValues = from === 'sine', isValues = v === 'sine';
             if (wasValues !== isValues) Object.assign(setup, isValues ? {out: 'identity', loss: 'mse'} : {out: 'softmax', loss: 'ce'});
         }
         if (k === 'csvTarget') Object.assign(setup, v === 'values' ? {out: 'identity', loss: 'mse'} : {out: 'softmax', loss: 'ce'});
@@ -156,9 +216,10 @@
             return;
         }
         // A network the library refuses (an output and a loss that do not go together) leaves
-        // the old one in place and says why; the controls keep the choice, so that the next
-        // change (the loss that goes with the new output) completes it.
-        rebuild(LEVEL[k]);
+        // the old one in place and says why, beside the control too; the control keeps the
+        // choice, so that the next change (the loss that goes with the new output) completes
+        // it, and the link keeps the network in use.
+        rebuild(LEVEL[k], (e) => NET_KEYS.includes(k) && markInvalid(k, e.message));
     }
 
     function bindControls() {
@@ -201,6 +262,10 @@
 
     async function sendNet() {
         const d = data.source, ex = d.seed;
+        // A link that opens on a seed's example carries the user's own settings (linkSetup);
+        // the data set they came from is the sine if those fit values.
+        if (ex && !beforeSeed)
+            beforeSeed = Object.assign(pick(setup, SEED_KEYS), {data: setup.out === 'identity' && setup.loss === 'mse' ? 'sine' : 'xor'});
         if (ex) Object.assign(setup, {hidden: ex.sizes.slice(1, -1), act: ex.hidden, out: ex.output, loss: ex.loss,
                                       bias: ex.bias, lr: ex.lr});
         const sizes = [d.nIn, ...setup.hidden, d.nOut];
@@ -210,7 +275,10 @@
             loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed, dropout, initRange: setup.initRange,
             params: ex ? new Float32Array(ex.params) : null,
         });
+        inUse = pick(setup, NET_KEYS);
+        clearInvalid();
         writeControls();
+        saveFragment();
         buildView();
     }
 
@@ -445,9 +513,10 @@
 
     async function openCsv(file) {
         const bytes = await fileBytes(file);
-        const before = {csv, data: setup.data};
+        const before = {csv, data: setup.data, setup: Object.assign({}, setup), beforeSeed};
         csv = {bytes, name: file.name};
         setup.data = 'csv';
+        leaveSeed(before.data);
         if (before.data !== 'csv') Object.assign(setup, setup.csvTarget === 'values' ? {out: 'identity', loss: 'mse'} : {out: 'softmax', loss: 'ce'});
         writeControls();
         saveFragment();
@@ -455,7 +524,8 @@
         // A file the library refused leaves the page as it was.
         if (!data || data.source.name !== file.name) {
             csv = before.csv;
-            setup.data = before.data;
+            setup = before.setup;
+            beforeSeed = before.beforeSeed;
             writeControls();
             saveFragment();
         }
@@ -471,7 +541,10 @@
             model = file.name;
             Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias,
                                   dropout: State.dropoutValue(r.dropout)});
+            inUse = pick(setup, NET_KEYS);
+            clearInvalid();
             writeControls();
+            saveFragment();
             buildView();
             history = [];
             try {
@@ -605,6 +678,8 @@
         const values = s.data === 'sine' || (s.data === 'csv' && s.csvTarget === 'values'), d = State.defaults();
         if (values && s.out === d.out && s.loss === d.loss) Object.assign(s, {out: 'identity', loss: 'mse'});
         setup = s;
+        beforeSeed = null;
+        clearInvalid();
         for (const p of problems) message(p);
         writeControls();
         let refused = null;
@@ -629,7 +704,7 @@
     window.addEventListener('hashchange', () => {
         if (!names) return; // the engine has not started: boot reads the link
         const {setup: s, problems} = State.fromFragment(location.hash);
-        if (State.toFragment(s) === State.toFragment(setup)) return;
+        if (State.toFragment(s) === State.toFragment(linkSetup())) return;
         openLink(s, problems);
     });
 
