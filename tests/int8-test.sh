@@ -206,7 +206,20 @@ expect 2 "needs --calibrate" "eval --int8 without --calibrate" eval "$dir/c.bpm"
 expect 2 "which was not given" "--calibrate without --int8" predict "$dir/c.bpm" --data "$dir/inputs.csv" \
     --calibrate "$dir/calibration.csv"
 cut -d, -f1-4 "$dir/inputs.csv" > "$dir/narrow.csv"
-expect 1 "narrow.csv" "calibration data of the wrong width" export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+# The width check names the column too: the end of a short line, the first cell too many.
+narrow_end=$(($(head -n 1 "$dir/narrow.csv" | wc -c)))
+expect 1 "narrow.csv:1:$narrow_end: 4 columns, but the model has 5 inputs" "calibration data of the wrong width" \
+    export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+printf '0.5,5,0,1,-0.5,2,9\n' > "$dir/wide7.csv"
+expect 1 "wide7.csv:1:18: 7 columns, but" "calibration data with a column too many: the column of the extra cell" \
+    export-c "$dir/c.bpm" --int8 --calibrate "$dir/wide7.csv"
+# One line with a word in an input column is a header by docs/FORMATS.md's rule, so the
+# file has no data rows; the message said only that, and now says why and where.
+printf '0.5,5,zero,1,-0.5\n' > "$dir/oneline.csv"
+expect 1 "oneline.csv:1:7: no data rows: the only line was read as a header" \
+    "a one-line calibration file whose line reads as a header" export-c "$dir/c.bpm" --int8 \
+    --calibrate "$dir/oneline.csv" -o "$dir/oneline.c"
+[ -e "$dir/oneline.c" ] && fail "a file was written for the one-line calibration file"
 # A finite input that the stored standardization carries past float's range: named, where
 # the library could only say "the calibration data has a NaN or infinite input".
 printf '0.5,5,0,1,-0.5\n0.5,5,3e38,1,-0.5\n' > "$dir/huge.csv"
