@@ -196,8 +196,8 @@ static void emit_predict(bp_buffer *b, const bp_net *net, const char *name)
     else
         bp_buffer_printf(b, "    for (i = 0; i < %zu; i++) a[i] = x[i];\n", n0);
     for (size_t l = 1; l <= L; l++) emit_layer(b, net, l, name);
-    bp_buffer_printf(b, "    for (i = 0; i < %zu; i++) out[i] = a[i];\n}\n\n#endif /* %s_FLOAT_H */\n", bp_net_width(net, L),
-                     name);
+    bp_buffer_printf(b, "    for (i = 0; i < %zu; i++) out[i] = a[i];\n}\n\n#endif /* %s_FLOAT_H */\n",
+                     bp_net_width(net, L), name);
 }
 
 bp_status bp_export_c_float(const bp_net *net, const char *name, const char *source, bp_buffer *out, bp_error *err)

@@ -132,7 +132,8 @@ static void emit_inputs(bp_buffer *b, const bp_net *net, const bp_qnet *q, const
     if (kind == NONE) bp_buffer_printf(b, "        float v = x[i] * %af;\n", (double)q->in_inv_scale);
     else if (kind == SAME)
         bp_buffer_printf(b, "        float xp = (x[i] - %af) * %af; /* the same shift and scale for every input */\n"
-                            "        float v = xp * %af;\n", (double)shift[0], (double)scale[0], (double)q->in_inv_scale);
+                            "        float v = xp * %af;\n",
+                         (double)shift[0], (double)scale[0], (double)q->in_inv_scale);
     else
         bp_buffer_printf(b, "        float xp = (x[i] - %s_shift[i]) * %s_scale[i];\n        float v = xp * %af;\n", name,
                          name, (double)q->in_inv_scale);

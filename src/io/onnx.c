@@ -307,8 +307,8 @@ bp_status bp_onnx_write(const bp_net *net, const char *source, bp_buffer *out, b
         bp_buffer_append(&doc, " from ", 6);
         append_utf8(&doc, source, 0);
     }
-    bp_buffer_printf(&doc, "; input: raw values [batch, %zu], the stored preprocessing included; output: a^L [batch, %zu]",
-                     bp_net_width(net, 0), bp_net_width(net, L));
+    bp_buffer_printf(&doc, "; input: raw values [batch, %zu], the stored preprocessing included; "
+                           "output: a^L [batch, %zu]", bp_net_width(net, 0), bp_net_width(net, L));
     if (doc.failed) out->failed = 1;
     else pb_bytes(out, 6, doc.data, doc.len); /* doc_string */
     bp_buffer_free(&doc);
