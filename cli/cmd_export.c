@@ -20,7 +20,7 @@
 #include "int8.h"
 
 static const cli_option export_c_options[] = {
-    {"name", "ID", "prefix of the generated names (default \"model\": model_predict, MODEL_INPUTS, ...)"},
+    {"name", "ID", "prefix of the generated names (default \"model\": model_predict, model_INPUTS, ...)"},
     {"int8", NULL, "integer-only code: int8 weights and activations, int32 sums (needs --calibrate)"},
     {"calibrate", "DATA", CLI_CALIBRATE_HELP},
     {"format", "FMT", "format of --calibrate: auto (default), csv, idx or fann"},

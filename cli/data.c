@@ -161,9 +161,16 @@ static int check_widths(const cli_args *a, const char *path, const bp_net *net, 
                     n_out);
 }
 
-/* Columns of a CSV file's first data line, and that line's number; -1 when it is not
-   CSV or cannot be read. */
-static int csv_columns(const char *path, size_t *cols, size_t *line)
+/* The first data line of a CSV file, as the checks below need it. */
+typedef struct {
+    size_t cols, line; /* its columns, and its line number */
+    size_t end_column; /* the byte column just past its last cell, where a missing one would go */
+    size_t extra_column; /* where its cell number want + 1 begins (0: it has no more than want) */
+} csv_first_line;
+
+/* The first data line of path, with the extra column counted past want cells; -1 when
+   it is not CSV or cannot be read. Columns are 1-based bytes, as the CSV reader's. */
+static int csv_columns(const char *path, size_t want, csv_first_line *out)
 {
     if (cli_detect_format(path) != CLI_FORMAT_CSV) return -1;
     /* Only a regular file: a FIFO or a device would block or be consumed here. gzread
@@ -179,7 +186,7 @@ static int csv_columns(const char *path, size_t *cols, size_t *line)
     /* Count separators on the first line that is not blank or a comment,
        however long that line is. */
     enum { BLANK, COMMENT, FIELDS } state = BLANK;
-    size_t counts[3] = {0, 0, 0}, lines = 1;
+    size_t counts[3] = {0, 0, 0}, extra[3] = {0, 0, 0}, lines = 1, column = 0, end = 0;
     int quoted = 0, done = 0, first = 1;
     unsigned char buf[16384];
     int n;
@@ -189,6 +196,7 @@ static int csv_columns(const char *path, size_t *cols, size_t *line)
         first = 0;
         for (; i < n && !done; i++) {
             unsigned char c = buf[i];
+            column = c == '\n' ? 0 : column + 1;
             if (state == BLANK) {
                 if (c == '#') state = COMMENT;
                 else if (c == '\n') lines++;
@@ -198,42 +206,52 @@ static int csv_columns(const char *path, size_t *cols, size_t *line)
                 continue;
             }
             if (state != FIELDS) continue;
+            int k = -1;
             if (c == '\n') done = 1;
             else if (c == '"') quoted = !quoted;
-            else if (!quoted && c == ',') counts[0]++;
-            else if (!quoted && c == ';') counts[1]++;
-            else if (!quoted && c == '\t') counts[2]++;
+            else if (!quoted && c == ',') k = 0;
+            else if (!quoted && c == ';') k = 1;
+            else if (!quoted && c == '\t') k = 2;
+            if (k >= 0 && ++counts[k] == want) extra[k] = column + 1;
+            /* The line's end, a carriage return before its newline left out. */
+            if (c != '\n' && c != '\r') end = column;
         }
     }
     gzclose(f);
     if (state != FIELDS) return -1;
-    size_t best = counts[0];
-    if (counts[1] > best) best = counts[1];
-    if (counts[2] > best) best = counts[2];
-    *cols = best + 1;
-    *line = lines;
+    int best = 0;
+    if (counts[1] > counts[best]) best = 1;
+    if (counts[2] > counts[best]) best = 2;
+    out->cols = counts[best] + 1;
+    out->line = lines;
+    out->end_column = end + 1;
+    out->extra_column = extra[best];
     return 0;
 }
 
 int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose, size_t n_in, size_t n_out,
                           int classes, int inputs_only, int *without_targets)
 {
-    size_t cols, line, targets = classes ? 1 : n_out;
+    size_t targets = classes ? 1 : n_out;
+    csv_first_line first;
     if (without_targets) *without_targets = 0;
-    if (is_model_file(path) || csv_columns(path, &cols, &line) != 0 || cols == n_in + targets) return 0;
+    if (is_model_file(path) || csv_columns(path, n_in + targets, &first) != 0 || first.cols == n_in + targets) return 0;
+    size_t cols = first.cols, line = first.line;
     if (inputs_only && cols == n_in) {
         if (without_targets) *without_targets = 1;
         return 0;
     }
+    /* The column points at the first cell too many, or where the first missing one goes. */
+    size_t column = cols > n_in + targets ? first.extra_column : first.end_column;
     char want[96];
     if (classes) snprintf(want, sizeof want, "%zu inputs and a class column (%zu columns)", n_in, n_in + 1);
     else snprintf(want, sizeof want, "%zu inputs and %zu target column%s (%zu columns)", n_in, n_out,
                   n_out == 1 ? "" : "s", n_in + n_out);
     if (cols == n_in)
-        return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu columns: the inputs without the %s needed here; %s has %s",
-                        path, line, cols, classes ? "class column" : "target columns", whose, want);
-    return cli_fail(a, EXIT_FAILED, "%s:%zu: %zu column%s, but %s has %s%s", path, line, cols, cols == 1 ? "" : "s",
-                    whose, want, inputs_only ? ", or the inputs alone" : "");
+        return cli_fail(a, EXIT_FAILED, "%s:%zu:%zu: %zu columns: the inputs without the %s needed here; %s has %s",
+                        path, line, column, cols, classes ? "class column" : "target columns", whose, want);
+    return cli_fail(a, EXIT_FAILED, "%s:%zu:%zu: %zu column%s, but %s has %s%s", path, line, column, cols,
+                    cols == 1 ? "" : "s", whose, want, inputs_only ? ", or the inputs alone" : "");
 }
 
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,

@@ -477,18 +477,18 @@ t "nan in the data names file:line:column" 1 '^backprop train: nan\.csv:2:3: .*"
 t "a ragged row names file:line" 1 '^backprop train: ragged\.csv:3(:[0-9]+)?: .*3 columns.*found 2' \
     "$BP" train --train ragged.csv
 t "an empty file" 1 '^backprop train: empty\.csv: .*no data' "$BP" train --train empty.csv
-t "a header-only file" 1 '^backprop train: header\.csv: .*no data' "$BP" train --train header.csv
+t "a header-only file" 1 '^backprop train: header\.csv:1:1: no data rows: the only line was read as a header, because this cell is not a number$' "$BP" train --train header.csv
 t "class label 1.5 is a data error" 1 '^backprop train: frac\.csv' "$BP" train --train frac.csv
 t "class label 1.5 names file:line:column (line 3)" 1 '^backprop train: frac\.csv:3:[0-9]+: .*1\.5' \
     "$BP" train --train frac.csv
 t "class label 5 for a 2-class model names file:line:column" 1 '^backprop eval: range\.csv:2:[0-9]+: .*5' \
     "$BP" eval cls.bpm --data range.csv
-t "wrong number of columns for the model (eval)" 1 '^backprop eval: wide\.csv:1: 4 columns, but the model has 2 inputs and a class column \(3 columns\)$' \
+t "wrong number of columns for the model (eval)" 1 '^backprop eval: wide\.csv:1:7: 4 columns, but the model has 2 inputs and a class column \(3 columns\)$' \
     "$BP" eval cls.bpm --data wide.csv
-t "wrong number of columns for the model (grad)" 1 '^backprop grad: wide\.csv:1: 4 columns' "$BP" grad cls.bpm --data wide.csv
-t "wrong number of columns for the model (explain)" 1 '^backprop explain: wide\.csv:1: 4 columns' \
+t "wrong number of columns for the model (grad)" 1 '^backprop grad: wide\.csv:1:7: 4 columns' "$BP" grad cls.bpm --data wide.csv
+t "wrong number of columns for the model (explain)" 1 '^backprop explain: wide\.csv:1:7: 4 columns' \
     "$BP" explain --model cls.bpm --data wide.csv
-t "--test data with another width than --train" 1 '^backprop train: wide\.csv:1: 4 columns, but the training data has 2 inputs and a class column \(3 columns\)$' \
+t "--test data with another width than --train" 1 '^backprop train: wide\.csv:1:7: 4 columns, but the training data has 2 inputs and a class column \(3 columns\)$' \
     "$BP" train --train train.csv --test wide.csv
 t "--targets 3 on a 3-column file is a data error naming 3 columns" 1 '^backprop train: three\.csv:1:1: 3 columns' \
     "$BP" train --train three.csv --targets 3
@@ -496,7 +496,7 @@ t "a model file given as data" 1 '^backprop eval: cls\.bpm is a backprop model f
 t "a model file given as training data" 1 '^backprop train: cls\.bpm is a backprop model file' "$BP" train --train cls.bpm
 printf '1,2\n3,4\n' >inputs.csv
 t "eval needs the class column that predict can do without" 1 \
-    '^backprop eval: inputs\.csv:1: 2 columns: the inputs without the class column needed here; the model has 2 inputs and a class column \(3 columns\)$' \
+    '^backprop eval: inputs\.csv:1:4: 2 columns: the inputs without the class column needed here; the model has 2 inputs and a class column \(3 columns\)$' \
     "$BP" eval cls.bpm --data inputs.csv
 t "predict takes the inputs alone" 0 '' "$BP" predict cls.bpm --data inputs.csv
 # A sample's printed outputs do not depend on the other rows of the file: the library
@@ -556,7 +556,7 @@ t "predict on data with class 5 for a 2-class model" 0 '' "$BP" predict cls.bpm 
 c "predict printed both rows" '[ "$(wc -l < "$O")" -eq 3 ]'
 printf '# a comment line\n\n1\n' >narrow.csv
 t "predict on too few columns names the first data line" 1 \
-    '^backprop predict: narrow\.csv:3: 1 column, but the model has 2 inputs and a class column \(3 columns\), or the inputs alone$' \
+    '^backprop predict: narrow\.csv:3:2: 1 column, but the model has 2 inputs and a class column \(3 columns\), or the inputs alone$' \
     "$BP" predict cls.bpm --data narrow.csv
 
 # ---------------------------------------------------- damaged model files

@@ -23,10 +23,10 @@ check() {
 #include "net.h"
 int main(void)
 {
-    float x[NET_INPUTS], out[NET_OUTPUTS];
+    float x[net_INPUTS], out[net_OUTPUTS];
     while (scanf("%f,%f,%f", &x[0], &x[1], &x[2]) == 3) {
         net_predict(x, out);
-        for (int i = 0; i < NET_OUTPUTS; i++) printf(i ? ",%.9g" : "%.9g", out[i]);
+        for (int i = 0; i < net_OUTPUTS; i++) printf(i ? ",%.9g" : "%.9g", out[i]);
         printf("\n");
     }
     return 0;
@@ -55,7 +55,7 @@ check "leaky-relu, bce" train --train "$dir/train.csv" --targets 1 --loss bce --
 # Thousands of terms per unit: one float running sum per unit drifted 4.8e-5 from predict here.
 check "6000 hidden units" train --train "$dir/train.csv" --hidden 6000 --epochs 3 --normalize standardize --lr 0.3
 # A file may include the header for its sizes alone (net_predict unused): no warning.
-printf '#include <stdio.h>\n#include "net.h"\nint main(void) { return printf("%%d\\n", NET_INPUTS) < 0; }\n' > "$dir/sizes.c"
+printf '#include <stdio.h>\n#include "net.h"\nint main(void) { return printf("%%d\\n", net_INPUTS) < 0; }\n' > "$dir/sizes.c"
 if ${CC:-cc} -std=c99 -Wall -Wextra -Werror -pedantic -I"$dir" "$dir/sizes.c" -lm -o "$dir/sizes" > "$dir/log" 2>&1 &&
     [ "$("$dir/sizes")" = 3 ]; then
     ok "the header included without calling net_predict compiles warning-free"
@@ -74,9 +74,9 @@ cat > "$dir/names.c" <<'C'
 #include "names.h"
 int main(void)
 {
-    float x[NAMES_INPUTS] = {0}, out[NAMES_OUTPUTS];
+    float x[names_INPUTS] = {0}, out[names_OUTPUTS];
     names_predict(x, out);
-    for (int i = 0; i < NAMES_OUTPUTS; i++) printf("%s\n", names_class_names[i]);
+    for (int i = 0; i < names_OUTPUTS; i++) printf("%s\n", names_class_names[i]);
     return 0;
 }
 C

@@ -40,15 +40,15 @@ static void print_float(float v)
    code returns. */
 int main(void)
 {
-    float x[NET_INPUTS];
-    int8_t q[NET_INPUTS], out[NET_OUTPUTS];
+    float x[net_INPUTS];
+    int8_t q[net_INPUTS], out[net_OUTPUTS];
     int i, k;
     while (scanf("%f,%f,%f,%f,%f", &x[0], &x[1], &x[2], &x[3], &x[4]) == 5) {
         net_quantize_inputs(x, q);
         k = net_predict_int8(q, out);
-        for (i = 0; i < NET_OUTPUTS; i++) {
+        for (i = 0; i < net_OUTPUTS; i++) {
             if (i) putchar(',');
-            print_float(NET_OUTPUT_SCALE * (float)(out[i] - NET_OUTPUT_ZERO));
+            print_float(net_OUTPUT_SCALE * (float)(out[i] - net_OUTPUT_ZERO));
         }
         printf(" %d\n", k);
     }
@@ -126,6 +126,59 @@ fi
 
 # eval --int8: the int8 accuracy beside the float one, in text and JSON.
 "$program" train --quiet --train "$dir/class.csv" --hidden 8 --normalize standardize --epochs 5 -o "$dir/c.bpm" > /dev/null 2>&1
+
+# Several exports in one program. Guards and macros once came from the name in capitals:
+# a float export named x_int8 and an int8 one named x shared the guard X_INT8_H, names that
+# differ in case shared every guard and macro, and an int8 export named x_INPUT of a model
+# with one input scale for all (m.bpm: --input-scale 10) defined X_INPUT_SCALE as x's did.
+# The second file was skipped or redefined a macro. Names are now kept as given, with tails
+# of which none ends another (src/io/export_c.h).
+export_pair() { # KIND NAME MODEL
+    if [ "$1" = int8 ]; then
+        "$program" export-c "$3" --int8 --calibrate "$dir/calibration.csv" --name "$2" -o "$dir/pair_$2_$1.h"
+    else
+        "$program" export-c "$3" --name "$2" -o "$dir/pair_$2_$1.h"
+    fi
+}
+cat > "$dir/pairs.c" <<'C'
+#include <stdio.h>
+#include "pair_x_int8_float.h"
+#include "pair_x_int8.h"
+#include "pair_x_INT8_float.h"
+#include "pair_X_int8.h"
+#include "pair_x_INPUT_int8.h"
+#include "pair_y_float.h"
+#include "pair_Y_float.h"
+int main(void)
+{
+    float x[5] = {0.5f, 5.0f, 0.0f, 1.0f, -0.5f}, f[3];
+    int8_t q[5], out[3];
+    x_int8_predict(x, f);
+    x_INT8_predict(x, f);
+    y_predict(x, f);
+    Y_predict(x, f);
+    x_quantize_inputs(x, q);
+    X_quantize_inputs(x, q);
+    x_INPUT_quantize_inputs(x, q);
+    printf("%d %d %d %d %d %d %d\n", x_int8_OUTPUTS, x_OUTPUTS, x_INT8_OUTPUTS, X_OUTPUTS, x_INPUT_OUTPUTS,
+           y_OUTPUTS, Y_OUTPUTS);
+    return x_predict_int8(q, out) + X_predict_int8(q, out) + x_INPUT_predict_int8(q, out) < 0;
+}
+C
+if export_pair float x_int8 "$dir/c.bpm" && export_pair int8 x "$dir/m.bpm" && export_pair float x_INT8 "$dir/m.bpm" &&
+    export_pair int8 X "$dir/c.bpm" && export_pair int8 x_INPUT "$dir/m.bpm" && export_pair float y "$dir/c.bpm" &&
+    export_pair float Y "$dir/m.bpm"; then
+    for cc in $compilers; do
+        if $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$dir" "$dir/pairs.c" -lm -o "$dir/pairs" > "$dir/log" 2>&1 &&
+            [ "$("$dir/pairs")" = "3 1 1 3 1 3 1" ]; then
+            ok "exports named x_int8 (float) and x (int8), x and X, x and x_INPUT compile in one program ($cc)"
+        else
+            head -n 3 "$dir/log"; fail "exports whose names once collided do not compile in one program ($cc)"
+        fi
+    done
+else
+    fail "export-c for the one-program test"
+fi
 if "$program" eval "$dir/c.bpm" --data "$dir/class.csv" --int8 --calibrate "$dir/calibration.csv" > "$dir/log" 2>&1 &&
     grep -q -E '^accuracy +[0-9.]+% \([0-9]+ of 400; float [0-9.]+%\)' "$dir/log" && grep -q '^agreement' "$dir/log"; then
     ok "eval --int8 reports the int8 accuracy beside the float one"
@@ -153,7 +206,20 @@ expect 2 "needs --calibrate" "eval --int8 without --calibrate" eval "$dir/c.bpm"
 expect 2 "which was not given" "--calibrate without --int8" predict "$dir/c.bpm" --data "$dir/inputs.csv" \
     --calibrate "$dir/calibration.csv"
 cut -d, -f1-4 "$dir/inputs.csv" > "$dir/narrow.csv"
-expect 1 "narrow.csv" "calibration data of the wrong width" export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+# The width check names the column too: the end of a short line, the first cell too many.
+narrow_end=$(($(head -n 1 "$dir/narrow.csv" | wc -c)))
+expect 1 "narrow.csv:1:$narrow_end: 4 columns, but the model has 5 inputs" "calibration data of the wrong width" \
+    export-c "$dir/c.bpm" --int8 --calibrate "$dir/narrow.csv"
+printf '0.5,5,0,1,-0.5,2,9\n' > "$dir/wide7.csv"
+expect 1 "wide7.csv:1:18: 7 columns, but" "calibration data with a column too many: the column of the extra cell" \
+    export-c "$dir/c.bpm" --int8 --calibrate "$dir/wide7.csv"
+# One line with a word in an input column is a header by docs/FORMATS.md's rule, so the
+# file has no data rows; the message said only that, and now says why and where.
+printf '0.5,5,zero,1,-0.5\n' > "$dir/oneline.csv"
+expect 1 "oneline.csv:1:7: no data rows: the only line was read as a header" \
+    "a one-line calibration file whose line reads as a header" export-c "$dir/c.bpm" --int8 \
+    --calibrate "$dir/oneline.csv" -o "$dir/oneline.c"
+[ -e "$dir/oneline.c" ] && fail "a file was written for the one-line calibration file"
 # A finite input that the stored standardization carries past float's range: named, where
 # the library could only say "the calibration data has a NaN or infinite input".
 printf '0.5,5,0,1,-0.5\n0.5,5,3e38,1,-0.5\n' > "$dir/huge.csv"

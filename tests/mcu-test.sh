@@ -30,7 +30,7 @@ samples_header() {
     awk -F, -v n="$2" '{ printf "    {"; for (i = 1; i <= n; i++) printf "%s%s", $i, (i < n ? "," : ""); print "}," }' "$1" > "$dir/rows"
     {
         echo "#define SAMPLES $(wc -l < "$dir/rows")"
-        echo "static const float samples[SAMPLES][MODEL_INPUTS] = {"
+        echo "static const float samples[SAMPLES][model_INPUTS] = {"
         cat "$dir/rows"
         echo "};"
     } > "$dir/samples.h"

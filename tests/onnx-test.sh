@@ -71,6 +71,43 @@ else
     fail "named classes: export"
 fi
 
+# Class names and a model path that are not UTF-8 (Latin-1 "café", stray bytes, a cut
+# sequence, an overlong "/", a surrogate, a code point past U+10FFFF): protobuf strings must
+# be UTF-8 and the metadata JSON, and they were written raw. Each ill-formed subsequence is
+# now U+FFFD, as Python's errors="replace" decodes it; the model also goes to the consumers.
+awk -F, 'BEGIN { split("caf\351|\377\376|x\342\202y|\300\257|\355\240\200|\364\220\200\200|ok \342\230\203|\360\237\230", n, "|") }
+    { printf "%s,%s,%s,%s,%s\n", $1, $2, $3, $4, n[NR % 8 + 1] }' "$dir/class.csv" > "$dir/latin.csv"
+latin=$(printf '%s/dir\351' "$dir")
+mkdir -p "$latin"
+if "$program" train --train "$dir/latin.csv" --hidden 4 --epochs 1 --quiet -o "$latin/m.bpm" > "$dir/log" 2>&1 &&
+    "$program" export-onnx "$latin/m.bpm" -o "$dir/models/latin-names.onnx" > "$dir/log" 2>&1 &&
+    { echo header; "$program" predict "$latin/m.bpm" --data "$dir/inputs.csv" | tail -n +2; } \
+        > "$dir/models/latin-names.expected.csv"; then
+    if /usr/bin/python3 -c 'import onnx' 2> /dev/null; then
+        if /usr/bin/python3 - "$dir/models/latin-names.onnx" "$dir/latin.csv" "$latin/m.bpm" > "$dir/log" 2>&1 <<'PY'
+import json, os, sys
+import onnx, onnx.checker
+model = onnx.load(sys.argv[1])
+onnx.checker.check_model(model, full_check=True)
+value = {p.key: p.value for p in model.metadata_props}["class_names"]
+assert isinstance(value, str), "class_names is not UTF-8: %r" % (value,)
+with open(sys.argv[2], "rb") as f:
+    raw = sorted({line.rstrip(b"\n").split(b",")[-1] for line in f if line.strip()})
+want = sorted(name.decode("utf-8", "replace") for name in raw)
+assert sorted(json.loads(value)) == want, (json.loads(value), want)
+assert isinstance(model.doc_string, str), "doc_string is not UTF-8: %r" % (model.doc_string,)
+path = os.fsencode(sys.argv[3]).decode("utf-8", "replace")
+assert " from " + path + ";" in model.doc_string, (model.doc_string, path)
+PY
+        then ok "class names and a model path that are not UTF-8: UTF-8 with U+FFFD, strict JSON, check_model"
+        else cat "$dir/log"; fail "class names or a model path that are not UTF-8 make invalid ONNX strings"; fi
+    else
+        skipped=$((skipped + 1)); echo "skip names that are not UTF-8: python3-onnx missing"
+    fi
+else
+    fail "names that are not UTF-8: training, export or predict"
+fi
+
 # Usage errors.
 if "$program" export-onnx "$dir/m.bpm" > "$dir/log" 2>&1; then fail "export-onnx without -o succeeded"
 elif [ $? -eq 2 ] && grep -q -- "-o FILE is required" "$dir/log"; then ok "export-onnx without -o: usage error"

@@ -315,7 +315,18 @@ void test_csv_header_detection(void)
 
     /* Header only, empty, whitespace only: no data. */
     st = READ("a,b,c\n", "h.csv", NULL, &t, &err);
-    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "h.csv: no data rows"), "%s", err.message);
+    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "h.csv:1:1: no data rows: the only line was read as a header, "
+                                                      "because this cell is not a number"),
+          "%s", err.message);
+    /* One line of data with a word in it: the header rule holds, and the message says where. */
+    st = READ("# c\n0.5, abc\n", "one.csv", NULL, &t, &err);
+    CHECK(st == BP_ERR_FORMAT && message_has(&err, "one.csv:2:6: no data rows: the only line was read as a header"),
+          "%s", err.message);
+    opt.has_label_column = 0;
+    opt.header = 1;
+    st = READ("1,2\n", "h.csv", &opt, &t, &err);
+    CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "h.csv: no data rows: the only line is the header"), "%s",
+          err.message);
     st = READ("", "empty.csv", NULL, &t, &err);
     CHECK(st == BP_ERR_FORMAT && !strcmp(err.message, "empty.csv: no data rows"), "%s", err.message);
     st = bp_csv_read_memory(NULL, 0, NULL, NULL, &t, &err);

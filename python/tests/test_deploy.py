@@ -170,9 +170,9 @@ def test_exported_c_compiles_and_runs(tmp_path, model):
     QuantizedNetwork.forward (exactly: one arithmetic everywhere, docs/DEPLOY.md)."""
     net, _, X, _ = model
     X = X[:50]
-    lines = run_c(tmp_path, net.export_c(name="f"), """        float out[F_OUTPUTS];
+    lines = run_c(tmp_path, net.export_c(name="f"), """        float out[f_OUTPUTS];
         f_predict(inputs[s], out);
-        for (i = 0, k = 0; i < F_OUTPUTS; i++) {
+        for (i = 0, k = 0; i < f_OUTPUTS; i++) {
             printf("%.9g ", (double)out[i]);
             if (out[i] > out[k]) k = i;
         }
@@ -181,10 +181,10 @@ def test_exported_c_compiles_and_runs(tmp_path, model):
     np.testing.assert_allclose(got, net.forward(X), rtol=1e-5, atol=1e-5)
     assert [line[-1] for line in lines] == list(net.predict(X))
     with net.quantize(X) as q:
-        lines = run_c(tmp_path, q.export_c(name="i"), """        int8_t q[I_INPUTS], out[I_OUTPUTS];
+        lines = run_c(tmp_path, q.export_c(name="i"), """        int8_t q[i_INPUTS], out[i_OUTPUTS];
         i_quantize_inputs(inputs[s], q);
         k = i_predict_int8(q, out);
-        for (i = 0; i < I_OUTPUTS; i++) printf("%.9g ", (double)(I_OUTPUT_SCALE * (float)(out[i] - I_OUTPUT_ZERO)));
+        for (i = 0; i < i_OUTPUTS; i++) printf("%.9g ", (double)(i_OUTPUT_SCALE * (float)(out[i] - i_OUTPUT_ZERO)));
         printf("%s\\n", i_class_names[k]);""", X)
         got = np.array([[float(v) for v in line[:-1]] for line in lines], np.float32)
         np.testing.assert_array_equal(got, q.forward(X))

@@ -337,6 +337,7 @@ typedef struct {
     size_t cols;
     size_t label;             /* the label column, or SIZE_MAX for none */
     int header;
+    size_t header_column;     /* the cell that made the first line a header (0: none, or told to) */
     size_t rows;              /* good rows before the first bad one */
     int bad_row;              /* a row with the wrong number of cells (or a quote error) follows them */
     float *values;
@@ -372,7 +373,7 @@ static bp_status read_first_line(csv_read *rd, const char *text, size_t len, con
         cell_reader cr = cells_of(&rd->first);
         csv_cell cell;
         for (size_t i = 0; !rd->header && next_cell(&cr, rd->sep, &cell, rd->name, NULL) > 0; i++)
-            if (i != rd->label && looks_like_name(&cell)) rd->header = 1;
+            if (i != rd->label && looks_like_name(&cell)) rd->header = 1, rd->header_column = cell.column;
     }
     rd->data_start = rd->header ? cur : before_first;
     return BP_OK;
@@ -416,7 +417,15 @@ static bp_status read_names(csv_read *rd)
 /* Every block of the table, at its final size. */
 static bp_status allocate_table(csv_read *rd)
 {
-    if (rd->rows == 0 && !rd->bad_row) return csv_fail(rd->err, BP_ERR_FORMAT, "%s: no data rows", rd->name);
+    /* A file of one line with a word in it is a header alone (docs/FORMATS.md's rule):
+       say so and where, as "no data rows" under a line of data surprises. */
+    if (rd->rows == 0 && !rd->bad_row && rd->header_column)
+        return csv_fail(rd->err, BP_ERR_FORMAT,
+                        "%s:%zu:%zu: no data rows: the only line was read as a header, because this cell is not a "
+                        "number", rd->name, rd->first.number, rd->header_column);
+    if (rd->rows == 0 && !rd->bad_row)
+        return csv_fail(rd->err, BP_ERR_FORMAT, "%s: no data rows%s", rd->name,
+                        rd->header ? ": the only line is the header" : "");
     /* With a bad first row, room for one: pass 2 fails on it before writing anything. */
     const size_t room = rd->rows ? rd->rows : 1;
     if (rd->cols > SIZE_MAX / sizeof(float) / room)

@@ -13,8 +13,17 @@
    characters. Otherwise err says why. */
 bp_status bp_export_check_name(const char *name, bp_error *err);
 
-/* name in upper case, for macros (upper holds 65 bytes). */
-void bp_export_c_upper(const char *name, char *upper);
+/* The names both C writers generate are NAME followed by a fixed tail, NAME exactly as
+   given (C identifiers are case-sensitive, so "x" and "X" stay apart): the guards
+   NAME_FLOAT_H and NAME_INT8_H, the macros NAME_INPUTS, NAME_OUTPUTS, NAME_UNUSED and (int8)
+   NAME_INPUT_SCALE, NAME_INPUT_ZERO, NAME_OUTPUT_SCALE, NAME_OUTPUT_ZERO, and lower-case or
+   numbered tails for functions and constants (NAME_predict, NAME_W1, ...). Every tail begins
+   with '_' and none is the end of another (there is no NAME_SCALE beside NAME_INPUT_SCALE),
+   so two different names never produce the same identifier: if a + t = b + u with a != b,
+   the shorter of t and u would be the end of the longer. The two kinds of one name differ
+   in their guards but share NAME_W1 and the like, so a program that wants both gives them
+   two names; the compiler then says which constant is defined twice, where a shared guard
+   had silently skipped the second file. tests/int8-test.sh compiles the pairs that collided. */
 
 /* text inside a C comment: bytes outside printable ASCII as \xNN, and a star before a
    slash followed by a backslash, so that no path or name can end the comment early. */

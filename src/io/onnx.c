@@ -11,7 +11,8 @@
  *
  * so it takes the same raw inputs as `backprop predict` and gives the same
  * outputs. The batch dimension is symbolic ("batch"); the class names travel
- * in the model's metadata ("class_names", a JSON array).
+ * in the model's metadata ("class_names", a JSON array). Protobuf strings must
+ * be UTF-8, so bytes of names and paths that are not become U+FFFD.
  *
  * The protobuf encoding is written here by hand: ONNX files are protobuf
  * messages, and writing one needs only varints, little-endian fixed32 and
@@ -232,16 +233,47 @@ static void graph(bp_buffer *model, const bp_net *net)
     pb_message(model, 7, &g); /* ModelProto.graph */
 }
 
+/* The length of the well-formed UTF-8 sequence at s (1 to 4), or minus the length of
+   its longest start that could still have become one (at least 1 byte): the "maximal
+   subpart" of Unicode's chapter 3, which a decoder replaces by one U+FFFD. Overlong
+   forms, surrogates and code points beyond U+10FFFF are ill-formed. */
+static int utf8_sequence(const unsigned char *s)
+{
+    unsigned char c = s[0], low = 0x80, high = 0xBF;
+    int need;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) need = 2, low = c == 0xE0 ? 0xA0 : 0x80, high = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) need = 3, low = c == 0xF0 ? 0x90 : 0x80, high = c == 0xF4 ? 0x8F : 0xBF;
+    else return -1;
+    for (int k = 1; k <= need; k++) {
+        if (s[k] < low || s[k] > high) return -k; /* a NUL ends the text here too */
+        low = 0x80, high = 0xBF;
+    }
+    return need + 1;
+}
+
+/* s as UTF-8, which protobuf requires of string fields: each ill-formed subsequence (a
+   Latin-1 byte in a class name or in the model's path) becomes U+FFFD, as a browser or
+   Python's errors="replace" decodes it. With json, also backslashes and quotes escaped
+   and control characters written as \u00XX. */
+static void append_utf8(bp_buffer *b, const char *s, int json)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = utf8_sequence(p);
+        if (n < 0) bp_buffer_append(b, "\xEF\xBF\xBD", 3), p += -n;
+        else if (json && (*p == '"' || *p == '\\')) bp_buffer_printf(b, "\\%c", *p), p++;
+        else if (json && *p < 0x20) bp_buffer_printf(b, "\\u%04x", *p), p++;
+        else bp_buffer_append(b, (const char *)p, (size_t)n), p += n;
+    }
+}
+
 /* A JSON string literal of s (for the class names in the metadata). */
 static void json_string(bp_buffer *b, const char *s)
 {
     bp_buffer_append(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') bp_buffer_printf(b, "\\%c", c);
-        else if (c < 0x20) bp_buffer_printf(b, "\\u%04x", c);
-        else bp_buffer_append(b, s, 1);
-    }
+    append_utf8(b, s, 1);
     bp_buffer_append(b, "\"", 1);
 }
 
@@ -268,11 +300,15 @@ bp_status bp_onnx_write(const bp_net *net, const char *source, bp_buffer *out, b
     pb_int(&opset, 2, ONNX_OPSET);      /* OperatorSetIdProto.version; domain "" is ai.onnx */
     pb_message(out, 8, &opset);         /* opset_import */
     for (size_t l = 0; l <= L; l++) bp_buffer_printf(&doc, "%s%zu", l ? "-" : "", bp_net_width(net, l));
-    bp_buffer_printf(&doc, " network (%s hidden, %s output, trained with %s loss)%s%s; input: raw values [batch, %zu], "
-                           "the stored preprocessing included; output: a^L [batch, %zu]",
+    bp_buffer_printf(&doc, " network (%s hidden, %s output, trained with %s loss)",
                      bp_activation_name(bp_net_hidden_activation(net)),
-                     bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)),
-                     source ? " from " : "", source ? source : "", bp_net_width(net, 0), bp_net_width(net, L));
+                     bp_activation_name(bp_net_output_activation(net)), bp_loss_name(bp_net_loss_function(net)));
+    if (source) {
+        bp_buffer_append(&doc, " from ", 6);
+        append_utf8(&doc, source, 0);
+    }
+    bp_buffer_printf(&doc, "; input: raw values [batch, %zu], the stored preprocessing included; "
+                           "output: a^L [batch, %zu]", bp_net_width(net, 0), bp_net_width(net, L));
     if (doc.failed) out->failed = 1;
     else pb_bytes(out, 6, doc.data, doc.len); /* doc_string */
     bp_buffer_free(&doc);

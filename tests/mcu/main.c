@@ -13,15 +13,15 @@
 
 int main(void)
 {
-    static int8_t q[MODEL_INPUTS];
-    int8_t out[MODEL_OUTPUTS];
+    static int8_t q[model_INPUTS];
+    int8_t out[model_OUTPUTS];
     int s, i;
     for (s = 0; s < SAMPLES; s++) {
         int k;
         model_quantize_inputs(samples[s], q);
         k = model_predict_int8(q, out);
         printf("%d:", k);
-        for (i = 0; i < MODEL_OUTPUTS; i++) printf(" %d", out[i]);
+        for (i = 0; i < model_OUTPUTS; i++) printf(" %d", out[i]);
         printf("\n");
     }
     printf("done %d samples\n", SAMPLES);
