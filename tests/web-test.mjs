@@ -429,12 +429,27 @@ await check('L-BFGS: full batch (its batch control off, saying why), trains, sto
     const before = await params(page);
     await clickAndWait(page, '#step');
     assert((await params(page)).every((v, i) => v === before[i]), 'a converged L-BFGS still moved');
-    // The library refuses L-BFGS with dropout; the page says why and keeps working.
+    // The library refuses L-BFGS with dropout; the page says why, beside the dropout control,
+    // and keeps the network and trainer in use (no dropout, L-BFGS) and the link to them.
     await setControl(page, 'dropout', '0.2');
     assert(/L-BFGS does not train with dropout/.test(await lastError(page)), await lastError(page));
-    assert(await page.$$eval('#network .drop-tag', (t) => t.length) === 2, 'the network is not drawn');
+    assert(await page.getAttribute('[data-key=dropout]', 'aria-invalid') === 'true', 'the dropout control is not marked');
+    assert(await page.$$eval('#network .drop-tag', (t) => t.length) === 0, 'the refused dropout is in the network');
+    assert(!/dropout=/.test(page.url()) && /opt=lbfgs/.test(page.url()), `the link is ${page.url()}`);
+    // A new network leaves the refused dropout out too, so that L-BFGS still trains.
+    await page.$eval('[data-key=dropout]', (e) => e.blur());
+    await idle(page);
+    await clickAndWait(page, '#reset');
+    assert(await page.$$eval('#network .drop-tag', (t) => t.length) === 0, 'the refused dropout is in the new network');
+    assert(await page.getAttribute('[data-key=dropout]', 'aria-invalid') === 'true', 'the mark went with the new network');
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1, `L-BFGS does not train after reset: ${(await snapshot(page)).steps} steps`);
+    // Another optimizer makes the dropout acceptable: both are applied and the mark goes.
     await page.selectOption('[data-key=opt]', 'adam');
     await idle(page);
+    assert(await page.$$eval('#network .drop-tag', (t) => t.length) === 2, 'the dropout is not applied with adam');
+    assert(await page.$$eval('.invalid, .invalid-note, [aria-invalid]', (e) => e.length) === 0, 'a mark stayed');
+    assert(/dropout=0.2/.test(page.url()) && /opt=adam/.test(page.url()), `the link is ${page.url()}`);
     assert(!(await page.isDisabled('[data-key=batch]')), 'the batch size control stays off for adam');
     const steps = (await snapshot(page)).steps;
     await clickAndWait(page, '#step');
@@ -996,6 +1011,57 @@ await check('a refused network choice is marked at its control with the message;
     await clickAndWait(page, '#step');
     assert((await snapshot(page)).steps === 1 && page.errors.length === 0, 'the page does not step');
     await page.close();
+});
+
+await check('a refused trainer choice (L-BFGS with dropout) is marked; the trainer in use stays and the link names it', async () => {
+    const page = await open('#hidden=8,8&dropout=0.2&opt=adam&lr=0.01&pace=0');
+    await clickAndWait(page, '#step', 3);
+    await page.selectOption('[data-key=opt]', 'lbfgs');
+    await idle(page);
+    assert(await page.getAttribute('[data-key=opt]', 'aria-invalid') === 'true', 'the optimizer control is not marked invalid');
+    const note = await page.textContent('[data-key=opt] ~ .invalid-note');
+    assert(/^not applied: L-BFGS does not train with dropout/.test(note), `beside the control: "${note}"`);
+    assert(await page.inputValue('[data-key=opt]') === 'lbfgs', 'the choice did not stay');
+    await shot(page, 'refused-trainer.png');
+    assert(!/opt=lbfgs/.test(page.url()) && /opt=adam/.test(page.url()) && /dropout=0.2/.test(page.url()),
+           `the link is ${page.url()}`);
+    // The same Adam trainer goes on (its moments, its order of samples): its fourth step gives
+    // the weights of four steps without the refused choice.
+    const before = await snapshot(page);
+    assert(before.steps === 3, `${before.steps} steps before`);
+    await clickAndWait(page, '#step');
+    const after = await snapshot(page);
+    assert(after.steps === 4 && after.epochs === 0 && page.errors.length === 0,
+           `after a step: ${after.steps} steps, ${after.epochs} epochs, ${page.errors.join('; ')}`);
+    const plain = await open('#hidden=8,8&dropout=0.2&opt=adam&lr=0.01&pace=0');
+    await clickAndWait(plain, '#step', 4);
+    const want = (await snapshot(plain)).params;
+    await plain.close();
+    assert(want.every((v, i) => v === after.params[i]), 'the weights differ from four steps of the same Adam: not the trainer in use');
+    // A new network (another hidden layer) gets the trainer in use too, and the mark again.
+    await setControl(page, 'hidden', '6');
+    await page.$eval('[data-key=hidden]', (e) => e.blur()); // its own change event, not the step's click
+    await idle(page);
+    assert((await page.evaluate(() => window.playground.info())).sizes.join() === '2,6,2', 'no new network');
+    assert(await page.getAttribute('[data-key=opt]', 'aria-invalid') === 'true', 'the mark went with the new network');
+    await clickAndWait(page, '#step');
+    assert((await snapshot(page)).steps === 1, 'the new network has no trainer');
+    // Another change to the refused trainer's settings is refused too; a valid optimizer ends it.
+    await setControl(page, 'lr', '0.05');
+    assert(!/lr=0.05/.test(page.url()) && /lr=0.01/.test(page.url()), `the link is ${page.url()}`);
+    await page.selectOption('[data-key=opt]', 'nesterov');
+    await idle(page);
+    assert(await page.$$eval('.invalid, .invalid-note, [aria-invalid]', (e) => e.length) === 0, 'a mark stayed');
+    assert(/opt=nesterov/.test(page.url()) && /lr=0.05/.test(page.url()), `the link is ${page.url()}`);
+    await page.close();
+    // A link with both: the default trainer, said so, and a page that trains.
+    const linked = await open('#dropout=0.2&opt=lbfgs');
+    const msgs = (await linked.evaluate(() => window.playground.messages())).join(' | ');
+    assert(/trainer was refused \(L-BFGS does not train with dropout/.test(msgs), `the page says "${msgs}"`);
+    assert((await linked.evaluate(() => window.playground.setup())).opt === 'sgd' && !/opt=/.test(linked.url()), linked.url());
+    await clickAndWait(linked, '#step');
+    assert((await snapshot(linked)).steps === 1 && linked.errors.length === 0, 'the linked page does not step');
+    await linked.close();
 });
 
 if (xorPage) await xorPage.close();

@@ -25,8 +25,9 @@
     let frames = 0;         // animation frames so far (the browser test counts them)
     let chartsDrawn = 0, chartsPending = false;
     let lastError = '';
-    // The settings of the network in use (NET_KEYS), as the library accepted them: the link
-    // names this network, not a choice the library refused (which its control marks).
+    // The settings of the network and trainer in use (NET_KEYS, dropout, TRAIN_KEYS), as the
+    // library accepted them: the link names these, not a choice the library refused (which its
+    // control marks).
     let inUse = null;
     // The user's own settings from before a seed example replaced them with its own (SEED_KEYS
     // and the data set they were on), given back on leaving the seed examples; null otherwise.
@@ -110,6 +111,7 @@
     // The settings that make the network, and those a seed's worked example sets for itself.
     const NET_KEYS = ['hidden', 'act', 'out', 'loss', 'bias', 'initRange'];
     const SEED_KEYS = ['hidden', 'act', 'out', 'loss', 'bias', 'lr'];
+    const TRAIN_KEYS = ['opt', 'lr', 'mom', 'batch', 'wd', 'rpropStep0', 'rpropStepMax'];
     const pick = (o, keys) => Object.fromEntries(keys.map((k) => [k, Array.isArray(o[k]) ? o[k].slice() : o[k]]));
 
     // The setup a link carries: the network in use (not a refused choice), and on a seed's
@@ -131,8 +133,9 @@
     }
 
     // A control whose choice the library refused: marked invalid, with the library's message
-    // beside it, until a network is made again. Its value stays, so that the next change (the
-    // loss that goes with a new output) can complete a valid combination.
+    // beside it, until a network (or, for a trainer setting, a trainer; for the dropout, the
+    // dropout) is made again. Its value stays, so that the next change (the loss that goes with
+    // a new output, another optimizer than L-BFGS) can complete a valid combination.
     function markInvalid(k, text) {
         const el = document.querySelector(`[data-key=${k}]`), label = el.closest('label');
         el.classList.add('invalid');
@@ -149,14 +152,29 @@
         note.textContent = `not applied: ${text}`;
     }
 
-    function clearInvalid() {
+    // The marks of the given controls (all of them without keys) taken away.
+    function clearInvalid(keys) {
         for (const el of document.querySelectorAll('[data-key].invalid')) {
+            if (keys && !keys.includes(el.dataset.key)) continue;
             el.classList.remove('invalid');
             el.removeAttribute('aria-invalid');
             el.removeAttribute('aria-describedby');
+            const note = el.closest('label').querySelector('.invalid-note');
+            if (note) note.remove();
         }
-        for (const note of document.querySelectorAll('.invalid-note')) note.remove();
     }
+
+    // The control to mark when the library refused what a change of `k` asked for (at `stage`:
+    // 'net', 'dropout' or 'trainer'); none for a network refused after a data change.
+    function refusedControl(k, stage) {
+        if (stage === 'net') return NET_KEYS.includes(k) ? k : null;
+        if (stage === 'dropout') return 'dropout';
+        return TRAIN_KEYS.includes(k) ? k : 'opt';
+    }
+
+    // A dropout the trainer in use refused (L-BFGS), which stays out of the network made until
+    // a change lets the library take it (rebuild tries it again with each new trainer).
+    const heldDropout = () => !!(inUse && inUse.dropout && inUse.dropout.join() !== setup.dropout.join());
 
     function saveFragment() {
         const frag = State.toFragment(linkSetup());
@@ -171,7 +189,7 @@
 
     // The dropout the setup asks for, per hidden layer of the network it builds (null: none).
     const hiddenCount = () => (data && data.source.seed ? data.source.seed.sizes.length - 2 : setup.hidden.length);
-    const dropoutList = () => State.dropoutFor(setup.dropout, hiddenCount());
+    const dropoutList = (v = setup.dropout) => State.dropoutFor(v, hiddenCount());
 
     function onControl(el) {
         const k = el.dataset.key, v = State.parseField(k, el.type === 'checkbox' ? el.checked : el.value);
@@ -219,7 +237,11 @@
         // the old one in place and says why, beside the control too; the control keeps the
         // choice, so that the next change (the loss that goes with the new output) completes
         // it, and the link keeps the network in use.
-        rebuild(LEVEL[k], (e) => NET_KEYS.includes(k) && markInvalid(k, e.message));
+        // The same for a trainer (L-BFGS on a network with dropout): the one in use stays.
+        rebuild(LEVEL[k], (e, stage) => {
+            const key = refusedControl(k, stage);
+            if (key) markInvalid(key, e.message);
+        });
     }
 
     function bindControls() {
@@ -269,24 +291,33 @@
         if (ex) Object.assign(setup, {hidden: ex.sizes.slice(1, -1), act: ex.hidden, out: ex.output, loss: ex.loss,
                                       bias: ex.bias, lr: ex.lr});
         const sizes = [d.nIn, ...setup.hidden, d.nOut];
-        const dropout = dropoutList();
+        const held = heldDropout(), dropout = dropoutList(held ? inUse.dropout : setup.dropout);
         info = await engine.request('net', {
             sizes, hidden: enumOf('activations', setup.act, 'activation'), output: enumOf('activations', setup.out, 'activation'),
             loss: enumOf('losses', setup.loss, 'loss'), bias: setup.bias, seed: setup.seed, dropout, initRange: setup.initRange,
             params: ex ? new Float32Array(ex.params) : null,
         });
-        inUse = pick(setup, NET_KEYS);
-        clearInvalid();
+        inUse = Object.assign(inUse || {}, pick(setup, NET_KEYS), held ? {} : {dropout: setup.dropout.slice()});
+        clearInvalid(held ? [...NET_KEYS, ...TRAIN_KEYS] : undefined);
         writeControls();
         saveFragment();
         buildView();
     }
 
-    async function sendTrainer() {
+    function trainerArgs() {
         const [rpropStep0, rpropStepMax] = setup.opt === 'rprop' ? State.rpropSteps(setup) : [0, 0];
-        await engine.request('trainer', {optimizer: enumOf('optimizers', setup.opt, 'optimizer'), lr: setup.lr,
-                                         momentum: setup.opt === 'sgd' ? 0 : setup.mom, batch: setup.batch,
-                                         weightDecay: setup.wd, seed: setup.seed, rpropStep0, rpropStepMax});
+        return {optimizer: enumOf('optimizers', setup.opt, 'optimizer'), lr: setup.lr,
+                momentum: setup.opt === 'sgd' ? 0 : setup.mom, batch: setup.batch,
+                weightDecay: setup.wd, seed: setup.seed, rpropStep0, rpropStepMax};
+    }
+
+    // A trainer the library refuses leaves the one in use (the worker keeps it, or makes it
+    // again from the settings it last accepted for a new network).
+    async function sendTrainer() {
+        await engine.request('trainer', trainerArgs());
+        inUse = Object.assign(inUse || {}, pick(setup, TRAIN_KEYS));
+        clearInvalid(TRAIN_KEYS);
+        saveFragment();
     }
 
     function buildView() {
@@ -302,21 +333,32 @@
     }
 
     // Rebuilds from the given level down: data, then the network, then the trainer. Resolves
-    // to true when all of it was made; onNetRefused runs when the library refused the network.
-    function rebuild(level, onNetRefused) {
+    // to true when all of it was made; onRefused(error, stage) runs when the library refused
+    // the network ('net'), the dropout ('dropout') or the trainer ('trainer').
+    function rebuild(level, onRefused) {
         if (level === 'view') return queue(refresh);
         if (level === 'pace') return queue(async () => playing && engine.request('play', playArgs()));
         // A new trainer (another learning rate, optimizer, batch size) or another dropout keeps
         // training going, with the weights it has.
         const resume = playing && (level === 'trainer' || level === 'dropout');
+        // A dropout refused with the trainer in use is tried again with each new trainer; if
+        // still refused, the new trainer alone is made.
+        const retry = level === 'trainer' && heldDropout();
         return queue(async () => {
             await pause();
             clearErrors();
-            if (level === 'dropout') {
-                info = await engine.request('dropout', {dropout: dropoutList()});
-                buildView();
-                explanation = null;
-                $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
+            if (level === 'dropout' || retry) {
+                try {
+                    info = await engine.request('dropout', {dropout: dropoutList(), trainer: trainerArgs()});
+                    inUse = Object.assign(inUse || {}, {dropout: setup.dropout.slice()});
+                    clearInvalid(['dropout']);
+                    buildView();
+                    explanation = null;
+                    $('steps-box').textContent = $('check-box').textContent = $('equations').textContent = '';
+                } catch (e) {
+                    if (onRefused) onRefused(e, 'dropout');
+                    if (!retry) throw e;
+                }
             }
             if (level === 'data') await sendData();
             // The network of a model file the user opened stays while the data still fits it
@@ -332,7 +374,7 @@
                 try {
                     await sendNet();
                 } catch (e) {
-                    if (onNetRefused) onNetRefused(e);
+                    if (onRefused) onRefused(e, 'net');
                     throw e;
                 }
                 model = null;
@@ -343,6 +385,9 @@
             // A trainer the library refuses (L-BFGS with dropout) still leaves the network drawn.
             try {
                 await sendTrainer();
+            } catch (e) {
+                if (onRefused) onRefused(e, 'trainer');
+                throw e;
             } finally {
                 await refresh();
                 notePlane();
@@ -541,7 +586,7 @@
             model = file.name;
             Object.assign(setup, {hidden: r.sizes.slice(1, -1), act: r.hidden, out: r.output, loss: r.loss, bias: r.bias,
                                   dropout: State.dropoutValue(r.dropout)});
-            inUse = pick(setup, NET_KEYS);
+            inUse = Object.assign(inUse || {}, pick(setup, NET_KEYS), {dropout: setup.dropout.slice()});
             clearInvalid();
             writeControls();
             saveFragment();
@@ -549,6 +594,9 @@
             history = [];
             try {
                 await sendTrainer();
+            } catch (e) {
+                markInvalid('opt', e.message);
+                throw e;
             } finally {
                 await refresh();
             }
@@ -679,12 +727,23 @@
         if (values && s.out === d.out && s.loss === d.loss) Object.assign(s, {out: 'identity', loss: 'mse'});
         setup = s;
         beforeSeed = null;
+        inUse = null;
         clearInvalid();
         for (const p of problems) message(p);
         writeControls();
-        let refused = null;
-        await rebuild('data', (e) => (refused = e));
+        let refused = null, stage = null;
+        await rebuild('data', (e, at) => ([refused, stage] = [e, at]));
         if (!refused) return;
+        // A trainer the library refuses (L-BFGS with the link's dropout): the default trainer.
+        if (stage === 'trainer') {
+            for (const k of TRAIN_KEYS) setup[k] = d[k];
+            clearInvalid();
+            writeControls();
+            saveFragment();
+            await rebuild('trainer');
+            message(`The link's trainer was refused (${refused.message}); the default trainer is used instead.`);
+            return;
+        }
         for (const k of ['hidden', 'act', 'out', 'loss', 'bias', 'initRange', 'dropout']) setup[k] = d[k];
         if (values) Object.assign(setup, {out: 'identity', loss: 'mse'});
         writeControls();

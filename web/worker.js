@@ -321,22 +321,34 @@ ops.net = ({sizes, hidden, output, loss, bias, seed, dropout, initRange, params}
 
 // Another dropout for the network (null, or one probability per hidden layer), training
 // going on: the library makes a network with the same parameters and the new dropout
-// (web_net_with_dropout), and the trainer is made again for it. The counts go on.
-ops.dropout = ({dropout}) => {
+// (web_net_with_dropout), and a trainer for it (`trainer`'s settings, else the last accepted
+// ones). The counts go on. When the library refuses either (L-BFGS with dropout), the network
+// and trainer in use stay as they were.
+ops.dropout = ({dropout, trainer}) => {
     if (!S.net) throw new EngineError('no network');
     const dp = dropoutIn(dropout);
     clearError();
     const st = C.web_net_with_dropout(S.net, dp, outPtr, errPtr);
     if (dp) M._free(dp);
     call(st);
-    if (S.trainer) {
-        S.epochOffset += C.bp_trainer_epochs_done(S.trainer);
-        S.stepOffset += C.bp_trainer_steps_done(S.trainer);
-        C.bp_trainer_free(S.trainer);
-        S.trainer = 0;
+    const net = u32(outPtr), settings = trainer || S.trainSettings;
+    let made = 0;
+    if (settings) {
+        try {
+            made = newTrainer(net, settings);
+        } catch (e) {
+            C.bp_net_free(net);
+            throw e;
+        }
     }
+    retireTrainer();
     C.bp_net_free(S.net);
-    S.net = u32(outPtr);
+    S.net = net;
+    S.trainer = made;
+    if (made) {
+        S.trainSettings = settings;
+        S.converged = false;
+    }
     S.playing = false;
     return netInfo();
 };
@@ -364,23 +376,15 @@ ops.save = () => {
 
 // ------------------------------------------------------------------- training
 
-// The trainer ({optimizer (enum number), lr, momentum, batch, weightDecay, seed, rpropStep0,
-// rpropStepMax}; zero: the default). A new trainer starts its own counts; the earlier ones'
-// are kept as offsets.
-function makeTrainer(t) {
-    if (S.trainer) {
-        S.epochOffset += C.bp_trainer_epochs_done(S.trainer);
-        S.stepOffset += C.bp_trainer_steps_done(S.trainer);
-        C.bp_trainer_free(S.trainer);
-        S.trainer = 0;
-    }
-    S.converged = false;
+// A trainer for `net` ({optimizer (enum number), lr, momentum, batch, weightDecay, seed,
+// rpropStep0, rpropStepMax}; zero: the default), or the library's refusal as an EngineError.
+function newTrainer(net, t) {
     clearError();
-    const st = C.web_trainer_create(S.net, t.optimizer, t.lr, t.momentum, t.batch, t.weightDecay, t.seed,
+    const st = C.web_trainer_create(net, t.optimizer, t.lr, t.momentum, t.batch, t.weightDecay, t.seed,
                                     t.rpropStep0 || 0, t.rpropStepMax || 0, outPtr);
     if (st !== BP_OK) {
         let dropped = false;
-        for (let l = 1; l < C.bp_net_layer_count(S.net); l++) dropped = dropped || C.bp_net_dropout(S.net, l) > 0;
+        for (let l = 1; l < C.bp_net_layer_count(net); l++) dropped = dropped || C.bp_net_dropout(net, l) > 0;
         // The library refuses L-BFGS on a network with dropout (bp_trainer_create).
         if (C.bp_optimizer_name(t.optimizer) === 'lbfgs' && dropped)
             throw new EngineError('L-BFGS does not train with dropout: its line search compares the loss at ' +
@@ -393,12 +397,33 @@ function makeTrainer(t) {
                                   'be from 1e-6 to 1e30, the first no larger than the largest');
         throw new EngineError(`the trainer: ${C.bp_status_message(st)} (check the optimizer's settings)`);
     }
-    S.trainer = u32(outPtr);
+    return u32(outPtr);
 }
 
+// The trainer in use, freed; its counts are kept as offsets.
+function retireTrainer() {
+    if (!S.trainer) return;
+    S.epochOffset += C.bp_trainer_epochs_done(S.trainer);
+    S.stepOffset += C.bp_trainer_steps_done(S.trainer);
+    C.bp_trainer_free(S.trainer);
+    S.trainer = 0;
+}
+
+// A new trainer for the network in use, which starts its own counts. A trainer the library
+// refuses leaves the one in use as it was.
+function makeTrainer(t) {
+    const made = newTrainer(S.net, t);
+    retireTrainer();
+    S.trainer = made;
+    S.converged = false;
+}
+
+// S.trainSettings are the settings the library last accepted. When it refuses new ones, the
+// trainer in use stays; a network made since has none, and gets one from those settings when
+// it trains (ensureTrainer).
 ops.trainer = (settings) => {
-    S.trainSettings = settings;
     if (S.net) makeTrainer(settings);
+    S.trainSettings = settings;
     return true;
 };
 
