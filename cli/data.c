@@ -287,23 +287,24 @@ int cli_load_data_for_net(const cli_args *a, const char *path, const char *label
     code = cli_read_data(a, &req, out);
     free(names);
     if (code || (code = check_widths(a, path, net, classes, inputs_only, out))) return code;
-    /* The model's stored preprocessing, applied once to the whole data set. */
+    return cli_apply_model_transform(a, path, net, *out);
+}
+
+int cli_apply_model_transform(const cli_args *a, const char *path, const bp_net *net, bp_dataset *data)
+{
     const float *shift, *scale;
     if (!bp_net_get_input_transform(net, &shift, &scale)) return 0;
-    bp_dataset_apply_transform(*out, shift, scale);
+    bp_dataset_apply_transform(data, shift, scale);
     /* The readers refuse NaN and numbers beyond float's range, but the transform can carry
        a large finite input past it: say which one, rather than print NaN for its row. */
-    const float *x = bp_dataset_x_const(*out);
-    const size_t n0 = bp_dataset_inputs(*out), n = bp_dataset_count(*out) * n0;
+    const float *x = bp_dataset_x_const(data);
+    const size_t n0 = bp_dataset_inputs(data), n = bp_dataset_count(data) * n0;
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) {
-            bp_dataset_free(*out);
-            *out = NULL;
+        if (!isfinite(x[i]))
             return cli_fail(a, EXIT_FAILED,
                             "%s: sample %zu, input %zu: the model's input preprocessing ((x - shift) * scale) "
                             "takes it beyond float's range",
                             path, i / n0 + 1, i % n0 + 1);
-        }
     return 0;
 }
 

@@ -38,6 +38,9 @@ int cli_read_data(const cli_args *a, const cli_data_request *req, bp_dataset **o
    (predict, --calibrate: any label will do, the targets are not used). */
 int cli_load_data_for_net(const cli_args *a, const char *path, const char *labels, const bp_net *net,
                           int inputs_only, bp_dataset **out);
+/* The model's stored input transform applied to data read from path; EXIT_FAILED, naming
+   the sample and input, when it carries a finite value past float's range. */
+int cli_apply_model_transform(const cli_args *a, const char *path, const bp_net *net, bp_dataset *data);
 /* A CSV file's column count against `whose` ("the model") n_in inputs and n_out
    outputs (classes: one class column, else n_out target columns), before it is read:
    otherwise a file with too few columns fails on its last one, read as a class the

@@ -7,8 +7,6 @@
  */
 #include "int8.h"
 
-#include <math.h>
-
 #include "data.h"
 
 /* IDX images alone: their width checked, the model's transform applied. */
@@ -20,25 +18,7 @@ static int read_idx_inputs(cli_args *a, const char *path, const bp_net *net, bp_
     if (bp_dataset_inputs(*out) != bp_net_width(net, 0))
         return cli_fail(a, EXIT_FAILED, "%s: %zu values per image, but the network takes %zu inputs", path,
                         bp_dataset_inputs(*out), bp_net_width(net, 0));
-    const float *shift, *scale;
-    if (bp_net_get_input_transform(net, &shift, &scale)) bp_dataset_apply_transform(*out, shift, scale);
-    return 0;
-}
-
-/* The readers refuse NaN and numbers beyond float's range, but the model's transform can
-   still carry a large finite input past it ((x - shift) * scale): say which value, where
-   the library could only say that one is not finite. */
-static int check_finite(cli_args *a, const char *path, const bp_dataset *data)
-{
-    const float *x = bp_dataset_x_const(data);
-    size_t n0 = bp_dataset_inputs(data), n = bp_dataset_count(data) * n0;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return cli_fail(a, EXIT_FAILED,
-                            "%s: sample %zu, input %zu: the model's input preprocessing ((x - shift) * scale) "
-                            "takes it beyond float's range; calibration needs values the model can take",
-                            path, i / n0 + 1, i % n0 + 1);
-    return 0;
+    return cli_apply_model_transform(a, path, net, *out);
 }
 
 int cli_quantize(cli_args *a, const bp_net *net, bp_qnet **out)
@@ -56,7 +36,6 @@ int cli_quantize(cli_args *a, const bp_net *net, bp_qnet **out)
         code = read_idx_inputs(a, path, net, &data);
     else
         code = cli_load_data_for_net(a, path, NULL, net, 1, &data);
-    if (!code) code = check_finite(a, path, data);
     if (!code) {
         bp_error err = {0};
         bp_status s = bp_qnet_create(net, data, out, &err);
