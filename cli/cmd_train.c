@@ -620,6 +620,20 @@ static int fits_checkpoint(const train_run *r)
     return same;
 }
 
+/* The hidden layers' widths (or, with dropouts, their dropout probabilities) as a
+   comma-separated list into out; "none" for a network without hidden layers. */
+static void hidden_list(const bp_net *net, int dropouts, char *out, size_t size)
+{
+    const size_t L = bp_net_layer_count(net);
+    size_t used = 0;
+    snprintf(out, size, "none");
+    for (size_t l = 1; l < L && used < size; l++) {
+        const char *sep = l > 1 ? "," : "";
+        used += (size_t)(dropouts ? snprintf(out + used, size - used, "%s%g", sep, bp_net_dropout(net, l))
+                                  : snprintf(out + used, size - used, "%s%zu", sep, bp_net_width(net, l)));
+    }
+}
+
 /* Options that shape the network cannot change a resumed one, so when given they
    must say what the checkpoint holds: otherwise `--hidden 8 --resume big.ckpt` would
    quietly go on training the checkpoint's network. 0, or EXIT_USAGE after a message. */
@@ -636,10 +650,7 @@ static int same_network_as_checkpoint(const train_run *r)
         if (!same) {
             what = "hidden";
             snprintf(given, sizeof given, "%s", cli_get(r->a, "hidden"));
-            size_t used = 0;
-            for (size_t l = 1; l < L && used < sizeof stored; l++)
-                used += (size_t)snprintf(stored + used, sizeof stored - used, "%s%zu", l > 1 ? "," : "",
-                                         bp_net_width(net, l));
+            hidden_list(net, 0, stored, sizeof stored);
         }
     }
     if (!what && cli_get(r->a, "activation") && p->net.hidden != bp_net_hidden_activation(net)) {
@@ -667,10 +678,7 @@ static int same_network_as_checkpoint(const train_run *r)
         if (!same) {
             what = "dropout";
             snprintf(given, sizeof given, "%s", cli_get(r->a, "dropout"));
-            size_t used = 0;
-            for (size_t l = 1; l < L && used < sizeof stored; l++)
-                used += (size_t)snprintf(stored + used, sizeof stored - used, "%s%g", l > 1 ? "," : "",
-                                         bp_net_dropout(net, l));
+            hidden_list(net, 1, stored, sizeof stored);
         }
     }
     if (!what && cli_flag(r->a, "no-bias") && bp_net_has_bias(net))
