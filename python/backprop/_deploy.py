@@ -100,12 +100,6 @@ def quantize(network, X):
     (`backprop ... --calibrate` applies the model's transform the same way), then
     bp_qnet_create on a copy of the network, which the QuantizedNetwork keeps."""
     x = network._inputs(X, "X_calibration")
-    overflow = np.argwhere(~np.isfinite(x))
-    if len(overflow):
-        # Finite inputs (checked above) that the stored transform carries past float32.
-        raise ValueError("X_calibration[%d, %d]: the network's input transform ((x - shift) * scale) takes it "
-                         "beyond float32's range; calibration needs values the network can take"
-                         % tuple(overflow[0]))
     data = _arrays.Dataset(x, None)
     snapshot = network.copy()
     try:

@@ -582,12 +582,17 @@ class Network(_clib.Closing):
     # ---------------------------------------------------------------- passes
     def _inputs(self, X, name="X"):
         """X checked and prepared: float32, C-contiguous, the stored transform applied
-        (to a copy: the caller's array is never changed)."""
+        (to a copy: the caller's array is never changed). ValueError naming the place when
+        the transform carries a finite input past float32's range (it would come out NaN)."""
         h = self._handle()
         has_transform = C.bp_net_get_input_transform(h, None, None)
         x = _arrays.inputs(X, C.bp_net_width(h, 0), name, copy=bool(has_transform))
         if has_transform:
             C.bp_net_apply_input_transform(h, _arrays.float_ptr(x), x.shape[0])
+            overflow = np.argwhere(~np.isfinite(x))
+            if len(overflow):
+                raise ValueError("%s[%d, %d]: the network's input transform ((x - shift) * scale) takes it beyond "
+                                 "float32's range" % ((name,) + tuple(overflow[0])))
         return x
 
     def _targets(self, y, m, name="y"):

@@ -313,6 +313,9 @@ def test_calibration_the_transform_overflows_is_named(blobs):
     bad[7, 1] = 3e38
     with pytest.raises(ValueError, match=r"X_calibration\[7, 1\]: the network's input transform"):
         net.quantize(bad)
+    # The same check serves every method that takes inputs: no NaN rows from predict.
+    with pytest.raises(ValueError, match=r"X\[7, 1\]: the network's input transform"):
+        net.forward(bad)
 
 
 def test_networks_integers_cannot_represent_are_refused():
