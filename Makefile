@@ -94,7 +94,7 @@ $(BUILD)/src/core/loss.o: BASEFLAGS += -ffp-contract=off
 # The library exports only what include/backprop.h and backprop_verify.h mark BP_API.
 $(BUILD)/src/%.o: BASEFLAGS += -fvisibility=hidden
 
-VERSION := 0.3.0
+VERSION := 0.3.1
 # While the version is 0.x, a minor version may change the ABI (docs/API.md), so the shared
 # library's soname carries major.minor: a program linked against 0.3 will not load 0.4.
 SOVERSION := $(word 1,$(subst ., ,$(VERSION))).$(word 2,$(subst ., ,$(VERSION)))
@@ -163,8 +163,8 @@ $(BUILD)/tests/test_list.h: $(filter-out tests/main.c,$(TEST_SRC))
 	sed -n 's/^void \(test_[A-Za-z0-9_]*\)(void).*$$/TEST(\1)/p' $^ > $@
 
 $(BUILD)/tests/main.o: $(BUILD)/tests/test_list.h
-# test_plot.c includes cli/*.c files directly.
-$(BUILD)/tests/test_plot.o: $(wildcard cli/*.c)
+# test_plot.c and test_history.c include cli/*.c files directly.
+$(BUILD)/tests/test_plot.o $(BUILD)/tests/test_history.o: $(wildcard cli/*.c)
 $(BUILD)/tests/main.o: BASEFLAGS += -I$(BUILD)/tests
 
 $(UNIT): $(TEST_OBJ) $(STATIC)

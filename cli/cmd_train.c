@@ -11,6 +11,8 @@
  * plot and the progress bar are log.c, plot.c and progress.c.
  */
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +92,9 @@ static const cli_option train_options[] = {
     {"checkpoint", "FILE", "save the whole training state here after every epoch (atomically);"
                            " also a valid model"},
     {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
-    {"resume", "FILE", "continue from a checkpoint: give the same data options; the network and"
-                       " training settings come from the file (network options given must match it;"
-                       " training options such as --optimizer, --lr and --batch are not checked against it"
-                       " and not used), --epochs may grow"},
+    {"resume", "FILE", "continue from a checkpoint: give the same data files; the network, the training"
+                       " settings, --seed and --validation come from the file (options given must match"
+                       " it), --epochs may grow"},
     {"log", "FILE", "write per-epoch metrics as CSV (rewritten after every epoch)"},
     {"plot", "FILE", "draw loss and accuracy curves as a standalone SVG"},
     {"quiet", NULL, "print only the final summary (no per-epoch lines, no progress bar)"},
@@ -163,9 +164,11 @@ static int plan_rprop(cli_args *a, bp_train_config *c)
     if ((code = cli_double(a, "rprop-step0", 1e-6, 1e30, &c->rprop_step0)) ||
         (code = cli_double(a, "rprop-step-max", 1e-6, 1e30, &c->rprop_step_max)))
         return code;
-    if ((c->rprop_step0 || c->rprop_step_max) && c->optimizer != BP_OPT_RPROP)
-        return cli_fail(a, EXIT_USAGE, "--%s applies to --optimizer rprop, not %s",
-                        c->rprop_step0 ? "rprop-step0" : "rprop-step-max", bp_optimizer_name(c->optimizer));
+    const char *given = cli_get(a, "rprop-step0") ? "rprop-step0" : cli_get(a, "rprop-step-max") ? "rprop-step-max"
+                                                                                               : NULL;
+    if (given && c->optimizer != BP_OPT_RPROP)
+        return cli_fail(a, EXIT_USAGE, "--%s applies to --optimizer rprop, not %s", given,
+                        bp_optimizer_name(c->optimizer));
     const double first = c->rprop_step0 ? c->rprop_step0 : 0.1, largest = c->rprop_step_max ? c->rprop_step_max : 50;
     if (first > largest)
         return cli_fail(a, EXIT_USAGE, "rprop's first step (%g) is larger than its largest step (%g): lower "
@@ -210,7 +213,7 @@ static int check_settings_apply(cli_args *a, const bp_train_config *c)
             return cli_fail(a, EXIT_USAGE, "--clip does not apply to --optimizer lbfgs: its line search picks "
                             "the step length");
     }
-    const char *schedule = cli_get(a, "schedule") ? cli_get(a, "schedule") : "constant";
+    const char *schedule = bp_schedule_name(c->schedule); /* given, or a resumed run's */
     if (c->schedule != BP_SCHEDULE_STEP && (cli_get(a, "step-epochs") || cli_get(a, "gamma")))
         return cli_fail(a, EXIT_USAGE, "--%s applies to --schedule step, not %s",
                         cli_get(a, "step-epochs") ? "step-epochs" : "gamma", schedule);
@@ -224,11 +227,130 @@ static int check_settings_apply(cli_args *a, const bp_train_config *c)
     return 0;
 }
 
-/* The optimizer, its schedule, and every number of the run. */
-static int plan_training(cli_args *a, train_plan *p)
+/* A resumed run: the training settings its checkpoint holds, and the validation
+   fraction its history records (-1: a checkpoint from before it did). */
+typedef struct {
+    const char *path;
+    bp_train_config train;
+    double validation;
+} resumed_settings;
+
+/* The training options that a checkpoint stores, and where in bp_train_config. */
+/* REAL compares doubles; FLOAT, a setting the library keeps as a float, compares floats. */
+typedef enum { SETTING_REAL, SETTING_FLOAT, SETTING_COUNT, SETTING_SEED } setting_kind;
+static const struct {
+    const char *option;
+    setting_kind kind;
+    size_t offset;
+} stored_settings[] = {
+    {"lr", SETTING_REAL, offsetof(bp_train_config, learning_rate)},
+    {"momentum", SETTING_REAL, offsetof(bp_train_config, momentum)},
+    {"weight-decay", SETTING_REAL, offsetof(bp_train_config, weight_decay)},
+    {"clip", SETTING_REAL, offsetof(bp_train_config, clip_norm)},
+    {"step-epochs", SETTING_REAL, offsetof(bp_train_config, step_epochs)},
+    {"gamma", SETTING_REAL, offsetof(bp_train_config, gamma)},
+    {"min-lr", SETTING_REAL, offsetof(bp_train_config, min_lr)},
+    {"warmup", SETTING_REAL, offsetof(bp_train_config, warmup_epochs)},
+    {"tolerance", SETTING_REAL, offsetof(bp_train_config, tolerance)},
+    {"rprop-step0", SETTING_FLOAT, offsetof(bp_train_config, rprop_step0)},
+    {"rprop-step-max", SETTING_FLOAT, offsetof(bp_train_config, rprop_step_max)},
+    {"batch", SETTING_COUNT, offsetof(bp_train_config, batch_size)},
+    {"lbfgs-history", SETTING_COUNT, offsetof(bp_train_config, lbfgs_history)},
+    {"max-evaluations", SETTING_COUNT, offsetof(bp_train_config, max_evaluations)},
+    {"seed", SETTING_SEED, offsetof(bp_train_config, seed)},
+};
+
+/* Plain SGD given a momentum is momentum, as the library reads it. */
+static bp_optimizer effective_optimizer(const bp_train_config *c)
+{
+    return c->optimizer == BP_OPT_SGD && c->momentum > 0 ? BP_OPT_MOMENTUM : c->optimizer;
+}
+
+static int refuse_resumed(cli_args *a, const char *option, const char *stored, const char *path)
+{
+    const char *given = cli_get(a, option);
+    return cli_fail(a, EXIT_USAGE, "--%s%s%s, but %s was trained with %s: a resumed run keeps the checkpoint's "
+                    "training settings (leave --%s out, or train a new network without --resume)", option,
+                    given && *given ? " " : "", given ? given : "", path, stored, option);
+}
+
+/* A resumed run trains with its checkpoint's settings, so each training option given
+   must say what the checkpoint holds (as the network options must): otherwise
+   `--lr 0.5 --resume run.ckpt` would look as if it trained at 0.5. c holds the
+   checkpoint's settings with the options given parsed over them. 0, or EXIT_USAGE
+   after a message. */
+static int same_training_as_checkpoint(cli_args *a, const bp_train_config *c, const resumed_settings *rs)
+{
+    const bp_train_config *s = &rs->train;
+    char stored[96];
+    if (cli_get(a, "optimizer") && effective_optimizer(c) != s->optimizer) {
+        snprintf(stored, sizeof stored, "--optimizer %s", bp_optimizer_name(s->optimizer));
+        return refuse_resumed(a, "optimizer", stored, rs->path);
+    }
+    if (cli_get(a, "schedule") && c->schedule != s->schedule) {
+        snprintf(stored, sizeof stored, "--schedule %s", bp_schedule_name(s->schedule));
+        return refuse_resumed(a, "schedule", stored, rs->path);
+    }
+    if (cli_get(a, "reduction") && c->reduction != s->reduction) {
+        snprintf(stored, sizeof stored, "--reduction %s", bp_reduction_name(s->reduction));
+        return refuse_resumed(a, "reduction", stored, rs->path);
+    }
+    if (cli_flag(a, "no-shuffle") && !s->no_shuffle)
+        return refuse_resumed(a, "no-shuffle", "the data reshuffled every epoch", rs->path);
+    for (size_t i = 0; i < sizeof stored_settings / sizeof stored_settings[0]; i++) {
+        const char *option = stored_settings[i].option;
+        const char *cv = (const char *)c + stored_settings[i].offset, *sv = (const char *)s + stored_settings[i].offset;
+        if (!cli_get(a, option)) continue;
+        switch (stored_settings[i].kind) {
+        case SETTING_REAL: {
+            const double v = *(const double *)sv;
+            if (*(const double *)cv == v) continue;
+            if (strcmp(option, "momentum") == 0 && s->optimizer == BP_OPT_SGD) {
+                snprintf(stored, sizeof stored, "--optimizer sgd, without momentum");
+                break;
+            }
+            /* The shortest form that reads back as the stored number. */
+            snprintf(stored, sizeof stored, "--%s %g", option, v);
+            if (strtod(stored + strlen(option) + 3, NULL) != v) snprintf(stored, sizeof stored, "--%s %.17g", option, v);
+            break;
+        }
+        case SETTING_FLOAT: {
+            const float v = (float)*(const double *)sv;
+            if ((float)*(const double *)cv == v) continue;
+            snprintf(stored, sizeof stored, "--%s %g", option, (double)v);
+            if ((float)strtod(stored + strlen(option) + 3, NULL) != v)
+                snprintf(stored, sizeof stored, "--%s %.9g", option, (double)v);
+            break;
+        }
+        case SETTING_COUNT:
+            if (*(const size_t *)cv == *(const size_t *)sv) continue;
+            snprintf(stored, sizeof stored, "--%s %zu", option, *(const size_t *)sv);
+            break;
+        case SETTING_SEED:
+            if (*(const uint64_t *)cv == *(const uint64_t *)sv) continue;
+            snprintf(stored, sizeof stored, "--%s %llu", option, (unsigned long long)*(const uint64_t *)sv);
+            break;
+        }
+        return refuse_resumed(a, option, stored, rs->path);
+    }
+    return 0;
+}
+
+/* The optimizer, its schedule, and every number of the run. A resumed run (rs not
+   NULL) starts from its checkpoint's settings, so that what the options say is
+   checked against what the run will do. */
+static int plan_training(cli_args *a, train_plan *p, const resumed_settings *rs)
 {
     bp_train_config *c = &p->train;
     c->batch_size = 32;
+    if (rs) {
+        *c = rs->train;
+        c->on_step = NULL, c->context = NULL, c->allreduce = NULL, c->allreduce_start = NULL;
+        c->allreduce_wait = NULL, c->allreduce_context = NULL, c->rank = c->ranks = 0;
+        c->precision = BP_PRECISION_FP32;
+        if (!cli_get(a, "seed")) p->net.seed = rs->train.seed; /* the validation split's too */
+        if (rs->validation >= 0 && !cli_get(a, "validation")) p->validation = rs->validation;
+    }
     p->epochs = 10;
     const char *v;
     int code;
@@ -261,11 +383,22 @@ static int plan_training(cli_args *a, train_plan *p)
         (code = plan_rprop(a, c)) || (code = check_settings_apply(a, c)))
         return code;
     if (!cli_get(a, "mpi-timeout")) p->mpi_timeout = 300;
-    c->no_shuffle = cli_flag(a, "no-shuffle");
+    c->no_shuffle = (rs && rs->train.no_shuffle) || cli_flag(a, "no-shuffle");
     c->seed = p->net.seed;
-    c->epochs = p->epochs;
-    if (p->patience && p->validation == 0) p->validation = 0.1;
-    return 0;
+    if (!rs) c->epochs = p->epochs; /* a cosine schedule's length: a resumed one keeps its own */
+    if (p->patience && p->validation == 0) {
+        if (rs && rs->validation == 0)
+            return cli_fail(a, EXIT_USAGE, "--early-stop watches a validation part, but %s was trained without "
+                            "one: a resumed run keeps its data split (leave --early-stop out, or train a new "
+                            "network with --validation)", rs->path);
+        p->validation = 0.1;
+    }
+    if (rs && rs->validation >= 0 && p->validation != rs->validation) {
+        char stored[64];
+        snprintf(stored, sizeof stored, rs->validation ? "--validation %g" : "no validation part", rs->validation);
+        return refuse_resumed(a, "validation", stored, rs->path);
+    }
+    return rs ? same_training_as_checkpoint(a, c, rs) : 0;
 }
 
 /* --normalize none|minmax|standardize. */
@@ -350,11 +483,11 @@ static int check_plan(cli_args *a, const train_plan *p)
 }
 
 /* Everything the options say into p, checked; 0 or the exit code. */
-static int parse_plan(cli_args *a, train_plan *p)
+static int parse_plan(cli_args *a, train_plan *p, const resumed_settings *rs)
 {
     int code;
     memset(p, 0, sizeof *p);
-    if ((code = plan_network(a, p)) || (code = plan_training(a, p)) || (code = plan_run(a, p))) return code;
+    if ((code = plan_network(a, p)) || (code = plan_training(a, p, rs)) || (code = plan_run(a, p))) return code;
     return check_plan(a, p);
 }
 
@@ -398,10 +531,11 @@ static int any_interrupted(void)
     return cli_mpi_any(interrupted != 0);
 }
 
-static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const train_history *h)
+static int save_checkpoint(const cli_args *a, const bp_trainer *t, const char *path, const train_history *h,
+                           double validation)
 {
     size_t len = 0;
-    unsigned char *user = history_encode(h, &len);
+    unsigned char *user = history_encode(h, validation, &len);
     if (!user) return cli_fail(a, EXIT_FAILED, "out of memory");
     bp_error err = {0};
     bp_status s = bp_checkpoint_save(t, path, user, len, &err);
@@ -447,6 +581,8 @@ typedef struct {
     size_t sizes[BP_MAX_LAYERS + 1];
     bp_net *net;
     bp_trainer *trainer;
+    void *resumed_user;       /* --resume: the checkpoint's user chunk (its history) */
+    size_t resumed_user_len;
     train_history h;
     metrics_log log;
     int log_open;
@@ -482,7 +618,14 @@ static int start_run(cli_args *a, train_run *r)
     if (code) return code;
     r->ranks = cli_mpi_size();
     r->leader = cli_mpi_rank() == 0;
-    return parse_plan(a, &r->p);
+    if (!r->resume) return parse_plan(a, &r->p, NULL);
+    /* A resumed run's options are read against the settings it continues with. */
+    bp_error err = {0};
+    bp_status s = bp_checkpoint_load(r->resume, &r->net, &r->trainer, &r->resumed_user, &r->resumed_user_len, &err);
+    if (s != BP_OK) return cli_fail_status(a, s, &err, r->resume);
+    resumed_settings rs = {.path = r->resume, .validation = history_validation(r->resumed_user, r->resumed_user_len)};
+    bp_trainer_get_config(r->trainer, &rs.train);
+    return parse_plan(a, &r->p, &rs);
 }
 
 /* --test, read with the training data's targets and class names, and checked
@@ -695,11 +838,8 @@ static int same_network_as_checkpoint(const train_run *r)
 static int resume_network(train_run *r)
 {
     train_plan *p = &r->p;
-    void *user = NULL;
-    size_t user_len = 0;
-    bp_error err = {0};
-    bp_status s = bp_checkpoint_load(r->resume, &r->net, &r->trainer, &user, &user_len, &err);
-    if (s != BP_OK) return cli_fail_status(r->a, s, &err, r->resume);
+    const void *user = r->resumed_user;
+    const size_t user_len = r->resumed_user_len;
     int code = 0;
     size_t done = bp_trainer_epochs_done(r->trainer);
     if (!fits_checkpoint(r))
@@ -711,7 +851,6 @@ static int resume_network(train_run *r)
     else if (!code && (!history_alloc(&r->h, p->epochs) || (user && !history_decode(&r->h, user, user_len))))
         code = cli_fail(r->a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
                         r->resume, p->epochs);
-    free(user);
     if (code) return code;
     p->net.n_layers = bp_net_layer_count(r->net);
     for (size_t l = 0; l <= p->net.n_layers; l++) r->sizes[l] = bp_net_width(r->net, l);
@@ -773,9 +912,8 @@ static void print_plan(const train_run *r)
            bp_activation_name(p->net.output), bp_loss_name(p->net.loss), bp_dataset_count(r->train), r->train_path);
     if (r->valid) printf(" (%zu more held out for validation)", bp_dataset_count(r->valid));
     if (r->ranks > 1) printf(", data-parallel over %d MPI ranks", r->ranks);
-    if (r->resume) {
-        printf("\nresuming from %s at epoch %zu", r->resume, bp_trainer_epochs_done(r->trainer) + 1);
-    } else {
+    if (r->resume) printf("\nresuming from %s at epoch %zu", r->resume, bp_trainer_epochs_done(r->trainer) + 1);
+    {
         if (p->train.optimizer == BP_OPT_LBFGS)
             printf("\nlbfgs (history %zu, tolerance %g), ", p->train.lbfgs_history ? p->train.lbfgs_history : 10,
                    p->train.tolerance ? p->train.tolerance : 1e-4);
@@ -827,7 +965,7 @@ static int train_steps(train_run *r, size_t e, double lr, bp_epoch_stats *st, do
     do {
         s = bp_trainer_run(r->trainer, r->train, p->checkpoint_every, st);
         if (s == BP_OK && !st->complete && r->ckpt && !interrupted &&
-            (code = save_checkpoint(r->a, r->trainer, r->ckpt, &r->h)))
+            (code = save_checkpoint(r->a, r->trainer, r->ckpt, &r->h, r->p.validation)))
             return code;
     } while (s == BP_OK && !st->complete && !interrupted);
     *seconds = cli_now() - t0;
@@ -843,7 +981,7 @@ static int check_stop(train_run *r, size_t e, const bp_epoch_stats *st)
         interrupted = 1;
         if (!r->leader) return EXIT_FAILED;
         const char *to = r->ckpt ? r->ckpt : "backprop-interrupted.ckpt";
-        int code = save_checkpoint(r->a, r->trainer, to, &r->h);
+        int code = save_checkpoint(r->a, r->trainer, to, &r->h, r->p.validation);
         if (code) return code;
         return cli_fail(r->a, EXIT_FAILED, "interrupted in epoch %zu after %zu of %zu samples; saved %s. "
                         "Resume with the same command plus --resume %s", e, st->samples,
@@ -902,7 +1040,7 @@ static int finish_epoch(train_run *r, size_t e, double lr, const bp_epoch_stats 
         if (vm.loss < r->h.best_val) r->h.best_val = vm.loss, r->h.best_epoch = e;
         if (bp_trainer_observe(r->trainer, vm.loss, r->p.patience, &stop) == BP_OK && stop) r->stopped = 1;
     }
-    if (r->ckpt && (code = save_checkpoint(r->a, r->trainer, r->ckpt, &r->h))) return code;
+    if (r->ckpt && (code = save_checkpoint(r->a, r->trainer, r->ckpt, &r->h, r->p.validation))) return code;
     return 0;
 }
 
@@ -983,6 +1121,7 @@ static int finish_run(train_run *r, int code)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     history_free(&r->h);
+    free(r->resumed_user);
     bp_trainer_free(r->trainer);
     bp_net_free(r->net);
     bp_dataset_free(r->all);

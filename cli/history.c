@@ -46,12 +46,12 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
-unsigned char *history_encode(const train_history *h, size_t *len)
+unsigned char *history_encode(const train_history *h, double validation, size_t *len)
 {
-    *len = 4 + 8 * 3 + 8 * HISTORY_COLUMNS * h->n;
+    *len = 4 + 8 * 3 + 8 * HISTORY_COLUMNS * h->n + 8;
     unsigned char *b = malloc(*len), *p = b;
     if (!b) return NULL;
-    memcpy(p, "BPH1", 4), p += 4;
+    memcpy(p, "BPH2", 4), p += 4;
     put64(p, h->n), p += 8;
     put64(p, h->best_epoch), p += 8;
     uint64_t u;
@@ -62,14 +62,26 @@ unsigned char *history_encode(const train_history *h, size_t *len)
             memcpy(&u, &h->col[c][e], 8);
             put64(p, u), p += 8;
         }
+    memcpy(&u, &validation, 8);
+    put64(p, u);
     return b;
+}
+
+/* The epochs a well-formed block holds (0 when it is not one): version 1 ends after
+   the rows, version 2 has the validation fraction after them. */
+static int well_formed(const unsigned char *bytes, size_t len, uint64_t *n)
+{
+    if (!bytes || len < 28) return 0;
+    const int v2 = memcmp(bytes, "BPH2", 4) == 0;
+    if (!v2 && memcmp(bytes, "BPH1", 4) != 0) return 0;
+    *n = get64(bytes + 4);
+    return *n <= (len - 28) / (8 * HISTORY_COLUMNS) && len == 28 + 8 * HISTORY_COLUMNS * *n + (v2 ? 8 : 0);
 }
 
 int history_decode(train_history *h, const unsigned char *bytes, size_t len)
 {
-    if (!bytes || len < 28 || memcmp(bytes, "BPH1", 4) != 0) return 0;
-    uint64_t n = get64(bytes + 4);
-    if (n > h->cap || len != 28 + 8 * HISTORY_COLUMNS * n) return 0;
+    uint64_t n;
+    if (!well_formed(bytes, len, &n) || n > h->cap) return 0;
     h->n = (size_t)n;
     h->best_epoch = (size_t)get64(bytes + 12);
     uint64_t u = get64(bytes + 20);
@@ -81,4 +93,14 @@ int history_decode(train_history *h, const unsigned char *bytes, size_t len)
             memcpy(&h->col[c][e], &u, 8);
         }
     return 1;
+}
+
+double history_validation(const unsigned char *bytes, size_t len)
+{
+    uint64_t n, u;
+    if (!well_formed(bytes, len, &n) || memcmp(bytes, "BPH2", 4) != 0) return -1;
+    u = get64(bytes + len - 8);
+    double v;
+    memcpy(&v, &u, 8);
+    return v >= 0 && v < 1 ? v : -1;
 }

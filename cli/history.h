@@ -39,12 +39,17 @@ void history_free(train_history *h);
 /* Record one epoch's HISTORY_COLUMNS values; nothing once the history is full. */
 void history_add(train_history *h, const double *values);
 
-/* The history as bytes for a checkpoint's user chunk: "BPH1", u64 n, u64 best
-   epoch, f64 best loss, then n rows of HISTORY_COLUMNS f64, all little-endian.
-   Returns a malloc'd block of *len bytes, or NULL when out of memory. */
-unsigned char *history_encode(const train_history *h, size_t *len);
-/* Read history_encode's bytes into an allocated history. 0 when they are damaged
-   or hold more epochs than it has room for. */
+/* The history as bytes for a checkpoint's user chunk: "BPH2", u64 n, u64 best
+   epoch, f64 best loss, n rows of HISTORY_COLUMNS f64, then f64 the run's
+   validation fraction (0: none), all little-endian. Returns a malloc'd block of
+   *len bytes, or NULL when out of memory. */
+unsigned char *history_encode(const train_history *h, double validation, size_t *len);
+/* Read history_encode's bytes (or version 1's, "BPH1", which ends after the rows)
+   into an allocated history. 0 when they are damaged or hold more epochs than it
+   has room for. */
 int history_decode(train_history *h, const unsigned char *bytes, size_t len);
+/* The validation fraction the bytes record, or -1 when they do not (version 1, or
+   damaged). */
+double history_validation(const unsigned char *bytes, size_t len);
 
 #endif

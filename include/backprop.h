@@ -482,6 +482,12 @@ BP_API bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, siz
 BP_API size_t bp_trainer_epochs_done(const bp_trainer *trainer);
 BP_API size_t bp_trainer_steps_done(const bp_trainer *trainer);
 BP_API double bp_trainer_learning_rate(const bp_trainer *trainer);
+/** The settings the trainer trains with, its defaults filled in (for a trainer from
+ *  bp_checkpoint_load: the checkpoint's, with the learning rate bp_trainer_set_learning_rate
+ *  last set), into *out; the callbacks and data-parallel fields as last set. For a program
+ *  that resumes a run and must check what the user asked against what the run does.
+ *  BP_ERR_ARG for NULL arguments. */
+BP_API bp_status bp_trainer_get_config(const bp_trainer *trainer, bp_train_config *out);
 /** Change the base learning rate eta from the next step on; the schedule and warm-up
  *  then scale the new value as they scaled the old one, and checkpoints keep it. For
  *  rules that adapt eta between epochs (scikit-learn's invscaling and adaptive, which the

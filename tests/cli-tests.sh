@@ -918,6 +918,47 @@ t "--resume with fewer --epochs than are done is a usage error" 2 \
 t "--resume with the command that made the checkpoint" 0 '' "$BP" train --train train.csv --hidden 6,5 \
     --activation tanh --epochs 3 --quiet --checkpoint arch.ckpt --resume arch.ckpt -o arch.bpm
 
+# --resume keeps the checkpoint's training settings and data split too: training options
+# that say otherwise are refused; left out, the run goes on with the checkpoint's seed and
+# validation fraction, so it ends where the run that was never stopped ends.
+t "train 4 epochs straight with a seed, a split and adam" 0 '' "$BP" train --train train.csv --optimizer adam \
+    --lr 0.002 --batch 16 --validation 0.25 --seed 7 --epochs 4 --threads 1 --quiet -o straight.bpm
+t "the same 2 epochs with a checkpoint" 0 '' "$BP" train --train train.csv --optimizer adam --lr 0.002 --batch 16 \
+    --validation 0.25 --seed 7 --epochs 2 --threads 1 --quiet --checkpoint set.ckpt
+cp set.ckpt set2.ckpt
+t "--resume with only --train and --epochs" 0 '' "$BP" train --train train.csv --epochs 4 --threads 1 --quiet \
+    --resume set.ckpt -o resumed.bpm
+c "... ends bitwise where the run that was never stopped ends (same seed, same split)" 'cmp -s straight.bpm resumed.bpm'
+t "--resume with the whole command that made the checkpoint" 0 '' "$BP" train --train train.csv --optimizer adam \
+    --lr 0.002 --batch 16 --validation 0.25 --seed 7 --epochs 4 --threads 1 --quiet --resume set2.ckpt -o resumed2.bpm
+c "... ends there too" 'cmp -s straight.bpm resumed2.bpm'
+t "--resume with another --lr is a usage error" 2 \
+    '^backprop train: --lr 0\.1, but set2\.ckpt was trained with --lr 0\.002: a resumed run keeps the checkpoint.s training settings' \
+    "$BP" train --train train.csv --epochs 5 --quiet --lr 0.1 --resume set2.ckpt -o refused.bpm
+nothing_left "the refused resume wrote no model" refused.bpm
+t "--resume with another --optimizer is a usage error" 2 '^backprop train: --optimizer sgd, but set2\.ckpt was trained with --optimizer adam' \
+    "$BP" train --train train.csv --epochs 5 --quiet --optimizer sgd --resume set2.ckpt
+t "--resume with another --batch is a usage error" 2 '^backprop train: --batch 32, but set2\.ckpt was trained with --batch 16' \
+    "$BP" train --train train.csv --epochs 5 --quiet --batch 32 --resume set2.ckpt
+t "--resume with another --seed is a usage error" 2 '^backprop train: --seed 1, but set2\.ckpt was trained with --seed 7' \
+    "$BP" train --train train.csv --epochs 5 --quiet --seed 1 --resume set2.ckpt
+t "--resume with another --validation is a usage error" 2 \
+    '^backprop train: --validation 0\.1, but set2\.ckpt was trained with --validation 0\.25' \
+    "$BP" train --train train.csv --epochs 5 --quiet --validation 0.1 --resume set2.ckpt
+t "--resume with --momentum on an adam run names the optimizer it needs" 2 \
+    '^backprop train: --momentum applies to --optimizer sgd, momentum or nesterov, not adam$' \
+    "$BP" train --train train.csv --epochs 5 --quiet --momentum 0.9 --resume set2.ckpt
+t "--resume with --momentum on a plain sgd run is a usage error" 2 \
+    '^backprop train: --momentum 0\.9, but arch\.ckpt was trained with --optimizer sgd, without momentum' \
+    "$BP" train --train train.csv --epochs 5 --quiet --momentum 0.9 --resume arch.ckpt
+t "--resume with --early-stop on a run without a validation part is a usage error" 2 \
+    '^backprop train: --early-stop watches a validation part, but arch\.ckpt was trained without one' \
+    "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume arch.ckpt
+t "--resume with --early-stop on a run with a validation part" 0 '' \
+    "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume set2.ckpt
+t "--resume prints the settings it continues with" 0 '' "$BP" train --train train.csv --epochs 5 --resume set2.ckpt
+out_has "... the optimizer, its rate and batch" '^adam, learning rate 0\.002, batch 16, 5 epochs$'
+
 # An option that the other options make pointless is a usage error naming the setting
 # it needs, not a value quietly dropped.
 t "--momentum with adam is a usage error" 2 \

@@ -204,3 +204,48 @@ void test_checkpoint_version_2_still_loads(void)
     remove(v2);
     bp_dataset_free(d);
 }
+
+/* bp_trainer_get_config: the settings with their defaults filled in, and after a
+   checkpoint round trip the same ones (what `train --resume` checks options against). */
+void test_checkpoint_keeps_the_settings(void)
+{
+    size_t sizes[] = {3, 4, 2};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL, 0};
+    bp_net *net = NULL, *net2 = NULL;
+    bp_trainer *t = NULL, *t2 = NULL;
+    bp_train_config tc = {.optimizer = BP_OPT_ADAM, .batch_size = 16, .seed = 42, .schedule = BP_SCHEDULE_COSINE,
+                          .epochs = 9, .min_lr = 1e-5, .weight_decay = 0.25};
+    bp_train_config got = {0}, back = {0};
+    CHECK(bp_trainer_get_config(NULL, &got) == BP_ERR_ARG, "NULL trainer");
+    int ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_trainer_create(net, &tc, &t) == BP_OK;
+    CHECK(ok, "created");
+    if (!ok) goto out;
+    CHECK(bp_trainer_get_config(t, NULL) == BP_ERR_ARG, "NULL out");
+    CHECK(bp_trainer_get_config(t, &got) == BP_OK, "get");
+    CHECK(got.optimizer == BP_OPT_ADAM && got.learning_rate == 0.001, "adam's default rate filled in: %g",
+          got.learning_rate);
+    CHECK(got.beta1 == 0.9 && got.beta2 == 0.999 && got.epsilon == 1e-8, "adam's defaults");
+    CHECK(got.batch_size == 16 && got.seed == 42 && got.epochs == 9 && got.min_lr == 1e-5 &&
+              got.weight_decay == 0.25 && got.schedule == BP_SCHEDULE_COSINE, "given settings kept");
+    CHECK(bp_trainer_set_learning_rate(t, 0.003) == BP_OK, "set rate");
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/bp-ckpt-cfg-%ld.bpm", (long)getpid());
+    bp_error err = {0};
+    ok = bp_checkpoint_save(t, path, NULL, 0, &err) == BP_OK &&
+         bp_checkpoint_load(path, &net2, &t2, NULL, NULL, &err) == BP_OK;
+    CHECK(ok, "round trip: %s", err.message);
+    remove(path);
+    if (!ok) goto out;
+    CHECK(bp_trainer_get_config(t2, &back) == BP_OK, "get after load");
+    CHECK(back.learning_rate == 0.003, "the rate last set: %g", back.learning_rate);
+    CHECK(back.optimizer == got.optimizer && back.batch_size == got.batch_size && back.seed == got.seed &&
+              back.schedule == got.schedule && back.epochs == got.epochs && back.min_lr == got.min_lr &&
+              back.weight_decay == got.weight_decay && back.beta2 == got.beta2 && back.reduction == got.reduction &&
+              back.rprop_step0 == got.rprop_step0,
+          "the loaded trainer's settings are the saved one's");
+out:
+    bp_trainer_free(t2);
+    bp_net_free(net2);
+    bp_trainer_free(t);
+    bp_net_free(net);
+}

@@ -16,7 +16,7 @@ from ._deploy import QuantizedNetwork
 from .network import (Epoch, GradCheck, Gradients, Network, cuda_devices, default_threads, load,
                       load_checkpoint, precision_kernel)
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 __all__ = ["Network", "QuantizedNetwork", "load", "load_checkpoint", "default_threads", "cuda_devices",
            "precision_kernel", "Epoch", "Gradients", "GradCheck", "BackpropError", "ArgumentError", "FormatError",

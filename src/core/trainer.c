@@ -190,6 +190,13 @@ double bp_trainer_learning_rate(const bp_trainer *t)
     return t ? schedule_at(&t->config, (double)t->epoch + t->epoch_progress) : 0.0;
 }
 
+bp_status bp_trainer_get_config(const bp_trainer *t, bp_train_config *out)
+{
+    if (!t || !out) return BP_ERR_ARG;
+    *out = t->config;
+    return BP_OK;
+}
+
 bp_status bp_trainer_set_learning_rate(bp_trainer *t, double learning_rate)
 {
     if (!t || !isfinite(learning_rate) || learning_rate <= 0) return BP_ERR_ARG;
