@@ -11,8 +11,6 @@
  * plot and the progress bar are log.c, plot.c and progress.c.
  */
 #include <math.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,31 +233,6 @@ typedef struct {
     double validation;
 } resumed_settings;
 
-/* The training options that a checkpoint stores, and where in bp_train_config. */
-/* REAL compares doubles; FLOAT, a setting the library keeps as a float, compares floats. */
-typedef enum { SETTING_REAL, SETTING_FLOAT, SETTING_COUNT, SETTING_SEED } setting_kind;
-static const struct {
-    const char *option;
-    setting_kind kind;
-    size_t offset;
-} stored_settings[] = {
-    {"lr", SETTING_REAL, offsetof(bp_train_config, learning_rate)},
-    {"momentum", SETTING_REAL, offsetof(bp_train_config, momentum)},
-    {"weight-decay", SETTING_REAL, offsetof(bp_train_config, weight_decay)},
-    {"clip", SETTING_REAL, offsetof(bp_train_config, clip_norm)},
-    {"step-epochs", SETTING_REAL, offsetof(bp_train_config, step_epochs)},
-    {"gamma", SETTING_REAL, offsetof(bp_train_config, gamma)},
-    {"min-lr", SETTING_REAL, offsetof(bp_train_config, min_lr)},
-    {"warmup", SETTING_REAL, offsetof(bp_train_config, warmup_epochs)},
-    {"tolerance", SETTING_REAL, offsetof(bp_train_config, tolerance)},
-    {"rprop-step0", SETTING_FLOAT, offsetof(bp_train_config, rprop_step0)},
-    {"rprop-step-max", SETTING_FLOAT, offsetof(bp_train_config, rprop_step_max)},
-    {"batch", SETTING_COUNT, offsetof(bp_train_config, batch_size)},
-    {"lbfgs-history", SETTING_COUNT, offsetof(bp_train_config, lbfgs_history)},
-    {"max-evaluations", SETTING_COUNT, offsetof(bp_train_config, max_evaluations)},
-    {"seed", SETTING_SEED, offsetof(bp_train_config, seed)},
-};
-
 /* Plain SGD given a momentum is momentum, as the library reads it. */
 static bp_optimizer effective_optimizer(const bp_train_config *c)
 {
@@ -297,41 +270,50 @@ static int same_training_as_checkpoint(cli_args *a, const bp_train_config *c, co
     }
     if (cli_flag(a, "no-shuffle") && !s->no_shuffle)
         return refuse_resumed(a, "no-shuffle", "the data reshuffled every epoch", rs->path);
-    for (size_t i = 0; i < sizeof stored_settings / sizeof stored_settings[0]; i++) {
-        const char *option = stored_settings[i].option;
-        const char *cv = (const char *)c + stored_settings[i].offset, *sv = (const char *)s + stored_settings[i].offset;
-        if (!cli_get(a, option)) continue;
-        switch (stored_settings[i].kind) {
-        case SETTING_REAL: {
-            const double v = *(const double *)sv;
-            if (*(const double *)cv == v) continue;
-            if (strcmp(option, "momentum") == 0 && s->optimizer == BP_OPT_SGD) {
-                snprintf(stored, sizeof stored, "--optimizer sgd, without momentum");
-                break;
-            }
-            /* The shortest form that reads back as the stored number. */
-            snprintf(stored, sizeof stored, "--%s %g", option, v);
-            if (strtod(stored + strlen(option) + 3, NULL) != v) snprintf(stored, sizeof stored, "--%s %.17g", option, v);
-            break;
-        }
-        case SETTING_FLOAT: {
-            const float v = (float)*(const double *)sv;
-            if ((float)*(const double *)cv == v) continue;
-            snprintf(stored, sizeof stored, "--%s %g", option, (double)v);
-            if ((float)strtod(stored + strlen(option) + 3, NULL) != v)
-                snprintf(stored, sizeof stored, "--%s %.9g", option, (double)v);
-            break;
-        }
-        case SETTING_COUNT:
-            if (*(const size_t *)cv == *(const size_t *)sv) continue;
-            snprintf(stored, sizeof stored, "--%s %zu", option, *(const size_t *)sv);
-            break;
-        case SETTING_SEED:
-            if (*(const uint64_t *)cv == *(const uint64_t *)sv) continue;
-            snprintf(stored, sizeof stored, "--%s %llu", option, (unsigned long long)*(const uint64_t *)sv);
-            break;
-        }
+    /* The numbers, each as the given value (parsed over the stored one) and the stored
+       one; RPROP's steps are compared as the floats the library keeps them as. */
+    const struct {
+        const char *option;
+        const double *given, *held;
+        int as_float;
+    } reals[] = {
+        {"lr", &c->learning_rate, &s->learning_rate, 0}, {"momentum", &c->momentum, &s->momentum, 0},
+        {"weight-decay", &c->weight_decay, &s->weight_decay, 0}, {"clip", &c->clip_norm, &s->clip_norm, 0},
+        {"step-epochs", &c->step_epochs, &s->step_epochs, 0}, {"gamma", &c->gamma, &s->gamma, 0},
+        {"min-lr", &c->min_lr, &s->min_lr, 0}, {"warmup", &c->warmup_epochs, &s->warmup_epochs, 0},
+        {"tolerance", &c->tolerance, &s->tolerance, 0}, {"rprop-step0", &c->rprop_step0, &s->rprop_step0, 1},
+        {"rprop-step-max", &c->rprop_step_max, &s->rprop_step_max, 1},
+    };
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        const char *option = reals[i].option;
+        double v = *reals[i].held;
+        const int same = reals[i].as_float ? (float)*reals[i].given == (float)v : *reals[i].given == v;
+        if (!cli_get(a, option) || same) continue;
+        if (strcmp(option, "momentum") == 0 && s->optimizer == BP_OPT_SGD)
+            return refuse_resumed(a, option, "--optimizer sgd, without momentum", rs->path);
+        /* The shortest form that reads back as the stored number. */
+        snprintf(stored, sizeof stored, "--%s %g", option, v);
+        const double back = strtod(stored + strlen(option) + 3, NULL);
+        if (reals[i].as_float ? (float)back != (float)v : back != v)
+            snprintf(stored, sizeof stored, "--%s %.*g", option, reals[i].as_float ? 9 : 17, v);
         return refuse_resumed(a, option, stored, rs->path);
+    }
+    const struct {
+        const char *option;
+        size_t given, held;
+    } counts[] = {
+        {"batch", c->batch_size, s->batch_size},
+        {"lbfgs-history", c->lbfgs_history, s->lbfgs_history},
+        {"max-evaluations", c->max_evaluations, s->max_evaluations},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (cli_get(a, counts[i].option) && counts[i].given != counts[i].held) {
+            snprintf(stored, sizeof stored, "--%s %zu", counts[i].option, counts[i].held);
+            return refuse_resumed(a, counts[i].option, stored, rs->path);
+        }
+    if (cli_get(a, "seed") && c->seed != s->seed) {
+        snprintf(stored, sizeof stored, "--seed %llu", (unsigned long long)s->seed);
+        return refuse_resumed(a, "seed", stored, rs->path);
     }
     return 0;
 }

@@ -958,6 +958,13 @@ t "--resume with --early-stop on a run with a validation part" 0 '' \
     "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume set2.ckpt
 t "--resume prints the settings it continues with" 0 '' "$BP" train --train train.csv --epochs 5 --resume set2.ckpt
 out_has "... the optimizer, its rate and batch" '^adam, learning rate 0\.002, batch 16, 5 epochs$'
+t "an rprop run with a checkpoint" 0 '' "$BP" train --train train.csv --optimizer rprop --epochs 2 --quiet \
+    --checkpoint rprop.ckpt
+t "--resume with rprop's default first step given (kept as a float) is fine" 0 '' "$BP" train --train train.csv \
+    --optimizer rprop --rprop-step0 0.1 --epochs 3 --quiet --resume rprop.ckpt
+t "--resume with another --rprop-step0 is a usage error naming the stored one" 2 \
+    '^backprop train: --rprop-step0 0\.3, but rprop\.ckpt was trained with --rprop-step0 0\.1: ' \
+    "$BP" train --train train.csv --rprop-step0 0.3 --epochs 3 --quiet --resume rprop.ckpt
 
 # An option that the other options make pointless is a usage error naming the setting
 # it needs, not a value quietly dropped.

@@ -238,6 +238,7 @@ FUNCTIONS = {
     "bp_trainer_epochs_done": (_Z, [_P]),
     "bp_trainer_steps_done": (_Z, [_P]),
     "bp_trainer_learning_rate": (_D, [_P]),
+    "bp_trainer_get_config": (_S, [_P, ctypes.POINTER(TrainConfig)]),
     "bp_trainer_set_learning_rate": (_S, [_P, _D]),
     "bp_trainer_observe": (_S, [_P, _D, _Z, ctypes.POINTER(ctypes.c_int)]),
     "bp_trainer_restore_best": (_S, [_P]),

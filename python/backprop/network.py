@@ -928,7 +928,10 @@ class Network(_clib.Closing):
         (the network keeps it, as Network(dropout=) does); None keeps the network's own.
         checkpoint: save the whole training state here after every epoch (and every
         checkpoint_every steps); resume: a checkpoint to continue from, where epochs
-        counts the epochs already done, as `backprop train --resume` does.
+        counts the epochs already done, as `backprop train --resume` does. A resumed fit
+        trains with the checkpoint's settings and seed: a training option given that
+        says otherwise raises ValueError, and seed defaults to the checkpoint's (so a
+        validation fraction splits off the same samples as before).
         callback: called with each Epoch after it ends; returning False stops training.
         It must not close the network (ValueError) nor fit, resume or rebuild it for
         other dropout (RuntimeError): fit raises as soon as it returns.
@@ -943,7 +946,14 @@ class Network(_clib.Closing):
             self._handle()
             if resume is not None:
                 rates = None if dropout is None else dropout_rates(dropout, self.n_layers - 1)
-                self._resume_from(resume)
+                given = dict(batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+                             weight_decay=weight_decay, clip=clip, schedule=schedule, step_epochs=step_epochs,
+                             gamma=gamma, min_lr=min_lr, warmup=warmup, reduction=reduction, beta1=beta1,
+                             beta2=beta2, epsilon=epsilon, lbfgs_history=lbfgs_history, tolerance=tolerance,
+                             max_evaluations=max_evaluations, rprop_step0=rprop_step0,
+                             rprop_step_max=rprop_step_max, shuffle=shuffle)
+                seed = self._resume_from(resume, lambda stored: _same_training_as_checkpoint(stored, resume, given,
+                                                                                              seed))
                 if dropout is not None and not self._same_dropout(rates):
                     raise ValueError("dropout cannot change when resuming: the checkpoint's network trains with "
                                      "%s" % (list(self.dropout),))
@@ -980,7 +990,9 @@ class Network(_clib.Closing):
         self._trainer = _Trainer(self, config)
         return self._trainer
 
-    def _resume_from(self, path):
+    def _resume_from(self, path, check):
+        """Take the checkpoint's network and trainer, once check(its settings) has passed
+        (it raises otherwise, and this network stays as it was); check's result."""
         net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
         err = _clib.Error()
         _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
@@ -990,6 +1002,14 @@ class Network(_clib.Closing):
             C.bp_trainer_free(trainer.value)
             C.bp_net_free(net.value)
             raise ValueError("%s holds a network of another shape than this one" % os.fspath(path))
+        try:
+            stored = _clib.TrainConfig()
+            _clib.check(C.bp_trainer_get_config(trainer.value, ctypes.byref(stored)))
+            result = check(stored)
+        except BaseException:
+            C.bp_trainer_free(trainer.value)
+            C.bp_net_free(net.value)
+            raise
         threads = self.threads
         if self._trainer is not None:
             self._trainer.free()
@@ -997,6 +1017,59 @@ class Network(_clib.Closing):
         self._trainer = _Trainer(self, handle=trainer.value)
         if threads != 1:
             self.threads = threads
+        return result
+
+
+# fit's training options as they map to bp_train_config: (option, field, default).
+_TRAINING_OPTIONS = (("optimizer", "optimizer", "sgd"), ("lr", "learning_rate", None), ("momentum", "momentum", None),
+                     ("batch_size", "batch_size", 32), ("reduction", "reduction", "mean"),
+                     ("shuffle", "no_shuffle", True), ("weight_decay", "weight_decay", 0.0), ("clip", "clip_norm", None),
+                     ("schedule", "schedule", "constant"), ("step_epochs", "step_epochs", None),
+                     ("gamma", "gamma", None), ("min_lr", "min_lr", 0.0), ("warmup", "warmup_epochs", 0.0),
+                     ("beta1", "beta1", None), ("beta2", "beta2", None), ("epsilon", "epsilon", None),
+                     ("lbfgs_history", "lbfgs_history", None), ("tolerance", "tolerance", None),
+                     ("max_evaluations", "max_evaluations", None), ("rprop_step0", "rprop_step0", None),
+                     ("rprop_step_max", "rprop_step_max", None))
+_NAMES = {"optimizer": ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop", "lbfgs"),
+          "reduction": ("mean", "sum"), "schedule": ("constant", "step", "cosine")}
+
+
+def _same_training_as_checkpoint(stored, path, given, seed):
+    """fit(resume=...) trains with the checkpoint's settings (stored, a TrainConfig):
+    each option given away from fit's default must say what the checkpoint holds, as
+    `backprop train --resume` checks. Returns the seed to split the data with: the
+    checkpoint's unless one is given, which must be the same."""
+    def shown(option, field, value):
+        if option in _NAMES:
+            return repr(_NAMES[option][value])
+        if option == "shuffle":
+            return repr(not value)
+        return repr(float(value)) if isinstance(value, float) else repr(int(value))
+
+    args = dict(given, seed=0, epochs=1)
+    mine = _train_config(**args)
+    for option, field, default in _TRAINING_OPTIONS:
+        if isinstance(given[option], type(default)) and given[option] == default:
+            continue
+        value, held = getattr(mine, field), getattr(stored, field)
+        if option == "optimizer" and value == 0 and mine.momentum > 0:
+            value = 1  # plain sgd given a momentum is momentum, as the library reads it
+        if option in ("rprop_step0", "rprop_step_max"):  # the library keeps them as floats
+            same = np.float32(value) == np.float32(held)
+        else:
+            same = value == held
+        if not same:
+            raise ValueError("%s=%s, but %s was trained with %s=%s: a resumed fit keeps the checkpoint's training "
+                             "settings (leave %s out, or fit anew without resume)"
+                             % (option, shown(option, field, value), os.fspath(path), option,
+                                shown(option, field, held), option))
+    if seed is None:
+        return int(stored.seed)
+    if (int(seed) & (2 ** 64 - 1)) != stored.seed:
+        raise ValueError("seed=%r, but %s was trained with seed=%d: a resumed fit keeps the checkpoint's seed, which "
+                         "also splits off the validation part (leave seed out, or fit anew without resume)"
+                         % (seed, os.fspath(path), stored.seed))
+    return int(seed)
 
 
 def _whole(name, v, lo, hi):

@@ -335,6 +335,35 @@ def test_checkpoint_resume_is_exact(tmp_path, blobs):
         backprop.Network([4, 3]).save_checkpoint(str(tmp_path / "none.ckpt"))
 
 
+def test_resume_keeps_the_settings_and_the_split(tmp_path, blobs):
+    # A resumed fit trains with the checkpoint's settings and seed: options that say
+    # otherwise are refused, and left out, the validation part is the same samples as
+    # before, so the run ends where the one that was never stopped ends.
+    X, y = blobs
+    opts = dict(optimizer="adam", lr=0.002, batch_size=16, validation=0.25, seed=7)
+    straight = backprop.Network([4, 16, 3], loss="ce", seed=1)
+    straight.fit(X, y, epochs=4, **opts)
+    ckpt = str(tmp_path / "c.ckpt")
+    backprop.Network([4, 16, 3], loss="ce", seed=1).fit(X, y, epochs=2, checkpoint=ckpt, **opts)
+    resumed = backprop.Network([4, 16, 3], loss="ce")
+    resumed.fit(X, y, epochs=4, validation=0.25, resume=ckpt)
+    np.testing.assert_array_equal(resumed.weights[0], straight.weights[0])
+    again = backprop.Network([4, 16, 3], loss="ce")
+    again.fit(X, y, epochs=4, resume=ckpt, **opts)  # the command that made it
+    np.testing.assert_array_equal(again.weights[1], straight.weights[1])
+    for given, says in [(dict(lr=0.1), "lr=0.1, but .* was trained with lr=0.002"),
+                        (dict(optimizer="sgd", momentum=0.5), "momentum=0.5, but .* with momentum=0.0"),
+                        (dict(optimizer="nesterov"), "optimizer='nesterov', but .* with optimizer='adam'"),
+                        (dict(batch_size=32 + 1), "batch_size=33, but .* with batch_size=16"),
+                        (dict(shuffle=False), "shuffle=False, but .* with shuffle=True"),
+                        (dict(seed=8), "seed=8, but .* with seed=7")]:
+        fresh = backprop.Network([4, 16, 3], loss="ce", seed=5)
+        before = fresh.weights[0].copy()
+        with pytest.raises(ValueError, match=says):
+            fresh.fit(X, y, epochs=4, validation=0.25, resume=ckpt, **given)
+        np.testing.assert_array_equal(fresh.weights[0], before)  # the refused fit left it as it was
+
+
 def test_pickle_copy_and_bytes(blobs):
     X, _ = blobs
     net = backprop.Network([4, 6, 3], loss="ce", seed=8, threads=2)
