@@ -92,7 +92,7 @@ static const cli_option train_options[] = {
     {"checkpoint-every", "STEPS", "also save the checkpoint every STEPS steps within an epoch"},
     {"resume", "FILE", "continue from a checkpoint: give the same data files; the network, the training"
                        " settings, --seed and --validation come from the file (options given must match"
-                       " it), --epochs may grow"},
+                       " it), --epochs may grow (not past a cosine schedule's end)"},
     {"log", "FILE", "write per-epoch metrics as CSV (rewritten after every epoch)"},
     {"plot", "FILE", "draw loss and accuracy curves as a standalone SVG"},
     {"quiet", NULL, "print only the final summary (no per-epoch lines, no progress bar)"},
@@ -380,6 +380,15 @@ static int plan_training(cli_args *a, train_plan *p, const resumed_settings *rs)
         snprintf(stored, sizeof stored, rs->validation ? "--validation %g" : "no validation part", rs->validation);
         return refuse_resumed(a, "validation", stored, rs->path);
     }
+    /* A cosine schedule has the length of the run that made it, and stays at its final
+       rate after that: further epochs would go on at --min-lr (with the default 0, change
+       nothing at all) without a word. */
+    if (rs && rs->train.schedule == BP_SCHEDULE_COSINE && p->epochs > rs->train.epochs)
+        return cli_fail(a, EXIT_USAGE, "--epochs %zu goes past the end of %s's cosine schedule, which decays to "
+                        "--min-lr %g over %zu epochs: the epochs after it would train at that final rate%s (give "
+                        "--epochs %zu at most, or train a new network with more epochs)", p->epochs, rs->path,
+                        rs->train.min_lr, rs->train.epochs, rs->train.min_lr == 0 ? ", changing nothing" : "",
+                        rs->train.epochs);
     return rs ? same_training_as_checkpoint(a, c, rs) : 0;
 }
 

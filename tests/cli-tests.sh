@@ -958,6 +958,11 @@ t "--resume with --early-stop on a run with a validation part" 0 '' \
     "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume set2.ckpt
 t "--resume prints the settings it continues with" 0 '' "$BP" train --train train.csv --epochs 5 --resume set2.ckpt
 out_has "... the optimizer, its rate and batch" '^adam, learning rate 0\.002, batch 16, 5 epochs$'
+t "a cosine run of 3 epochs with a checkpoint" 0 '' "$BP" train --train train.csv --schedule cosine --epochs 3 \
+    --quiet --checkpoint cos.ckpt
+t "--resume past the end of the cosine schedule is a usage error" 2 \
+    '^backprop train: --epochs 6 goes past the end of cos\.ckpt.s cosine schedule, which decays to --min-lr 0 over 3 epochs: the epochs after it would train at that final rate, changing nothing' \
+    "$BP" train --train train.csv --epochs 6 --quiet --resume cos.ckpt
 t "an rprop run with a checkpoint" 0 '' "$BP" train --train train.csv --optimizer rprop --epochs 2 --quiet \
     --checkpoint rprop.ckpt
 t "--resume with rprop's default first step given (kept as a float) is fine" 0 '' "$BP" train --train train.csv \

@@ -953,7 +953,7 @@ class Network(_clib.Closing):
                              max_evaluations=max_evaluations, rprop_step0=rprop_step0,
                              rprop_step_max=rprop_step_max, shuffle=shuffle)
                 seed = self._resume_from(resume, lambda stored: _same_training_as_checkpoint(stored, resume, given,
-                                                                                              seed))
+                                                                                              seed, epochs))
                 if dropout is not None and not self._same_dropout(rates):
                     raise ValueError("dropout cannot change when resuming: the checkpoint's network trains with "
                                      "%s" % (list(self.dropout),))
@@ -1034,7 +1034,7 @@ _NAMES = {"optimizer": ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop",
           "reduction": ("mean", "sum"), "schedule": ("constant", "step", "cosine")}
 
 
-def _same_training_as_checkpoint(stored, path, given, seed):
+def _same_training_as_checkpoint(stored, path, given, seed, epochs):
     """fit(resume=...) trains with the checkpoint's settings (stored, a TrainConfig):
     each option given away from fit's default must say what the checkpoint holds, as
     `backprop train --resume` checks. Returns the seed to split the data with: the
@@ -1063,6 +1063,14 @@ def _same_training_as_checkpoint(stored, path, given, seed):
                              "settings (leave %s out, or fit anew without resume)"
                              % (option, shown(option, field, value), os.fspath(path), option,
                                 shown(option, field, held), option))
+    # A cosine schedule has the length of the fit that made it and then stays at its final
+    # rate: more epochs would go on at min_lr (the default 0: changing nothing) unannounced.
+    if stored.schedule == _NAMES["schedule"].index("cosine") and isinstance(epochs, (int, np.integer)) and \
+            not isinstance(epochs, bool) and epochs > stored.epochs:
+        raise ValueError("epochs=%d goes past the end of %s's cosine schedule, which decays to min_lr=%g over %d "
+                         "epochs: the epochs after it would train at that final rate (give epochs=%d at most, or "
+                         "fit anew with more epochs)" % (epochs, os.fspath(path), stored.min_lr, stored.epochs,
+                                                         stored.epochs))
     if seed is None:
         return int(stored.seed)
     if (int(seed) & (2 ** 64 - 1)) != stored.seed:

@@ -362,6 +362,10 @@ def test_resume_keeps_the_settings_and_the_split(tmp_path, blobs):
         with pytest.raises(ValueError, match=says):
             fresh.fit(X, y, epochs=4, validation=0.25, resume=ckpt, **given)
         np.testing.assert_array_equal(fresh.weights[0], before)  # the refused fit left it as it was
+    cosine = str(tmp_path / "cos.ckpt")
+    backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=3, schedule="cosine", checkpoint=cosine)
+    with pytest.raises(ValueError, match="epochs=6 goes past the end of .*cosine schedule"):
+        backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=6, resume=cosine)
 
 
 def test_pickle_copy_and_bytes(blobs):
