@@ -502,6 +502,12 @@ BP_API bp_status bp_trainer_observe(bp_trainer *trainer, double validation_loss,
                                     int *stop);
 /** Put the best parameters seen by bp_trainer_observe back into the network. */
 BP_API bp_status bp_trainer_restore_best(bp_trainer *trainer);
+/** Early stopping's books as bp_trainer_observe keeps them (checkpoints carry them): the
+ *  lowest validation loss observed into *best_loss (INFINITY while no parameters are kept)
+ *  and the epochs observed since it into *epochs_since (0 then); either may be NULL. A
+ *  resumed run reads them to learn whether its patience had already run out, and which
+ *  epoch bp_trainer_restore_best goes back to. BP_ERR_ARG for a NULL trainer. */
+BP_API bp_status bp_trainer_get_best(const bp_trainer *trainer, double *best_loss, size_t *epochs_since);
 /** Replace the progress callback (it is not saved in checkpoints). */
 BP_API void bp_trainer_set_callback(bp_trainer *trainer, int (*on_step)(void *, size_t, size_t),
                                     void *context);

@@ -4,6 +4,7 @@
  * with bitwise the same parameters as training straight through, for every
  * optimizer (each keeps different state) and for the tiny-network path.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,50 @@ void test_checkpoint_keeps_the_settings(void)
               back.weight_decay == got.weight_decay && back.beta2 == got.beta2 && back.reduction == got.reduction &&
               back.rprop_step0 == got.rprop_step0,
           "the loaded trainer's settings are the saved one's");
+out:
+    bp_trainer_free(t2);
+    bp_net_free(net2);
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
+/* bp_trainer_get_best: early stopping's books as observe keeps them, and the same after a
+   checkpoint round trip, so a resumed run knows whether its patience had run out. */
+void test_checkpoint_keeps_early_stopping(void)
+{
+    size_t sizes[] = {3, 4, 2};
+    bp_net_config c = {2, sizes, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_LOSS_CE, 1, 3, NULL, 0};
+    bp_net *net = NULL, *net2 = NULL;
+    bp_trainer *t = NULL, *t2 = NULL;
+    bp_train_config tc = {.learning_rate = 0.1, .batch_size = 8, .seed = 1};
+    double best = 0;
+    size_t since = 99;
+    int stop = 0;
+    CHECK(bp_trainer_get_best(NULL, &best, &since) == BP_ERR_ARG, "NULL trainer");
+    int ok = bp_net_create(&c, &net, NULL) == BP_OK && bp_trainer_create(net, &tc, &t) == BP_OK;
+    CHECK(ok, "created");
+    if (!ok) goto out;
+    CHECK(bp_trainer_get_best(t, &best, &since) == BP_OK && best == INFINITY && since == 0, "nothing observed yet");
+    CHECK(bp_trainer_get_best(t, NULL, NULL) == BP_OK, "NULL outputs");
+    bp_trainer_observe(t, 0.5, 3, &stop);
+    bp_trainer_observe(t, 0.25, 3, &stop);
+    bp_trainer_observe(t, 0.75, 3, &stop);
+    bp_trainer_observe(t, 0.5, 3, &stop);
+    CHECK(bp_trainer_get_best(t, &best, &since) == BP_OK && best == 0.25 && since == 2 && !stop,
+          "best 0.25, two epochs since: %g %zu", best, since);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/bp-ckpt-best-%ld.bpm", (long)getpid());
+    bp_error err = {0};
+    ok = bp_checkpoint_save(t, path, NULL, 0, &err) == BP_OK &&
+         bp_checkpoint_load(path, &net2, &t2, NULL, NULL, &err) == BP_OK;
+    CHECK(ok, "round trip: %s", err.message);
+    remove(path);
+    if (!ok) goto out;
+    best = 0, since = 0;
+    CHECK(bp_trainer_get_best(t2, &best, &since) == BP_OK && best == 0.25 && since == 2,
+          "the loaded trainer's books: %g %zu", best, since);
+    bp_trainer_observe(t2, 0.3, 3, &stop);
+    CHECK(stop, "the third epoch without improvement after the round trip stops");
 out:
     bp_trainer_free(t2);
     bp_net_free(net2);

@@ -648,6 +648,15 @@ bp_status bp_trainer_restore_best(bp_trainer *t)
     return BP_OK;
 }
 
+bp_status bp_trainer_get_best(const bp_trainer *t, double *best_loss, size_t *epochs_since)
+{
+    if (!t) return BP_ERR_ARG;
+    const int has = t->best && isfinite(t->best_loss);
+    if (best_loss) *best_loss = has ? t->best_loss : INFINITY;
+    if (epochs_since) *epochs_since = has ? t->bad_epochs : 0;
+    return BP_OK;
+}
+
 /* ------------------------------------------------------- checkpoint state */
 
 bp_net *bp_trainer_net(const bp_trainer *t) { return t ? t->net : NULL; }
