@@ -843,6 +843,16 @@ static int resume_network(train_run *r)
         code = cli_fail(r->a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
                         r->resume, p->epochs);
     if (code) return code;
+    /* Early stopping's books come with the trainer: a run whose patience had already run
+       out trains no further (as the run that was never stopped did not), and the best
+       epoch is known even without the program's history (a checkpoint from Python). */
+    double best = INFINITY;
+    size_t since = 0;
+    if (p->patience && bp_trainer_get_best(r->trainer, &best, &since) == BP_OK && isfinite(best) && since < done) {
+        r->h.best_epoch = done - since;
+        r->h.best_val = best;
+        r->stopped = since >= p->patience;
+    }
     p->net.n_layers = bp_net_layer_count(r->net);
     for (size_t l = 0; l <= p->net.n_layers; l++) r->sizes[l] = bp_net_width(r->net, l);
     p->net.hidden = bp_net_hidden_activation(r->net);
@@ -903,7 +913,11 @@ static void print_plan(const train_run *r)
            bp_activation_name(p->net.output), bp_loss_name(p->net.loss), bp_dataset_count(r->train), r->train_path);
     if (r->valid) printf(" (%zu more held out for validation)", bp_dataset_count(r->valid));
     if (r->ranks > 1) printf(", data-parallel over %d MPI ranks", r->ranks);
-    if (r->resume) printf("\nresuming from %s at epoch %zu", r->resume, bp_trainer_epochs_done(r->trainer) + 1);
+    if (r->resume && r->stopped)
+        printf("\nresuming from %s: early stopping ended it after epoch %zu (no better validation loss since epoch "
+               "%zu), so it trains no further", r->resume, bp_trainer_epochs_done(r->trainer), r->h.best_epoch);
+    else if (r->resume)
+        printf("\nresuming from %s at epoch %zu", r->resume, bp_trainer_epochs_done(r->trainer) + 1);
     {
         if (p->train.optimizer == BP_OPT_LBFGS)
             printf("\nlbfgs (history %zu, tolerance %g), ", p->train.lbfgs_history ? p->train.lbfgs_history : 10,

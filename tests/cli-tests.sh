@@ -958,6 +958,15 @@ t "--resume with --early-stop on a run with a validation part" 0 '' \
     "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume set2.ckpt
 t "--resume prints the settings it continues with" 0 '' "$BP" train --train train.csv --epochs 5 --resume set2.ckpt
 out_has "... the optimizer, its rate and batch" '^adam, learning rate 0\.002, batch 16, 5 epochs$'
+# A run that early stopping ended is over: resumed with the same command it trains no
+# further and keeps the best weights, as it did when it stopped.
+t "an early-stopped run with a checkpoint" 0 '' "$BP" train --train train.csv --optimizer adam --lr 0.05 \
+    --validation 0.25 --early-stop 1 --epochs 40 --seed 2 --threads 1 --quiet --checkpoint stopped.ckpt -o stopped.bpm
+t "--resume of a run early stopping ended" 0 '' "$BP" train --train train.csv --optimizer adam --lr 0.05 \
+    --validation 0.25 --early-stop 1 --epochs 40 --seed 2 --threads 1 --resume stopped.ckpt -o stopped2.bpm
+out_has "... says it trains no further" '^resuming from stopped\.ckpt: early stopping ended it after epoch [0-9]+ .*trains no further$'
+c "... trains no epoch" '! grep -q "^epoch" "$O"'
+c "... and keeps the best weights, as the run did when it stopped" 'cmp -s stopped.bpm stopped2.bpm'
 t "a cosine run of 3 epochs with a checkpoint" 0 '' "$BP" train --train train.csv --schedule cosine --epochs 3 \
     --quiet --checkpoint cos.ckpt
 t "--resume past the end of the cosine schedule is a usage error" 2 \
