@@ -242,6 +242,7 @@ FUNCTIONS = {
     "bp_trainer_set_learning_rate": (_S, [_P, _D]),
     "bp_trainer_observe": (_S, [_P, _D, _Z, ctypes.POINTER(ctypes.c_int)]),
     "bp_trainer_restore_best": (_S, [_P]),
+    "bp_trainer_get_best": (_S, [_P, ctypes.POINTER(_D), ctypes.POINTER(_Z)]),
     "bp_trainer_set_device": (_S, [_P, ctypes.POINTER(DeviceOptions), _ERR]),
     "bp_trainer_set_precision": (_S, [_P, _S]),
     "bp_precision_kernel": (ctypes.c_char_p, [_S]),

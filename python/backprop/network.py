@@ -172,6 +172,13 @@ class _Trainer:
     def restore_best(self):
         return C.bp_trainer_restore_best(self.handle) == _clib.BP_OK
 
+    def best(self):
+        """Early stopping's books (bp_trainer_get_best), as a checkpoint keeps them: the
+        lowest validation loss observed (inf before any) and the epochs since it."""
+        loss, since = ctypes.c_double(), ctypes.c_size_t()
+        _clib.check(C.bp_trainer_get_best(self.handle, ctypes.byref(loss), ctypes.byref(since)))
+        return loss.value, since.value
+
     def set_device(self, device, tf32=False):
         if device in (None, "cpu"):
             code = _clib.DEVICE_CPU
@@ -928,7 +935,9 @@ class Network(_clib.Closing):
         (the network keeps it, as Network(dropout=) does); None keeps the network's own.
         checkpoint: save the whole training state here after every epoch (and every
         checkpoint_every steps); resume: a checkpoint to continue from, where epochs
-        counts the epochs already done, as `backprop train --resume` does. A resumed fit
+        counts the epochs already done (fewer raise ValueError), as `backprop train
+        --resume` does; with early_stop, a fit that early stopping had ended trains no
+        further and keeps its best weights. A resumed fit
         trains with the checkpoint's settings and seed: a training option given that
         says otherwise raises ValueError, and seed defaults to the checkpoint's (so a
         validation fraction splits off the same samples as before).
@@ -952,8 +961,8 @@ class Network(_clib.Closing):
                              beta2=beta2, epsilon=epsilon, lbfgs_history=lbfgs_history, tolerance=tolerance,
                              max_evaluations=max_evaluations, rprop_step0=rprop_step0,
                              rprop_step_max=rprop_step_max, shuffle=shuffle)
-                seed = self._resume_from(resume, lambda stored: _same_training_as_checkpoint(stored, resume, given,
-                                                                                              seed, epochs))
+                seed = self._resume_from(resume, lambda stored, done: _same_training_as_checkpoint(
+                    stored, resume, given, seed, epochs, done))
                 if dropout is not None and not self._same_dropout(rates):
                     raise ValueError("dropout cannot change when resuming: the checkpoint's network trains with "
                                      "%s" % (list(self.dropout),))
@@ -964,7 +973,7 @@ class Network(_clib.Closing):
                 raise ValueError("dropout does not go with optimizer 'lbfgs': its line search needs the same loss "
                                  "every time it looks; use adam, or lbfgs with weight_decay")
             run = _FitRun(self, X, y, epochs=epochs, validation=validation, early_stop=early_stop, test=test,
-                          normalize=normalize, input_scale=input_scale, seed=seed, resume=resume is not None)
+                          normalize=normalize, input_scale=input_scale, seed=seed, resume=resume)
             try:
                 if resume is None:
                     config = _train_config(batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
@@ -1005,7 +1014,7 @@ class Network(_clib.Closing):
         try:
             stored = _clib.TrainConfig()
             _clib.check(C.bp_trainer_get_config(trainer.value, ctypes.byref(stored)))
-            result = check(stored)
+            result = check(stored, C.bp_trainer_epochs_done(trainer.value))
         except BaseException:
             C.bp_trainer_free(trainer.value)
             C.bp_net_free(net.value)
@@ -1034,7 +1043,7 @@ _NAMES = {"optimizer": ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop",
           "reduction": ("mean", "sum"), "schedule": ("constant", "step", "cosine")}
 
 
-def _same_training_as_checkpoint(stored, path, given, seed, epochs):
+def _same_training_as_checkpoint(stored, path, given, seed, epochs, done):
     """fit(resume=...) trains with the checkpoint's settings (stored, a TrainConfig):
     each option given away from fit's default must say what the checkpoint holds, as
     `backprop train --resume` checks. Returns the seed to split the data with: the
@@ -1063,6 +1072,10 @@ def _same_training_as_checkpoint(stored, path, given, seed, epochs):
                              "settings (leave %s out, or fit anew without resume)"
                              % (option, shown(option, field, value), os.fspath(path), option,
                                 shown(option, field, held), option))
+    # epochs counts the epochs done: fewer would train nothing and return an empty history.
+    if isinstance(epochs, (int, np.integer)) and not isinstance(epochs, bool) and 1 <= epochs < done:
+        raise ValueError("epochs=%d, but %s has %d epochs behind it: a resumed fit's epochs counts them too (give "
+                         "epochs=%d at least)" % (epochs, os.fspath(path), done, done))
     # A cosine schedule has the length of the fit that made it and then stays at its final
     # rate: more epochs would go on at min_lr (the default 0: changing nothing) unannounced.
     if stored.schedule == _NAMES["schedule"].index("cosine") and isinstance(epochs, (int, np.integer)) and \
@@ -1261,12 +1274,24 @@ class _FitRun:
             raise ValueError("checkpoint_every needs a checkpoint file and a whole number of steps >= 1")
         if callback is not None and not callable(callback):
             raise ValueError("callback must be callable")
-        first = trainer.epochs_done + 1 if self.resume else 1
+        first = trainer.epochs_done + 1 if self.resume is not None else 1
         last = self.total
-        if not self.resume:
+        if self.resume is None:
             net.history = []
         best_epoch = None
         best = math.inf
+        if self.resume is not None and self.patience:
+            # Early stopping's books come with the checkpoint: a fit whose patience had run
+            # out trains no further (as the fit that was never stopped did not), and the
+            # best epoch is the one restored even if no later epoch improves on it.
+            loss, since = trainer.best()
+            if math.isfinite(loss) and since < first - 1:
+                best, best_epoch = loss, first - 1 - since
+                if since >= self.patience:
+                    if verbose:
+                        print("early stopping ended %s after epoch %d: no better validation loss since epoch %d"
+                              % (os.fspath(self.resume), first - 1, best_epoch))
+                    last = first - 1
         try:
             for e in range(first, last + 1):
                 lr = trainer.learning_rate

@@ -368,6 +368,30 @@ def test_resume_keeps_the_settings_and_the_split(tmp_path, blobs):
         backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=6, resume=cosine)
 
 
+def test_resume_after_early_stopping(tmp_path, blobs):
+    # The checkpoint keeps early stopping's books: a fit that stopped trains no further
+    # when resumed and keeps its best weights; one interrupted after its best epoch goes
+    # back to that epoch even if it trains none; fewer epochs than are done is refused.
+    X, y = blobs
+    opts = dict(optimizer="adam", lr=0.05, validation=0.25, early_stop=1, seed=3)
+    ckpt = str(tmp_path / "es.ckpt")
+    straight = backprop.Network([4, 16, 3], loss="ce", seed=1)
+    h = straight.fit(X, y, epochs=60, checkpoint=ckpt, **opts)
+    assert len(h) < 60, "early stopping never stopped: pick other data"
+    best = min(range(len(h)), key=lambda i: h[i].val_loss)
+    assert best == len(h) - 2  # patience 1: stopped one epoch after its best
+    resumed = backprop.Network([4, 16, 3], loss="ce")
+    assert resumed.fit(X, y, epochs=60, resume=ckpt, **opts) == []
+    for a, b in zip(resumed.weights, straight.weights):
+        np.testing.assert_array_equal(a, b)
+    again = backprop.Network([4, 16, 3], loss="ce")
+    assert again.fit(X, y, epochs=len(h), resume=ckpt, **opts) == []  # finished: nothing to train
+    for a, b in zip(again.weights, straight.weights):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="epochs=2, but .* has %d epochs behind it" % len(h)):
+        backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=2, resume=ckpt, **opts)
+
+
 def test_pickle_copy_and_bytes(blobs):
     X, _ = blobs
     net = backprop.Network([4, 6, 3], loss="ce", seed=8, threads=2)
