@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backprop.h"
@@ -583,6 +584,39 @@ typedef struct {
     int converged;            /* L-BFGS stopped: further epochs would change nothing */
 } train_run;
 
+/* Whether two paths to files not yet there name the same entry of the same directory. */
+static int same_directory_and_name(const char *p, const char *q)
+{
+    char dp[4096], dq[4096];
+    const char *bp = strrchr(p, '/'), *bq = strrchr(q, '/');
+    snprintf(dp, sizeof dp, "%.*s", bp ? (int)(bp - p) + 1 : 1, bp ? p : ".");
+    snprintf(dq, sizeof dq, "%.*s", bq ? (int)(bq - q) + 1 : 1, bq ? q : ".");
+    struct stat sp, sq;
+    return strcmp(bp ? bp + 1 : p, bq ? bq + 1 : q) == 0 && stat(dp, &sp) == 0 && stat(dq, &sq) == 0 &&
+           sp.st_dev == sq.st_dev && sp.st_ino == sq.st_ino;
+}
+
+/* Two outputs that name one file would overwrite each other: -o's model would replace the
+   checkpoint it is given with, --plot's SVG the --log. outputs holds n (option, path)
+   pairs; EXIT_USAGE after a message naming both options. */
+static int check_distinct_outputs(const cli_args *a, const char *const *outputs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            const char *p = outputs[2 * i + 1], *q = outputs[2 * j + 1];
+            if (!p || !q) continue;
+            struct stat ps, qs;
+            const int p_is = stat(p, &ps) == 0, q_is = stat(q, &qs) == 0;
+            const int same = strcmp(p, q) == 0 ||
+                             (p_is && q_is ? ps.st_dev == qs.st_dev && ps.st_ino == qs.st_ino
+                                           : !p_is && !q_is && same_directory_and_name(p, q));
+            if (same)
+                return cli_fail(a, EXIT_USAGE, "%s %s and %s %s name the same file: one would overwrite the other; "
+                                "choose another file for %s", outputs[2 * i], p, outputs[2 * j], q, outputs[2 * j]);
+        }
+    return 0;
+}
+
 /* Per-epoch lines and notes as text (not --json, not --quiet, rank 0). */
 static int prints_text(const train_run *r) { return !r->p.json && !r->p.quiet; }
 
@@ -606,7 +640,12 @@ static int start_run(cli_args *a, train_run *r)
     int code = 0;
     for (size_t i = 0; i < 8 && !code; i += 2)
         code = cli_check_output(a, outputs[i], outputs[i + 1], inputs, sizeof inputs / sizeof inputs[0] / 2);
-    if (code) return code;
+    /* The checkpoint resumed from is an input too, but --checkpoint may name it: that is how
+       a resumed run goes on. */
+    const char *resumed[] = {"--resume", r->resume};
+    for (size_t i = 0; i < 8 && !code; i += 2)
+        if (i != 2) code = cli_check_output(a, outputs[i], outputs[i + 1], resumed, 1);
+    if (code || (code = check_distinct_outputs(a, outputs, 4))) return code;
     r->ranks = cli_mpi_size();
     r->leader = cli_mpi_rank() == 0;
     if (!r->resume) return parse_plan(a, &r->p, NULL);

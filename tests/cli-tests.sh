@@ -958,6 +958,22 @@ t "--resume with --early-stop on a run with a validation part" 0 '' \
     "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume set2.ckpt
 t "--resume prints the settings it continues with" 0 '' "$BP" train --train train.csv --epochs 5 --resume set2.ckpt
 out_has "... the optimizer, its rate and batch" '^adam, learning rate 0\.002, batch 16, 5 epochs$'
+# Outputs that name one file would overwrite each other, and the checkpoint resumed from is
+# an input: only --checkpoint may name it.
+t "-o and --checkpoint naming one file is a usage error" 2 \
+    '^backprop train: -o both\.bpm and --checkpoint \./both\.bpm name the same file: one would overwrite the other' \
+    "$BP" train --train train.csv --epochs 1 --quiet -o both.bpm --checkpoint ./both.bpm
+nothing_left "... and writes nothing" both.bpm
+t "--log and --plot naming one file is a usage error" 2 '^backprop train: --log run\.out and --plot run\.out name the same file' \
+    "$BP" train --train train.csv --epochs 1 --quiet --log run.out --plot run.out
+cp set2.ckpt keep.ckpt
+t "--plot naming the checkpoint resumed from is a usage error" 2 \
+    '^backprop train: --plot keep\.ckpt is the --resume file: writing it would destroy an input' \
+    "$BP" train --train train.csv --epochs 5 --quiet --resume keep.ckpt --plot keep.ckpt
+t "-o naming the checkpoint resumed from is a usage error" 2 '^backprop train: -o keep\.ckpt is the --resume file' \
+    "$BP" train --train train.csv --epochs 5 --quiet --resume keep.ckpt -o keep.ckpt
+c "... and the checkpoint is untouched" 'cmp -s set2.ckpt keep.ckpt'
+
 # A run that early stopping ended is over: resumed with the same command it trains no
 # further and keeps the best weights, as it did when it stopped.
 t "an early-stopped run with a checkpoint" 0 '' "$BP" train --train train.csv --optimizer adam --lr 0.05 \
