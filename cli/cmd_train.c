@@ -1099,7 +1099,8 @@ static int run_epochs(train_run *r)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    r->start = cli_now();
+    /* A resumed run's clock goes on from its history's, so the elapsed column keeps rising. */
+    r->start = cli_now() - (r->h.n ? r->h.col[HISTORY_ELAPSED_SECONDS][r->h.n - 1] : 0);
     int code = 0;
     for (size_t e = bp_trainer_epochs_done(r->trainer) + 1;
          e <= r->p.epochs && !r->stopped && !r->converged && !code; e++) {

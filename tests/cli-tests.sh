@@ -974,6 +974,14 @@ t "-o naming the checkpoint resumed from is a usage error" 2 '^backprop train: -
     "$BP" train --train train.csv --epochs 5 --quiet --resume keep.ckpt -o keep.ckpt
 c "... and the checkpoint is untouched" 'cmp -s set2.ckpt keep.ckpt'
 
+# A resumed run's --log goes on: every epoch once, the elapsed time still rising.
+t "6 epochs with a checkpoint and a log" 0 '' "$BP" train --train train.csv --epochs 6 --quiet --checkpoint clock.ckpt \
+    --log clock.csv
+t "... resumed for a 7th with the log" 0 '' "$BP" train --train train.csv --epochs 7 --quiet --resume clock.ckpt \
+    --log clock.csv
+c "... the log holds epochs 1 to 7" '[ "$(cut -d, -f1 clock.csv | tr "\n" " ")" = "epoch 1 2 3 4 5 6 7 " ]'
+c "... and its elapsed seconds never go back" 'awk -F, "NR > 2 && \$9 < last { bad = 1 } { last = \$9 } END { exit bad }" clock.csv'
+
 # A run that early stopping ended is over: resumed with the same command it trains no
 # further and keeps the best weights, as it did when it stopped.
 t "an early-stopped run with a checkpoint" 0 '' "$BP" train --train train.csv --optimizer adam --lr 0.05 \
