@@ -882,6 +882,12 @@ static int resume_network(train_run *r)
         code = cli_fail(r->a, EXIT_FAILED, "%s: its training history is damaged or longer than --epochs %zu",
                         r->resume, p->epochs);
     if (code) return code;
+    /* A checkpoint without the program's history (one from Python) still has its epochs
+       behind it: they count, with no metrics, so the log, the plot and --json's epochs
+       number the epochs as the run does. */
+    double none[HISTORY_COLUMNS];
+    for (int c = 0; c < HISTORY_COLUMNS; c++) none[c] = NAN;
+    while (r->h.n < done) history_add(&r->h, none);
     /* Early stopping's books come with the trainer: a run whose patience had already run
        out trains no further (as the run that was never stopped did not), and the best
        epoch is known even without the program's history (a checkpoint from Python). */
@@ -1099,8 +1105,12 @@ static int run_epochs(train_run *r)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    /* A resumed run's clock goes on from its history's, so the elapsed column keeps rising. */
-    r->start = cli_now() - (r->h.n ? r->h.col[HISTORY_ELAPSED_SECONDS][r->h.n - 1] : 0);
+    /* A resumed run's clock goes on from its history's, so the elapsed column keeps rising
+       (epochs without metrics, from a checkpoint without the history, have none). */
+    double before = 0;
+    for (size_t e = r->h.n; e > 0 && before == 0; e--)
+        if (isfinite(r->h.col[HISTORY_ELAPSED_SECONDS][e - 1])) before = r->h.col[HISTORY_ELAPSED_SECONDS][e - 1];
+    r->start = cli_now() - before;
     int code = 0;
     for (size_t e = bp_trainer_epochs_done(r->trainer) + 1;
          e <= r->p.epochs && !r->stopped && !r->converged && !code; e++) {

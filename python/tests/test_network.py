@@ -1,5 +1,6 @@
 """backprop.Network: the NumPy API over the engine, checked against NumPy's own
 arithmetic, the command line, and itself (files, checkpoints, threads)."""
+import json
 import pickle
 import subprocess
 import threading
@@ -390,6 +391,25 @@ def test_resume_after_early_stopping(tmp_path, blobs):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="epochs=2, but .* has %d epochs behind it" % len(h)):
         backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=2, resume=ckpt, **opts)
+
+
+def test_the_command_line_resumes_a_fit(tmp_path, program, blobs):
+    # A checkpoint from fit has no history of the program's: the program's log and --json
+    # still count the epochs behind it (as rows without metrics), and its clock starts at 0.
+    X, y = blobs
+    csv = tmp_path / "d.csv"
+    np.savetxt(csv, np.column_stack([X, y]), delimiter=",", fmt="%.9g")
+    ckpt, log = str(tmp_path / "fit.ckpt"), tmp_path / "log.csv"
+    backprop.Network([4, 16, 3], loss="ce", seed=1).fit(X, y, epochs=2, checkpoint=ckpt)
+    out = subprocess.run([program, "train", "--train", str(csv), "--epochs", "4", "--resume", ckpt, "--log", str(log),
+                          "--json"], check=True, capture_output=True, text=True).stdout.splitlines()
+    assert [json.loads(line).get("epoch") for line in out] == [3, 4, None]
+    done = json.loads(out[-1])
+    assert done["epochs"] == 4 and 0 <= done["seconds"] < 60
+    rows = [line.split(",") for line in log.read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    assert rows[0][1] == "" and float(rows[2][1]) > 0  # no train loss for the epochs fit ran
+    assert 0 <= float(rows[2][-1]) <= float(rows[3][-1])
 
 
 def test_pickle_copy_and_bytes(blobs):
