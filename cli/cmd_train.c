@@ -1193,7 +1193,12 @@ static int run_train(cli_args *a)
 {
     train_run r;
     int code = start_run(a, &r);
-    if (code) return code;
+    if (code) { /* refused options: only a checkpoint read for --resume is held */
+        free(r.resumed_user);
+        bp_trainer_free(r.trainer);
+        bp_net_free(r.net);
+        return code;
+    }
     code = read_data(&r);
     if (!code) code = preprocess(&r);
     if (!code) code = r.resume ? resume_network(&r) : new_network(&r);
