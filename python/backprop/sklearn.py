@@ -15,6 +15,7 @@ invscaling and adaptive learning rates (set on the library's trainer between epo
 How the parameters map onto the engine, and where the results differ from
 scikit-learn's own MLP (initialization, weight decay on biases), is in docs/PYTHON.md.
 """
+import copy
 import ctypes
 import os
 import tempfile
@@ -138,6 +139,68 @@ def _constraints():
     }
 
 
+class _LayerList(list):
+    """coefs_ or intercepts_: one view of the network's parameters per layer.
+
+    scikit-learn keeps these as plain lists, so `clf.coefs_[1] = W` replaces a layer of its
+    model. Here the list is made anew on every access, and a plain list would take such an
+    assignment and drop it with the list, leaving the model as it was without a word. This
+    one copies what is assigned into the layer's parameters instead, after checking its
+    shape and that float32 can hold it, and refuses what would change the number of layers
+    (the network's shape is fixed; a fit anew changes it). Copied or pickled, it is a plain
+    list of arrays."""
+
+    def __init__(self, views, name, lock):
+        super().__init__(views)
+        self._name = name
+        self._lock = lock
+
+    def __setitem__(self, index, value):
+        positions = range(len(self))[index]  # IndexError or TypeError as a list gives them
+        if isinstance(index, slice):
+            values = list(value)
+            if len(values) != len(positions):
+                raise TypeError("%s has one array per layer: a slice of %d cannot take %d arrays"
+                                % (self._name, len(positions), len(values)))
+        else:
+            positions, values = [positions], [value]
+        checked = []
+        for i, v in zip(positions, values):
+            dst = list.__getitem__(self, i)
+            a = np.asarray(v, dtype=np.float64)
+            if a.shape != dst.shape:
+                raise ValueError("%s[%d] has shape %s; it must keep %s, the network's" % (self._name, i, a.shape,
+                                                                                          dst.shape))
+            # NaN, infinity, or a value float32 cannot hold (it would become infinity)
+            _arrays.as_float32(a.reshape(a.shape[0], -1), "%s[%d]" % (self._name, i))
+            checked.append((dst, a))
+        with self._lock:
+            for dst, a in checked:
+                dst[...] = a
+
+    def replace_all(self, values):
+        """The setter's work (clf.coefs_ = [...]): every layer at once, or none."""
+        values = list(values)
+        if len(values) != len(self):
+            raise ValueError("%s has %d arrays, one per layer; got %d" % (self._name, len(self), len(values)))
+        self[:] = values
+
+    def _fixed(self, *args, **kwargs):
+        raise TypeError("%s has one array per layer of the network: assign into it, or fit anew with other "
+                        "hidden_layer_sizes to change the layers" % self._name)
+
+    __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = remove = clear = sort = reverse = _fixed
+
+    def __reduce_ex__(self, protocol):
+        return list, (list(self),)
+
+    def __copy__(self):
+        return list(self)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(list(self), memo)
+
+
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: the training loop around the library's
     trainer, the fitted attributes, and pickling."""
@@ -187,25 +250,26 @@ class _BaseMLP(BaseEstimator):
     def coefs_(self):
         """The weight matrices, coefs_[i] of shape (n_units[i], n_units[i + 1]) as in
         scikit-learn: views of the network's parameters (W^(i+1) transposed), so that
-        changing them in place changes the model."""
-        Ws, _ = self._fitted_net()._layer_views()
-        return [W.T for W in Ws]
+        changing them in place, or assigning coefs_[i] = array, changes the model."""
+        net = self._fitted_net()
+        Ws, _ = net._layer_views()
+        return _LayerList([W.T for W in Ws], "coefs_", net._lock)
 
     @coefs_.setter
     def coefs_(self, coefs):
-        net = self._fitted_net()
-        net.weights = [np.asarray(c).T for c in coefs]
+        self.coefs_.replace_all(coefs)
 
     @property
     def intercepts_(self):
         """The bias vectors, intercepts_[i] of shape (n_units[i + 1],): views of the
-        network's parameters."""
-        _, bs = self._fitted_net()._layer_views()
-        return list(bs)
+        network's parameters, as coefs_."""
+        net = self._fitted_net()
+        _, bs = net._layer_views()
+        return _LayerList(bs, "intercepts_", net._lock)
 
     @intercepts_.setter
     def intercepts_(self, intercepts):
-        self._fitted_net().biases = list(intercepts)
+        self.intercepts_.replace_all(intercepts)
 
     @property
     def network_(self):

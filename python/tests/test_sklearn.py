@@ -710,3 +710,56 @@ def test_warm_start_across_early_stopping_and_solvers(first, then):
         assert est.best_loss_ == min(est.loss_curve_[-3:])
         est.partial_fit(X, y)
         assert len(est.loss_curve_) == (7 if "solver" not in first else 4)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_assigning_one_layer_of_coefs_changes_the_model(Estimator):
+    # scikit-learn's coefs_ and intercepts_ are lists the model keeps: `clf.coefs_[1] = W`
+    # replaces that layer. Ours are made anew on every access, and such an assignment once
+    # changed a throwaway list and left the model as it was, without a word.
+    X, y = make_regression(n_samples=40, n_features=4, random_state=0)
+    if Estimator is MLPClassifier:
+        y = np.digitize(y, [-50, 50])
+    for est in (Estimator(hidden_layer_sizes=(5,), max_iter=2, random_state=0),
+                getattr(neural_network, Estimator.__name__)(hidden_layer_sizes=(5,), max_iter=2, random_state=0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        n_out = est.coefs_[1].shape[1]
+        est.coefs_[1] = np.zeros((5, n_out))
+        est.intercepts_[-1] = np.arange(n_out) + 1.0
+        expect = np.full((3, n_out), np.arange(n_out) + 1.0)
+        if Estimator is MLPClassifier:
+            expect = np.exp(expect) / np.exp(expect).sum(1, keepdims=True)
+            np.testing.assert_allclose(est.predict_proba(X[:3]), expect, rtol=1e-6)
+        else:
+            np.testing.assert_allclose(est.predict(X[:3]), expect.ravel(), rtol=1e-6)
+        assert (est.coefs_[1] == 0).all()
+    layers = est.coefs_ = [c + 1 for c in est.coefs_]  # the setter takes a whole list, as before
+    np.testing.assert_allclose(est.coefs_[1], 1)
+    ours = Estimator(hidden_layer_sizes=(5,), max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+    coefs = ours.coefs_
+    coefs[:] = layers  # a slice of the same length, the same shapes
+    np.testing.assert_array_equal(ours.coefs_[0], layers[0].astype(np.float32))
+    # what the network cannot take is refused, named in scikit-learn's terms, and nothing changes
+    for bad, match in ((np.zeros((4, 6)), r"coefs_\[0\] has shape \(4, 6\); it must keep \(4, 5\)"),
+                       (np.full((4, 5), np.nan), r"coefs_\[0\]"), (np.full((4, 5), 1e39), r"coefs_\[0\]")):
+        with pytest.raises(ValueError, match=match):
+            ours.coefs_[0] = bad
+    with pytest.raises(ValueError, match=r"intercepts_\[1\] has shape \(2,\)"):
+        ours.intercepts_[1] = np.zeros(2)
+    with pytest.raises(ValueError, match="coefs_ has 2 arrays"):
+        ours.coefs_ = layers[:1]
+    with pytest.raises(IndexError):
+        ours.coefs_[2] = layers[0]
+    for change in (lambda c: c.append(c[0]), lambda c: c.pop(), lambda c: c.__delitem__(0), lambda c: c.clear(),
+                   lambda c: c.insert(0, c[0]), lambda c: c.extend(c), lambda c: c.reverse()):
+        with pytest.raises(TypeError, match="one array per layer"):
+            change(ours.coefs_)
+    np.testing.assert_array_equal(ours.coefs_[0], layers[0].astype(np.float32))
+    # a copy or a pickle of the list is a plain list of arrays, as scikit-learn's
+    assert type(pickle.loads(pickle.dumps(ours.coefs_))) is list
+    assert type(copy.deepcopy(ours.intercepts_)) is list
