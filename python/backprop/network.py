@@ -430,12 +430,14 @@ class Network(_clib.Closing):
         want = np.float32(rates or [0.0] * (self.n_layers - 1))
         return bool(np.array_equal(np.float32(self.dropout), want))
 
-    def _rebuilt(self, rates):
+    def _rebuilt(self, rates, activation=None):
         """A new Network with this one's shape, parameters, input transform, class names,
         threads and history, and the dropout `rates` (bp_net_dropout cannot be changed on a
-        network: the library builds its work space for it)."""
+        network: the library builds its work space for it); with `activation`, that hidden
+        activation instead of this one's (the library fixes it when it builds a network)."""
         with self._lock:
-            cfg = _config(self.sizes, self.activation, self.output, self.loss, self.bias, self._seed, rates)
+            cfg = _config(self.sizes, activation or self.activation, self.output, self.loss, self.bias, self._seed,
+                          rates)
             h = ctypes.c_void_p()
             err = _clib.Error()
             _clib.check(C.bp_net_create(ctypes.byref(cfg), ctypes.byref(h), ctypes.byref(err)), err)

@@ -336,12 +336,21 @@ class _BaseMLP(BaseEstimator):
         elif list(self._net.sizes) != layer_units:
             raise ValueError("the network has layers %s, but these data and hidden_layer_sizes need %s: "
                              "fit without warm_start to start anew" % (list(self._net.sizes), layer_units))
-        elif not self._net._same_dropout(rates):
-            if incremental:
+        else:
+            # scikit-learn reads `activation` on every pass, so a warm fit after set_params trains
+            # the new one; the library fixes it (and dropout) when it builds a network.
+            activation = _HIDDEN[self.activation]
+            other_activation = len(hidden) > 0 and self._net.activation != activation
+            if incremental and not self._net._same_dropout(rates):
                 raise ValueError("dropout changed between partial_fit calls (the network has %s): fit anew, or "
                                  "with warm_start, to train with other dropout" % (list(self._net.dropout),))
-            # A new network object: coefs_ views taken before keep the old one alive.
-            self._net = self._net._rebuilt(rates)
+            if incremental and other_activation:
+                # the optimizer's state, which partial_fit goes on with, belongs to the network
+                raise ValueError("activation changed between partial_fit calls (the network has %s): fit anew, "
+                                 "or with warm_start, to train with another activation" % self._net.activation)
+            if other_activation or not self._net._same_dropout(rates):
+                # A new network object: coefs_ views taken before keep the old one alive.
+                self._net = self._net._rebuilt(rates, activation)
         # The whole run holds the network's lock, as Network.fit does: the trainer calls the
         # library on the network's handle, which is not thread-safe, so a predict from
         # another thread waits instead of using the work space the step is using.

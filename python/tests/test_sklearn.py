@@ -763,3 +763,49 @@ def test_assigning_one_layer_of_coefs_changes_the_model(Estimator):
     # a copy or a pickle of the list is a plain list of arrays, as scikit-learn's
     assert type(pickle.loads(pickle.dumps(ours.coefs_))) is list
     assert type(copy.deepcopy(ours.intercepts_)) is list
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_warm_start_trains_with_the_activation_it_is_given(solver):
+    # scikit-learn reads `activation` on every pass, so a warm fit after set_params(activation=...)
+    # trains and predicts with the new one. Ours kept the network's first activation and trained
+    # that, without a word.
+    X, y = make_regression(n_samples=60, n_features=3, random_state=1)
+    y = np.digitize(y, [-40, 40])
+    params = dict(hidden_layer_sizes=(6,), solver=solver, max_iter=2, random_state=0, warm_start=True)
+    fits = []
+    for Estimator in (MLPClassifier, neural_network.MLPClassifier):
+        est = Estimator(activation="relu", **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+            est.set_params(activation="tanh", max_iter=1, learning_rate_init=1e-12, max_fun=1)
+            est.fit(X, y)
+        fits.append(est)
+    ours, theirs = fits
+    assert ours.network_.activation == "tanh"
+    # the weights are (almost) the relu fit's, now read through tanh: the same model as scikit-learn's
+    hidden = np.tanh(X @ ours.coefs_[0] + ours.intercepts_[0])
+    logits = hidden @ ours.coefs_[1] + ours.intercepts_[1]
+    expect = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(ours.predict_proba(X), expect / expect.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    if solver != "lbfgs":  # one lbfgs evaluation moves scikit-learn's weights a whole step
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-3, atol=1e-4)
+
+
+def test_partial_fit_refuses_another_activation():
+    # partial_fit goes on with the optimizer's state, which belongs to the network it was
+    # made for: another activation is refused, as other dropout is, rather than ignored.
+    X, y = make_regression(n_samples=30, n_features=3, random_state=1)
+    est = MLPRegressor(hidden_layer_sizes=(4,), activation="logistic", random_state=0).partial_fit(X, y)
+    est.set_params(activation="relu")
+    before = est.coefs_[0].copy()
+    with pytest.raises(ValueError, match=r"activation changed between partial_fit calls \(the network has sigmoid"):
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(est.coefs_[0], before)
+    assert est.network_.activation == "sigmoid"
+    est.set_params(activation="logistic").partial_fit(X, y)  # back to the network's own: goes on
+    # with no hidden layer the activation has nothing to act on, and changing it changes nothing
+    flat = MLPRegressor(hidden_layer_sizes=(), random_state=0).partial_fit(X, y)
+    flat.set_params(activation="tanh").partial_fit(X, y)
+    assert flat.n_iter_ == 2
