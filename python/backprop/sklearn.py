@@ -449,6 +449,18 @@ class _BaseMLP(BaseEstimator):
             c.learning_rate = self.learning_rate_init / k
         return c
 
+    def _check_same_batching(self, config):
+        """scikit-learn's partial_fit reads batch_size and shuffle on every call; the trainer
+        it goes on with keeps those it was made with, so another value is refused rather
+        than ignored."""
+        batch = 200 if self.batch_size == "auto" else int(self.batch_size)
+        for name, now, kept in (("batch_size", batch, config.batch_size),
+                                ("shuffle", bool(self.shuffle), not config.no_shuffle)):
+            if now != kept:
+                raise ValueError("%s changed between partial_fit calls (the trainer has %s): its optimizer state "
+                                 "belongs to the trainer, which cannot change it; fit anew, or with warm_start, to "
+                                 "train with %s=%r" % (name, kept, name, getattr(self, name)))
+
     def _keep_books(self, early_stopping):
         """The curves and best scores this run extends, made where the last run (lbfgs, or
         one with the other early_stopping, before warm_start or partial_fit) left none:
@@ -490,6 +502,8 @@ class _BaseMLP(BaseEstimator):
                 # warm_start: the weights are the best of the last fit; keep them as the best so far
                 net._trainer.observe(-self.best_validation_score_, 0)
         trainer = net._trainer
+        if incremental:
+            self._check_same_batching(trainer.config())
         trainer.set_precision(precision)  # partial_fit after set_params, or after a pickle (which drops it)
         data = _arrays.Dataset(X32, y)
         val = _arrays.Dataset(X_val, y_val) if early_stopping else None

@@ -809,3 +809,26 @@ def test_partial_fit_refuses_another_activation():
     flat = MLPRegressor(hidden_layer_sizes=(), random_state=0).partial_fit(X, y)
     flat.set_params(activation="tanh").partial_fit(X, y)
     assert flat.n_iter_ == 2
+
+
+def test_partial_fit_refuses_another_batch_size_or_shuffle():
+    # scikit-learn reads batch_size and shuffle on every partial_fit call; the trainer
+    # partial_fit goes on with was made with the first call's and cannot change them, and
+    # it used to keep them without a word. Refused, as other dropout is; fit (warm or not)
+    # takes them.
+    X, y = make_regression(n_samples=40, n_features=3, random_state=1)
+    for change in (dict(batch_size=10), dict(shuffle=False)):
+        est = MLPRegressor(hidden_layer_sizes=(4,), batch_size=20, random_state=0).partial_fit(X, y)
+        est.set_params(**change)
+        name = next(iter(change))
+        with pytest.raises(ValueError, match=r"%s changed between partial_fit calls \(the trainer has %s\)"
+                           % (name, {"batch_size": "20", "shuffle": "True"}[name])):
+            est.partial_fit(X, y)
+        assert est.n_iter_ == 1
+        est.set_params(warm_start=True).fit(X, y)  # a fit makes a new trainer with them
+        est.partial_fit(X, y)
+    # 'auto' is 200, clipped to each call's data, and stays 'auto'
+    est = MLPRegressor(hidden_layer_sizes=(4,), random_state=0).partial_fit(X[:10], y[:10])
+    est.partial_fit(X, y)
+    est.set_params(batch_size=200).partial_fit(X, y)
+    assert est.n_iter_ == 3
