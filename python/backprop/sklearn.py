@@ -869,6 +869,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = self._validate_data(X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
                                    dtype=(np.float32, np.float64), reset=reset)
+        if y.dtype.kind not in "biuf":  # y_numeric converts objects only; NumPy would read text and dates
+            raise ValueError("%s needs numbers in y, got dtype %s: convert the targets to numbers first"
+                             % (type(self).__name__, y.dtype))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y

@@ -2,6 +2,7 @@
 scikit-learn's own MLP."""
 import copy
 import pickle
+import re
 import threading
 import warnings
 
@@ -832,3 +833,25 @@ def test_partial_fit_refuses_another_batch_size_or_shuffle():
     est.partial_fit(X, y)
     est.set_params(batch_size=200).partial_fit(X, y)
     assert est.n_iter_ == 3
+
+
+@pytest.mark.parametrize("y", [np.array(["1.5", "2", "3"] * 4), np.array([b"1", b"2", b"3"] * 4),
+                               np.arange(12).astype("datetime64[D]"), np.arange(12).astype("timedelta64[s]")],
+                         ids=["str", "bytes", "datetime", "timedelta"])
+def test_regressor_refuses_targets_that_are_not_numbers(y):
+    # scikit-learn's regressor fails on these with a TypeError from NumPy deep in its loss;
+    # ours trained on them, reading text as numbers and dates as days since 1970 without a
+    # word. Object arrays of numbers are converted, as scikit-learn converts them.
+    X = np.random.RandomState(0).rand(12, 3)
+    with pytest.raises(TypeError):
+        neural_network.MLPRegressor(max_iter=1).fit(X, y)
+    est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=1)
+    with pytest.raises(ValueError, match=re.escape("MLPRegressor needs numbers in y, got dtype %s" % y.dtype)):
+        est.fit(X, y)
+    assert not hasattr(est, "n_iter_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, np.arange(12).astype(object))
+        est.partial_fit(X, np.arange(12) > 5)
+    with pytest.raises(ValueError, match="needs numbers in y"):
+        est.partial_fit(X, y)
