@@ -159,6 +159,12 @@ class _Trainer:
     def learning_rate(self):
         return C.bp_trainer_learning_rate(self.handle)
 
+    def config(self):
+        """The settings it trains with, defaults filled in (bp_trainer_get_config)."""
+        c = _clib.TrainConfig()
+        _clib.check(C.bp_trainer_get_config(self.handle, ctypes.byref(c)))
+        return c
+
     def set_learning_rate(self, eta):
         _clib.check(C.bp_trainer_set_learning_rate(self.handle, eta), what="learning rate %r" % (eta,))
 
