@@ -161,7 +161,8 @@ BP_API int bp_net_threads(const bp_net *net);
  *  once); the online CPU count where the system does not say. At least 1. */
 BP_API int bp_default_threads(void);
 
-/** Shape queries. Layers are numbered 1..L; bp_net_width(net, 0) is the input width. */
+/** Shape queries. Layers are numbered 1..L; bp_net_width(net, 0) is the input width. A NULL
+ *  network or a layer out of range gives 0 (BP_ACT_IDENTITY, BP_LOSS_MSE: the enums' zeros). */
 BP_API size_t bp_net_layer_count(const bp_net *net);
 BP_API size_t bp_net_width(const bp_net *net, size_t layer);
 BP_API bp_activation bp_net_hidden_activation(const bp_net *net);
@@ -213,7 +214,8 @@ BP_API bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y
 /** Store an input transform with the model (x' = (x - shift) * scale, n_0 values each),
  *  so whoever loads it can prepare raw inputs the same way. NULL, NULL removes it. The
  *  network's own forward pass does not apply it: apply it to data with
- *  bp_dataset_apply_transform or bp_net_apply_input_transform. */
+ *  bp_dataset_apply_transform or bp_net_apply_input_transform. A NaN or infinite value
+ *  gives BP_ERR_NUMERIC and the network keeps the transform it had. */
 BP_API bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale);
 /** The stored transform: returns 1 and sets the pointers if there is one, else 0. */
 BP_API int bp_net_get_input_transform(const bp_net *net, const float **shift, const float **scale);
