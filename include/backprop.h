@@ -203,7 +203,9 @@ BP_API bp_status bp_net_layer_activations(const bp_net *net, size_t layer, const
 BP_API bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out);
 
 /** Forward, loss and backward over a batch: fills the gradient block with dC/dW, dC/db
- *  for targets y (m x n_L) and returns the loss (mean or sum as asked) in *loss. */
+ *  for targets y (m x n_L) and returns the loss (mean or sum as asked) in *loss (may be
+ *  NULL). A reduction other than the two named is BP_ERR_ARG, here and in every call
+ *  that takes one. */
 BP_API bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
                                  bp_reduction reduction, double *loss);
 
