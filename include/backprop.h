@@ -327,7 +327,9 @@ typedef enum {
 } bp_normalize;
 
 /** Per-input shift and scale (x' = (x - shift) * scale) for a normalization, from the data.
- *  Constant inputs get scale 1. shift and scale hold bp_dataset_inputs values each. */
+ *  Constant inputs get scale 1. shift and scale hold bp_dataset_inputs values each.
+ *  BP_ERR_NUMERIC when an input holds an infinity or NaN, or its range is too narrow for
+ *  1 / range to be a float: no finite transform exists for it. */
 BP_API bp_status bp_dataset_input_stats(const bp_dataset *data, bp_normalize mode, float *shift,
                                         float *scale);
 /** Apply x' = (x - shift) * scale to every sample's inputs, in place. */

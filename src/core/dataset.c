@@ -193,6 +193,9 @@ bp_status bp_dataset_input_stats(const bp_dataset *d, bp_normalize mode, float *
             shift[i] = (float)mean;
             scale[i] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f;
         }
+        /* An infinite or NaN input (the sum of finite floats cannot overflow a double), or a range too narrow for a float's 1 / range, would make
+           every transformed value NaN or infinite: refuse it here, where the cause is. */
+        if (!isfinite(sum) || !isfinite(shift[i]) || !isfinite(scale[i])) return BP_ERR_NUMERIC;
     }
     return BP_OK;
 }
