@@ -93,7 +93,8 @@ typedef enum {
 BP_API const char *bp_activation_name(bp_activation act);
 BP_API const char *bp_loss_name(bp_loss loss);
 BP_API const char *bp_reduction_name(bp_reduction reduction);
-/** Parse a name as printed by the functions above. Returns BP_ERR_ARG if unknown. */
+/** Parse a name as printed by the functions above. Returns BP_ERR_ARG if unknown (or NULL);
+ *  out may be NULL to check a name only. */
 BP_API bp_status bp_activation_parse(const char *name, bp_activation *out);
 BP_API bp_status bp_loss_parse(const char *name, bp_loss *out);
 BP_API bp_status bp_reduction_parse(const char *name, bp_reduction *out);
