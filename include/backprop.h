@@ -484,8 +484,9 @@ BP_API bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, b
  *  those of the whole epoch so far. A checkpoint taken between calls resumes mid-epoch. */
 BP_API bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, size_t max_steps,
                                 bp_epoch_stats *stats);
-/** Epochs completed so far, steps (updates) made so far, and the learning rate the next
- *  step will use. After BP_ERR_NUMERIC, steps_done names the step that diverged. */
+/** Epochs completed so far, steps (updates) made so far by bp_trainer_epoch and
+ *  bp_trainer_run (bp_trainer_step's are not counted), and the learning rate the next step
+ *  will use. After BP_ERR_NUMERIC, steps_done names the step that diverged. NULL gives 0. */
 BP_API size_t bp_trainer_epochs_done(const bp_trainer *trainer);
 BP_API size_t bp_trainer_steps_done(const bp_trainer *trainer);
 BP_API double bp_trainer_learning_rate(const bp_trainer *trainer);
