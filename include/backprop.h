@@ -265,7 +265,8 @@ BP_API const float *bp_dataset_y_const(const bp_dataset *data);
 /** Class names of a data set whose targets are one-hot classes read from text labels
  *  (k < bp_dataset_outputs). NULL when the classes are plain numbers or there are none. */
 BP_API const char *bp_dataset_class_name(const bp_dataset *data, size_t k);
-/** Give the data set's one-hot outputs names (copied). n must equal bp_dataset_outputs. */
+/** Give the data set's one-hot outputs names (copied). n must equal bp_dataset_outputs and
+ *  no name may be NULL (BP_ERR_ARG); names NULL removes them. */
 BP_API bp_status bp_dataset_set_class_names(bp_dataset *data, const char *const *names, size_t n);
 
 /** How the target columns of a CSV file are read. */
