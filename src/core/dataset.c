@@ -120,6 +120,9 @@ bp_status bp_dataset_subset(const bp_dataset *d, const size_t *idx, size_t n, bp
 {
     if (!d || !idx || !out || n == 0) return BP_ERR_ARG;
     *out = NULL;
+    /* A count no data set could hold is refused before idx is read that far. */
+    size_t bytes;
+    if (bp_mul_overflows(n, (d->n_in + d->n_out) * sizeof(float), &bytes)) return BP_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         if (idx[i] >= d->n) return BP_ERR_ARG;
     bp_dataset *s = NULL;
