@@ -617,6 +617,7 @@ void test_api_misuse_readers(void)
     CHECK(bp_net_load("/tmp", &net, &err) != BP_OK && net == NULL, "load a folder");
     CHECK(bp_net_load_memory(NULL, 100, "m", &net, &err) == BP_ERR_ARG && net == NULL, "NULL bytes, 100");
     CHECK(bp_net_load_memory("", 0, "m", &net, &err) != BP_OK && net == NULL, "no bytes");
+    CHECK(bp_net_load_memory(NULL, 0, "m", &net, &err) == BP_ERR_ARG && net == NULL, "NULL bytes, 0");
     CHECK(bp_net_load_memory("\x89" "BPM", 4, NULL, &net, &err) != BP_OK && net == NULL, "NULL name");
     CHECK(bp_net_load_memory("abc", 3, "m", NULL, &err) == BP_ERR_ARG, "NULL out");
 
