@@ -93,7 +93,8 @@ typedef enum {
 BP_API const char *bp_activation_name(bp_activation act);
 BP_API const char *bp_loss_name(bp_loss loss);
 BP_API const char *bp_reduction_name(bp_reduction reduction);
-/** Parse a name as printed by the functions above. Returns BP_ERR_ARG if unknown. */
+/** Parse a name as printed by the functions above. Returns BP_ERR_ARG if unknown (or NULL);
+ *  out may be NULL to check a name only. */
 BP_API bp_status bp_activation_parse(const char *name, bp_activation *out);
 BP_API bp_status bp_loss_parse(const char *name, bp_loss *out);
 BP_API bp_status bp_reduction_parse(const char *name, bp_reduction *out);
@@ -161,7 +162,8 @@ BP_API int bp_net_threads(const bp_net *net);
  *  once); the online CPU count where the system does not say. At least 1. */
 BP_API int bp_default_threads(void);
 
-/** Shape queries. Layers are numbered 1..L; bp_net_width(net, 0) is the input width. */
+/** Shape queries. Layers are numbered 1..L; bp_net_width(net, 0) is the input width. A NULL
+ *  network or a layer out of range gives 0 (BP_ACT_IDENTITY, BP_LOSS_MSE: the enums' zeros). */
 BP_API size_t bp_net_layer_count(const bp_net *net);
 BP_API size_t bp_net_width(const bp_net *net, size_t layer);
 BP_API bp_activation bp_net_hidden_activation(const bp_net *net);
@@ -202,7 +204,9 @@ BP_API bp_status bp_net_layer_activations(const bp_net *net, size_t layer, const
 BP_API bp_status bp_net_forward(bp_net *net, const float *x, size_t m, float *out);
 
 /** Forward, loss and backward over a batch: fills the gradient block with dC/dW, dC/db
- *  for targets y (m x n_L) and returns the loss (mean or sum as asked) in *loss. */
+ *  for targets y (m x n_L) and returns the loss (mean or sum as asked) in *loss (may be
+ *  NULL). A reduction other than the two named is BP_ERR_ARG, here and in every call
+ *  that takes one. */
 BP_API bp_status bp_net_backward(bp_net *net, const float *x, const float *y, size_t m,
                                  bp_reduction reduction, double *loss);
 
@@ -213,7 +217,8 @@ BP_API bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y
 /** Store an input transform with the model (x' = (x - shift) * scale, n_0 values each),
  *  so whoever loads it can prepare raw inputs the same way. NULL, NULL removes it. The
  *  network's own forward pass does not apply it: apply it to data with
- *  bp_dataset_apply_transform or bp_net_apply_input_transform. */
+ *  bp_dataset_apply_transform or bp_net_apply_input_transform. A NaN or infinite value
+ *  gives BP_ERR_NUMERIC and the network keeps the transform it had. */
 BP_API bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale);
 /** The stored transform: returns 1 and sets the pointers if there is one, else 0. */
 BP_API int bp_net_get_input_transform(const bp_net *net, const float **shift, const float **scale);
@@ -260,7 +265,8 @@ BP_API const float *bp_dataset_y_const(const bp_dataset *data);
 /** Class names of a data set whose targets are one-hot classes read from text labels
  *  (k < bp_dataset_outputs). NULL when the classes are plain numbers or there are none. */
 BP_API const char *bp_dataset_class_name(const bp_dataset *data, size_t k);
-/** Give the data set's one-hot outputs names (copied). n must equal bp_dataset_outputs. */
+/** Give the data set's one-hot outputs names (copied). n must equal bp_dataset_outputs and
+ *  no name may be NULL (BP_ERR_ARG); names NULL removes them. */
 BP_API bp_status bp_dataset_set_class_names(bp_dataset *data, const char *const *names, size_t n);
 
 /** How the target columns of a CSV file are read. */
@@ -323,7 +329,9 @@ typedef enum {
 } bp_normalize;
 
 /** Per-input shift and scale (x' = (x - shift) * scale) for a normalization, from the data.
- *  Constant inputs get scale 1. shift and scale hold bp_dataset_inputs values each. */
+ *  Constant inputs get scale 1. shift and scale hold bp_dataset_inputs values each.
+ *  BP_ERR_NUMERIC when an input holds an infinity or NaN, or its range is too narrow for
+ *  1 / range to be a float: no finite transform exists for it. */
 BP_API bp_status bp_dataset_input_stats(const bp_dataset *data, bp_normalize mode, float *shift,
                                         float *scale);
 /** Apply x' = (x - shift) * scale to every sample's inputs, in place. */
@@ -477,8 +485,9 @@ BP_API bp_status bp_trainer_epoch(bp_trainer *trainer, const bp_dataset *data, b
  *  those of the whole epoch so far. A checkpoint taken between calls resumes mid-epoch. */
 BP_API bp_status bp_trainer_run(bp_trainer *trainer, const bp_dataset *data, size_t max_steps,
                                 bp_epoch_stats *stats);
-/** Epochs completed so far, steps (updates) made so far, and the learning rate the next
- *  step will use. After BP_ERR_NUMERIC, steps_done names the step that diverged. */
+/** Epochs completed so far, steps (updates) made so far by bp_trainer_epoch and
+ *  bp_trainer_run (bp_trainer_step's are not counted), and the learning rate the next step
+ *  will use. After BP_ERR_NUMERIC, steps_done names the step that diverged. NULL gives 0. */
 BP_API size_t bp_trainer_epochs_done(const bp_trainer *trainer);
 BP_API size_t bp_trainer_steps_done(const bp_trainer *trainer);
 BP_API double bp_trainer_learning_rate(const bp_trainer *trainer);

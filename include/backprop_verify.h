@@ -32,7 +32,8 @@ BP_API bp_status bp_reference_loss(const bp_net *net, const double *params, cons
                                    const float *y, size_t m, bp_reduction reduction, double *loss);
 
 /** max_i |a_i - b_i| / max(max_i |a_i|, max_i |b_i|): the error relative to the gradient's
- *  own scale. Returns 0 when both are all zero. */
+ *  own scale. Returns 0 when both are all zero, and infinity when any difference is NaN or
+ *  a or b is NULL (with n > 0), so that nothing compared looks like agreement. */
 BP_API double bp_relative_error(const double *a, const double *b, size_t n);
 
 #ifdef __cplusplus

@@ -1091,5 +1091,44 @@ t "--resume with --dropout on a network without hidden layers is a usage error" 
     '^backprop train: --dropout 0\.2, but flat\.ckpt holds a network with dropout none' \
     "$BP" train --train train.csv --dropout 0.2 --epochs 2 --quiet --resume flat.ckpt
 
+# ------------------------------- grad, explain, info, init, convert: odd input
+printf '1,2,0\n3,4,1\n5,6,0\n' >odd.csv
+: >odd-empty.csv
+"$BP" init --arch 2,3,2 --loss ce -o odd.bpm >/dev/null
+"$BP" init --arch 2,2 --loss ce -o odd-flat.bpm >/dev/null
+t "grad on an empty data file" 1 '^backprop grad: odd-empty\.csv: no data rows' "$BP" grad odd.bpm --data odd-empty.csv
+t "grad on a model without hidden layers" 0 '' "$BP" grad odd-flat.bpm --data odd.csv
+t "grad on one sample" 0 '' "$BP" grad odd.bpm --data odd.csv --samples 1
+out_has "grad: one sample" 'over 1 sample'
+t "grad --samples past the file's rows takes them all" 0 '' "$BP" grad odd.bpm --data odd.csv --samples 1099511627776
+out_has "grad: all 3 samples" 'over 3 samples'
+t "grad --samples past the limit is a usage error" 2 '^backprop grad: --samples expects' \
+    "$BP" grad odd.bpm --data odd.csv --samples 18446744073709551616
+t "grad with - as the data path" 1 '^backprop grad: cannot open -' "$BP" grad odd.bpm --data -
+t "info on a data file" 1 '^backprop info: odd\.csv: not a backprop model file' "$BP" info odd.csv
+t "info on an empty file" 1 '^backprop info: odd-empty\.csv: ' "$BP" info odd-empty.csv
+t "info with two models is a usage error" 2 '^backprop info: unexpected argument' "$BP" info odd.bpm odd.bpm
+t "init -o with a non-UTF-8 name" 0 '' "$BP" init --arch 2,2 -o "$(printf 'odd\377.bpm')"
+t "info reads the non-UTF-8 name back" 0 '' "$BP" info "$(printf 'odd\377.bpm')"
+t "init with -o repeated writes the last" 0 '' "$BP" init --arch 2,2 -o odd-a.bpm -o odd-b.bpm
+c "init: only the last -o is written" '[ ! -e odd-a.bpm ] && [ -s odd-b.bpm ]'
+t "convert a model file is refused" 1 '^backprop convert: odd\.bpm is a backprop model file' \
+    "$BP" convert odd.bpm odd-out.csv
+nothing_left "convert of a model leaves no output" odd-out.csv
+t "convert an empty file" 1 '^backprop convert: odd-empty\.csv: no data rows' "$BP" convert odd-empty.csv odd-out.data
+nothing_left "convert of an empty file leaves no output" odd-out.data
+t "explain a model without hidden layers on a sample" 0 '' "$BP" explain --model odd-flat.bpm --data odd.csv
+out_has "explain: dC/dW^1 of the flat model" '^  dC/dW\^1 = delta\^1 \(a\^0\)\^T  \[2 x 2\]'
+# A sample that overflows float32 (weights near 1e30, inputs near 3e38): grad refuses it; explain
+# shows where the inf and NaN come from, each NaN as "nan" (never printf's "-nan"), and says so.
+"$BP" init --arch 2,2 --init-range 1e30 -o odd-huge.bpm >/dev/null
+printf '3e38,3e38,0.5,0.5\n' >odd-huge.csv
+t "grad refuses a sample that overflows" 1 '^backprop grad: .*not a finite number' \
+    "$BP" grad odd-huge.bpm --data odd-huge.csv --targets values
+t "explain a sample that overflows" 0 '' "$BP" explain --model odd-huge.bpm --data odd-huge.csv --targets values
+out_has "explain: the loss is nan" '^  C = nan$'
+out_has "explain: says the loss is not finite" 'C is not a finite number'
+c "explain: no -nan anywhere" '! grep -q -- "-nan" "$O"'
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -120,6 +120,9 @@ bp_status bp_dataset_subset(const bp_dataset *d, const size_t *idx, size_t n, bp
 {
     if (!d || !idx || !out || n == 0) return BP_ERR_ARG;
     *out = NULL;
+    /* A count no data set could hold is refused before idx is read that far. */
+    size_t bytes;
+    if (bp_mul_overflows(n, (d->n_in + d->n_out) * sizeof(float), &bytes)) return BP_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         if (idx[i] >= d->n) return BP_ERR_ARG;
     bp_dataset *s = NULL;
@@ -193,6 +196,9 @@ bp_status bp_dataset_input_stats(const bp_dataset *d, bp_normalize mode, float *
             shift[i] = (float)mean;
             scale[i] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f;
         }
+        /* An infinite or NaN input (the sum of finite floats cannot overflow a double), or a range too narrow for a float's 1 / range, would make
+           every transformed value NaN or infinite: refuse it here, where the cause is. */
+        if (!isfinite(sum) || !isfinite(shift[i]) || !isfinite(scale[i])) return BP_ERR_NUMERIC;
     }
     return BP_OK;
 }

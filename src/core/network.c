@@ -252,23 +252,26 @@ int bp_default_threads(void) { return bp_pool_default_threads(); }
 bp_status bp_net_set_input_transform(bp_net *net, const float *shift, const float *scale)
 {
     if (!net || (!shift) != (!scale)) return BP_ERR_ARG;
+    const size_t n = net->sizes[0];
+    float *new_shift = NULL, *new_scale = NULL;
+    if (shift) {
+        /* Checked and copied before the old transform goes, so a refused call keeps it. */
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(shift[i]) || !isfinite(scale[i])) return BP_ERR_NUMERIC;
+        new_shift = malloc(n * sizeof(float));
+        new_scale = malloc(n * sizeof(float));
+        if (!new_shift || !new_scale) {
+            free(new_shift);
+            free(new_scale);
+            return BP_ERR_NOMEM;
+        }
+        memcpy(new_shift, shift, n * sizeof(float));
+        memcpy(new_scale, scale, n * sizeof(float));
+    }
     free(net->input_shift);
     free(net->input_scale);
-    net->input_shift = net->input_scale = NULL;
-    if (!shift) return BP_OK;
-    size_t n = net->sizes[0];
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(shift[i]) || !isfinite(scale[i])) return BP_ERR_NUMERIC;
-    net->input_shift = malloc(n * sizeof(float));
-    net->input_scale = malloc(n * sizeof(float));
-    if (!net->input_shift || !net->input_scale) {
-        free(net->input_shift);
-        free(net->input_scale);
-        net->input_shift = net->input_scale = NULL;
-        return BP_ERR_NOMEM;
-    }
-    memcpy(net->input_shift, shift, n * sizeof(float));
-    memcpy(net->input_scale, scale, n * sizeof(float));
+    net->input_shift = new_shift;
+    net->input_scale = new_scale;
     return BP_OK;
 }
 
@@ -318,10 +321,11 @@ size_t bp_net_width(const bp_net *net, size_t layer)
     return net && layer <= net->n_layers ? net->sizes[layer] : 0;
 }
 
-bp_activation bp_net_hidden_activation(const bp_net *net) { return net->hidden; }
-bp_activation bp_net_output_activation(const bp_net *net) { return net->output; }
-bp_loss bp_net_loss_function(const bp_net *net) { return net->loss; }
-int bp_net_has_bias(const bp_net *net) { return net->bias; }
+/* A NULL network answers with the zero of each enum, as the size queries answer 0. */
+bp_activation bp_net_hidden_activation(const bp_net *net) { return net ? net->hidden : BP_ACT_IDENTITY; }
+bp_activation bp_net_output_activation(const bp_net *net) { return net ? net->output : BP_ACT_IDENTITY; }
+bp_loss bp_net_loss_function(const bp_net *net) { return net ? net->loss : BP_LOSS_MSE; }
+int bp_net_has_bias(const bp_net *net) { return net ? net->bias : 0; }
 size_t bp_net_param_count(const bp_net *net) { return net ? net->n_params : 0; }
 float *bp_net_params(bp_net *net) { return net ? net->params : NULL; }
 const float *bp_net_params_const(const bp_net *net) { return net ? net->params : NULL; }

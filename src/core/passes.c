@@ -16,6 +16,7 @@
 #include "network.h"
 #include "passes.h"
 #include "rng.h"
+#include "status.h"
 
 /* ------------------------------------------------------------------ dropout */
 
@@ -119,7 +120,7 @@ static double reduce(double sum, size_t m, bp_reduction reduction)
 bp_status bp_net_compute_loss(bp_net *net, const float *x, const float *y, size_t m,
                             bp_reduction reduction, double *loss)
 {
-    if (!y || !loss) return BP_ERR_ARG;
+    if (!y || !loss || !bp_reduction_valid(reduction)) return BP_ERR_ARG;
     bp_dropout fixed;
     const bp_dropout *drop;
     bp_status s = fixed_dropout(net, m, &fixed, &drop);
@@ -258,7 +259,7 @@ static bp_status backward_reduced(bp_net *net, const float *x, const float *y, s
                                   bp_reduction reduction, double *loss, const bp_fused_step *step,
                                   float *const *deltas, const bp_dropout *drop, const bp_layer_hook *after)
 {
-    if (!net || m == 0) return BP_ERR_ARG;
+    if (!net || m == 0 || !bp_reduction_valid(reduction)) return BP_ERR_ARG;
     double total = 0.0;
     bp_dropout fixed;
     bp_status s = BP_OK;

@@ -418,7 +418,11 @@ static bp_i8_requant layer_rule(const bp_qlayer *layer)
 bp_status bp_qnet_forward(bp_qnet *q, const float *x, size_t m, float *out)
 {
     if (!q || (m && (!x || !out))) return BP_ERR_ARG;
-    size_t n0 = q->sizes[0], nL = q->sizes[q->L], rb = q->row_bytes;
+    size_t n0 = q->sizes[0], nL = q->sizes[q->L], rb = q->row_bytes, bytes;
+    /* m x n floats past the address space: no caller's buffer can hold them, and the
+       chunk pointers below would wrap. */
+    if (bp_mul_overflows(m, n0 * sizeof(float), &bytes) || bp_mul_overflows(m, nL * sizeof(float), &bytes))
+        return BP_ERR_NOMEM;
     int offset = q->kernel == BP_I8_VNNI ? 128 : 0; /* the kernel's encoding of q */
     uint8_t *buf[2] = {q->work, q->work + BP_Q_CHUNK * rb};
     void *scratch = q->work + 2 * BP_Q_CHUNK * rb;

@@ -257,6 +257,9 @@ static bp_status step_in_precision(bp_trainer *t, const float *x, const float *y
         t->update.step++;
         bp_status s = bp_net_backward_dropout(net, x, y, m, t->config.reduction, &l, &step, dropout);
         if (loss) *loss = l;
+        /* Refused before any update (a batch too large, say): not a step. A NaN loss is
+           counted, so that steps_done names the step that diverged. */
+        if (s != BP_OK && s != BP_ERR_NUMERIC) t->update.step--;
         return s;
     }
     if (bp_plan_step(&t->config) == BP_PLAN_LAYERWISE) {

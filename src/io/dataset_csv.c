@@ -216,6 +216,11 @@ static bp_status read_csv_text(const unsigned char *text, size_t len, const char
     bp_csv_options opt = {BP_TARGET_CLASS, 0, 0, NULL};
     if (options) opt = *options;
     if ((unsigned)opt.target > BP_TARGET_NONE) return bp_fail(err, BP_ERR_ARG, "%s: unknown target kind", path);
+    if (opt.target == BP_TARGET_CLASS && opt.class_names) {
+        if (opt.n_targets == 0) return bp_fail(err, BP_ERR_ARG, "%s: class names given without their count", path);
+        for (size_t k = 0; k < opt.n_targets; k++)
+            if (!opt.class_names[k]) return bp_fail(err, BP_ERR_ARG, "%s: class name %zu is NULL", path, k);
+    }
     bp_csv_table t = {0};
     bp_status s = read_table(text, len, path, &opt, &t, err);
     if (s != BP_OK) return s;

@@ -221,12 +221,15 @@ static bp_status compute_numbers(bp_net *net, const float *x, const float *y, do
     return BP_OK;
 }
 
+/* A NaN's sign bit means nothing, but printf shows it ("-nan"): every NaN reads "nan". */
+static double unsigned_nan(double v) { return isnan(v) ? fabs(v) : v; }
+
 static void text_matrix(bp_buffer *b, const char *name, const float *v, size_t rows, size_t cols)
 {
     bp_buffer_printf(b, "  %s  [%zu x %zu]\n", name, rows, cols);
     for (size_t r = 0; r < rows; r++) {
         bp_buffer_printf(b, "    ");
-        for (size_t c = 0; c < cols; c++) bp_buffer_printf(b, "%s%11.6g", c ? " " : "", (double)v[r * cols + c]);
+        for (size_t c = 0; c < cols; c++) bp_buffer_printf(b, "%s%11.6g", c ? " " : "", unsigned_nan(v[r * cols + c]));
         bp_buffer_printf(b, "\n");
     }
 }
@@ -251,7 +254,10 @@ static void text_numbers(bp_buffer *b, const bp_net *net, const sample_numbers *
         snprintf(name, sizeof name, "a^%zu = %s(z^%zu)", l, gname(l == L ? net->output : net->hidden), l);
         text_matrix(b, name, layer->a, 1, layer->n_out);
     }
-    bp_buffer_printf(b, "  C = %.9g\n", s->loss);
+    bp_buffer_printf(b, "  C = %.9g\n", unsigned_nan(s->loss));
+    if (!isfinite(s->loss))
+        bp_buffer_printf(b, "  (C is not a finite number: float32 overflowed in this pass, and the inf and nan\n"
+                            "   values show where; `backprop grad` refuses such a sample)\n");
     for (size_t l = L; l >= 1; l--) {
         const bp_layer *layer = &net->layers[l];
         snprintf(name, sizeof name, layer->b ? "delta^%zu = dC/db^%zu" : "delta^%zu", l, l);

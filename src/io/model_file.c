@@ -210,6 +210,7 @@ static bp_status parse_classes(bp_net *net, const unsigned char *p, uint64_t len
 bp_status bp_net_load_memory(const void *data, size_t size, const char *name, bp_net **out,
                              bp_error *err)
 {
+    if (!data) return bp_fail(err, BP_ERR_ARG, "%s: no bytes given", name ? name : "model");
     return bp_model_decode(data, size, name, out, NULL, 0, err);
 }
 

@@ -16,7 +16,7 @@
 bp_status bp_finite_difference_gradient(const bp_net *net, const float *x, const float *y,
                                         size_t m, bp_reduction reduction, double h, double *grad)
 {
-    if (!net || !x || !y || !grad || m == 0 || !(h > 0)) return BP_ERR_ARG;
+    if (!net || !x || !y || !grad || m == 0 || !(h > 0 && isfinite(h))) return BP_ERR_ARG;
     size_t n = net->n_params;
     long double *p = malloc(n * sizeof(long double));
     if (!p) return BP_ERR_NOMEM;
@@ -39,6 +39,7 @@ bp_status bp_finite_difference_gradient(const bp_net *net, const float *x, const
 double bp_relative_error(const double *a, const double *b, size_t n)
 {
     double diff = 0.0, scale = 0.0;
+    if (n > 0 && (!a || !b)) return INFINITY; /* nothing to compare is no agreement either */
     for (size_t i = 0; i < n; i++) {
         double d = fabs(a[i] - b[i]);
         if (isnan(d)) return INFINITY; /* a NaN must never look like agreement */

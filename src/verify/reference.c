@@ -26,6 +26,7 @@
 
 #include "core/activation.h"
 #include "core/network.h"
+#include "core/status.h"
 #include "reference.h"
 
 typedef long double real;
@@ -203,7 +204,7 @@ static bp_status copy_params(const bp_net *net, const double *from, real **out)
 bp_status bp_reference_loss_ext(const bp_net *net, const long double *params, const float *x,
                                 const float *y, size_t m, bp_reduction reduction, long double *loss)
 {
-    if (!net || !params || !x || !y || !loss || m == 0) return BP_ERR_ARG;
+    if (!net || !params || !x || !y || !loss || m == 0 || !bp_reduction_valid(reduction)) return BP_ERR_ARG;
     if (net->fixed_mask && net->fixed_m != m) return BP_ERR_ARG;
     ref_net r;
     if (ref_open(net, params, &r) != BP_OK) return BP_ERR_NOMEM;
@@ -284,7 +285,7 @@ static void chain_layer(const bp_net *net, const ref_net *r, size_t l, real *row
 bp_status bp_reference_gradient(const bp_net *net, const float *x, const float *y, size_t m,
                                 bp_reduction reduction, double *loss, double *grad)
 {
-    if (!net || !x || !y || !grad || m == 0) return BP_ERR_ARG;
+    if (!net || !x || !y || !grad || m == 0 || !bp_reduction_valid(reduction)) return BP_ERR_ARG;
     if (net->fixed_mask && net->fixed_m != m) return BP_ERR_ARG;
     real *params = NULL;
     if (copy_params(net, NULL, &params) != BP_OK) return BP_ERR_NOMEM;
