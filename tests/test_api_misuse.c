@@ -771,6 +771,8 @@ void test_api_misuse_trainer(void)
         return;
     }
     CHECK(bp_trainer_get_config(trainer, NULL) == BP_ERR_ARG, "NULL config out");
+    CHECK(bp_trainer_get_best(NULL, NULL, NULL) == BP_ERR_ARG, "books of NULL");
+    CHECK(bp_trainer_get_best(trainer, NULL, NULL) == BP_OK, "books with both outs NULL");
     CHECK(bp_trainer_step(trainer, NULL, sample_y, 2, &loss) == BP_ERR_ARG, "step NULL x");
     CHECK(bp_trainer_step(trainer, sample_x, NULL, 2, &loss) == BP_ERR_ARG, "step NULL y");
     CHECK(bp_trainer_step(trainer, sample_x, sample_y, 0, &loss) == BP_ERR_ARG, "step m = 0");
