@@ -206,6 +206,20 @@ void test_checkpoint_version_2_still_loads(void)
     bp_dataset_free(d);
 }
 
+/* Save t as a checkpoint and load it back into *net and *trainer; 0 (after a failed
+   check) when either step fails. */
+static int round_trip(const bp_trainer *t, bp_net **net, bp_trainer **trainer)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/bp-ckpt-trip-%ld.bpm", (long)getpid());
+    bp_error err = {0};
+    const int ok = bp_checkpoint_save(t, path, NULL, 0, &err) == BP_OK &&
+                   bp_checkpoint_load(path, net, trainer, NULL, NULL, &err) == BP_OK;
+    CHECK(ok, "round trip: %s", err.message);
+    remove(path);
+    return ok;
+}
+
 /* bp_trainer_get_config: the settings with their defaults filled in, and after a
    checkpoint round trip the same ones (what `train --resume` checks options against). */
 void test_checkpoint_keeps_the_settings(void)
@@ -229,14 +243,7 @@ void test_checkpoint_keeps_the_settings(void)
     CHECK(got.batch_size == 16 && got.seed == 42 && got.epochs == 9 && got.min_lr == 1e-5 &&
               got.weight_decay == 0.25 && got.schedule == BP_SCHEDULE_COSINE, "given settings kept");
     CHECK(bp_trainer_set_learning_rate(t, 0.003) == BP_OK, "set rate");
-    char path[128];
-    snprintf(path, sizeof path, "/tmp/bp-ckpt-cfg-%ld.bpm", (long)getpid());
-    bp_error err = {0};
-    ok = bp_checkpoint_save(t, path, NULL, 0, &err) == BP_OK &&
-         bp_checkpoint_load(path, &net2, &t2, NULL, NULL, &err) == BP_OK;
-    CHECK(ok, "round trip: %s", err.message);
-    remove(path);
-    if (!ok) goto out;
+    if (!round_trip(t, &net2, &t2)) goto out;
     CHECK(bp_trainer_get_config(t2, &back) == BP_OK, "get after load");
     CHECK(back.learning_rate == 0.003, "the rate last set: %g", back.learning_rate);
     CHECK(back.optimizer == got.optimizer && back.batch_size == got.batch_size && back.seed == got.seed &&
@@ -275,14 +282,7 @@ void test_checkpoint_keeps_early_stopping(void)
     bp_trainer_observe(t, 0.5, 3, &stop);
     CHECK(bp_trainer_get_best(t, &best, &since) == BP_OK && best == 0.25 && since == 2 && !stop,
           "best 0.25, two epochs since: %g %zu", best, since);
-    char path[128];
-    snprintf(path, sizeof path, "/tmp/bp-ckpt-best-%ld.bpm", (long)getpid());
-    bp_error err = {0};
-    ok = bp_checkpoint_save(t, path, NULL, 0, &err) == BP_OK &&
-         bp_checkpoint_load(path, &net2, &t2, NULL, NULL, &err) == BP_OK;
-    CHECK(ok, "round trip: %s", err.message);
-    remove(path);
-    if (!ok) goto out;
+    if (!round_trip(t, &net2, &t2)) goto out;
     best = 0, since = 0;
     CHECK(bp_trainer_get_best(t2, &best, &since) == BP_OK && best == 0.25 && since == 2,
           "the loaded trainer's books: %g %zu", best, since);
