@@ -969,8 +969,8 @@ class Network(_clib.Closing):
                              beta2=beta2, epsilon=epsilon, lbfgs_history=lbfgs_history, tolerance=tolerance,
                              max_evaluations=max_evaluations, rprop_step0=rprop_step0,
                              rprop_step_max=rprop_step_max, shuffle=shuffle)
-                seed = self._resume_from(resume, lambda stored, done: _same_training_as_checkpoint(
-                    stored, resume, given, seed, epochs, done))
+                seed = self._resume_from(resume, lambda stored, done, net: _same_training_as_checkpoint(
+                    stored, resume, given, seed, epochs, done, net))
                 if dropout is not None and not self._same_dropout(rates):
                     raise ValueError("dropout cannot change when resuming: the checkpoint's network trains with "
                                      "%s" % (list(self.dropout),))
@@ -1008,8 +1008,9 @@ class Network(_clib.Closing):
         return self._trainer
 
     def _resume_from(self, path, check):
-        """Take the checkpoint's network and trainer, once check(its settings) has passed
-        (it raises otherwise, and this network stays as it was); check's result."""
+        """Take the checkpoint's network and trainer, once check(its settings, its epochs
+        done, its network) has passed (it raises otherwise, and this network stays as it
+        was); check's result."""
         net, trainer = ctypes.c_void_p(), ctypes.c_void_p()
         err = _clib.Error()
         _clib.check(C.bp_checkpoint_load(_clib.c_path(path), ctypes.byref(net), ctypes.byref(trainer), None, None,
@@ -1022,7 +1023,7 @@ class Network(_clib.Closing):
         try:
             stored = _clib.TrainConfig()
             _clib.check(C.bp_trainer_get_config(trainer.value, ctypes.byref(stored)))
-            result = check(stored, C.bp_trainer_epochs_done(trainer.value))
+            result = check(stored, C.bp_trainer_epochs_done(trainer.value), net.value)
         except BaseException:
             C.bp_trainer_free(trainer.value)
             C.bp_net_free(net.value)
@@ -1047,30 +1048,43 @@ _TRAINING_OPTIONS = (("optimizer", "optimizer", "sgd"), ("lr", "learning_rate", 
                      ("lbfgs_history", "lbfgs_history", None), ("tolerance", "tolerance", None),
                      ("max_evaluations", "max_evaluations", None), ("rprop_step0", "rprop_step0", None),
                      ("rprop_step_max", "rprop_step_max", None))
+# The names of bp_optimizer, bp_reduction and bp_schedule, in the enums' order.
 _NAMES = {"optimizer": ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop", "lbfgs"),
           "reduction": ("mean", "sum"), "schedule": ("constant", "step", "cosine")}
 
 
-def _same_training_as_checkpoint(stored, path, given, seed, epochs, done):
-    """fit(resume=...) trains with the checkpoint's settings (stored, a TrainConfig):
-    each option given away from fit's default must say what the checkpoint holds, as
-    `backprop train --resume` checks. Returns the seed to split the data with: the
-    checkpoint's unless one is given, which must be the same."""
-    def shown(option, field, value):
+def _resolved(config, net):
+    """config as the library reads it (defaults filled in, plain sgd given a momentum is
+    momentum): the settings of a trainer made from it on net, which is then freed."""
+    trainer = ctypes.c_void_p()
+    _clib.check(C.bp_trainer_create(net, ctypes.byref(config), ctypes.byref(trainer)),
+                what="invalid combination of training settings")
+    try:
+        out = _clib.TrainConfig()
+        _clib.check(C.bp_trainer_get_config(trainer.value, ctypes.byref(out)))
+        return out
+    finally:
+        C.bp_trainer_free(trainer.value)
+
+
+def _same_training_as_checkpoint(stored, path, given, seed, epochs, done, net):
+    """fit(resume=...) trains with the checkpoint's settings (stored, a TrainConfig of
+    its network net, with done epochs behind it): each option given away from fit's
+    default must say what the checkpoint holds, as `backprop train --resume` checks.
+    Returns the seed to split the data with: the checkpoint's unless one is given, which
+    must be the same."""
+    def shown(option, value):
         if option in _NAMES:
             return repr(_NAMES[option][value])
         if option == "shuffle":
             return repr(not value)
         return repr(float(value)) if isinstance(value, float) else repr(int(value))
 
-    args = dict(given, seed=0, epochs=1)
-    mine = _train_config(**args)
+    mine = _resolved(_train_config(**dict(given, seed=0, epochs=1)), net)
     for option, field, default in _TRAINING_OPTIONS:
         if isinstance(given[option], type(default)) and given[option] == default:
             continue
         value, held = getattr(mine, field), getattr(stored, field)
-        if option == "optimizer" and value == 0 and mine.momentum > 0:
-            value = 1  # plain sgd given a momentum is momentum, as the library reads it
         if option in ("rprop_step0", "rprop_step_max"):  # the library keeps them as floats
             same = np.float32(value) == np.float32(held)
         else:
@@ -1078,16 +1092,16 @@ def _same_training_as_checkpoint(stored, path, given, seed, epochs, done):
         if not same:
             raise ValueError("%s=%s, but %s was trained with %s=%s: a resumed fit keeps the checkpoint's training "
                              "settings (leave %s out, or fit anew without resume)"
-                             % (option, shown(option, field, value), os.fspath(path), option,
-                                shown(option, field, held), option))
+                             % (option, shown(option, value), os.fspath(path), option, shown(option, held),
+                                option))
+    whole = isinstance(epochs, (int, np.integer)) and not isinstance(epochs, bool)  # else _FitRun refuses it
     # epochs counts the epochs done: fewer would train nothing and return an empty history.
-    if isinstance(epochs, (int, np.integer)) and not isinstance(epochs, bool) and 1 <= epochs < done:
+    if whole and 1 <= epochs < done:
         raise ValueError("epochs=%d, but %s has %d epochs behind it: a resumed fit's epochs counts them too (give "
                          "epochs=%d at least)" % (epochs, os.fspath(path), done, done))
     # A cosine schedule has the length of the fit that made it and then stays at its final
     # rate: more epochs would go on at min_lr (the default 0: changing nothing) unannounced.
-    if stored.schedule == _NAMES["schedule"].index("cosine") and isinstance(epochs, (int, np.integer)) and \
-            not isinstance(epochs, bool) and epochs > stored.epochs:
+    if stored.schedule == _NAMES["schedule"].index("cosine") and whole and epochs > stored.epochs:
         raise ValueError("epochs=%d goes past the end of %s's cosine schedule, which decays to min_lr=%g over %d "
                          "epochs: the epochs after it would train at that final rate (give epochs=%d at most, or "
                          "fit anew with more epochs)" % (epochs, os.fspath(path), stored.min_lr, stored.epochs,
@@ -1135,17 +1149,16 @@ def _train_config(*, batch_size, optimizer, lr, momentum, weight_decay, clip, sc
     c.learning_rate = number("lr", lr)
     c.momentum = below_one("momentum", momentum)
     c.batch_size = min(int(batch_size), _clib.SIZE_MAX)  # larger than any data set, as asked: the whole set
-    c.reduction = _clib.parse("reduction", reduction, ("mean", "sum"))
+    c.reduction = _clib.parse("reduction", reduction, _NAMES["reduction"])
     c.no_shuffle = 0 if shuffle else 1
     c.seed = int(seed) & (2 ** 64 - 1)
-    c.optimizer = _clib.parse("optimizer", optimizer, ("sgd", "momentum", "nesterov", "adam", "adamw", "rprop",
-                                                       "lbfgs"))
+    c.optimizer = _clib.parse("optimizer", optimizer, _NAMES["optimizer"])
     c.beta1 = below_one("beta1", beta1)
     c.beta2 = below_one("beta2", beta2)
     c.epsilon = number("epsilon", epsilon)
     c.weight_decay = number("weight_decay", weight_decay)
     c.clip_norm = number("clip", clip)
-    c.schedule = _clib.parse("schedule", schedule, ("constant", "step", "cosine"))
+    c.schedule = _clib.parse("schedule", schedule, _NAMES["schedule"])
     c.step_epochs = number("step_epochs", step_epochs)
     c.gamma = number("gamma", gamma)
     c.min_lr = number("min_lr", min_lr)

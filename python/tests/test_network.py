@@ -363,6 +363,11 @@ def test_resume_keeps_the_settings_and_the_split(tmp_path, blobs):
         with pytest.raises(ValueError, match=says):
             fresh.fit(X, y, epochs=4, validation=0.25, resume=ckpt, **given)
         np.testing.assert_array_equal(fresh.weights[0], before)  # the refused fit left it as it was
+    # options are compared as the library reads them: rprop trains on the full batch
+    # whatever batch_size says, so the fit that made the checkpoint resumes as it was given
+    rprop = str(tmp_path / "rprop.ckpt")
+    backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=2, optimizer="rprop", batch_size=8, checkpoint=rprop)
+    backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=3, optimizer="rprop", batch_size=8, resume=rprop)
     cosine = str(tmp_path / "cos.ckpt")
     backprop.Network([4, 16, 3], loss="ce").fit(X, y, epochs=3, schedule="cosine", checkpoint=cosine)
     with pytest.raises(ValueError, match="epochs=6 goes past the end of .*cosine schedule"):
