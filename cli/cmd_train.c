@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backprop.h"
@@ -234,12 +233,6 @@ typedef struct {
     double validation;
 } resumed_settings;
 
-/* Plain SGD given a momentum is momentum, as the library reads it. */
-static bp_optimizer effective_optimizer(const bp_train_config *c)
-{
-    return c->optimizer == BP_OPT_SGD && c->momentum > 0 ? BP_OPT_MOMENTUM : c->optimizer;
-}
-
 static int refuse_resumed(cli_args *a, const char *option, const char *stored, const char *path)
 {
     const char *given = cli_get(a, option);
@@ -251,13 +244,14 @@ static int refuse_resumed(cli_args *a, const char *option, const char *stored, c
 /* A resumed run trains with its checkpoint's settings, so each training option given
    must say what the checkpoint holds (as the network options must): otherwise
    `--lr 0.5 --resume run.ckpt` would look as if it trained at 0.5. c holds the
-   checkpoint's settings with the options given parsed over them. 0, or EXIT_USAGE
-   after a message. */
+   checkpoint's settings with the options given parsed over them, as the library
+   resolves them (plain sgd given a momentum is momentum). 0, or EXIT_USAGE after a
+   message. */
 static int same_training_as_checkpoint(cli_args *a, const bp_train_config *c, const resumed_settings *rs)
 {
     const bp_train_config *s = &rs->train;
     char stored[96];
-    if (cli_get(a, "optimizer") && effective_optimizer(c) != s->optimizer) {
+    if (cli_get(a, "optimizer") && c->optimizer != s->optimizer) {
         snprintf(stored, sizeof stored, "--optimizer %s", bp_optimizer_name(s->optimizer));
         return refuse_resumed(a, "optimizer", stored, rs->path);
     }
@@ -327,10 +321,7 @@ static int plan_training(cli_args *a, train_plan *p, const resumed_settings *rs)
     bp_train_config *c = &p->train;
     c->batch_size = 32;
     if (rs) {
-        *c = rs->train;
-        c->on_step = NULL, c->context = NULL, c->allreduce = NULL, c->allreduce_start = NULL;
-        c->allreduce_wait = NULL, c->allreduce_context = NULL, c->rank = c->ranks = 0;
-        c->precision = BP_PRECISION_FP32;
+        *c = rs->train; /* a loaded trainer's: no callbacks, one process, float32 */
         if (!cli_get(a, "seed")) p->net.seed = rs->train.seed; /* the validation split's too */
         if (rs->validation >= 0 && !cli_get(a, "validation")) p->validation = rs->validation;
     }
@@ -390,7 +381,7 @@ static int plan_training(cli_args *a, train_plan *p, const resumed_settings *rs)
                         "--epochs %zu at most, or train a new network with more epochs)", p->epochs, rs->path,
                         rs->train.min_lr, rs->train.epochs, rs->train.min_lr == 0 ? ", changing nothing" : "",
                         rs->train.epochs);
-    return rs ? same_training_as_checkpoint(a, c, rs) : 0;
+    return 0;
 }
 
 /* --normalize none|minmax|standardize. */
@@ -448,8 +439,10 @@ static int plan_run(cli_args *a, train_plan *p)
 }
 
 /* The options together, on a stand-in network, so that a bad pairing fails
-   before any data is read; and every output's directory writable. */
-static int check_plan(cli_args *a, const train_plan *p)
+   before any data is read (and, resuming, so that the options given are compared
+   with the checkpoint's settings as the library resolves them); and every
+   output's directory writable. */
+static int check_plan(cli_args *a, const train_plan *p, const resumed_settings *rs)
 {
     size_t probe[] = {1, 2};
     bp_net_config check = p->net;
@@ -459,13 +452,17 @@ static int check_plan(cli_args *a, const train_plan *p)
     if (bp_net_config_check(&check, &err) != BP_OK) return cli_fail(a, EXIT_USAGE, "%s", err.message);
     bp_trainer *probe_trainer = NULL;
     bp_net *probe_net = NULL;
+    int code = 0;
     if (bp_net_create(&check, &probe_net, NULL) == BP_OK) {
         bp_status s = bp_trainer_create(probe_net, &p->train, &probe_trainer);
+        bp_train_config resolved;
+        if (s == BP_OK && rs && bp_trainer_get_config(probe_trainer, &resolved) == BP_OK)
+            code = same_training_as_checkpoint(a, &resolved, rs);
         bp_trainer_free(probe_trainer);
         bp_net_free(probe_net);
         if (s == BP_ERR_ARG) return cli_fail(a, EXIT_USAGE, "invalid combination of training options");
+        if (code) return code;
     }
-    int code;
     if ((code = check_writable(a, "--checkpoint", cli_get(a, "checkpoint"))) ||
         (code = check_writable(a, "-o", cli_get(a, "o"))) ||
         (code = check_writable(a, "--log", cli_get(a, "log"))) ||
@@ -480,7 +477,7 @@ static int parse_plan(cli_args *a, train_plan *p, const resumed_settings *rs)
     int code;
     memset(p, 0, sizeof *p);
     if ((code = plan_network(a, p)) || (code = plan_training(a, p, rs)) || (code = plan_run(a, p))) return code;
-    return check_plan(a, p);
+    return check_plan(a, p, rs);
 }
 
 static int write_plot(const cli_args *a, const char *path, const train_history *h)
@@ -584,39 +581,6 @@ typedef struct {
     int converged;            /* L-BFGS stopped: further epochs would change nothing */
 } train_run;
 
-/* Whether two paths to files not yet there name the same entry of the same directory. */
-static int same_directory_and_name(const char *p, const char *q)
-{
-    char dp[4096], dq[4096];
-    const char *bp = strrchr(p, '/'), *bq = strrchr(q, '/');
-    snprintf(dp, sizeof dp, "%.*s", bp ? (int)(bp - p) + 1 : 1, bp ? p : ".");
-    snprintf(dq, sizeof dq, "%.*s", bq ? (int)(bq - q) + 1 : 1, bq ? q : ".");
-    struct stat sp, sq;
-    return strcmp(bp ? bp + 1 : p, bq ? bq + 1 : q) == 0 && stat(dp, &sp) == 0 && stat(dq, &sq) == 0 &&
-           sp.st_dev == sq.st_dev && sp.st_ino == sq.st_ino;
-}
-
-/* Two outputs that name one file would overwrite each other: -o's model would replace the
-   checkpoint it is given with, --plot's SVG the --log. outputs holds n (option, path)
-   pairs; EXIT_USAGE after a message naming both options. */
-static int check_distinct_outputs(const cli_args *a, const char *const *outputs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            const char *p = outputs[2 * i + 1], *q = outputs[2 * j + 1];
-            if (!p || !q) continue;
-            struct stat ps, qs;
-            const int p_is = stat(p, &ps) == 0, q_is = stat(q, &qs) == 0;
-            const int same = strcmp(p, q) == 0 ||
-                             (p_is && q_is ? ps.st_dev == qs.st_dev && ps.st_ino == qs.st_ino
-                                           : !p_is && !q_is && same_directory_and_name(p, q));
-            if (same)
-                return cli_fail(a, EXIT_USAGE, "%s %s and %s %s name the same file: one would overwrite the other; "
-                                "choose another file for %s", outputs[2 * i], p, outputs[2 * j], q, outputs[2 * j]);
-        }
-    return 0;
-}
-
 /* Per-epoch lines and notes as text (not --json, not --quiet, rank 0). */
 static int prints_text(const train_run *r) { return !r->p.json && !r->p.quiet; }
 
@@ -645,7 +609,7 @@ static int start_run(cli_args *a, train_run *r)
     const char *resumed[] = {"--resume", r->resume};
     for (size_t i = 0; i < 8 && !code; i += 2)
         if (i != 2) code = cli_check_output(a, outputs[i], outputs[i + 1], resumed, 1);
-    if (code || (code = check_distinct_outputs(a, outputs, 4))) return code;
+    if (code || (code = cli_check_distinct_outputs(a, outputs, 4))) return code;
     r->ranks = cli_mpi_size();
     r->leader = cli_mpi_rank() == 0;
     if (!r->resume) return parse_plan(a, &r->p, NULL);

@@ -308,18 +308,52 @@ int cli_apply_model_transform(const cli_args *a, const char *path, const bp_net 
     return 0;
 }
 
+/* Whether two paths to files not yet there name the same entry of the same directory. */
+static int same_directory_and_name(const char *p, const char *q)
+{
+    char dp[4096], dq[4096];
+    const char *bp = strrchr(p, '/'), *bq = strrchr(q, '/');
+    snprintf(dp, sizeof dp, "%.*s", bp ? (int)(bp - p) + 1 : 1, bp ? p : ".");
+    snprintf(dq, sizeof dq, "%.*s", bq ? (int)(bq - q) + 1 : 1, bq ? q : ".");
+    struct stat sp, sq;
+    return strcmp(bp ? bp + 1 : p, bq ? bq + 1 : q) == 0 && stat(dp, &sp) == 0 && stat(dq, &sq) == 0 &&
+           sp.st_dev == sq.st_dev && sp.st_ino == sq.st_ino;
+}
+
+/* Whether paths p and q name one file: by device and inode when both are there, by
+   directory and name when neither is; a file that is there and one that is not differ. */
+static int same_file(const char *p, const char *q)
+{
+    struct stat ps, qs;
+    const int p_is = stat(p, &ps) == 0, q_is = stat(q, &qs) == 0;
+    if (strcmp(p, q) == 0) return 1;
+    if (p_is && q_is) return ps.st_dev == qs.st_dev && ps.st_ino == qs.st_ino;
+    return !p_is && !q_is && same_directory_and_name(p, q);
+}
+
 int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
                      size_t n)
 {
-    struct stat out_st, in_st;
+    struct stat out_st;
     if (!out_path || stat(out_path, &out_st) != 0) return 0; /* a new file is nobody's input */
     for (size_t i = 0; i < n; i++) {
         const char *label = inputs[2 * i], *path = inputs[2 * i + 1];
-        if (!path || stat(path, &in_st) != 0 || in_st.st_dev != out_st.st_dev || in_st.st_ino != out_st.st_ino)
-            continue;
+        if (!path || !same_file(path, out_path)) continue;
         int same_name = strcmp(path, out_path) == 0;
         return cli_fail(a, EXIT_USAGE, "%s %s is the %s file%s%s: writing it would destroy an input; choose another file",
                         out_label, out_path, label, same_name ? "" : " ", same_name ? "" : path);
     }
+    return 0;
+}
+
+int cli_check_distinct_outputs(const cli_args *a, const char *const *outputs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            const char *p = outputs[2 * i + 1], *q = outputs[2 * j + 1];
+            if (p && q && same_file(p, q))
+                return cli_fail(a, EXIT_USAGE, "%s %s and %s %s name the same file: one would overwrite the other; "
+                                "choose another file for %s", outputs[2 * i], p, outputs[2 * j], q, outputs[2 * j]);
+        }
     return 0;
 }

@@ -57,5 +57,10 @@ int cli_check_csv_columns(const cli_args *a, const char *path, const char *whose
    and x are the same file), else EXIT_USAGE after a message naming both. */
 int cli_check_output(const cli_args *a, const char *out_label, const char *out_path, const char *const *inputs,
                      size_t n);
+/* Two outputs that name one file would overwrite each other (`train -o run.bpm
+   --checkpoint run.bpm`). outputs holds n (option, path) pairs, paths NULL when not
+   given; files not there yet are the same when they are one name in one directory.
+   0, or EXIT_USAGE after a message naming both options. */
+int cli_check_distinct_outputs(const cli_args *a, const char *const *outputs, size_t n);
 
 #endif

@@ -951,6 +951,10 @@ t "--resume with --momentum on an adam run names the optimizer it needs" 2 \
 t "--resume with --momentum on a plain sgd run is a usage error" 2 \
     '^backprop train: --momentum 0\.9, but arch\.ckpt was trained with --optimizer sgd, without momentum' \
     "$BP" train --train train.csv --epochs 5 --quiet --momentum 0.9 --resume arch.ckpt
+t "a run of sgd with momentum, and a checkpoint" 0 '' "$BP" train --train train.csv --momentum 0.8 --epochs 2 \
+    --quiet --checkpoint mom.ckpt
+t "--resume with --optimizer sgd --momentum 0.8 is the same run as the library reads it" 0 '' "$BP" train \
+    --train train.csv --optimizer sgd --momentum 0.8 --epochs 3 --quiet --resume mom.ckpt
 t "--resume with --early-stop on a run without a validation part is a usage error" 2 \
     '^backprop train: --early-stop watches a validation part, but arch\.ckpt was trained without one' \
     "$BP" train --train train.csv --epochs 5 --quiet --early-stop 2 --resume arch.ckpt
